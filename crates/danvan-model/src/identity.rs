@@ -1,0 +1,287 @@
+//! Node identity and signed changes.
+//!
+//! A node is its Ed25519 key. Its id is the public key in base32 with a short
+//! checksum, grouped like a Syncthing device id, so that it can be read over a
+//! phone line and a typo is caught. Every Automerge change a node makes carries
+//! an actor id derived from that key, and is signed with it; a receiver checks
+//! both, so a change relayed through any number of peers keeps its author.
+
+use std::fmt;
+use std::str::FromStr;
+
+use data_encoding::BASE32_NOPAD;
+use ed25519_dalek::{Signer, Verifier};
+use sha2::{Digest, Sha256};
+
+/// Domain separation for change signatures, so a signature made for a change
+/// can never be replayed as a signature over anything else.
+const CHANGE_SIGNATURE_CONTEXT: &[u8] = b"danvan/change/v1";
+
+/// Bytes of the store epoch appended to the public key to form an actor id.
+pub const EPOCH_LEN: usize = 8;
+
+/// The public identity of a node: its Ed25519 public key.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeId([u8; 32]);
+
+/// Why a node id could not be read.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum NodeIdError {
+    /// The text has the wrong number of characters once dashes are removed.
+    #[error("mã nút phải có 56 ký tự (không kể dấu gạch), nhận được {0}")]
+    Length(usize),
+    /// The text is not base32.
+    #[error("mã nút chứa ký tự không hợp lệ (chỉ dùng A–Z và 2–7)")]
+    Alphabet,
+    /// The checksum does not match: a typo.
+    #[error("mã nút sai tổng kiểm tra: có thể gõ nhầm một ký tự")]
+    Checksum,
+    /// The bytes are not a valid Ed25519 public key.
+    #[error("mã nút không phải khóa công khai Ed25519 hợp lệ")]
+    Key,
+}
+
+impl NodeId {
+    /// The id of a raw 32-byte public key. The key is not checked here.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        NodeId(bytes)
+    }
+
+    /// The raw public key.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The first group of the id: enough to tell nodes apart on screen.
+    pub fn short(&self) -> String {
+        self.to_string()[..8].to_string()
+    }
+
+    fn checksum(key: &[u8; 32]) -> String {
+        let digest = Sha256::new()
+            .chain_update(b"danvan-node-id")
+            .chain_update(key)
+            .finalize();
+        // 16 bits of checksum encode to 4 base32 characters.
+        BASE32_NOPAD.encode(&digest[..2])[..4].to_string()
+    }
+
+    /// Checks that the bytes are a usable Ed25519 public key.
+    pub fn verifying_key(&self) -> Result<ed25519_dalek::VerifyingKey, NodeIdError> {
+        ed25519_dalek::VerifyingKey::from_bytes(&self.0).map_err(|_| NodeIdError::Key)
+    }
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut text = BASE32_NOPAD.encode(&self.0);
+        text.push_str(&Self::checksum(&self.0));
+        for (i, chunk) in text.as_bytes().chunks(8).enumerate() {
+            if i > 0 {
+                f.write_str("-")?;
+            }
+            f.write_str(std::str::from_utf8(chunk).map_err(|_| fmt::Error)?)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "NodeId({})", self.short())
+    }
+}
+
+impl FromStr for NodeId {
+    type Err = NodeIdError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let cleaned: String = s
+            .chars()
+            .filter(|c| *c != '-' && !c.is_whitespace())
+            .map(|c| c.to_ascii_uppercase())
+            .collect();
+        if cleaned.len() != 56 {
+            return Err(NodeIdError::Length(cleaned.len()));
+        }
+        let (key_text, check) = cleaned.split_at(52);
+        let decoded = BASE32_NOPAD
+            .decode(key_text.as_bytes())
+            .map_err(|_| NodeIdError::Alphabet)?;
+        let key: [u8; 32] = decoded.try_into().map_err(|_| NodeIdError::Alphabet)?;
+        if Self::checksum(&key) != check {
+            return Err(NodeIdError::Checksum);
+        }
+        let id = NodeId(key);
+        id.verifying_key()?;
+        Ok(id)
+    }
+}
+
+/// A node's private key. Kept in the data directory; never leaves it.
+pub struct NodeKey(ed25519_dalek::SigningKey);
+
+impl fmt::Debug for NodeKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "NodeKey({})", self.id().short())
+    }
+}
+
+impl NodeKey {
+    /// A key from 32 secret bytes. The caller supplies the randomness, so that
+    /// this crate stays pure and tests stay deterministic.
+    pub fn from_secret(secret: [u8; 32]) -> Self {
+        NodeKey(ed25519_dalek::SigningKey::from_bytes(&secret))
+    }
+
+    /// The 32 secret bytes, for writing the key file.
+    pub fn secret(&self) -> [u8; 32] {
+        self.0.to_bytes()
+    }
+
+    /// This key's public id.
+    pub fn id(&self) -> NodeId {
+        NodeId(self.0.verifying_key().to_bytes())
+    }
+
+    /// Signs arbitrary bytes under a context label.
+    pub fn sign(&self, context: &[u8], message: &[u8]) -> [u8; 64] {
+        let mut buf = Vec::with_capacity(context.len() + message.len() + 1);
+        buf.extend_from_slice(context);
+        buf.push(0);
+        buf.extend_from_slice(message);
+        self.0.sign(&buf).to_bytes()
+    }
+
+    /// The Automerge actor id of this node's changes in a store of `epoch`.
+    pub fn actor(&self, epoch: &[u8; EPOCH_LEN]) -> automerge::ActorId {
+        let mut bytes = self.0.verifying_key().to_bytes().to_vec();
+        bytes.extend_from_slice(epoch);
+        automerge::ActorId::from(bytes)
+    }
+
+    /// Signs one change of document `doc`.
+    pub fn sign_change(&self, doc: &crate::DocId, change: &mut automerge::Change) -> SignedChange {
+        let hash = change.hash().0;
+        let body = change.raw_bytes().to_vec();
+        let signature = self.sign(CHANGE_SIGNATURE_CONTEXT, &change_message(doc, &hash));
+        SignedChange {
+            hash,
+            doc: *doc,
+            author: self.id(),
+            signature,
+            body,
+        }
+    }
+}
+
+/// Verifies a signature made by [`NodeKey::sign`].
+pub fn verify_signature(
+    author: &NodeId,
+    context: &[u8],
+    message: &[u8],
+    signature: &[u8; 64],
+) -> bool {
+    let Ok(key) = author.verifying_key() else {
+        return false;
+    };
+    let mut buf = Vec::with_capacity(context.len() + message.len() + 1);
+    buf.extend_from_slice(context);
+    buf.push(0);
+    buf.extend_from_slice(message);
+    key.verify(&buf, &ed25519_dalek::Signature::from_bytes(signature))
+        .is_ok()
+}
+
+fn change_message(doc: &crate::DocId, hash: &[u8; 32]) -> [u8; 48] {
+    let mut message = [0u8; 48];
+    message[..16].copy_from_slice(doc.as_bytes());
+    message[16..].copy_from_slice(hash);
+    message
+}
+
+/// One Automerge change with the document it belongs to, its author and the
+/// author's signature: the unit that is stored, synced and bundled.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SignedChange {
+    /// The Automerge change hash (SHA-256 of the change).
+    pub hash: [u8; 32],
+    /// The document (record) the change belongs to.
+    pub doc: crate::DocId,
+    /// The node that made and signed the change.
+    pub author: NodeId,
+    /// Ed25519 signature over the document id and change hash.
+    pub signature: [u8; 64],
+    /// The raw Automerge change bytes.
+    pub body: Vec<u8>,
+}
+
+impl fmt::Debug for SignedChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignedChange")
+            .field("hash", &data_encoding::HEXLOWER.encode(&self.hash[..6]))
+            .field("doc", &self.doc)
+            .field("author", &self.author)
+            .field("len", &self.body.len())
+            .finish()
+    }
+}
+
+/// Why a received change was rejected. Nothing of a rejected change is stored.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ChangeError {
+    /// The body is not a well-formed Automerge change.
+    #[error("nội dung thay đổi hỏng hoặc không phải thay đổi Automerge: {0}")]
+    Malformed(String),
+    /// The body hashes to something other than the hash it came with.
+    #[error("mã băm của thay đổi không khớp với nội dung")]
+    HashMismatch,
+    /// The signature does not verify against the stated author.
+    #[error("chữ ký của thay đổi không hợp lệ (tác giả {0})")]
+    BadSignature(String),
+    /// The Automerge actor of the change is not derived from the signer's key.
+    #[error("tác nhân Automerge của thay đổi không thuộc về người ký {0}: giả mạo")]
+    ActorMismatch(String),
+}
+
+impl SignedChange {
+    /// Checks hash, signature and actor, and returns the parsed change.
+    pub fn verify(&self) -> Result<automerge::Change, ChangeError> {
+        let change = automerge::Change::try_from(self.body.as_slice())
+            .map_err(|e| ChangeError::Malformed(e.to_string()))?;
+        if change.hash().0 != self.hash {
+            return Err(ChangeError::HashMismatch);
+        }
+        if !verify_signature(
+            &self.author,
+            CHANGE_SIGNATURE_CONTEXT,
+            &change_message(&self.doc, &self.hash),
+            &self.signature,
+        ) {
+            return Err(ChangeError::BadSignature(self.author.short()));
+        }
+        let actor = change.actor_id().to_bytes();
+        if actor.len() != 32 + EPOCH_LEN || actor[..32] != self.author.as_bytes()[..] {
+            return Err(ChangeError::ActorMismatch(self.author.short()));
+        }
+        Ok(change)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_id_round_trips_and_catches_typos() {
+        let key = NodeKey::from_secret([7; 32]);
+        let text = key.id().to_string();
+        assert_eq!(text.len(), 56 + 6);
+        assert_eq!(text.parse::<NodeId>().unwrap(), key.id());
+        assert_eq!(text.to_lowercase().parse::<NodeId>().unwrap(), key.id());
+        let mut typo = text.clone().into_bytes();
+        typo[3] = if typo[3] == b'A' { b'B' } else { b'A' };
+        let typo = String::from_utf8(typo).unwrap();
+        assert!(typo.parse::<NodeId>().is_err());
+    }
+}
