@@ -4,10 +4,24 @@
 //! This crate is pure: no I/O, no clock, no randomness. Callers pass in the
 //! time and random bytes they want used.
 
+mod dates;
+mod fold;
 mod identity;
 mod ids;
+mod records;
+mod units;
+pub mod vocab;
 
+pub use dates::{DateError, Period, format_date, normalize_date, parse_date, vi_date};
+pub use fold::fold;
 pub use identity::{
     ChangeError, EPOCH_LEN, NodeId, NodeIdError, NodeKey, SignedChange, verify_signature,
 };
 pub use ids::{DocId, DocIdError, SHORT_ID_LEN};
+pub use records::{
+    Activity, Conflict, FieldSpec, FieldType, Header, Household, Kind, Model, ObjectionEvent,
+    Parcel, Petition, Progress, Record, RecordError, SCHEMA_VERSION, StageEvent, Summary, Task,
+    Visit, append_objection, append_visit, conflicts, editable_fields, field_spec, move_stage,
+    parse_field, petition_deadline_days, read_header, read_record, set_field, write_new,
+};
+pub use units::{SAMPLE_UNITS_TOML, Unit, UnitError, UnitKind, UnitTree};
