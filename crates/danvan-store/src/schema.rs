@@ -1,0 +1,90 @@
+//! Schema migrations, by `PRAGMA user_version`.
+
+use rusqlite::Connection;
+
+use crate::StoreError;
+
+/// The schema version this build writes.
+pub(crate) const SCHEMA_VERSION: i64 = 1;
+
+const V1: &str = r#"
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
+-- The append-only change log: the feed peers sync from. `seq` is local and
+-- monotonic; `hash` makes storing a change twice a no-op.
+CREATE TABLE changes (
+    seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+    hash      BLOB NOT NULL UNIQUE,
+    doc       BLOB NOT NULL,
+    author    BLOB NOT NULL,
+    signature BLOB NOT NULL,
+    body      BLOB NOT NULL,
+    source    BLOB
+);
+CREATE INDEX changes_doc ON changes (doc, seq);
+CREATE INDEX changes_author ON changes (author, seq);
+-- Per document: the compacted snapshot and how many changes came after it.
+CREATE TABLE documents (
+    doc          BLOB PRIMARY KEY,
+    kind         TEXT,
+    unit         TEXT,
+    project      TEXT,
+    snapshot     BLOB,
+    snapshot_seq INTEGER NOT NULL DEFAULT 0,
+    pending      INTEGER NOT NULL DEFAULT 0
+);
+-- Projection for lists, search and reports: derived, rebuildable, never authoritative.
+CREATE TABLE records (
+    doc       BLOB PRIMARY KEY,
+    id        TEXT NOT NULL UNIQUE,
+    kind      TEXT NOT NULL,
+    unit      TEXT NOT NULL,
+    project   TEXT,
+    title     TEXT NOT NULL,
+    date      TEXT,
+    date_from TEXT,
+    date_to   TEXT,
+    status    TEXT,
+    search    TEXT NOT NULL,
+    conflicts INTEGER NOT NULL DEFAULT 0,
+    json      TEXT NOT NULL
+);
+CREATE INDEX records_kind_unit ON records (kind, unit);
+CREATE INDEX records_unit ON records (unit);
+CREATE INDEX records_date ON records (date_from, date_to);
+CREATE INDEX records_conflicts ON records (conflicts) WHERE conflicts > 0;
+-- How far this node has pulled from each peer's feed, and what the last session did.
+CREATE TABLE peers (
+    peer       BLOB PRIMARY KEY,
+    epoch      BLOB,
+    seq        INTEGER NOT NULL DEFAULT 0,
+    last_sync  INTEGER,
+    sent       INTEGER NOT NULL DEFAULT 0,
+    received   INTEGER NOT NULL DEFAULT 0,
+    bytes_sent INTEGER NOT NULL DEFAULT 0,
+    bytes_received INTEGER NOT NULL DEFAULT 0,
+    behind     INTEGER NOT NULL DEFAULT 0,
+    name       TEXT,
+    addr       TEXT
+);
+"#;
+
+/// Brings the schema to [`SCHEMA_VERSION`], refusing a newer one.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if version < 1 {
+        let tx = conn.transaction()?;
+        tx.execute_batch(V1)?;
+        tx.pragma_update(None, "user_version", 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
