@@ -1,1 +1,742 @@
-fn main() {}
+//! `danvan`: the command-line tool of danvan, offline-first records and sync
+//! for commune-level dân vận work. The only crate that uses `anyhow`; it
+//! parses arguments, calls `danvan-node`, and prints in Vietnamese (or JSON).
+
+mod output;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use danvan_model::{Kind, Model, Petition, Progress, Record, Task, vocab};
+use danvan_node::{ListFilter, Node};
+
+use output::{print_json, print_rows, print_shown};
+
+#[derive(Parser)]
+#[command(
+    name = "danvan",
+    version,
+    about = "Ghi nhận công tác dân vận ngoại tuyến và đồng bộ giữa các xã, phường và thị xã"
+)]
+struct Cli {
+    /// Thư mục dữ liệu (mặc định: thư mục dữ liệu của hệ điều hành)
+    #[arg(long, global = true, env = "DANVAN_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Khởi tạo thư mục dữ liệu: kho SQLite, khóa nút, cây đơn vị
+    Init {
+        /// Đơn vị của nút này (ví dụ pho-minh)
+        #[arg(long)]
+        unit: String,
+        /// Tên hiển thị của nút
+        #[arg(long)]
+        name: Option<String>,
+        /// Tệp cây đơn vị (TOML); mặc định là cây mẫu thị xã Đức Phổ
+        #[arg(long)]
+        units: Option<PathBuf>,
+    },
+    /// Cây đơn vị
+    Units {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Mã nút của máy này
+    Id,
+    /// Hoạt động dân vận
+    Activity {
+        #[command(subcommand)]
+        command: AddOnly<ActivityAdd>,
+    },
+    /// Phản ánh, kiến nghị, khiếu nại, tố cáo
+    Petition {
+        #[command(subcommand)]
+        command: AddOnly<PetitionAdd>,
+    },
+    /// Hộ bị ảnh hưởng giải phóng mặt bằng
+    Household {
+        #[command(subcommand)]
+        command: HouseholdCommand,
+    },
+    /// Nhiệm vụ từ kết luận, nghị quyết
+    Task {
+        #[command(subcommand)]
+        command: AddOnly<TaskAdd>,
+    },
+    /// Báo cáo tiến độ nhiệm vụ của đơn vị
+    Progress {
+        #[command(subcommand)]
+        command: AddOnly<ProgressAdd>,
+    },
+    /// Mô hình "Dân vận khéo"
+    Model {
+        #[command(subcommand)]
+        command: AddOnly<ModelAdd>,
+    },
+    /// Sửa trường của hồ sơ: --set TRƯỜNG=GIÁ_TRỊ
+    Edit {
+        id: String,
+        #[arg(long = "set", required = true)]
+        sets: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Xem một hồ sơ
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Danh sách hồ sơ
+    List {
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long)]
+        unit: Option<String>,
+        #[arg(long)]
+        period: Option<String>,
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        project: Option<String>,
+        /// Tìm theo nội dung, không cần gõ dấu
+        #[arg(long)]
+        search: Option<String>,
+        #[arg(long)]
+        limit: Option<usize>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lịch sử thay đổi của hồ sơ, theo thứ tự nhân quả
+    History {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Các trường bị sửa đồng thời thành giá trị khác nhau
+    Conflicts {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Nhập hàng loạt từ CSV
+    Import {
+        /// household hoặc activity
+        kind: String,
+        #[arg(long)]
+        csv: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Xuất hồ sơ
+    Export {
+        /// csv hoặc json
+        #[arg(long, default_value = "csv")]
+        format: String,
+        #[arg(long)]
+        kind: Option<String>,
+        /// Ghi ra tệp thay vì màn hình
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Gói thay đổi để chuyển tay (USB, thư điện tử)
+    Bundle {
+        #[command(subcommand)]
+        command: BundleCommand,
+    },
+    /// Kiểm tra toàn vẹn kho dữ liệu
+    Check {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AddOnly<T: Args> {
+    /// Thêm mới
+    Add(T),
+}
+
+#[derive(Args)]
+struct Common {
+    /// Đơn vị sở hữu hồ sơ (mặc định: đơn vị của nút)
+    #[arg(long)]
+    unit: Option<String>,
+    /// In kết quả dạng JSON
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct ActivityAdd {
+    /// Loại hoạt động: tuyen-truyen, tiep-dan, doi-thoai, giam-sat, hoa-giai, an-sinh, iuu, qcdc, diem-nong, …
+    #[arg(long = "type")]
+    activity_type: String,
+    #[arg(long)]
+    date: String,
+    #[arg(long)]
+    title: String,
+    #[arg(long)]
+    place: Option<String>,
+    #[arg(long)]
+    organizers: Option<String>,
+    #[arg(long)]
+    attendance: Option<i64>,
+    /// Số lượt công dân được tiếp
+    #[arg(long)]
+    citizens: Option<i64>,
+    /// Số vụ việc, ý kiến được nêu
+    #[arg(long)]
+    matters: Option<i64>,
+    #[arg(long)]
+    summary: Option<String>,
+    #[arg(long)]
+    results: Option<String>,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Args)]
+struct PetitionAdd {
+    #[arg(long)]
+    received: String,
+    #[arg(long)]
+    citizen: String,
+    #[arg(long)]
+    content: String,
+    /// phan-anh, kien-nghi, khieu-nai, to-cao
+    #[arg(long = "type", default_value = "phan-anh")]
+    petition_type: String,
+    /// Lần khiếu nại: 1 hoặc 2
+    #[arg(long, default_value_t = 1)]
+    round: i64,
+    /// Vụ việc phức tạp
+    #[arg(long)]
+    complex: bool,
+    /// Vùng sâu, vùng xa
+    #[arg(long)]
+    remote: bool,
+    #[arg(long, default_value = "truc-tiep")]
+    channel: String,
+    #[arg(long)]
+    address: Option<String>,
+    #[arg(long)]
+    id_number: Option<String>,
+    #[arg(long)]
+    category: Option<String>,
+    /// Đơn vị được giao giải quyết
+    #[arg(long)]
+    assign: Option<String>,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Subcommand)]
+enum HouseholdCommand {
+    /// Thêm hộ bị ảnh hưởng
+    Add(HouseholdAdd),
+    /// Ghi một lần vận động
+    Visit {
+        id: String,
+        #[arg(long)]
+        date: String,
+        #[arg(long)]
+        by: String,
+        #[arg(long)]
+        outcome: String,
+    },
+    /// Chuyển giai đoạn: kiem-dem, cong-khai, dong-y, nhan-tien, ban-giao; khieu-nai, het-khieu-nai
+    Status {
+        id: String,
+        stage: String,
+        /// Ngày (mặc định hôm nay)
+        #[arg(long)]
+        date: Option<String>,
+        #[arg(long, default_value = "")]
+        by: String,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+}
+
+#[derive(Args)]
+struct HouseholdAdd {
+    #[arg(long)]
+    project: String,
+    #[arg(long)]
+    head: String,
+    #[arg(long)]
+    village: Option<String>,
+    /// TỜ/THỬA:DIỆN_TÍCH_M2:LOẠI_ĐẤT, lặp lại được
+    #[arg(long = "parcel")]
+    parcels: Vec<String>,
+    #[arg(long)]
+    inventory: Option<String>,
+    /// Số tiền bồi thường (đồng)
+    #[arg(long)]
+    compensation: Option<i64>,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Args)]
+struct TaskAdd {
+    #[arg(long)]
+    number: String,
+    #[arg(long)]
+    title: String,
+    #[arg(long)]
+    text: Option<String>,
+    #[arg(long = "assign")]
+    assign: Vec<String>,
+    #[arg(long)]
+    due: Option<String>,
+    #[arg(long)]
+    source: Option<String>,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Args)]
+struct ProgressAdd {
+    task: String,
+    #[arg(long)]
+    period: String,
+    /// chua-thuc-hien, dang-thuc-hien, hoan-thanh
+    #[arg(long)]
+    status: String,
+    #[arg(long)]
+    summary: String,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Args)]
+struct ModelAdd {
+    #[arg(long)]
+    name: String,
+    /// kinh-te, van-hoa-xa-hoi, quoc-phong-an-ninh, xay-dung-he-thong-chinh-tri
+    #[arg(long)]
+    field: String,
+    #[arg(long)]
+    year: i64,
+    #[arg(long)]
+    results: Option<String>,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Subcommand)]
+enum BundleCommand {
+    /// Ghi mọi thay đổi ra một tệp
+    Export {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Hợp nhất thay đổi từ tệp của nút khác
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn today() -> String {
+    // Vietnam is UTC+7 all year.
+    let now = time::OffsetDateTime::now_utc() + time::Duration::hours(7);
+    danvan_model::format_date(now.date())
+}
+
+fn print_added(node: &Node, id: &danvan_model::DocId, kind: Kind, json: bool) {
+    if json {
+        print_json(
+            &serde_json::json!({ "id": id.to_string(), "kind": kind.code(), "unit": node.unit() }),
+        );
+    } else {
+        println!(
+            "Đã lưu {} mã {} (mã ngắn {}).",
+            kind.label_vi().to_lowercase(),
+            id,
+            id.short()
+        );
+    }
+}
+
+fn add(node: &mut Node, record: Record, json: bool) -> Result<()> {
+    let kind = record.kind();
+    let id = node.add(&record)?;
+    print_added(node, &id, kind, json);
+    Ok(())
+}
+
+fn opt_trim(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(err) = run(cli) {
+        eprintln!("lỗi: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let dir = cli
+        .data_dir
+        .clone()
+        .unwrap_or_else(danvan_node::default_data_dir);
+    match cli.command {
+        Command::Init { unit, name, units } => {
+            let node = Node::init(&dir, &unit, name.as_deref(), units.as_deref())?;
+            println!("Đã khởi tạo thư mục dữ liệu {}", dir.display());
+            println!("Đơn vị: {} ({})", node.units().name(&unit), unit);
+            println!("Mã nút: {}", node.id());
+            return Ok(());
+        }
+        Command::Units { json } => {
+            // Before `init`, show the bundled sample the node would start with.
+            let units = if dir.join(danvan_node::UNITS_FILE).exists() {
+                Node::open(&dir)?.units().clone()
+            } else {
+                danvan_model::UnitTree::sample()
+            };
+            output::print_units(&units, json);
+            return Ok(());
+        }
+        _ => {}
+    }
+    let mut node = Node::open(&dir)?;
+    match cli.command {
+        Command::Init { .. } | Command::Units { .. } => unreachable!("handled above"),
+        Command::Id => println!("{}", node.id()),
+        Command::Activity {
+            command: AddOnly::Add(a),
+        } => {
+            let record = node.new_activity(
+                a.common.unit.as_deref(),
+                &a.activity_type,
+                &a.date,
+                &a.title,
+                opt_trim(a.place),
+                opt_trim(a.organizers),
+                a.attendance,
+                a.citizens,
+                a.matters,
+                opt_trim(a.summary),
+                opt_trim(a.results),
+            )?;
+            add(&mut node, record, a.common.json)?;
+        }
+        Command::Petition {
+            command: AddOnly::Add(p),
+        } => {
+            if let Some(unit) = &p.assign {
+                node.units().require(unit)?;
+            }
+            let record = Record::Petition(Petition {
+                header: node.new_header(Kind::Petition, p.common.unit.as_deref(), None)?,
+                petition_type: p.petition_type.trim().into(),
+                round: p.round,
+                complex: p.complex,
+                remote: p.remote,
+                channel: p.channel.trim().into(),
+                received: danvan_model::normalize_date(&p.received)?,
+                citizen: p.citizen.trim().into(),
+                address: opt_trim(p.address),
+                id_number: opt_trim(p.id_number),
+                content: p.content.trim().into(),
+                category: opt_trim(p.category),
+                assigned_unit: opt_trim(p.assign),
+                status: vocab::PETITION_STATUSES[0].0.into(),
+                answer: None,
+                resolved: None,
+            });
+            add(&mut node, record, p.common.json)?;
+        }
+        Command::Household { command } => household(&mut node, command)?,
+        Command::Task {
+            command: AddOnly::Add(t),
+        } => {
+            for unit in &t.assign {
+                node.units().require(unit)?;
+            }
+            let due = t
+                .due
+                .as_deref()
+                .map(danvan_model::normalize_date)
+                .transpose()?;
+            let record = Record::Task(Task {
+                header: node.new_header(Kind::Task, t.common.unit.as_deref(), None)?,
+                source: opt_trim(t.source),
+                number: t.number.trim().into(),
+                title: t.title.trim().into(),
+                text: opt_trim(t.text),
+                assigned: t.assign,
+                due,
+            });
+            add(&mut node, record, t.common.json)?;
+        }
+        Command::Progress {
+            command: AddOnly::Add(p),
+        } => {
+            let task = node.show(&p.task)?;
+            Node::expect_kind(&task.record, Kind::Task)?;
+            let period: danvan_model::Period = p.period.parse()?;
+            let record = Record::Progress(Progress {
+                header: node.new_header(Kind::Progress, p.common.unit.as_deref(), None)?,
+                task: task.record.header().id.clone(),
+                period: period.to_string(),
+                status: p.status.trim().into(),
+                summary: p.summary.trim().into(),
+            });
+            add(&mut node, record, p.common.json)?;
+        }
+        Command::Model {
+            command: AddOnly::Add(m),
+        } => {
+            let record = Record::Model(Model {
+                header: node.new_header(Kind::Model, m.common.unit.as_deref(), None)?,
+                name: m.name.trim().into(),
+                field: m.field.trim().into(),
+                year: m.year,
+                results: opt_trim(m.results),
+            });
+            add(&mut node, record, m.common.json)?;
+        }
+        Command::Edit { id, sets, json } => {
+            let doc = node.edit(&id, &sets)?;
+            if json {
+                print_json(&serde_json::json!({ "id": doc.to_string() }));
+            } else {
+                println!("Đã sửa hồ sơ {}.", doc.short());
+            }
+        }
+        Command::Show { id, json } => {
+            let shown = node.show(&id)?;
+            if json {
+                print_json(&shown.to_json());
+            } else {
+                print_shown(&node, &shown);
+            }
+        }
+        Command::List {
+            kind,
+            unit,
+            period,
+            status,
+            project,
+            search,
+            limit,
+            json,
+        } => {
+            let filter = ListFilter {
+                kind: kind
+                    .map(|k| Kind::parse(&k).map(|k| k.code().to_string()))
+                    .transpose()?,
+                units: unit.map(|u| node.unit_filter(&u)).transpose()?,
+                period: period
+                    .map(|p| {
+                        p.parse::<danvan_model::Period>().map(|p| {
+                            (
+                                danvan_model::format_date(p.start),
+                                danvan_model::format_date(p.end),
+                            )
+                        })
+                    })
+                    .transpose()?,
+                status,
+                project,
+                words: search
+                    .map(|s| {
+                        danvan_model::fold(&s)
+                            .split_whitespace()
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                conflicts_only: false,
+                limit,
+            };
+            let rows = node.list(&filter)?;
+            if json {
+                print_json(&serde_json::to_value(&rows)?);
+            } else {
+                print_rows(&node, &rows);
+            }
+        }
+        Command::History { id, json } => {
+            let entries = node.history(&id)?;
+            if json {
+                print_json(&serde_json::to_value(&entries)?);
+            } else {
+                output::print_history(&entries);
+            }
+        }
+        Command::Conflicts { json } => {
+            let all = node.conflicts()?;
+            if json {
+                let list: Vec<serde_json::Value> = all
+                    .iter()
+                    .map(|s| {
+                        serde_json::json!({
+                            "id": s.record.header().id,
+                            "kind": s.record.kind().code(),
+                            "title": s.record.summary().title,
+                            "conflicts": s.conflicts,
+                        })
+                    })
+                    .collect();
+                print_json(&serde_json::Value::Array(list));
+            } else {
+                output::print_conflicts(&all);
+            }
+        }
+        Command::Import { kind, csv, json } => {
+            let kind = Kind::parse(&kind)?;
+            let n = node.import_csv(kind, &csv)?;
+            if json {
+                print_json(&serde_json::json!({ "imported": n }));
+            } else {
+                println!(
+                    "Đã nhập {n} hồ sơ {} từ {}.",
+                    kind.label_vi().to_lowercase(),
+                    csv.display()
+                );
+            }
+        }
+        Command::Export { format, kind, out } => {
+            let kind = kind.map(|k| Kind::parse(&k)).transpose()?;
+            let text = node.export(&format, kind)?;
+            match out {
+                Some(path) => {
+                    danvan_node::write_atomic(&path, text.as_bytes())?;
+                    eprintln!("Đã ghi {}", path.display());
+                }
+                None => print!("{text}"),
+            }
+        }
+        Command::Bundle {
+            command: BundleCommand::Export { out },
+        } => {
+            let n = node.bundle_export(&out)?;
+            println!("Đã ghi {n} thay đổi vào {}.", out.display());
+        }
+        Command::Bundle {
+            command: BundleCommand::Import { file, json },
+        } => {
+            let report = node
+                .bundle_import(&file)
+                .with_context(|| format!("không nhập được gói {}", file.display()))?;
+            if json {
+                print_json(&serde_json::json!({
+                    "new": report.new, "duplicate": report.duplicate, "documents": report.documents
+                }));
+            } else {
+                println!(
+                    "Đã nhập {} thay đổi mới vào {} hồ sơ ({} thay đổi đã có, bỏ qua).",
+                    report.new, report.documents, report.duplicate
+                );
+            }
+        }
+        Command::Check { json } => {
+            let problems = node.store().check()?;
+            let (records, changes, docs) = node.store().counts()?;
+            if json {
+                print_json(&serde_json::json!({
+                    "ok": problems.is_empty(), "problems": problems,
+                    "records": records, "changes": changes, "documents": docs
+                }));
+            } else if problems.is_empty() {
+                println!(
+                    "Kho dữ liệu toàn vẹn: {records} hồ sơ, {docs} tài liệu, {changes} thay đổi."
+                );
+            } else {
+                for p in &problems {
+                    println!("- {p}");
+                }
+            }
+            if !problems.is_empty() {
+                bail!("kho dữ liệu có {} lỗi", problems.len());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn household(node: &mut Node, command: HouseholdCommand) -> Result<()> {
+    match command {
+        HouseholdCommand::Add(h) => {
+            let parcels = h
+                .parcels
+                .iter()
+                .map(|p| danvan_node::parse_parcel(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            let record = node.new_household(
+                h.common.unit.as_deref(),
+                &h.project,
+                &h.head,
+                opt_trim(h.village),
+                parcels,
+                opt_trim(h.inventory),
+                h.compensation,
+                None,
+            )?;
+            add(node, record, h.common.json)?;
+        }
+        HouseholdCommand::Visit {
+            id,
+            date,
+            by,
+            outcome,
+        } => {
+            node.household_visit(&id, &date, &by, &outcome)?;
+            println!(
+                "Đã ghi lần vận động ngày {}.",
+                danvan_model::normalize_date(&date)?
+            );
+        }
+        HouseholdCommand::Status {
+            id,
+            stage,
+            date,
+            by,
+            note,
+        } => {
+            let date = date.unwrap_or_else(today);
+            let outcome = node.household_status(&id, &stage, &date, &by, &note)?;
+            let label = |code: &str| {
+                let l = vocab::label(vocab::HOUSEHOLD_STAGES, code);
+                if l.is_empty() {
+                    code.to_string()
+                } else {
+                    l.to_string()
+                }
+            };
+            match outcome {
+                danvan_node::StageOutcome::Forward => {
+                    println!("Đã chuyển sang giai đoạn: {}.", label(&stage))
+                }
+                danvan_node::StageOutcome::Backwards { from } => println!(
+                    "CHÚ Ý: đã lùi giai đoạn từ \"{}\" về \"{}\"; việc lùi được ghi lại trong lịch sử hồ sơ.",
+                    label(&from),
+                    label(&stage)
+                ),
+                danvan_node::StageOutcome::Unchanged => {
+                    println!("Hộ đã ở giai đoạn {}; không thay đổi.", label(&stage))
+                }
+                danvan_node::StageOutcome::ObjectionRaised => {
+                    println!("Đã ghi nhận khiếu nại của hộ.")
+                }
+                danvan_node::StageOutcome::ObjectionResolved => {
+                    println!("Đã ghi nhận khiếu nại được giải quyết.")
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,1 +1,19 @@
-//! danvan-node
+//! The danvan node: ties the record model, the SQLite store, the sync engine
+//! and the QUIC transport together, and is the API the CLI calls.
+//!
+//! Record operations are synchronous (one writer per data directory); the
+//! sync driver runs them on tokio. This crate holds no protocol logic of its
+//! own: what goes on the wire is decided in `danvan-proto`.
+
+mod error;
+mod household;
+mod node;
+mod transfer;
+
+pub use danvan_store::{ApplyReport, ListFilter, PeerRow, Row};
+pub use error::NodeError;
+pub use household::StageOutcome;
+pub use node::{
+    HistoryEntry, KEY_FILE, Node, Shown, UNITS_FILE, default_data_dir, now_ms, random_bytes,
+};
+pub use transfer::{parse_parcel, write_atomic};

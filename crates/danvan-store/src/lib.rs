@@ -40,10 +40,14 @@ pub enum StoreError {
     #[error("thư mục {0} đã có dữ liệu danvan; không khởi tạo lại để khỏi mất dữ liệu")]
     AlreadyInitialized(PathBuf),
     /// Another process holds the data directory.
-    #[error("thư mục dữ liệu {0} đang được một tiến trình danvan khác sử dụng; hãy đợi nó xong hoặc dừng nó")]
+    #[error(
+        "thư mục dữ liệu {0} đang được một tiến trình danvan khác sử dụng; hãy đợi nó xong hoặc dừng nó"
+    )]
     Locked(PathBuf),
     /// The store was written by a newer danvan.
-    #[error("dữ liệu được tạo bởi phiên bản danvan mới hơn (lược đồ {found}, bản này hỗ trợ tới {supported}); hãy cập nhật danvan")]
+    #[error(
+        "dữ liệu được tạo bởi phiên bản danvan mới hơn (lược đồ {found}, bản này hỗ trợ tới {supported}); hãy cập nhật danvan"
+    )]
     TooNew {
         /// Schema version found.
         found: i64,
@@ -51,7 +55,9 @@ pub enum StoreError {
         supported: i64,
     },
     /// The disk is full: the write was rolled back.
-    #[error("hết dung lượng đĩa: thao tác vừa rồi không được ghi, dữ liệu cũ vẫn nguyên vẹn; hãy giải phóng dung lượng rồi thử lại")]
+    #[error(
+        "hết dung lượng đĩa: thao tác vừa rồi không được ghi, dữ liệu cũ vẫn nguyên vẹn; hãy giải phóng dung lượng rồi thử lại"
+    )]
     DiskFull,
     /// No record with that id or prefix.
     #[error("không tìm thấy hồ sơ {0:?}")]
@@ -329,7 +335,9 @@ impl Store {
         configure(&conn)?;
         schema::migrate(&mut conn)?;
         let epoch: Vec<u8> = conn
-            .query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| r.get(0))
+            .query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| {
+                r.get(0)
+            })
             .optional()?
             .ok_or_else(|| StoreError::Corrupt("thiếu epoch của kho".into()))?;
         let epoch: [u8; 8] = epoch
@@ -441,9 +449,9 @@ impl Store {
         if prefix.is_empty() {
             return Err(StoreError::NotFound(text.to_string()));
         }
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT doc, id FROM records WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT 5")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT doc, id FROM records WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT 5",
+        )?;
         let upper = format!("{prefix}~");
         let rows: Vec<(Vec<u8>, String)> = stmt
             .query_map(params![prefix, upper], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -453,7 +461,11 @@ impl Store {
             1 => doc_id(rows.into_iter().next().map(|r| r.0).unwrap_or_default()),
             _ => Err(StoreError::Ambiguous {
                 prefix: text.to_string(),
-                matches: rows.iter().map(|r| r.1.as_str()).collect::<Vec<_>>().join(", "),
+                matches: rows
+                    .iter()
+                    .map(|r| r.1.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
             }),
         }
     }
@@ -487,7 +499,9 @@ impl Store {
         let (sql, values) = list_query("json", filter);
         let mut stmt = self.conn.prepare(&sql)?;
         let texts = stmt
-            .query_map(rusqlite::params_from_iter(values.iter()), |r| r.get::<_, String>(0))?
+            .query_map(rusqlite::params_from_iter(values.iter()), |r| {
+                r.get::<_, String>(0)
+            })?
             .collect::<Result<Vec<_>, _>>()?;
         texts
             .into_iter()
@@ -660,7 +674,8 @@ impl Store {
         tx.execute("DELETE FROM records", [])?;
         let docs: Vec<Vec<u8>> = {
             let mut stmt = tx.prepare("SELECT doc FROM documents")?;
-            stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?
+            stmt.query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
         };
         let mut n = 0;
         for doc in docs {
@@ -678,13 +693,16 @@ impl Store {
     pub fn check(&self) -> Result<Vec<String>, StoreError> {
         let mut problems = Vec::new();
         let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
-        let lines: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        let lines: Vec<String> = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
         if lines != ["ok"] {
             problems.extend(lines);
         }
         let docs: Vec<Vec<u8>> = {
             let mut stmt = self.conn.prepare("SELECT doc FROM documents")?;
-            stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?
+            stmt.query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
         };
         for doc in docs {
             let doc = doc_id(doc)?;
@@ -717,11 +735,13 @@ impl Store {
 
     /// Record counts grouped by (unit, kind), from the projection.
     pub fn counts_by_unit(&self) -> Result<Vec<(String, String, u64)>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT unit, kind, COUNT(*) FROM records GROUP BY unit, kind ORDER BY unit, kind")?;
+        let mut stmt = self.conn.prepare(
+            "SELECT unit, kind, COUNT(*) FROM records GROUP BY unit, kind ORDER BY unit, kind",
+        )?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64)))?
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
+            })?
             .collect::<Result<_, _>>()?;
         Ok(rows)
     }
@@ -796,7 +816,10 @@ fn list_query(columns: &str, f: &ListFilter) -> (String, Vec<rusqlite::types::Va
         sql.push_str(&format!(" AND project = ?{}", values.len()));
     }
     for word in &f.words {
-        let escaped = word.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let escaped = word
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
         values.push(Value::Text(format!("%{escaped}%")));
         sql.push_str(&format!(" AND search LIKE ?{} ESCAPE '\\'", values.len()));
     }
@@ -876,7 +899,12 @@ fn load_doc(conn: &Connection, doc: &DocId) -> Result<Option<Automerge>, StoreEr
 
 /// Bookkeeping after `new` changes of a document were stored: the document
 /// row, the snapshot when due, and the projection.
-fn after_write(tx: &Connection, doc: &DocId, automerge: &Automerge, new: i64) -> Result<(), StoreError> {
+fn after_write(
+    tx: &Connection,
+    doc: &DocId,
+    automerge: &Automerge,
+    new: i64,
+) -> Result<(), StoreError> {
     let key = doc.as_bytes().to_vec();
     tx.prepare_cached(
         "INSERT INTO documents (doc, pending) VALUES (?1, ?2)

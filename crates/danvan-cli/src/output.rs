@@ -1,0 +1,343 @@
+//! Printing for people: Vietnamese labels, aligned columns.
+
+use danvan_model::{Record, UnitTree, vocab};
+use danvan_node::{HistoryEntry, Node, Row, Shown};
+
+pub(crate) fn print_json(value: &serde_json::Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
+}
+
+fn status_label(kind: &str, code: &str) -> String {
+    let list: &[vocab::Choice] = match kind {
+        "petition" => vocab::PETITION_STATUSES,
+        "household" => vocab::HOUSEHOLD_STAGES,
+        "progress" => vocab::PROGRESS_STATUSES,
+        _ => &[],
+    };
+    let label = vocab::label(list, code);
+    if label.is_empty() {
+        code.to_string()
+    } else {
+        label.to_string()
+    }
+}
+
+fn kind_label(kind: &str) -> &'static str {
+    match kind {
+        "activity" => "Hoạt động",
+        "petition" => "Đơn, phản ánh",
+        "household" => "Hộ GPMB",
+        "task" => "Nhiệm vụ",
+        "progress" => "Tiến độ",
+        "model" => "Mô hình DVK",
+        _ => "?",
+    }
+}
+
+fn cut(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        format!("{text:<width$}")
+    } else {
+        let mut s: String = text.chars().take(width - 1).collect();
+        s.push('…');
+        s
+    }
+}
+
+pub(crate) fn print_rows(node: &Node, rows: &[Row]) {
+    if rows.is_empty() {
+        println!("Không có hồ sơ nào phù hợp.");
+        return;
+    }
+    println!(
+        "{:<8}  {:<13}  {:<22}  {:<10}  {:<22}  TIÊU ĐỀ",
+        "MÃ", "LOẠI", "ĐƠN VỊ", "NGÀY", "TRẠNG THÁI"
+    );
+    for r in rows {
+        let conflict = if r.conflicts > 0 {
+            " ⚠ có xung đột"
+        } else {
+            ""
+        };
+        println!(
+            "{:<8}  {}  {}  {:<10}  {}  {}{}",
+            &r.id[..8],
+            cut(kind_label(&r.kind), 13),
+            cut(node.units().name(&r.unit), 22),
+            r.date.as_deref().unwrap_or(""),
+            cut(
+                &r.status
+                    .as_deref()
+                    .map(|s| status_label(&r.kind, s))
+                    .unwrap_or_default(),
+                22
+            ),
+            r.title,
+            conflict
+        );
+    }
+    println!("({} hồ sơ)", rows.len());
+}
+
+fn line(label: &str, value: impl std::fmt::Display) {
+    let text = value.to_string();
+    if !text.is_empty() {
+        println!("  {label:<26} {text}");
+    }
+}
+
+fn opt(v: &Option<String>) -> &str {
+    v.as_deref().unwrap_or("")
+}
+
+fn num(v: Option<i64>) -> String {
+    v.map(|n| n.to_string()).unwrap_or_default()
+}
+
+pub(crate) fn print_shown(node: &Node, shown: &Shown) {
+    let units = node.units();
+    let h = shown.record.header();
+    println!("{} — mã {}", shown.record.kind().label_vi(), h.id);
+    line("Đơn vị:", format!("{} ({})", units.name(&h.unit), h.unit));
+    if let Some(p) = &h.project {
+        line("Dự án:", vocab::label(vocab::PROJECTS, p));
+    }
+    match &shown.record {
+        Record::Activity(a) => {
+            line(
+                "Loại:",
+                vocab::label(vocab::ACTIVITY_TYPES, &a.activity_type),
+            );
+            line("Ngày:", &a.date);
+            line("Tiêu đề:", &a.title);
+            line("Địa điểm:", opt(&a.place));
+            line("Tổ chức:", opt(&a.organizers));
+            line("Số người tham dự:", num(a.attendance));
+            line("Lượt công dân:", num(a.citizens));
+            line("Vụ việc, ý kiến:", num(a.matters));
+            line("Tóm tắt:", opt(&a.summary));
+            line("Kết quả:", opt(&a.results));
+        }
+        Record::Petition(p) => {
+            line(
+                "Loại đơn:",
+                vocab::label(vocab::PETITION_TYPES, &p.petition_type),
+            );
+            if p.petition_type == "khieu-nai" {
+                line("Lần khiếu nại:", p.round);
+            }
+            line(
+                "Hình thức:",
+                vocab::label(vocab::PETITION_CHANNELS, &p.channel),
+            );
+            line("Ngày tiếp nhận:", &p.received);
+            line("Công dân:", &p.citizen);
+            line("Địa chỉ:", opt(&p.address));
+            line("Số CCCD:", opt(&p.id_number));
+            line("Nội dung:", &p.content);
+            line("Lĩnh vực:", opt(&p.category));
+            line(
+                "Đơn vị giải quyết:",
+                p.assigned_unit
+                    .as_deref()
+                    .map(|u| units.name(u))
+                    .unwrap_or(""),
+            );
+            line(
+                "Trạng thái:",
+                vocab::label(vocab::PETITION_STATUSES, &p.status),
+            );
+            let mut flags = Vec::new();
+            if p.complex {
+                flags.push("vụ việc phức tạp");
+            }
+            if p.remote {
+                flags.push("vùng sâu, vùng xa");
+            }
+            line(
+                "Hạn giải quyết:",
+                format!(
+                    "{}{}",
+                    p.deadline().unwrap_or_default(),
+                    if flags.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", flags.join(", "))
+                    }
+                ),
+            );
+            line("Trả lời:", opt(&p.answer));
+            line("Ngày giải quyết xong:", opt(&p.resolved));
+        }
+        Record::Household(hh) => {
+            line("Chủ hộ:", &hh.head);
+            line("Thôn:", opt(&hh.village));
+            line(
+                "Giai đoạn:",
+                vocab::label(vocab::HOUSEHOLD_STAGES, &hh.stage),
+            );
+            if hh.objection_open() {
+                line("Khiếu nại:", "đang có khiếu nại chưa giải quyết");
+            }
+            line(
+                "Số tiền bồi thường:",
+                hh.compensation_vnd
+                    .map(|v| format!("{v} đồng"))
+                    .unwrap_or_default(),
+            );
+            line("Kiểm đếm:", opt(&hh.inventory));
+            for p in &hh.parcels {
+                line(
+                    "Thửa đất:",
+                    format!(
+                        "tờ {} thửa {}, {} m², loại {}",
+                        p.sheet, p.number, p.area_m2, p.land_type
+                    ),
+                );
+            }
+            if !hh.visits.is_empty() {
+                println!("  Các lần vận động:");
+                for v in &hh.visits {
+                    println!("    - {} — {}: {}", v.date, v.by, v.outcome);
+                }
+            }
+            if !hh.stage_log.is_empty() {
+                println!("  Diễn biến giai đoạn:");
+                for e in &hh.stage_log {
+                    let mark = if e.backwards {
+                        "  ⚠ LÙI GIAI ĐOẠN"
+                    } else {
+                        ""
+                    };
+                    println!("    - {}: {} → {}{}", e.date, e.from, e.stage, mark);
+                }
+            }
+            for o in &hh.objections {
+                let what = if o.action == vocab::OBJECTION.0 {
+                    "khiếu nại"
+                } else {
+                    "đã giải quyết khiếu nại"
+                };
+                println!(
+                    "    - {}: {} (ở giai đoạn {}) {}",
+                    o.date, what, o.stage, o.note
+                );
+            }
+        }
+        Record::Task(t) => {
+            line("Số:", &t.number);
+            line("Tiêu đề:", &t.title);
+            line("Nguồn:", opt(&t.source));
+            line("Nội dung:", opt(&t.text));
+            line(
+                "Giao cho:",
+                t.assigned
+                    .iter()
+                    .map(|u| units.name(u))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            );
+            line("Thời hạn:", opt(&t.due));
+        }
+        Record::Progress(p) => {
+            line("Nhiệm vụ:", &p.task);
+            line("Kỳ:", &p.period);
+            line(
+                "Trạng thái:",
+                vocab::label(vocab::PROGRESS_STATUSES, &p.status),
+            );
+            line("Nội dung:", &p.summary);
+        }
+        Record::Model(m) => {
+            line("Tên mô hình:", &m.name);
+            line("Lĩnh vực:", vocab::label(vocab::MODEL_FIELDS, &m.field));
+            line("Năm công nhận:", m.year);
+            line("Kết quả:", opt(&m.results));
+        }
+    }
+    for c in &shown.conflicts {
+        let values: Vec<String> = c.values.iter().map(|v| v.to_string()).collect();
+        println!(
+            "  ⚠ XUNG ĐỘT ở \"{}\": {} — chọn một giá trị bằng `danvan edit {} --set {}=…`",
+            c.label_vi,
+            values.join(" / "),
+            &h.id[..8],
+            c.field
+        );
+    }
+}
+
+pub(crate) fn print_history(entries: &[HistoryEntry]) {
+    println!("Lịch sử theo thứ tự nhân quả (giờ là giờ trên máy ghi, có thể sai):");
+    for e in entries {
+        let when = time::OffsetDateTime::from_unix_timestamp(e.device_time / 1000)
+            .map(|t| {
+                let t = t + time::Duration::hours(7);
+                format!(
+                    "{} {:02}:{:02}",
+                    danvan_model::format_date(t.date()),
+                    t.hour(),
+                    t.minute()
+                )
+            })
+            .unwrap_or_default();
+        let after = if e.deps.is_empty() {
+            String::new()
+        } else {
+            format!(" (sau {})", e.deps.join(", "))
+        };
+        println!(
+            "{:>3}. nút {} — {} — {} [{}]{}",
+            e.n, e.author, when, e.message, e.hash, after
+        );
+    }
+}
+
+pub(crate) fn print_conflicts(all: &[Shown]) {
+    if all.is_empty() {
+        println!("Không có xung đột.");
+        return;
+    }
+    for s in all {
+        let h = s.record.header();
+        println!(
+            "{} {} — {}",
+            &h.id[..8],
+            s.record.kind().label_vi(),
+            s.record.summary().title
+        );
+        for c in &s.conflicts {
+            let values: Vec<String> = c.values.iter().map(|v| v.to_string()).collect();
+            println!("   {} ({}): {}", c.label_vi, c.field, values.join(" / "));
+        }
+    }
+    println!("Chọn giá trị đúng bằng `danvan edit MÃ --set TRƯỜNG=GIÁ_TRỊ`.");
+}
+
+pub(crate) fn print_units(units: &UnitTree, json: bool) {
+    if json {
+        let list: Vec<serde_json::Value> = units
+            .units()
+            .iter()
+            .map(|u| {
+                serde_json::json!({
+                    "id": u.id, "name": u.name, "kind": format!("{:?}", u.kind).to_lowercase(),
+                    "parent": u.parent, "group": u.group, "merged_into": u.merged_into
+                })
+            })
+            .collect();
+        print_json(&serde_json::Value::Array(list));
+        return;
+    }
+    for (depth, u) in units.render() {
+        let merged = u
+            .merged_into
+            .as_deref()
+            .map(|m| format!(" (đã sáp nhập vào {})", units.name(m)))
+            .unwrap_or_default();
+        println!("{}{} [{}]{}", "  ".repeat(depth), u.name, u.id, merged);
+    }
+}

@@ -1,0 +1,72 @@
+//! Errors of node operations, as the CLI shows them.
+
+use std::path::PathBuf;
+
+/// What went wrong. Every variant leaves what is already stored intact.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// From the store.
+    #[error(transparent)]
+    Store(#[from] danvan_store::StoreError),
+    /// A record or value was refused.
+    #[error(transparent)]
+    Record(#[from] danvan_model::RecordError),
+    /// A unit problem.
+    #[error(transparent)]
+    Unit(#[from] danvan_model::UnitError),
+    /// A date or period problem.
+    #[error(transparent)]
+    Date(#[from] danvan_model::DateError),
+    /// A bundle could not be read.
+    #[error(transparent)]
+    Bundle(#[from] danvan_proto::BundleError),
+    /// A record of another kind than the command expects.
+    #[error("hồ sơ {id} là loại {found}, lệnh này dành cho loại {expected}")]
+    WrongKind {
+        /// The record.
+        id: String,
+        /// What the command needs.
+        expected: &'static str,
+        /// What it is.
+        found: String,
+    },
+    /// A CSV file with bad rows; nothing was imported.
+    #[error("tệp CSV {path} có {count} dòng lỗi, không nhập dòng nào:\n{rows}")]
+    Csv {
+        /// The file.
+        path: PathBuf,
+        /// How many rows are bad.
+        count: usize,
+        /// One line per bad row (the first ones).
+        rows: String,
+    },
+    /// A change in a bundle or from a peer failed verification.
+    #[error("gói thay đổi bị từ chối: {0}")]
+    Rejected(String),
+    /// The node key file is missing or damaged.
+    #[error("khóa nút {path} hỏng hoặc thiếu: {reason}")]
+    Key {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A value given on the command line is not usable.
+    #[error("{0}")]
+    Invalid(String),
+    /// A file-system error.
+    #[error("lỗi tệp {path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> NodeError + '_ {
+    move |source| NodeError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}

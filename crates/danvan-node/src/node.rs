@@ -1,0 +1,570 @@
+//! The node: a data directory's key, unit tree and store, and the record
+//! operations the CLI calls. Synchronous; the sync driver wraps it.
+
+use std::path::{Path, PathBuf};
+
+use automerge::Automerge;
+use automerge::transaction::CommitOptions;
+use danvan_model::{
+    DocId, Header, Kind, NodeId, NodeKey, Record, RecordError, SCHEMA_VERSION, SignedChange,
+    UnitTree,
+};
+use danvan_store::{ListFilter, LocalWrite, Row, Store};
+
+use crate::error::{NodeError, io};
+
+/// The node key file inside a data directory.
+pub const KEY_FILE: &str = "node.key";
+/// The unit tree file inside a data directory.
+pub const UNITS_FILE: &str = "units.toml";
+
+/// Milliseconds since 1970 on this machine's clock. Informational only.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Random bytes from the operating system.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut buf = [0u8; N];
+    getrandom::fill(&mut buf).expect("the operating system provides randomness");
+    buf
+}
+
+/// Where the data directory is when none is given: the platform's data
+/// directory (`$XDG_DATA_HOME/danvan` or `~/.local/share/danvan`).
+pub fn default_data_dir() -> PathBuf {
+    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(xdg).join("danvan");
+    }
+    if let Some(appdata) = std::env::var_os("APPDATA").filter(|v| !v.is_empty()) {
+        return PathBuf::from(appdata).join("danvan");
+    }
+    let home = std::env::var_os("HOME").unwrap_or_else(|| ".".into());
+    PathBuf::from(home).join(".local/share/danvan")
+}
+
+/// A record as `show` presents it.
+#[derive(Debug)]
+pub struct Shown {
+    /// The record.
+    pub record: Record,
+    /// Fields edited concurrently to different values.
+    pub conflicts: Vec<danvan_model::Conflict>,
+}
+
+impl Shown {
+    /// The JSON of `show --json`: the record with its header, plus derived values.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut value = self.record.to_json();
+        if let serde_json::Value::Object(map) = &mut value {
+            map.insert("id".into(), self.record.header().id.clone().into());
+            map.insert("kind".into(), self.record.kind().code().into());
+            map.insert("unit".into(), self.record.header().unit.clone().into());
+            map.insert(
+                "conflicts".into(),
+                serde_json::to_value(&self.conflicts).unwrap_or_default(),
+            );
+            match &self.record {
+                Record::Petition(p) => {
+                    map.insert("deadline".into(), p.deadline().into());
+                }
+                Record::Household(h) => {
+                    map.insert("objection_open".into(), h.objection_open().into());
+                    map.insert("area_m2".into(), h.area_m2().into());
+                }
+                _ => {}
+            }
+        }
+        value
+    }
+}
+
+/// One entry of a record's history.
+#[derive(Debug, serde::Serialize)]
+pub struct HistoryEntry {
+    /// Position in causal order, from 1.
+    pub n: usize,
+    /// Short id of the author node.
+    pub author: String,
+    /// The author's device clock, ms since 1970 (may be wrong).
+    pub device_time: i64,
+    /// What the change did.
+    pub message: String,
+    /// Change hash (hex, first 12 characters).
+    pub hash: String,
+    /// Hashes of the changes it builds on.
+    pub deps: Vec<String>,
+}
+
+/// A node: an open data directory.
+pub struct Node {
+    store: Store,
+    key: NodeKey,
+    units: UnitTree,
+    unit: String,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("id", &self.key.id())
+            .field("unit", &self.unit)
+            .finish()
+    }
+}
+
+fn read_key(dir: &Path) -> Result<NodeKey, NodeError> {
+    let path = dir.join(KEY_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| NodeError::Key {
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
+    let bytes = data_encoding_hex(text.trim()).ok_or_else(|| NodeError::Key {
+        path: path.clone(),
+        reason: "không phải 64 ký tự hex".into(),
+    })?;
+    Ok(NodeKey::from_secret(bytes))
+}
+
+fn data_encoding_hex(text: &str) -> Option<[u8; 32]> {
+    if text.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, chunk) in text.as_bytes().chunks(2).enumerate() {
+        let s = std::str::from_utf8(chunk).ok()?;
+        out[i] = u8::from_str_radix(s, 16).ok()?;
+    }
+    Some(out)
+}
+
+fn write_private(path: &Path, text: &str) -> Result<(), NodeError> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut file = opts.open(path).map_err(io(path))?;
+    file.write_all(text.as_bytes()).map_err(io(path))?;
+    file.sync_all().map_err(io(path))?;
+    Ok(())
+}
+
+impl Node {
+    /// Creates a data directory: store, node key and unit tree (the bundled
+    /// sample unless a file is given).
+    pub fn init(
+        dir: &Path,
+        unit: &str,
+        name: Option<&str>,
+        units_file: Option<&Path>,
+    ) -> Result<Node, NodeError> {
+        let units_text = match units_file {
+            Some(path) => std::fs::read_to_string(path).map_err(io(path))?,
+            None => danvan_model::SAMPLE_UNITS_TOML.to_string(),
+        };
+        let units = UnitTree::from_toml(&units_text)?;
+        units.require(unit)?;
+        let mut store = Store::create(dir, random_bytes())?;
+        let key_path = dir.join(KEY_FILE);
+        let key = if key_path.exists() {
+            read_key(dir)?
+        } else {
+            let key = NodeKey::from_secret(random_bytes());
+            let hex: String = key.secret().iter().map(|b| format!("{b:02x}")).collect();
+            write_private(&key_path, &format!("{hex}\n"))?;
+            key
+        };
+        let units_path = dir.join(UNITS_FILE);
+        std::fs::write(&units_path, units_text).map_err(io(&units_path))?;
+        store.set_meta("unit", unit.as_bytes())?;
+        if let Some(name) = name {
+            store.set_meta("name", name.as_bytes())?;
+        }
+        Ok(Node {
+            store,
+            key,
+            units,
+            unit: unit.to_string(),
+        })
+    }
+
+    /// Opens an existing data directory.
+    pub fn open(dir: &Path) -> Result<Node, NodeError> {
+        let store = Store::open(dir)?;
+        let key = read_key(dir)?;
+        let units_path = dir.join(UNITS_FILE);
+        let units =
+            UnitTree::from_toml(&std::fs::read_to_string(&units_path).map_err(io(&units_path))?)?;
+        let unit = store
+            .meta("unit")?
+            .and_then(|v| String::from_utf8(v).ok())
+            .unwrap_or_default();
+        Ok(Node {
+            store,
+            key,
+            units,
+            unit,
+        })
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.key.id()
+    }
+
+    /// This node's key.
+    pub fn key(&self) -> &NodeKey {
+        &self.key
+    }
+
+    /// This node's unit.
+    pub fn unit(&self) -> &str {
+        &self.unit
+    }
+
+    /// This node's display name, if set.
+    pub fn name(&self) -> Option<String> {
+        self.store
+            .meta("name")
+            .ok()
+            .flatten()
+            .and_then(|v| String::from_utf8(v).ok())
+    }
+
+    /// The unit tree.
+    pub fn units(&self) -> &UnitTree {
+        &self.units
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The store, for writing.
+    pub fn store_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+
+    fn actor(&self) -> automerge::ActorId {
+        self.key.actor(&self.store.epoch())
+    }
+
+    /// A header for a new record of `kind` owned by `unit` (default: this node's).
+    pub fn new_header(
+        &self,
+        kind: Kind,
+        unit: Option<&str>,
+        project: Option<&str>,
+    ) -> Result<Header, NodeError> {
+        let unit = unit.unwrap_or(&self.unit);
+        self.units.require(unit)?;
+        if let Some(p) = project
+            && !danvan_model::vocab::PROJECTS.iter().any(|(c, _)| *c == p)
+        {
+            return Err(RecordError::BadChoice {
+                field: "project".into(),
+                value: p.into(),
+                allowed: danvan_model::vocab::codes(danvan_model::vocab::PROJECTS),
+            }
+            .into());
+        }
+        Ok(Header {
+            id: DocId::from_bytes(random_bytes()).to_string(),
+            kind: kind.code().into(),
+            unit: unit.into(),
+            project: project.map(str::to_string),
+            schema: SCHEMA_VERSION,
+            creator: self.key.id().to_string(),
+            created_at: now_ms(),
+        })
+    }
+
+    /// Checks every editable field of a new record through the same parser
+    /// `edit --set` uses, and unit references against the tree.
+    pub fn validate(&self, record: &Record) -> Result<(), NodeError> {
+        let json = record.to_json();
+        for spec in danvan_model::editable_fields(record.kind()) {
+            let text = match json.get(spec.name) {
+                None | Some(serde_json::Value::Null) => String::new(),
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+            };
+            if let (danvan_model::FieldType::Count | danvan_model::FieldType::Money, "") =
+                (spec.ty, text.as_str())
+            {
+                continue;
+            }
+            danvan_model::parse_field(spec, &text)?;
+            if matches!(spec.ty, danvan_model::FieldType::Unit) && !text.is_empty() {
+                self.units.require(&text)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds the document and signed changes of a new record, without storing them.
+    pub fn prepare_new(
+        &self,
+        record: &Record,
+    ) -> Result<(DocId, Automerge, Vec<SignedChange>), NodeError> {
+        self.validate(record)?;
+        build_new(&self.key, self.actor(), record)
+    }
+
+    fn sign_since(
+        &self,
+        doc: &DocId,
+        automerge: &Automerge,
+        heads: &[automerge::ChangeHash],
+    ) -> Vec<SignedChange> {
+        sign_since(&self.key, doc, automerge, heads)
+    }
+
+    /// Adds many validated records in one transaction (bulk import). Each
+    /// document is built, written and dropped in turn, so memory stays flat.
+    pub fn add_many(&mut self, records: &[Record]) -> Result<Vec<DocId>, NodeError> {
+        let actor = self.actor();
+        let mut ids = Vec::with_capacity(records.len());
+        let mut batch = self.store.batch()?;
+        for record in records {
+            let (doc, automerge, changes) = build_new(&self.key, actor.clone(), record)?;
+            batch.write(&LocalWrite {
+                doc,
+                changes,
+                automerge: &automerge,
+            })?;
+            ids.push(doc);
+        }
+        batch.commit()?;
+        Ok(ids)
+    }
+
+    /// Adds a new record; returns its id once the write has committed.
+    pub fn add(&mut self, record: &Record) -> Result<DocId, NodeError> {
+        let (doc, automerge, changes) = self.prepare_new(record)?;
+        self.store.commit_local(&[LocalWrite {
+            doc,
+            changes,
+            automerge: &automerge,
+        }])?;
+        Ok(doc)
+    }
+
+    /// Loads a record's document by id or unique prefix.
+    pub fn load(&self, id: &str) -> Result<(DocId, Automerge), NodeError> {
+        let doc = match id.parse::<DocId>() {
+            Ok(doc) => doc,
+            Err(_) => self.store.resolve(id)?,
+        };
+        let automerge = self
+            .store
+            .load_doc(&doc)?
+            .ok_or_else(|| danvan_store::StoreError::NotFound(id.to_string()))?;
+        Ok((doc, automerge))
+    }
+
+    /// Applies an edit to a record in one transaction of the document and
+    /// one of the store.
+    pub fn change<F>(&mut self, id: &str, message: &str, edit: F) -> Result<DocId, NodeError>
+    where
+        F: FnOnce(&Record, &mut automerge::transaction::Transaction<'_>) -> Result<(), NodeError>,
+    {
+        let (doc, mut automerge) = self.load(id)?;
+        let record = danvan_model::read_record(&automerge)?;
+        automerge.set_actor(self.actor());
+        let heads = automerge.get_heads();
+        automerge
+            .transact_with(
+                |_| {
+                    CommitOptions::default()
+                        .with_message(message.to_string())
+                        .with_time(now_ms())
+                },
+                |tx| edit(&record, tx),
+            )
+            .map_err(|f| f.error)?;
+        let changes = self.sign_since(&doc, &automerge, &heads);
+        self.store.commit_local(&[LocalWrite {
+            doc,
+            changes,
+            automerge: &automerge,
+        }])?;
+        Ok(doc)
+    }
+
+    /// Sets fields (`FIELD=VALUE`), validating all before writing any.
+    pub fn edit(&mut self, id: &str, sets: &[String]) -> Result<DocId, NodeError> {
+        let (_, automerge) = self.load(id)?;
+        let kind = danvan_model::read_record(&automerge)?.kind();
+        let mut parsed = Vec::new();
+        for set in sets {
+            let (field, value) = set.split_once('=').ok_or_else(|| {
+                NodeError::Invalid(format!("--set cần dạng TRƯỜNG=GIÁ_TRỊ, nhận được {set:?}"))
+            })?;
+            let spec = danvan_model::field_spec(kind, field.trim())?;
+            let value_parsed = danvan_model::parse_field(spec, value)?;
+            if matches!(spec.ty, danvan_model::FieldType::Unit) && !value.trim().is_empty() {
+                self.units.require(value.trim())?;
+            }
+            parsed.push((spec, value_parsed));
+        }
+        if parsed.is_empty() {
+            return Err(NodeError::Invalid(
+                "không có --set nào: không có gì để sửa".into(),
+            ));
+        }
+        let names: Vec<&str> = parsed.iter().map(|(s, _)| s.name).collect();
+        let message = format!("sửa {}", names.join(", "));
+        self.change(id, &message, |_, tx| {
+            for (spec, value) in parsed {
+                danvan_model::set_field(tx, spec, value)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// A record with its conflicts.
+    pub fn show(&self, id: &str) -> Result<Shown, NodeError> {
+        let (_, automerge) = self.load(id)?;
+        let record = danvan_model::read_record(&automerge)?;
+        let conflicts = danvan_model::conflicts(&automerge, record.kind());
+        Ok(Shown { record, conflicts })
+    }
+
+    /// The record list.
+    pub fn list(&self, filter: &ListFilter) -> Result<Vec<Row>, NodeError> {
+        Ok(self.store.list(filter)?)
+    }
+
+    /// The unit ids a `--unit` filter covers: the unit, its subtree and merged units.
+    pub fn unit_filter(&self, unit: &str) -> Result<Vec<String>, NodeError> {
+        self.units.require(unit)?;
+        Ok(self.units.rollup(unit).into_iter().collect())
+    }
+
+    /// Who changed what, in causal order.
+    pub fn history(&self, id: &str) -> Result<Vec<HistoryEntry>, NodeError> {
+        let (_, automerge) = self.load(id)?;
+        let hex = |h: &automerge::ChangeHash| h.to_string()[..12].to_string();
+        Ok(automerge
+            .get_changes(&[])
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let actor = c.actor_id().to_bytes();
+                let author = actor
+                    .get(..32)
+                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                    .map(|b| NodeId::from_bytes(b).short())
+                    .unwrap_or_else(|| "?".into());
+                HistoryEntry {
+                    n: i + 1,
+                    author,
+                    device_time: c.timestamp(),
+                    message: c.message().unwrap_or("").to_string(),
+                    hash: hex(&c.hash()),
+                    deps: c.deps().iter().map(hex).collect(),
+                }
+            })
+            .collect())
+    }
+
+    /// Records with conflicting fields.
+    pub fn conflicts(&self) -> Result<Vec<Shown>, NodeError> {
+        let rows = self.store.list(&ListFilter {
+            conflicts_only: true,
+            ..ListFilter::default()
+        })?;
+        rows.iter().map(|r| self.show(&r.id)).collect()
+    }
+
+    /// Verifies changes from elsewhere and stores them. A change that fails
+    /// verification rejects the whole set: nothing is stored.
+    pub fn import_changes(
+        &mut self,
+        changes: &[SignedChange],
+    ) -> Result<danvan_store::ApplyReport, NodeError> {
+        for (i, change) in changes.iter().enumerate() {
+            change.verify().map_err(|e| {
+                NodeError::Rejected(format!(
+                    "thay đổi thứ {} (hồ sơ {}): {e}",
+                    i + 1,
+                    change.doc
+                ))
+            })?;
+        }
+        Ok(self.store.apply_changes(None, changes, None)?)
+    }
+
+    /// Every stored change, in log order.
+    pub fn all_changes(&self) -> Result<Vec<SignedChange>, NodeError> {
+        let mut out = Vec::new();
+        let mut since = 0;
+        loop {
+            let batch = self.store.changes_after(since, 10_000)?;
+            let Some(last) = batch.last() else { break };
+            since = last.seq;
+            out.extend(batch.into_iter().map(|s| s.change));
+        }
+        Ok(out)
+    }
+
+    /// Whether a record is of a kind, else an error naming both.
+    pub fn expect_kind(record: &Record, kind: Kind) -> Result<(), NodeError> {
+        if record.kind() != kind {
+            return Err(NodeError::WrongKind {
+                id: record.header().id.clone(),
+                expected: kind.code(),
+                found: record.kind().code().into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn sign_since(
+    key: &NodeKey,
+    doc: &DocId,
+    automerge: &Automerge,
+    heads: &[automerge::ChangeHash],
+) -> Vec<SignedChange> {
+    automerge
+        .get_changes(heads)
+        .into_iter()
+        .map(|mut c| key.sign_change(doc, &mut c))
+        .collect()
+}
+
+fn build_new(
+    key: &NodeKey,
+    actor: automerge::ActorId,
+    record: &Record,
+) -> Result<(DocId, Automerge, Vec<SignedChange>), NodeError> {
+    let doc: DocId = record
+        .header()
+        .id
+        .parse()
+        .map_err(|e: danvan_model::DocIdError| NodeError::Invalid(e.to_string()))?;
+    let mut automerge = Automerge::new().with_actor(actor);
+    let message = format!("tạo hồ sơ {}", record.kind().label_vi());
+    automerge
+        .transact_with(
+            |_| {
+                CommitOptions::default()
+                    .with_message(message.clone())
+                    .with_time(now_ms())
+            },
+            |tx| danvan_model::write_new(tx, record),
+        )
+        .map_err(|f| f.error)?;
+    let changes = sign_since(key, &doc, &automerge, &[]);
+    Ok((doc, automerge, changes))
+}

@@ -1,0 +1,390 @@
+//! Moving records in and out: CSV import, CSV/JSON export, change bundles.
+
+use std::path::Path;
+
+use danvan_model::{Activity, Household, Kind, Parcel, Record, vocab};
+use danvan_store::ListFilter;
+
+use crate::error::{NodeError, io};
+use crate::node::Node;
+
+/// Bad rows listed in an error before the rest are summarized.
+const BAD_ROWS_SHOWN_MAX: usize = 50;
+/// Largest CSV file accepted, in bytes.
+pub(crate) const CSV_BYTES_MAX: u64 = 512 * 1024 * 1024;
+
+/// Reads `SHEET/NO:AREA_M2:LANDTYPE`, e.g. `12/345:250.5:ONT`.
+pub fn parse_parcel(text: &str) -> Result<Parcel, NodeError> {
+    let bad = || {
+        NodeError::Invalid(format!(
+            "thửa đất {text:?} không hợp lệ: dùng TỜ/THỬA:DIỆN_TÍCH_M2:LOẠI_ĐẤT, ví dụ 12/345:250.5:ONT"
+        ))
+    };
+    let mut parts = text.trim().split(':');
+    let (Some(place), Some(area), Some(land_type), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad());
+    };
+    let (sheet, number) = place.split_once('/').ok_or_else(bad)?;
+    let area_m2: f64 = area.trim().replace(',', ".").parse().map_err(|_| bad())?;
+    if !area_m2.is_finite() || area_m2 <= 0.0 || sheet.trim().is_empty() || number.trim().is_empty()
+    {
+        return Err(bad());
+    }
+    if land_type.trim().is_empty() {
+        return Err(bad());
+    }
+    Ok(Parcel {
+        sheet: sheet.trim().into(),
+        number: number.trim().into(),
+        area_m2,
+        land_type: land_type.trim().to_uppercase(),
+    })
+}
+
+fn opt(text: Option<&str>) -> Option<String> {
+    text.map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+}
+
+fn count(field: &str, text: Option<&str>) -> Result<Option<i64>, NodeError> {
+    match opt(text) {
+        None => Ok(None),
+        Some(t) => {
+            let cleaned: String = t
+                .chars()
+                .filter(|c| !matches!(c, '.' | ',' | ' '))
+                .collect();
+            cleaned
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .map(Some)
+                .ok_or_else(|| {
+                    NodeError::Invalid(format!("{field}: {t:?} không phải số nguyên không âm"))
+                })
+        }
+    }
+}
+
+/// The columns each importable kind accepts.
+fn columns(kind: Kind) -> &'static [&'static str] {
+    match kind {
+        Kind::Household => &[
+            "head",
+            "village",
+            "parcels",
+            "inventory",
+            "compensation_vnd",
+            "stage",
+            "unit",
+            "project",
+        ],
+        Kind::Activity => &[
+            "type",
+            "date",
+            "title",
+            "place",
+            "organizers",
+            "attendance",
+            "citizens",
+            "matters",
+            "summary",
+            "results",
+            "unit",
+        ],
+        _ => &[],
+    }
+}
+
+impl Node {
+    /// Builds a household record (validated) from its fields.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new_household(
+        &self,
+        unit: Option<&str>,
+        project: &str,
+        head: &str,
+        village: Option<String>,
+        parcels: Vec<Parcel>,
+        inventory: Option<String>,
+        compensation_vnd: Option<i64>,
+        stage: Option<&str>,
+    ) -> Result<Record, NodeError> {
+        let stage = stage.unwrap_or(vocab::HOUSEHOLD_STAGES[0].0);
+        if vocab::stage_rank(stage).is_none() {
+            return Err(danvan_model::RecordError::BadChoice {
+                field: "stage".into(),
+                value: stage.into(),
+                allowed: vocab::codes(vocab::HOUSEHOLD_STAGES),
+            }
+            .into());
+        }
+        let record = Record::Household(Household {
+            header: self.new_header(Kind::Household, unit, Some(project))?,
+            head: head.trim().into(),
+            village,
+            parcels,
+            inventory,
+            compensation_vnd,
+            stage: stage.into(),
+            stage_log: Vec::new(),
+            objections: Vec::new(),
+            visits: Vec::new(),
+        });
+        self.validate(&record)?;
+        Ok(record)
+    }
+
+    /// Builds an activity record (validated) from its fields.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new_activity(
+        &self,
+        unit: Option<&str>,
+        activity_type: &str,
+        date: &str,
+        title: &str,
+        place: Option<String>,
+        organizers: Option<String>,
+        attendance: Option<i64>,
+        citizens: Option<i64>,
+        matters: Option<i64>,
+        summary: Option<String>,
+        results: Option<String>,
+    ) -> Result<Record, NodeError> {
+        let record = Record::Activity(Activity {
+            header: self.new_header(Kind::Activity, unit, None)?,
+            activity_type: activity_type.trim().into(),
+            date: danvan_model::normalize_date(date)?,
+            title: title.trim().into(),
+            place,
+            organizers,
+            attendance,
+            citizens,
+            matters,
+            summary,
+            results,
+            petitions: Vec::new(),
+            tasks: Vec::new(),
+        });
+        self.validate(&record)?;
+        Ok(record)
+    }
+
+    /// Imports households or activities from a CSV file with a header row.
+    /// Every row is checked first; if any is bad, nothing is imported and
+    /// each bad row is named. Otherwise all rows commit in one transaction.
+    pub fn import_csv(&mut self, kind: Kind, path: &Path) -> Result<usize, NodeError> {
+        let allowed = columns(kind);
+        if allowed.is_empty() {
+            return Err(NodeError::Invalid(format!(
+                "chỉ nhập được household hoặc activity từ CSV, không phải {}",
+                kind.code()
+            )));
+        }
+        let meta = std::fs::metadata(path).map_err(io(path))?;
+        if meta.len() > CSV_BYTES_MAX {
+            return Err(NodeError::Invalid(format!(
+                "tệp {} quá lớn ({} byte, tối đa {CSV_BYTES_MAX})",
+                path.display(),
+                meta.len()
+            )));
+        }
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(false)
+            .trim(csv::Trim::All)
+            .from_path(path)
+            .map_err(|e| NodeError::Invalid(format!("không đọc được {}: {e}", path.display())))?;
+        let headers: Vec<String> = reader
+            .headers()
+            .map_err(|e| NodeError::Invalid(format!("{}: dòng tiêu đề lỗi: {e}", path.display())))?
+            .iter()
+            .map(|h| h.trim_start_matches('\u{feff}').to_string())
+            .collect();
+        for h in &headers {
+            if !allowed.contains(&h.as_str()) {
+                return Err(NodeError::Invalid(format!(
+                    "{}: cột {h:?} không được hỗ trợ (các cột: {})",
+                    path.display(),
+                    allowed.join(", ")
+                )));
+            }
+        }
+        let col = |name: &str| headers.iter().position(|h| h == name);
+        let mut records = Vec::new();
+        let mut bad = Vec::new();
+        for (i, row) in reader.records().enumerate() {
+            let line = i + 2;
+            let row = match row {
+                Ok(r) => r,
+                Err(e) => {
+                    bad.push(format!("dòng {line}: {e}"));
+                    continue;
+                }
+            };
+            let get = |name: &str| col(name).and_then(|c| row.get(c));
+            let built = match kind {
+                Kind::Household => self.household_from_row(&get),
+                _ => self.activity_from_row(&get),
+            };
+            match built {
+                Ok(r) => records.push(r),
+                Err(e) => bad.push(format!("dòng {line}: {e}")),
+            }
+        }
+        if !bad.is_empty() {
+            let count = bad.len();
+            let mut rows: Vec<String> = bad.into_iter().take(BAD_ROWS_SHOWN_MAX).collect();
+            if count > BAD_ROWS_SHOWN_MAX {
+                rows.push(format!("… và {} dòng lỗi khác", count - BAD_ROWS_SHOWN_MAX));
+            }
+            return Err(NodeError::Csv {
+                path: path.to_path_buf(),
+                count,
+                rows: rows.join("\n"),
+            });
+        }
+        if records.is_empty() {
+            return Err(NodeError::Invalid(format!(
+                "{}: không có dòng dữ liệu nào",
+                path.display()
+            )));
+        }
+        Ok(self.add_many(&records)?.len())
+    }
+
+    fn household_from_row<'r>(
+        &self,
+        get: &dyn Fn(&str) -> Option<&'r str>,
+    ) -> Result<Record, NodeError> {
+        let head = opt(get("head")).ok_or(danvan_model::RecordError::Missing("chủ hộ (head)"))?;
+        let parcels = match opt(get("parcels")) {
+            None => Vec::new(),
+            Some(text) => text
+                .split([';', '|'])
+                .filter(|p| !p.trim().is_empty())
+                .map(parse_parcel)
+                .collect::<Result<_, _>>()?,
+        };
+        let unit = opt(get("unit"));
+        let project = opt(get("project")).unwrap_or_else(|| vocab::PROJECTS[0].0.to_string());
+        self.new_household(
+            unit.as_deref(),
+            &project,
+            &head,
+            opt(get("village")),
+            parcels,
+            opt(get("inventory")),
+            count("compensation_vnd", get("compensation_vnd"))?,
+            opt(get("stage")).as_deref(),
+        )
+    }
+
+    fn activity_from_row<'r>(
+        &self,
+        get: &dyn Fn(&str) -> Option<&'r str>,
+    ) -> Result<Record, NodeError> {
+        let unit = opt(get("unit"));
+        self.new_activity(
+            unit.as_deref(),
+            get("type").unwrap_or(""),
+            get("date").unwrap_or(""),
+            get("title").unwrap_or(""),
+            opt(get("place")),
+            opt(get("organizers")),
+            count("attendance", get("attendance"))?,
+            count("citizens", get("citizens"))?,
+            count("matters", get("matters"))?,
+            opt(get("summary")),
+            opt(get("results")),
+        )
+    }
+
+    /// Exports records as CSV (summary columns) or JSON (whole records).
+    pub fn export(&self, format: &str, kind: Option<Kind>) -> Result<String, NodeError> {
+        let filter = ListFilter {
+            kind: kind.map(|k| k.code().to_string()),
+            ..ListFilter::default()
+        };
+        match format {
+            "json" => {
+                let all = self.store().list_json(&filter)?;
+                Ok(serde_json::to_string_pretty(&all).unwrap_or_default())
+            }
+            "csv" => {
+                let mut out = csv::Writer::from_writer(Vec::new());
+                let csv_err = |e: csv::Error| NodeError::Invalid(e.to_string());
+                out.write_record([
+                    "id",
+                    "kind",
+                    "unit",
+                    "unit_name",
+                    "project",
+                    "title",
+                    "date",
+                    "status",
+                    "conflicts",
+                ])
+                .map_err(csv_err)?;
+                for row in self.store().list(&filter)? {
+                    out.write_record([
+                        row.id.as_str(),
+                        row.kind.as_str(),
+                        row.unit.as_str(),
+                        self.units().name(&row.unit),
+                        row.project.as_deref().unwrap_or(""),
+                        row.title.as_str(),
+                        row.date.as_deref().unwrap_or(""),
+                        row.status.as_deref().unwrap_or(""),
+                        &row.conflicts.to_string(),
+                    ])
+                    .map_err(csv_err)?;
+                }
+                let bytes = out
+                    .into_inner()
+                    .map_err(|e| NodeError::Invalid(e.to_string()))?;
+                Ok(String::from_utf8_lossy(&bytes).into_owned())
+            }
+            other => Err(NodeError::Invalid(format!(
+                "định dạng {other:?} không hỗ trợ (dùng csv hoặc json)"
+            ))),
+        }
+    }
+
+    /// Writes every stored change to a bundle file; returns the number of changes.
+    pub fn bundle_export(&self, out: &Path) -> Result<usize, NodeError> {
+        let changes = self.all_changes()?;
+        let bytes = danvan_proto::encode_bundle(&changes);
+        write_atomic(out, &bytes)?;
+        Ok(changes.len())
+    }
+
+    /// Reads a bundle file and merges its changes after verifying every one.
+    pub fn bundle_import(&mut self, path: &Path) -> Result<danvan_store::ApplyReport, NodeError> {
+        let bytes = std::fs::read(path).map_err(io(path))?;
+        let changes = danvan_proto::decode_bundle(&bytes)?;
+        self.import_changes(&changes)
+    }
+}
+
+/// Writes a file so that a crash leaves either the old file or the whole new one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), NodeError> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("danvan")
+    ));
+    let mut file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+    file.write_all(bytes).map_err(io(&tmp))?;
+    file.sync_all().map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))?;
+    Ok(())
+}
