@@ -9,7 +9,7 @@
 use automerge::transaction::{Transactable, Transaction as Tx};
 use automerge::{ObjType, ReadDoc, ScalarValue, Value};
 use autosurgeon::{Hydrate, Reconcile};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::vocab::{self, Choice};
 
@@ -137,7 +137,7 @@ impl Kind {
 }
 
 /// Fixed at creation, never changed.
-#[derive(Clone, Debug, PartialEq, Reconcile, Hydrate, Serialize)]
+#[derive(Clone, Debug, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
 pub struct Header {
     /// The record id (base32).
     pub id: String,
@@ -158,7 +158,7 @@ pub struct Header {
 }
 
 /// One dân vận activity.
-#[derive(Clone, Debug, PartialEq, Reconcile, Hydrate, Serialize)]
+#[derive(Clone, Debug, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
 pub struct Activity {
     /// Header.
     pub header: Header,
@@ -198,7 +198,7 @@ pub struct Activity {
 }
 
 /// A citizen's feedback, petition, complaint or denunciation.
-#[derive(Clone, Debug, PartialEq, Reconcile, Hydrate, Serialize)]
+#[derive(Clone, Debug, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
 pub struct Petition {
     /// Header.
     pub header: Header,
@@ -241,7 +241,7 @@ pub struct Petition {
 }
 
 /// A land parcel of a household.
-#[derive(Clone, Debug, PartialEq, Reconcile, Hydrate, Serialize)]
+#[derive(Clone, Debug, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
 pub struct Parcel {
     /// Map sheet (tờ bản đồ).
     pub sheet: String,
@@ -254,7 +254,7 @@ pub struct Parcel {
 }
 
 /// One persuasion visit. Visits are only ever appended.
-#[derive(Clone, Debug, PartialEq, Reconcile, Hydrate, Serialize)]
+#[derive(Clone, Debug, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
 pub struct Visit {
     /// Day of the visit.
     pub date: String,
@@ -267,7 +267,7 @@ pub struct Visit {
 }
 
 /// One move of the pipeline, as recorded. Only ever appended.
-#[derive(Clone, Debug, PartialEq, Reconcile, Hydrate, Serialize)]
+#[derive(Clone, Debug, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
 pub struct StageEvent {
     /// The stage moved to.
     pub stage: String,
@@ -284,7 +284,7 @@ pub struct StageEvent {
 }
 
 /// An objection raised or resolved. Only ever appended.
-#[derive(Clone, Debug, PartialEq, Reconcile, Hydrate, Serialize)]
+#[derive(Clone, Debug, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
 pub struct ObjectionEvent {
     /// `khieu-nai` (raised) or `het-khieu-nai` (resolved).
     pub action: String,
@@ -299,7 +299,7 @@ pub struct ObjectionEvent {
 }
 
 /// A land-clearance case.
-#[derive(Clone, Debug, PartialEq, Reconcile, Hydrate, Serialize)]
+#[derive(Clone, Debug, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
 pub struct Household {
     /// Header (with the project).
     pub header: Header,
@@ -331,7 +331,7 @@ pub struct Household {
 }
 
 /// A task from a conclusion.
-#[derive(Clone, Debug, PartialEq, Reconcile, Hydrate, Serialize)]
+#[derive(Clone, Debug, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
 pub struct Task {
     /// Header.
     pub header: Header,
@@ -354,7 +354,7 @@ pub struct Task {
 }
 
 /// One unit's progress on a task for a period.
-#[derive(Clone, Debug, PartialEq, Reconcile, Hydrate, Serialize)]
+#[derive(Clone, Debug, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
 pub struct Progress {
     /// Header (unit = the reporting unit).
     pub header: Header,
@@ -369,7 +369,7 @@ pub struct Progress {
 }
 
 /// A "Dân vận khéo" exemplary model.
-#[derive(Clone, Debug, PartialEq, Reconcile, Hydrate, Serialize)]
+#[derive(Clone, Debug, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
 pub struct Model {
     /// Header.
     pub header: Header,
@@ -437,6 +437,26 @@ fn truncate(text: &str, chars: usize) -> String {
 }
 
 impl Record {
+    /// Reads a record from the JSON of [`Record::to_json`] (as kept in the
+    /// store's projection), using the header's kind.
+    pub fn from_json(value: serde_json::Value) -> Result<Record, RecordError> {
+        let kind = value
+            .get("header")
+            .and_then(|h| h.get("kind"))
+            .and_then(|k| k.as_str())
+            .ok_or_else(|| RecordError::Unreadable("thiếu header.kind".into()))
+            .and_then(Kind::parse)?;
+        let bad = |e: serde_json::Error| RecordError::Unreadable(e.to_string());
+        Ok(match kind {
+            Kind::Activity => Record::Activity(serde_json::from_value(value).map_err(bad)?),
+            Kind::Petition => Record::Petition(serde_json::from_value(value).map_err(bad)?),
+            Kind::Household => Record::Household(serde_json::from_value(value).map_err(bad)?),
+            Kind::Task => Record::Task(serde_json::from_value(value).map_err(bad)?),
+            Kind::Progress => Record::Progress(serde_json::from_value(value).map_err(bad)?),
+            Kind::Model => Record::Model(serde_json::from_value(value).map_err(bad)?),
+        })
+    }
+
     /// The header.
     pub fn header(&self) -> &Header {
         match self {
