@@ -1,1 +1,8 @@
-mod cli;
+//! End-to-end tests of danvan: the real binary, real SQLite files, real
+//! processes. One integration-test binary (see STYLE.md).
+
+mod bad_input;
+mod crash;
+mod harness;
+mod merge;
+mod records;
