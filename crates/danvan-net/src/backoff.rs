@@ -94,8 +94,9 @@ mod tests {
             }
         }
         // Different random inputs give different delays: the jitter is real.
-        let delays: std::collections::BTreeSet<u64> =
-            (0..50u64).filter_map(|r| BACKOFF.delay_ms(3, r * 7_919)).collect();
+        let delays: std::collections::BTreeSet<u64> = (0..50u64)
+            .filter_map(|r| BACKOFF.delay_ms(3, r * 7_919))
+            .collect();
         assert!(delays.len() > 10, "{delays:?}");
     }
 

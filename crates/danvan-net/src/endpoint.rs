@@ -42,6 +42,15 @@ pub struct Endpoint {
     shared: Arc<Shared>,
 }
 
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("id", &self.shared.id)
+            .field("local_addr", &self.local_addr())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Endpoint {
     /// Opens a UDP socket on `addr` (port 0 picks a free port) with the
     /// node's key as its TLS identity. `trust` decides, at every handshake and
@@ -158,7 +167,14 @@ impl Endpoint {
                 Err(e) if !e.is_transient() => return Err(e),
                 Err(e) => e,
             };
-            let Some(delay_ms) = backoff.delay_ms(attempt, random()) else {
+            // Draw randomness only for a retry that will happen, so that a
+            // replayed schedule consumes the same values.
+            let delay_ms = if attempt < backoff.retries_max {
+                backoff.delay_ms(attempt, random())
+            } else {
+                None
+            };
+            let Some(delay_ms) = delay_ms else {
                 tracing::warn!(%addr, attempts = attempt + 1, "bỏ cuộc: {error}");
                 return Err(error);
             };
@@ -196,8 +212,7 @@ impl Endpoint {
             Ok(connecting) => connecting,
             Err(e) => return Some(Err(shared.handshake_error(addr, &refusal, e))),
         };
-        let result = match tokio::time::timeout(shared.config.connect_timeout(), connecting).await
-        {
+        let result = match tokio::time::timeout(shared.config.connect_timeout(), connecting).await {
             Err(_elapsed) => Err(NetError::ConnectTimeout {
                 addr,
                 timeout_ms: shared.config.connect_timeout_ms,
@@ -350,7 +365,9 @@ impl Shared {
         let access_denied =
             quinn::TransportErrorCode::crypto(u8::from(rustls::AlertDescription::AccessDenied));
         match &error {
-            quinn::ConnectionError::ConnectionClosed(close) if close.error_code == access_denied => {
+            quinn::ConnectionError::ConnectionClosed(close)
+                if close.error_code == access_denied =>
+            {
                 tracing::warn!(%addr, "bên kia từ chối khóa của nút này");
                 NetError::RefusedByPeer { addr, us: self.id }
             }
@@ -420,7 +437,22 @@ pub struct Connection {
     context: StreamContext,
 }
 
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("peer", &self.peer)
+            .field("remote_addr", &self.remote_addr())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Connection {
+    /// The QUIC connection underneath, for tests that write raw bytes.
+    #[cfg(test)]
+    pub(crate) fn quic(&self) -> &quinn::Connection {
+        &self.quic
+    }
+
     /// The peer's node id, taken from its verified certificate.
     pub fn peer(&self) -> NodeId {
         self.peer

@@ -94,9 +94,7 @@ pub enum NetError {
         addr: SocketAddr,
     },
     /// This endpoint already has `connections_max` connections.
-    #[error(
-        "đã đạt giới hạn {connections_max} kết nối đồng thời: từ chối kết nối với {addr}"
-    )]
+    #[error("đã đạt giới hạn {connections_max} kết nối đồng thời: từ chối kết nối với {addr}")]
     TooManyConnections {
         /// The other side of the refused connection.
         addr: SocketAddr,

@@ -48,6 +48,14 @@ pub struct FrameSender {
     context: StreamContext,
 }
 
+impl std::fmt::Debug for FrameSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrameSender")
+            .field("addr", &self.context.addr)
+            .finish_non_exhaustive()
+    }
+}
+
 impl FrameSender {
     pub(crate) fn new(stream: quinn::SendStream, context: StreamContext) -> Self {
         FrameSender { stream, context }
@@ -76,12 +84,10 @@ impl FrameSender {
     /// Ends the stream after the frames already sent: the peer's
     /// [`FrameReceiver::recv`] returns `None` once it has read them all.
     pub fn finish(mut self) -> Result<(), NetError> {
-        self.stream
-            .finish()
-            .map_err(|_| NetError::ConnectionLost {
-                addr: self.context.addr,
-                reason: "luồng dữ liệu đã đóng".to_string(),
-            })
+        self.stream.finish().map_err(|_| NetError::ConnectionLost {
+            addr: self.context.addr,
+            reason: "luồng dữ liệu đã đóng".to_string(),
+        })
     }
 
     async fn write(&mut self, bytes: &[u8]) -> Result<(), NetError> {
@@ -104,6 +110,14 @@ impl FrameSender {
 pub struct FrameReceiver {
     stream: quinn::RecvStream,
     context: StreamContext,
+}
+
+impl std::fmt::Debug for FrameReceiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrameReceiver")
+            .field("addr", &self.context.addr)
+            .finish_non_exhaustive()
+    }
 }
 
 impl FrameReceiver {
