@@ -1,0 +1,472 @@
+//! End-to-end tests over real QUIC on 127.0.0.1.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use danvan_model::{NodeId, NodeKey};
+
+use crate::{Backoff, Connection, Endpoint, NetConfig, NetError, TrustFn, cert};
+
+/// Any test that has to wait longer than this is hanging.
+const HANG: Duration = Duration::from_secs(10);
+
+fn key(seed: u8) -> NodeKey {
+    NodeKey::from_secret([seed; 32])
+}
+
+fn loopback() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+fn trusting(ids: &[NodeId]) -> TrustFn {
+    let ids: HashSet<NodeId> = ids.iter().copied().collect();
+    Arc::new(move |id| ids.contains(id))
+}
+
+fn endpoint(key: &NodeKey, trust: TrustFn, config: NetConfig) -> Endpoint {
+    Endpoint::bind(key, loopback(), trust, config).unwrap()
+}
+
+/// Dials `server` from `client` while `server` accepts, and returns both
+/// outcomes: (dialer's, acceptor's).
+async fn handshake(
+    client: &Endpoint,
+    server: &Endpoint,
+    expected: Option<NodeId>,
+) -> (Result<Connection, NetError>, Result<Connection, NetError>) {
+    let (dialed, accepted) = tokio::time::timeout(HANG, async {
+        tokio::join!(client.connect(server.local_addr(), expected), async {
+            server.accept().await.expect("endpoint open")
+        })
+    })
+    .await
+    .expect("handshake hung");
+    (dialed, accepted)
+}
+
+/// Two nodes that trust each other, connected: (dialer side, acceptor side).
+async fn pair(config: NetConfig) -> (Endpoint, Endpoint, Connection, Connection) {
+    let (a, b) = (key(1), key(2));
+    let trust = trusting(&[a.id(), b.id()]);
+    let client = endpoint(&a, trust.clone(), config.clone());
+    let server = endpoint(&b, trust, config);
+    let (dialed, accepted) = handshake(&client, &server, Some(b.id())).await;
+    (client, server, dialed.unwrap(), accepted.unwrap())
+}
+
+async fn within<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(HANG, future).await.expect("hung")
+}
+
+#[test]
+fn certificate_carries_the_node_key_itself() {
+    let node = key(9);
+    let certificate = cert::certificate(&node).unwrap();
+    assert_eq!(cert::node_id(&certificate).unwrap(), node.id());
+    // Deterministic in the key: another key gives another id.
+    let other = cert::certificate(&key(10)).unwrap();
+    assert_ne!(cert::node_id(&other).unwrap(), node.id());
+}
+
+#[tokio::test]
+async fn trusted_nodes_exchange_frames_both_ways() {
+    let (_client, _server, dialed, accepted) = pair(NetConfig::default()).await;
+    assert_eq!(dialed.peer(), key(2).id());
+    assert_eq!(accepted.peer(), key(1).id());
+
+    let big: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let (mut to_server, mut from_server) = dialed.open_stream().await.unwrap();
+    to_server.send("xin chào".as_bytes()).await.unwrap();
+    to_server.send(&big).await.unwrap();
+    to_server.send(&[]).await.unwrap();
+    to_server.finish().unwrap();
+
+    let (mut to_client, mut from_client) = within(accepted.accept_stream()).await.unwrap();
+    assert_eq!(
+        within(from_client.recv()).await.unwrap().unwrap(),
+        "xin chào".as_bytes()
+    );
+    assert_eq!(within(from_client.recv()).await.unwrap().unwrap(), big);
+    assert_eq!(within(from_client.recv()).await.unwrap().unwrap(), b"");
+    assert_eq!(within(from_client.recv()).await.unwrap(), None);
+
+    to_client.send(b"da nhan").await.unwrap();
+    to_client.finish().unwrap();
+    assert_eq!(
+        within(from_server.recv()).await.unwrap().unwrap(),
+        b"da nhan"
+    );
+    assert_eq!(within(from_server.recv()).await.unwrap(), None);
+
+    let sent = ("xin chào".len() + big.len()) as u64;
+    assert_eq!(dialed.app_bytes(), (sent, 7));
+    assert_eq!(accepted.app_bytes(), (7, sent));
+    assert!(dialed.stats().udp_tx.bytes > sent);
+}
+
+/// Checks that a refused handshake fails on both sides, with the errors
+/// naming the refused node.
+fn check_refused(
+    dialed: Result<Connection, NetError>,
+    accepted: Result<Connection, NetError>,
+    dialer_error: impl Fn(&NetError) -> bool,
+    acceptor_error: impl Fn(&NetError) -> bool,
+    refused: NodeId,
+) {
+    let dialed = dialed.expect_err("dialer must fail");
+    let accepted = accepted.expect_err("acceptor must fail");
+    assert!(dialer_error(&dialed), "dialer: {dialed:?}");
+    assert!(acceptor_error(&accepted), "acceptor: {accepted:?}");
+    for error in [dialed, accepted] {
+        let message = error.to_string();
+        assert!(message.contains(&refused.to_string()), "{message}");
+    }
+}
+
+#[tokio::test]
+async fn server_refuses_a_client_it_does_not_trust() {
+    let (a, b) = (key(1), key(2));
+    let client = endpoint(&a, trusting(&[b.id()]), NetConfig::default());
+    let server = endpoint(&b, trusting(&[key(3).id()]), NetConfig::default());
+    let (dialed, accepted) = handshake(&client, &server, Some(b.id())).await;
+    check_refused(
+        dialed,
+        accepted,
+        |e| matches!(e, NetError::RefusedByPeer { us, .. } if *us == a.id()),
+        |e| matches!(e, NetError::Untrusted { peer, .. } if *peer == a.id()),
+        a.id(),
+    );
+}
+
+#[tokio::test]
+async fn client_refuses_a_server_it_does_not_trust() {
+    let (a, b) = (key(1), key(2));
+    let client = endpoint(&a, trusting(&[key(3).id()]), NetConfig::default());
+    let server = endpoint(&b, trusting(&[a.id()]), NetConfig::default());
+    let (dialed, accepted) = handshake(&client, &server, None).await;
+    check_refused(
+        dialed,
+        accepted,
+        |e| matches!(e, NetError::Untrusted { peer, .. } if *peer == b.id()),
+        |e| matches!(e, NetError::RefusedByPeer { us, .. } if *us == b.id()),
+        b.id(),
+    );
+}
+
+#[tokio::test]
+async fn client_refuses_a_trusted_server_that_is_not_the_one_dialed() {
+    let (a, b, c) = (key(1), key(2), key(3));
+    let trust = trusting(&[a.id(), b.id(), c.id()]);
+    let client = endpoint(&a, trust.clone(), NetConfig::default());
+    let server = endpoint(&b, trust, NetConfig::default());
+    let (dialed, accepted) = handshake(&client, &server, Some(c.id())).await;
+    check_refused(
+        dialed,
+        accepted,
+        |e| {
+            matches!(e, NetError::UnexpectedPeer { expected, actual, .. }
+                if *expected == c.id() && *actual == b.id())
+        },
+        |e| matches!(e, NetError::RefusedByPeer { us, .. } if *us == b.id()),
+        b.id(),
+    );
+}
+
+#[tokio::test]
+async fn trust_is_asked_again_at_every_connection() {
+    let (a, b) = (key(1), key(2));
+    let allowed = Arc::new(Mutex::new(HashSet::from([a.id(), b.id()])));
+    let trust: TrustFn = {
+        let allowed = allowed.clone();
+        Arc::new(move |id| allowed.lock().unwrap().contains(id))
+    };
+    let client = endpoint(&a, trusting(&[b.id()]), NetConfig::default());
+    let server = endpoint(&b, trust, NetConfig::default());
+    let (dialed, accepted) = handshake(&client, &server, None).await;
+    assert!(dialed.is_ok() && accepted.is_ok());
+
+    // Revoking the client refuses its next connection, even from the same
+    // endpoint that was just let in.
+    allowed.lock().unwrap().remove(&a.id());
+    let (dialed, accepted) = handshake(&client, &server, None).await;
+    assert!(
+        matches!(dialed, Err(NetError::RefusedByPeer { .. })),
+        "{dialed:?}"
+    );
+    assert!(
+        matches!(accepted, Err(NetError::Untrusted { .. })),
+        "{accepted:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_stolen_certificate_without_its_key_fails_the_handshake() {
+    // The impostor presents the victim's (public) certificate but can only
+    // sign with its own key. Pinning the victim's id must not let it in: the
+    // TLS 1.3 CertificateVerify signature is checked against the certificate.
+    let (victim, impostor, server_key) = (key(1), key(66), key(2));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let stolen = cert::certificate(&victim).unwrap();
+    let forged = cert::certified_key_from_parts(stolen, &impostor, &provider).unwrap();
+    let client = Endpoint::bind_identity(
+        victim.id(),
+        forged,
+        provider,
+        loopback(),
+        trusting(&[server_key.id()]),
+        NetConfig::default(),
+    )
+    .unwrap();
+    let server = endpoint(&server_key, trusting(&[victim.id()]), NetConfig::default());
+    let (dialed, accepted) = handshake(&client, &server, Some(server_key.id())).await;
+    assert!(
+        dialed.is_err(),
+        "impostor got in: {:?}",
+        dialed.map(|c| c.peer())
+    );
+    assert!(
+        matches!(&accepted, Err(NetError::Connect { .. })),
+        "{:?}",
+        accepted.map(|c| c.peer())
+    );
+}
+
+#[tokio::test]
+async fn an_oversized_length_prefix_is_refused_before_reading_a_body() {
+    let config = NetConfig {
+        frame_bytes_max: 1024,
+        ..NetConfig::default()
+    };
+    let (_client, _server, dialed, accepted) = pair(config).await;
+
+    // The sender refuses locally, before writing anything.
+    let (mut sender, _receiver) = dialed.open_stream().await.unwrap();
+    let refused = sender.send(&[0; 1025]).await;
+    assert!(matches!(
+        refused,
+        Err(NetError::FrameTooLarge {
+            len: 1025,
+            max: 1024
+        })
+    ));
+    assert_eq!(dialed.app_bytes().0, 0);
+    sender.finish().unwrap();
+    let (_to_client, mut from_client) = within(accepted.accept_stream()).await.unwrap();
+    assert_eq!(
+        within(from_client.recv()).await.unwrap(),
+        None,
+        "refused frame went out"
+    );
+
+    // A hostile peer announces 4 GiB and sends nothing more. The receiver
+    // must answer from the prefix alone: were it to allocate and read the
+    // body, it would wait forever and this test would time out.
+    let (mut raw, _raw_recv) = dialed.quic().open_bi().await.unwrap();
+    raw.write_all(&u32::MAX.to_be_bytes()).await.unwrap();
+    let (_to_client, mut from_client) = within(accepted.accept_stream()).await.unwrap();
+    let received = within(from_client.recv()).await;
+    assert!(
+        matches!(received, Err(NetError::FrameTooLarge { len, max: 1024 }) if len == u64::from(u32::MAX)),
+        "{received:?}"
+    );
+    // The receiver stopped the stream, so the hostile sender learns it too.
+    let stopped = within(raw.stopped()).await;
+    assert_eq!(
+        stopped.unwrap(),
+        Some(quinn::VarInt::from_u32(crate::frame::STOP_FRAME_TOO_LARGE))
+    );
+
+    // One byte over the limit is refused the same way.
+    let (mut raw, _raw_recv) = dialed.quic().open_bi().await.unwrap();
+    raw.write_all(&1025u32.to_be_bytes()).await.unwrap();
+    let (_to_client, mut from_client) = within(accepted.accept_stream()).await.unwrap();
+    let received = within(from_client.recv()).await;
+    assert!(
+        matches!(received, Err(NetError::FrameTooLarge { len: 1025, .. })),
+        "{received:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_frame_of_exactly_the_default_maximum_passes() {
+    let max = NetConfig::default().frame_bytes_max;
+    let (_client, _server, dialed, accepted) = pair(NetConfig::default()).await;
+    let frame: Vec<u8> = (0..max).map(|i| (i % 253) as u8).collect();
+    let (mut sender, _receiver) = dialed.open_stream().await.unwrap();
+    let send = async {
+        sender.send(&frame).await.unwrap();
+        sender.finish().unwrap();
+    };
+    let receive = async {
+        let (_to_client, mut from_client) = accepted.accept_stream().await.unwrap();
+        let first = from_client.recv().await.unwrap().unwrap();
+        (first, from_client.recv().await.unwrap())
+    };
+    let ((), (first, end)) = within(async { tokio::join!(send, receive) }).await;
+    assert!(first == frame, "frame changed in transit");
+    assert_eq!(end, None);
+    assert_eq!(accepted.app_bytes().1, max as u64);
+}
+
+#[tokio::test]
+async fn a_connection_closed_mid_frame_is_an_error_not_a_hang() {
+    let (_client, _server, dialed, accepted) = pair(NetConfig::default()).await;
+    let (mut raw, _raw_recv) = dialed.quic().open_bi().await.unwrap();
+    raw.write_all(&1000u32.to_be_bytes()).await.unwrap();
+    raw.write_all(&[7; 10]).await.unwrap();
+    let (_to_client, mut from_client) = within(accepted.accept_stream()).await.unwrap();
+    dialed.close("mất điện");
+    let received = within(from_client.recv()).await;
+    assert!(
+        matches!(&received, Err(NetError::ConnectionLost { reason, .. }) if reason.contains("mất điện")),
+        "{received:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_stream_finished_mid_frame_is_truncated_not_a_clean_end() {
+    let (_client, _server, dialed, accepted) = pair(NetConfig::default()).await;
+    // Ends inside the body.
+    let (mut raw, _raw_recv) = dialed.quic().open_bi().await.unwrap();
+    raw.write_all(&1000u32.to_be_bytes()).await.unwrap();
+    raw.write_all(&[7; 10]).await.unwrap();
+    raw.finish().unwrap();
+    let (_to_client, mut from_client) = within(accepted.accept_stream()).await.unwrap();
+    let received = within(from_client.recv()).await;
+    assert!(
+        matches!(received, Err(NetError::Truncated { .. })),
+        "{received:?}"
+    );
+    // Ends inside the length prefix.
+    let (mut raw, _raw_recv) = dialed.quic().open_bi().await.unwrap();
+    raw.write_all(&[0, 0]).await.unwrap();
+    raw.finish().unwrap();
+    let (_to_client, mut from_client) = within(accepted.accept_stream()).await.unwrap();
+    let received = within(from_client.recv()).await;
+    assert!(
+        matches!(received, Err(NetError::Truncated { .. })),
+        "{received:?}"
+    );
+}
+
+#[tokio::test]
+async fn connections_beyond_the_limit_are_refused() {
+    let config = NetConfig {
+        connections_max: 1,
+        ..NetConfig::default()
+    };
+    let (a, b, c) = (key(1), key(2), key(3));
+    let trust = trusting(&[a.id(), b.id(), c.id()]);
+    let server = endpoint(&b, trust.clone(), config);
+    let first = endpoint(&a, trust.clone(), NetConfig::default());
+    let second = endpoint(&c, trust, NetConfig::default());
+    let (dialed, accepted) = handshake(&first, &server, None).await;
+    let (_kept_dialed, _kept_accepted) = (dialed.unwrap(), accepted.unwrap());
+    let (dialed, accepted) = handshake(&second, &server, None).await;
+    assert!(
+        matches!(dialed, Err(NetError::PeerBusy { .. })),
+        "{dialed:?}"
+    );
+    assert!(
+        matches!(
+            accepted,
+            Err(NetError::TooManyConnections {
+                connections_max: 1,
+                ..
+            })
+        ),
+        "{accepted:?}"
+    );
+}
+
+#[tokio::test]
+async fn retries_stop_after_the_limit_and_never_follow_a_refusal() {
+    let config = NetConfig {
+        connect_timeout_ms: 100,
+        ..NetConfig::default()
+    };
+    let backoff = Backoff {
+        base_ms: 20,
+        max_ms: 40,
+        multiplier: 2,
+        retries_max: 2,
+    };
+    let (a, b) = (key(1), key(2));
+    let client = endpoint(&a, trusting(&[b.id()]), config.clone());
+
+    // Nobody answers on this port: one try and two retries, then the error.
+    let silent = std::net::UdpSocket::bind(loopback()).unwrap();
+    let mut draws = 0;
+    let mut random = || {
+        draws += 1;
+        u64::MAX
+    };
+    let started = Instant::now();
+    let result = within(client.connect_with_retry(
+        silent.local_addr().unwrap(),
+        None,
+        &backoff,
+        &mut random,
+    ))
+    .await;
+    assert!(
+        matches!(
+            result,
+            Err(NetError::ConnectTimeout {
+                timeout_ms: 100,
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+    assert_eq!(draws, 2);
+    assert!(started.elapsed() >= Duration::from_millis(3 * 100));
+
+    // A peer that refuses us is not asked again.
+    let server = endpoint(&b, trusting(&[]), config);
+    let mut draws = 0;
+    let mut random = || {
+        draws += 1;
+        0
+    };
+    let (result, accepted) = within(async {
+        tokio::join!(
+            client.connect_with_retry(server.local_addr(), None, &backoff, &mut random),
+            server.accept()
+        )
+    })
+    .await;
+    assert!(
+        matches!(result, Err(NetError::RefusedByPeer { .. })),
+        "{result:?}"
+    );
+    assert!(matches!(accepted, Some(Err(NetError::Untrusted { .. }))));
+    assert_eq!(draws, 0);
+}
+
+#[test]
+fn inconsistent_settings_are_refused() {
+    let bad = [
+        NetConfig {
+            keep_alive_ms: 30_000,
+            ..NetConfig::default()
+        },
+        NetConfig {
+            frame_bytes_max: 0,
+            ..NetConfig::default()
+        },
+        NetConfig {
+            connections_max: 0,
+            ..NetConfig::default()
+        },
+    ];
+    for config in bad {
+        assert!(
+            matches!(config.validate(), Err(NetError::Config(_))),
+            "{config:?}"
+        );
+    }
+    assert!(NetConfig::default().validate().is_ok());
+}
