@@ -1,0 +1,1 @@
+//! Sync features, each through the `Pair` driver.
