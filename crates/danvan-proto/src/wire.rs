@@ -16,8 +16,9 @@
 //! Abort   7  reason length, reason (UTF-8)
 //!
 //! changes: compression u8 (0 = none, 1 = zstd) [, raw length if zstd], then
-//!          (compressed) count, count × (doc [16], author [32], signature [64],
-//!          body length, body)
+//!          (compressed) count, then columns: count × doc [16], count ×
+//!          author [32], count × signature [64], count × body length,
+//!          the bodies one after another
 //! ```
 //!
 //! The Hello and Abort layouts never change: later versions only append
@@ -290,12 +291,23 @@ fn put_changes(out: &mut Vec<u8>, changes: &[WireChange]) {
             .sum::<usize>()
             + 10,
     );
+    // Column by column: the repeated document ids and authors compress to
+    // almost nothing, and the bodies compress as one run, undisturbed by the
+    // incompressible signatures between them.
     put_varint(&mut raw, changes.len() as u64);
     for change in changes {
         raw.extend_from_slice(change.doc.as_bytes());
+    }
+    for change in changes {
         raw.extend_from_slice(change.author.as_bytes());
+    }
+    for change in changes {
         raw.extend_from_slice(&change.signature);
+    }
+    for change in changes {
         put_varint(&mut raw, change.body.len() as u64);
+    }
+    for change in changes {
         raw.extend_from_slice(&change.body);
     }
     if raw.len() >= COMPRESS_BYTES_MIN
@@ -460,18 +472,30 @@ fn decode_changes(r: &mut Reader<'_>) -> Result<Vec<WireChange>, WireError> {
     };
     let mut r = Reader { rest: raw };
     let count = r.count("số thay đổi trong lô", BATCH_CHANGES_MAX)?;
-    let mut changes = Vec::with_capacity(count.min(r.rest.len() / WIRE_CHANGE_BYTES_MIN));
+    // Checked before reserving anything: the columns must fit.
+    if r.rest.len() < count * WIRE_CHANGE_BYTES_MIN {
+        return Err(WireError::Truncated);
+    }
+    let docs = r.take(count * 16)?;
+    let authors = r.take(count * 32)?;
+    let signatures = r.take(count * 64)?;
+    let mut lengths = Vec::with_capacity(count);
     for _ in 0..count {
-        let doc = DocId::from_bytes(r.array()?);
-        let author = NodeId::from_bytes(r.array()?);
-        let signature = r.array()?;
-        let len = r.count("độ dài thay đổi", CHANGE_BYTES_MAX)?;
-        let body = r.take(len)?.to_vec();
+        lengths.push(r.count("độ dài thay đổi", CHANGE_BYTES_MAX)?);
+    }
+    let mut changes = Vec::with_capacity(count);
+    for (i, len) in lengths.into_iter().enumerate() {
+        let mut doc = [0u8; 16];
+        doc.copy_from_slice(&docs[i * 16..(i + 1) * 16]);
+        let mut author = [0u8; 32];
+        author.copy_from_slice(&authors[i * 32..(i + 1) * 32]);
+        let mut signature = [0u8; 64];
+        signature.copy_from_slice(&signatures[i * 64..(i + 1) * 64]);
         changes.push(WireChange {
-            doc,
-            author,
+            doc: DocId::from_bytes(doc),
+            author: NodeId::from_bytes(author),
             signature,
-            body,
+            body: r.take(len)?.to_vec(),
         });
     }
     r.finish()?;

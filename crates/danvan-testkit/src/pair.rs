@@ -109,6 +109,18 @@ impl<'n> Pair<'n> {
         self.to_b.clear();
     }
 
+    /// Rewrites the frames on the link towards one side (an attacker on
+    /// the path, or a buggy peer).
+    pub fn tamper(&mut self, to: Side, mut rewrite: impl FnMut(&mut Vec<u8>)) {
+        let queue = match to {
+            Side::A => &mut self.to_a,
+            Side::B => &mut self.to_b,
+        };
+        for (_, frame) in queue.iter_mut() {
+            rewrite(frame);
+        }
+    }
+
     /// Delivers `frame` to one side now, bypassing the link.
     pub fn inject(&mut self, to: Side, frame: &[u8]) {
         match to {
@@ -125,8 +137,12 @@ impl<'n> Pair<'n> {
     /// Tells one side's session that its store has new local changes.
     pub fn local_change(&mut self, side: Side) {
         match side {
-            Side::A => self.session_a.handle_local_change(self.now_ms, &self.a.store),
-            Side::B => self.session_b.handle_local_change(self.now_ms, &self.b.store),
+            Side::A => self
+                .session_a
+                .handle_local_change(self.now_ms, &self.a.store),
+            Side::B => self
+                .session_b
+                .handle_local_change(self.now_ms, &self.b.store),
         }
         self.flush();
     }

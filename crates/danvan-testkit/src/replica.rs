@@ -127,7 +127,13 @@ impl MemReplica {
         }
         let actor_epoch = automerge::Change::try_from(change.body.as_slice())
             .ok()
-            .and_then(|c| c.actor_id().to_bytes().get(32..32 + EPOCH_LEN)?.try_into().ok())
+            .and_then(|c| {
+                c.actor_id()
+                    .to_bytes()
+                    .get(32..32 + EPOCH_LEN)?
+                    .try_into()
+                    .ok()
+            })
             .unwrap_or([0; EPOCH_LEN]);
         let index = self.log.len();
         self.by_hash.insert(change.hash, index);

@@ -11,7 +11,9 @@ const REGRESSION_SEEDS: &[u64] = &[];
 /// two cores in a debug build. `DANVAN_SIM_SEEDS=5000` runs more.
 const DEFAULT_SEEDS: u64 = 300;
 
-fn run_seeds(seeds: impl Iterator<Item = u64> + Send + Clone) -> Vec<Result<SimReport, SimFailure>> {
+fn run_seeds(
+    seeds: impl Iterator<Item = u64> + Send + Clone,
+) -> Vec<Result<SimReport, SimFailure>> {
     let seeds: Vec<u64> = seeds.collect();
     let threads = 2;
     std::thread::scope(|scope| {
@@ -25,7 +27,10 @@ fn run_seeds(seeds: impl Iterator<Item = u64> + Send + Clone) -> Vec<Result<SimR
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
     })
 }
 
@@ -34,7 +39,12 @@ fn assert_all_pass(results: Vec<Result<SimReport, SimFailure>>) -> Vec<SimReport
         .iter()
         .filter_map(|r| r.as_ref().err().map(|f| f.to_string()))
         .collect();
-    assert!(failures.is_empty(), "{} seeds failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} seeds failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     results.into_iter().map(Result::unwrap).collect()
 }
 
@@ -75,7 +85,10 @@ fn sim_regression_seeds() {
 /// `DANVAN_SIM_SEED=1234 cargo test -p danvan-testkit --test sync sim_replay_one_seed -- --nocapture`
 #[test]
 fn sim_replay_one_seed() {
-    let Some(seed) = std::env::var("DANVAN_SIM_SEED").ok().and_then(|v| v.parse().ok()) else {
+    let Some(seed) = std::env::var("DANVAN_SIM_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    else {
         return;
     };
     match run_simulation(seed, SimConfig::default()) {
