@@ -612,7 +612,11 @@ impl Session {
                 outstanding.push_back(*hash);
             }
         }
-        self.send(&Message::Want { upto_seq, wanted });
+        // An offer of nothing (every entry in its range skipped for us)
+        // needs no answer: the sender counts it resolved once sent.
+        if !hashes.is_empty() {
+            self.send(&Message::Want { upto_seq, wanted });
+        }
         self.pull.next_seq = upto_seq;
         self.pull.target_seq = self.pull.target_seq.max(upto_seq);
         self.pull.batches.push_back(PullBatch {
@@ -727,7 +731,10 @@ impl Session {
         self.pull.next_seq = upto_seq;
         self.pull.committed_seq = upto_seq;
         self.pull.target_seq = self.pull.target_seq.max(upto_seq);
-        self.send(&Message::Ack { upto_seq });
+        // Like an empty offer, an empty inline batch needs no answer.
+        if received > 0 {
+            self.send(&Message::Ack { upto_seq });
+        }
         self.progress();
         Ok(())
     }
@@ -856,6 +863,11 @@ impl Session {
                     return Err(ReplicaError::new("kho thiếu nội dung của thay đổi").into());
                 }
                 self.stats.changes_sent += bodies.len() as u64;
+                let state = if bodies.is_empty() {
+                    ServeState::Resolved
+                } else {
+                    ServeState::AwaitingAck
+                };
                 self.send(&Message::Inline {
                     from_seq,
                     upto_seq,
@@ -864,7 +876,7 @@ impl Session {
                 self.serve.batches.push_back(ServeBatch {
                     upto_seq,
                     offered: Vec::new(),
-                    state: ServeState::AwaitingAck,
+                    state,
                 });
             } else {
                 self.send(&Message::Offer {
@@ -872,13 +884,19 @@ impl Session {
                     upto_seq,
                     hashes: hashes.clone(),
                 });
+                let state = if hashes.is_empty() {
+                    ServeState::Resolved
+                } else {
+                    ServeState::Offered
+                };
                 self.serve.batches.push_back(ServeBatch {
                     upto_seq,
                     offered: hashes,
-                    state: ServeState::Offered,
+                    state,
                 });
             }
             self.serve.next_seq = upto_seq;
+            self.pop_finished_serve_batches();
         }
         Ok(())
     }

@@ -8,10 +8,10 @@
 //! Hello   1  version u16, min_version u16, node [32], epoch [8],
 //!            latest_seq, roster_version, flags u8 (1 = cold, 2 = checkpoint),
 //!            [checkpoint epoch [8], checkpoint seq]
-//! Offer   2  from_seq, upto_seq, count, count × hash [32]
+//! Offer   2  from_seq, upto_seq, count, count × hash [32]  (count 0: no Want follows)
 //! Want    3  upto_seq, count, bitmap of ceil(count / 8) bytes (bit i = want hash i)
 //! Bodies  4  upto_seq, changes
-//! Inline  5  from_seq, upto_seq, changes
+//! Inline  5  from_seq, upto_seq, changes                  (no change: no Ack follows)
 //! Ack     6  upto_seq
 //! Abort   7  reason length, reason (UTF-8)
 //!
@@ -679,6 +679,28 @@ mod tests {
                     let _ = decode_message(&bad);
                 }
             }
+        }
+    }
+
+    /// A cheap fuzz: random frames behind every valid version and kind
+    /// byte, of every length up to 300, never panic.
+    #[test]
+    fn random_frames_never_panic() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let len = (next() % 300) as usize;
+            let mut frame: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            if frame.len() >= 2 {
+                frame[0] = 1 + (next() % 2) as u8;
+                frame[1] = 1 + (next() % 7) as u8;
+            }
+            let _ = decode_message(&frame);
         }
     }
 
