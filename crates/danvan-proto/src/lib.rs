@@ -1,10 +1,43 @@
 //! The sans-IO sync engine of danvan: the wire format, the sync session state
 //! machine, and the sneakernet bundle format.
 //!
-//! This crate never does I/O: no sockets, no files, no clock, no OS
-//! randomness. A driver feeds it bytes and the current time, and takes the
-//! bytes to send and the events to show out of it.
+//! A [`Session`] syncs the whole change collection of two stores in both
+//! directions over one bidirectional stream of frames: each side pulls the
+//! other's change feed since its checkpoint, by hash offers and batches of
+//! compressed bodies, verifies every change and commits batch by batch
+//! through the [`Replica`] trait.
+//!
+//! This crate never does I/O: no sockets, no files, no threads, no clock, no
+//! OS randomness. A driver (danvan-node, or the simulator in danvan-testkit)
+//! feeds it frames and the current time in milliseconds, and takes out the
+//! frames to send and the events to show:
+//!
+//! ```text
+//! let mut session = Session::new(now(), config, me, peer, &store)?;
+//! loop {
+//!     while let Some(frame) = session.poll_transmit() { stream.send(frame) }
+//!     while let Some(event) = session.poll_event() { show(event) }   // Done / Failed end it
+//!     if session.is_closed() { break }
+//!     select {
+//!         frame = stream.recv()           => session.handle_frame(now(), &frame, &mut store),
+//!         _ = store.changed()             => session.handle_local_change(now(), &store),
+//!         _ = sleep_until(session.poll_timeout()) => session.handle_timeout(now()),
+//!     }
+//! }
+//! ```
 
 mod bundle;
+mod limits;
+mod replica;
+mod session;
+mod wire;
 
 pub use bundle::{BUNDLE_PAYLOAD_BYTES_MAX, BundleError, decode_bundle, encode_bundle};
+pub use limits::{
+    ABORT_REASON_BYTES_MAX, BATCH_BYTES_MAX, BATCH_CHANGES_MAX, BATCHES_IN_FLIGHT_MAX,
+    CHANGE_BYTES_MAX, DECOMPRESSED_BYTES_MAX, MESSAGE_BYTES_MAX, MIN_PROTOCOL_VERSION,
+    OFFER_BODY_BYTES_MAX, OFFER_HASHES_MAX, PROTOCOL_VERSION,
+};
+pub use replica::{Checkpoint, CommitReport, FeedEntry, PeerStore, Replica, ReplicaError};
+pub use session::{Event, Progress, ProtoError, Session, SessionConfig, SessionStats};
+pub use wire::{Hello, Message, WireChange, WireError, decode_message, encode_message};

@@ -1,1 +1,20 @@
-//! danvan-testkit
+//! Test helpers and the deterministic simulator of danvan's sync.
+//!
+//! - [`MemReplica`]: an in-memory store implementing [`danvan_proto::Replica`].
+//! - [`TestNode`]: a key and a store, making real signed Automerge changes.
+//! - [`Pair`]: two nodes and one session over a link with a fixed delay,
+//!   stepped by hand (deliver, inject, drop, time out).
+//! - [`run_simulation`]: many nodes, faulty links, crashes, restores and
+//!   partitions from one seed; then the invariants.
+//!
+//! Never used in production code: it trades speed and memory for clarity.
+
+mod node;
+mod pair;
+mod replica;
+mod sim;
+
+pub use node::{TestNode, build_document};
+pub use pair::{Pair, Side};
+pub use replica::MemReplica;
+pub use sim::{SimConfig, SimFailure, SimReport, run_simulation};

@@ -1,0 +1,44 @@
+//! Protocol versions and the bounds every message and session holds.
+//!
+//! The bounds are part of the protocol: a receiver rejects what exceeds them,
+//! so a sender must never produce it. Raising one needs a protocol version.
+
+/// The protocol version this build speaks. It is also the first byte of
+/// every message this build sends once the versions are agreed.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// The oldest protocol version this build still syncs with. Field nodes are
+/// updated late, so a newer hub keeps speaking old versions for a while.
+pub const MIN_PROTOCOL_VERSION: u16 = 1;
+
+/// Largest encoded message. The transport frames messages and must refuse a
+/// longer frame before reading it into memory.
+pub const MESSAGE_BYTES_MAX: usize = 4 << 20;
+
+/// Largest change body. A larger Automerge change cannot be synced; the
+/// store refuses to make one (a record holds text fields, not files).
+pub const CHANGE_BYTES_MAX: usize = 2 << 20;
+
+/// Most change hashes in one offer: 128 KiB of hashes, a few seconds on 3G.
+pub const OFFER_HASHES_MAX: usize = 4096;
+
+/// Most body bytes behind one offer. Bounds the memory a sender spends on one
+/// answered offer, and the work lost when the link is cut mid-batch.
+pub const OFFER_BODY_BYTES_MAX: usize = 4 << 20;
+
+/// Most uncompressed change bytes a sender puts in one message of bodies (a
+/// single larger change still travels alone).
+pub const BATCH_BYTES_MAX: usize = 1 << 20;
+
+/// Most changes in one message of bodies.
+pub const BATCH_CHANGES_MAX: usize = 4096;
+
+/// Largest decompressed payload of one message: the zstd bomb stops here.
+pub const DECOMPRESSED_BYTES_MAX: usize = 4 << 20;
+
+/// Offers (or inline batches) a sender may have unanswered at once: two keep
+/// the link busy while the puller commits, without unbounded buffering.
+pub const BATCHES_IN_FLIGHT_MAX: usize = 2;
+
+/// Longest reason text in an abort message.
+pub const ABORT_REASON_BYTES_MAX: usize = 1024;

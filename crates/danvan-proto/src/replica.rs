@@ -1,0 +1,115 @@
+//! What the sync engine needs from a store: a change feed to serve, a way to
+//! ask which changes are already held, and one atomic commit.
+//!
+//! `danvan-store` implements this over SQLite; `danvan-testkit` in memory.
+
+use danvan_model::{EPOCH_LEN, NodeId, SignedChange};
+
+/// How far this store has pulled from one peer's change feed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Checkpoint {
+    /// The epoch of the peer's store the `seq` belongs to. When the peer's
+    /// store is recreated or restored its epoch changes, and pulling restarts
+    /// from 0 (hashes are offered again; only missing bodies travel).
+    pub epoch: [u8; EPOCH_LEN],
+    /// Every entry of the peer's feed up to and including this seq is stored.
+    pub seq: u64,
+}
+
+/// A peer's store as seen in one session: its node and its current epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PeerStore {
+    /// The peer node (authenticated by TLS).
+    pub node: NodeId,
+    /// The epoch the peer announced in its Hello.
+    pub epoch: [u8; EPOCH_LEN],
+}
+
+/// One entry of a change feed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FeedEntry {
+    /// Local, strictly increasing position in this store's change log.
+    pub seq: u64,
+    /// The Automerge change hash.
+    pub hash: [u8; 32],
+    /// Bytes of the change body, so the sender can bound batches without
+    /// loading bodies.
+    pub body_len: u32,
+}
+
+/// What a commit did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CommitReport {
+    /// Changes that were new to the store.
+    pub stored: usize,
+    /// Changes the store already held (a no-op each).
+    pub known: usize,
+}
+
+/// A store failure. The session that meets one ends; nothing is lost, since
+/// the checkpoint only moves inside a successful commit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ReplicaError {
+    message: String,
+}
+
+impl ReplicaError {
+    /// An error with a message for the user (say what failed and what to do).
+    pub fn new(message: impl Into<String>) -> Self {
+        ReplicaError {
+            message: message.into(),
+        }
+    }
+}
+
+/// A store the sync engine syncs. All methods are synchronous; the driver
+/// decides on which thread they run.
+pub trait Replica {
+    /// The random id of this store's current life. It changes whenever the
+    /// store is recreated or restored from a backup, so that peers stop
+    /// trusting their checkpoints into it.
+    fn epoch(&self) -> [u8; EPOCH_LEN];
+
+    /// The seq of the newest feed entry, 0 for an empty store.
+    fn latest_seq(&self) -> u64;
+
+    /// Feed entries with `seq > since`, in seq order, at most `limit` of them.
+    ///
+    /// Skips what `peer` may not read, and what it certainly holds: changes
+    /// whose Automerge actor is `peer.node` with `peer.epoch` (its own changes
+    /// in its current store), and may skip changes received from that same
+    /// `peer` store. Changes made by the peer in an earlier epoch are offered:
+    /// a restore from backup may have lost them.
+    ///
+    /// Returns the entries and the highest seq scanned, so that skipped
+    /// entries still advance the peer's checkpoint. When `since <
+    /// latest_seq()` the scanned seq must be greater than `since`.
+    fn feed(
+        &self,
+        peer: &PeerStore,
+        since: u64,
+        limit: usize,
+    ) -> Result<(Vec<FeedEntry>, u64), ReplicaError>;
+
+    /// For each hash, whether the store holds that change.
+    fn has_changes(&self, hashes: &[[u8; 32]]) -> Result<Vec<bool>, ReplicaError>;
+
+    /// The changes with these hashes, in the same order. Every hash was taken
+    /// from this store's feed, so a missing one is an error.
+    fn bodies(&self, hashes: &[[u8; 32]]) -> Result<Vec<SignedChange>, ReplicaError>;
+
+    /// How far this store has pulled from `peer`, if ever.
+    fn checkpoint(&self, peer: &NodeId) -> Result<Option<Checkpoint>, ReplicaError>;
+
+    /// In one transaction: store the (already verified) changes, in order —
+    /// storing a known hash is a no-op — and, if `pulled_to` is given, set the
+    /// checkpoint for `from.node` to `(from.epoch, pulled_to)`. The checkpoint
+    /// never runs ahead of the stored changes.
+    fn commit(
+        &mut self,
+        from: &PeerStore,
+        changes: Vec<SignedChange>,
+        pulled_to: Option<u64>,
+    ) -> Result<CommitReport, ReplicaError>;
+}

@@ -1,0 +1,996 @@
+//! One sync session with one peer over one bidirectional message stream.
+//!
+//! Both sides run the same state machine and are puller and sender at once:
+//!
+//! ```text
+//! A                                   B
+//! Hello ───────────────────────────►          (both send Hello at once)
+//!       ◄─────────────────────────── Hello
+//! Offer(from, upto, hashes) ───────►          (A serves its feed since B's checkpoint)
+//!       ◄─────────────────────────── Want(upto, bitmap)
+//! Bodies(upto, changes) ───────────►          (zstd, ≤ batch_bytes_max each)
+//!       ◄─────────────────────────── Ack(upto) (after B's commit)
+//! ```
+//!
+//! and the same from B to A at the same time. A cold puller (empty store)
+//! asks in its Hello for `Inline` batches: bodies without offers.
+//!
+//! The puller's checkpoint moves only inside the commit that stores the last
+//! wanted body of an offer, so a cut link loses at most the batches in
+//! flight. Time is a `u64` of milliseconds passed in by the driver.
+
+use std::collections::{HashSet, VecDeque};
+use std::fmt;
+
+use danvan_model::{ChangeError, EPOCH_LEN, NodeId, SignedChange};
+use sha2::{Digest, Sha256};
+
+use crate::limits::{
+    BATCH_BYTES_MAX, BATCHES_IN_FLIGHT_MAX, CHANGE_BYTES_MAX, MIN_PROTOCOL_VERSION,
+    OFFER_BODY_BYTES_MAX, OFFER_HASHES_MAX, PROTOCOL_VERSION,
+};
+use crate::replica::{Checkpoint, FeedEntry, PeerStore, Replica, ReplicaError};
+use crate::wire::{Hello, Message, WireChange, WireError, decode_message, encode_message_as};
+
+/// How a session behaves; the defaults suit a 3G link.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// Stay open after catching up and push new local changes (the driver
+    /// calls [`Session::handle_local_change`]). Otherwise the session ends
+    /// with [`Event::Done`] once both directions are caught up.
+    pub live: bool,
+    /// End the session when it waits this long for the peer without
+    /// receiving anything. Must exceed the time one batch takes on the
+    /// slowest link (1 MiB on 2G at 40 kbit/s is about 200 s).
+    pub stall_timeout_ms: u64,
+    /// Uncompressed change bytes per Bodies or Inline message this side
+    /// sends; clamped to [`BATCH_BYTES_MAX`]. Smaller batches lose less
+    /// when a link is cut, larger ones compress better.
+    pub batch_bytes_max: usize,
+    /// Hashes per offer this side sends; clamped to [`OFFER_HASHES_MAX`].
+    pub offer_hashes_max: usize,
+    /// The roster version this node holds, announced in Hello.
+    pub roster_version: u64,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            live: false,
+            stall_timeout_ms: 300_000,
+            batch_bytes_max: 512 << 10,
+            offer_hashes_max: OFFER_HASHES_MAX,
+            roster_version: 0,
+        }
+    }
+}
+
+/// Why a session ended early. Nothing from the message that caused it is
+/// stored; what was committed before stays, and the next session resumes at
+/// the checkpoint.
+#[derive(Debug, thiserror::Error)]
+pub enum ProtoError {
+    /// A received message could not be decoded.
+    #[error("tin nhắn đồng bộ không hợp lệ từ nút bên kia: {0}")]
+    Wire(#[from] WireError),
+    /// The Hello names a different node than the authenticated connection.
+    #[error("nút bên kia xưng là {claimed:?} nhưng kết nối đã xác thực là {expected:?}")]
+    PeerMismatch {
+        /// The node the TLS handshake authenticated.
+        expected: NodeId,
+        /// The node the Hello names.
+        claimed: NodeId,
+    },
+    /// The peer only speaks protocol versions newer than this build.
+    #[error("phiên bản giao thức {version} của nút bên kia chưa được hỗ trợ — hãy cập nhật danvan")]
+    PeerTooNew {
+        /// The peer's newest version.
+        version: u16,
+    },
+    /// The peer only speaks protocol versions older than this build accepts.
+    #[error(
+        "nút bên kia dùng phiên bản giao thức {version}, cũ hơn mức tối thiểu {min} — hãy cập nhật danvan trên nút đó"
+    )]
+    PeerTooOld {
+        /// The peer's newest version.
+        version: u16,
+        /// The oldest version this build accepts.
+        min: u16,
+    },
+    /// A valid message arrived when the protocol does not allow it.
+    #[error("tin nhắn {0} đến sai thứ tự")]
+    OutOfOrder(&'static str),
+    /// The peer broke a protocol rule.
+    #[error("nút bên kia vi phạm giao thức: {0}")]
+    Violation(&'static str),
+    /// A local change is too large to ever be synced.
+    #[error("thay đổi {hash} dài {len} byte, vượt giới hạn {max} byte — không thể đồng bộ")]
+    ChangeTooLarge {
+        /// Hex prefix of the change hash.
+        hash: String,
+        /// Its body length.
+        len: u32,
+        /// The bound.
+        max: usize,
+    },
+    /// Nothing arrived from the peer for `stall_timeout_ms` while waiting.
+    #[error("phiên đồng bộ không tiến triển sau {ms} ms; sẽ thử lại ở phiên sau")]
+    Stalled {
+        /// The configured timeout.
+        ms: u64,
+    },
+    /// The peer ended the session and said why.
+    #[error("nút bên kia dừng phiên đồng bộ: {0}")]
+    PeerAborted(String),
+    /// The local store failed.
+    #[error("lỗi kho dữ liệu cục bộ khi đồng bộ: {0}")]
+    Replica(#[from] ReplicaError),
+}
+
+/// Counters of one session.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SessionStats {
+    /// Bytes of all messages sent.
+    pub bytes_sent: u64,
+    /// Bytes of all messages received.
+    pub bytes_received: u64,
+    /// Messages sent.
+    pub messages_sent: u64,
+    /// Messages received.
+    pub messages_received: u64,
+    /// Times this side heard back after having sent something: the round
+    /// trips this side waited for.
+    pub round_trips: u64,
+    /// Change bodies sent.
+    pub changes_sent: u64,
+    /// Change bodies received (verified or not).
+    pub changes_received: u64,
+    /// Received changes that were new to the store.
+    pub changes_stored: u64,
+    /// Received changes that failed verification.
+    pub changes_rejected: u64,
+}
+
+impl fmt::Display for SessionStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "gửi {} thay đổi, nhận {} ({} mới, {} bị từ chối); {} byte gửi, {} byte nhận; {} lượt khứ hồi",
+            self.changes_sent,
+            self.changes_received,
+            self.changes_stored,
+            self.changes_rejected,
+            self.bytes_sent,
+            self.bytes_received,
+            self.round_trips
+        )
+    }
+}
+
+/// Where a session stands, for a progress display.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// The peer's feed is pulled and committed up to this seq.
+    pub pulled_seq: u64,
+    /// The peer's newest seq as known. `pull_target_seq - pulled_seq` is an
+    /// upper bound of the changes left to receive (entries the peer skips
+    /// count too).
+    pub pull_target_seq: u64,
+    /// The peer acknowledged this side's feed up to this seq.
+    pub served_seq: u64,
+    /// This side's newest seq being served.
+    pub serve_target_seq: u64,
+    /// Counters so far.
+    pub stats: SessionStats,
+}
+
+/// What a session reports to its driver.
+#[derive(Debug)]
+pub enum Event {
+    /// A batch was committed or acknowledged.
+    Progress(Progress),
+    /// A received change failed verification. It is not stored; the rest of
+    /// its batch is.
+    Rejected {
+        /// The change hash (for a body that is not an Automerge change at
+        /// all: the SHA-256 of the bytes).
+        hash: [u8; 32],
+        /// The author the change claims.
+        author: NodeId,
+        /// Why it was rejected.
+        reason: ChangeError,
+    },
+    /// Live session: both directions caught up; the session stays open.
+    CaughtUp(SessionStats),
+    /// Both directions caught up; the session is over (not live).
+    Done(SessionStats),
+    /// The session ended with an error. An Abort saying why is queued for
+    /// the peer: send what `poll_transmit` still returns, then close.
+    Failed(ProtoError),
+}
+
+enum Phase {
+    AwaitingHello,
+    Running { version: u8, peer_store: PeerStore },
+    Closed,
+}
+
+/// The pulling direction: the peer's feed into this store.
+#[derive(Default)]
+struct Pull {
+    /// Where the next offer or inline batch must start.
+    next_seq: u64,
+    /// The committed checkpoint seq.
+    committed_seq: u64,
+    target_seq: u64,
+    inline: bool,
+    /// Offers answered and not yet fully committed, oldest first.
+    batches: VecDeque<PullBatch>,
+}
+
+struct PullBatch {
+    upto_seq: u64,
+    /// Hashes wanted and not yet received, in the order bodies will come.
+    outstanding: VecDeque<[u8; 32]>,
+}
+
+/// The serving direction: this store's feed to the peer.
+#[derive(Default)]
+struct Serve {
+    next_seq: u64,
+    acked_seq: u64,
+    target_seq: u64,
+    inline: bool,
+    batches: VecDeque<ServeBatch>,
+}
+
+struct ServeBatch {
+    upto_seq: u64,
+    offered: Vec<[u8; 32]>,
+    state: ServeState,
+}
+
+#[derive(PartialEq, Eq)]
+enum ServeState {
+    /// Offer sent, Want not yet received.
+    Offered,
+    /// Bodies (or an inline batch) sent, Ack not yet received.
+    AwaitingAck,
+    /// Nothing was wanted: done, once the batches before it are.
+    Resolved,
+}
+
+/// A sync session with one peer. See the module docs for the protocol and
+/// the crate docs for the driver loop.
+pub struct Session {
+    config: SessionConfig,
+    peer: NodeId,
+    my_epoch: [u8; EPOCH_LEN],
+    my_hello: Hello,
+    phase: Phase,
+    pull: Pull,
+    serve: Serve,
+    transmits: VecDeque<Vec<u8>>,
+    events: VecDeque<Event>,
+    last_heard_ms: u64,
+    stats: SessionStats,
+    sent_since_heard: bool,
+    caught_up: bool,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("peer", &self.peer)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// Opens a session with `peer` (already authenticated by the transport)
+    /// and queues this side's Hello.
+    pub fn new(
+        now_ms: u64,
+        config: SessionConfig,
+        local: NodeId,
+        peer: NodeId,
+        replica: &impl Replica,
+    ) -> Result<Session, ProtoError> {
+        let latest_seq = replica.latest_seq();
+        let my_hello = Hello {
+            version: PROTOCOL_VERSION,
+            min_version: MIN_PROTOCOL_VERSION,
+            node: local,
+            epoch: replica.epoch(),
+            latest_seq,
+            roster_version: config.roster_version,
+            checkpoint: replica.checkpoint(&peer)?,
+            cold: latest_seq == 0,
+        };
+        let mut session = Session {
+            config,
+            peer,
+            my_epoch: my_hello.epoch,
+            my_hello: my_hello.clone(),
+            phase: Phase::AwaitingHello,
+            pull: Pull::default(),
+            serve: Serve::default(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            last_heard_ms: now_ms,
+            stats: SessionStats::default(),
+            sent_since_heard: false,
+            caught_up: false,
+        };
+        session.send(&Message::Hello(my_hello));
+        Ok(session)
+    }
+
+    /// Feeds one frame received from the peer.
+    pub fn handle_frame(&mut self, now_ms: u64, frame: &[u8], replica: &mut impl Replica) {
+        if matches!(self.phase, Phase::Closed) {
+            return;
+        }
+        self.stats.bytes_received += frame.len() as u64;
+        self.stats.messages_received += 1;
+        if self.sent_since_heard {
+            self.stats.round_trips += 1;
+            self.sent_since_heard = false;
+        }
+        self.last_heard_ms = now_ms;
+        let result = self
+            .receive(frame, replica)
+            .and_then(|()| self.pump_serve(replica));
+        match result {
+            Ok(()) => self.check_caught_up(),
+            Err(error) => self.fail(error),
+        }
+    }
+
+    /// Tells a live session that the local store has new changes (made here
+    /// or committed by another session), so it offers them to the peer.
+    /// Non-live sessions serve the feed as it was at Hello and ignore this.
+    pub fn handle_local_change(&mut self, now_ms: u64, replica: &impl Replica) {
+        if !self.config.live || !matches!(self.phase, Phase::Running { .. }) {
+            return;
+        }
+        if self.poll_timeout().is_none() {
+            // Idle until now: the stall clock starts with the new work.
+            self.last_heard_ms = now_ms;
+        }
+        match self.pump_serve(replica) {
+            Ok(()) => self.check_caught_up(),
+            Err(error) => self.fail(error),
+        }
+    }
+
+    /// Lets the session notice that its deadline ([`Session::poll_timeout`])
+    /// has passed.
+    pub fn handle_timeout(&mut self, now_ms: u64) {
+        if let Some(deadline) = self.poll_timeout()
+            && now_ms >= deadline
+        {
+            self.fail(ProtoError::Stalled {
+                ms: self.config.stall_timeout_ms,
+            });
+        }
+    }
+
+    /// The next frame to send to the peer, in order.
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event for the driver.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When to call [`Session::handle_timeout`], in the driver's
+    /// milliseconds; `None` while nothing is awaited from the peer (a live
+    /// session that is caught up, or a closed one).
+    pub fn poll_timeout(&self) -> Option<u64> {
+        let waiting = match self.phase {
+            Phase::AwaitingHello => true,
+            Phase::Running { .. } => !(self.pull_done() && self.serve_done()),
+            Phase::Closed => false,
+        };
+        waiting.then(|| {
+            self.last_heard_ms
+                .saturating_add(self.config.stall_timeout_ms)
+        })
+    }
+
+    /// Whether the session is over (done or failed). Frames still queued
+    /// for sending should be flushed before closing the stream.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.phase, Phase::Closed)
+    }
+
+    /// The peer this session syncs with.
+    pub fn peer(&self) -> NodeId {
+        self.peer
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> SessionStats {
+        self.stats
+    }
+
+    fn send(&mut self, message: &Message) {
+        let version = match self.phase {
+            Phase::Running { version, .. } => version,
+            _ => PROTOCOL_VERSION as u8,
+        };
+        let frame = encode_message_as(version, message);
+        self.stats.bytes_sent += frame.len() as u64;
+        self.stats.messages_sent += 1;
+        self.sent_since_heard = true;
+        self.transmits.push_back(frame);
+    }
+
+    fn fail(&mut self, error: ProtoError) {
+        if !matches!(error, ProtoError::PeerAborted(_)) {
+            self.send(&Message::Abort {
+                reason: error.to_string(),
+            });
+        }
+        self.phase = Phase::Closed;
+        self.pull.batches.clear();
+        self.serve.batches.clear();
+        self.events.push_back(Event::Failed(error));
+    }
+
+    fn pull_done(&self) -> bool {
+        self.pull.batches.is_empty() && self.pull.next_seq >= self.pull.target_seq
+    }
+
+    fn serve_done(&self) -> bool {
+        self.serve.batches.is_empty() && self.serve.next_seq >= self.serve.target_seq
+    }
+
+    fn check_caught_up(&mut self) {
+        if !matches!(self.phase, Phase::Running { .. }) {
+            return;
+        }
+        let caught_up = self.pull_done() && self.serve_done();
+        if caught_up && !self.caught_up {
+            if self.config.live {
+                self.events.push_back(Event::CaughtUp(self.stats));
+            } else {
+                self.phase = Phase::Closed;
+                self.events.push_back(Event::Done(self.stats));
+            }
+        }
+        self.caught_up = caught_up;
+    }
+
+    fn progress(&mut self) {
+        self.events.push_back(Event::Progress(Progress {
+            pulled_seq: self.pull.committed_seq,
+            pull_target_seq: self.pull.target_seq,
+            served_seq: self.serve.acked_seq,
+            serve_target_seq: self.serve.target_seq,
+            stats: self.stats,
+        }));
+    }
+
+    fn receive(&mut self, frame: &[u8], replica: &mut impl Replica) -> Result<(), ProtoError> {
+        let message = decode_message(frame)?;
+        let (version, peer_store) = match &self.phase {
+            Phase::Closed => return Ok(()),
+            Phase::AwaitingHello => {
+                return match message {
+                    Message::Hello(hello) => self.on_hello(hello),
+                    Message::Abort { reason } => Err(ProtoError::PeerAborted(reason)),
+                    _ => Err(ProtoError::OutOfOrder("trước Hello")),
+                };
+            }
+            Phase::Running {
+                version,
+                peer_store,
+            } => (*version, *peer_store),
+        };
+        if let Message::Abort { reason } = message {
+            return Err(ProtoError::PeerAborted(reason));
+        }
+        if frame[0] != version {
+            return Err(ProtoError::Violation(
+                "tin nhắn không theo phiên bản giao thức đã thỏa thuận",
+            ));
+        }
+        match message {
+            Message::Offer {
+                from_seq,
+                upto_seq,
+                hashes,
+            } => self.on_offer(&peer_store, from_seq, upto_seq, hashes, replica),
+            Message::Want { upto_seq, wanted } => self.on_want(upto_seq, wanted, replica),
+            Message::Bodies { upto_seq, changes } => {
+                self.on_bodies(&peer_store, upto_seq, changes, replica)
+            }
+            Message::Inline {
+                from_seq,
+                upto_seq,
+                changes,
+            } => self.on_inline(&peer_store, from_seq, upto_seq, changes, replica),
+            Message::Ack { upto_seq } => self.on_ack(upto_seq),
+            Message::Hello(_) => Err(ProtoError::OutOfOrder("Hello lần hai")),
+            Message::Abort { .. } => unreachable!("handled above"),
+        }
+    }
+
+    fn on_hello(&mut self, hello: Hello) -> Result<(), ProtoError> {
+        if hello.node != self.peer {
+            return Err(ProtoError::PeerMismatch {
+                expected: self.peer,
+                claimed: hello.node,
+            });
+        }
+        if hello.min_version > PROTOCOL_VERSION {
+            return Err(ProtoError::PeerTooNew {
+                version: hello.version,
+            });
+        }
+        let version = hello.version.min(PROTOCOL_VERSION);
+        if version < MIN_PROTOCOL_VERSION {
+            return Err(ProtoError::PeerTooOld {
+                version: hello.version,
+                min: MIN_PROTOCOL_VERSION,
+            });
+        }
+        let peer_store = PeerStore {
+            node: hello.node,
+            epoch: hello.epoch,
+        };
+        // Both sides compute both starting points from the two Hellos, so
+        // they agree on where each feed resumes without another message.
+        let pull_start = resume_seq(self.my_hello.checkpoint, hello.epoch, hello.latest_seq);
+        self.pull = Pull {
+            next_seq: pull_start,
+            committed_seq: pull_start,
+            target_seq: hello.latest_seq,
+            inline: self.my_hello.cold,
+            batches: VecDeque::new(),
+        };
+        let serve_start = resume_seq(hello.checkpoint, self.my_epoch, self.my_hello.latest_seq);
+        self.serve = Serve {
+            next_seq: serve_start,
+            acked_seq: serve_start,
+            target_seq: self.my_hello.latest_seq,
+            inline: hello.cold,
+            batches: VecDeque::new(),
+        };
+        self.phase = Phase::Running {
+            version: version as u8,
+            peer_store,
+        };
+        Ok(())
+    }
+
+    fn on_offer(
+        &mut self,
+        peer_store: &PeerStore,
+        from_seq: u64,
+        upto_seq: u64,
+        hashes: Vec<[u8; 32]>,
+        replica: &mut impl Replica,
+    ) -> Result<(), ProtoError> {
+        if self.pull.inline {
+            return Err(ProtoError::OutOfOrder(
+                "Offer khi đã yêu cầu gửi kèm nội dung",
+            ));
+        }
+        if from_seq != self.pull.next_seq {
+            return Err(ProtoError::OutOfOrder("Offer không nối tiếp điểm đã kéo"));
+        }
+        if upto_seq <= from_seq || hashes.len() as u64 > upto_seq - from_seq {
+            return Err(ProtoError::Violation("khoảng seq của Offer không hợp lệ"));
+        }
+        if self.pull.batches.len() >= BATCHES_IN_FLIGHT_MAX {
+            return Err(ProtoError::Violation("quá nhiều Offer chưa xong"));
+        }
+        let have = replica.has_changes(&hashes)?;
+        if have.len() != hashes.len() {
+            return Err(ReplicaError::new("has_changes trả sai số phần tử").into());
+        }
+        // A hash already awaited by an earlier batch is not wanted twice;
+        // batches commit in order, so the earlier one covers it.
+        let mut awaited: HashSet<[u8; 32]> = self
+            .pull
+            .batches
+            .iter()
+            .flat_map(|b| b.outstanding.iter().copied())
+            .collect();
+        let mut wanted = Vec::with_capacity(hashes.len());
+        let mut outstanding = VecDeque::new();
+        for (hash, held) in hashes.iter().zip(have) {
+            let want = !held && awaited.insert(*hash);
+            wanted.push(want);
+            if want {
+                outstanding.push_back(*hash);
+            }
+        }
+        // An offer of nothing (every entry in its range skipped for us)
+        // needs no answer: the sender counts it resolved once sent.
+        if !hashes.is_empty() {
+            self.send(&Message::Want { upto_seq, wanted });
+        }
+        self.pull.next_seq = upto_seq;
+        self.pull.target_seq = self.pull.target_seq.max(upto_seq);
+        self.pull.batches.push_back(PullBatch {
+            upto_seq,
+            outstanding,
+        });
+        self.commit_settled_batches(peer_store, replica)
+    }
+
+    /// Commits the checkpoints of leading batches that need no more bodies.
+    fn commit_settled_batches(
+        &mut self,
+        peer_store: &PeerStore,
+        replica: &mut impl Replica,
+    ) -> Result<(), ProtoError> {
+        let mut settled = None;
+        while let Some(batch) = self.pull.batches.front()
+            && batch.outstanding.is_empty()
+        {
+            settled = Some(batch.upto_seq);
+            self.pull.batches.pop_front();
+        }
+        if let Some(upto_seq) = settled {
+            replica.commit(peer_store, Vec::new(), Some(upto_seq))?;
+            self.pull.committed_seq = upto_seq;
+            self.progress();
+        }
+        Ok(())
+    }
+
+    fn on_bodies(
+        &mut self,
+        peer_store: &PeerStore,
+        upto_seq: u64,
+        changes: Vec<WireChange>,
+        replica: &mut impl Replica,
+    ) -> Result<(), ProtoError> {
+        let Some(batch) = self.pull.batches.front() else {
+            return Err(ProtoError::OutOfOrder("Bodies khi không chờ nội dung nào"));
+        };
+        if batch.upto_seq != upto_seq {
+            return Err(ProtoError::OutOfOrder("Bodies của lô khác lô đang chờ"));
+        }
+        if changes.len() > batch.outstanding.len() || changes.is_empty() {
+            return Err(ProtoError::Violation("số nội dung khác số đã yêu cầu"));
+        }
+        // Check the whole message before storing any of it.
+        let mut verified = Vec::with_capacity(changes.len());
+        let mut rejected = Vec::new();
+        for (change, hash) in changes.into_iter().zip(batch.outstanding.iter()) {
+            let signed = signed(change, *hash);
+            match signed.verify() {
+                Ok(_) => verified.push(signed),
+                Err(ChangeError::Malformed(_) | ChangeError::HashMismatch) => {
+                    return Err(ProtoError::Violation(
+                        "nội dung gửi đến không khớp mã băm đã yêu cầu",
+                    ));
+                }
+                Err(reason) => rejected.push((signed.hash, signed.author, reason)),
+            }
+        }
+        let received = verified.len() + rejected.len();
+        let batch = self.pull.batches.front_mut().expect("checked above");
+        batch.outstanding.drain(..received);
+        let complete = batch.outstanding.is_empty();
+        let report = replica.commit(peer_store, verified, complete.then_some(upto_seq))?;
+        self.note_received(received, report.stored, rejected);
+        if complete {
+            self.pull.batches.pop_front();
+            self.pull.committed_seq = upto_seq;
+            self.send(&Message::Ack { upto_seq });
+            self.progress();
+            self.commit_settled_batches(peer_store, replica)?;
+        }
+        Ok(())
+    }
+
+    fn on_inline(
+        &mut self,
+        peer_store: &PeerStore,
+        from_seq: u64,
+        upto_seq: u64,
+        changes: Vec<WireChange>,
+        replica: &mut impl Replica,
+    ) -> Result<(), ProtoError> {
+        if !self.pull.inline {
+            return Err(ProtoError::OutOfOrder("Inline khi không yêu cầu"));
+        }
+        if from_seq != self.pull.next_seq {
+            return Err(ProtoError::OutOfOrder("Inline không nối tiếp điểm đã kéo"));
+        }
+        if upto_seq <= from_seq || changes.len() as u64 > upto_seq - from_seq {
+            return Err(ProtoError::Violation("khoảng seq của Inline không hợp lệ"));
+        }
+        let received = changes.len();
+        let mut verified = Vec::with_capacity(received);
+        let mut rejected = Vec::new();
+        for change in changes {
+            let hash = match automerge::Change::try_from(change.body.as_slice()) {
+                Ok(parsed) => parsed.hash().0,
+                // Not an Automerge change at all: name it by its bytes.
+                Err(_) => Sha256::digest(&change.body).into(),
+            };
+            let signed = signed(change, hash);
+            match signed.verify() {
+                Ok(_) => verified.push(signed),
+                Err(reason) => rejected.push((signed.hash, signed.author, reason)),
+            }
+        }
+        let report = replica.commit(peer_store, verified, Some(upto_seq))?;
+        self.note_received(received, report.stored, rejected);
+        self.pull.next_seq = upto_seq;
+        self.pull.committed_seq = upto_seq;
+        self.pull.target_seq = self.pull.target_seq.max(upto_seq);
+        // Like an empty offer, an empty inline batch needs no answer.
+        if received > 0 {
+            self.send(&Message::Ack { upto_seq });
+        }
+        self.progress();
+        Ok(())
+    }
+
+    fn note_received(
+        &mut self,
+        received: usize,
+        stored: usize,
+        rejected: Vec<([u8; 32], NodeId, ChangeError)>,
+    ) {
+        self.stats.changes_received += received as u64;
+        self.stats.changes_stored += stored as u64;
+        self.stats.changes_rejected += rejected.len() as u64;
+        for (hash, author, reason) in rejected {
+            self.events.push_back(Event::Rejected {
+                hash,
+                author,
+                reason,
+            });
+        }
+    }
+
+    fn on_want(
+        &mut self,
+        upto_seq: u64,
+        wanted: Vec<bool>,
+        replica: &impl Replica,
+    ) -> Result<(), ProtoError> {
+        let Some(index) = self
+            .serve
+            .batches
+            .iter()
+            .position(|b| b.state == ServeState::Offered)
+        else {
+            return Err(ProtoError::OutOfOrder("Want khi không có Offer nào chờ"));
+        };
+        let batch = &self.serve.batches[index];
+        if batch.upto_seq != upto_seq || batch.offered.len() != wanted.len() {
+            return Err(ProtoError::OutOfOrder("Want không khớp Offer đang chờ"));
+        }
+        let hashes: Vec<[u8; 32]> = batch
+            .offered
+            .iter()
+            .zip(&wanted)
+            .filter(|(_, w)| **w)
+            .map(|(h, _)| *h)
+            .collect();
+        if hashes.is_empty() {
+            self.serve.batches[index].state = ServeState::Resolved;
+            self.pop_finished_serve_batches();
+            return Ok(());
+        }
+        let bodies = replica.bodies(&hashes)?;
+        if bodies.len() != hashes.len() || bodies.iter().zip(&hashes).any(|(b, h)| b.hash != *h) {
+            return Err(ReplicaError::new("kho thiếu nội dung của thay đổi đã đề nghị").into());
+        }
+        self.serve.batches[index].state = ServeState::AwaitingAck;
+        self.stats.changes_sent += bodies.len() as u64;
+        for chunk in chunk_by_bytes(bodies, self.batch_bytes_max()) {
+            self.send(&Message::Bodies {
+                upto_seq,
+                changes: chunk,
+            });
+        }
+        Ok(())
+    }
+
+    fn on_ack(&mut self, upto_seq: u64) -> Result<(), ProtoError> {
+        match self.serve.batches.front_mut() {
+            Some(batch) if batch.state == ServeState::AwaitingAck && batch.upto_seq == upto_seq => {
+                batch.state = ServeState::Resolved;
+            }
+            _ => return Err(ProtoError::OutOfOrder("Ack không khớp lô đang chờ")),
+        }
+        self.pop_finished_serve_batches();
+        self.progress();
+        Ok(())
+    }
+
+    fn pop_finished_serve_batches(&mut self) {
+        while let Some(batch) = self.serve.batches.front()
+            && batch.state == ServeState::Resolved
+        {
+            self.serve.acked_seq = batch.upto_seq;
+            self.serve.batches.pop_front();
+        }
+    }
+
+    fn batch_bytes_max(&self) -> usize {
+        self.config.batch_bytes_max.clamp(1, BATCH_BYTES_MAX)
+    }
+
+    /// Sends offers (or inline batches) while there is feed left to serve
+    /// and room in flight.
+    fn pump_serve(&mut self, replica: &impl Replica) -> Result<(), ProtoError> {
+        let Phase::Running { peer_store, .. } = self.phase else {
+            return Ok(());
+        };
+        if self.config.live {
+            self.serve.target_seq = self.serve.target_seq.max(replica.latest_seq());
+        }
+        while self.serve.batches.len() < BATCHES_IN_FLIGHT_MAX
+            && self.serve.next_seq < self.serve.target_seq
+        {
+            let from_seq = self.serve.next_seq;
+            let (count_max, bytes_max) = if self.serve.inline {
+                (crate::limits::BATCH_CHANGES_MAX, self.batch_bytes_max())
+            } else {
+                (
+                    self.config.offer_hashes_max.clamp(1, OFFER_HASHES_MAX),
+                    OFFER_BODY_BYTES_MAX,
+                )
+            };
+            let (entries, scanned_seq) = replica.feed(&peer_store, from_seq, count_max)?;
+            check_feed(from_seq, count_max, &entries, scanned_seq)?;
+            let included = take_by_bytes(&entries, bytes_max)?;
+            let upto_seq = if included == entries.len() {
+                scanned_seq
+            } else {
+                entries[included - 1].seq
+            };
+            let hashes: Vec<[u8; 32]> = entries[..included].iter().map(|e| e.hash).collect();
+            if self.serve.inline {
+                let bodies = replica.bodies(&hashes)?;
+                if bodies.len() != hashes.len() {
+                    return Err(ReplicaError::new("kho thiếu nội dung của thay đổi").into());
+                }
+                self.stats.changes_sent += bodies.len() as u64;
+                let state = if bodies.is_empty() {
+                    ServeState::Resolved
+                } else {
+                    ServeState::AwaitingAck
+                };
+                self.send(&Message::Inline {
+                    from_seq,
+                    upto_seq,
+                    changes: bodies.into_iter().map(wire_change).collect(),
+                });
+                self.serve.batches.push_back(ServeBatch {
+                    upto_seq,
+                    offered: Vec::new(),
+                    state,
+                });
+            } else {
+                self.send(&Message::Offer {
+                    from_seq,
+                    upto_seq,
+                    hashes: hashes.clone(),
+                });
+                let state = if hashes.is_empty() {
+                    ServeState::Resolved
+                } else {
+                    ServeState::Offered
+                };
+                self.serve.batches.push_back(ServeBatch {
+                    upto_seq,
+                    offered: hashes,
+                    state,
+                });
+            }
+            self.serve.next_seq = upto_seq;
+            self.pop_finished_serve_batches();
+        }
+        Ok(())
+    }
+}
+
+/// Where pulling from a peer store resumes: at the checkpoint if it belongs
+/// to the store's current epoch and is not past its end, else from the start
+/// (a full reconciliation: hashes again, only missing bodies).
+fn resume_seq(checkpoint: Option<Checkpoint>, epoch: [u8; EPOCH_LEN], latest_seq: u64) -> u64 {
+    match checkpoint {
+        Some(c) if c.epoch == epoch && c.seq <= latest_seq => c.seq,
+        _ => 0,
+    }
+}
+
+/// Holds a [`Replica::feed`] implementation to its contract, so a store bug
+/// ends the session instead of confusing the peer.
+fn check_feed(
+    since: u64,
+    limit: usize,
+    entries: &[FeedEntry],
+    scanned_seq: u64,
+) -> Result<(), ProtoError> {
+    let mut previous = since;
+    for entry in entries {
+        if entry.seq <= previous {
+            return Err(ReplicaError::new("nguồn thay đổi trả seq không tăng dần").into());
+        }
+        previous = entry.seq;
+    }
+    if scanned_seq <= since || scanned_seq < previous || entries.len() > limit {
+        return Err(ReplicaError::new("nguồn thay đổi không tiến").into());
+    }
+    Ok(())
+}
+
+/// How many leading entries fit in `bytes_max` body bytes (at least one).
+fn take_by_bytes(entries: &[FeedEntry], bytes_max: usize) -> Result<usize, ProtoError> {
+    let mut total = 0usize;
+    for (i, entry) in entries.iter().enumerate() {
+        if entry.body_len as usize > CHANGE_BYTES_MAX {
+            return Err(ProtoError::ChangeTooLarge {
+                hash: hex_prefix(&entry.hash),
+                len: entry.body_len,
+                max: CHANGE_BYTES_MAX,
+            });
+        }
+        total += entry.body_len as usize;
+        if total > bytes_max && i > 0 {
+            return Ok(i);
+        }
+    }
+    Ok(entries.len())
+}
+
+/// Splits bodies into messages of at most `bytes_max` body bytes each (a
+/// larger single change travels alone).
+fn chunk_by_bytes(bodies: Vec<SignedChange>, bytes_max: usize) -> Vec<Vec<WireChange>> {
+    let mut chunks = Vec::new();
+    let mut chunk = Vec::new();
+    let mut bytes = 0;
+    for body in bodies {
+        if !chunk.is_empty() && bytes + body.body.len() > bytes_max {
+            chunks.push(std::mem::take(&mut chunk));
+            bytes = 0;
+        }
+        bytes += body.body.len();
+        chunk.push(wire_change(body));
+    }
+    if !chunk.is_empty() {
+        chunks.push(chunk);
+    }
+    chunks
+}
+
+fn wire_change(change: SignedChange) -> WireChange {
+    WireChange {
+        doc: change.doc,
+        author: change.author,
+        signature: change.signature,
+        body: change.body,
+    }
+}
+
+fn signed(change: WireChange, hash: [u8; 32]) -> SignedChange {
+    SignedChange {
+        hash,
+        doc: change.doc,
+        author: change.author,
+        signature: change.signature,
+        body: change.body,
+    }
+}
+
+fn hex_prefix(hash: &[u8; 32]) -> String {
+    hash[..6].iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,762 @@
+//! The wire format: one message per transport frame, encoded by hand.
+//!
+//! Every message starts with a version byte (the protocol version it is
+//! written in) and a kind byte. Integers are LEB128 varints unless a width is
+//! given; fixed-width integers are little-endian.
+//!
+//! ```text
+//! Hello   1  version u16, min_version u16, node [32], epoch [8],
+//!            latest_seq, roster_version, flags u8 (1 = cold, 2 = checkpoint),
+//!            [checkpoint epoch [8], checkpoint seq]
+//! Offer   2  from_seq, upto_seq, count, count × hash [32]  (count 0: no Want follows)
+//! Want    3  upto_seq, count, bitmap of ceil(count / 8) bytes (bit i = want hash i)
+//! Bodies  4  upto_seq, changes
+//! Inline  5  from_seq, upto_seq, changes                  (no change: no Ack follows)
+//! Ack     6  upto_seq
+//! Abort   7  reason length, reason (UTF-8)
+//!
+//! changes: compression u8 (0 = none, 1 = zstd) [, raw length if zstd], then
+//!          (compressed) count, then columns: count × doc [16], count ×
+//!          author [32], count × signature [64], count × body length,
+//!          the bodies one after another
+//! ```
+//!
+//! The Hello and Abort layouts never change: later versions only append
+//! fields to Hello, and a Hello written in a newer version is read up to the fields this build
+//! knows. That is how two versions find the one they share.
+//!
+//! Change hashes are not sent with bodies: the receiver computes them from
+//! the body (Bodies answer a Want in its order, so the receiver knows which
+//! hash each body must have). That saves 32 incompressible bytes per change,
+//! which matters on a cold sync over 2G.
+
+use std::io::Read;
+
+use danvan_model::{DocId, EPOCH_LEN, NodeId};
+
+use crate::limits::{
+    ABORT_REASON_BYTES_MAX, BATCH_CHANGES_MAX, CHANGE_BYTES_MAX, DECOMPRESSED_BYTES_MAX,
+    MESSAGE_BYTES_MAX, OFFER_HASHES_MAX, PROTOCOL_VERSION,
+};
+use crate::replica::Checkpoint;
+
+const KIND_HELLO: u8 = 1;
+const KIND_OFFER: u8 = 2;
+const KIND_WANT: u8 = 3;
+const KIND_BODIES: u8 = 4;
+const KIND_INLINE: u8 = 5;
+const KIND_ACK: u8 = 6;
+const KIND_ABORT: u8 = 7;
+
+const HELLO_FLAG_COLD: u8 = 1;
+const HELLO_FLAG_CHECKPOINT: u8 = 2;
+
+const COMPRESSION_NONE: u8 = 0;
+const COMPRESSION_ZSTD: u8 = 1;
+/// Below this a payload is sent as is: zstd's frame header would outweigh
+/// what it saves.
+const COMPRESS_BYTES_MIN: usize = 128;
+/// zstd level for bodies: cheap enough for a laptop CPU, most of the gain.
+const ZSTD_LEVEL: i32 = 3;
+/// doc + author + signature + a one-byte body length.
+const WIRE_CHANGE_BYTES_MIN: usize = 16 + 32 + 64 + 1;
+
+/// The opening message of each side of a session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hello {
+    /// The newest protocol version the sender speaks.
+    pub version: u16,
+    /// The oldest protocol version the sender still speaks.
+    pub min_version: u16,
+    /// The sender's node id; must match the TLS-authenticated peer.
+    pub node: NodeId,
+    /// The epoch of the sender's store.
+    pub epoch: [u8; EPOCH_LEN],
+    /// The newest seq of the sender's change feed.
+    pub latest_seq: u64,
+    /// The version of the roster the sender holds (0 = none yet).
+    pub roster_version: u64,
+    /// How far the sender has pulled from the receiver's feed, if ever.
+    pub checkpoint: Option<Checkpoint>,
+    /// The sender's store is empty: send bodies inline, skip hash offers.
+    pub cold: bool,
+}
+
+/// A change as it travels in Bodies and Inline: a [`danvan_model::SignedChange`]
+/// without its hash, which the receiver computes from the body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WireChange {
+    /// The document (record) the change belongs to.
+    pub doc: DocId,
+    /// The node that made and signed the change.
+    pub author: NodeId,
+    /// The author's signature over document id and change hash.
+    pub signature: [u8; 64],
+    /// The raw Automerge change.
+    pub body: Vec<u8>,
+}
+
+/// One protocol message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    /// Opens a session: versions, identity, store epoch, feed position.
+    Hello(Hello),
+    /// The sender's feed entries in `(from_seq, upto_seq]` that the puller
+    /// may lack, by hash.
+    Offer {
+        /// The puller's checkpoint the offer continues from.
+        from_seq: u64,
+        /// The feed seq the puller's checkpoint moves to once the wanted
+        /// bodies are committed.
+        upto_seq: u64,
+        /// Hashes offered, in feed order.
+        hashes: Vec<[u8; 32]>,
+    },
+    /// The puller's answer to the offer ending at `upto_seq`.
+    Want {
+        /// Identifies the offer answered.
+        upto_seq: u64,
+        /// One flag per offered hash: true = send the body.
+        wanted: Vec<bool>,
+    },
+    /// Bodies of wanted changes, in the order they were wanted. One Want may
+    /// be answered by several Bodies messages.
+    Bodies {
+        /// Identifies the offer these bodies belong to.
+        upto_seq: u64,
+        /// The changes.
+        changes: Vec<WireChange>,
+    },
+    /// For a cold puller: the feed entries in `(from_seq, upto_seq]` with
+    /// their bodies, without an offer.
+    Inline {
+        /// The puller's checkpoint the batch continues from.
+        from_seq: u64,
+        /// The seq the puller's checkpoint moves to once committed.
+        upto_seq: u64,
+        /// The changes.
+        changes: Vec<WireChange>,
+    },
+    /// The puller committed the batch ending at `upto_seq`.
+    Ack {
+        /// The new checkpoint seq.
+        upto_seq: u64,
+    },
+    /// The sender ends the session, and says why (for the peer's log).
+    Abort {
+        /// A human-readable reason.
+        reason: String,
+    },
+}
+
+/// Why bytes are not a valid message. Nothing of such a message is used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    /// The frame has no bytes.
+    #[error("tin nhắn rỗng")]
+    Empty,
+    /// The frame is longer than the protocol allows.
+    #[error("tin nhắn dài {len} byte, vượt giới hạn {max} byte")]
+    TooLarge {
+        /// Bytes received.
+        len: usize,
+        /// The bound.
+        max: usize,
+    },
+    /// The message is written in a protocol version this build does not read.
+    #[error(
+        "tin nhắn viết theo phiên bản giao thức {0}, bản danvan này chưa hỗ trợ — hãy cập nhật danvan"
+    )]
+    UnknownVersion(u8),
+    /// The kind byte is not a known message.
+    #[error("loại tin nhắn {0} không xác định")]
+    UnknownKind(u8),
+    /// The message ends in the middle of a field.
+    #[error("tin nhắn bị cắt cụt")]
+    Truncated,
+    /// A varint is longer than 10 bytes or overflows 64 bits.
+    #[error("số nguyên mã hóa sai")]
+    BadVarint,
+    /// A count or length exceeds its protocol bound.
+    #[error("{what} = {value} vượt giới hạn {max}")]
+    Limit {
+        /// Which field.
+        what: &'static str,
+        /// The value read.
+        value: u64,
+        /// The bound.
+        max: u64,
+    },
+    /// A zstd payload is corrupt or does not match its announced length.
+    #[error("dữ liệu nén zstd hỏng")]
+    Decompress,
+    /// Bytes remain after the last field.
+    #[error("thừa {0} byte ở cuối tin nhắn")]
+    TrailingBytes(usize),
+    /// A field has a value the protocol does not allow.
+    #[error("trường không hợp lệ: {0}")]
+    Invalid(&'static str),
+}
+
+/// Encodes a message in this build's protocol version.
+pub fn encode_message(message: &Message) -> Vec<u8> {
+    encode_message_as(PROTOCOL_VERSION as u8, message)
+}
+
+/// Encodes a message in protocol `version` (its first byte).
+pub(crate) fn encode_message_as(version: u8, message: &Message) -> Vec<u8> {
+    let mut out = vec![version];
+    match message {
+        Message::Hello(hello) => {
+            out.push(KIND_HELLO);
+            out.extend_from_slice(&hello.version.to_le_bytes());
+            out.extend_from_slice(&hello.min_version.to_le_bytes());
+            out.extend_from_slice(hello.node.as_bytes());
+            out.extend_from_slice(&hello.epoch);
+            put_varint(&mut out, hello.latest_seq);
+            put_varint(&mut out, hello.roster_version);
+            let mut flags = 0;
+            if hello.cold {
+                flags |= HELLO_FLAG_COLD;
+            }
+            if hello.checkpoint.is_some() {
+                flags |= HELLO_FLAG_CHECKPOINT;
+            }
+            out.push(flags);
+            if let Some(checkpoint) = &hello.checkpoint {
+                out.extend_from_slice(&checkpoint.epoch);
+                put_varint(&mut out, checkpoint.seq);
+            }
+        }
+        Message::Offer {
+            from_seq,
+            upto_seq,
+            hashes,
+        } => {
+            out.push(KIND_OFFER);
+            put_varint(&mut out, *from_seq);
+            put_varint(&mut out, *upto_seq);
+            put_varint(&mut out, hashes.len() as u64);
+            for hash in hashes {
+                out.extend_from_slice(hash);
+            }
+        }
+        Message::Want { upto_seq, wanted } => {
+            out.push(KIND_WANT);
+            put_varint(&mut out, *upto_seq);
+            put_varint(&mut out, wanted.len() as u64);
+            let mut bitmap = vec![0u8; wanted.len().div_ceil(8)];
+            for (i, _) in wanted.iter().enumerate().filter(|(_, w)| **w) {
+                bitmap[i / 8] |= 1 << (i % 8);
+            }
+            out.extend_from_slice(&bitmap);
+        }
+        Message::Bodies { upto_seq, changes } => {
+            out.push(KIND_BODIES);
+            put_varint(&mut out, *upto_seq);
+            put_changes(&mut out, changes);
+        }
+        Message::Inline {
+            from_seq,
+            upto_seq,
+            changes,
+        } => {
+            out.push(KIND_INLINE);
+            put_varint(&mut out, *from_seq);
+            put_varint(&mut out, *upto_seq);
+            put_changes(&mut out, changes);
+        }
+        Message::Ack { upto_seq } => {
+            out.push(KIND_ACK);
+            put_varint(&mut out, *upto_seq);
+        }
+        Message::Abort { reason } => {
+            out.push(KIND_ABORT);
+            let mut end = reason.len().min(ABORT_REASON_BYTES_MAX);
+            while !reason.is_char_boundary(end) {
+                end -= 1;
+            }
+            put_varint(&mut out, end as u64);
+            out.extend_from_slice(&reason.as_bytes()[..end]);
+        }
+    }
+    out
+}
+
+fn put_changes(out: &mut Vec<u8>, changes: &[WireChange]) {
+    let mut raw = Vec::with_capacity(
+        changes
+            .iter()
+            .map(|c| WIRE_CHANGE_BYTES_MIN + 9 + c.body.len())
+            .sum::<usize>()
+            + 10,
+    );
+    // Column by column: the repeated document ids and authors compress to
+    // almost nothing, and the bodies compress as one run, undisturbed by the
+    // incompressible signatures between them.
+    put_varint(&mut raw, changes.len() as u64);
+    for change in changes {
+        raw.extend_from_slice(change.doc.as_bytes());
+    }
+    for change in changes {
+        raw.extend_from_slice(change.author.as_bytes());
+    }
+    for change in changes {
+        raw.extend_from_slice(&change.signature);
+    }
+    for change in changes {
+        put_varint(&mut raw, change.body.len() as u64);
+    }
+    for change in changes {
+        raw.extend_from_slice(&change.body);
+    }
+    if raw.len() >= COMPRESS_BYTES_MIN
+        && let Ok(compressed) = zstd::bulk::compress(&raw, ZSTD_LEVEL)
+        && compressed.len() + 10 < raw.len()
+    {
+        out.push(COMPRESSION_ZSTD);
+        put_varint(out, raw.len() as u64);
+        out.extend_from_slice(&compressed);
+        return;
+    }
+    out.push(COMPRESSION_NONE);
+    out.extend_from_slice(&raw);
+}
+
+fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// Decodes one message. Never panics, and never allocates more than the
+/// input's length, or for compressed bodies more than they really
+/// decompress to (at most [`DECOMPRESSED_BYTES_MAX`]).
+pub fn decode_message(bytes: &[u8]) -> Result<Message, WireError> {
+    if bytes.is_empty() {
+        return Err(WireError::Empty);
+    }
+    if bytes.len() > MESSAGE_BYTES_MAX {
+        return Err(WireError::TooLarge {
+            len: bytes.len(),
+            max: MESSAGE_BYTES_MAX,
+        });
+    }
+    let version = bytes[0];
+    if version == 0 {
+        return Err(WireError::UnknownVersion(0));
+    }
+    let mut r = Reader { rest: &bytes[1..] };
+    let kind = r.u8()?;
+    if kind == KIND_HELLO {
+        let hello = decode_hello(&mut r)?;
+        // A newer Hello may carry appended fields this build does not know.
+        if u16::from(version) <= PROTOCOL_VERSION {
+            r.finish()?;
+        }
+        return Ok(Message::Hello(hello));
+    }
+    if kind == KIND_ABORT {
+        // Like Hello, Abort never changes layout: a peer refusing our version
+        // must still be able to tell us why.
+        let len = r.count("độ dài lý do", ABORT_REASON_BYTES_MAX)?;
+        let reason = String::from_utf8_lossy(r.take(len)?).into_owned();
+        r.finish()?;
+        return Ok(Message::Abort { reason });
+    }
+    if u16::from(version) > PROTOCOL_VERSION {
+        return Err(WireError::UnknownVersion(version));
+    }
+    let message = match kind {
+        KIND_OFFER => {
+            let from_seq = r.varint()?;
+            let upto_seq = r.varint()?;
+            let count = r.count("số mã băm đề nghị", OFFER_HASHES_MAX)?;
+            if r.rest.len() < count * 32 {
+                return Err(WireError::Truncated);
+            }
+            let mut hashes = Vec::with_capacity(count);
+            for _ in 0..count {
+                hashes.push(r.array()?);
+            }
+            Message::Offer {
+                from_seq,
+                upto_seq,
+                hashes,
+            }
+        }
+        KIND_WANT => {
+            let upto_seq = r.varint()?;
+            let count = r.count("số mã băm yêu cầu", OFFER_HASHES_MAX)?;
+            let bitmap = r.take(count.div_ceil(8))?;
+            let wanted: Vec<bool> = (0..count)
+                .map(|i| bitmap[i / 8] & (1 << (i % 8)) != 0)
+                .collect();
+            if count % 8 != 0 && bitmap[count / 8] >> (count % 8) != 0 {
+                return Err(WireError::Invalid("bit thừa trong bảng yêu cầu"));
+            }
+            Message::Want { upto_seq, wanted }
+        }
+        KIND_BODIES => {
+            let upto_seq = r.varint()?;
+            let changes = decode_changes(&mut r)?;
+            Message::Bodies { upto_seq, changes }
+        }
+        KIND_INLINE => {
+            let from_seq = r.varint()?;
+            let upto_seq = r.varint()?;
+            let changes = decode_changes(&mut r)?;
+            Message::Inline {
+                from_seq,
+                upto_seq,
+                changes,
+            }
+        }
+        KIND_ACK => Message::Ack {
+            upto_seq: r.varint()?,
+        },
+        other => return Err(WireError::UnknownKind(other)),
+    };
+    r.finish()?;
+    Ok(message)
+}
+
+fn decode_hello(r: &mut Reader<'_>) -> Result<Hello, WireError> {
+    let version = u16::from_le_bytes(r.array()?);
+    let min_version = u16::from_le_bytes(r.array()?);
+    if min_version == 0 || min_version > version {
+        return Err(WireError::Invalid("khoảng phiên bản trong Hello"));
+    }
+    let node = NodeId::from_bytes(r.array()?);
+    let epoch = r.array()?;
+    let latest_seq = r.varint()?;
+    let roster_version = r.varint()?;
+    // Unknown flag bits are left for later versions to define.
+    let flags = r.u8()?;
+    let checkpoint = if flags & HELLO_FLAG_CHECKPOINT != 0 {
+        Some(Checkpoint {
+            epoch: r.array()?,
+            seq: r.varint()?,
+        })
+    } else {
+        None
+    };
+    Ok(Hello {
+        version,
+        min_version,
+        node,
+        epoch,
+        latest_seq,
+        roster_version,
+        checkpoint,
+        cold: flags & HELLO_FLAG_COLD != 0,
+    })
+}
+
+fn decode_changes(r: &mut Reader<'_>) -> Result<Vec<WireChange>, WireError> {
+    let decompressed;
+    let raw: &[u8] = match r.u8()? {
+        COMPRESSION_NONE => std::mem::take(&mut r.rest),
+        COMPRESSION_ZSTD => {
+            let raw_len = r.count("độ dài giải nén", DECOMPRESSED_BYTES_MAX)?;
+            decompressed = decompress_exact(std::mem::take(&mut r.rest), raw_len)?;
+            &decompressed
+        }
+        _ => return Err(WireError::Invalid("kiểu nén")),
+    };
+    let mut r = Reader { rest: raw };
+    let count = r.count("số thay đổi trong lô", BATCH_CHANGES_MAX)?;
+    // Checked before reserving anything: the columns must fit.
+    if r.rest.len() < count * WIRE_CHANGE_BYTES_MIN {
+        return Err(WireError::Truncated);
+    }
+    let docs = r.take(count * 16)?;
+    let authors = r.take(count * 32)?;
+    let signatures = r.take(count * 64)?;
+    let mut lengths = Vec::with_capacity(count);
+    for _ in 0..count {
+        lengths.push(r.count("độ dài thay đổi", CHANGE_BYTES_MAX)?);
+    }
+    let mut changes = Vec::with_capacity(count);
+    for (i, len) in lengths.into_iter().enumerate() {
+        let mut doc = [0u8; 16];
+        doc.copy_from_slice(&docs[i * 16..(i + 1) * 16]);
+        let mut author = [0u8; 32];
+        author.copy_from_slice(&authors[i * 32..(i + 1) * 32]);
+        let mut signature = [0u8; 64];
+        signature.copy_from_slice(&signatures[i * 64..(i + 1) * 64]);
+        changes.push(WireChange {
+            doc: DocId::from_bytes(doc),
+            author: NodeId::from_bytes(author),
+            signature,
+            body: r.take(len)?.to_vec(),
+        });
+    }
+    r.finish()?;
+    Ok(changes)
+}
+
+/// Decompresses into a buffer grown by actual output, not by the announced
+/// length, and requires the output to be exactly that length.
+fn decompress_exact(compressed: &[u8], raw_len: usize) -> Result<Vec<u8>, WireError> {
+    let decoder =
+        zstd::stream::read::Decoder::new(compressed).map_err(|_| WireError::Decompress)?;
+    let mut out = Vec::new();
+    decoder
+        .take(raw_len as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|_| WireError::Decompress)?;
+    if out.len() != raw_len {
+        return Err(WireError::Decompress);
+    }
+    Ok(out)
+}
+
+/// A cursor that fails instead of panicking when bytes run out.
+struct Reader<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
+        if self.rest.len() < n {
+            return Err(WireError::Truncated);
+        }
+        let (head, tail) = self.rest.split_at(n);
+        self.rest = tail;
+        Ok(head)
+    }
+
+    fn u8(&mut self) -> Result<u8, WireError> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], WireError> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.take(N)?);
+        Ok(out)
+    }
+
+    fn varint(&mut self) -> Result<u64, WireError> {
+        let mut value = 0u64;
+        for i in 0..10 {
+            let byte = self.u8()?;
+            let bits = u64::from(byte & 0x7f);
+            if i == 9 && bits > 1 {
+                return Err(WireError::BadVarint);
+            }
+            value |= bits << (7 * i);
+            if byte & 0x80 == 0 {
+                // Reject overlong encodings, so each value has one encoding.
+                if i > 0 && byte == 0 {
+                    return Err(WireError::BadVarint);
+                }
+                return Ok(value);
+            }
+        }
+        Err(WireError::BadVarint)
+    }
+
+    fn count(&mut self, what: &'static str, max: usize) -> Result<usize, WireError> {
+        let value = self.varint()?;
+        if value > max as u64 {
+            return Err(WireError::Limit {
+                what,
+                value,
+                max: max as u64,
+            });
+        }
+        Ok(value as usize)
+    }
+
+    fn finish(&self) -> Result<(), WireError> {
+        if self.rest.is_empty() {
+            Ok(())
+        } else {
+            Err(WireError::TrailingBytes(self.rest.len()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn samples() -> Vec<Message> {
+        let change = WireChange {
+            doc: DocId::from_bytes([1; 16]),
+            author: NodeId::from_bytes([2; 32]),
+            signature: [3; 64],
+            body: vec![4; 300],
+        };
+        vec![
+            Message::Hello(Hello {
+                version: 1,
+                min_version: 1,
+                node: NodeId::from_bytes([5; 32]),
+                epoch: [6; 8],
+                latest_seq: 123_456,
+                roster_version: 7,
+                checkpoint: Some(Checkpoint {
+                    epoch: [8; 8],
+                    seq: u64::MAX,
+                }),
+                cold: true,
+            }),
+            Message::Hello(Hello {
+                version: 3,
+                min_version: 1,
+                node: NodeId::from_bytes([5; 32]),
+                epoch: [6; 8],
+                latest_seq: 0,
+                roster_version: 0,
+                checkpoint: None,
+                cold: false,
+            }),
+            Message::Offer {
+                from_seq: 10,
+                upto_seq: 20,
+                hashes: vec![[9; 32], [10; 32]],
+            },
+            Message::Want {
+                upto_seq: 20,
+                wanted: vec![true, false, false, true, true, false, true, false, true],
+            },
+            Message::Bodies {
+                upto_seq: 20,
+                changes: vec![change.clone(), change.clone()],
+            },
+            Message::Inline {
+                from_seq: 0,
+                upto_seq: 2,
+                changes: vec![change],
+            },
+            Message::Ack { upto_seq: 20 },
+            Message::Abort {
+                reason: "hết thời gian chờ".to_string(),
+            },
+        ]
+    }
+
+    #[test]
+    fn every_message_round_trips() {
+        for message in samples() {
+            let bytes = encode_message(&message);
+            assert_eq!(decode_message(&bytes).unwrap(), message);
+        }
+    }
+
+    #[test]
+    fn every_truncation_and_extension_fails_cleanly() {
+        for message in samples() {
+            let bytes = encode_message(&message);
+            for len in 0..bytes.len() {
+                assert!(
+                    decode_message(&bytes[..len]).is_err(),
+                    "{message:?} cut at {len}"
+                );
+            }
+            let mut longer = bytes.clone();
+            longer.push(0);
+            assert!(decode_message(&longer).is_err(), "{message:?} extended");
+        }
+    }
+
+    #[test]
+    fn flipped_bytes_never_panic() {
+        for message in samples() {
+            let bytes = encode_message(&message);
+            for i in 0..bytes.len() {
+                for bit in 0..8 {
+                    let mut bad = bytes.clone();
+                    bad[i] ^= 1 << bit;
+                    let _ = decode_message(&bad);
+                }
+            }
+        }
+    }
+
+    /// A cheap fuzz: random frames behind every valid version and kind
+    /// byte, of every length up to 300, never panic.
+    #[test]
+    fn random_frames_never_panic() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let len = (next() % 300) as usize;
+            let mut frame: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            if frame.len() >= 2 {
+                frame[0] = 1 + (next() % 2) as u8;
+                frame[1] = 1 + (next() % 7) as u8;
+            }
+            let _ = decode_message(&frame);
+        }
+    }
+
+    #[test]
+    fn unknown_versions_and_kinds_are_named() {
+        let mut ack = encode_message(&Message::Ack { upto_seq: 1 });
+        ack[0] = 7;
+        assert_eq!(decode_message(&ack), Err(WireError::UnknownVersion(7)));
+        assert_eq!(decode_message(&[1, 99]), Err(WireError::UnknownKind(99)));
+        // A Hello from a newer version is read up to the fields we know.
+        let mut hello = encode_message(&samples()[0]);
+        hello[0] = 2;
+        hello.extend_from_slice(b"future fields");
+        assert!(matches!(decode_message(&hello), Ok(Message::Hello(_))));
+    }
+
+    #[test]
+    fn lying_counts_and_bombs_are_refused() {
+        // An offer announcing 4096 hashes with none present.
+        let mut offer = vec![1, KIND_OFFER, 0, 1];
+        put_varint(&mut offer, OFFER_HASHES_MAX as u64);
+        assert_eq!(decode_message(&offer), Err(WireError::Truncated));
+        let mut too_many = vec![1, KIND_OFFER, 0, 1];
+        put_varint(&mut too_many, OFFER_HASHES_MAX as u64 + 1);
+        assert!(matches!(
+            decode_message(&too_many),
+            Err(WireError::Limit { .. })
+        ));
+        // A zstd payload that inflates past its announced length.
+        let zeros = vec![0u8; 1 << 20];
+        let compressed = zstd::bulk::compress(&zeros, 3).unwrap();
+        let mut bomb = vec![1, KIND_BODIES, 1, COMPRESSION_ZSTD];
+        put_varint(&mut bomb, 100);
+        bomb.extend_from_slice(&compressed);
+        assert_eq!(decode_message(&bomb), Err(WireError::Decompress));
+        // An announced length past the bound is refused before decompressing.
+        let mut big = vec![1, KIND_BODIES, 1, COMPRESSION_ZSTD];
+        put_varint(&mut big, DECOMPRESSED_BYTES_MAX as u64 + 1);
+        big.extend_from_slice(&compressed);
+        assert!(matches!(decode_message(&big), Err(WireError::Limit { .. })));
+        // A frame over the size bound is refused unread.
+        let huge = vec![1u8; MESSAGE_BYTES_MAX + 1];
+        assert!(matches!(
+            decode_message(&huge),
+            Err(WireError::TooLarge { .. })
+        ));
+        // Overlong and overflowing varints.
+        assert_eq!(
+            decode_message(&[1, KIND_ACK, 0x80, 0x00]),
+            Err(WireError::BadVarint)
+        );
+        assert_eq!(
+            decode_message(&[
+                1, KIND_ACK, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f
+            ]),
+            Err(WireError::BadVarint)
+        );
+    }
+}
