@@ -4,30 +4,143 @@ use crate::harness::{Dv, TempDir};
 
 fn seeded() -> (Dv, String) {
     let dv = Dv::init("pho-minh");
-    let h = dv.add(&["household", "add", "--project", "cao-toc-bac-nam", "--head", "Đỗ Văn Em"]);
-    dv.add(&["activity", "add", "--type", "tiep-dan", "--date", "2023-05-05", "--title", "Tiếp công dân định kỳ"]);
+    let h = dv.add(&[
+        "household",
+        "add",
+        "--project",
+        "cao-toc-bac-nam",
+        "--head",
+        "Đỗ Văn Em",
+    ]);
+    dv.add(&[
+        "activity",
+        "add",
+        "--type",
+        "tiep-dan",
+        "--date",
+        "2023-05-05",
+        "--title",
+        "Tiếp công dân định kỳ",
+    ]);
     (dv, h)
 }
 
 #[test]
 fn invalid_values_are_refused_with_clear_messages() {
     let (dv, h) = seeded();
-    dv.fails(&["activity", "add", "--type", "doi-thoai", "--date", "2023-02-30", "--title", "x"], "ngày không hợp lệ");
-    dv.fails(&["activity", "add", "--type", "doi-thoai", "--date", "hôm qua", "--title", "x"], "ngày không hợp lệ");
-    dv.fails(&["activity", "add", "--type", "hop-cho", "--date", "2023-02-03", "--title", "x"], "activity_type");
-    dv.fails(&["activity", "add", "--type", "doi-thoai", "--date", "2023-02-03", "--title", "x", "--unit", "pho-khong-co"], "không có đơn vị \"pho-khong-co\"");
+    dv.fails(
+        &[
+            "activity",
+            "add",
+            "--type",
+            "doi-thoai",
+            "--date",
+            "2023-02-30",
+            "--title",
+            "x",
+        ],
+        "ngày không hợp lệ",
+    );
+    dv.fails(
+        &[
+            "activity",
+            "add",
+            "--type",
+            "doi-thoai",
+            "--date",
+            "hôm qua",
+            "--title",
+            "x",
+        ],
+        "ngày không hợp lệ",
+    );
+    dv.fails(
+        &[
+            "activity",
+            "add",
+            "--type",
+            "hop-cho",
+            "--date",
+            "2023-02-03",
+            "--title",
+            "x",
+        ],
+        "activity_type",
+    );
+    dv.fails(
+        &[
+            "activity",
+            "add",
+            "--type",
+            "doi-thoai",
+            "--date",
+            "2023-02-03",
+            "--title",
+            "x",
+            "--unit",
+            "pho-khong-co",
+        ],
+        "không có đơn vị \"pho-khong-co\"",
+    );
     dv.fails(&["list", "--kind", "cuoc-hop"], "loại hồ sơ không hợp lệ");
     dv.fails(&["list", "--period", "2023-H3"], "kỳ không hợp lệ");
     dv.fails(&["list", "--unit", "xa-ma"], "không có đơn vị");
     dv.fails(&["household", "status", &h, "da-xong"], "giai đoạn");
-    dv.fails(&["household", "visit", &h, "--date", "31/02/2023", "--by", "A", "--outcome", "B"], "ngày không hợp lệ");
-    dv.fails(&["edit", &h, "--set", "stage=ban-giao"], "không có trường \"stage\"");
-    dv.fails(&["edit", &h, "--set", "compensation_vnd=nhiều"], "không phải số nguyên");
+    dv.fails(
+        &[
+            "household",
+            "visit",
+            &h,
+            "--date",
+            "31/02/2023",
+            "--by",
+            "A",
+            "--outcome",
+            "B",
+        ],
+        "ngày không hợp lệ",
+    );
+    dv.fails(
+        &["edit", &h, "--set", "stage=ban-giao"],
+        "không có trường \"stage\"",
+    );
+    dv.fails(
+        &["edit", &h, "--set", "compensation_vnd=nhiều"],
+        "không phải số nguyên",
+    );
     dv.fails(&["edit", &h, "--set", "head="], "thiếu");
     dv.fails(&["show", "zzzzzzzz"], "không tìm thấy hồ sơ");
-    dv.fails(&["household", "add", "--project", "cao-toc-bac-nam", "--head", "X", "--parcel", "12-345"], "thửa đất");
-    dv.fails(&["household", "add", "--project", "duong-sat", "--head", "X"], "project");
-    dv.fails(&["progress", "add", &h, "--period", "2023-H2", "--status", "hoan-thanh", "--summary", "x"], "lệnh này dành cho loại task");
+    dv.fails(
+        &[
+            "household",
+            "add",
+            "--project",
+            "cao-toc-bac-nam",
+            "--head",
+            "X",
+            "--parcel",
+            "12-345",
+        ],
+        "thửa đất",
+    );
+    dv.fails(
+        &["household", "add", "--project", "duong-sat", "--head", "X"],
+        "project",
+    );
+    dv.fails(
+        &[
+            "progress",
+            "add",
+            &h,
+            "--period",
+            "2023-H2",
+            "--status",
+            "hoan-thanh",
+            "--summary",
+            "x",
+        ],
+        "lệnh này dành cho loại task",
+    );
 }
 
 #[test]
@@ -39,16 +152,31 @@ fn a_csv_with_bad_rows_names_each_and_imports_nothing() {
         "head,village,parcels,stage\nNguyễn Văn Tốt,Thôn 1,12/1:100:ONT,kiem-dem\n,Thôn 2,,\nLê Thị Sai,Thôn 3,12/x,\nPhan Văn Lỗi,Thôn 4,,da-xong\nHồ Văn Đúng,Thôn 5,,\n",
     )
     .unwrap();
-    let err = dv.fails(&["import", "household", "--csv", csv.to_str().unwrap()], "có 3 dòng lỗi");
+    let err = dv.fails(
+        &["import", "household", "--csv", csv.to_str().unwrap()],
+        "có 3 dòng lỗi",
+    );
     for line in ["dòng 3", "dòng 4", "dòng 5"] {
         assert!(err.contains(line), "{line} not named in: {err}");
     }
-    assert!(!err.contains("dòng 2:") && !err.contains("dòng 6:"), "valid rows named as bad: {err}");
+    assert!(
+        !err.contains("dòng 2:") && !err.contains("dòng 6:"),
+        "valid rows named as bad: {err}"
+    );
     let unknown = dv.dir.join("cols.csv");
     std::fs::write(&unknown, "head,so_nha\nA,1\n").unwrap();
-    dv.fails(&["import", "household", "--csv", unknown.to_str().unwrap()], "cột \"so_nha\"");
-    dv.fails(&["import", "petition", "--csv", unknown.to_str().unwrap()], "chỉ nhập được household hoặc activity");
-    dv.fails(&["import", "household", "--csv", "/khong/co/tep.csv"], "không đọc được");
+    dv.fails(
+        &["import", "household", "--csv", unknown.to_str().unwrap()],
+        "cột \"so_nha\"",
+    );
+    dv.fails(
+        &["import", "petition", "--csv", unknown.to_str().unwrap()],
+        "chỉ nhập được household hoặc activity",
+    );
+    dv.fails(
+        &["import", "household", "--csv", "/khong/co/tep.csv"],
+        "không đọc được",
+    );
 }
 
 #[test]
@@ -56,7 +184,16 @@ fn corrupt_or_truncated_bundles_are_refused_whole() {
     let (dv, _) = seeded();
     let other = Dv::init("pho-minh");
     for i in 0..3 {
-        other.add(&["activity", "add", "--type", "tuyen-truyen", "--date", "2023-06-01", "--title", &format!("Tuyên truyền {i}")]);
+        other.add(&[
+            "activity",
+            "add",
+            "--type",
+            "tuyen-truyen",
+            "--date",
+            "2023-06-01",
+            "--title",
+            &format!("Tuyên truyền {i}"),
+        ]);
     }
     let good = other.dir.join("good.dvb");
     other.ok(&["bundle", "export", "--out", good.to_str().unwrap()]);
@@ -78,7 +215,10 @@ fn corrupt_or_truncated_bundles_are_refused_whole() {
     dv.fails(&["bundle", "import", junk.to_str().unwrap()], "gói");
 
     // The intact bundle still imports afterwards.
-    assert_eq!(dv.json(&["bundle", "import", good.to_str().unwrap()])["new"], 3);
+    assert_eq!(
+        dv.json(&["bundle", "import", good.to_str().unwrap()])["new"],
+        3
+    );
 }
 
 #[test]
@@ -88,11 +228,26 @@ fn a_missing_data_directory_is_named() {
     let out = dv.run(&["list"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("không có thư mục dữ liệu") && err.contains("init"), "{err}");
-    assert!(!tmp.path().join("khong-co").exists(), "a failed command must not create the directory");
+    assert!(
+        err.contains("không có thư mục dữ liệu") && err.contains("init"),
+        "{err}"
+    );
+    assert!(
+        !tmp.path().join("khong-co").exists(),
+        "a failed command must not create the directory"
+    );
     // init twice does not wipe anything.
     let dv = Dv::init("pho-van");
-    dv.add(&["model", "add", "--name", "Mô hình A", "--field", "kinh-te", "--year", "2023"]);
+    dv.add(&[
+        "model",
+        "add",
+        "--name",
+        "Mô hình A",
+        "--field",
+        "kinh-te",
+        "--year",
+        "2023",
+    ]);
     dv.fails(&["init", "--unit", "pho-van"], "đã có dữ liệu");
     let unknown_unit = TempDir::new("unit");
     let fresh = Dv::at(&unknown_unit.path().join("d"));
@@ -111,10 +266,22 @@ fn a_second_process_on_the_same_directory_is_refused() {
         .open(dv.dir.join("danvan.lock"))
         .unwrap();
     lock.try_lock().expect("take the lock");
-    let out = dv.run(&["activity", "add", "--type", "doi-thoai", "--date", "2023-02-03", "--title", "x"]);
+    let out = dv.run(&[
+        "activity",
+        "add",
+        "--type",
+        "doi-thoai",
+        "--date",
+        "2023-02-03",
+        "--title",
+        "x",
+    ]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("đang được một tiến trình danvan khác sử dụng"), "{err}");
+    assert!(
+        err.contains("đang được một tiến trình danvan khác sử dụng"),
+        "{err}"
+    );
     lock.unlock().unwrap();
     assert_eq!(before, dv.snapshot());
 }

@@ -21,7 +21,10 @@ impl Rng {
 }
 
 fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 #[test]
@@ -29,14 +32,20 @@ fn sigkill_while_adding_loses_no_acknowledged_record() {
     let kills = env_or("DANVAN_CRASH_KILLS", 24);
     let seed = env_or(
         "DANVAN_CRASH_SEED",
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1,
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64
+            | 1,
     );
     eprintln!("crash test: {kills} kills, seed {seed} (rerun with DANVAN_CRASH_SEED={seed})");
     let mut rng = Rng(seed);
     let dv = Dv::init("pho-quang");
     let id_pattern = |line: &str| -> Option<String> {
         let rest = line.trim().strip_prefix("\"id\": \"")?;
-        let id = rest.strip_suffix("\",").or_else(|| rest.strip_suffix('"'))?;
+        let id = rest
+            .strip_suffix("\",")
+            .or_else(|| rest.strip_suffix('"'))?;
         (id.len() == 26).then(|| id.to_string())
     };
     let mut acknowledged: Vec<String> = Vec::new();
@@ -97,9 +106,19 @@ fn sigkill_while_adding_loses_no_acknowledged_record() {
             .map(|r| r["id"].as_str().unwrap().to_string())
             .collect();
         for id in &acknowledged {
-            assert!(listed.contains(id), "round {round} (seed {seed}): acknowledged record {id} lost");
+            assert!(
+                listed.contains(id),
+                "round {round} (seed {seed}): acknowledged record {id} lost"
+            );
         }
     }
-    assert!(acknowledged.len() >= kills as usize, "too few records were written to test anything: {}", acknowledged.len());
-    eprintln!("crash test: {} acknowledged records survived {kills} kills", acknowledged.len());
+    assert!(
+        acknowledged.len() >= kills as usize,
+        "too few records were written to test anything: {}",
+        acknowledged.len()
+    );
+    eprintln!(
+        "crash test: {} acknowledged records survived {kills} kills",
+        acknowledged.len()
+    );
 }

@@ -114,7 +114,8 @@ impl Dv {
         let mut all = args.to_vec();
         all.push("--json");
         let text = self.ok(&all);
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("danvan {args:?}: bad JSON ({e}): {text}"))
+        serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("danvan {args:?}: bad JSON ({e}): {text}"))
     }
 
     /// Adds a record with `--json` and returns its id.
@@ -134,12 +135,20 @@ impl Dv {
         let before = self.snapshot();
         let out = self.run(args);
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(!out.status.success(), "danvan {args:?} should have failed; stdout: {}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            !out.status.success(),
+            "danvan {args:?} should have failed; stdout: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         assert!(
             stderr.contains(needle),
             "danvan {args:?}: message should mention {needle:?}, got: {stderr}"
         );
-        assert_eq!(before, self.snapshot(), "danvan {args:?} failed but changed stored data");
+        assert_eq!(
+            before,
+            self.snapshot(),
+            "danvan {args:?} failed but changed stored data"
+        );
         stderr
     }
 }

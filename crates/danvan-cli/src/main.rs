@@ -148,6 +148,38 @@ enum Command {
         #[command(subcommand)]
         command: BundleCommand,
     },
+    /// Danh sách nút tin cậy (cho tới khi có danh bạ ký số)
+    Trust {
+        #[command(subcommand)]
+        command: TrustCommand,
+    },
+    /// Nhận kết nối đồng bộ từ các nút khác; với --hub còn đồng bộ liên tục lên trạm thị xã
+    Serve {
+        #[arg(long, default_value = "0.0.0.0:7420")]
+        listen: std::net::SocketAddr,
+        /// Địa chỉ trạm thị xã để đồng bộ lên liên tục
+        #[arg(long)]
+        hub: Option<std::net::SocketAddr>,
+    },
+    /// Một phiên đồng bộ với nút khác; --live giữ kết nối và đẩy thay đổi mới ngay
+    Sync {
+        addr: std::net::SocketAddr,
+        #[arg(long)]
+        live: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lần đồng bộ gần nhất với từng nút
+    Peers {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Chạy thử: trạm thị xã, các xã và máy tổ công tác trên QUIC nội bộ
+    Demo {
+        /// Giữ lại thư mục dữ liệu của bản chạy thử tại đây
+        #[arg(long)]
+        keep: Option<PathBuf>,
+    },
     /// Kiểm tra toàn vẹn kho dữ liệu
     Check {
         #[arg(long)]
@@ -331,6 +363,26 @@ struct ModelAdd {
 }
 
 #[derive(Subcommand)]
+enum TrustCommand {
+    /// Tin cậy một nút
+    Add {
+        node_id: String,
+        /// Địa chỉ HOST:PORT của nút (để ghim khóa khi kết nối tới)
+        #[arg(long)]
+        addr: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Các nút tin cậy
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Thôi tin cậy một nút
+    Remove { node_id: String },
+}
+
+#[derive(Subcommand)]
 enum BundleCommand {
     /// Ghi mọi thay đổi ra một tệp
     Export {
@@ -379,6 +431,19 @@ fn opt_trim(v: Option<String>) -> Option<String> {
 
 fn main() {
     let cli = Cli::parse();
+    // Long-running commands say what their sessions do; the others stay quiet.
+    let default_filter = match cli.command {
+        Command::Serve { .. } | Command::Sync { live: true, .. } => "warn,danvan_node=info",
+        _ => "warn",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DANVAN_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
     if let Err(err) = run(cli) {
         eprintln!("lỗi: {err:#}");
         std::process::exit(1);
@@ -398,6 +463,12 @@ fn run(cli: Cli) -> Result<()> {
             println!("Mã nút: {}", node.id());
             return Ok(());
         }
+        Command::Demo { keep } => {
+            let runtime = runtime()?;
+            let report = runtime.block_on(danvan_node::demo::run(keep.as_deref()))?;
+            print!("{report}");
+            return Ok(());
+        }
         Command::Units { json } => {
             // Before `init`, show the bundled sample the node would start with.
             let units = if dir.join(danvan_node::UNITS_FILE).exists() {
@@ -412,7 +483,90 @@ fn run(cli: Cli) -> Result<()> {
     }
     let mut node = Node::open(&dir)?;
     match cli.command {
-        Command::Init { .. } | Command::Units { .. } => unreachable!("handled above"),
+        Command::Init { .. } | Command::Units { .. } | Command::Demo { .. } => {
+            unreachable!("handled above")
+        }
+        Command::Trust { command } => trust(&mut node, command)?,
+        Command::Peers { json } => {
+            let peers = node.store().peers()?;
+            if json {
+                print_json(&serde_json::to_value(&peers)?);
+            } else {
+                output::print_peers(&node, &peers);
+            }
+        }
+        Command::Serve { listen, hub } => {
+            let runtime = runtime()?;
+            runtime.block_on(async move {
+                let shared = danvan_node::SharedNode::new(node, true)?;
+                let endpoint = shared.bind(listen)?;
+                println!(
+                    "Nút {} đang nhận đồng bộ tại {}{}",
+                    shared.id(),
+                    endpoint.local_addr(),
+                    hub.map(|h| format!(", đồng bộ liên tục lên trạm {h}"))
+                        .unwrap_or_default()
+                );
+                shared
+                    .serve(endpoint, hub, async {
+                        let _ = tokio::signal::ctrl_c().await;
+                    })
+                    .await?;
+                println!("Đã dừng.");
+                anyhow::Ok(())
+            })?;
+        }
+        Command::Sync { addr, live, json } => {
+            let runtime = runtime()?;
+            runtime.block_on(async move {
+                let shared = danvan_node::SharedNode::new(node, live)?;
+                let bind: std::net::SocketAddr = if addr.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" }.parse()?;
+                let endpoint = shared.bind(bind)?;
+                let tty = std::io::IsTerminal::is_terminal(&std::io::stderr()) && !json;
+                let mut progress = |p: &danvan_node::Progress| {
+                    if tty {
+                        eprint!(
+                            "\rĐang đồng bộ: còn nhận tối đa {} thay đổi, còn gửi tối đa {}; đã nhận {} byte, đã gửi {} byte   ",
+                            p.pull_target_seq.saturating_sub(p.pulled_seq),
+                            p.serve_target_seq.saturating_sub(p.served_seq),
+                            p.stats.bytes_received,
+                            p.stats.bytes_sent
+                        );
+                    }
+                };
+                if live && !json {
+                    println!("Đang đồng bộ liên tục với {addr} (Ctrl+C để dừng)…");
+                }
+                let summary = tokio::select! {
+                    s = shared.sync_with(&endpoint, addr, live, &mut progress) => s?,
+                    _ = tokio::signal::ctrl_c(), if live => {
+                        println!("Đã dừng.");
+                        return anyhow::Ok(());
+                    }
+                };
+                if tty {
+                    eprintln!();
+                }
+                if json {
+                    print_json(&serde_json::to_value(&summary)?);
+                } else {
+                    println!(
+                        "Đồng bộ xong với {}: gửi {} thay đổi, nhận {} ({} mới, {} bị từ chối); {} byte gửi, {} byte nhận; {} lượt khứ hồi; {} ms.",
+                        &summary.peer[..8],
+                        summary.changes_sent,
+                        summary.changes_received,
+                        summary.changes_stored,
+                        summary.changes_rejected,
+                        summary.bytes_sent,
+                        summary.bytes_received,
+                        summary.round_trips,
+                        summary.elapsed_ms
+                    );
+                }
+                endpoint.close();
+                anyhow::Ok(())
+            })?;
+        }
         Command::Id => println!("{}", node.id()),
         Command::Activity {
             command: AddOnly::Add(a),
@@ -663,6 +817,70 @@ fn run(cli: Cli) -> Result<()> {
             if !problems.is_empty() {
                 bail!("kho dữ liệu có {} lỗi", problems.len());
             }
+        }
+    }
+    Ok(())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+fn trust(node: &mut Node, command: TrustCommand) -> Result<()> {
+    match command {
+        TrustCommand::Add {
+            node_id,
+            addr,
+            name,
+        } => {
+            let id: danvan_model::NodeId = node_id
+                .parse()
+                .with_context(|| format!("mã nút {node_id:?}"))?;
+            if let Some(a) = &addr {
+                a.parse::<std::net::SocketAddr>()
+                    .with_context(|| format!("địa chỉ {a:?} không hợp lệ (dạng 192.0.2.1:7420)"))?;
+            }
+            node.store_mut()
+                .trust(&id, addr.as_deref(), name.as_deref(), danvan_node::now_ms())?;
+            println!(
+                "Đã tin cậy nút {}{}.",
+                id.short(),
+                name.map(|n| format!(" ({n})")).unwrap_or_default()
+            );
+        }
+        TrustCommand::List { json } => {
+            let list = node.store().trusted()?;
+            if json {
+                let v: Vec<serde_json::Value> = list
+                    .iter()
+                    .map(|(id, addr, name)| serde_json::json!({"id": id.to_string(), "addr": addr, "name": name}))
+                    .collect();
+                print_json(&serde_json::Value::Array(v));
+            } else if list.is_empty() {
+                println!(
+                    "Chưa tin cậy nút nào. Thêm bằng `danvan trust add MÃ_NÚT --addr HOST:PORT`."
+                );
+            } else {
+                for (id, addr, name) in list {
+                    println!(
+                        "{id}  {}  {}",
+                        addr.unwrap_or_default(),
+                        name.unwrap_or_default()
+                    );
+                }
+            }
+        }
+        TrustCommand::Remove { node_id } => {
+            let id: danvan_model::NodeId = node_id
+                .parse()
+                .with_context(|| format!("mã nút {node_id:?}"))?;
+            if !node.store_mut().untrust(&id)? {
+                bail!("nút {} không có trong danh sách tin cậy", id.short());
+            }
+            println!("Đã thôi tin cậy nút {}.", id.short());
         }
     }
     Ok(())

@@ -341,3 +341,47 @@ pub(crate) fn print_units(units: &UnitTree, json: bool) {
         println!("{}{} [{}]{}", "  ".repeat(depth), u.name, u.id, merged);
     }
 }
+
+pub(crate) fn print_peers(node: &Node, peers: &[danvan_node::PeerRow]) {
+    if peers.is_empty() {
+        println!("Chưa đồng bộ với nút nào.");
+        return;
+    }
+    let names: std::collections::HashMap<String, String> = node
+        .store()
+        .trusted()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(id, addr, name)| (id.to_string(), name.or(addr).unwrap_or_default()))
+        .collect();
+    println!(
+        "{:<8}  {:<20}  {:<16}  {:>8}  {:>8}  {:>10}  {:>10}  {:>8}",
+        "NÚT", "TÊN", "LẦN CUỐI", "ĐÃ GỬI", "ĐÃ NHẬN", "BYTE GỬI", "BYTE NHẬN", "CÒN THIẾU"
+    );
+    for p in peers {
+        let when = p
+            .last_sync
+            .and_then(|ms| time::OffsetDateTime::from_unix_timestamp(ms / 1000).ok())
+            .map(|t| {
+                let t = t + time::Duration::hours(7);
+                format!(
+                    "{} {:02}:{:02}",
+                    danvan_model::format_date(t.date()),
+                    t.hour(),
+                    t.minute()
+                )
+            })
+            .unwrap_or_else(|| "chưa".into());
+        println!(
+            "{:<8}  {}  {:<16}  {:>8}  {:>8}  {:>10}  {:>10}  {:>8}",
+            &p.peer[..8],
+            cut(names.get(&p.peer).map(String::as_str).unwrap_or(""), 20),
+            when,
+            p.sent,
+            p.received,
+            p.bytes_sent,
+            p.bytes_received,
+            p.behind
+        );
+    }
+}

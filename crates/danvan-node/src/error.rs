@@ -51,6 +51,12 @@ pub enum NodeError {
         /// What is wrong.
         reason: String,
     },
+    /// A transport error.
+    #[error(transparent)]
+    Net(#[from] danvan_net::NetError),
+    /// The sync session failed.
+    #[error(transparent)]
+    Proto(#[from] danvan_proto::ProtoError),
     /// A value given on the command line is not usable.
     #[error("{0}")]
     Invalid(String),

@@ -5,15 +5,21 @@
 //! sync driver runs them on tokio. This crate holds no protocol logic of its
 //! own: what goes on the wire is decided in `danvan-proto`.
 
+pub mod demo;
 mod error;
 mod household;
 mod node;
+mod replica;
+mod sync;
 mod transfer;
 
+pub use danvan_net::Endpoint;
+pub use danvan_proto::{Progress, SessionStats};
 pub use danvan_store::{ApplyReport, ListFilter, PeerRow, Row};
 pub use error::NodeError;
 pub use household::StageOutcome;
 pub use node::{
     HistoryEntry, KEY_FILE, Node, Shown, UNITS_FILE, default_data_dir, now_ms, random_bytes,
 };
+pub use sync::{SESSIONS_MAX, SharedNode, SyncSummary};
 pub use transfer::{parse_parcel, write_atomic};

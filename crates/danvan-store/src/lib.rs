@@ -113,10 +113,8 @@ pub struct FeedEntry {
     pub seq: u64,
     /// Change hash.
     pub hash: [u8; 32],
-    /// Document.
-    pub doc: DocId,
-    /// Author.
-    pub author: NodeId,
+    /// Bytes of the change body.
+    pub body_len: u32,
 }
 
 /// A change as stored, with its local sequence number.
@@ -234,6 +232,10 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     }
 }
 
+/// How long a command waits for another process to release the data
+/// directory before it gives up with [`StoreError::Locked`].
+pub const LOCK_WAIT_MS: u64 = 3_000;
+
 fn take_lock(dir: &Path) -> Result<File, StoreError> {
     let path = dir.join(LOCK_FILE);
     let file = OpenOptions::new()
@@ -242,10 +244,28 @@ fn take_lock(dir: &Path) -> Result<File, StoreError> {
         .write(true)
         .open(&path)
         .map_err(io_err(&path))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked(dir.to_path_buf())),
-        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Io { path, source: e }),
+    wait_lock(&file, dir, LOCK_WAIT_MS)?;
+    Ok(file)
+}
+
+fn wait_lock(file: &File, dir: &Path, wait_ms: u64) -> Result<(), StoreError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(wait_ms);
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                if std::time::Instant::now() >= deadline {
+                    return Err(StoreError::Locked(dir.to_path_buf()));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(StoreError::Io {
+                    path: dir.join(LOCK_FILE),
+                    source: e,
+                });
+            }
+        }
     }
 }
 
@@ -351,6 +371,20 @@ impl Store {
         })
     }
 
+    /// Lets other processes use the data directory until [`Store::relock`]:
+    /// a long-running sync holds the directory only while it touches the
+    /// store, so officers can record work meanwhile.
+    pub fn unlock(&mut self) -> Result<(), StoreError> {
+        self._lock
+            .unlock()
+            .map_err(io_err(&self.dir.join(LOCK_FILE)))
+    }
+
+    /// Takes the directory back after [`Store::unlock`], waiting up to `wait_ms`.
+    pub fn relock(&mut self, wait_ms: u64) -> Result<(), StoreError> {
+        wait_lock(&self._lock, &self.dir, wait_ms)
+    }
+
     /// The data directory.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -405,7 +439,8 @@ impl Store {
     /// Starts a transaction for many local writes (bulk import): nothing of
     /// it is visible or durable until [`WriteBatch::commit`].
     pub fn batch(&mut self) -> Result<WriteBatch<'_>, StoreError> {
-        Ok(WriteBatch(self.conn.transaction()?))
+        let epoch = self.epoch;
+        Ok(WriteBatch(self.conn.transaction()?, epoch))
     }
 
     /// Stores already verified changes from elsewhere (a peer or a bundle),
@@ -414,7 +449,7 @@ impl Store {
     /// never runs ahead of what is stored.
     pub fn apply_changes(
         &mut self,
-        source: Option<&NodeId>,
+        source: Option<(&NodeId, [u8; 8])>,
         changes: &[SignedChange],
         checkpoint: Option<(&NodeId, Checkpoint)>,
     ) -> Result<ApplyReport, StoreError> {
@@ -422,7 +457,7 @@ impl Store {
         let mut report = ApplyReport::default();
         let mut by_doc: BTreeMap<DocId, Vec<&SignedChange>> = BTreeMap::new();
         for change in changes {
-            if insert_change(&tx, change, source)? {
+            if insert_change(&tx, change, None, source)? {
                 report.new += 1;
                 by_doc.entry(change.doc).or_default().push(change);
             } else {
@@ -525,32 +560,42 @@ impl Store {
         collect_stored(stmt.query(params![since as i64, limit as i64])?)
     }
 
-    /// Feed entries after `since` not authored by `peer`, at most `limit`,
-    /// and the highest seq looked at (skipped entries still count as seen).
+    /// Feed entries after `since`, at most `limit`, skipping what the peer
+    /// store `(peer, peer_epoch)` certainly holds: changes it made in that
+    /// store life, and changes received from that same store life. Returns
+    /// the entries and the highest seq looked at (skipped entries still count).
     pub fn feed(
         &self,
         peer: &NodeId,
+        peer_epoch: [u8; 8],
         since: u64,
         limit: usize,
     ) -> Result<(Vec<FeedEntry>, u64), StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT seq, hash, doc, author FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            "SELECT seq, hash, length(body), author, actor_epoch, source, source_epoch
+             FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
         )?;
         let mut rows = stmt.query(params![since as i64, limit as i64])?;
         let mut out = Vec::new();
         let mut scanned = since;
+        let (peer_key, epoch) = (&peer.as_bytes()[..], &peer_epoch[..]);
         while let Some(r) = rows.next()? {
             let seq: i64 = r.get(0)?;
             scanned = seq as u64;
-            let author = node_id(r.get(3)?)?;
-            if author == *peer {
+            let author: Vec<u8> = r.get(3)?;
+            let actor_epoch: Vec<u8> = r.get(4)?;
+            if author == peer_key && actor_epoch == epoch {
+                continue;
+            }
+            let source: Option<Vec<u8>> = r.get(5)?;
+            let source_epoch: Option<Vec<u8>> = r.get(6)?;
+            if source.as_deref() == Some(peer_key) && source_epoch.as_deref() == Some(epoch) {
                 continue;
             }
             out.push(FeedEntry {
                 seq: seq as u64,
                 hash: hash32(r.get(1)?)?,
-                doc: doc_id(r.get(2)?)?,
-                author,
+                body_len: r.get::<_, i64>(2)? as u32,
             });
         }
         Ok((out, scanned))
@@ -605,6 +650,43 @@ impl Store {
             }),
             _ => None,
         })
+    }
+
+    /// Adds or updates a trusted node.
+    pub fn trust(
+        &mut self,
+        peer: &NodeId,
+        addr: Option<&str>,
+        name: Option<&str>,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO trusted (peer, addr, name, added) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (peer) DO UPDATE SET addr = COALESCE(excluded.addr, addr), name = COALESCE(excluded.name, name)",
+            params![peer.as_bytes().to_vec(), addr, name, now_ms],
+        )?;
+        Ok(())
+    }
+
+    /// Removes a trusted node; false if it was not trusted.
+    pub fn untrust(&mut self, peer: &NodeId) -> Result<bool, StoreError> {
+        Ok(self.conn.execute(
+            "DELETE FROM trusted WHERE peer = ?1",
+            params![peer.as_bytes().to_vec()],
+        )? == 1)
+    }
+
+    /// The trusted nodes: (id, address, name).
+    pub fn trusted(&self) -> Result<Vec<(NodeId, Option<String>, Option<String>)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT peer, addr, name FROM trusted ORDER BY added")?;
+        let rows: Vec<(Vec<u8>, Option<String>, Option<String>)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        rows.into_iter()
+            .map(|(p, a, n)| Ok((node_id(p)?, a, n)))
+            .collect()
     }
 
     /// Records the figures of a finished session with a peer.
@@ -748,7 +830,7 @@ impl Store {
 }
 
 /// Local writes inside one transaction; dropped without commit, it rolls back.
-pub struct WriteBatch<'a>(Transaction<'a>);
+pub struct WriteBatch<'a>(Transaction<'a>, [u8; 8]);
 
 impl std::fmt::Debug for WriteBatch<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -761,7 +843,7 @@ impl WriteBatch<'_> {
     pub fn write(&mut self, write: &LocalWrite<'_>) -> Result<(), StoreError> {
         let mut new = 0;
         for change in &write.changes {
-            new += insert_change(&self.0, change, None)? as i64;
+            new += insert_change(&self.0, change, Some(self.1), None)? as i64;
         }
         after_write(&self.0, &write.doc, write.automerge, new)
     }
@@ -836,11 +918,16 @@ fn list_query(columns: &str, f: &ListFilter) -> (String, Vec<rusqlite::types::Va
 fn insert_change(
     tx: &Connection,
     change: &SignedChange,
-    source: Option<&NodeId>,
+    actor_epoch: Option<[u8; 8]>,
+    source: Option<(&NodeId, [u8; 8])>,
 ) -> Result<bool, StoreError> {
+    let actor_epoch = match actor_epoch {
+        Some(e) => e,
+        None => actor_epoch_of(&change.body)?,
+    };
     let mut stmt = tx.prepare_cached(
-        "INSERT OR IGNORE INTO changes (hash, doc, author, signature, body, source)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT OR IGNORE INTO changes (hash, doc, author, signature, body, actor_epoch, source, source_epoch)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
     let n = stmt.execute(params![
         change.hash.to_vec(),
@@ -848,9 +935,24 @@ fn insert_change(
         change.author.as_bytes().to_vec(),
         change.signature.to_vec(),
         change.body,
-        source.map(|s| s.as_bytes().to_vec()),
+        actor_epoch.to_vec(),
+        source.map(|s| s.0.as_bytes().to_vec()),
+        source.map(|s| s.1.to_vec()),
     ])?;
     Ok(n == 1)
+}
+
+/// The epoch suffix of a change's actor id (see `NodeKey::actor`).
+fn actor_epoch_of(body: &[u8]) -> Result<[u8; 8], StoreError> {
+    let change = automerge::Change::try_from(body)
+        .map_err(|e| StoreError::Corrupt(format!("thay đổi không đọc được: {e}")))?;
+    let actor = change.actor_id().to_bytes();
+    actor
+        .get(32..)
+        .and_then(|tail| <[u8; 8]>::try_from(tail).ok())
+        .ok_or_else(|| {
+            StoreError::Corrupt("tác nhân của thay đổi không theo dạng khóa nút + epoch".into())
+        })
 }
 
 fn set_checkpoint(tx: &Transaction<'_>, peer: &NodeId, cp: Checkpoint) -> Result<(), StoreError> {

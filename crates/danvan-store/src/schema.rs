@@ -21,7 +21,12 @@ CREATE TABLE changes (
     author    BLOB NOT NULL,
     signature BLOB NOT NULL,
     body      BLOB NOT NULL,
-    source    BLOB
+    -- The epoch suffix of the change's Automerge actor: the author's store
+    -- life it was made in.
+    actor_epoch  BLOB NOT NULL,
+    -- The peer store it was received from (NULL: made here or imported).
+    source       BLOB,
+    source_epoch BLOB
 );
 CREATE INDEX changes_doc ON changes (doc, seq);
 CREATE INDEX changes_author ON changes (author, seq);
@@ -68,6 +73,13 @@ CREATE TABLE peers (
     behind     INTEGER NOT NULL DEFAULT 0,
     name       TEXT,
     addr       TEXT
+);
+-- Nodes this node syncs with (until the signed roster replaces this list).
+CREATE TABLE trusted (
+    peer  BLOB PRIMARY KEY,
+    addr  TEXT,
+    name  TEXT,
+    added INTEGER NOT NULL
 );
 "#;
 

@@ -1,0 +1,460 @@
+//! `danvan demo`: the whole system on one machine. A town hub, commune
+//! nodes and two field laptops, each with its own data directory and a real
+//! QUIC endpoint on loopback, record work offline, sync laptop to laptop,
+//! then everyone through the hub; the report says who has what and what it
+//! cost on the wire.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use danvan_model::{Kind, Petition, Record, Task, vocab};
+
+use crate::error::NodeError;
+use crate::node::{Node, random_bytes};
+use crate::sync::{SharedNode, SyncSummary};
+
+struct Member {
+    label: &'static str,
+    unit: &'static str,
+    node: SharedNode,
+}
+
+fn loopback() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+fn petition(
+    node: &Node,
+    received: &str,
+    citizen: &str,
+    content: &str,
+    kind: &str,
+    category: &str,
+) -> Result<Record, NodeError> {
+    Ok(Record::Petition(Petition {
+        header: node.new_header(Kind::Petition, None, None)?,
+        petition_type: kind.into(),
+        round: 1,
+        complex: false,
+        remote: false,
+        channel: "tiep-dan".into(),
+        received: received.into(),
+        citizen: citizen.into(),
+        address: None,
+        id_number: None,
+        content: content.into(),
+        category: Some(category.into()),
+        assigned_unit: None,
+        status: vocab::PETITION_STATUSES[0].0.into(),
+        answer: None,
+        resolved: None,
+    }))
+}
+
+fn task(node: &Node, number: &str, title: &str, assigned: &[&str]) -> Result<Record, NodeError> {
+    Ok(Record::Task(Task {
+        header: node.new_header(Kind::Task, None, None)?,
+        source: Some("Kết luận của Ban Thường vụ Thị ủy ngày 17/7/2023".into()),
+        number: number.into(),
+        title: title.into(),
+        text: None,
+        assigned: assigned.iter().map(|s| s.to_string()).collect(),
+        due: Some("2023-12-31".into()),
+    }))
+}
+
+/// Work a commune records offline.
+fn commune_work(node: &mut Node, unit_name: &str) -> Result<(), NodeError> {
+    let records = [
+        node.new_activity(
+            None,
+            "doi-thoai",
+            "2023-07-25",
+            &format!("Đối thoại trực tiếp giữa Bí thư Đảng ủy với Nhân dân {unit_name}"),
+            Some("Hội trường UBND".into()),
+            Some("Đảng ủy, UBND, Ủy ban MTTQ".into()),
+            Some(110),
+            None,
+            Some(8),
+            Some(
+                "Nhân dân nêu ý kiến về bồi thường, hỗ trợ GPMB và đường giao thông nông thôn"
+                    .into(),
+            ),
+            None,
+        )?,
+        node.new_activity(
+            None,
+            "tiep-dan",
+            "2023-08-03",
+            "Tiếp công dân định kỳ của Chủ tịch UBND",
+            None,
+            None,
+            None,
+            Some(14),
+            Some(6),
+            None,
+            None,
+        )?,
+        node.new_activity(
+            None,
+            "tuyen-truyen",
+            "2023-08-15",
+            "Tuyên truyền chống khai thác hải sản bất hợp pháp (IUU)",
+            Some("Cảng cá".into()),
+            Some("Hội Nông dân, Đồn Biên phòng".into()),
+            Some(85),
+            None,
+            None,
+            None,
+            None,
+        )?,
+        petition(
+            node,
+            "2023-08-03",
+            "Nguyễn Văn Hùng",
+            "Đề nghị sửa chữa tuyến mương thoát nước bị hư hỏng sau mưa lớn",
+            "kien-nghi",
+            "hạ tầng",
+        )?,
+        petition(
+            node,
+            "2023-08-20",
+            "Lê Thị Mai",
+            "Khiếu nại việc áp giá bồi thường cây trồng trên đất nông nghiệp",
+            "khieu-nai",
+            "đất đai",
+        )?,
+    ];
+    for r in &records {
+        node.add(r)?;
+    }
+    Ok(())
+}
+
+async fn sync(member: &Member, hub: SocketAddr) -> Result<SyncSummary, NodeError> {
+    let endpoint = member.node.bind(loopback())?;
+    let summary = member
+        .node
+        .sync_with(&endpoint, hub, false, &mut |_| {})
+        .await;
+    endpoint.close();
+    summary
+}
+
+fn count(node: &SharedNode) -> Result<(u64, u64), NodeError> {
+    node.with(|n| -> Result<_, NodeError> {
+        let (records, changes, _) = n.store().counts()?;
+        Ok((records, changes))
+    })?
+}
+
+/// Runs the demo; returns the report to print. The data directories are
+/// removed afterwards unless `keep` names where to leave them.
+pub async fn run(keep: Option<&Path>) -> Result<String, NodeError> {
+    let base: PathBuf = match keep {
+        Some(dir) => dir.to_path_buf(),
+        None => std::env::temp_dir().join(format!(
+            "danvan-demo-{}",
+            random_bytes::<4>()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        )),
+    };
+    let result = run_in(&base).await;
+    if keep.is_none() {
+        let _ = std::fs::remove_dir_all(&base);
+    }
+    result
+}
+
+async fn run_in(base: &Path) -> Result<String, NodeError> {
+    let mut out = String::new();
+    let plan: [(&str, &str, &str); 6] = [
+        ("hub", "duc-pho", "Trạm thị xã (Ban Dân vận Thị ủy)"),
+        ("pho-minh", "pho-minh", "Phường Phổ Minh"),
+        ("pho-an", "pho-an", "Xã Phổ An"),
+        ("pho-thanh", "pho-thanh", "Phường Phổ Thạnh"),
+        ("laptop-1", "pho-minh", "Máy tổ công tác GPMB số 1"),
+        ("laptop-2", "pho-minh", "Máy tổ công tác GPMB số 2"),
+    ];
+    let _ = writeln!(out, "danvan demo — dữ liệu tại {}", base.display());
+    let mut nodes = Vec::new();
+    for (dir, unit, label) in plan {
+        nodes.push((
+            label,
+            unit,
+            Node::init(&base.join(dir), unit, Some(label), None)?,
+        ));
+    }
+    let ids: Vec<_> = nodes.iter().map(|(_, _, n)| n.id()).collect();
+    let hub_id = ids[0];
+    let now = crate::node::now_ms();
+    // Trust: the hub knows everyone; everyone knows the hub; the two laptops know each other.
+    for (i, (_, _, node)) in nodes.iter_mut().enumerate() {
+        let store = node.store_mut();
+        if i == 0 {
+            for id in &ids[1..] {
+                store.trust(id, None, None, now)?;
+            }
+        } else {
+            store.trust(&hub_id, None, Some("Trạm thị xã"), now)?;
+        }
+        if i == 4 {
+            store.trust(&ids[5], None, Some("Máy tổ công tác 2"), now)?;
+        }
+        if i == 5 {
+            store.trust(&ids[4], None, Some("Máy tổ công tác 1"), now)?;
+        }
+    }
+
+    // 1. Offline work.
+    let _ = writeln!(out, "\n1. Ghi nhận ngoại tuyến");
+    {
+        let hub = &mut nodes[0].2;
+        let tasks = [
+            task(
+                hub,
+                "1.5",
+                "Tổ chức Hội nghị đối thoại trực tiếp giữa Bí thư với công dân",
+                &["pho-minh", "pho-an", "pho-thanh"],
+            )?,
+            task(
+                hub,
+                "1.6",
+                "Chỉ đạo Tổ công tác tuyên truyền, vận động, hỗ trợ GPMB Dự án đường Cao tốc Bắc - Nam phía Đông",
+                &["duc-pho-to-gpmb"],
+            )?,
+            task(
+                hub,
+                "1.7",
+                "Triển khai phong trào thi đua \"Dân vận khéo\"",
+                &["pho-minh", "pho-an", "pho-thanh"],
+            )?,
+        ];
+        for t in &tasks {
+            hub.add(t)?;
+        }
+    }
+    for i in 1..=3 {
+        let (label, _, node) = &mut nodes[i];
+        let name = label.to_string();
+        commune_work(node, &name)?;
+    }
+    let shared_household = {
+        let laptop = &mut nodes[4].2;
+        let mut first = None;
+        for (head, village, parcel) in [
+            ("Võ Văn Tám", "Tổ dân phố Vĩnh Xuân", "18/112:420.5:ONT"),
+            ("Huỳnh Thị Lệ", "Tổ dân phố Vĩnh Xuân", "18/115:1250:LUC"),
+            ("Phạm Văn Bảy", "Tổ dân phố Trung Hòa", "19/40:300:CLN"),
+        ] {
+            let record = laptop.new_household(
+                None,
+                "cao-toc-bac-nam",
+                head,
+                Some(village.into()),
+                vec![crate::parse_parcel(parcel)?],
+                Some("Nhà cấp 4, tường rào, cây ăn quả".into()),
+                None,
+                None,
+            )?;
+            let id = laptop.add(&record)?;
+            first.get_or_insert(id);
+        }
+        first.expect("three households added").to_string()
+    };
+    let members: Vec<Member> = nodes
+        .into_iter()
+        .map(|(label, unit, node)| {
+            Ok(Member {
+                label,
+                unit,
+                node: SharedNode::new(node, false)?,
+            })
+        })
+        .collect::<Result<_, NodeError>>()?;
+    for m in &members {
+        let (records, changes) = count(&m.node)?;
+        let _ = writeln!(
+            out,
+            "   {:<36} {:>3} hồ sơ, {:>3} thay đổi",
+            m.label, records, changes
+        );
+    }
+
+    // 2. Laptop to laptop on site, no hub.
+    let _ = writeln!(
+        out,
+        "\n2. Hai máy tổ công tác đồng bộ trực tiếp tại thôn (không qua trạm)"
+    );
+    let laptop1_endpoint = members[4].node.bind(loopback())?;
+    let laptop1_addr = laptop1_endpoint.local_addr();
+    let (stop1, stopped1) = tokio::sync::oneshot::channel::<()>();
+    let laptop1 = members[4].node.clone();
+    let serve1 = tokio::spawn(async move {
+        laptop1
+            .serve(laptop1_endpoint, None, async {
+                let _ = stopped1.await;
+            })
+            .await
+    });
+    let first = sync(&members[5], laptop1_addr).await?;
+    let _ = writeln!(
+        out,
+        "   máy 2 ← máy 1: nhận {} thay đổi, {} byte, {} lượt khứ hồi",
+        first.changes_stored, first.bytes_received, first.round_trips
+    );
+    // Both laptops edit the same household apart.
+    members[4].node.with(|n| -> Result<(), NodeError> {
+        n.household_visit(
+            &shared_household,
+            "2023-09-05",
+            "Anh Nguyễn Văn Tâm",
+            "Hộ nghe giải thích về đơn giá, xin thêm thời gian",
+        )?;
+        n.edit(&shared_household, &["compensation_vnd=850000000".into()])?;
+        n.household_status(
+            &shared_household,
+            "cong-khai",
+            "2023-09-05",
+            "Tổ công tác",
+            "",
+        )?;
+        Ok(())
+    })??;
+    members[5].node.with(|n| -> Result<(), NodeError> {
+        n.household_visit(
+            &shared_household,
+            "2023-09-06",
+            "Chị Trần Thị Hoa",
+            "Hộ đồng ý phương án, hẹn ngày nhận tiền",
+        )?;
+        n.edit(&shared_household, &["compensation_vnd=870000000".into()])?;
+        n.household_status(&shared_household, "dong-y", "2023-09-06", "Tổ công tác", "")?;
+        Ok(())
+    })??;
+    let direct = sync(&members[5], laptop1_addr).await?;
+    let _ = writeln!(
+        out,
+        "   sau khi cùng sửa một hộ khi mất sóng: gửi {} / nhận {} thay đổi, {} + {} byte, {} lượt khứ hồi",
+        direct.changes_sent,
+        direct.changes_stored,
+        direct.bytes_sent,
+        direct.bytes_received,
+        direct.round_trips
+    );
+    let _ = stop1.send(());
+    serve1
+        .await
+        .map_err(|e| NodeError::Invalid(e.to_string()))??;
+
+    // 3. Everyone through the hub.
+    let _ = writeln!(out, "\n3. Tất cả đồng bộ qua trạm thị xã");
+    let hub_endpoint = members[0].node.bind(loopback())?;
+    let hub_addr = hub_endpoint.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let hub = members[0].node.clone();
+    let serve = tokio::spawn(async move {
+        hub.serve(hub_endpoint, None, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    let mut total_bytes = 0u64;
+    let mut total_round_trips = 0u64;
+    let mut sessions = 0u64;
+    for round in 1..=2 {
+        for m in &members[1..] {
+            let s = sync(m, hub_addr).await?;
+            total_bytes += s.bytes_sent + s.bytes_received;
+            total_round_trips += s.round_trips;
+            sessions += 1;
+            let _ = writeln!(
+                out,
+                "   lượt {round}, {:<34} gửi {:>3}, nhận {:>3} thay đổi; {:>6} byte; {} lượt khứ hồi",
+                m.label,
+                s.changes_sent,
+                s.changes_stored,
+                s.bytes_sent + s.bytes_received,
+                s.round_trips
+            );
+        }
+    }
+    let _ = stop.send(());
+    serve
+        .await
+        .map_err(|e| NodeError::Invalid(e.to_string()))??;
+    let _ = writeln!(
+        out,
+        "   tổng: {sessions} phiên, {total_bytes} byte dữ liệu ứng dụng, {total_round_trips} lượt khứ hồi"
+    );
+
+    // 4. Who has what.
+    let _ = writeln!(out, "\n4. Mỗi nút có gì sau khi đồng bộ");
+    let mut counts = Vec::new();
+    for m in &members {
+        let (records, changes) = count(&m.node)?;
+        counts.push(records);
+        let _ = writeln!(
+            out,
+            "   {:<36} {:>3} hồ sơ, {:>3} thay đổi  (đơn vị {})",
+            m.label, records, changes, m.unit
+        );
+    }
+    let shown: Vec<String> = members
+        .iter()
+        .map(|m| {
+            m.node
+                .with(|n| n.show(&shared_household).map(|s| s.to_json().to_string()))
+        })
+        .collect::<Result<Result<_, _>, _>>()??;
+    let converged = counts.iter().all(|c| *c == counts[0]) && shown.iter().all(|s| *s == shown[0]);
+    let household: serde_json::Value = serde_json::from_str(&shown[0]).unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "   hộ {} sau khi hợp nhất: giai đoạn \"{}\", {} lần vận động, xung đột: {}",
+        household["head"].as_str().unwrap_or(""),
+        vocab::label(
+            vocab::HOUSEHOLD_STAGES,
+            household["stage"].as_str().unwrap_or("")
+        ),
+        household["visits"].as_array().map(Vec::len).unwrap_or(0),
+        household["conflicts"]
+            .as_array()
+            .map(|c| c
+                .iter()
+                .map(|x| format!("{} = {}", x["label_vi"].as_str().unwrap_or(""), x["values"]))
+                .collect::<Vec<_>>()
+                .join("; "))
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "không".into())
+    );
+
+    // 5. Merged counts per unit at the hub.
+    let _ = writeln!(out, "\n5. Số liệu hợp nhất tại trạm thị xã, theo đơn vị");
+    let by_unit = members[0].node.with(|n| -> Result<_, NodeError> {
+        let rows = n.store().counts_by_unit()?;
+        Ok(rows
+            .into_iter()
+            .map(|(unit, kind, count)| (n.units().name(&unit).to_string(), kind, count))
+            .collect::<Vec<_>>())
+    })??;
+    for (unit, kind, count) in by_unit {
+        let label = Kind::parse(&kind).map(|k| k.label_vi()).unwrap_or("?");
+        let _ = writeln!(out, "   {unit:<34} {label:<42} {count:>3}");
+    }
+    if !converged {
+        return Err(NodeError::Invalid(
+            "các nút chưa hội tụ sau khi đồng bộ".into(),
+        ));
+    }
+    let _ = writeln!(
+        out,
+        "\nMọi nút đã hội tụ: cùng {} hồ sơ, hồ sơ hộ dùng chung giống hệt nhau trên cả {} nút.",
+        counts[0],
+        members.len()
+    );
+    Ok(out)
+}

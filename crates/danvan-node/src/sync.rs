@@ -1,0 +1,404 @@
+//! The tokio driver of sync sessions: runs `danvan-proto` sessions over
+//! `danvan-net` connections against the node's store. It holds no protocol
+//! logic: it moves frames, time and store access between the two.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::{Duration, Instant};
+
+use danvan_model::NodeId;
+use danvan_net::{Backoff, Connection, Endpoint, NetConfig, TrustFn};
+use danvan_proto::{Event, Progress, Session, SessionConfig, SessionStats};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::error::NodeError;
+use crate::node::{Node, now_ms};
+use crate::replica::StoreReplica;
+
+/// How often a long-running node looks for changes written by other
+/// processes (the CLI) and refreshes its trust list.
+const POLL_INTERVAL_MS: u64 = 1_000;
+/// Sessions a serving node runs at once; further peers wait for a slot.
+pub const SESSIONS_MAX: usize = 256;
+
+fn mono_ms() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
+
+struct State {
+    node: Node,
+    /// A long-running node holds the data directory only while it touches
+    /// the store, so officers can record work with the CLI meanwhile.
+    daemon: bool,
+}
+
+/// A node shared by the sessions of one process.
+#[derive(Clone)]
+pub struct SharedNode {
+    state: Arc<Mutex<State>>,
+    changed: Arc<watch::Sender<u64>>,
+    trusted: Arc<RwLock<HashSet<NodeId>>>,
+    id: NodeId,
+}
+
+impl std::fmt::Debug for SharedNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SharedNode({})", self.id.short())
+    }
+}
+
+/// Figures of one finished session.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SyncSummary {
+    /// The peer.
+    pub peer: String,
+    /// Change bodies sent.
+    pub changes_sent: u64,
+    /// Change bodies received.
+    pub changes_received: u64,
+    /// Received changes new to this store.
+    pub changes_stored: u64,
+    /// Received changes rejected by verification.
+    pub changes_rejected: u64,
+    /// Application bytes sent.
+    pub bytes_sent: u64,
+    /// Application bytes received.
+    pub bytes_received: u64,
+    /// Round trips this side waited for.
+    pub round_trips: u64,
+    /// Wall time of the session in ms.
+    pub elapsed_ms: u64,
+}
+
+impl SyncSummary {
+    fn new(peer: NodeId, stats: &SessionStats, elapsed_ms: u64) -> SyncSummary {
+        SyncSummary {
+            peer: peer.to_string(),
+            changes_sent: stats.changes_sent,
+            changes_received: stats.changes_received,
+            changes_stored: stats.changes_stored,
+            changes_rejected: stats.changes_rejected,
+            bytes_sent: stats.bytes_sent,
+            bytes_received: stats.bytes_received,
+            round_trips: stats.round_trips,
+            elapsed_ms,
+        }
+    }
+}
+
+impl SharedNode {
+    /// Shares a node. A `daemon` node releases the directory lock between
+    /// store accesses.
+    pub fn new(mut node: Node, daemon: bool) -> Result<SharedNode, NodeError> {
+        let latest = node.store().latest_seq()?;
+        let trusted = node.store().trusted()?.into_iter().map(|t| t.0).collect();
+        if daemon {
+            node.store_mut().unlock()?;
+        }
+        let id = node.id();
+        Ok(SharedNode {
+            state: Arc::new(Mutex::new(State { node, daemon })),
+            changed: Arc::new(watch::channel(latest).0),
+            trusted: Arc::new(RwLock::new(trusted)),
+            id,
+        })
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// Runs `f` on the node with the data directory held.
+    pub fn with<R>(&self, f: impl FnOnce(&mut Node) -> R) -> Result<R, NodeError> {
+        tokio::task::block_in_place(|| {
+            let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            let daemon = state.daemon;
+            if daemon {
+                state.node.store_mut().relock(danvan_store::LOCK_WAIT_MS)?;
+            }
+            let out = f(&mut state.node);
+            if daemon {
+                state.node.store_mut().unlock()?;
+            }
+            Ok(out)
+        })
+    }
+
+    /// The trust check the transport asks at every handshake.
+    pub fn trust_fn(&self) -> TrustFn {
+        let trusted = self.trusted.clone();
+        Arc::new(move |id: &NodeId| trusted.read().map(|t| t.contains(id)).unwrap_or(false))
+    }
+
+    /// Re-reads the trust list and the store's latest seq; wakes live
+    /// sessions when another process wrote.
+    pub fn refresh(&self) -> Result<(), NodeError> {
+        let (latest, trusted) = self.with(|node| -> Result<_, NodeError> {
+            Ok((node.store().latest_seq()?, node.store().trusted()?))
+        })??;
+        if let Ok(mut t) = self.trusted.write() {
+            *t = trusted.into_iter().map(|t| t.0).collect();
+        }
+        self.changed.send_if_modified(|seq| {
+            let modified = *seq != latest;
+            *seq = latest;
+            modified
+        });
+        Ok(())
+    }
+
+    fn notify(&self) {
+        self.changed.send_modify(|seq| *seq += 1);
+    }
+
+    /// Binds a QUIC endpoint with this node's key and trust list.
+    pub fn bind(&self, addr: SocketAddr) -> Result<Endpoint, NodeError> {
+        let trust = self.trust_fn();
+        self.with(|node| Endpoint::bind(node.key(), addr, trust, NetConfig::default()))?
+            .map_err(NodeError::from)
+    }
+
+    /// The trusted node registered at an address, if any.
+    pub fn node_at(&self, addr: &SocketAddr) -> Result<Option<NodeId>, NodeError> {
+        let text = addr.to_string();
+        self.with(|node| -> Result<_, NodeError> {
+            Ok(node
+                .store()
+                .trusted()?
+                .into_iter()
+                .find(|(_, a, _)| a.as_deref() == Some(text.as_str()))
+                .map(|t| t.0))
+        })?
+    }
+
+    /// Runs one session over an established connection until it ends.
+    pub async fn run_session(
+        &self,
+        conn: &Connection,
+        initiator: bool,
+        live: bool,
+        progress: &mut (dyn FnMut(&Progress) + Send),
+    ) -> Result<SyncSummary, NodeError> {
+        let started = Instant::now();
+        let peer = conn.peer();
+        let (mut tx, mut rx) = if initiator {
+            conn.open_stream().await?
+        } else {
+            conn.accept_stream().await?
+        };
+        let mut changed = self.changed.subscribe();
+        changed.mark_unchanged();
+        let config = SessionConfig {
+            live,
+            ..SessionConfig::default()
+        };
+        let mut session = self.with(|node| {
+            let id = node.id();
+            Session::new(mono_ms(), config, id, peer, &StoreReplica(node.store_mut()))
+        })??;
+        let mut last_progress: Option<Progress> = None;
+        let result = loop {
+            while let Some(frame) = session.poll_transmit() {
+                tx.send(&frame).await?;
+            }
+            let mut outcome = None;
+            while let Some(event) = session.poll_event() {
+                match event {
+                    Event::Progress(p) => {
+                        progress(&p);
+                        last_progress = Some(p);
+                    }
+                    Event::Rejected {
+                        hash,
+                        author,
+                        reason,
+                    } => tracing::warn!(
+                        "từ chối thay đổi {} của nút {} nhận từ {}: {reason}",
+                        hash.iter()
+                            .take(6)
+                            .map(|b| format!("{b:02x}"))
+                            .collect::<String>(),
+                        author.short(),
+                        peer.short()
+                    ),
+                    Event::CaughtUp(stats) => {
+                        tracing::info!("đã đồng bộ xong với {}: {stats}", peer.short());
+                    }
+                    Event::Done(stats) => outcome = Some(Ok(stats)),
+                    Event::Failed(e) => outcome = Some(Err(NodeError::from(e))),
+                }
+            }
+            if let Some(outcome) = outcome {
+                while let Some(frame) = session.poll_transmit() {
+                    let _ = tx.send(&frame).await;
+                }
+                let _ = tx.finish();
+                break outcome;
+            }
+            if session.is_closed() {
+                break Ok(session.stats());
+            }
+            let timeout = session
+                .poll_timeout()
+                .map(|t| Duration::from_millis(t.saturating_sub(mono_ms())))
+                .unwrap_or(Duration::from_secs(3600));
+            tokio::select! {
+                frame = rx.recv() => match frame {
+                    Ok(Some(frame)) => {
+                        let stored_before = session.stats().changes_stored;
+                        self.with(|node| session.handle_frame(mono_ms(), &frame, &mut StoreReplica(node.store_mut())))?;
+                        if session.stats().changes_stored > stored_before {
+                            self.notify();
+                        }
+                    }
+                    Ok(None) if live => break Ok(session.stats()),
+                    Ok(None) => break Err(NodeError::Invalid(format!(
+                        "nút {} đóng phiên đồng bộ trước khi xong", peer.short()
+                    ))),
+                    Err(e) => break Err(e.into()),
+                },
+                _ = changed.changed() => {
+                    self.with(|node| session.handle_local_change(mono_ms(), &StoreReplica(node.store_mut())))?;
+                }
+                _ = tokio::time::sleep(timeout) => session.handle_timeout(mono_ms()),
+            }
+        };
+        let stats = session.stats();
+        let behind = last_progress
+            .map(|p| p.pull_target_seq.saturating_sub(p.pulled_seq))
+            .unwrap_or(0);
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        let _ = self.with(|node| {
+            node.store_mut().record_session(
+                &peer,
+                now_ms(),
+                stats.changes_sent,
+                stats.changes_stored,
+                stats.bytes_sent,
+                stats.bytes_received,
+                behind,
+            )
+        });
+        result.map(|stats| SyncSummary::new(peer, &stats, elapsed_ms))
+    }
+
+    /// Dials a peer and runs one session (until caught up, or for good when live).
+    pub async fn sync_with(
+        &self,
+        endpoint: &Endpoint,
+        addr: SocketAddr,
+        live: bool,
+        progress: &mut (dyn FnMut(&Progress) + Send),
+    ) -> Result<SyncSummary, NodeError> {
+        let expected = self.node_at(&addr)?;
+        let conn = endpoint.connect(addr, expected).await?;
+        let summary = self.run_session(&conn, true, live, progress).await;
+        conn.close("xong");
+        summary
+    }
+
+    /// Accepts peers until `shutdown` resolves; with `hub`, also keeps a
+    /// live session upstream, reconnecting with jittered backoff.
+    pub async fn serve(
+        &self,
+        endpoint: Endpoint,
+        hub: Option<SocketAddr>,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<(), NodeError> {
+        let endpoint = Arc::new(endpoint);
+        let mut tasks: JoinSet<()> = JoinSet::new();
+        let slots = Arc::new(tokio::sync::Semaphore::new(SESSIONS_MAX));
+        {
+            let me = self.clone();
+            tasks.spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(POLL_INTERVAL_MS)).await;
+                    if let Err(e) = me.refresh() {
+                        tracing::warn!("không đọc được kho: {e}");
+                    }
+                }
+            });
+        }
+        if let Some(hub) = hub {
+            let me = self.clone();
+            let endpoint = endpoint.clone();
+            tasks.spawn(async move { me.upstream(&endpoint, hub).await });
+        }
+        tokio::pin!(shutdown);
+        loop {
+            // Only shutdown may interrupt `accept`: dropping it mid-handshake
+            // would abort the peer's connection.
+            let incoming = tokio::select! {
+                _ = &mut shutdown => break,
+                incoming = endpoint.accept() => incoming,
+            };
+            while let Some(done) = tasks.try_join_next() {
+                if let Err(e) = done
+                    && e.is_panic()
+                {
+                    tracing::error!("một phiên đồng bộ bị lỗi nghiêm trọng: {e}");
+                }
+            }
+            let Some(incoming) = incoming else { break };
+            let conn = match incoming {
+                Ok(conn) => conn,
+                Err(e) => {
+                    tracing::warn!("từ chối kết nối: {e}");
+                    continue;
+                }
+            };
+            let me = self.clone();
+            let slots = slots.clone();
+            tasks.spawn(async move {
+                let Ok(_slot) = slots.acquire_owned().await else {
+                    return;
+                };
+                let peer = conn.peer().short();
+                match me.run_session(&conn, false, true, &mut |_| {}).await {
+                    Ok(s) => tracing::info!(
+                        "phiên với {peer} kết thúc: gửi {} nhận {} thay đổi",
+                        s.changes_sent,
+                        s.changes_stored
+                    ),
+                    Err(e) => tracing::warn!("phiên với {peer} lỗi: {e}"),
+                }
+            });
+        }
+        tasks.shutdown().await;
+        endpoint.close();
+        Ok(())
+    }
+
+    async fn upstream(&self, endpoint: &Endpoint, hub: SocketAddr) {
+        let backoff = Backoff::default();
+        let mut attempt = 0u32;
+        loop {
+            let expected = self.node_at(&hub).ok().flatten();
+            match endpoint.connect(hub, expected).await {
+                Ok(conn) => {
+                    attempt = 0;
+                    match self.run_session(&conn, true, true, &mut |_| {}).await {
+                        Ok(s) => tracing::info!(
+                            "phiên với trạm {hub} kết thúc: {} thay đổi mới",
+                            s.changes_stored
+                        ),
+                        Err(e) => tracing::warn!("phiên với trạm {hub} lỗi: {e}"),
+                    }
+                }
+                Err(e) => tracing::warn!("chưa kết nối được trạm {hub}: {e}"),
+            }
+            let random = u64::from_le_bytes(crate::node::random_bytes());
+            // Retries never run out for the upstream link: it is the node's
+            // whole purpose; the delay stays capped by the backoff ceiling.
+            let delay = backoff
+                .delay_ms(attempt.min(backoff.retries_max.saturating_sub(1)), random)
+                .unwrap_or(backoff.max_ms);
+            attempt = attempt.saturating_add(1);
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+        }
+    }
+}
