@@ -175,7 +175,7 @@ fn a_csv_with_bad_rows_names_each_and_imports_nothing() {
     );
     dv.fails(
         &["import", "household", "--csv", "/khong/co/tep.csv"],
-        "không đọc được",
+        "không đọc hoặc ghi được tệp /khong/co/tep.csv",
     );
 }
 

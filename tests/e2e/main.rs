@@ -6,3 +6,5 @@ mod crash;
 mod harness;
 mod merge;
 mod records;
+mod rogue;
+mod sync;

@@ -61,18 +61,18 @@ pub enum NodeError {
     #[error("{0}")]
     Invalid(String),
     /// A file-system error.
-    #[error("lỗi tệp {path}: {source}")]
+    #[error("không đọc hoặc ghi được tệp {path}: {error}")]
     Io {
         /// The path.
         path: PathBuf,
         /// The error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
 pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> NodeError + '_ {
-    move |source| NodeError::Io {
+    move |error| NodeError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }

@@ -23,6 +23,15 @@ const POLL_INTERVAL_MS: u64 = 1_000;
 /// Sessions a serving node runs at once; further peers wait for a slot.
 pub const SESSIONS_MAX: usize = 256;
 
+/// Aborts a spawned task when dropped, so no task outlives its session.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 fn mono_ms() -> u64 {
     static START: OnceLock<Instant> = OnceLock::new();
     START.get_or_init(Instant::now).elapsed().as_millis() as u64
@@ -190,6 +199,20 @@ impl SharedNode {
         } else {
             conn.accept_stream().await?
         };
+        // `FrameReceiver::recv` is not cancel-safe (a frame half read when
+        // another branch of the select below wins would be lost), so one
+        // task owns the receiver and hands over whole frames. The bounded
+        // channel keeps at most two frames in memory ahead of the session.
+        let (frames_tx, mut frames) = tokio::sync::mpsc::channel(2);
+        let reader = AbortOnDrop(tokio::spawn(async move {
+            loop {
+                let frame = rx.recv().await;
+                let end = !matches!(frame, Ok(Some(_)));
+                if frames_tx.send(frame).await.is_err() || end {
+                    break;
+                }
+            }
+        }));
         let mut changed = self.changed.subscribe();
         changed.mark_unchanged();
         let config = SessionConfig {
@@ -201,6 +224,10 @@ impl SharedNode {
             Session::new(mono_ms(), config, id, peer, &StoreReplica(node.store_mut()))
         })??;
         let mut last_progress: Option<Progress> = None;
+        // A live session also looks for records written by other processes
+        // (the CLI) while it runs, and pushes them.
+        let mut poll = tokio::time::interval(Duration::from_millis(POLL_INTERVAL_MS));
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let result = loop {
             while let Some(frame) = session.poll_transmit() {
                 tx.send(&frame).await?;
@@ -247,7 +274,7 @@ impl SharedNode {
                 .map(|t| Duration::from_millis(t.saturating_sub(mono_ms())))
                 .unwrap_or(Duration::from_secs(3600));
             tokio::select! {
-                frame = rx.recv() => match frame {
+                frame = frames.recv() => match frame.unwrap_or(Ok(None)) {
                     Ok(Some(frame)) => {
                         let stored_before = session.stats().changes_stored;
                         self.with(|node| session.handle_frame(mono_ms(), &frame, &mut StoreReplica(node.store_mut())))?;
@@ -265,8 +292,14 @@ impl SharedNode {
                     self.with(|node| session.handle_local_change(mono_ms(), &StoreReplica(node.store_mut())))?;
                 }
                 _ = tokio::time::sleep(timeout) => session.handle_timeout(mono_ms()),
+                _ = poll.tick(), if live => {
+                    if let Err(e) = self.refresh() {
+                        tracing::warn!("không đọc được kho: {e}");
+                    }
+                }
             }
         };
+        drop(reader);
         let stats = session.stats();
         let behind = last_progress
             .map(|p| p.pull_target_seq.saturating_sub(p.pulled_seq))

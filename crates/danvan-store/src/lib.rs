@@ -74,12 +74,12 @@ pub enum StoreError {
     #[error("dữ liệu lưu trữ bị hỏng: {0}")]
     Corrupt(String),
     /// A file-system error.
-    #[error("lỗi tệp {path}: {source}")]
+    #[error("không đọc hoặc ghi được tệp {path}: {error}")]
     Io {
         /// The path.
         path: PathBuf,
         /// The error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Any other SQLite error.
     #[error("lỗi SQLite: {0}")]
@@ -226,9 +226,9 @@ impl std::fmt::Debug for Store {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io {
+    move |error| StoreError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 
@@ -262,7 +262,7 @@ fn wait_lock(file: &File, dir: &Path, wait_ms: u64) -> Result<(), StoreError> {
             Err(std::fs::TryLockError::Error(e)) => {
                 return Err(StoreError::Io {
                     path: dir.join(LOCK_FILE),
-                    source: e,
+                    error: e,
                 });
             }
         }

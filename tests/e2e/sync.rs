@@ -1,0 +1,342 @@
+//! Sync over QUIC between real processes on loopback: a hub and nodes.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::harness::Dv;
+
+/// A `danvan serve` process, killed on drop.
+pub(crate) struct Server {
+    child: Child,
+    pub(crate) addr: SocketAddr,
+}
+
+impl Server {
+    pub(crate) fn start(dv: &Dv, extra: &[&str]) -> Server {
+        let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
+        let mut child = dv
+            .command(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start danvan serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("serve prints its address");
+        let addr = line
+            .split_whitespace()
+            .find_map(|w| w.trim_end_matches([',', '.']).parse::<SocketAddr>().ok())
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        Server { child, addr }
+    }
+
+    pub(crate) fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub(crate) fn node_id(dv: &Dv) -> String {
+    dv.ok(&["id"]).trim().to_string()
+}
+
+/// `a` trusts `b` (optionally at an address).
+pub(crate) fn trust(a: &Dv, b: &Dv, addr: Option<SocketAddr>) {
+    let id = node_id(b);
+    let mut args = vec!["trust", "add", id.as_str()];
+    let addr_text = addr.map(|a| a.to_string());
+    if let Some(a) = &addr_text {
+        args.extend(["--addr", a.as_str()]);
+    }
+    a.ok(&args);
+}
+
+fn record_ids(dv: &Dv, kind: &str) -> Vec<String> {
+    let mut ids: Vec<String> = dv
+        .json(&["list", "--kind", kind])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn sync(dv: &Dv, addr: SocketAddr) -> serde_json::Value {
+    dv.json(&["sync", &addr.to_string()])
+}
+
+#[test]
+fn records_travel_through_the_hub_and_laptops_sync_directly() {
+    let hub = Dv::init("duc-pho");
+    let communes: Vec<Dv> = ["pho-minh", "pho-an", "pho-thanh"]
+        .iter()
+        .map(|u| Dv::init(u))
+        .collect();
+    for c in &communes {
+        trust(&hub, c, None);
+    }
+    let server = Server::start(&hub, &[]);
+    for c in &communes {
+        trust(c, &hub, Some(server.addr));
+    }
+    let task = hub.add(&[
+        "task",
+        "add",
+        "--number",
+        "1.5",
+        "--title",
+        "Tổ chức đối thoại trực tiếp",
+        "--assign",
+        "pho-minh",
+    ]);
+    let made: Vec<String> = communes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            c.add(&[
+                "activity",
+                "add",
+                "--type",
+                "tiep-dan",
+                "--date",
+                "2023-08-03",
+                "--title",
+                &format!("Tiếp công dân lần {i}"),
+            ])
+        })
+        .collect();
+    // Two rounds: everyone's records reach everyone through the hub.
+    for _ in 0..2 {
+        for c in &communes {
+            let s = sync(c, server.addr);
+            assert_eq!(s["changes_rejected"], 0);
+        }
+    }
+    let mut expected = made.clone();
+    expected.sort();
+    for c in &communes {
+        assert_eq!(
+            record_ids(c, "activity"),
+            expected,
+            "commune lacks another commune's record"
+        );
+        assert_eq!(record_ids(c, "task"), vec![task.clone()]);
+    }
+    assert_eq!(record_ids(&hub, "activity"), expected);
+    // An idle sync moves nothing and stays small.
+    let idle = sync(&communes[0], server.addr);
+    assert_eq!(idle["changes_received"], 0);
+    assert_eq!(idle["changes_sent"], 0);
+    assert!(
+        idle["bytes_sent"].as_u64().unwrap() + idle["bytes_received"].as_u64().unwrap() < 2048,
+        "{idle}"
+    );
+    let peers = communes[0].json(&["peers"]);
+    assert_eq!(peers[0]["peer"], node_id(&hub).as_str());
+
+    // Two field laptops sync with each other on site, without the hub.
+    let l1 = Dv::init("pho-minh");
+    let l2 = Dv::init("pho-minh");
+    trust(&l1, &l2, None);
+    let laptop = Server::start(&l1, &[]);
+    trust(&l2, &l1, Some(laptop.addr));
+    let h = l1.add(&[
+        "household",
+        "add",
+        "--project",
+        "cao-toc-bac-nam",
+        "--head",
+        "Võ Văn Tám",
+    ]);
+    l2.ok(&["sync", &laptop.addr.to_string()]);
+    assert_eq!(l2.json(&["show", &h])["head"], "Võ Văn Tám");
+    l2.ok(&[
+        "household",
+        "visit",
+        &h,
+        "--date",
+        "2023-09-06",
+        "--by",
+        "Chị Hoa",
+        "--outcome",
+        "Đồng ý",
+    ]);
+    let back = sync(&l2, laptop.addr);
+    assert_eq!(back["changes_sent"], 1);
+    assert_eq!(l1.json(&["show", &h])["visits"][0]["by"], "Chị Hoa");
+}
+
+#[test]
+fn an_unknown_key_is_refused_in_both_directions() {
+    let hub = Dv::init("duc-pho");
+    let stranger = Dv::init("pho-vinh");
+    let server = Server::start(&hub, &[]);
+    // The hub does not know the stranger.
+    trust(&stranger, &hub, None);
+    let out = stranger.run(&["sync", &server.addr.to_string()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("từ chối"), "{err}");
+    // The stranger does not know the hub (the hub now knows it).
+    let other = Dv::init("pho-vinh");
+    trust(&hub, &other, None);
+    std::thread::sleep(Duration::from_millis(1500)); // the serving hub re-reads its trust list
+    let out = other.run(&["sync", &server.addr.to_string()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("không có trong danh sách tin cậy") && err.contains(&node_id(&hub)),
+        "{err}"
+    );
+    assert!(other.json(&["list"]).as_array().unwrap().is_empty());
+}
+
+#[test]
+fn live_mode_delivers_new_records_without_a_new_command() {
+    let hub = Dv::init("duc-pho");
+    let a = Dv::init("pho-minh");
+    let b = Dv::init("pho-an");
+    trust(&hub, &a, None);
+    trust(&hub, &b, None);
+    let server = Server::start(&hub, &[]);
+    trust(&a, &hub, Some(server.addr));
+    trust(&b, &hub, Some(server.addr));
+    let mut live = a
+        .command(&["sync", &server.addr.to_string(), "--live"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let id = b.add(&[
+        "petition",
+        "add",
+        "--received",
+        "2023-08-20",
+        "--citizen",
+        "Lê Thị Mai",
+        "--content",
+        "Đề nghị sửa đường",
+    ]);
+    sync(&b, server.addr);
+    // A recorded nothing and ran no command: the live session brings it.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = false;
+    while Instant::now() < deadline {
+        if record_ids(&a, "petition").contains(&id) {
+            seen = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // And the other way: a record made on A while its live session runs reaches the hub.
+    let back = if seen {
+        let x = a.add(&[
+            "model",
+            "add",
+            "--name",
+            "Mô hình Dân vận khéo",
+            "--field",
+            "kinh-te",
+            "--year",
+            "2023",
+        ]);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut ok = false;
+        while Instant::now() < deadline && !ok {
+            ok = record_ids(&hub, "model").contains(&x);
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        ok
+    } else {
+        false
+    };
+    let _ = live.kill();
+    let _ = live.wait();
+    assert!(seen, "the live session did not deliver the new record");
+    assert!(
+        back,
+        "a record made during a live session did not reach the hub"
+    );
+}
+
+#[test]
+fn an_interrupted_sync_resumes_and_resends_at_most_the_batch_in_flight() {
+    let hub = Dv::init("duc-pho");
+    let source = Dv::init("pho-minh");
+    let total = 6000;
+    let csv = source.dir.join("hh.csv");
+    let mut text = String::from("head,village,parcels,inventory\n");
+    for i in 0..total {
+        text.push_str(&format!(
+            "Hộ ông Nguyễn Văn {i},Tổ dân phố Vĩnh Xuân {},{}/{}:{}.5:ONT,Nhà cấp 4 và vườn cây ăn quả số {i}\n",
+            i % 7,
+            i % 40,
+            i,
+            100 + i % 300
+        ));
+    }
+    std::fs::write(&csv, text).unwrap();
+    source.ok(&["import", "household", "--csv", csv.to_str().unwrap()]);
+    trust(&hub, &source, None);
+    let server = Server::start(&hub, &[]);
+    trust(&source, &hub, Some(server.addr));
+    sync(&source, server.addr);
+
+    // A new laptop pulls everything; it is killed mid-transfer, then resumes.
+    let mut wait_ms = 300u64;
+    for attempt in 0..8 {
+        let laptop = Dv::init("pho-minh");
+        trust(&hub, &laptop, None);
+        trust(&laptop, &hub, Some(server.addr));
+        std::thread::sleep(Duration::from_millis(1200)); // the hub re-reads its trust list
+        let mut child = laptop
+            .command(&["sync", &server.addr.to_string(), "--json"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(wait_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        let before = laptop.json(&["check"]);
+        assert_eq!(before["ok"], true, "{before}");
+        let had = before["changes"].as_u64().unwrap();
+        if had == 0 {
+            wait_ms *= 2;
+            continue;
+        }
+        if had == total {
+            wait_ms /= 2;
+            continue;
+        }
+        let resumed = sync(&laptop, server.addr);
+        let after = laptop.json(&["check"]);
+        assert_eq!(
+            after["records"], total,
+            "attempt {attempt}: not every record arrived"
+        );
+        assert_eq!(after["changes"], total);
+        let received = resumed["changes_received"].as_u64().unwrap();
+        // At most one batch (4096 changes, 1 MiB) travels twice.
+        assert!(
+            had + received <= total + 4096,
+            "resent too much: had {had}, received {received}"
+        );
+        assert_eq!(resumed["changes_stored"].as_u64().unwrap(), total - had);
+        return;
+    }
+    panic!("never managed to kill the sync mid-transfer");
+}
