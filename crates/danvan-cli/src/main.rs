@@ -856,7 +856,7 @@ fn trust(node: &mut Node, command: TrustCommand) -> Result<()> {
             if json {
                 let v: Vec<serde_json::Value> = list
                     .iter()
-                    .map(|(id, addr, name)| serde_json::json!({"id": id.to_string(), "addr": addr, "name": name}))
+                    .map(|t| serde_json::json!({"id": t.id.to_string(), "addr": t.addr, "name": t.name}))
                     .collect();
                 print_json(&serde_json::Value::Array(v));
             } else if list.is_empty() {
@@ -864,11 +864,12 @@ fn trust(node: &mut Node, command: TrustCommand) -> Result<()> {
                     "Chưa tin cậy nút nào. Thêm bằng `danvan trust add MÃ_NÚT --addr HOST:PORT`."
                 );
             } else {
-                for (id, addr, name) in list {
+                for t in list {
                     println!(
-                        "{id}  {}  {}",
-                        addr.unwrap_or_default(),
-                        name.unwrap_or_default()
+                        "{}  {}  {}",
+                        t.id,
+                        t.addr.unwrap_or_default(),
+                        t.name.unwrap_or_default()
                     );
                 }
             }

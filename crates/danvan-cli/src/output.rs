@@ -352,7 +352,7 @@ pub(crate) fn print_peers(node: &Node, peers: &[danvan_node::PeerRow]) {
         .trusted()
         .unwrap_or_default()
         .into_iter()
-        .map(|(id, addr, name)| (id.to_string(), name.or(addr).unwrap_or_default()))
+        .map(|t| (t.id.to_string(), t.name.or(t.addr).unwrap_or_default()))
         .collect();
     println!(
         "{:<8}  {:<20}  {:<16}  {:>8}  {:>8}  {:>10}  {:>10}  {:>8}",

@@ -426,6 +426,15 @@ pub struct Summary {
     pub search: String,
 }
 
+/// Title, date, date range, status and extra search text of a record.
+type SummaryParts<'a> = (
+    String,
+    Option<String>,
+    Option<(String, String)>,
+    Option<String>,
+    Vec<&'a str>,
+);
+
 fn truncate(text: &str, chars: usize) -> String {
     if text.chars().count() <= chars {
         text.to_string()
@@ -484,13 +493,7 @@ impl Record {
     /// The values lists, search and reports use.
     pub fn summary(&self) -> Summary {
         let h = self.header();
-        let (title, date, range, status, extra): (
-            String,
-            Option<String>,
-            Option<(String, String)>,
-            Option<String>,
-            Vec<&str>,
-        ) = match self {
+        let (title, date, range, status, extra): SummaryParts<'_> = match self {
             Record::Activity(r) => (
                 r.title.clone(),
                 Some(r.date.clone()),

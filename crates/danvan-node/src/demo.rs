@@ -237,8 +237,7 @@ async fn run_in(base: &Path) -> Result<String, NodeError> {
             hub.add(t)?;
         }
     }
-    for i in 1..=3 {
-        let (label, _, node) = &mut nodes[i];
+    for (label, _, node) in &mut nodes[1..=3] {
         let name = label.to_string();
         commune_work(node, &name)?;
     }

@@ -15,7 +15,7 @@ mod transfer;
 
 pub use danvan_net::Endpoint;
 pub use danvan_proto::{Progress, SessionStats};
-pub use danvan_store::{ApplyReport, ListFilter, PeerRow, Row};
+pub use danvan_store::{ApplyReport, ListFilter, PeerRow, Row, TrustedNode};
 pub use error::NodeError;
 pub use household::StageOutcome;
 pub use node::{

@@ -103,7 +103,7 @@ impl SharedNode {
     /// store accesses.
     pub fn new(mut node: Node, daemon: bool) -> Result<SharedNode, NodeError> {
         let latest = node.store().latest_seq()?;
-        let trusted = node.store().trusted()?.into_iter().map(|t| t.0).collect();
+        let trusted = node.store().trusted()?.into_iter().map(|t| t.id).collect();
         if daemon {
             node.store_mut().unlock()?;
         }
@@ -150,7 +150,7 @@ impl SharedNode {
             Ok((node.store().latest_seq()?, node.store().trusted()?))
         })??;
         if let Ok(mut t) = self.trusted.write() {
-            *t = trusted.into_iter().map(|t| t.0).collect();
+            *t = trusted.into_iter().map(|t| t.id).collect();
         }
         self.changed.send_if_modified(|seq| {
             let modified = *seq != latest;
@@ -179,8 +179,8 @@ impl SharedNode {
                 .store()
                 .trusted()?
                 .into_iter()
-                .find(|(_, a, _)| a.as_deref() == Some(text.as_str()))
-                .map(|t| t.0))
+                .find(|t| t.addr.as_deref() == Some(text.as_str()))
+                .map(|t| t.id))
         })?
     }
 

@@ -189,6 +189,17 @@ pub struct Row {
     pub conflicts: i64,
 }
 
+/// A node on the trust list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrustedNode {
+    /// Its id.
+    pub id: NodeId,
+    /// Where to dial it, if known.
+    pub addr: Option<String>,
+    /// A display name.
+    pub name: Option<String>,
+}
+
 /// Per-peer sync figures, as `danvan peers` shows them.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct PeerRow {
@@ -676,17 +687,21 @@ impl Store {
         )? == 1)
     }
 
-    /// The trusted nodes: (id, address, name).
-    pub fn trusted(&self) -> Result<Vec<(NodeId, Option<String>, Option<String>)>, StoreError> {
+    /// The trusted nodes.
+    pub fn trusted(&self) -> Result<Vec<TrustedNode>, StoreError> {
         let mut stmt = self
             .conn
             .prepare("SELECT peer, addr, name FROM trusted ORDER BY added")?;
-        let rows: Vec<(Vec<u8>, Option<String>, Option<String>)> = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<Result<_, _>>()?;
-        rows.into_iter()
-            .map(|(p, a, n)| Ok((node_id(p)?, a, n)))
-            .collect()
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push(TrustedNode {
+                id: node_id(r.get(0)?)?,
+                addr: r.get(1)?,
+                name: r.get(2)?,
+            });
+        }
+        Ok(out)
     }
 
     /// Records the figures of a finished session with a peer.
@@ -790,10 +805,10 @@ impl Store {
             let doc = doc_id(doc)?;
             match load_doc(&self.conn, &doc) {
                 Ok(Some(am)) => {
-                    if let Err(e) = danvan_model::read_record(&am) {
-                        if am.get_missing_deps(&[]).is_empty() {
-                            problems.push(format!("hồ sơ {doc}: {e}"));
-                        }
+                    if let Err(e) = danvan_model::read_record(&am)
+                        && am.get_missing_deps(&[]).is_empty()
+                    {
+                        problems.push(format!("hồ sơ {doc}: {e}"));
                     }
                 }
                 Ok(None) => problems.push(format!("hồ sơ {doc}: không có thay đổi nào")),
