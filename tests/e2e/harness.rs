@@ -16,16 +16,16 @@ pub(crate) fn danvan_bin() -> PathBuf {
             .expect("target/<profile> directory")
             .to_path_buf();
         let bin = profile_dir.join("danvan");
-        if !bin.exists() {
-            let release = profile_dir.file_name().is_some_and(|n| n == "release");
-            let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-            cmd.args(["build", "-p", "danvan-cli", "--bin", "danvan"]);
-            if release {
-                cmd.arg("--release");
-            }
-            let status = cmd.status().expect("run cargo build");
-            assert!(status.success(), "cargo build -p danvan-cli failed");
+        // Always ask cargo: a no-op when the binary is current, and a stale
+        // binary from an older build would test the wrong code.
+        let release = profile_dir.file_name().is_some_and(|n| n == "release");
+        let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        cmd.args(["build", "--quiet", "-p", "danvan-cli", "--bin", "danvan"]);
+        if release {
+            cmd.arg("--release");
         }
+        let status = cmd.status().expect("run cargo build");
+        assert!(status.success(), "cargo build -p danvan-cli failed");
         bin
     })
     .clone()

@@ -340,6 +340,7 @@ impl Node {
                 doc,
                 changes,
                 automerge: &automerge,
+                created: Some(record),
             })?;
             ids.push(doc);
         }
@@ -354,6 +355,7 @@ impl Node {
             doc,
             changes,
             automerge: &automerge,
+            created: Some(record),
         }])?;
         Ok(doc)
     }
@@ -396,6 +398,7 @@ impl Node {
             doc,
             changes,
             automerge: &automerge,
+            created: None,
         }])?;
         Ok(doc)
     }

@@ -11,7 +11,11 @@ use crate::node::Node;
 /// Bad rows listed in an error before the rest are summarized.
 const BAD_ROWS_SHOWN_MAX: usize = 50;
 /// Largest CSV file accepted, in bytes.
-pub(crate) const CSV_BYTES_MAX: u64 = 512 * 1024 * 1024;
+pub(crate) const CSV_BYTES_MAX: u64 = 256 * 1024 * 1024;
+/// Most rows one import takes: every row is checked before any is stored,
+/// and the checked records are held in memory (about 1.5 KiB each), so the
+/// bound keeps an import under a few hundred MiB. Split larger files.
+pub(crate) const CSV_ROWS_MAX: usize = 200_000;
 
 /// Reads `SHEET/NO:AREA_M2:LANDTYPE`, e.g. `12/345:250.5:ONT`.
 pub fn parse_parcel(text: &str) -> Result<Parcel, NodeError> {
@@ -217,6 +221,12 @@ impl Node {
         let mut bad = Vec::new();
         for (i, row) in reader.records().enumerate() {
             let line = i + 2;
+            if i >= CSV_ROWS_MAX {
+                return Err(NodeError::Invalid(format!(
+                    "{}: quá {CSV_ROWS_MAX} dòng; hãy chia tệp thành nhiều phần (không dòng nào được nhập)",
+                    path.display()
+                )));
+            }
             let row = match row {
                 Ok(r) => r,
                 Err(e) => {

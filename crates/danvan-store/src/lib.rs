@@ -145,6 +145,10 @@ pub struct LocalWrite<'a> {
     pub changes: Vec<SignedChange>,
     /// The document after the write.
     pub automerge: &'a Automerge,
+    /// The record as just written, when this write created the document:
+    /// its projection is taken from it instead of reading the document back
+    /// (a new document has no concurrent values).
+    pub created: Option<&'a danvan_model::Record>,
 }
 
 /// Filters of a record list. Empty fields do not filter.
@@ -480,7 +484,7 @@ impl Store {
             // The document as it was, plus the new changes: loading reads
             // everything stored, the new rows included.
             let automerge = load_doc(&tx, &doc)?.unwrap_or_default();
-            after_write(&tx, &doc, &automerge, new.len() as i64)?;
+            after_write(&tx, &doc, &automerge, new.len() as i64, None)?;
         }
         if let Some((peer, cp)) = checkpoint {
             set_checkpoint(&tx, peer, cp)?;
@@ -542,7 +546,10 @@ impl Store {
 
     /// The full JSON of the listed records, from the projection.
     pub fn list_json(&self, filter: &ListFilter) -> Result<Vec<serde_json::Value>, StoreError> {
-        let (sql, values) = list_query("json", filter);
+        let (sql, values) = list_query(
+            "(SELECT json FROM record_json j WHERE j.doc = records.doc)",
+            filter,
+        );
         let mut stmt = self.conn.prepare(&sql)?;
         let texts = stmt
             .query_map(rusqlite::params_from_iter(values.iter()), |r| {
@@ -769,6 +776,7 @@ impl Store {
     pub fn rebuild_projections(&mut self) -> Result<usize, StoreError> {
         let tx = self.conn.transaction()?;
         tx.execute("DELETE FROM records", [])?;
+        tx.execute("DELETE FROM record_json", [])?;
         let docs: Vec<Vec<u8>> = {
             let mut stmt = tx.prepare("SELECT doc FROM documents")?;
             stmt.query_map([], |r| r.get(0))?
@@ -860,7 +868,7 @@ impl WriteBatch<'_> {
         for change in &write.changes {
             new += insert_change(&self.0, change, Some(self.1), None)? as i64;
         }
-        after_write(&self.0, &write.doc, write.automerge, new)
+        after_write(&self.0, &write.doc, write.automerge, new, write.created)
     }
 
     /// Commits durably.
@@ -884,7 +892,14 @@ fn collect_stored(mut rows: rusqlite::Rows<'_>) -> Result<Vec<StoredChange>, Sto
 
 fn list_query(columns: &str, f: &ListFilter) -> (String, Vec<rusqlite::types::Value>) {
     use rusqlite::types::Value;
-    let mut sql = format!("SELECT {columns} FROM records WHERE 1=1");
+    // A text search reads every row anyway; scanning the table in order is
+    // faster than walking the date index and looking each row up.
+    let source = if f.words.is_empty() {
+        "records"
+    } else {
+        "records NOT INDEXED"
+    };
+    let mut sql = format!("SELECT {columns} FROM {source} WHERE 1=1");
     let mut values: Vec<Value> = Vec::new();
     if let Some(kind) = &f.kind {
         values.push(Value::Text(kind.clone()));
@@ -1021,6 +1036,7 @@ fn after_write(
     doc: &DocId,
     automerge: &Automerge,
     new: i64,
+    created: Option<&danvan_model::Record>,
 ) -> Result<(), StoreError> {
     let key = doc.as_bytes().to_vec();
     tx.prepare_cached(
@@ -1042,7 +1058,12 @@ fn after_write(
         )?
         .execute(params![key, automerge.save(), max_seq])?;
     }
-    project(tx, doc, automerge)?;
+    match created {
+        Some(record) => write_projection(tx, doc, record, 0)?,
+        None => {
+            project(tx, doc, automerge)?;
+        }
+    }
     Ok(())
 }
 
@@ -1052,19 +1073,29 @@ fn project(tx: &Connection, doc: &DocId, automerge: &Automerge) -> Result<bool, 
     let Ok(record) = danvan_model::read_record(automerge) else {
         return Ok(false);
     };
-    let summary = record.summary();
     let conflicts = danvan_model::conflicts(automerge, record.kind()).len() as i64;
+    write_projection(tx, doc, &record, conflicts)?;
+    Ok(true)
+}
+
+fn write_projection(
+    tx: &Connection,
+    doc: &DocId,
+    record: &danvan_model::Record,
+    conflicts: i64,
+) -> Result<(), StoreError> {
+    let summary = record.summary();
     let key = doc.as_bytes().to_vec();
     let header = record.header();
     tx.prepare_cached("UPDATE documents SET kind = ?2, unit = ?3, project = ?4 WHERE doc = ?1")?
         .execute(params![key, header.kind, header.unit, header.project])?;
     tx.prepare_cached(
-        "INSERT INTO records (doc, id, kind, unit, project, title, date, date_from, date_to, status, search, conflicts, json)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+        "INSERT INTO records (doc, id, kind, unit, project, title, date, date_from, date_to, status, search, conflicts)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
          ON CONFLICT (doc) DO UPDATE SET id = excluded.id, kind = excluded.kind, unit = excluded.unit,
            project = excluded.project, title = excluded.title, date = excluded.date,
            date_from = excluded.date_from, date_to = excluded.date_to, status = excluded.status,
-           search = excluded.search, conflicts = excluded.conflicts, json = excluded.json",
+           search = excluded.search, conflicts = excluded.conflicts",
     )?
     .execute(params![
         key,
@@ -1079,7 +1110,11 @@ fn project(tx: &Connection, doc: &DocId, automerge: &Automerge) -> Result<bool, 
         summary.status,
         summary.search,
         conflicts,
-        record.to_json().to_string(),
     ])?;
-    Ok(true)
+    tx.prepare_cached(
+        "INSERT INTO record_json (doc, json) VALUES (?1, ?2)
+         ON CONFLICT (doc) DO UPDATE SET json = excluded.json",
+    )?
+    .execute(params![key, record.to_json().to_string()])?;
+    Ok(())
 }

@@ -53,8 +53,13 @@ CREATE TABLE records (
     date_to   TEXT,
     status    TEXT,
     search    TEXT NOT NULL,
-    conflicts INTEGER NOT NULL DEFAULT 0,
-    json      TEXT NOT NULL
+    conflicts INTEGER NOT NULL DEFAULT 0
+);
+-- The whole record as JSON, for export and reports; kept apart so that
+-- searching `records` reads a small table.
+CREATE TABLE record_json (
+    doc  BLOB PRIMARY KEY,
+    json TEXT NOT NULL
 );
 CREATE INDEX records_kind_unit ON records (kind, unit);
 CREATE INDEX records_unit ON records (unit);
