@@ -8,6 +8,7 @@
 mod error;
 mod household;
 mod node;
+mod report;
 mod transfer;
 
 pub use danvan_store::{ApplyReport, ListFilter, PeerRow, Row};
@@ -16,4 +17,5 @@ pub use household::StageOutcome;
 pub use node::{
     HistoryEntry, KEY_FILE, Node, Shown, UNITS_FILE, default_data_dir, now_ms, random_bytes,
 };
+pub use report::{ImportedTask, TaskImport, UnassignedTask};
 pub use transfer::{parse_parcel, write_atomic};

@@ -268,10 +268,10 @@ fn land_chart(out: &mut String, r: &Report) {
             esc(&project.code),
             esc(&project.label)
         );
-        let label_w = 260.0;
-        let bar_w = 460.0;
+        let label_w = 240.0;
+        let bar_w = 400.0;
         let row_h = 28.0;
-        let top = 34.0;
+        let top = 50.0;
         let height = top + row_h * rows.len() as f64 + 10.0;
         let max = rows
             .iter()
@@ -281,22 +281,25 @@ fn land_chart(out: &mut String, r: &Report) {
             .max(1) as f64;
         let _ = writeln!(
             out,
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"880\" height=\"{height}\" viewBox=\"0 0 880 {height}\" role=\"img\" shape-rendering=\"crispEdges\">"
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"960\" height=\"{height}\" viewBox=\"0 0 960 {height}\" role=\"img\" shape-rendering=\"crispEdges\">"
         );
-        // Legend.
-        let mut x = label_w;
+        // Legend, wrapped onto a second line when it does not fit.
+        let (mut x, mut y) = (10.0, 6.0);
         for (i, (_, label)) in vocab::HOUSEHOLD_STAGES.iter().enumerate() {
+            let w = 16.0 + label.chars().count() as f64 * 6.5 + 18.0;
+            if x + w > 950.0 {
+                x = 10.0;
+                y += 18.0;
+            }
             let _ = writeln!(
                 out,
-                "<rect x=\"{x}\" y=\"6\" width=\"12\" height=\"12\" fill=\"{}\"/><text x=\"{}\" y=\"17\" font-size=\"11\">{}</text>",
-                STAGE_COLORS[i],
+                "<rect x=\"{x}\" y=\"{y}\" width=\"12\" height=\"12\" fill=\"{}\"/><text x=\"{}\" y=\"{}\" font-size=\"11\">{}</text>",
+                STAGE_COLORS[i.min(STAGE_COLORS.len() - 1)],
                 x + 16.0,
+                y + 11.0,
                 esc(label)
             );
-            x += 120.0;
-            if x > 800.0 {
-                break;
-            }
+            x += w;
         }
         for (row, u) in rows.iter().enumerate() {
             let y = top + row_h * row as f64;

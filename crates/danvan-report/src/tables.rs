@@ -116,7 +116,7 @@ fn land_headers() -> Vec<String> {
             "Lượt vận động trong kỳ",
             "Tổng diện tích (m²)",
             "Diện tích đã bàn giao (m²)",
-            "Tỷ lệ diện tích đã bàn giao (%)",
+            "Tỷ lệ diện tích đã bàn giao",
         ]
         .iter()
         .map(|s| s.to_string()),
@@ -357,7 +357,7 @@ pub(crate) fn layout(r: &Report) -> Layout {
                     text(&x.name),
                     text(&x.unit_name),
                     text(&x.field),
-                    Cell::Int(x.year),
+                    text(x.year.to_string()),
                 ]
             })
             .collect(),
