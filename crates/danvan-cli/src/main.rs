@@ -527,7 +527,10 @@ fn run(cli: Cli) -> Result<()> {
                 },
         } => {
             let text = std::fs::read_to_string(&file).with_context(|| {
-                format!("không đọc được tệp kết luận {} (cần văn bản UTF-8)", file.display())
+                format!(
+                    "không đọc được tệp kết luận {} (cần văn bản UTF-8)",
+                    file.display()
+                )
             })?;
             let name = file
                 .file_name()
@@ -573,7 +576,11 @@ fn run(cli: Cli) -> Result<()> {
                             path.display()
                         )
                     })?;
-                    eprintln!("Đã ghi báo cáo {} vào {}", report.period_label, path.display());
+                    eprintln!(
+                        "Đã ghi báo cáo {} vào {}",
+                        report.period_label,
+                        path.display()
+                    );
                 }
                 None => {
                     use std::io::Write;

@@ -354,8 +354,11 @@ pub(crate) fn print_task_import(node: &Node, r: &danvan_node::TaskImport) {
             format!(": {}", r.existing.join(", "))
         }
     );
-    let assigned: Vec<&danvan_node::ImportedTask> =
-        r.created.iter().filter(|t| !t.assigned.is_empty()).collect();
+    let assigned: Vec<&danvan_node::ImportedTask> = r
+        .created
+        .iter()
+        .filter(|t| !t.assigned.is_empty())
+        .collect();
     if !assigned.is_empty() {
         println!("Giao đơn vị:");
         for t in assigned {
@@ -364,11 +367,19 @@ pub(crate) fn print_task_import(node: &Node, r: &danvan_node::TaskImport) {
         }
     }
     if !r.unassigned.is_empty() {
-        println!("Chưa giao được đơn vị (giao bằng lệnh `danvan edit` hoặc nhập lại sau khi sửa văn bản):");
+        println!(
+            "Chưa giao được đơn vị (giao bằng lệnh `danvan edit` hoặc nhập lại sau khi sửa văn bản):"
+        );
         for t in &r.unassigned {
             match &t.unmatched {
-                None => println!("  {} {} — nhiệm vụ chung, tiêu đề không nêu đơn vị", t.number, t.title),
-                Some(u) => println!("  {} — không tìm thấy đơn vị nào khớp \"{u}\" trong cây đơn vị", t.number),
+                None => println!(
+                    "  {} {} — nhiệm vụ chung, tiêu đề không nêu đơn vị",
+                    t.number, t.title
+                ),
+                Some(u) => println!(
+                    "  {} — không tìm thấy đơn vị nào khớp \"{u}\" trong cây đơn vị",
+                    t.number
+                ),
             }
         }
     }

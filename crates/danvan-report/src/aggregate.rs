@@ -614,10 +614,7 @@ where
                 let received_now = in_period(&p.received);
                 if received_now {
                     f.received = 1;
-                    month_counts
-                        .entry(p.received[..7].to_string())
-                        .or_default()
-                        .0 += 1;
+                    month_counts.entry(month_of(&p.received)).or_default().0 += 1;
                 }
                 if p.is_closed() {
                     let resolved_day = p.resolved.as_deref();
@@ -634,7 +631,7 @@ where
                             f.resolved_late = 1;
                         }
                         let month = resolved_day.unwrap_or(&p.received);
-                        month_counts.entry(month[..7].to_string()).or_default().1 += 1;
+                        month_counts.entry(month_of(month)).or_default().1 += 1;
                     }
                 } else {
                     let overdue = deadline.as_deref().is_some_and(|dl| dl < today.as_str());
@@ -908,6 +905,11 @@ pub(crate) fn number_key(number: &str) -> Vec<(u64, String)> {
         .filter(|p| !p.is_empty())
         .map(|p| (p.parse().unwrap_or(u64::MAX), p.to_string()))
         .collect()
+}
+
+/// `2023-07-17` → `2023-07`.
+fn month_of(day: &str) -> String {
+    day.get(..7).unwrap_or(day).to_string()
 }
 
 fn category_of(p: &danvan_model::Petition) -> String {

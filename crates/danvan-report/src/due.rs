@@ -129,10 +129,10 @@ where
     for record in records {
         let unit = record.header().unit.as_str();
         match record {
-            Record::Task(t) => {
-                if t.assigned.iter().any(|u| scope.contains(u)) && task_applies(t, &period) {
-                    tasks.push(t);
-                }
+            Record::Task(t)
+                if t.assigned.iter().any(|u| scope.contains(u)) && task_applies(t, &period) =>
+            {
+                tasks.push(t);
             }
             Record::Progress(p) if scope.contains(unit) => {
                 let within = p

@@ -509,6 +509,30 @@ impl Store {
             .collect()
     }
 
+    /// Hands the JSON text of every record the filter selects to `each`, in
+    /// no particular order and without a row limit (`filter.limit` is
+    /// ignored): for reports, which read many rows and need no order, so
+    /// that neither SQLite sorts them nor the caller holds them all as text.
+    pub fn for_each_json<E>(
+        &self,
+        filter: &ListFilter,
+        mut each: impl FnMut(&str) -> Result<(), E>,
+    ) -> Result<Result<(), E>, StoreError> {
+        let (sql, values) = filter_query("json", filter);
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(values.iter()))?;
+        while let Some(row) = rows.next()? {
+            let text = row
+                .get_ref(0)?
+                .as_str()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            if let Err(e) = each(text) {
+                return Ok(Err(e));
+            }
+        }
+        Ok(Ok(()))
+    }
+
     /// Every change of one document, in log order.
     pub fn doc_changes(&self, doc: &DocId) -> Result<Vec<StoredChange>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
@@ -786,6 +810,15 @@ fn collect_stored(mut rows: rusqlite::Rows<'_>) -> Result<Vec<StoredChange>, Sto
 }
 
 fn list_query(columns: &str, f: &ListFilter) -> (String, Vec<rusqlite::types::Value>) {
+    let (mut sql, values) = filter_query(columns, f);
+    sql.push_str(" ORDER BY date_from DESC, id");
+    let limit = f.limit.unwrap_or(LIST_ROWS_MAX).min(LIST_ROWS_MAX);
+    sql.push_str(&format!(" LIMIT {limit}"));
+    (sql, values)
+}
+
+/// The `SELECT … WHERE …` of a filter, without order or limit.
+fn filter_query(columns: &str, f: &ListFilter) -> (String, Vec<rusqlite::types::Value>) {
     use rusqlite::types::Value;
     let mut sql = format!("SELECT {columns} FROM records WHERE 1=1");
     let mut values: Vec<Value> = Vec::new();
@@ -826,9 +859,6 @@ fn list_query(columns: &str, f: &ListFilter) -> (String, Vec<rusqlite::types::Va
     if f.conflicts_only {
         sql.push_str(" AND conflicts > 0");
     }
-    sql.push_str(" ORDER BY date_from DESC, id");
-    let limit = f.limit.unwrap_or(LIST_ROWS_MAX).min(LIST_ROWS_MAX);
-    sql.push_str(&format!(" LIMIT {limit}"));
     (sql, values)
 }
 
