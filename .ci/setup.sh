@@ -1,6 +1,22 @@
-#!/usr/bin/env bash
-# Installs what the tests need beyond the Rust toolchain. Idempotent: does
-# nothing when everything is present.
-set -euo pipefail
-rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
-rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+#!/bin/sh
+# Installs what the test suite needs beyond the Rust toolchain:
+# - rustfmt and clippy, for CI's checks;
+# - Debian's chromium, used headless by the report tests to render the HTML
+#   report's charts.
+# Idempotent: does nothing when everything is already there.
+set -eu
+if command -v rustup >/dev/null 2>&1; then
+    rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+    rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+fi
+if [ -x /usr/bin/chromium ]; then
+    echo "chromium: already installed ($(/usr/bin/chromium --version 2>/dev/null || echo unknown version))"
+    exit 0
+fi
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    SUDO="sudo"
+fi
+$SUDO apt-get update
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends chromium fonts-dejavu-core
+/usr/bin/chromium --version

@@ -6,5 +6,6 @@ mod crash;
 mod harness;
 mod merge;
 mod records;
+mod report;
 mod rogue;
 mod sync;

@@ -66,7 +66,7 @@ enum Command {
     /// Nhiệm vụ từ kết luận, nghị quyết
     Task {
         #[command(subcommand)]
-        command: AddOnly<TaskAdd>,
+        command: TaskCommand,
     },
     /// Báo cáo tiến độ nhiệm vụ của đơn vị
     Progress {
@@ -180,6 +180,41 @@ enum Command {
         #[arg(long)]
         keep: Option<PathBuf>,
     },
+    /// Báo cáo định kỳ theo đơn vị và kỳ: md, csv, xlsx, html (hoặc json)
+    Report {
+        /// Kỳ báo cáo: 2023-H1, 2023-H2, 2023, 2023-Q3, 2023-07, 2023-01-01..2023-06-30
+        #[arg(long)]
+        period: String,
+        /// Đơn vị (mặc định: đơn vị của nút); gồm mọi đơn vị trực thuộc
+        #[arg(long)]
+        unit: Option<String>,
+        /// md, csv, xlsx, html hoặc json (mặc định: theo đuôi tệp --out, nếu không thì md)
+        #[arg(long)]
+        format: Option<String>,
+        /// Ghi ra tệp thay vì màn hình
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Ngày tính số liệu (mặc định hôm nay), dùng để tính đơn quá hạn
+        #[arg(long, env = "DANVAN_TODAY")]
+        today: Option<String>,
+    },
+    /// Việc đến hạn: đơn quá hạn hoặc sắp đến hạn, nhiệm vụ chưa báo cáo, hộ lâu chưa vận động
+    Due {
+        /// Liệt kê đơn đến hạn trong số ngày này (cùng các đơn đã quá hạn)
+        #[arg(long, default_value_t = 7)]
+        within: i64,
+        /// Hộ chưa bàn giao mà không có lần vận động nào trong số ngày này
+        #[arg(long, default_value_t = DEFAULT_STALE_DAYS)]
+        stale_days: i64,
+        /// Đơn vị (mặc định: đơn vị của nút)
+        #[arg(long)]
+        unit: Option<String>,
+        /// Ngày tính (mặc định hôm nay)
+        #[arg(long, env = "DANVAN_TODAY")]
+        today: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Kiểm tra toàn vẹn kho dữ liệu
     Check {
         #[arg(long)]
@@ -192,6 +227,29 @@ enum AddOnly<T: Args> {
     /// Thêm mới
     Add(T),
 }
+
+#[derive(Subcommand)]
+enum TaskCommand {
+    /// Thêm mới
+    Add(TaskAdd),
+    /// Nhập nhiệm vụ từ văn bản kết luận (văn bản thuần hoặc Markdown): mỗi mục đánh số 1.1., 2.4. là một nhiệm vụ
+    Import {
+        /// Tệp văn bản kết luận
+        file: PathBuf,
+        /// Tên văn bản nguồn, ví dụ "Kết luận số 12-KL/TU ngày 17/7/2023"; ngày trong tên xác định kỳ áp dụng
+        #[arg(long)]
+        source: Option<String>,
+        /// Đơn vị ban hành, sở hữu các nhiệm vụ (mặc định: đơn vị của nút)
+        #[arg(long)]
+        unit: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Days without a visit after which a household not yet handed over is
+/// listed by `due`: field teams visit every household at least monthly.
+const DEFAULT_STALE_DAYS: i64 = 30;
 
 #[derive(Args)]
 struct Common {
@@ -614,7 +672,101 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Household { command } => household(&mut node, command)?,
         Command::Task {
-            command: AddOnly::Add(t),
+            command:
+                TaskCommand::Import {
+                    file,
+                    source,
+                    unit,
+                    json,
+                },
+        } => {
+            let text = std::fs::read_to_string(&file).with_context(|| {
+                format!(
+                    "không đọc được tệp kết luận {} (cần văn bản UTF-8)",
+                    file.display()
+                )
+            })?;
+            let name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let result = node
+                .import_tasks(&text, source.as_deref(), &name, unit.as_deref())
+                .with_context(|| format!("không nhập được nhiệm vụ từ {}", file.display()))?;
+            if json {
+                print_json(&serde_json::to_value(&result)?);
+            } else {
+                output::print_task_import(&node, &result);
+            }
+        }
+        Command::Report {
+            period,
+            unit,
+            format,
+            out,
+            today: day,
+        } => {
+            let period: danvan_model::Period = period.parse()?;
+            let today = match day {
+                Some(d) => danvan_model::parse_date(&d)?,
+                None => danvan_model::parse_date(&today())?,
+            };
+            let format: danvan_report::Format = match (&format, &out) {
+                (Some(f), _) => f.parse()?,
+                (None, Some(path)) => path
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .and_then(|e| e.parse().ok())
+                    .unwrap_or(danvan_report::Format::Markdown),
+                (None, None) => danvan_report::Format::Markdown,
+            };
+            let report = node.report(unit.as_deref(), period, today)?;
+            let bytes = danvan_report::render(&report, format)?;
+            match out {
+                Some(path) => {
+                    danvan_node::write_atomic(&path, &bytes).with_context(|| {
+                        format!(
+                            "không ghi được báo cáo vào {}: kiểm tra thư mục có tồn tại và có quyền ghi (kho dữ liệu không thay đổi)",
+                            path.display()
+                        )
+                    })?;
+                    eprintln!(
+                        "Đã ghi báo cáo {} vào {}",
+                        report.period_label,
+                        path.display()
+                    );
+                }
+                None => {
+                    use std::io::Write;
+                    std::io::stdout()
+                        .write_all(&bytes)
+                        .context("không ghi được báo cáo ra màn hình")?;
+                }
+            }
+        }
+        Command::Due {
+            within,
+            stale_days,
+            unit,
+            today: day,
+            json,
+        } => {
+            if within < 0 || stale_days < 0 {
+                bail!("--within và --stale-days phải là số ngày không âm");
+            }
+            let today = match day {
+                Some(d) => danvan_model::parse_date(&d)?,
+                None => danvan_model::parse_date(&today())?,
+            };
+            let list = node.due(unit.as_deref(), today, within, stale_days)?;
+            if json {
+                print_json(&serde_json::to_value(&list)?);
+            } else {
+                output::print_due(&list);
+            }
+        }
+        Command::Task {
+            command: TaskCommand::Add(t),
         } => {
             for unit in &t.assign {
                 node.units().require(unit)?;

@@ -385,3 +385,110 @@ pub(crate) fn print_peers(node: &Node, peers: &[danvan_node::PeerRow]) {
         );
     }
 }
+pub(crate) fn print_task_import(node: &Node, r: &danvan_node::TaskImport) {
+    println!(
+        "Đã tạo {} nhiệm vụ từ \"{}\" ({} nhiệm vụ đã có, bỏ qua{}).",
+        r.created.len(),
+        r.source,
+        r.existing.len(),
+        if r.existing.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", r.existing.join(", "))
+        }
+    );
+    let assigned: Vec<&danvan_node::ImportedTask> = r
+        .created
+        .iter()
+        .filter(|t| !t.assigned.is_empty())
+        .collect();
+    if !assigned.is_empty() {
+        println!("Giao đơn vị:");
+        for t in assigned {
+            let names: Vec<&str> = t.assigned.iter().map(|u| node.units().name(u)).collect();
+            println!("  {} {} → {}", t.number, t.title, names.join("; "));
+        }
+    }
+    if !r.unassigned.is_empty() {
+        println!(
+            "Chưa giao được đơn vị (giao bằng lệnh `danvan edit` hoặc nhập lại sau khi sửa văn bản):"
+        );
+        for t in &r.unassigned {
+            match &t.unmatched {
+                None => println!(
+                    "  {} {} — nhiệm vụ chung, tiêu đề không nêu đơn vị",
+                    t.number, t.title
+                ),
+                Some(u) => println!(
+                    "  {} — không tìm thấy đơn vị nào khớp \"{u}\" trong cây đơn vị",
+                    t.number
+                ),
+            }
+        }
+    }
+}
+
+pub(crate) fn print_due(d: &danvan_report::DueList) {
+    println!(
+        "Việc đến hạn tính đến ngày {} (kỳ {}):",
+        vi(&d.today),
+        d.period
+    );
+    println!(
+        "\n1. Đơn, thư quá hạn hoặc đến hạn trong {} ngày: {}",
+        d.within_days,
+        d.petitions.len()
+    );
+    for p in &d.petitions {
+        let when = if p.overdue {
+            format!("QUÁ HẠN {} ngày", -p.days_left)
+        } else {
+            format!("còn {} ngày", p.days_left)
+        };
+        println!(
+            "  {}  {:<24}  {}  nhận {}  hạn {}  {}  [{}]",
+            &p.id[..SHORT.min(p.id.len())],
+            cut(&p.unit_name, 24),
+            cut(&p.citizen, 20),
+            vi(&p.received),
+            vi(&p.deadline),
+            when,
+            p.petition_type
+        );
+    }
+    println!(
+        "\n2. Nhiệm vụ chưa có báo cáo tiến độ kỳ {}: {}",
+        d.period,
+        d.tasks.len()
+    );
+    for t in &d.tasks {
+        println!("  {} {}  —  {}", t.number, cut(&t.title, 50), t.unit_name);
+    }
+    println!(
+        "\n3. Hộ chưa bàn giao, không được vận động trong {} ngày: {}",
+        d.stale_days,
+        d.households.len()
+    );
+    for h in &d.households {
+        let last = match (&h.last_visit, h.days_since_visit) {
+            (Some(day), Some(n)) => format!("lần cuối {} ({n} ngày)", vi(day)),
+            _ => "chưa có lần vận động nào".to_string(),
+        };
+        println!(
+            "  {}  {:<24}  {}  {}  {}",
+            &h.id[..SHORT.min(h.id.len())],
+            cut(&h.unit_name, 24),
+            cut(&h.head, 20),
+            h.stage_label,
+            last
+        );
+    }
+}
+
+const SHORT: usize = danvan_model::SHORT_ID_LEN;
+
+fn vi(day: &str) -> String {
+    danvan_model::parse_date(day)
+        .map(danvan_model::vi_date)
+        .unwrap_or_else(|_| day.to_string())
+}

@@ -17,6 +17,9 @@ pub enum NodeError {
     /// A date or period problem.
     #[error(transparent)]
     Date(#[from] danvan_model::DateError),
+    /// A report, due list or conclusion problem.
+    #[error(transparent)]
+    Report(#[from] danvan_report::ReportError),
     /// A bundle could not be read.
     #[error(transparent)]
     Bundle(#[from] danvan_proto::BundleError),

@@ -10,6 +10,7 @@ mod error;
 mod household;
 mod node;
 mod replica;
+mod report;
 mod sync;
 mod transfer;
 
@@ -21,5 +22,6 @@ pub use household::StageOutcome;
 pub use node::{
     HistoryEntry, KEY_FILE, Node, Shown, UNITS_FILE, default_data_dir, now_ms, random_bytes,
 };
+pub use report::{ImportedTask, TaskImport, UnassignedTask};
 pub use sync::{SESSIONS_MAX, SharedNode, SyncSummary};
 pub use transfer::{parse_parcel, write_atomic};

@@ -546,10 +546,7 @@ impl Store {
 
     /// The full JSON of the listed records, from the projection.
     pub fn list_json(&self, filter: &ListFilter) -> Result<Vec<serde_json::Value>, StoreError> {
-        let (sql, values) = list_query(
-            "(SELECT json FROM record_json j WHERE j.doc = records.doc)",
-            filter,
-        );
+        let (sql, values) = list_query(JSON_COLUMN, filter);
         let mut stmt = self.conn.prepare(&sql)?;
         let texts = stmt
             .query_map(rusqlite::params_from_iter(values.iter()), |r| {
@@ -560,6 +557,30 @@ impl Store {
             .into_iter()
             .map(|t| serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(e.to_string())))
             .collect()
+    }
+
+    /// Hands the JSON text of every record the filter selects to `each`, in
+    /// no particular order and without a row limit (`filter.limit` is
+    /// ignored): for reports, which read many rows and need no order, so
+    /// that neither SQLite sorts them nor the caller holds them all as text.
+    pub fn for_each_json<E>(
+        &self,
+        filter: &ListFilter,
+        mut each: impl FnMut(&str) -> Result<(), E>,
+    ) -> Result<Result<(), E>, StoreError> {
+        let (sql, values) = filter_query(JSON_COLUMN, filter);
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(values.iter()))?;
+        while let Some(row) = rows.next()? {
+            let text = row
+                .get_ref(0)?
+                .as_str()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            if let Err(e) = each(text) {
+                return Ok(Err(e));
+            }
+        }
+        Ok(Ok(()))
     }
 
     /// Every change of one document, in log order.
@@ -890,7 +911,19 @@ fn collect_stored(mut rows: rusqlite::Rows<'_>) -> Result<Vec<StoredChange>, Sto
     Ok(out)
 }
 
+/// The record's JSON, as a column of a `records` query.
+const JSON_COLUMN: &str = "(SELECT json FROM record_json j WHERE j.doc = records.doc)";
+
 fn list_query(columns: &str, f: &ListFilter) -> (String, Vec<rusqlite::types::Value>) {
+    let (mut sql, values) = filter_query(columns, f);
+    sql.push_str(" ORDER BY date_from DESC, id");
+    let limit = f.limit.unwrap_or(LIST_ROWS_MAX).min(LIST_ROWS_MAX);
+    sql.push_str(&format!(" LIMIT {limit}"));
+    (sql, values)
+}
+
+/// The `SELECT … WHERE …` of a filter, without order or limit.
+fn filter_query(columns: &str, f: &ListFilter) -> (String, Vec<rusqlite::types::Value>) {
     use rusqlite::types::Value;
     // A text search reads every row anyway; scanning the table in order is
     // faster than walking the date index and looking each row up.
@@ -938,9 +971,6 @@ fn list_query(columns: &str, f: &ListFilter) -> (String, Vec<rusqlite::types::Va
     if f.conflicts_only {
         sql.push_str(" AND conflicts > 0");
     }
-    sql.push_str(" ORDER BY date_from DESC, id");
-    let limit = f.limit.unwrap_or(LIST_ROWS_MAX).min(LIST_ROWS_MAX);
-    sql.push_str(&format!(" LIMIT {limit}"));
     (sql, values)
 }
 
