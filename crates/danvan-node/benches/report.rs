@@ -136,8 +136,8 @@ fn insert(conn: &rusqlite::Connection, r: &Record) {
     let s = r.summary();
     let doc: DocId = s.id.parse().unwrap();
     conn.prepare_cached(
-        "INSERT INTO records (doc, id, kind, unit, project, title, date, date_from, date_to, status, search, conflicts, json)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, ?12)",
+        "INSERT INTO records (doc, id, kind, unit, project, title, date, date_from, date_to, status, search, conflicts)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0)",
     )
     .unwrap()
     .execute(rusqlite::params![
@@ -152,9 +152,15 @@ fn insert(conn: &rusqlite::Connection, r: &Record) {
         s.date_to,
         s.status,
         s.search,
-        r.to_json().to_string()
     ])
     .unwrap();
+    conn.prepare_cached("INSERT INTO record_json (doc, json) VALUES (?1, ?2)")
+        .unwrap()
+        .execute(rusqlite::params![
+            doc.as_bytes().to_vec(),
+            r.to_json().to_string()
+        ])
+        .unwrap();
 }
 
 fn main() {
