@@ -136,8 +136,8 @@ fn insert(conn: &rusqlite::Connection, r: &Record) {
     let s = r.summary();
     let doc: DocId = s.id.parse().unwrap();
     conn.prepare_cached(
-        "INSERT INTO records (doc, id, kind, unit, project, title, date, date_from, date_to, status, search, conflicts)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0)",
+        "INSERT INTO records (doc, id, kind, unit, project, title, date, date_from, date_to, status, conflicts, json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, ?11)",
     )
     .unwrap()
     .execute(rusqlite::params![

@@ -546,7 +546,7 @@ impl Store {
 
     /// The full JSON of the listed records, from the projection.
     pub fn list_json(&self, filter: &ListFilter) -> Result<Vec<serde_json::Value>, StoreError> {
-        let (sql, values) = list_query(JSON_COLUMN, filter);
+        let (sql, values) = list_query("json", filter);
         let mut stmt = self.conn.prepare(&sql)?;
         let texts = stmt
             .query_map(rusqlite::params_from_iter(values.iter()), |r| {
@@ -568,7 +568,7 @@ impl Store {
         filter: &ListFilter,
         mut each: impl FnMut(&str) -> Result<(), E>,
     ) -> Result<Result<(), E>, StoreError> {
-        let (sql, values) = filter_query(JSON_COLUMN, filter);
+        let (sql, values) = filter_query("json", filter);
         let mut stmt = self.conn.prepare(&sql)?;
         let mut rows = stmt.query(rusqlite::params_from_iter(values.iter()))?;
         while let Some(row) = rows.next()? {
@@ -797,7 +797,7 @@ impl Store {
     pub fn rebuild_projections(&mut self) -> Result<usize, StoreError> {
         let tx = self.conn.transaction()?;
         tx.execute("DELETE FROM records", [])?;
-        tx.execute("DELETE FROM record_json", [])?;
+        tx.execute("DELETE FROM record_search", [])?;
         let docs: Vec<Vec<u8>> = {
             let mut stmt = tx.prepare("SELECT doc FROM documents")?;
             stmt.query_map([], |r| r.get(0))?
@@ -911,9 +911,6 @@ fn collect_stored(mut rows: rusqlite::Rows<'_>) -> Result<Vec<StoredChange>, Sto
     Ok(out)
 }
 
-/// The record's JSON, as a column of a `records` query.
-const JSON_COLUMN: &str = "(SELECT json FROM record_json j WHERE j.doc = records.doc)";
-
 fn list_query(columns: &str, f: &ListFilter) -> (String, Vec<rusqlite::types::Value>) {
     let (mut sql, values) = filter_query(columns, f);
     sql.push_str(" ORDER BY date_from DESC, id");
@@ -925,14 +922,7 @@ fn list_query(columns: &str, f: &ListFilter) -> (String, Vec<rusqlite::types::Va
 /// The `SELECT … WHERE …` of a filter, without order or limit.
 fn filter_query(columns: &str, f: &ListFilter) -> (String, Vec<rusqlite::types::Value>) {
     use rusqlite::types::Value;
-    // A text search reads every row anyway; scanning the table in order is
-    // faster than walking the date index and looking each row up.
-    let source = if f.words.is_empty() {
-        "records"
-    } else {
-        "records NOT INDEXED"
-    };
-    let mut sql = format!("SELECT {columns} FROM {source} WHERE 1=1");
+    let mut sql = format!("SELECT {columns} FROM records WHERE 1=1");
     let mut values: Vec<Value> = Vec::new();
     if let Some(kind) = &f.kind {
         values.push(Value::Text(kind.clone()));
@@ -960,13 +950,22 @@ fn filter_query(columns: &str, f: &ListFilter) -> (String, Vec<rusqlite::types::
         values.push(Value::Text(project.clone()));
         sql.push_str(&format!(" AND project = ?{}", values.len()));
     }
-    for word in &f.words {
-        let escaped = word
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        values.push(Value::Text(format!("%{escaped}%")));
-        sql.push_str(&format!(" AND search LIKE ?{} ESCAPE '\\'", values.len()));
+    if !f.words.is_empty() {
+        // The text search scans the small `record_search` table; the other
+        // filters then use `records`' indexes.
+        let mut clauses = Vec::new();
+        for word in &f.words {
+            let escaped = word
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            values.push(Value::Text(format!("%{escaped}%")));
+            clauses.push(format!("search LIKE ?{} ESCAPE '\\'", values.len()));
+        }
+        sql.push_str(&format!(
+            " AND doc IN (SELECT doc FROM record_search WHERE {})",
+            clauses.join(" AND ")
+        ));
     }
     if f.conflicts_only {
         sql.push_str(" AND conflicts > 0");
@@ -1120,12 +1119,12 @@ fn write_projection(
     tx.prepare_cached("UPDATE documents SET kind = ?2, unit = ?3, project = ?4 WHERE doc = ?1")?
         .execute(params![key, header.kind, header.unit, header.project])?;
     tx.prepare_cached(
-        "INSERT INTO records (doc, id, kind, unit, project, title, date, date_from, date_to, status, search, conflicts)
+        "INSERT INTO records (doc, id, kind, unit, project, title, date, date_from, date_to, status, conflicts, json)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
          ON CONFLICT (doc) DO UPDATE SET id = excluded.id, kind = excluded.kind, unit = excluded.unit,
            project = excluded.project, title = excluded.title, date = excluded.date,
            date_from = excluded.date_from, date_to = excluded.date_to, status = excluded.status,
-           search = excluded.search, conflicts = excluded.conflicts",
+           conflicts = excluded.conflicts, json = excluded.json",
     )?
     .execute(params![
         key,
@@ -1138,13 +1137,13 @@ fn write_projection(
         summary.date_from,
         summary.date_to,
         summary.status,
-        summary.search,
         conflicts,
+        record.to_json().to_string(),
     ])?;
     tx.prepare_cached(
-        "INSERT INTO record_json (doc, json) VALUES (?1, ?2)
-         ON CONFLICT (doc) DO UPDATE SET json = excluded.json",
+        "INSERT INTO record_search (doc, search) VALUES (?1, ?2)
+         ON CONFLICT (doc) DO UPDATE SET search = excluded.search",
     )?
-    .execute(params![key, record.to_json().to_string()])?;
+    .execute(params![key, summary.search])?;
     Ok(())
 }

@@ -52,14 +52,14 @@ CREATE TABLE records (
     date_from TEXT,
     date_to   TEXT,
     status    TEXT,
-    search    TEXT NOT NULL,
-    conflicts INTEGER NOT NULL DEFAULT 0
+    conflicts INTEGER NOT NULL DEFAULT 0,
+    json      TEXT NOT NULL
 );
--- The whole record as JSON, for export and reports; kept apart so that
--- searching `records` reads a small table.
-CREATE TABLE record_json (
-    doc  BLOB PRIMARY KEY,
-    json TEXT NOT NULL
+-- The diacritic-folded text of each record, kept apart from `records` so
+-- that a text search scans a small table (reports scan `records` in order).
+CREATE TABLE record_search (
+    doc    BLOB PRIMARY KEY,
+    search TEXT NOT NULL
 );
 CREATE INDEX records_kind_unit ON records (kind, unit);
 CREATE INDEX records_unit ON records (unit);
