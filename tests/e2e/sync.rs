@@ -340,3 +340,47 @@ fn an_interrupted_sync_resumes_and_resends_at_most_the_batch_in_flight() {
     }
     panic!("never managed to kill the sync mid-transfer");
 }
+
+#[test]
+fn the_demo_runs_and_converges() {
+    let tmp = crate::harness::TempDir::new("demo");
+    let keep = tmp.path().join("demo");
+    let out = std::process::Command::new(crate::harness::danvan_bin())
+        .args(["demo", "--keep"])
+        .arg(&keep)
+        .env_remove("DANVAN_DATA_DIR")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "demo failed: {text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("Mọi nút đã hội tụ"), "{text}");
+    // Every node it left behind holds the same records, and each store is whole.
+    let mut counts = Vec::new();
+    for node in [
+        "hub",
+        "pho-minh",
+        "pho-an",
+        "pho-thanh",
+        "laptop-1",
+        "laptop-2",
+    ] {
+        let dv = Dv::at(&keep.join(node));
+        let check = dv.json(&["check"]);
+        assert_eq!(check["ok"], true, "{node}: {check}");
+        counts.push(check["records"].as_u64().unwrap());
+    }
+    assert!(
+        counts.iter().all(|c| *c == counts[0] && *c > 0),
+        "{counts:?}"
+    );
+    let laptop = Dv::at(&keep.join("laptop-1"));
+    let conflicts = laptop.json(&["conflicts"]);
+    assert_eq!(
+        conflicts[0]["conflicts"][0]["field"], "compensation_vnd",
+        "{conflicts}"
+    );
+}
