@@ -151,15 +151,12 @@ fn insert(conn: &rusqlite::Connection, r: &Record) {
         s.date_from,
         s.date_to,
         s.status,
-        s.search,
+        r.to_json().to_string(),
     ])
     .unwrap();
-    conn.prepare_cached("INSERT INTO record_json (doc, json) VALUES (?1, ?2)")
+    conn.prepare_cached("INSERT INTO record_search (doc, search) VALUES (?1, ?2)")
         .unwrap()
-        .execute(rusqlite::params![
-            doc.as_bytes().to_vec(),
-            r.to_json().to_string()
-        ])
+        .execute(rusqlite::params![doc.as_bytes().to_vec(), s.search])
         .unwrap();
 }
 

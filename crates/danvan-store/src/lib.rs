@@ -922,7 +922,15 @@ fn list_query(columns: &str, f: &ListFilter) -> (String, Vec<rusqlite::types::Va
 /// The `SELECT … WHERE …` of a filter, without order or limit.
 fn filter_query(columns: &str, f: &ListFilter) -> (String, Vec<rusqlite::types::Value>) {
     use rusqlite::types::Value;
-    let mut sql = format!("SELECT {columns} FROM records WHERE 1=1");
+    // With a text search, the small `record_search` table is scanned first
+    // (CROSS JOIN fixes that order in SQLite) and only matching records are
+    // looked up; otherwise `records`' own indexes serve the filters.
+    let source = if f.words.is_empty() {
+        "records"
+    } else {
+        "record_search CROSS JOIN records ON records.doc = record_search.doc"
+    };
+    let mut sql = format!("SELECT {columns} FROM {source} WHERE 1=1");
     let mut values: Vec<Value> = Vec::new();
     if let Some(kind) = &f.kind {
         values.push(Value::Text(kind.clone()));
@@ -950,22 +958,13 @@ fn filter_query(columns: &str, f: &ListFilter) -> (String, Vec<rusqlite::types::
         values.push(Value::Text(project.clone()));
         sql.push_str(&format!(" AND project = ?{}", values.len()));
     }
-    if !f.words.is_empty() {
-        // The text search scans the small `record_search` table; the other
-        // filters then use `records`' indexes.
-        let mut clauses = Vec::new();
-        for word in &f.words {
-            let escaped = word
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            values.push(Value::Text(format!("%{escaped}%")));
-            clauses.push(format!("search LIKE ?{} ESCAPE '\\'", values.len()));
-        }
-        sql.push_str(&format!(
-            " AND doc IN (SELECT doc FROM record_search WHERE {})",
-            clauses.join(" AND ")
-        ));
+    for word in &f.words {
+        let escaped = word
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        values.push(Value::Text(format!("%{escaped}%")));
+        sql.push_str(&format!(" AND search LIKE ?{} ESCAPE '\\'", values.len()));
     }
     if f.conflicts_only {
         sql.push_str(" AND conflicts > 0");
