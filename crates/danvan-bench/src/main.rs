@@ -24,6 +24,7 @@ mod corpus;
 mod figure;
 mod measure;
 mod sample;
+mod signature;
 mod store;
 mod sync;
 
@@ -59,6 +60,11 @@ const GROUPS: &[Group] = &[
         name: "sync",
         about: "sync over QUIC on loopback: idle, one change, cold sync, hub memory",
         run: sync::run,
+    },
+    Group {
+        name: "signature",
+        about: "change signatures: verify and sign per second, share of the wire bytes",
+        run: signature::run,
     },
 ];
 
