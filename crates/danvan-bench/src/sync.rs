@@ -313,11 +313,13 @@ async fn measure_pair(
     let first = sync(&node, &endpoint, hub_addr).await?;
     let idle = sync(&node, &endpoint, hub_addr).await?;
     eprintln!(
-        "  idle sync, {records} records: first after the cold sync {} round trips, {} B; then {} round trips, {} B",
+        "  idle sync, {records} records: first after the cold sync {} round trips, {} B; then {} round trips, {} B ({} sent, {} received)",
         first.round_trips,
         total_bytes(&first),
         idle.round_trips,
-        total_bytes(&idle)
+        total_bytes(&idle),
+        idle.bytes_sent,
+        idle.bytes_received
     );
     figures.push(Figure::with_target(
         GROUP,
