@@ -5,6 +5,8 @@
 pub(crate) enum Target {
     /// Strictly less than this value.
     Below(f64),
+    /// This value or less.
+    AtMost(f64),
     /// This value or more.
     AtLeast(f64),
 }
@@ -13,6 +15,7 @@ impl Target {
     fn met(self, value: f64) -> bool {
         match self {
             Target::Below(t) => value < t,
+            Target::AtMost(t) => value <= t,
             Target::AtLeast(t) => value >= t,
         }
     }
@@ -20,6 +23,7 @@ impl Target {
     fn text(self) -> String {
         match self {
             Target::Below(t) => format!("< {}", number(t)),
+            Target::AtMost(t) => format!("<= {}", number(t)),
             Target::AtLeast(t) => format!(">= {}", number(t)),
         }
     }

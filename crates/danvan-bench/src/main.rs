@@ -20,10 +20,13 @@
 //! This crate never runs in production and is never published; nothing
 //! depends on it.
 
+mod corpus;
 mod figure;
 mod measure;
 mod sample;
+mod signature;
 mod store;
+mod sync;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,11 +50,23 @@ struct Group {
 
 /// Every group, in the order `all` runs them. Adding a group is adding its
 /// module and one line here.
-const GROUPS: &[Group] = &[Group {
-    name: "store",
-    about: "record store: durable add, CSV import, list and search, bytes per record",
-    run: store::run,
-}];
+const GROUPS: &[Group] = &[
+    Group {
+        name: "store",
+        about: "record store: durable add, CSV import, list and search, bytes per record",
+        run: store::run,
+    },
+    Group {
+        name: "sync",
+        about: "sync over QUIC on loopback: idle, one change, cold sync, hub memory",
+        run: sync::run,
+    },
+    Group {
+        name: "signature",
+        about: "change signatures: verify and sign per second, share of the wire bytes",
+        run: signature::run,
+    },
+];
 
 /// Options every group receives.
 #[derive(Args, Clone, Debug)]

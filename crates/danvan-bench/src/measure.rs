@@ -93,6 +93,19 @@ impl CpuTime {
     }
 }
 
+/// Runs `f` and returns its result and the CPU time the calling thread
+/// spent on it (wall time where the kernel does not say), so that a core
+/// shared with other work does not make the code look slower.
+pub(crate) fn on_cpu<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+    let before = CpuTime::now();
+    let (out, wall) = timed(f);
+    let cpu = CpuTime::now()
+        .zip(before)
+        .map(|(a, b)| a.since(b).running)
+        .unwrap_or(wall);
+    (out, cpu)
+}
+
 /// Sorted samples, in milliseconds.
 #[derive(Debug)]
 pub(crate) struct Samples(Vec<f64>);
@@ -130,16 +143,40 @@ pub(crate) fn reset_peak_rss() -> bool {
 
 /// The process's peak resident set size in MiB (`VmHWM`), if known.
 pub(crate) fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line
-        .trim_start_matches("VmHWM:")
+    status_mib(std::process::id(), "VmHWM")
+}
+
+/// CPU time of the whole process (every thread, user and system) from
+/// `/proc/self/stat`, if known. Clock ticks are taken as 1/100 s, which is
+/// what Linux reports on every common platform.
+pub(crate) fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// A `kB` field (`VmRSS`, `VmHWM`) of `/proc/PID/status`, in MiB.
+pub(crate) fn status_mib(pid: u32, field: &str) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    let kib: f64 = line[field.len()..]
+        .trim_start_matches(':')
         .trim()
         .trim_end_matches("kB")
         .trim()
         .parse()
         .ok()?;
     Some(kib / 1024.0)
+}
+
+/// Resets the peak resident set size (`VmHWM`) of a child process, as
+/// [`reset_peak_rss`] does for this one.
+pub(crate) fn reset_peak_rss_of(pid: u32) -> bool {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok()
 }
 
 /// The file system type and device of the mount holding `path`, from
