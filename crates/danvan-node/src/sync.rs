@@ -20,6 +20,8 @@ use crate::replica::StoreReplica;
 /// How often a long-running node looks for changes written by other
 /// processes (the CLI) and refreshes its trust list.
 const POLL_INTERVAL_MS: u64 = 1_000;
+/// How long a finished session waits for the peer to end its side.
+const CLOSE_WAIT_MS: u64 = 3_000;
 /// Sessions a serving node runs at once; further peers wait for a slot.
 pub const SESSIONS_MAX: usize = 256;
 
@@ -264,6 +266,15 @@ impl SharedNode {
                     let _ = tx.send(&frame).await;
                 }
                 let _ = tx.finish();
+                // Let the peer read everything before the connection goes:
+                // its last frames need no answer, so closing at once could
+                // cut them off. Wait (bounded) for it to end its side.
+                if outcome.is_ok() {
+                    let _ = tokio::time::timeout(Duration::from_millis(CLOSE_WAIT_MS), async {
+                        while let Some(Ok(Some(_))) = frames.recv().await {}
+                    })
+                    .await;
+                }
                 break outcome;
             }
             if session.is_closed() {
