@@ -110,6 +110,7 @@ fn generate(dir: &Path, records: usize) -> Result<(), BenchError> {
                 doc,
                 changes,
                 automerge: &automerge,
+                created: None,
             })?;
         }
         batch.commit()?;
