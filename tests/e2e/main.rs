@@ -6,6 +6,7 @@ mod crash;
 mod harness;
 mod merge;
 mod records;
+mod relay;
 mod report;
 mod rogue;
 mod sync;
