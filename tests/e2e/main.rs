@@ -4,6 +4,7 @@
 mod bad_input;
 mod crash;
 mod harness;
+mod load;
 mod merge;
 mod records;
 mod relay;

@@ -21,6 +21,7 @@
 //! depends on it.
 
 mod figure;
+mod load_group;
 mod measure;
 mod sample;
 mod store;
@@ -47,11 +48,18 @@ struct Group {
 
 /// Every group, in the order `all` runs them. Adding a group is adding its
 /// module and one line here.
-const GROUPS: &[Group] = &[Group {
-    name: "store",
-    about: "record store: durable add, CSV import, list and search, bytes per record",
-    run: store::run,
-}];
+const GROUPS: &[Group] = &[
+    Group {
+        name: "store",
+        about: "record store: durable add, CSV import, list and search, bytes per record",
+        run: store::run,
+    },
+    Group {
+        name: "load",
+        about: "hub under load: hundreds of nodes at once, then all back after a power cut",
+        run: load_group::run,
+    },
+];
 
 /// Options every group receives.
 #[derive(Args, Clone, Debug)]
