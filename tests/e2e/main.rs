@@ -10,4 +10,5 @@ mod records;
 mod relay;
 mod report;
 mod rogue;
+mod soak;
 mod sync;
