@@ -4,8 +4,11 @@
 mod bad_input;
 mod crash;
 mod harness;
+mod load;
 mod merge;
 mod records;
+mod relay;
 mod report;
 mod rogue;
+mod soak;
 mod sync;

@@ -22,6 +22,7 @@
 
 mod corpus;
 mod figure;
+mod load_group;
 mod measure;
 mod sample;
 mod signature;
@@ -65,6 +66,11 @@ const GROUPS: &[Group] = &[
         name: "signature",
         about: "change signatures: verify and sign per second, share of the wire bytes",
         run: signature::run,
+    },
+    Group {
+        name: "load",
+        about: "hub under load: hundreds of nodes at once, then all back after a power cut",
+        run: load_group::run,
     },
 ];
 

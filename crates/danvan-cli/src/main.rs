@@ -23,6 +23,10 @@ struct Cli {
     /// Thư mục dữ liệu (mặc định: thư mục dữ liệu của hệ điều hành)
     #[arg(long, global = true, env = "DANVAN_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Kết nối im lặng quá chừng này ms thì coi là đứt (mặc định 30000); dùng
+    /// để thử nghiệm đường truyền xấu. Gói giữ kết nối gửi sau một phần ba khoảng này.
+    #[arg(long, global = true, env = "DANVAN_IDLE_TIMEOUT_MS")]
+    idle_timeout_ms: Option<u64>,
     #[command(subcommand)]
     command: Command,
 }
@@ -508,6 +512,17 @@ fn main() {
     }
 }
 
+/// The transport settings: the defaults, with a shorter idle timeout if asked.
+/// Keep-alives go out after a third of it, so a healthy idle link stays up.
+fn net_config(idle_timeout_ms: Option<u64>) -> danvan_node::NetConfig {
+    let mut net = danvan_node::NetConfig::default();
+    if let Some(idle) = idle_timeout_ms {
+        net.idle_timeout_ms = idle;
+        net.keep_alive_ms = net.keep_alive_ms.min(idle / 3).max(1);
+    }
+    net
+}
+
 fn run(cli: Cli) -> Result<()> {
     let dir = cli
         .data_dir
@@ -539,6 +554,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         _ => {}
     }
+    let net = net_config(cli.idle_timeout_ms);
     let mut node = Node::open(&dir)?;
     match cli.command {
         Command::Init { .. } | Command::Units { .. } | Command::Demo { .. } => {
@@ -556,7 +572,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Serve { listen, hub } => {
             let runtime = runtime()?;
             runtime.block_on(async move {
-                let shared = danvan_node::SharedNode::new(node, true)?;
+                let shared = danvan_node::SharedNode::new(node, true)?.with_net_config(net);
                 let endpoint = shared.bind(listen)?;
                 println!(
                     "Nút {} đang nhận đồng bộ tại {}{}",
@@ -577,7 +593,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Sync { addr, live, json } => {
             let runtime = runtime()?;
             runtime.block_on(async move {
-                let shared = danvan_node::SharedNode::new(node, live)?;
+                let shared = danvan_node::SharedNode::new(node, live)?.with_net_config(net);
                 let bind: std::net::SocketAddr = if addr.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" }.parse()?;
                 let endpoint = shared.bind(bind)?;
                 let tty = std::io::IsTerminal::is_terminal(&std::io::stderr()) && !json;

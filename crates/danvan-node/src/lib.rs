@@ -14,7 +14,7 @@ mod report;
 mod sync;
 mod transfer;
 
-pub use danvan_net::Endpoint;
+pub use danvan_net::{Endpoint, NetConfig};
 pub use danvan_proto::{Progress, SessionStats};
 pub use danvan_store::{ApplyReport, ListFilter, PeerRow, Row, TrustedNode};
 pub use error::NodeError;

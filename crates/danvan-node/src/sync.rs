@@ -53,6 +53,7 @@ pub struct SharedNode {
     changed: Arc<watch::Sender<u64>>,
     trusted: Arc<RwLock<HashSet<NodeId>>>,
     id: NodeId,
+    net: NetConfig,
 }
 
 impl std::fmt::Debug for SharedNode {
@@ -115,7 +116,15 @@ impl SharedNode {
             changed: Arc::new(watch::channel(latest).0),
             trusted: Arc::new(RwLock::new(trusted)),
             id,
+            net: NetConfig::default(),
         })
+    }
+
+    /// Uses `net` for the endpoints [`SharedNode::bind`] makes from now on
+    /// (tests shorten the idle timeout to notice a cut link sooner).
+    pub fn with_net_config(mut self, net: NetConfig) -> SharedNode {
+        self.net = net;
+        self
     }
 
     /// This node's id.
@@ -169,7 +178,8 @@ impl SharedNode {
     /// Binds a QUIC endpoint with this node's key and trust list.
     pub fn bind(&self, addr: SocketAddr) -> Result<Endpoint, NodeError> {
         let trust = self.trust_fn();
-        self.with(|node| Endpoint::bind(node.key(), addr, trust, NetConfig::default()))?
+        let net = self.net.clone();
+        self.with(|node| Endpoint::bind(node.key(), addr, trust, net))?
             .map_err(NodeError::from)
     }
 
