@@ -459,7 +459,7 @@ fn text(u: &mut Unstructured<'_>) -> arbitrary::Result<String> {
 /// One edit of a document by one writer.
 enum Edit {
     /// Writes a whole record of a kind, as `danvan … add` does.
-    NewRecord(Record),
+    NewRecord(Box<Record>),
     /// Puts a value at a key of the root or of the header.
     Put {
         in_header: bool,
@@ -540,7 +540,7 @@ fn edit(
     writers: usize,
 ) -> arbitrary::Result<Edit> {
     Ok(match u.int_in_range(0..=9u8)? {
-        0 => Edit::NewRecord(record(u, doc, author)?),
+        0 => Edit::NewRecord(Box::new(record(u, doc, author)?)),
         1..=3 => Edit::Put {
             in_header: u.ratio(1, 4)?,
             key: field_name(u)?,
@@ -849,7 +849,7 @@ fn sample_changes() -> Vec<SignedChange> {
         };
         let mut am = Automerge::new().with_actor(key.actor(&[0; 8]));
         for edit in [
-            Edit::NewRecord(record),
+            Edit::NewRecord(Box::new(record)),
             Edit::Visit(Visit {
                 date: "2023-08-01".into(),
                 by: "Tổ công tác".into(),
