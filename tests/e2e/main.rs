@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod crash;
+mod fuzz_corpus;
 mod harness;
 mod load;
 mod merge;

@@ -1054,9 +1054,25 @@ fn load_doc(conn: &Connection, doc: &DocId) -> Result<Option<Automerge>, StoreEr
     if !known && changes.is_empty() {
         return Ok(None);
     }
-    automerge
-        .apply_changes(changes)
-        .map_err(|e| StoreError::Corrupt(format!("hồ sơ {doc}: {e}")))?;
+    // Automerge 0.12 panics on some sequences of well-formed, validly
+    // signed changes (an actor missing from its table in `import_ops`; found
+    // by fuzzing, see fuzz/regressions/store_apply/). A peer must not be able
+    // to crash the node that way: the panic becomes an error, the batch that
+    // brought the change is rolled back, and this document is dropped.
+    let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        automerge.apply_changes(changes)
+    }))
+    .map_err(|panic| {
+        let reason = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        StoreError::Corrupt(format!(
+            "hồ sơ {doc}: Automerge không ghép được các thay đổi ({reason})"
+        ))
+    })?;
+    applied.map_err(|e| StoreError::Corrupt(format!("hồ sơ {doc}: {e}")))?;
     Ok(Some(automerge))
 }
 

@@ -7,8 +7,12 @@
 //! - [`run_simulation`]: many nodes, faulty links, crashes, restores and
 //!   partitions from one seed; then the invariants.
 //!
+//! - [`fuzz_targets`]: the bodies of the fuzz targets in `fuzz/`, which the
+//!   e2e tests also replay over the saved corpus.
+//!
 //! Never used in production code: it trades speed and memory for clarity.
 
+pub mod fuzz_targets;
 mod node;
 mod pair;
 mod replica;
