@@ -17,10 +17,10 @@ use crate::harness::{Dv, danvan_bin};
 use crate::sync::{node_id, trust};
 
 /// A small seeded generator, so that a failing run can be repeated.
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
@@ -43,14 +43,14 @@ fn printed_id(line: &str) -> Option<String> {
 
 /// A shell loop of real `danvan activity add` processes in its own process
 /// group, so that a kill reaches whichever one is running.
-struct Writer {
+pub(crate) struct Writer {
     child: Child,
     lines: mpsc::Receiver<String>,
     reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Writer {
-    fn start(dv: &Dv, generation: u64) -> Writer {
+    pub(crate) fn start(dv: &Dv, generation: u64) -> Writer {
         let script = format!(
             "i=0; while [ $i -lt 100000 ]; do i=$((i+1)); '{}' --data-dir '{}' activity add --type tuyen-truyen --date 2023-07-01 --title \"Tuyên truyền đợt {generation} lần $i\" --json || sleep 0.05; done",
             danvan_bin().display(),
@@ -90,7 +90,7 @@ impl Writer {
     }
 
     /// SIGKILL to the whole group; returns the ids it acknowledged last.
-    fn kill(mut self) -> Vec<String> {
+    pub(crate) fn kill(mut self) -> Vec<String> {
         let pgid = self.child.id();
         let killed = Command::new("kill")
             .args(["-s", "KILL", "--", &format!("-{pgid}")])
