@@ -236,8 +236,11 @@ fn a_megabyte_syncs_over_edge_across_outages_with_nothing_lost_or_duplicated() {
     );
     assert_eq!(edge.stored, source.1, "changes stored over all attempts");
     // The link really was cut under the sync, and the sync came through.
+    // (A short outage may be ridden out by QUIC without a failed attempt;
+    // what must hold is that packets of this sync were dropped by outages.)
     assert!(
-        edge.failures >= 1 && edge.relay.outages_started >= 1,
+        edge.relay.outages_started >= 1
+            && edge.relay.down.dropped_outage + edge.relay.up.dropped_outage > 0,
         "no outage hit the sync (seed {seed}): {edge:?}"
     );
     assert!(edge.relay.down.dropped_loss > 0, "edge lost nothing");
@@ -255,8 +258,11 @@ fn a_megabyte_syncs_over_edge_across_outages_with_nothing_lost_or_duplicated() {
     // over from nothing each time would resend far more.
     let batches = (source.1 * 630).div_ceil(BATCH_BYTES);
     let batch_wire_bytes = clean.relay.down.delivered_bytes / batches.max(1);
-    let allowance = u64::from(edge.failures) * (2 * batch_wire_bytes + 16 * 1024)
-        + clean.relay.down.delivered_bytes / 5;
+    // A cut is a failed attempt or an outage QUIC rode out (it retransmits
+    // what the outage dropped).
+    let cuts = u64::from(edge.failures) + edge.relay.outages_started as u64;
+    let allowance =
+        cuts * (2 * batch_wire_bytes + 16 * 1024) + clean.relay.down.delivered_bytes / 5;
     assert!(
         resent_bytes <= allowance,
         "resent {resent_bytes} bytes over {} cuts (allowed {allowance})",
