@@ -228,7 +228,7 @@ impl fmt::Debug for SignedChange {
 }
 
 /// Why a received change was rejected. Nothing of a rejected change is stored.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum ChangeError {
     /// The body is not a well-formed Automerge change.
     #[error("nội dung thay đổi hỏng hoặc không phải thay đổi Automerge: {0}")]
@@ -242,6 +242,19 @@ pub enum ChangeError {
     /// The Automerge actor of the change is not derived from the signer's key.
     #[error("tác nhân Automerge của thay đổi không thuộc về người ký {0}: giả mạo")]
     ActorMismatch(String),
+    /// A change it depends on is not held (a store holds no change without
+    /// its ancestors).
+    #[error("thiếu thay đổi trước mà thay đổi này phụ thuộc vào")]
+    MissingDeps,
+    /// The first change of a document does not create the record.
+    #[error("thay đổi đầu tiên của hồ sơ không tạo phần đầu hồ sơ hợp lệ")]
+    NotCreation,
+    /// The change alters or forges a record's header.
+    #[error("phần đầu hồ sơ không hợp lệ: {0}")]
+    Header(String),
+    /// The signer may not write this record.
+    #[error("không được phép: {0}")]
+    Denied(String),
 }
 
 impl SignedChange {

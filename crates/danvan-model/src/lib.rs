@@ -4,14 +4,17 @@
 //! This crate is pure: no I/O, no clock, no randomness. Callers pass in the
 //! time and random bytes they want used.
 
+mod admit;
 mod dates;
 mod fold;
 mod identity;
 mod ids;
 mod records;
+mod roster;
 mod units;
 pub mod vocab;
 
+pub use admit::{DocHeader, admit_change};
 pub use dates::{DateError, Period, format_date, normalize_date, parse_date, vi_date};
 pub use fold::fold;
 pub use identity::{
@@ -23,5 +26,9 @@ pub use records::{
     Parcel, Petition, Progress, Record, RecordError, SCHEMA_VERSION, StageEvent, Summary, Task,
     Visit, append_objection, append_visit, conflicts, editable_fields, field_spec, move_stage,
     parse_field, petition_deadline_days, read_header, read_record, set_field, write_new,
+};
+pub use roster::{
+    Denied, DocScope, Invite, Member, ROSTER_BYTES_MAX, ROSTER_KEPT_MAX, ROSTER_MEMBERS_MAX, Role,
+    Roster, RosterError, Scope, SignedRoster, accept_roster, encode_kept,
 };
 pub use units::{SAMPLE_UNITS_TOML, Unit, UnitError, UnitKind, UnitTree};

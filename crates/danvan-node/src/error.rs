@@ -60,6 +60,9 @@ pub enum NodeError {
     /// The sync session failed.
     #[error(transparent)]
     Proto(#[from] danvan_proto::ProtoError),
+    /// The roster does not allow this node to do it.
+    #[error("không được phép: {0}")]
+    Denied(String),
     /// A value given on the command line is not usable.
     #[error("{0}")]
     Invalid(String),

@@ -5,6 +5,7 @@
 //! sync driver runs them on tokio. This crate holds no protocol logic of its
 //! own: what goes on the wire is decided in `danvan-proto`.
 
+mod access;
 pub mod demo;
 mod error;
 mod household;
@@ -14,9 +15,10 @@ mod report;
 mod sync;
 mod transfer;
 
+pub use access::{AUTHORITY_KEY_FILE, MemberSpec};
 pub use danvan_net::{Endpoint, NetConfig};
 pub use danvan_proto::{Progress, SessionStats};
-pub use danvan_store::{ApplyReport, ListFilter, PeerRow, Row, TrustedNode};
+pub use danvan_store::{ApplyReport, AuditEntry, ListFilter, PeerRow, Rejection, Row, TrustedNode};
 pub use error::NodeError;
 pub use household::StageOutcome;
 pub use node::{

@@ -117,7 +117,12 @@ impl std::fmt::Debug for Node {
 }
 
 fn read_key(dir: &Path) -> Result<NodeKey, NodeError> {
-    let path = dir.join(KEY_FILE);
+    read_key_file(&dir.join(KEY_FILE))
+}
+
+/// Reads a hex-encoded Ed25519 secret key file.
+pub(crate) fn read_key_file(path: &Path) -> Result<NodeKey, NodeError> {
+    let path = path.to_path_buf();
     let text = std::fs::read_to_string(&path).map_err(|e| NodeError::Key {
         path: path.clone(),
         reason: e.to_string(),
@@ -141,7 +146,7 @@ fn data_encoding_hex(text: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-fn write_private(path: &Path, text: &str) -> Result<(), NodeError> {
+pub(crate) fn write_private(path: &Path, text: &str) -> Result<(), NodeError> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
@@ -187,6 +192,7 @@ impl Node {
         if let Some(name) = name {
             store.set_meta("name", name.as_bytes())?;
         }
+        store.set_self(key.id());
         Ok(Node {
             store,
             key,
@@ -197,11 +203,19 @@ impl Node {
 
     /// Opens an existing data directory.
     pub fn open(dir: &Path) -> Result<Node, NodeError> {
-        let store = Store::open(dir)?;
+        let mut store = Store::open(dir)?;
         let key = read_key(dir)?;
-        let units_path = dir.join(UNITS_FILE);
-        let units =
-            UnitTree::from_toml(&std::fs::read_to_string(&units_path).map_err(io(&units_path))?)?;
+        store.set_self(key.id());
+        // A node of a town uses the unit tree of the town's roster.
+        let units = match store.roster()? {
+            Some(roster) => roster.units().clone(),
+            None => {
+                let units_path = dir.join(UNITS_FILE);
+                UnitTree::from_toml(
+                    &std::fs::read_to_string(&units_path).map_err(io(&units_path))?,
+                )?
+            }
+        };
         let unit = store
             .meta("unit")?
             .and_then(|v| String::from_utf8(v).ok())
@@ -241,6 +255,11 @@ impl Node {
     /// The unit tree.
     pub fn units(&self) -> &UnitTree {
         &self.units
+    }
+
+    /// Uses another unit tree (a new roster's).
+    pub(crate) fn set_units(&mut self, units: UnitTree) {
+        self.units = units;
     }
 
     /// The store.
@@ -290,6 +309,7 @@ impl Node {
     /// Checks every editable field of a new record through the same parser
     /// `edit --set` uses, and unit references against the tree.
     pub fn validate(&self, record: &Record) -> Result<(), NodeError> {
+        self.check_record_write(record)?;
         let json = record.to_json();
         for spec in danvan_model::editable_fields(record.kind()) {
             let text = match json.get(spec.name) {
@@ -381,6 +401,7 @@ impl Node {
     {
         let (doc, mut automerge) = self.load(id)?;
         let record = danvan_model::read_record(&automerge)?;
+        self.check_record_write(&record)?;
         automerge.set_actor(self.actor());
         let heads = automerge.get_heads();
         automerge
@@ -489,22 +510,44 @@ impl Node {
         rows.iter().map(|r| self.show(&r.id)).collect()
     }
 
-    /// Verifies changes from elsewhere and stores them. A change that fails
-    /// verification rejects the whole set: nothing is stored.
+    /// Verifies changes from elsewhere (a bundle) and stores those that
+    /// pass every check sync makes: signature, actor, roster, header. Each
+    /// refused change is logged in the audit log and listed in the report;
+    /// the others are stored.
     pub fn import_changes(
         &mut self,
         changes: &[SignedChange],
     ) -> Result<danvan_store::ApplyReport, NodeError> {
-        for (i, change) in changes.iter().enumerate() {
-            change.verify().map_err(|e| {
-                NodeError::Rejected(format!(
-                    "thay đổi thứ {} (hồ sơ {}): {e}",
-                    i + 1,
-                    change.doc
-                ))
-            })?;
+        let mut verified = Vec::with_capacity(changes.len());
+        let mut refused = Vec::new();
+        for change in changes {
+            match change.verify() {
+                Ok(_) => verified.push(change.clone()),
+                Err(reason) => {
+                    self.store.audit(
+                        "rejected-change",
+                        None,
+                        &serde_json::json!({
+                            "hash": change.hash.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+                            "author": change.author.to_string(),
+                            "doc": change.doc.to_string(),
+                            "via": "bundle",
+                            "reason": reason.to_string(),
+                        }),
+                    )?;
+                    refused.push(danvan_store::Rejection {
+                        hash: change.hash,
+                        author: change.author,
+                        doc: change.doc,
+                        reason,
+                    });
+                }
+            }
         }
-        Ok(self.store.apply_changes(None, changes, None)?)
+        let mut report = self.store.apply_changes(None, &verified, None)?;
+        refused.append(&mut report.rejected);
+        report.rejected = refused;
+        Ok(report)
     }
 
     /// Every stored change, in log order.

@@ -5,7 +5,24 @@ use danvan_proto::{Checkpoint, CommitReport, FeedEntry, PeerStore, Replica, Repl
 use danvan_store::Store;
 
 /// Borrows a store for one step of a sync session.
-pub(crate) struct StoreReplica<'a>(pub(crate) &'a mut Store);
+pub(crate) struct StoreReplica<'a> {
+    store: &'a mut Store,
+    /// This node's read scope when the session began (see `Scope::key`):
+    /// checkpoints are stored under it, so that when a roster received
+    /// during the session widens the scope, the next session pulls from 0.
+    scope_key: &'a str,
+}
+
+impl<'a> StoreReplica<'a> {
+    pub(crate) fn new(store: &'a mut Store, scope_key: &'a str) -> StoreReplica<'a> {
+        StoreReplica { store, scope_key }
+    }
+}
+
+/// This node's read-scope key under the roster it holds ("" without one).
+pub(crate) fn scope_key(store: &Store) -> Result<String, danvan_store::StoreError> {
+    Ok(store.own_scope()?.map(|s| s.key()).unwrap_or_default())
+}
 
 fn err(e: danvan_store::StoreError) -> ReplicaError {
     ReplicaError::new(e.to_string())
@@ -13,14 +30,14 @@ fn err(e: danvan_store::StoreError) -> ReplicaError {
 
 impl Replica for StoreReplica<'_> {
     fn epoch(&self) -> [u8; 8] {
-        self.0.epoch()
+        self.store.epoch()
     }
 
     fn latest_seq(&self) -> u64 {
         // A read error here shows again, with its message, at the next store
         // call of the session; 0 only makes the peer offer hashes it may
         // already hold.
-        self.0.latest_seq().unwrap_or(0)
+        self.store.latest_seq().unwrap_or(0)
     }
 
     fn feed(
@@ -29,9 +46,20 @@ impl Replica for StoreReplica<'_> {
         since: u64,
         limit: usize,
     ) -> Result<(Vec<FeedEntry>, u64), ReplicaError> {
+        // Read scope is enforced here, by the sender, with the newest roster
+        // held: a peer is never offered what it may not read.
+        let scope = match self.store.roster().map_err(err)? {
+            Some(roster) => Some(roster.scope(&peer.node).ok_or_else(|| {
+                ReplicaError::new(format!(
+                    "nút {} không còn trong danh sách thành viên",
+                    peer.node.short()
+                ))
+            })?),
+            None => None,
+        };
         let (entries, scanned) = self
-            .0
-            .feed(&peer.node, peer.epoch, since, limit)
+            .store
+            .feed(&peer.node, peer.epoch, since, limit, scope.as_ref())
             .map_err(err)?;
         Ok((
             entries
@@ -47,11 +75,11 @@ impl Replica for StoreReplica<'_> {
     }
 
     fn has_changes(&self, hashes: &[[u8; 32]]) -> Result<Vec<bool>, ReplicaError> {
-        self.0.has_changes(hashes).map_err(err)
+        self.store.has_changes(hashes).map_err(err)
     }
 
     fn bodies(&self, hashes: &[[u8; 32]]) -> Result<Vec<SignedChange>, ReplicaError> {
-        let bodies = self.0.bodies(hashes).map_err(err)?;
+        let bodies = self.store.bodies(hashes).map_err(err)?;
         if bodies.len() != hashes.len() {
             return Err(ReplicaError::new(
                 "kho không còn giữ một thay đổi vừa chào mời",
@@ -61,10 +89,14 @@ impl Replica for StoreReplica<'_> {
     }
 
     fn checkpoint(&self, peer: &NodeId) -> Result<Option<Checkpoint>, ReplicaError> {
-        Ok(self.0.checkpoint(peer).map_err(err)?.map(|c| Checkpoint {
-            epoch: c.epoch,
-            seq: c.seq,
-        }))
+        Ok(self
+            .store
+            .checkpoint(peer, self.scope_key)
+            .map_err(err)?
+            .map(|c| Checkpoint {
+                epoch: c.epoch,
+                seq: c.seq,
+            }))
     }
 
     fn commit(
@@ -80,15 +112,48 @@ impl Replica for StoreReplica<'_> {
                     epoch: from.epoch,
                     seq,
                 },
+                self.scope_key,
             )
         });
         let report = self
-            .0
+            .store
             .apply_changes(Some((&from.node, from.epoch)), &changes, checkpoint)
             .map_err(err)?;
         Ok(CommitReport {
             stored: report.new,
             known: report.duplicate,
+            rejected: report
+                .rejected
+                .into_iter()
+                .map(|r| (r.hash, r.author, r.reason))
+                .collect(),
         })
+    }
+
+    fn roster_version(&self) -> u64 {
+        self.store.roster_version().unwrap_or(0)
+    }
+
+    fn roster(&self) -> Option<Vec<u8>> {
+        self.store
+            .roster()
+            .ok()
+            .flatten()
+            .map(|r| r.bytes().to_vec())
+    }
+
+    fn install_roster(&mut self, from: &NodeId, bytes: &[u8]) -> Result<u64, ReplicaError> {
+        let roster = self.store.install_roster(bytes, Some(from)).map_err(err)?;
+        Ok(roster.version())
+    }
+
+    fn peer_allowed(&self, peer: &NodeId) -> Result<(), ReplicaError> {
+        match self.store.roster().map_err(err)? {
+            Some(roster) => roster
+                .check_peer(peer)
+                .map(|_| ())
+                .map_err(|d| ReplicaError::new(d.to_string())),
+            None => Ok(()),
+        }
     }
 }

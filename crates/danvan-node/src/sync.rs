@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
-use danvan_model::NodeId;
+use danvan_model::{ChangeError, NodeId, SignedRoster};
 use danvan_net::{Backoff, Connection, Endpoint, NetConfig, TrustFn};
 use danvan_proto::{Event, Progress, Session, SessionConfig, SessionStats};
 use tokio::sync::watch;
@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 
 use crate::error::NodeError;
 use crate::node::{Node, now_ms};
-use crate::replica::StoreReplica;
+use crate::replica::{StoreReplica, scope_key};
 
 /// How often a long-running node looks for changes written by other
 /// processes (the CLI) and refreshes its trust list.
@@ -24,6 +24,30 @@ const POLL_INTERVAL_MS: u64 = 1_000;
 const CLOSE_WAIT_MS: u64 = 3_000;
 /// Sessions a serving node runs at once; further peers wait for a slot.
 pub const SESSIONS_MAX: usize = 256;
+/// Refused connections remembered between two flushes to the audit log.
+const REFUSED_MAX: usize = 1_000;
+
+/// Who may connect: the roster's active members, or, for a node that has
+/// no roster yet (it joined and has not synced, or belongs to no town),
+/// its trust list.
+#[derive(Default)]
+struct Allowed {
+    roster: Option<Arc<SignedRoster>>,
+    trusted: HashSet<NodeId>,
+}
+
+impl Allowed {
+    fn check(&self, id: &NodeId) -> Result<(), String> {
+        match &self.roster {
+            Some(roster) => roster.check_peer(id).map(|_| ()).map_err(|d| d.to_string()),
+            None if self.trusted.contains(id) => Ok(()),
+            None => Err(format!(
+                "nút {} không có trong danh sách tin cậy",
+                id.short()
+            )),
+        }
+    }
+}
 
 /// Aborts a spawned task when dropped, so no task outlives its session.
 struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
@@ -51,7 +75,8 @@ struct State {
 pub struct SharedNode {
     state: Arc<Mutex<State>>,
     changed: Arc<watch::Sender<u64>>,
-    trusted: Arc<RwLock<HashSet<NodeId>>>,
+    allowed: Arc<RwLock<Allowed>>,
+    refused: Arc<Mutex<Vec<(NodeId, String)>>>,
     id: NodeId,
     net: NetConfig,
 }
@@ -75,6 +100,9 @@ pub struct SyncSummary {
     pub changes_stored: u64,
     /// Received changes rejected by verification.
     pub changes_rejected: u64,
+    /// The roster changed during the session, and with it what this node
+    /// may read: another session brings what became readable.
+    pub scope_changed: bool,
     /// Application bytes sent.
     pub bytes_sent: u64,
     /// Application bytes received.
@@ -93,6 +121,7 @@ impl SyncSummary {
             changes_received: stats.changes_received,
             changes_stored: stats.changes_stored,
             changes_rejected: stats.changes_rejected,
+            scope_changed: false,
             bytes_sent: stats.bytes_sent,
             bytes_received: stats.bytes_received,
             round_trips: stats.round_trips,
@@ -106,7 +135,10 @@ impl SharedNode {
     /// store accesses.
     pub fn new(mut node: Node, daemon: bool) -> Result<SharedNode, NodeError> {
         let latest = node.store().latest_seq()?;
-        let trusted = node.store().trusted()?.into_iter().map(|t| t.id).collect();
+        let allowed = Allowed {
+            roster: node.store().roster()?,
+            trusted: node.store().trusted()?.into_iter().map(|t| t.id).collect(),
+        };
         if daemon {
             node.store_mut().unlock()?;
         }
@@ -114,7 +146,8 @@ impl SharedNode {
         Ok(SharedNode {
             state: Arc::new(Mutex::new(State { node, daemon })),
             changed: Arc::new(watch::channel(latest).0),
-            trusted: Arc::new(RwLock::new(trusted)),
+            allowed: Arc::new(RwLock::new(allowed)),
+            refused: Arc::new(Mutex::new(Vec::new())),
             id,
             net: NetConfig::default(),
         })
@@ -148,26 +181,66 @@ impl SharedNode {
         })
     }
 
-    /// The trust check the transport asks at every handshake.
+    /// The check the transport asks at every handshake, both ways: the
+    /// peer must be an active member of the roster (or trusted, without
+    /// one). Refusals are remembered for the audit log.
     pub fn trust_fn(&self) -> TrustFn {
-        let trusted = self.trusted.clone();
-        Arc::new(move |id: &NodeId| trusted.read().map(|t| t.contains(id)).unwrap_or(false))
+        let allowed = self.allowed.clone();
+        let refused = self.refused.clone();
+        Arc::new(move |id: &NodeId| {
+            let verdict = allowed
+                .read()
+                .map_err(|_| "lỗi nội bộ".to_string())
+                .and_then(|a| a.check(id));
+            if let Err(reason) = &verdict
+                && let Ok(mut r) = refused.lock()
+                && r.len() < REFUSED_MAX
+            {
+                r.push((*id, reason.clone()));
+            }
+            verdict.is_ok()
+        })
     }
 
-    /// Re-reads the trust list and the store's latest seq; wakes live
-    /// sessions when another process wrote.
+    /// Re-reads the roster, trust list and the store's latest seq; wakes
+    /// live sessions when another process wrote (records or a roster), and
+    /// writes refused connections to the audit log.
     pub fn refresh(&self) -> Result<(), NodeError> {
-        let (latest, trusted) = self.with(|node| -> Result<_, NodeError> {
-            Ok((node.store().latest_seq()?, node.store().trusted()?))
+        let refused: Vec<(NodeId, String)> = self
+            .refused
+            .lock()
+            .map(|mut r| std::mem::take(&mut *r))
+            .unwrap_or_default();
+        let (latest, roster, trusted) = self.with(|node| -> Result<_, NodeError> {
+            for (peer, reason) in &refused {
+                node.store_mut().audit(
+                    "rejected-connection",
+                    Some(peer),
+                    &serde_json::json!({ "reason": reason }),
+                )?;
+            }
+            Ok((
+                node.store().latest_seq()?,
+                node.store().roster()?,
+                node.store().trusted()?,
+            ))
         })??;
-        if let Ok(mut t) = self.trusted.write() {
-            *t = trusted.into_iter().map(|t| t.id).collect();
+        let mut roster_changed = false;
+        if let Ok(mut a) = self.allowed.write() {
+            roster_changed =
+                a.roster.as_ref().map(|r| r.version()) != roster.as_ref().map(|r| r.version());
+            a.roster = roster;
+            a.trusted = trusted.into_iter().map(|t| t.id).collect();
         }
-        self.changed.send_if_modified(|seq| {
+        let modified = self.changed.send_if_modified(|seq| {
             let modified = *seq != latest;
             *seq = latest;
             modified
         });
+        if roster_changed && !modified {
+            // Live sessions push the new roster, and stop if it revoked their peer.
+            self.notify();
+        }
         Ok(())
     }
 
@@ -231,9 +304,18 @@ impl SharedNode {
             live,
             ..SessionConfig::default()
         };
+        let (scope, roster_before) = self.with(|node| -> Result<_, NodeError> {
+            Ok((scope_key(node.store())?, node.store().roster_version()?))
+        })??;
         let mut session = self.with(|node| {
             let id = node.id();
-            Session::new(mono_ms(), config, id, peer, &StoreReplica(node.store_mut()))
+            Session::new(
+                mono_ms(),
+                config,
+                id,
+                peer,
+                &StoreReplica::new(node.store_mut(), &scope),
+            )
         })??;
         let mut last_progress: Option<Progress> = None;
         // A live session also looks for records written by other processes
@@ -255,15 +337,37 @@ impl SharedNode {
                         hash,
                         author,
                         reason,
-                    } => tracing::warn!(
-                        "từ chối thay đổi {} của nút {} nhận từ {}: {reason}",
-                        hash.iter()
-                            .take(6)
-                            .map(|b| format!("{b:02x}"))
-                            .collect::<String>(),
-                        author.short(),
-                        peer.short()
-                    ),
+                    } => {
+                        let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+                        tracing::warn!(
+                            "từ chối thay đổi {} của nút {} nhận từ {}: {reason}",
+                            &hex[..12],
+                            author.short(),
+                            peer.short()
+                        );
+                        // The store logs what it refuses itself; what the
+                        // session refused before the store saw it is logged here.
+                        if matches!(
+                            reason,
+                            ChangeError::BadSignature(_)
+                                | ChangeError::ActorMismatch(_)
+                                | ChangeError::Malformed(_)
+                                | ChangeError::HashMismatch
+                        ) {
+                            self.with(|node| {
+                                node.store_mut().audit(
+                                    "rejected-change",
+                                    Some(&peer),
+                                    &serde_json::json!({
+                                        "hash": hex,
+                                        "author": author.to_string(),
+                                        "via": "sync",
+                                        "reason": reason.to_string(),
+                                    }),
+                                )
+                            })??;
+                        }
+                    }
                     Event::CaughtUp(stats) => {
                         tracing::info!("đã đồng bộ xong với {}: {stats}", peer.short());
                     }
@@ -298,7 +402,7 @@ impl SharedNode {
                 frame = frames.recv() => match frame.unwrap_or(Ok(None)) {
                     Ok(Some(frame)) => {
                         let stored_before = session.stats().changes_stored;
-                        self.with(|node| session.handle_frame(mono_ms(), &frame, &mut StoreReplica(node.store_mut())))?;
+                        self.with(|node| session.handle_frame(mono_ms(), &frame, &mut StoreReplica::new(node.store_mut(), &scope)))?;
                         if session.stats().changes_stored > stored_before {
                             self.notify();
                         }
@@ -310,7 +414,7 @@ impl SharedNode {
                     Err(e) => break Err(e.into()),
                 },
                 _ = changed.changed() => {
-                    self.with(|node| session.handle_local_change(mono_ms(), &StoreReplica(node.store_mut())))?;
+                    self.with(|node| session.handle_local_change(mono_ms(), &StoreReplica::new(node.store_mut(), &scope)))?;
                 }
                 _ = tokio::time::sleep(timeout) => session.handle_timeout(mono_ms()),
                 _ = poll.tick(), if live => {
@@ -326,8 +430,8 @@ impl SharedNode {
             .map(|p| p.pull_target_seq.saturating_sub(p.pulled_seq))
             .unwrap_or(0);
         let elapsed_ms = started.elapsed().as_millis() as u64;
-        let _ = self.with(|node| {
-            node.store_mut().record_session(
+        let after = self.with(|node| {
+            let _ = node.store_mut().record_session(
                 &peer,
                 now_ms(),
                 stats.changes_sent,
@@ -335,9 +439,42 @@ impl SharedNode {
                 stats.bytes_sent,
                 stats.bytes_received,
                 behind,
-            )
+            );
+            let _ = node.store_mut().audit(
+                "session",
+                Some(&peer),
+                &serde_json::json!({
+                    "initiator": initiator,
+                    "live": live,
+                    "sent": stats.changes_sent,
+                    "received": stats.changes_received,
+                    "stored": stats.changes_stored,
+                    "rejected": stats.changes_rejected,
+                    "bytes_sent": stats.bytes_sent,
+                    "bytes_received": stats.bytes_received,
+                    "elapsed_ms": elapsed_ms,
+                    "result": match &result {
+                        Ok(_) => "ok".to_string(),
+                        Err(e) => e.to_string(),
+                    },
+                }),
+            );
+            let roster_after = node.store().roster_version().unwrap_or(0);
+            if roster_after != roster_before {
+                // The units may have changed with the roster.
+                if let Ok(Some(roster)) = node.store().roster() {
+                    node.set_units(roster.units().clone());
+                }
+            }
+            let scope_after = scope_key(node.store()).unwrap_or_default();
+            scope_after != scope
         });
-        result.map(|stats| SyncSummary::new(peer, &stats, elapsed_ms))
+        let scope_changed = after.unwrap_or(false);
+        result.map(|stats| {
+            let mut summary = SyncSummary::new(peer, &stats, elapsed_ms);
+            summary.scope_changed = scope_changed;
+            summary
+        })
     }
 
     /// Dials a peer and runs one session (until caught up, or for good when live).

@@ -3,7 +3,7 @@
 //!
 //! `danvan-store` implements this over SQLite; `danvan-testkit` in memory.
 
-use danvan_model::{EPOCH_LEN, NodeId, SignedChange};
+use danvan_model::{ChangeError, EPOCH_LEN, NodeId, SignedChange};
 
 /// How far this store has pulled from one peer's change feed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -38,12 +38,16 @@ pub struct FeedEntry {
 }
 
 /// What a commit did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CommitReport {
     /// Changes that were new to the store.
     pub stored: usize,
     /// Changes the store already held (a no-op each).
     pub known: usize,
+    /// Changes the store refused (the roster does not let their signer
+    /// write that record, a header was altered, a dependency is missing):
+    /// not stored; the rest of the batch is.
+    pub rejected: Vec<([u8; 32], NodeId, ChangeError)>,
 }
 
 /// A store failure. The session that meets one ends; nothing is lost, since
@@ -101,6 +105,30 @@ pub trait Replica {
 
     /// How far this store has pulled from `peer`, if ever.
     fn checkpoint(&self, peer: &NodeId) -> Result<Option<Checkpoint>, ReplicaError>;
+
+    /// The version of the signed roster this store holds (0: none).
+    fn roster_version(&self) -> u64 {
+        0
+    }
+
+    /// The signed roster this store holds, encoded.
+    fn roster(&self) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// Installs a roster received from `from`, if the pinned town authority
+    /// signed it and it is newer than the one held; returns its version.
+    fn install_roster(&mut self, from: &NodeId, bytes: &[u8]) -> Result<u64, ReplicaError> {
+        let _ = (from, bytes);
+        Err(ReplicaError::new("kho này không dùng danh sách thành viên"))
+    }
+
+    /// Whether `peer` may still sync with this store under its roster
+    /// (listed and not revoked). Checked again whenever the roster changes.
+    fn peer_allowed(&self, peer: &NodeId) -> Result<(), ReplicaError> {
+        let _ = peer;
+        Ok(())
+    }
 
     /// In one transaction: store the (already verified) changes, in order —
     /// storing a known hash is a no-op — and, if `pulled_to` is given, set the

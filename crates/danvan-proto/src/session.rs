@@ -49,8 +49,6 @@ pub struct SessionConfig {
     pub batch_bytes_max: usize,
     /// Hashes per offer this side sends; clamped to [`OFFER_HASHES_MAX`].
     pub offer_hashes_max: usize,
-    /// The roster version this node holds, announced in Hello.
-    pub roster_version: u64,
 }
 
 impl Default for SessionConfig {
@@ -60,7 +58,6 @@ impl Default for SessionConfig {
             stall_timeout_ms: 300_000,
             batch_bytes_max: 512 << 10,
             offer_hashes_max: OFFER_HASHES_MAX,
-            roster_version: 0,
         }
     }
 }
@@ -276,6 +273,11 @@ pub struct Session {
     stats: SessionStats,
     sent_since_heard: bool,
     caught_up: bool,
+    /// The peer announced a newer roster: serve nothing until it arrives,
+    /// since what the peer may read is decided by the newest roster.
+    awaiting_roster: bool,
+    /// The newest roster version the peer is known to hold.
+    peer_roster_version: u64,
 }
 
 impl fmt::Debug for Session {
@@ -304,7 +306,7 @@ impl Session {
             node: local,
             epoch: replica.epoch(),
             latest_seq,
-            roster_version: config.roster_version,
+            roster_version: replica.roster_version(),
             checkpoint: replica.checkpoint(&peer)?,
             cold: latest_seq == 0,
         };
@@ -322,6 +324,8 @@ impl Session {
             stats: SessionStats::default(),
             sent_since_heard: false,
             caught_up: false,
+            awaiting_roster: false,
+            peer_roster_version: 0,
         };
         session.send(&Message::Hello(my_hello));
         Ok(session)
@@ -359,7 +363,10 @@ impl Session {
             // Idle until now: the stall clock starts with the new work.
             self.last_heard_ms = now_ms;
         }
-        match self.pump_serve(replica) {
+        match self
+            .push_roster(replica)
+            .and_then(|()| self.pump_serve(replica))
+        {
             Ok(()) => self.check_caught_up(),
             Err(error) => self.fail(error),
         }
@@ -482,7 +489,7 @@ impl Session {
             Phase::Closed => return Ok(()),
             Phase::AwaitingHello => {
                 return match message {
-                    Message::Hello(hello) => self.on_hello(hello),
+                    Message::Hello(hello) => self.on_hello(hello, replica),
                     Message::Abort { reason } => Err(ProtoError::PeerAborted(reason)),
                     _ => Err(ProtoError::OutOfOrder("trước Hello")),
                 };
@@ -516,12 +523,13 @@ impl Session {
                 changes,
             } => self.on_inline(&peer_store, from_seq, upto_seq, changes, replica),
             Message::Ack { upto_seq } => self.on_ack(upto_seq),
+            Message::Roster { bytes } => self.on_roster(&bytes, replica),
             Message::Hello(_) => Err(ProtoError::OutOfOrder("Hello lần hai")),
             Message::Abort { .. } => unreachable!("handled above"),
         }
     }
 
-    fn on_hello(&mut self, hello: Hello) -> Result<(), ProtoError> {
+    fn on_hello(&mut self, hello: Hello, replica: &impl Replica) -> Result<(), ProtoError> {
         if hello.node != self.peer {
             return Err(ProtoError::PeerMismatch {
                 expected: self.peer,
@@ -566,6 +574,36 @@ impl Session {
             version: version as u8,
             peer_store,
         };
+        // The roster syncs first: the side holding the newer one sends it
+        // before any offer, and the other serves nothing until it arrives.
+        self.peer_roster_version = hello.roster_version;
+        self.awaiting_roster = hello.roster_version > self.my_hello.roster_version;
+        self.push_roster(replica)
+    }
+
+    /// Sends this store's roster if the peer's is older.
+    fn push_roster(&mut self, replica: &impl Replica) -> Result<(), ProtoError> {
+        if !matches!(self.phase, Phase::Running { .. }) {
+            return Ok(());
+        }
+        let version = replica.roster_version();
+        if version <= self.peer_roster_version {
+            return Ok(());
+        }
+        replica.peer_allowed(&self.peer)?;
+        if let Some(bytes) = replica.roster() {
+            self.send(&Message::Roster { bytes });
+            self.peer_roster_version = version;
+        }
+        Ok(())
+    }
+
+    fn on_roster(&mut self, bytes: &[u8], replica: &mut impl Replica) -> Result<(), ProtoError> {
+        let version = replica.install_roster(&self.peer, bytes)?;
+        self.peer_roster_version = self.peer_roster_version.max(version);
+        self.awaiting_roster = false;
+        // Under the new roster the peer may have been revoked.
+        replica.peer_allowed(&self.peer)?;
         Ok(())
     }
 
@@ -683,6 +721,7 @@ impl Session {
         batch.outstanding.drain(..received);
         let complete = batch.outstanding.is_empty();
         let report = replica.commit(peer_store, verified, complete.then_some(upto_seq))?;
+        rejected.extend(report.rejected);
         self.note_received(received, report.stored, rejected);
         if complete {
             self.pull.batches.pop_front();
@@ -727,6 +766,7 @@ impl Session {
             }
         }
         let report = replica.commit(peer_store, verified, Some(upto_seq))?;
+        rejected.extend(report.rejected);
         self.note_received(received, report.stored, rejected);
         self.pull.next_seq = upto_seq;
         self.pull.committed_seq = upto_seq;
@@ -833,6 +873,9 @@ impl Session {
         let Phase::Running { peer_store, .. } = self.phase else {
             return Ok(());
         };
+        if self.awaiting_roster {
+            return Ok(());
+        }
         if self.config.live {
             self.serve.target_seq = self.serve.target_seq.max(replica.latest_seq());
         }

@@ -14,6 +14,7 @@
 //! Inline  5  from_seq, upto_seq, changes                  (no change: no Ack follows)
 //! Ack     6  upto_seq
 //! Abort   7  reason length, reason (UTF-8)
+//! Roster  8  length, the signed roster (danvan-model's encoding)
 //!
 //! changes: compression u8 (0 = none, 1 = zstd) [, raw length if zstd], then
 //!          (compressed) count, then columns: count × doc [16], count ×
@@ -32,7 +33,7 @@
 
 use std::io::Read;
 
-use danvan_model::{DocId, EPOCH_LEN, NodeId};
+use danvan_model::{DocId, EPOCH_LEN, NodeId, ROSTER_BYTES_MAX};
 
 use crate::limits::{
     ABORT_REASON_BYTES_MAX, BATCH_CHANGES_MAX, CHANGE_BYTES_MAX, DECOMPRESSED_BYTES_MAX,
@@ -47,6 +48,7 @@ const KIND_BODIES: u8 = 4;
 const KIND_INLINE: u8 = 5;
 const KIND_ACK: u8 = 6;
 const KIND_ABORT: u8 = 7;
+const KIND_ROSTER: u8 = 8;
 
 const HELLO_FLAG_COLD: u8 = 1;
 const HELLO_FLAG_CHECKPOINT: u8 = 2;
@@ -141,6 +143,12 @@ pub enum Message {
     Ack {
         /// The new checkpoint seq.
         upto_seq: u64,
+    },
+    /// The sender's signed roster, sent right after Hello when its version
+    /// is newer than the peer's: the roster syncs before anything else.
+    Roster {
+        /// The encoded signed roster (at most [`ROSTER_BYTES_MAX`]).
+        bytes: Vec<u8>,
     },
     /// The sender ends the session, and says why (for the peer's log).
     Abort {
@@ -270,6 +278,11 @@ pub(crate) fn encode_message_as(version: u8, message: &Message) -> Vec<u8> {
             out.push(KIND_ACK);
             put_varint(&mut out, *upto_seq);
         }
+        Message::Roster { bytes } => {
+            out.push(KIND_ROSTER);
+            put_varint(&mut out, bytes.len() as u64);
+            out.extend_from_slice(bytes);
+        }
         Message::Abort { reason } => {
             out.push(KIND_ABORT);
             let mut end = reason.len().min(ABORT_REASON_BYTES_MAX);
@@ -389,6 +402,12 @@ pub fn decode_message(bytes: &[u8]) -> Result<Message, WireError> {
                 from_seq,
                 upto_seq,
                 hashes,
+            }
+        }
+        KIND_ROSTER => {
+            let len = r.count("độ dài danh sách thành viên", ROSTER_BYTES_MAX)?;
+            Message::Roster {
+                bytes: r.take(len)?.to_vec(),
             }
         }
         KIND_WANT => {
@@ -638,6 +657,9 @@ mod tests {
                 changes: vec![change],
             },
             Message::Ack { upto_seq: 20 },
+            Message::Roster {
+                bytes: b"DVRS\x01 not checked here".to_vec(),
+            },
             Message::Abort {
                 reason: "hết thời gian chờ".to_string(),
             },

@@ -8,14 +8,21 @@
 //! crate never verifies signatures or decides who may write: callers hand it
 //! changes they have already checked. It never talks to the network.
 
+mod access;
 mod schema;
 
-use std::collections::BTreeMap;
+pub use access::AuditEntry;
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use automerge::{Automerge, ReadDoc};
-use danvan_model::{DocId, NodeId, SignedChange};
+use danvan_model::{
+    ChangeError, DocHeader, DocId, NodeId, Scope, SignedChange, SignedRoster, admit_change,
+};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 
 /// File name of the database inside a data directory.
@@ -81,6 +88,9 @@ pub enum StoreError {
         /// The error.
         error: std::io::Error,
     },
+    /// Refused by the roster or the authority pinning.
+    #[error("{0}")]
+    Access(String),
     /// Any other SQLite error.
     #[error("lỗi SQLite: {0}")]
     Sqlite(rusqlite::Error),
@@ -135,6 +145,21 @@ pub struct ApplyReport {
     pub duplicate: usize,
     /// Documents touched.
     pub documents: usize,
+    /// Changes refused (not stored; each logged in the audit log).
+    pub rejected: Vec<Rejection>,
+}
+
+/// A received change the store refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    /// The change hash.
+    pub hash: [u8; 32],
+    /// The signer it claims.
+    pub author: NodeId,
+    /// The document it claims.
+    pub doc: DocId,
+    /// Why.
+    pub reason: ChangeError,
 }
 
 /// A document written locally: its new changes and its state after them.
@@ -230,6 +255,9 @@ pub struct Store {
     conn: Connection,
     dir: PathBuf,
     epoch: [u8; 8],
+    /// This node, for checking that what it receives is in its own scope.
+    me: Option<NodeId>,
+    roster_cache: RefCell<Option<(u64, Arc<SignedRoster>)>>,
     // Held for the life of the store: one process per data directory.
     _lock: File,
 }
@@ -352,6 +380,8 @@ impl Store {
             conn,
             dir: dir.to_path_buf(),
             epoch,
+            me: None,
+            roster_cache: RefCell::new(None),
             _lock: lock,
         })
     }
@@ -385,6 +415,8 @@ impl Store {
             conn,
             dir: dir.to_path_buf(),
             epoch,
+            me: None,
+            roster_cache: RefCell::new(None),
             _lock: lock,
         })
     }
@@ -401,6 +433,21 @@ impl Store {
     /// Takes the directory back after [`Store::unlock`], waiting up to `wait_ms`.
     pub fn relock(&mut self, wait_ms: u64) -> Result<(), StoreError> {
         wait_lock(&self._lock, &self.dir, wait_ms)
+    }
+
+    /// Tells the store which node it belongs to: received changes outside
+    /// this node's read scope (per the roster) are then refused.
+    pub fn set_self(&mut self, me: NodeId) {
+        self.me = Some(me);
+    }
+
+    /// What this node may read, per the roster held (`None`: no roster, or
+    /// this node is not in it).
+    pub fn own_scope(&self) -> Result<Option<Scope>, StoreError> {
+        Ok(match (self.roster()?, self.me) {
+            (Some(roster), Some(me)) => roster.scope(&me),
+            _ => None,
+        })
     }
 
     /// The data directory.
@@ -461,36 +508,98 @@ impl Store {
         Ok(WriteBatch(self.conn.transaction()?, epoch))
     }
 
-    /// Stores already verified changes from elsewhere (a peer or a bundle),
-    /// merges them into their documents and projections, and if given, sets
-    /// the checkpoint for `peer` — all in one transaction, so a checkpoint
-    /// never runs ahead of what is stored.
+    /// Stores changes from elsewhere (a peer or a bundle) whose signatures
+    /// the caller verified: each is admitted only if its dependencies are
+    /// held, it keeps its record's header, and the roster lets its signer
+    /// write that record (and lets this node read it). Admitted changes are
+    /// merged into their documents and projections and, if given, the
+    /// checkpoint for a peer is set — all in one transaction, so a checkpoint
+    /// never runs ahead of what is stored. Refused changes are not stored;
+    /// each is returned and logged in the audit log with its reason.
     pub fn apply_changes(
         &mut self,
         source: Option<(&NodeId, [u8; 8])>,
         changes: &[SignedChange],
-        checkpoint: Option<(&NodeId, Checkpoint)>,
+        checkpoint: Option<(&NodeId, Checkpoint, &str)>,
     ) -> Result<ApplyReport, StoreError> {
+        let roster = self.roster()?;
+        let own = self.own_scope()?;
         let tx = self.conn.transaction()?;
         let mut report = ApplyReport::default();
+        let mut seen = HashSet::new();
         let mut by_doc: BTreeMap<DocId, Vec<&SignedChange>> = BTreeMap::new();
-        for change in changes {
-            if insert_change(&tx, change, None, source)? {
-                report.new += 1;
-                by_doc.entry(change.doc).or_default().push(change);
-            } else {
-                report.duplicate += 1;
+        {
+            let mut exists = tx.prepare_cached("SELECT 1 FROM changes WHERE hash = ?1")?;
+            for change in changes {
+                if !seen.insert(change.hash) || exists.exists(params![change.hash.to_vec()])? {
+                    report.duplicate += 1;
+                } else {
+                    by_doc.entry(change.doc).or_default().push(change);
+                }
             }
         }
-        report.documents = by_doc.len();
-        for (doc, new) in by_doc {
-            // The document as it was, plus the new changes: loading reads
-            // everything stored, the new rows included.
-            let automerge = load_doc(&tx, &doc)?.unwrap_or_default();
-            after_write(&tx, &doc, &automerge, new.len() as i64, None)?;
+        for (doc, list) in by_doc {
+            let mut automerge = load_doc(&tx, &doc)?.unwrap_or_default();
+            let mut header = DocHeader::of(&automerge);
+            let mut stored = 0;
+            for signed in list {
+                let verdict = automerge::Change::try_from(signed.body.as_slice())
+                    .map_err(|e| ChangeError::Malformed(e.to_string()))
+                    .and_then(|parsed| {
+                        let admitted =
+                            admit_change(&automerge, header.as_ref(), signed, &parsed, |scope| {
+                                if let Some(roster) = &roster {
+                                    roster
+                                        .check_write(&signed.author, &signed.hash, scope)
+                                        .map_err(|d| ChangeError::Denied(d.to_string()))?;
+                                }
+                                match &own {
+                                    Some(own) if !own.may_read(scope) => Err(ChangeError::Denied(
+                                        "hồ sơ ngoài phạm vi đọc của nút nhận".into(),
+                                    )),
+                                    _ => Ok(()),
+                                }
+                            })?;
+                        Ok((parsed, admitted))
+                    });
+                match verdict {
+                    Ok((parsed, admitted)) => {
+                        let epoch = actor_epoch(&parsed)?;
+                        apply_guarded(&mut automerge, vec![parsed], &doc)?;
+                        insert_change(&tx, signed, Some(epoch), source)?;
+                        header = Some(admitted);
+                        stored += 1;
+                    }
+                    Err(reason) => {
+                        access::audit_insert(
+                            &tx,
+                            "rejected-change",
+                            source.map(|s| s.0),
+                            &serde_json::json!({
+                                "hash": data_encoding::HEXLOWER.encode(&signed.hash),
+                                "author": signed.author.to_string(),
+                                "doc": doc.to_string(),
+                                "via": if source.is_some() { "sync" } else { "bundle" },
+                                "reason": reason.to_string(),
+                            }),
+                        )?;
+                        report.rejected.push(Rejection {
+                            hash: signed.hash,
+                            author: signed.author,
+                            doc,
+                            reason,
+                        });
+                    }
+                }
+            }
+            if stored > 0 {
+                report.new += stored;
+                report.documents += 1;
+                after_write(&tx, &doc, &automerge, stored as i64, None)?;
+            }
         }
-        if let Some((peer, cp)) = checkpoint {
-            set_checkpoint(&tx, peer, cp)?;
+        if let Some((peer, cp, scope)) = checkpoint {
+            set_checkpoint(&tx, peer, cp, scope)?;
         }
         tx.commit()?;
         Ok(report)
@@ -606,16 +715,22 @@ impl Store {
     /// store `(peer, peer_epoch)` certainly holds: changes it made in that
     /// store life, and changes received from that same store life. Returns
     /// the entries and the highest seq looked at (skipped entries still count).
+    ///
+    /// With a `scope` (the peer's, per the roster), changes of records the
+    /// peer may not read are skipped too: it is never offered their hashes.
     pub fn feed(
         &self,
         peer: &NodeId,
         peer_epoch: [u8; 8],
         since: u64,
         limit: usize,
+        scope: Option<&Scope>,
     ) -> Result<(Vec<FeedEntry>, u64), StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT seq, hash, length(body), author, actor_epoch, source, source_epoch
-             FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            "SELECT c.seq, c.hash, length(c.body), c.author, c.actor_epoch, c.source, c.source_epoch,
+                    d.kind, d.unit, d.project
+             FROM changes c LEFT JOIN documents d ON d.doc = c.doc
+             WHERE c.seq > ?1 ORDER BY c.seq LIMIT ?2",
         )?;
         let mut rows = stmt.query(params![since as i64, limit as i64])?;
         let mut out = Vec::new();
@@ -633,6 +748,23 @@ impl Store {
             let source_epoch: Option<Vec<u8>> = r.get(6)?;
             if source.as_deref() == Some(peer_key) && source_epoch.as_deref() == Some(epoch) {
                 continue;
+            }
+            if let Some(scope) = scope {
+                let kind: Option<String> = r.get(7)?;
+                let unit: Option<String> = r.get(8)?;
+                let project: Option<String> = r.get(9)?;
+                let readable = match (&kind, &unit) {
+                    (Some(kind), Some(unit)) => scope.may_read(&danvan_model::DocScope {
+                        kind,
+                        unit,
+                        project: project.as_deref(),
+                    }),
+                    // A document without a readable header yet: not offered.
+                    _ => false,
+                };
+                if !readable {
+                    continue;
+                }
             }
             out.push(FeedEntry {
                 seq: seq as u64,
@@ -673,23 +805,27 @@ impl Store {
         Ok(out)
     }
 
-    /// The checkpoint kept for a peer.
-    pub fn checkpoint(&self, peer: &NodeId) -> Result<Option<Checkpoint>, StoreError> {
-        let row: Option<(Option<Vec<u8>>, i64)> = self
+    /// The checkpoint kept for a peer, if it was pulled under the read
+    /// scope `scope` (see [`Scope::key`]; "" without a roster). Under another
+    /// scope it is not used: what became readable lies below it.
+    pub fn checkpoint(&self, peer: &NodeId, scope: &str) -> Result<Option<Checkpoint>, StoreError> {
+        let row: Option<(Option<Vec<u8>>, i64, Option<String>)> = self
             .conn
             .query_row(
-                "SELECT epoch, seq FROM peers WHERE peer = ?1",
+                "SELECT epoch, seq, scope FROM peers WHERE peer = ?1",
                 params![peer.as_bytes().to_vec()],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
         Ok(match row {
-            Some((Some(epoch), seq)) => Some(Checkpoint {
-                epoch: epoch
-                    .try_into()
-                    .map_err(|_| StoreError::Corrupt("epoch của nút bạn sai độ dài".into()))?,
-                seq: seq as u64,
-            }),
+            Some((Some(epoch), seq, held)) if held.as_deref().unwrap_or("") == scope => {
+                Some(Checkpoint {
+                    epoch: epoch
+                        .try_into()
+                        .map_err(|_| StoreError::Corrupt("epoch của nút bạn sai độ dài".into()))?,
+                    seq: seq as u64,
+                })
+            }
             _ => None,
         })
     }
@@ -1007,6 +1143,10 @@ fn insert_change(
 fn actor_epoch_of(body: &[u8]) -> Result<[u8; 8], StoreError> {
     let change = automerge::Change::try_from(body)
         .map_err(|e| StoreError::Corrupt(format!("thay đổi không đọc được: {e}")))?;
+    actor_epoch(&change)
+}
+
+fn actor_epoch(change: &automerge::Change) -> Result<[u8; 8], StoreError> {
     let actor = change.actor_id().to_bytes();
     actor
         .get(32..)
@@ -1016,11 +1156,16 @@ fn actor_epoch_of(body: &[u8]) -> Result<[u8; 8], StoreError> {
         })
 }
 
-fn set_checkpoint(tx: &Transaction<'_>, peer: &NodeId, cp: Checkpoint) -> Result<(), StoreError> {
+fn set_checkpoint(
+    tx: &Transaction<'_>,
+    peer: &NodeId,
+    cp: Checkpoint,
+    scope: &str,
+) -> Result<(), StoreError> {
     tx.execute(
-        "INSERT INTO peers (peer, epoch, seq) VALUES (?1, ?2, ?3)
-         ON CONFLICT (peer) DO UPDATE SET epoch = excluded.epoch, seq = excluded.seq",
-        params![peer.as_bytes().to_vec(), cp.epoch.to_vec(), cp.seq as i64],
+        "INSERT INTO peers (peer, epoch, seq, scope) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (peer) DO UPDATE SET epoch = excluded.epoch, seq = excluded.seq, scope = excluded.scope",
+        params![peer.as_bytes().to_vec(), cp.epoch.to_vec(), cp.seq as i64, scope],
     )?;
     Ok(())
 }
@@ -1054,6 +1199,16 @@ fn load_doc(conn: &Connection, doc: &DocId) -> Result<Option<Automerge>, StoreEr
     if !known && changes.is_empty() {
         return Ok(None);
     }
+    apply_guarded(&mut automerge, changes, doc)?;
+    Ok(Some(automerge))
+}
+
+/// Applies changes to a document, turning an Automerge panic into an error.
+fn apply_guarded(
+    automerge: &mut Automerge,
+    changes: Vec<automerge::Change>,
+    doc: &DocId,
+) -> Result<(), StoreError> {
     // Automerge 0.12 panics on some sequences of well-formed, validly
     // signed changes (an actor missing from its table in `import_ops`; found
     // by fuzzing, see fuzz/regressions/store_apply/). A peer must not be able
@@ -1072,8 +1227,7 @@ fn load_doc(conn: &Connection, doc: &DocId) -> Result<Option<Automerge>, StoreEr
             "hồ sơ {doc}: Automerge không ghép được các thay đổi ({reason})"
         ))
     })?;
-    applied.map_err(|e| StoreError::Corrupt(format!("hồ sơ {doc}: {e}")))?;
-    Ok(Some(automerge))
+    applied.map_err(|e| StoreError::Corrupt(format!("hồ sơ {doc}: {e}")))
 }
 
 /// Bookkeeping after `new` changes of a document were stored: the document

@@ -5,7 +5,7 @@ use rusqlite::Connection;
 use crate::StoreError;
 
 /// The schema version this build writes.
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+pub(crate) const SCHEMA_VERSION: i64 = 2;
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -88,6 +88,22 @@ CREATE TABLE trusted (
 );
 "#;
 
+/// Access control: the scope a checkpoint was pulled under, and the audit log.
+const V2: &str = r#"
+-- The read scope (role, units, project) this node had when it pulled up to
+-- `seq`: when the roster changes its scope, pulling restarts from 0.
+ALTER TABLE peers ADD COLUMN scope TEXT;
+-- What happened, for `danvan audit`: sessions, and every rejected change,
+-- connection or roster with the reason. Never read by sync.
+CREATE TABLE audit (
+    id     INTEGER PRIMARY KEY AUTOINCREMENT,
+    at     INTEGER NOT NULL,
+    event  TEXT NOT NULL,
+    peer   BLOB,
+    detail TEXT NOT NULL
+);
+"#;
+
 /// Brings the schema to [`SCHEMA_VERSION`], refusing a newer one.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -101,6 +117,12 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         let tx = conn.transaction()?;
         tx.execute_batch(V1)?;
         tx.pragma_update(None, "user_version", 1)?;
+        tx.commit()?;
+    }
+    if version < 2 {
+        let tx = conn.transaction()?;
+        tx.execute_batch(V2)?;
+        tx.pragma_update(None, "user_version", 2)?;
         tx.commit()?;
     }
     Ok(())

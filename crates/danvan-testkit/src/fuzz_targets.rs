@@ -238,7 +238,11 @@ pub fn store_apply(data: &[u8]) {
                     seq: i as u64 + 1,
                 };
                 store
-                    .apply_changes(Some((&peer, epoch)), &verified, Some((&peer, checkpoint)))
+                    .apply_changes(
+                        Some((&peer, epoch)),
+                        &verified,
+                        Some((&peer, checkpoint, "")),
+                    )
                     .map(|_| verified)
             }
         };

@@ -1,0 +1,146 @@
+//! Admission of a received change into a document: the checks every
+//! receiver makes, after the signature ([`SignedChange::verify`]) and before
+//! anything is stored.
+//!
+//! - its dependencies are held: a store only ever holds changes whose
+//!   ancestors it holds, so every change feed is in causal order and the
+//!   record's header is known when a change arrives;
+//! - a document's first change creates it: it writes a header naming this
+//!   document and the signer as creator;
+//! - no later change touches the header (kind, unit, project, id, creator):
+//!   who may read and write a record is fixed at its creation;
+//! - the caller's policy (the roster) allows the signer to write a record
+//!   with that header.
+
+use automerge::{Automerge, ROOT, ReadDoc, Value};
+
+use crate::identity::{ChangeError, SignedChange};
+use crate::roster::DocScope;
+
+/// The fixed part of a document's header and where it lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DocHeader {
+    /// Kind code.
+    pub kind: String,
+    /// Owning unit.
+    pub unit: String,
+    /// Project (households).
+    pub project: Option<String>,
+    /// The header map object: (counter, actor bytes).
+    object: (u64, Vec<u8>),
+}
+
+impl DocHeader {
+    /// The scope the roster decides on.
+    pub fn scope(&self) -> DocScope<'_> {
+        DocScope {
+            kind: &self.kind,
+            unit: &self.unit,
+            project: self.project.as_deref(),
+        }
+    }
+
+    /// Reads the header of a document; `None` when it has none, or more
+    /// than one (two concurrent creations).
+    pub fn of(doc: &Automerge) -> Option<DocHeader> {
+        let all = doc.get_all(ROOT, "header").ok()?;
+        let [(Value::Object(automerge::ObjType::Map), automerge::ObjId::Id(counter, actor, _))] =
+            all.as_slice()
+        else {
+            return None;
+        };
+        let header = crate::records::read_header(doc).ok()?;
+        Some(DocHeader {
+            kind: header.kind,
+            unit: header.unit,
+            project: header.project,
+            object: (*counter, actor.to_bytes().to_vec()),
+        })
+    }
+}
+
+/// Checks one received change against the document as stored (plus the
+/// changes admitted before it in the same batch), and returns the
+/// document's header: `header` itself, or the one this change creates.
+///
+/// `allow` is the write policy for the signer on that header. The caller
+/// applies the change to `doc` only when this returns `Ok`.
+pub fn admit_change(
+    doc: &Automerge,
+    header: Option<&DocHeader>,
+    signed: &SignedChange,
+    change: &automerge::Change,
+    allow: impl FnOnce(&DocScope<'_>) -> Result<(), ChangeError>,
+) -> Result<DocHeader, ChangeError> {
+    for dep in change.deps() {
+        if doc.get_change_meta_by_hash(dep).is_none() {
+            return Err(ChangeError::MissingDeps);
+        }
+    }
+    let header = match header {
+        Some(header) => {
+            touches_header(change, header)?;
+            header.clone()
+        }
+        None => creation_header(signed, change)?,
+    };
+    allow(&header.scope())?;
+    Ok(header)
+}
+
+/// The header a document's first change writes, checked.
+fn creation_header(
+    signed: &SignedChange,
+    change: &automerge::Change,
+) -> Result<DocHeader, ChangeError> {
+    let mut trial = Automerge::new();
+    let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        trial.apply_changes([change.clone()])
+    }));
+    if !matches!(applied, Ok(Ok(()))) {
+        return Err(ChangeError::NotCreation);
+    }
+    let header = DocHeader::of(&trial).ok_or(ChangeError::NotCreation)?;
+    let full = crate::records::read_header(&trial).map_err(|_| ChangeError::NotCreation)?;
+    if full.id != signed.doc.to_string() {
+        return Err(ChangeError::Header(format!(
+            "phần đầu ghi mã hồ sơ {} nhưng thay đổi thuộc hồ sơ {}",
+            full.id, signed.doc
+        )));
+    }
+    if full.creator != signed.author.to_string() {
+        return Err(ChangeError::Header(format!(
+            "phần đầu ghi người tạo {} nhưng người ký là {}",
+            full.creator.get(..8).unwrap_or(&full.creator),
+            signed.author.short()
+        )));
+    }
+    if crate::records::Kind::parse(&header.kind).is_err() {
+        return Err(ChangeError::Header(format!(
+            "loại hồ sơ không rõ: {}",
+            header.kind
+        )));
+    }
+    Ok(header)
+}
+
+/// Refuses a change with an operation on the header map, or one that puts
+/// a new `header` at the root.
+fn touches_header(change: &automerge::Change, header: &DocHeader) -> Result<(), ChangeError> {
+    use automerge::legacy::{Key, ObjectId};
+    for op in change.decode().operations {
+        let on_header = match &op.obj {
+            ObjectId::Root => matches!(&op.key, Key::Map(k) if k == "header"),
+            ObjectId::Id(id) => {
+                id.0 == header.object.0 && id.1.to_bytes() == header.object.1.as_slice()
+            }
+        };
+        if on_header {
+            return Err(ChangeError::Header(
+                "thay đổi sửa phần đầu hồ sơ (loại, đơn vị, dự án không được đổi sau khi tạo)"
+                    .into(),
+            ));
+        }
+    }
+    Ok(())
+}

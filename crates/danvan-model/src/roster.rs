@@ -1,0 +1,808 @@
+//! The town's roster: who may connect, read and write.
+//!
+//! The roster is a JSON document signed by the town's authority key (an
+//! Ed25519 key held by the town office). It lists the unit tree and every
+//! node with its key, role, units, project and status. A node accepts a
+//! roster only when the authority it was pinned to signed it and its version
+//! is newer than the one held ([`accept_roster`]).
+//!
+//! Encoding (`danvan/roster/v1`): `"DVRS"`, format byte 1, the authority's
+//! public key (32 bytes), the signature (64 bytes) over the body, the body
+//! (UTF-8 JSON of [`Roster`]). The body bytes themselves are signed, so no
+//! canonical JSON is needed.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fmt;
+
+use data_encoding::BASE64;
+use serde::{Deserialize, Serialize};
+
+use crate::identity::{NodeId, NodeKey, verify_signature};
+use crate::units::UnitTree;
+
+/// Domain separation for roster signatures.
+const ROSTER_SIGNATURE_CONTEXT: &[u8] = b"danvan/roster/v1";
+const MAGIC: &[u8; 4] = b"DVRS";
+const FORMAT: u8 = 1;
+const PREFIX_LEN: usize = 4 + 1 + 32 + 64;
+
+/// The largest encoded roster accepted (it must fit in one sync frame).
+pub const ROSTER_BYTES_MAX: usize = 3 * 1024 * 1024;
+/// The most members a roster may list.
+pub const ROSTER_MEMBERS_MAX: usize = 10_000;
+/// The most change hashes all revoked members together may keep.
+pub const ROSTER_KEPT_MAX: usize = 50_000;
+const TEXT_MAX: usize = 200;
+
+/// What a node may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The town office: reads and writes everything.
+    Hub,
+    /// A unit's officer: reads and writes its units' records; reads tasks.
+    Officer,
+    /// A land-clearance field team: reads and writes the household cases of
+    /// its project in its assigned units; reads tasks.
+    Field,
+    /// Reads its units' records and tasks; writes nothing.
+    Viewer,
+}
+
+impl Role {
+    /// Every role.
+    pub const ALL: [Role; 4] = [Role::Hub, Role::Officer, Role::Field, Role::Viewer];
+
+    /// The code typed on the command line.
+    pub fn code(self) -> &'static str {
+        match self {
+            Role::Hub => "hub",
+            Role::Officer => "officer",
+            Role::Field => "field",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    /// The Vietnamese name.
+    pub fn label_vi(self) -> &'static str {
+        match self {
+            Role::Hub => "văn phòng thị xã (trạm trung tâm)",
+            Role::Officer => "cán bộ đơn vị",
+            Role::Field => "tổ công tác GPMB",
+            Role::Viewer => "chỉ xem",
+        }
+    }
+
+    /// Reads a role code.
+    pub fn parse(text: &str) -> Result<Role, RosterError> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.code() == text.trim())
+            .ok_or_else(|| {
+                RosterError::Invalid(format!(
+                    "vai trò không rõ: {text:?} (hub, officer, field, viewer)"
+                ))
+            })
+    }
+}
+
+/// One node of the roster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Member {
+    /// The node id (its public key), as printed by `danvan id`.
+    pub node: String,
+    /// A name for people ("Máy cán bộ Phổ Minh").
+    #[serde(default)]
+    pub name: Option<String>,
+    /// What the node may do.
+    pub role: Role,
+    /// The units it works for (a field team may have several).
+    pub units: Vec<String>,
+    /// The land-clearance project of a field team.
+    #[serde(default)]
+    pub project: Option<String>,
+    /// When the town office added it (ms since 1970).
+    pub added_at: i64,
+    /// When the town office revoked it; `None` while active.
+    #[serde(default)]
+    pub revoked_at: Option<i64>,
+    /// For a revoked node: the hashes of its changes the town held when it
+    /// was revoked (base64 of the concatenated 32-byte hashes). Those stay
+    /// valid everywhere; anything else it signed is refused.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kept: String,
+}
+
+impl Member {
+    /// Whether the node is revoked.
+    pub fn is_revoked(&self) -> bool {
+        self.revoked_at.is_some()
+    }
+}
+
+/// The roster's content.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Roster {
+    /// Increases with every change; a node only accepts a newer one.
+    pub version: u64,
+    /// The town unit.
+    pub town: String,
+    /// When this version was signed (ms since 1970, informational).
+    pub issued_at: i64,
+    /// The unit tree, as TOML (the format of `units.toml`).
+    pub units: String,
+    /// Every node, active or revoked.
+    pub members: Vec<Member>,
+}
+
+/// Why a roster was refused or a roster edit is impossible.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RosterError {
+    /// Not a roster, or cut short.
+    #[error("danh sách thành viên hỏng: {0}")]
+    Malformed(String),
+    /// Over [`ROSTER_BYTES_MAX`].
+    #[error("danh sách thành viên quá lớn ({0} byte, tối đa {ROSTER_BYTES_MAX})")]
+    TooLarge(usize),
+    /// The signature does not verify.
+    #[error("chữ ký của danh sách thành viên không hợp lệ")]
+    BadSignature,
+    /// Signed by a key other than the pinned authority.
+    #[error(
+        "danh sách thành viên do khóa {signer} ký, không phải khóa thẩm quyền của thị xã {authority}"
+    )]
+    WrongAuthority {
+        /// Who signed it.
+        signer: String,
+        /// The pinned authority.
+        authority: String,
+    },
+    /// Not newer than the one held.
+    #[error("danh sách thành viên phiên bản {offered} không mới hơn phiên bản đang giữ {held}")]
+    NotNewer {
+        /// The version offered.
+        offered: u64,
+        /// The version held.
+        held: u64,
+    },
+    /// Content that breaks a rule.
+    #[error("danh sách thành viên không hợp lệ: {0}")]
+    Invalid(String),
+}
+
+/// Why a node or a change is not allowed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Denied {
+    /// Not in the roster.
+    #[error("nút {0} không có trong danh sách thành viên của thị xã")]
+    NotMember(String),
+    /// Revoked.
+    #[error("nút {0} đã bị thu hồi quyền")]
+    Revoked(String),
+    /// The role does not allow it.
+    #[error("nút {node} ({role}) không được ghi hồ sơ loại {kind} của đơn vị {unit}")]
+    Write {
+        /// The node.
+        node: String,
+        /// Its role (Vietnamese).
+        role: &'static str,
+        /// The record kind.
+        kind: String,
+        /// The record's unit.
+        unit: String,
+    },
+}
+
+/// The fixed part of a record's header that decides who may read and write it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DocScope<'a> {
+    /// The record kind code.
+    pub kind: &'a str,
+    /// The owning unit.
+    pub unit: &'a str,
+    /// The project (households).
+    pub project: Option<&'a str>,
+}
+
+/// What one node may read and write, resolved against the unit tree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scope {
+    role: Role,
+    units: BTreeSet<String>,
+    project: Option<String>,
+}
+
+impl Scope {
+    /// Everything (a node without a roster, or the hub).
+    pub fn all() -> Scope {
+        Scope {
+            role: Role::Hub,
+            units: BTreeSet::new(),
+            project: None,
+        }
+    }
+
+    /// The role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Whether a record may be read. Tasks are issued by the town and are
+    /// read by every role.
+    pub fn may_read(&self, doc: &DocScope<'_>) -> bool {
+        match self.role {
+            Role::Hub => true,
+            Role::Officer | Role::Viewer => doc.kind == "task" || self.units.contains(doc.unit),
+            Role::Field => doc.kind == "task" || self.field_case(doc),
+        }
+    }
+
+    /// Whether a record may be written (created or changed).
+    pub fn may_write(&self, doc: &DocScope<'_>) -> bool {
+        match self.role {
+            Role::Hub => true,
+            Role::Officer => self.units.contains(doc.unit),
+            Role::Field => self.field_case(doc),
+            Role::Viewer => false,
+        }
+    }
+
+    fn field_case(&self, doc: &DocScope<'_>) -> bool {
+        doc.kind == "household"
+            && self.units.contains(doc.unit)
+            && doc.project == self.project.as_deref()
+    }
+
+    /// A text that changes whenever what the node may read changes: a
+    /// checkpoint pulled under one scope is not reused under another.
+    pub fn key(&self) -> String {
+        let units: Vec<&str> = self.units.iter().map(String::as_str).collect();
+        format!(
+            "{}|{}|{}",
+            self.role.code(),
+            units.join(","),
+            self.project.as_deref().unwrap_or("")
+        )
+    }
+}
+
+/// A roster with its signature, checked and indexed.
+#[derive(Clone)]
+pub struct SignedRoster {
+    bytes: Vec<u8>,
+    authority: NodeId,
+    roster: Roster,
+    tree: UnitTree,
+    index: BTreeMap<NodeId, usize>,
+    kept: HashMap<NodeId, HashSet<[u8; 32]>>,
+}
+
+impl fmt::Debug for SignedRoster {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignedRoster")
+            .field("version", &self.roster.version)
+            .field("authority", &self.authority)
+            .field("members", &self.roster.members.len())
+            .finish()
+    }
+}
+
+impl SignedRoster {
+    /// Signs a roster with the authority key (after checking it).
+    pub fn sign(authority: &NodeKey, roster: &Roster) -> Result<SignedRoster, RosterError> {
+        let body = serde_json::to_vec(roster).map_err(|e| RosterError::Malformed(e.to_string()))?;
+        let signature = authority.sign(ROSTER_SIGNATURE_CONTEXT, &body);
+        let mut bytes = Vec::with_capacity(PREFIX_LEN + body.len());
+        bytes.extend_from_slice(MAGIC);
+        bytes.push(FORMAT);
+        bytes.extend_from_slice(authority.id().as_bytes());
+        bytes.extend_from_slice(&signature);
+        bytes.extend_from_slice(&body);
+        SignedRoster::decode(&bytes)
+    }
+
+    /// Reads and checks an encoded roster: size, format, the signature by
+    /// the key it names, and every rule of its content. Never panics.
+    pub fn decode(bytes: &[u8]) -> Result<SignedRoster, RosterError> {
+        if bytes.len() > ROSTER_BYTES_MAX {
+            return Err(RosterError::TooLarge(bytes.len()));
+        }
+        if bytes.len() < PREFIX_LEN || &bytes[..4] != MAGIC {
+            return Err(RosterError::Malformed(
+                "không phải danh sách thành viên danvan".into(),
+            ));
+        }
+        if bytes[4] != FORMAT {
+            return Err(RosterError::Malformed(format!(
+                "định dạng {} chưa được hỗ trợ (bản này đọc định dạng {FORMAT}); hãy cập nhật danvan",
+                bytes[4]
+            )));
+        }
+        let mut key = [0u8; 32];
+        key.copy_from_slice(&bytes[5..37]);
+        let authority = NodeId::from_bytes(key);
+        let mut signature = [0u8; 64];
+        signature.copy_from_slice(&bytes[37..PREFIX_LEN]);
+        let body = &bytes[PREFIX_LEN..];
+        if !verify_signature(&authority, ROSTER_SIGNATURE_CONTEXT, body, &signature) {
+            return Err(RosterError::BadSignature);
+        }
+        let roster: Roster =
+            serde_json::from_slice(body).map_err(|e| RosterError::Malformed(e.to_string()))?;
+        let (tree, index, kept) = check(&roster)?;
+        Ok(SignedRoster {
+            bytes: bytes.to_vec(),
+            authority,
+            roster,
+            tree,
+            index,
+            kept,
+        })
+    }
+
+    /// The encoded, signed roster.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The key that signed it.
+    pub fn authority(&self) -> NodeId {
+        self.authority
+    }
+
+    /// The content.
+    pub fn roster(&self) -> &Roster {
+        &self.roster
+    }
+
+    /// The version.
+    pub fn version(&self) -> u64 {
+        self.roster.version
+    }
+
+    /// The unit tree it carries.
+    pub fn units(&self) -> &UnitTree {
+        &self.tree
+    }
+
+    /// The entry of a node.
+    pub fn member(&self, node: &NodeId) -> Option<&Member> {
+        self.index.get(node).map(|&i| &self.roster.members[i])
+    }
+
+    /// Every active member.
+    pub fn active(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.index
+            .iter()
+            .filter(|(_, i)| !self.roster.members[**i].is_revoked())
+            .map(|(id, _)| *id)
+    }
+
+    /// May this node connect? It must be listed and not revoked.
+    pub fn check_peer(&self, node: &NodeId) -> Result<&Member, Denied> {
+        match self.member(node) {
+            None => Err(Denied::NotMember(node.short())),
+            Some(m) if m.is_revoked() => Err(Denied::Revoked(node.short())),
+            Some(m) => Ok(m),
+        }
+    }
+
+    /// What an active node may read and write; `None` if it is not listed
+    /// or revoked.
+    pub fn scope(&self, node: &NodeId) -> Option<Scope> {
+        let member = self.check_peer(node).ok()?;
+        let mut units = BTreeSet::new();
+        for unit in &member.units {
+            units.extend(self.tree.rollup(unit));
+        }
+        Some(Scope {
+            role: member.role,
+            units,
+            project: member.project.clone(),
+        })
+    }
+
+    /// May `author` have written the change `hash` to a record of `doc`'s
+    /// header? A revoked node's changes are valid only when the town kept
+    /// them at the revocation.
+    pub fn check_write(
+        &self,
+        author: &NodeId,
+        hash: &[u8; 32],
+        doc: &DocScope<'_>,
+    ) -> Result<(), Denied> {
+        let Some(member) = self.member(author) else {
+            return Err(Denied::NotMember(author.short()));
+        };
+        if member.is_revoked() {
+            let kept = self.kept.get(author).is_some_and(|k| k.contains(hash));
+            return if kept {
+                Ok(())
+            } else {
+                Err(Denied::Revoked(author.short()))
+            };
+        }
+        let scope = self
+            .scope(author)
+            .ok_or_else(|| Denied::Revoked(author.short()))?;
+        if scope.may_write(doc) {
+            Ok(())
+        } else {
+            Err(Denied::Write {
+                node: author.short(),
+                role: member.role.label_vi(),
+                kind: doc.kind.to_string(),
+                unit: doc.unit.to_string(),
+            })
+        }
+    }
+}
+
+/// Accepts `offered` in place of `held` for a node pinned to `authority`:
+/// the authority must have signed it and it must be newer.
+pub fn accept_roster(
+    authority: &NodeId,
+    held_version: u64,
+    offered: &[u8],
+) -> Result<SignedRoster, RosterError> {
+    let roster = SignedRoster::decode(offered)?;
+    if roster.authority != *authority {
+        return Err(RosterError::WrongAuthority {
+            signer: roster.authority.short(),
+            authority: authority.short(),
+        });
+    }
+    if roster.version() <= held_version {
+        return Err(RosterError::NotNewer {
+            offered: roster.version(),
+            held: held_version,
+        });
+    }
+    Ok(roster)
+}
+
+/// Encodes hashes for [`Member::kept`].
+pub fn encode_kept(hashes: &[[u8; 32]]) -> String {
+    BASE64.encode(&hashes.concat())
+}
+
+type Checked = (
+    UnitTree,
+    BTreeMap<NodeId, usize>,
+    HashMap<NodeId, HashSet<[u8; 32]>>,
+);
+
+fn check(roster: &Roster) -> Result<Checked, RosterError> {
+    let invalid = |m: String| Err(RosterError::Invalid(m));
+    if roster.version == 0 {
+        return invalid("phiên bản phải từ 1".into());
+    }
+    let tree =
+        UnitTree::from_toml(&roster.units).map_err(|e| RosterError::Invalid(e.to_string()))?;
+    if tree.get(&roster.town).is_none() {
+        return invalid(format!(
+            "thị xã {:?} không có trong cây đơn vị",
+            roster.town
+        ));
+    }
+    if roster.members.len() > ROSTER_MEMBERS_MAX {
+        return invalid(format!("quá {ROSTER_MEMBERS_MAX} thành viên"));
+    }
+    let mut index = BTreeMap::new();
+    let mut kept = HashMap::new();
+    let mut kept_total = 0usize;
+    for (i, m) in roster.members.iter().enumerate() {
+        let id: NodeId = m
+            .node
+            .parse()
+            .map_err(|e| RosterError::Invalid(format!("mã nút {:?}: {e}", m.node)))?;
+        if index.insert(id, i).is_some() {
+            return invalid(format!("nút {} có hai lần", id.short()));
+        }
+        if m.name
+            .as_ref()
+            .is_some_and(|n| n.chars().count() > TEXT_MAX)
+            || m.project
+                .as_ref()
+                .is_some_and(|p| p.chars().count() > TEXT_MAX)
+        {
+            return invalid(format!("tên hoặc dự án của nút {} quá dài", id.short()));
+        }
+        if m.units.is_empty() || m.units.len() > 100 {
+            return invalid(format!("nút {} phải có từ 1 đến 100 đơn vị", id.short()));
+        }
+        for unit in &m.units {
+            if tree.get(unit).is_none() {
+                return invalid(format!(
+                    "đơn vị {unit:?} của nút {} không có trong cây đơn vị",
+                    id.short()
+                ));
+            }
+        }
+        if m.role == Role::Field && m.project.as_deref().is_none_or(|p| p.trim().is_empty()) {
+            return invalid(format!("nút {} là tổ GPMB nhưng thiếu dự án", id.short()));
+        }
+        if !m.kept.is_empty() {
+            if !m.is_revoked() {
+                return invalid(format!(
+                    "nút {} chưa bị thu hồi mà có danh sách giữ lại",
+                    id.short()
+                ));
+            }
+            let raw = BASE64.decode(m.kept.as_bytes()).map_err(|e| {
+                RosterError::Invalid(format!("danh sách giữ lại của nút {}: {e}", id.short()))
+            })?;
+            if raw.len() % 32 != 0 {
+                return invalid(format!(
+                    "danh sách giữ lại của nút {} sai độ dài",
+                    id.short()
+                ));
+            }
+            kept_total += raw.len() / 32;
+            if kept_total > ROSTER_KEPT_MAX {
+                return invalid(format!("quá {ROSTER_KEPT_MAX} thay đổi được giữ lại"));
+            }
+            let set: HashSet<[u8; 32]> = raw
+                .chunks_exact(32)
+                .map(|c| <[u8; 32]>::try_from(c).unwrap_or([0; 32]))
+                .collect();
+            kept.insert(id, set);
+        }
+    }
+    Ok((tree, index, kept))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::units::SAMPLE_UNITS_TOML;
+
+    fn member(key: &NodeKey, role: Role, units: &[&str], project: Option<&str>) -> Member {
+        Member {
+            node: key.id().to_string(),
+            name: None,
+            role,
+            units: units.iter().map(|u| u.to_string()).collect(),
+            project: project.map(str::to_string),
+            added_at: 0,
+            revoked_at: None,
+            kept: String::new(),
+        }
+    }
+
+    fn roster(members: Vec<Member>) -> Roster {
+        Roster {
+            version: 1,
+            town: "duc-pho".into(),
+            issued_at: 0,
+            units: SAMPLE_UNITS_TOML.into(),
+            members,
+        }
+    }
+
+    #[test]
+    fn roles_read_and_write_what_they_should() {
+        let authority = NodeKey::from_secret([1; 32]);
+        let (hub, officer, field, viewer) = (
+            NodeKey::from_secret([2; 32]),
+            NodeKey::from_secret([3; 32]),
+            NodeKey::from_secret([4; 32]),
+            NodeKey::from_secret([5; 32]),
+        );
+        let signed = SignedRoster::sign(
+            &authority,
+            &roster(vec![
+                member(&hub, Role::Hub, &["duc-pho"], None),
+                member(&officer, Role::Officer, &["pho-minh"], None),
+                member(
+                    &field,
+                    Role::Field,
+                    &["pho-minh", "pho-ninh"],
+                    Some("cao-toc"),
+                ),
+                member(&viewer, Role::Viewer, &["pho-ninh"], None),
+            ]),
+        )
+        .unwrap();
+        let doc = |kind, unit, project| DocScope {
+            kind,
+            unit,
+            project,
+        };
+        let petition_minh = doc("petition", "pho-minh", None);
+        let petition_ninh = doc("petition", "pho-ninh", None);
+        let case_ninh = doc("household", "pho-ninh", Some("cao-toc"));
+        let case_other = doc("household", "pho-ninh", Some("khac"));
+        let task = doc("task", "duc-pho", None);
+        let s = |k: &NodeKey| signed.scope(&k.id()).unwrap();
+        assert!(s(&hub).may_read(&petition_ninh) && s(&hub).may_write(&task));
+        assert!(s(&officer).may_read(&petition_minh) && s(&officer).may_write(&petition_minh));
+        assert!(!s(&officer).may_read(&petition_ninh) && !s(&officer).may_write(&petition_ninh));
+        assert!(s(&officer).may_read(&task) && !s(&officer).may_write(&task));
+        assert!(s(&field).may_write(&case_ninh) && !s(&field).may_write(&case_other));
+        assert!(!s(&field).may_read(&petition_minh) && !s(&field).may_write(&petition_minh));
+        assert!(s(&field).may_read(&task));
+        assert!(s(&viewer).may_read(&petition_ninh) && !s(&viewer).may_write(&petition_ninh));
+        assert!(!s(&viewer).may_read(&petition_minh));
+        let stranger = NodeKey::from_secret([9; 32]).id();
+        assert!(matches!(
+            signed.check_write(&stranger, &[0; 32], &task),
+            Err(Denied::NotMember(_))
+        ));
+    }
+
+    #[test]
+    fn only_the_authority_and_only_newer() {
+        let authority = NodeKey::from_secret([1; 32]);
+        let other = NodeKey::from_secret([6; 32]);
+        let r = roster(vec![member(&authority, Role::Hub, &["duc-pho"], None)]);
+        let good = SignedRoster::sign(&authority, &r).unwrap();
+        let forged = SignedRoster::sign(&other, &r).unwrap();
+        assert!(accept_roster(&authority.id(), 0, good.bytes()).is_ok());
+        assert!(matches!(
+            accept_roster(&authority.id(), 0, forged.bytes()),
+            Err(RosterError::WrongAuthority { .. })
+        ));
+        assert!(matches!(
+            accept_roster(&authority.id(), 1, good.bytes()),
+            Err(RosterError::NotNewer { .. })
+        ));
+        let mut flipped = good.bytes().to_vec();
+        let last = flipped.len() - 3;
+        flipped[last] ^= 1;
+        assert!(SignedRoster::decode(&flipped).is_err());
+        for cut in [0, 4, 50, PREFIX_LEN, flipped.len() - 1] {
+            assert!(SignedRoster::decode(&good.bytes()[..cut]).is_err());
+        }
+    }
+
+    #[test]
+    fn revoked_nodes_keep_only_what_the_town_kept() {
+        let authority = NodeKey::from_secret([1; 32]);
+        let officer = NodeKey::from_secret([3; 32]);
+        let mut m = member(&officer, Role::Officer, &["pho-minh"], None);
+        m.revoked_at = Some(5);
+        m.kept = encode_kept(&[[7; 32]]);
+        let signed = SignedRoster::sign(&authority, &roster(vec![m])).unwrap();
+        let doc = DocScope {
+            kind: "activity",
+            unit: "pho-minh",
+            project: None,
+        };
+        assert!(signed.check_write(&officer.id(), &[7; 32], &doc).is_ok());
+        assert!(matches!(
+            signed.check_write(&officer.id(), &[8; 32], &doc),
+            Err(Denied::Revoked(_))
+        ));
+        assert!(signed.check_peer(&officer.id()).is_err());
+        assert!(signed.scope(&officer.id()).is_none());
+    }
+}
+
+/// What a new node needs to join the town: where the hub is, the hub's key,
+/// the authority key to pin, and the node it was made for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invite {
+    /// The hub's address (`host:port`).
+    pub hub_addr: String,
+    /// The hub's node id.
+    pub hub: NodeId,
+    /// The town's authority key.
+    pub authority: NodeId,
+    /// The node the invite was made for.
+    pub node: NodeId,
+}
+
+const INVITE_PREFIX: &str = "dvmoi1-";
+const INVITE_FORMAT: u8 = 1;
+const INVITE_ADDR_MAX: usize = 255;
+
+impl Invite {
+    /// One copyable string: `dvmoi1-` and base32 of the fields with a
+    /// 4-byte checksum, so a mistyped character is caught.
+    pub fn encode(&self) -> String {
+        let mut bytes = vec![INVITE_FORMAT];
+        bytes.extend_from_slice(self.hub.as_bytes());
+        bytes.extend_from_slice(self.authority.as_bytes());
+        bytes.extend_from_slice(self.node.as_bytes());
+        let addr = &self.hub_addr.as_bytes()[..self.hub_addr.len().min(INVITE_ADDR_MAX)];
+        bytes.push(addr.len() as u8);
+        bytes.extend_from_slice(addr);
+        let sum = invite_checksum(&bytes);
+        bytes.extend_from_slice(&sum);
+        format!(
+            "{INVITE_PREFIX}{}",
+            data_encoding::BASE32_NOPAD
+                .encode(&bytes)
+                .to_ascii_lowercase()
+        )
+    }
+
+    /// Reads an invite string (spaces and line breaks from copying are
+    /// ignored). Never panics.
+    pub fn decode(text: &str) -> Result<Invite, RosterError> {
+        let bad = |m: &str| RosterError::Malformed(format!("lời mời không hợp lệ: {m}"));
+        let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        if compact.len() > 1024 {
+            return Err(bad("quá dài"));
+        }
+        let body = compact
+            .to_ascii_lowercase()
+            .strip_prefix(INVITE_PREFIX)
+            .map(str::to_ascii_uppercase)
+            .ok_or_else(|| bad("không bắt đầu bằng dvmoi1-"))?;
+        let bytes = data_encoding::BASE32_NOPAD
+            .decode(body.as_bytes())
+            .map_err(|_| bad("có ký tự ngoài bảng base32 (a–z, 2–7)"))?;
+        let fixed = 1 + 32 * 3 + 1;
+        if bytes.len() < fixed + 4 {
+            return Err(bad("bị cắt ngắn"));
+        }
+        let (content, sum) = bytes.split_at(bytes.len() - 4);
+        if invite_checksum(content) != sum {
+            return Err(bad("sai tổng kiểm tra — có thể chép thiếu hoặc nhầm ký tự"));
+        }
+        if content[0] != INVITE_FORMAT {
+            return Err(bad("định dạng mới hơn bản danvan này; hãy cập nhật"));
+        }
+        let key = |i: usize| {
+            let mut k = [0u8; 32];
+            k.copy_from_slice(&content[1 + 32 * i..1 + 32 * (i + 1)]);
+            NodeId::from_bytes(k)
+        };
+        let addr_len = content[fixed - 1] as usize;
+        if content.len() != fixed + addr_len {
+            return Err(bad("độ dài địa chỉ không khớp"));
+        }
+        let hub_addr = std::str::from_utf8(&content[fixed..])
+            .map_err(|_| bad("địa chỉ trạm không phải UTF-8"))?
+            .to_string();
+        let invite = Invite {
+            hub_addr,
+            hub: key(0),
+            authority: key(1),
+            node: key(2),
+        };
+        for id in [invite.hub, invite.authority, invite.node] {
+            id.verifying_key()
+                .map_err(|_| bad("chứa khóa công khai không hợp lệ"))?;
+        }
+        Ok(invite)
+    }
+}
+
+fn invite_checksum(bytes: &[u8]) -> [u8; 4] {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(bytes);
+    [digest[0], digest[1], digest[2], digest[3]]
+}
+
+#[cfg(test)]
+mod invite_tests {
+    use super::*;
+
+    #[test]
+    fn invites_round_trip_and_catch_typos() {
+        let invite = Invite {
+            hub_addr: "10.0.0.5:7700".into(),
+            hub: NodeKey::from_secret([1; 32]).id(),
+            authority: NodeKey::from_secret([2; 32]).id(),
+            node: NodeKey::from_secret([3; 32]).id(),
+        };
+        let text = invite.encode();
+        assert_eq!(Invite::decode(&text).unwrap(), invite);
+        assert_eq!(
+            Invite::decode(&format!("  {}\n", text.to_uppercase())).unwrap(),
+            invite
+        );
+        let mut typo = text.clone().into_bytes();
+        let i = typo.len() - 10;
+        typo[i] = if typo[i] == b'a' { b'b' } else { b'a' };
+        assert!(Invite::decode(&String::from_utf8(typo).unwrap()).is_err());
+        for cut in [0, 7, 20, text.len() - 1] {
+            assert!(Invite::decode(&text[..cut]).is_err());
+        }
+    }
+}
