@@ -2,6 +2,7 @@
 //! for commune-level dân vận work. The only crate that uses `anyhow`; it
 //! parses arguments, calls `danvan-node`, and prints in Vietnamese (or JSON).
 
+mod access;
 mod output;
 
 use std::path::PathBuf;
@@ -38,6 +39,10 @@ enum Command {
         /// Đơn vị của nút này (ví dụ pho-minh)
         #[arg(long)]
         unit: String,
+        /// Văn phòng thị xã: tạo thêm khóa thẩm quyền và danh sách thành viên,
+        /// nút này là trạm (hub) của thị xã
+        #[arg(long)]
+        authority: bool,
         /// Tên hiển thị của nút
         #[arg(long)]
         name: Option<String>,
@@ -152,7 +157,36 @@ enum Command {
         #[command(subcommand)]
         command: BundleCommand,
     },
-    /// Danh sách nút tin cậy (cho tới khi có danh bạ ký số)
+    /// Danh sách thành viên của thị xã (ký bằng khóa thẩm quyền): ai được kết nối, đọc, ghi
+    Roster {
+        #[command(subcommand)]
+        command: access::RosterCommand,
+    },
+    /// In lời mời cho một nút đã có trong danh sách thành viên (văn phòng thị xã)
+    Invite {
+        /// Mã nút (in bằng `danvan id` trên máy đó)
+        node_id: String,
+        /// Địa chỉ trạm mà các nút kết nối tới (IP:CỔNG); được ghi nhớ cho lần sau
+        #[arg(long)]
+        addr: Option<String>,
+    },
+    /// Tham gia thị xã bằng lời mời rồi đồng bộ với trạm
+    Join {
+        /// Chuỗi lời mời (dvmoi1-…)
+        invite: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Nhật ký kiểm tra: các phiên đồng bộ, thay đổi và kết nối bị từ chối kèm lý do
+    Audit {
+        /// Số dòng mới nhất
+        #[arg(long, default_value_t = 200)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Danh sách nút tin cậy thủ công (nút chưa thuộc thị xã nào); khi đã có
+    /// danh sách thành viên thì chỉ dùng làm sổ địa chỉ
     Trust {
         #[command(subcommand)]
         command: TrustCommand,
@@ -165,9 +199,9 @@ enum Command {
         #[arg(long)]
         hub: Option<std::net::SocketAddr>,
     },
-    /// Một phiên đồng bộ với nút khác; --live giữ kết nối và đẩy thay đổi mới ngay
+    /// Một phiên đồng bộ với nút khác (mặc định: trạm thị xã trong lời mời); --live giữ kết nối và đẩy thay đổi mới ngay
     Sync {
-        addr: std::net::SocketAddr,
+        addr: Option<std::net::SocketAddr>,
         #[arg(long)]
         live: bool,
         #[arg(long)]
@@ -529,11 +563,31 @@ fn run(cli: Cli) -> Result<()> {
         .clone()
         .unwrap_or_else(danvan_node::default_data_dir);
     match cli.command {
-        Command::Init { unit, name, units } => {
-            let node = Node::init(&dir, &unit, name.as_deref(), units.as_deref())?;
+        Command::Init {
+            unit,
+            authority,
+            name,
+            units,
+        } => {
+            let node = if authority {
+                Node::init_authority(&dir, &unit, name.as_deref(), units.as_deref())?
+            } else {
+                Node::init(&dir, &unit, name.as_deref(), units.as_deref())?
+            };
             println!("Đã khởi tạo thư mục dữ liệu {}", dir.display());
             println!("Đơn vị: {} ({})", node.units().name(&unit), unit);
             println!("Mã nút: {}", node.id());
+            if let Some(roster) = node.roster()? {
+                println!(
+                    "Khóa thẩm quyền của thị xã: {} (tệp {}; giữ kín, sao lưu riêng)",
+                    roster.authority(),
+                    dir.join(danvan_node::AUTHORITY_KEY_FILE).display()
+                );
+                println!(
+                    "Danh sách thành viên phiên bản {}: nút này là trạm thị xã.",
+                    roster.version()
+                );
+            }
             return Ok(());
         }
         Command::Demo { keep } => {
@@ -561,6 +615,13 @@ fn run(cli: Cli) -> Result<()> {
             unreachable!("handled above")
         }
         Command::Trust { command } => trust(&mut node, command)?,
+        Command::Roster { command } => access::roster(&mut node, command)?,
+        Command::Invite { node_id, addr } => access::invite(&mut node, &node_id, addr.as_deref())?,
+        Command::Join { invite, json } => {
+            let hub = access::join(&mut node, &invite)?;
+            sync(node, Some(hub), false, json, net)?;
+        }
+        Command::Audit { limit, json } => access::audit(&node, limit, json)?,
         Command::Peers { json } => {
             let peers = node.store().peers()?;
             if json {
@@ -572,6 +633,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Serve { listen, hub } => {
             let runtime = runtime()?;
             runtime.block_on(async move {
+                let mut node = node;
+                node.note_listen_addr(listen)?;
                 let shared = danvan_node::SharedNode::new(node, true)?.with_net_config(net);
                 let endpoint = shared.bind(listen)?;
                 println!(
@@ -590,57 +653,7 @@ fn run(cli: Cli) -> Result<()> {
                 anyhow::Ok(())
             })?;
         }
-        Command::Sync { addr, live, json } => {
-            let runtime = runtime()?;
-            runtime.block_on(async move {
-                let shared = danvan_node::SharedNode::new(node, live)?.with_net_config(net);
-                let bind: std::net::SocketAddr = if addr.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" }.parse()?;
-                let endpoint = shared.bind(bind)?;
-                let tty = std::io::IsTerminal::is_terminal(&std::io::stderr()) && !json;
-                let mut progress = |p: &danvan_node::Progress| {
-                    if tty {
-                        eprint!(
-                            "\rĐang đồng bộ: còn nhận tối đa {} thay đổi, còn gửi tối đa {}; đã nhận {} byte, đã gửi {} byte   ",
-                            p.pull_target_seq.saturating_sub(p.pulled_seq),
-                            p.serve_target_seq.saturating_sub(p.served_seq),
-                            p.stats.bytes_received,
-                            p.stats.bytes_sent
-                        );
-                    }
-                };
-                if live && !json {
-                    println!("Đang đồng bộ liên tục với {addr} (Ctrl+C để dừng)…");
-                }
-                let summary = tokio::select! {
-                    s = shared.sync_with(&endpoint, addr, live, &mut progress) => s?,
-                    _ = tokio::signal::ctrl_c(), if live => {
-                        println!("Đã dừng.");
-                        return anyhow::Ok(());
-                    }
-                };
-                if tty {
-                    eprintln!();
-                }
-                if json {
-                    print_json(&serde_json::to_value(&summary)?);
-                } else {
-                    println!(
-                        "Đồng bộ xong với {}: gửi {} thay đổi, nhận {} ({} mới, {} bị từ chối); {} byte gửi, {} byte nhận; {} lượt khứ hồi; {} ms.",
-                        &summary.peer[..8],
-                        summary.changes_sent,
-                        summary.changes_received,
-                        summary.changes_stored,
-                        summary.changes_rejected,
-                        summary.bytes_sent,
-                        summary.bytes_received,
-                        summary.round_trips,
-                        summary.elapsed_ms
-                    );
-                }
-                endpoint.close();
-                anyhow::Ok(())
-            })?;
-        }
+        Command::Sync { addr, live, json } => sync(node, addr, live, json, net)?,
         Command::Id => println!("{}", node.id()),
         Command::Activity {
             command: AddOnly::Add(a),
@@ -1126,4 +1139,89 @@ fn household(node: &mut Node, command: HouseholdCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// One sync session (or a live one) with `addr`, by default the town's hub.
+/// When the roster received changes what this node may read, a second
+/// session brings what became readable.
+fn sync(
+    node: Node,
+    addr: Option<std::net::SocketAddr>,
+    live: bool,
+    json: bool,
+    net: danvan_node::NetConfig,
+) -> Result<()> {
+    let addr = match addr {
+        Some(addr) => addr,
+        None => node.hub_addr()?.context(
+            "chưa biết địa chỉ trạm: hãy ghi `danvan sync IP:CỔNG`, hoặc tham gia thị xã bằng `danvan join LỜI_MỜI`",
+        )?,
+    };
+    let runtime = runtime()?;
+    runtime.block_on(async move {
+        let shared = danvan_node::SharedNode::new(node, live)?.with_net_config(net);
+        let bind: std::net::SocketAddr = if addr.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" }.parse()?;
+        let endpoint = shared.bind(bind)?;
+        let tty = std::io::IsTerminal::is_terminal(&std::io::stderr()) && !json;
+        let mut progress = |p: &danvan_node::Progress| {
+            if tty {
+                eprint!(
+                    "\rĐang đồng bộ: còn nhận tối đa {} thay đổi, còn gửi tối đa {}; đã nhận {} byte, đã gửi {} byte   ",
+                    p.pull_target_seq.saturating_sub(p.pulled_seq),
+                    p.serve_target_seq.saturating_sub(p.served_seq),
+                    p.stats.bytes_received,
+                    p.stats.bytes_sent
+                );
+            }
+        };
+        if live && !json {
+            println!("Đang đồng bộ liên tục với {addr} (Ctrl+C để dừng)…");
+        }
+        let mut summary = tokio::select! {
+            s = shared.sync_with(&endpoint, addr, live, &mut progress) => s?,
+            _ = tokio::signal::ctrl_c(), if live => {
+                println!("Đã dừng.");
+                return anyhow::Ok(());
+            }
+        };
+        if summary.scope_changed && !live {
+            // The roster arrived or changed: pull what became readable now.
+            // The refresh makes the new roster the handshake's trust list.
+            shared.refresh()?;
+            if !json {
+                println!("Danh sách thành viên mới đã đổi phạm vi đọc của nút này; đồng bộ lần nữa…");
+            }
+            let first = summary;
+            summary = shared.sync_with(&endpoint, addr, false, &mut progress).await?;
+            summary.changes_sent += first.changes_sent;
+            summary.changes_received += first.changes_received;
+            summary.changes_stored += first.changes_stored;
+            summary.changes_rejected += first.changes_rejected;
+            summary.bytes_sent += first.bytes_sent;
+            summary.bytes_received += first.bytes_received;
+            summary.round_trips += first.round_trips;
+            summary.elapsed_ms += first.elapsed_ms;
+        }
+        if tty {
+            eprintln!();
+        }
+        if json {
+            print_json(&serde_json::to_value(&summary)?);
+        } else {
+            println!(
+                "Đồng bộ xong với {}: gửi {} thay đổi, nhận {} ({} mới, {} bị từ chối); {} byte gửi, {} byte nhận; {} lượt khứ hồi; {} ms.",
+                &summary.peer[..8],
+                summary.changes_sent,
+                summary.changes_received,
+                summary.changes_stored,
+                summary.changes_rejected,
+                summary.bytes_sent,
+                summary.bytes_received,
+                summary.round_trips,
+                summary.elapsed_ms
+            );
+        }
+        endpoint.close();
+        anyhow::Ok(())
+    })
 }

@@ -82,7 +82,13 @@ pub const MODEL_FIELDS: &[Choice] = &[
 ];
 
 /// Land-clearance projects.
-pub const PROJECTS: &[Choice] = &[("cao-toc-bac-nam", "Dự án đường Cao tốc Bắc - Nam phía Đông")];
+pub const PROJECTS: &[Choice] = &[
+    ("cao-toc-bac-nam", "Dự án đường Cao tốc Bắc - Nam phía Đông"),
+    (
+        "ven-bien-dung-quat-sa-huynh",
+        "Dự án đường ven biển Dung Quất - Sa Huỳnh",
+    ),
+];
 
 /// The label of a code in a list, or the code itself.
 pub fn label(choices: &[Choice], code: &str) -> &'static str {

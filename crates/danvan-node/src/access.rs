@@ -133,6 +133,16 @@ impl Node {
                 "tổ GPMB (field) cần dự án: thêm --project, ví dụ --project cao-toc-bac-nam".into(),
             ));
         }
+        if let Some(project) = &spec.project
+            && !danvan_model::vocab::PROJECTS
+                .iter()
+                .any(|(c, _)| c == project)
+        {
+            return Err(NodeError::Invalid(format!(
+                "dự án {project:?} không có trong danh mục (dùng: {})",
+                danvan_model::vocab::codes(danvan_model::vocab::PROJECTS)
+            )));
+        }
         if spec.role != Role::Field && spec.project.is_some() {
             return Err(NodeError::Invalid(
                 "chỉ tổ GPMB (field) mới gắn với dự án".into(),

@@ -454,7 +454,10 @@ impl Session {
     }
 
     fn serve_done(&self) -> bool {
-        self.serve.batches.is_empty() && self.serve.next_seq >= self.serve.target_seq
+        // Nothing is served before the peer's newer roster arrives.
+        !self.awaiting_roster
+            && self.serve.batches.is_empty()
+            && self.serve.next_seq >= self.serve.target_seq
     }
 
     fn check_caught_up(&mut self) {

@@ -1,0 +1,236 @@
+//! `roster`, `invite`, `join` and `audit`.
+
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use danvan_model::{Invite, NodeId, Role};
+use danvan_node::{MemberSpec, Node};
+
+use crate::output::print_json;
+
+#[derive(Subcommand)]
+pub(crate) enum RosterCommand {
+    /// Xem danh sách thành viên đang giữ
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Thêm một nút, hoặc đổi vai trò, đơn vị, dự án của nút đã có (văn phòng thị xã)
+    Add {
+        /// Mã nút (in bằng `danvan id` trên máy đó)
+        node_id: String,
+        /// Đơn vị; tổ GPMB có thể nhiều đơn vị, cách nhau bằng dấu phẩy
+        #[arg(long, value_delimiter = ',', required = true)]
+        unit: Vec<String>,
+        /// hub, officer (cán bộ đơn vị), field (tổ GPMB), viewer (chỉ xem)
+        #[arg(long)]
+        role: String,
+        /// Dự án GPMB của tổ công tác (bắt buộc với field)
+        #[arg(long)]
+        project: Option<String>,
+        /// Tên để người đọc nhận ra máy
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Thu hồi quyền của một nút (máy mất, người chuyển công tác)
+    Revoke {
+        /// Mã nút
+        node_id: String,
+    },
+}
+
+fn parse_id(text: &str) -> Result<NodeId> {
+    text.parse::<NodeId>()
+        .with_context(|| format!("mã nút {text:?}"))
+}
+
+pub(crate) fn roster(node: &mut Node, command: RosterCommand) -> Result<()> {
+    match command {
+        RosterCommand::Show { json } => {
+            let Some(roster) = node.roster()? else {
+                if json {
+                    print_json(&serde_json::Value::Null);
+                } else {
+                    println!(
+                        "Nút này chưa có danh sách thành viên: văn phòng thị xã tạo bằng `init --authority`, các nút khác nhận khi `join` và đồng bộ."
+                    );
+                }
+                return Ok(());
+            };
+            if json {
+                let mut v = serde_json::to_value(roster.roster())?;
+                v["authority"] = roster.authority().to_string().into();
+                if let Some(obj) = v.as_object_mut() {
+                    obj.remove("units");
+                }
+                print_json(&v);
+                return Ok(());
+            }
+            let r = roster.roster();
+            println!(
+                "Danh sách thành viên thị xã {} — phiên bản {}, ký bởi khóa thẩm quyền {}",
+                node.units().name(&r.town),
+                r.version,
+                roster.authority().short()
+            );
+            for m in &r.members {
+                let units: Vec<&str> = m.units.iter().map(|u| node.units().name(u)).collect();
+                println!(
+                    "{}  {:<8} {:<28} {}{}{}",
+                    m.node,
+                    m.role.code(),
+                    m.name.as_deref().unwrap_or("-"),
+                    units.join(", "),
+                    m.project
+                        .as_ref()
+                        .map(|p| format!(" — dự án {p}"))
+                        .unwrap_or_default(),
+                    if m.is_revoked() {
+                        "  [ĐÃ THU HỒI]"
+                    } else {
+                        ""
+                    }
+                );
+            }
+        }
+        RosterCommand::Add {
+            node_id,
+            unit,
+            role,
+            project,
+            name,
+        } => {
+            let id = parse_id(&node_id)?;
+            let role = Role::parse(&role)?;
+            let roster = node.roster_add(
+                &id,
+                MemberSpec {
+                    role,
+                    units: unit.clone(),
+                    project,
+                    name,
+                },
+            )?;
+            let units: Vec<&str> = unit.iter().map(|u| node.units().name(u)).collect();
+            println!(
+                "Đã ghi nút {} — {} của {} — vào danh sách thành viên phiên bản {}.",
+                id.short(),
+                role.label_vi(),
+                units.join(", "),
+                roster.version()
+            );
+            println!("In lời mời cho máy đó bằng: danvan invite {id}");
+        }
+        RosterCommand::Revoke { node_id } => {
+            let id = parse_id(&node_id)?;
+            let (roster, kept) = node.roster_revoke(&id)?;
+            println!(
+                "Đã thu hồi nút {} (danh sách thành viên phiên bản {}). {} thay đổi nó ghi trước đó mà thị xã đang giữ vẫn có hiệu lực; mọi thay đổi khác do nó ký sẽ bị từ chối.",
+                id.short(),
+                roster.version(),
+                kept
+            );
+            println!("Các nút nhận danh sách mới ở lần đồng bộ tới sẽ từ chối kết nối của nó.");
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn invite(node: &mut Node, node_id: &str, addr: Option<&str>) -> Result<()> {
+    let id = parse_id(node_id)?;
+    let text = node.invite(&id, addr)?;
+    println!("{text}");
+    Ok(())
+}
+
+/// Stores an invite; returns the hub's address to sync with.
+pub(crate) fn join(node: &mut Node, text: &str) -> Result<std::net::SocketAddr> {
+    let invite = Invite::decode(text)?;
+    node.join(&invite)?;
+    let addr: std::net::SocketAddr = invite.hub_addr.parse()?;
+    eprintln!(
+        "Đã nhận lời mời: trạm {} tại {}, khóa thẩm quyền {}. Đang đồng bộ…",
+        invite.hub.short(),
+        addr,
+        invite.authority.short()
+    );
+    Ok(addr)
+}
+
+pub(crate) fn audit(node: &Node, limit: usize, json: bool) -> Result<()> {
+    let entries = node.store().audit_entries(limit)?;
+    if json {
+        print_json(&serde_json::to_value(&entries)?);
+        return Ok(());
+    }
+    if entries.is_empty() {
+        println!("Nhật ký kiểm tra trống.");
+    }
+    for e in entries {
+        let when = time::OffsetDateTime::from_unix_timestamp_nanos(e.at as i128 * 1_000_000)
+            .map(|t| {
+                let t = t.to_offset(time::macros::offset!(+7));
+                format!(
+                    "{:02}/{:02}/{} {:02}:{:02}:{:02}",
+                    t.day(),
+                    u8::from(t.month()),
+                    t.year(),
+                    t.hour(),
+                    t.minute(),
+                    t.second()
+                )
+            })
+            .unwrap_or_default();
+        let peer = e.peer.as_deref().map(|p| &p[..8]).unwrap_or("-");
+        let d = &e.detail;
+        let text = match e.event.as_str() {
+            "session" => format!(
+                "phiên đồng bộ: gửi {} thay đổi, nhận {} ({} mới, {} bị từ chối), {} byte gửi, {} byte nhận — {}",
+                d["sent"],
+                d["received"],
+                d["stored"],
+                d["rejected"],
+                d["bytes_sent"],
+                d["bytes_received"],
+                d["result"]
+                    .as_str()
+                    .map(|r| if r == "ok" { "xong" } else { r })
+                    .unwrap_or("")
+            ),
+            "rejected-change" => format!(
+                "TỪ CHỐI thay đổi {} của nút {} (hồ sơ {}, qua {}): {}",
+                d["hash"]
+                    .as_str()
+                    .map(|h| &h[..h.len().min(12)])
+                    .unwrap_or(""),
+                d["author"]
+                    .as_str()
+                    .map(|a| &a[..a.len().min(8)])
+                    .unwrap_or(""),
+                d["doc"].as_str().unwrap_or("-"),
+                match d["via"].as_str() {
+                    Some("bundle") => "gói chuyển tay",
+                    _ => "đồng bộ",
+                },
+                d["reason"].as_str().unwrap_or("")
+            ),
+            "rejected-connection" => {
+                format!("TỪ CHỐI kết nối: {}", d["reason"].as_str().unwrap_or(""))
+            }
+            "roster" if e.peer.is_none() => format!(
+                "ghi danh sách thành viên phiên bản {} (thay phiên bản {})",
+                d["version"], d["previous"]
+            ),
+            "roster" => format!(
+                "nhận danh sách thành viên phiên bản {} (thay phiên bản {})",
+                d["version"], d["previous"]
+            ),
+            "rejected-roster" => format!(
+                "TỪ CHỐI danh sách thành viên: {}",
+                d["reason"].as_str().unwrap_or("")
+            ),
+            other => format!("{other}: {d}"),
+        };
+        println!("{when}  {peer:<8}  {text}");
+    }
+    Ok(())
+}
