@@ -78,6 +78,20 @@ impl Dv {
         dv
     }
 
+    /// A fresh data directory initialized with `init ARGS…` (e.g. the town
+    /// office's `--authority --unit duc-pho`).
+    pub(crate) fn init_with(name: &str, args: &[&str]) -> Dv {
+        let tmp = TempDir::new(name);
+        let dv = Dv {
+            dir: tmp.path().join("data"),
+            _tmp: Some(tmp),
+        };
+        let mut all = vec!["init"];
+        all.extend_from_slice(args);
+        dv.ok(&all);
+        dv
+    }
+
     /// A data directory at a given path (not initialized, not removed).
     pub(crate) fn at(dir: &Path) -> Dv {
         Dv {

@@ -1,6 +1,7 @@
 //! End-to-end tests of danvan: the real binary, real SQLite files, real
 //! processes. One integration-test binary (see STYLE.md).
 
+mod access;
 mod bad_input;
 mod crash;
 mod fuzz_corpus;

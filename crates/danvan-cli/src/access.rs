@@ -156,6 +156,16 @@ pub(crate) fn join(node: &mut Node, text: &str) -> Result<std::net::SocketAddr> 
     Ok(addr)
 }
 
+/// Whether a sync failed because the peer refused this node's key.
+pub(crate) fn refused_by_peer(e: &anyhow::Error) -> bool {
+    matches!(
+        e.downcast_ref::<danvan_node::NodeError>(),
+        Some(danvan_node::NodeError::Net(
+            danvan_node::NetError::RefusedByPeer { .. }
+        ))
+    )
+}
+
 pub(crate) fn audit(node: &Node, limit: usize, json: bool) -> Result<()> {
     let entries = node.store().audit_entries(limit)?;
     if json {

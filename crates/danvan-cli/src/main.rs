@@ -619,7 +619,19 @@ fn run(cli: Cli) -> Result<()> {
         Command::Invite { node_id, addr } => access::invite(&mut node, &node_id, addr.as_deref())?,
         Command::Join { invite, json } => {
             let hub = access::join(&mut node, &invite)?;
-            sync(node, Some(hub), false, json, net)?;
+            drop(node);
+            // The hub re-reads its roster every second: a node added a
+            // moment ago may be refused once or twice.
+            let mut attempt = 0;
+            loop {
+                match sync(Node::open(&dir)?, Some(hub), false, json, net.clone()) {
+                    Err(e) if attempt < 5 && access::refused_by_peer(&e) => {
+                        attempt += 1;
+                        std::thread::sleep(std::time::Duration::from_secs(1));
+                    }
+                    other => break other?,
+                }
+            }
         }
         Command::Audit { limit, json } => access::audit(&node, limit, json)?,
         Command::Peers { json } => {

@@ -16,7 +16,7 @@ mod sync;
 mod transfer;
 
 pub use access::{AUTHORITY_KEY_FILE, MemberSpec};
-pub use danvan_net::{Endpoint, NetConfig};
+pub use danvan_net::{Endpoint, NetConfig, NetError};
 pub use danvan_proto::{Progress, SessionStats};
 pub use danvan_store::{ApplyReport, AuditEntry, ListFilter, PeerRow, Rejection, Row, TrustedNode};
 pub use error::NodeError;

@@ -486,7 +486,15 @@ impl SharedNode {
         progress: &mut (dyn FnMut(&Progress) + Send),
     ) -> Result<SyncSummary, NodeError> {
         let expected = self.node_at(&addr)?;
-        let conn = endpoint.connect(addr, expected).await?;
+        let conn = match endpoint.connect(addr, expected).await {
+            Ok(conn) => conn,
+            Err(e) => {
+                // A refused peer key goes to the audit log now: a one-shot
+                // sync has no periodic refresh to write it.
+                let _ = self.refresh();
+                return Err(e.into());
+            }
+        };
         let summary = self.run_session(&conn, true, live, progress).await;
         conn.close("xong");
         summary

@@ -190,7 +190,8 @@ pub fn change_verify(data: &[u8]) {
 /// rest becomes changes:
 ///
 /// - 0: a bundle file, imported as `danvan bundle import` does — every
-///   change verified, and one failure rejects the file.
+///   change verified; those that fail are refused, the others offered to
+///   the store.
 /// - 1: a script of edits by a few fuzz keys to a few record documents
 ///   (real records, hostile field values, concurrent edits), delivered as
 ///   sync does: batches of changes, some duplicated, dropped, reordered,
@@ -221,11 +222,13 @@ pub fn store_apply(data: &[u8]) {
     for (i, delivery) in batches.into_iter().enumerate() {
         let result = match delivery {
             Delivery::Bundle(changes) => {
-                // As `Node::import_changes`: all verify, or nothing is stored.
-                if changes.iter().any(|c| c.verify().is_err()) {
-                    continue;
-                }
-                store.apply_changes(None, &changes, None).map(|_| changes)
+                // As `Node::import_changes`: the changes that verify are
+                // offered to the store, which admits or refuses each.
+                let verified: Vec<SignedChange> =
+                    changes.into_iter().filter(|c| c.verify().is_ok()).collect();
+                store
+                    .apply_changes(None, &verified, None)
+                    .map(|report| admitted(verified, &report))
             }
             Delivery::Sync(changes) => {
                 // As `Session::on_bodies` / `on_inline`: the verified
@@ -243,7 +246,7 @@ pub fn store_apply(data: &[u8]) {
                         &verified,
                         Some((&peer, checkpoint, "")),
                     )
-                    .map(|_| verified)
+                    .map(|report| admitted(verified, &report))
             }
         };
         // A refused batch (say, two changes with one actor and seq) must
@@ -253,6 +256,15 @@ pub fn store_apply(data: &[u8]) {
         }
     }
     oracle.check(&mut store);
+}
+
+/// The offered changes minus those the store refused (missing
+/// dependencies, an altered header, a creation naming another document).
+fn admitted(offered: Vec<SignedChange>, report: &danvan_store::ApplyReport) -> Vec<SignedChange> {
+    offered
+        .into_iter()
+        .filter(|c| !report.rejected.iter().any(|r| r.hash == c.hash))
+        .collect()
 }
 
 /// One delivery of changes to the store.
