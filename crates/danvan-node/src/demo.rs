@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use danvan_model::{Kind, Petition, Record, Task, vocab};
+use danvan_model::{Invite, Kind, Petition, Record, Role, Task, vocab};
 
 use crate::error::NodeError;
 use crate::node::{Node, random_bytes};
@@ -180,34 +180,46 @@ async fn run_in(base: &Path) -> Result<String, NodeError> {
         ("laptop-2", "pho-minh", "Máy tổ công tác GPMB số 2"),
     ];
     let _ = writeln!(out, "danvan demo — dữ liệu tại {}", base.display());
+    // The town office creates the authority key and the roster; each
+    // commune officer and each field laptop is added with its role and
+    // joins with an invite (the roster comes with the first contact).
     let mut nodes = Vec::new();
-    for (dir, unit, label) in plan {
-        nodes.push((
-            label,
-            unit,
-            Node::init(&base.join(dir), unit, Some(label), None)?,
-        ));
-    }
-    let ids: Vec<_> = nodes.iter().map(|(_, _, n)| n.id()).collect();
-    let hub_id = ids[0];
-    let now = crate::node::now_ms();
-    // Trust: the hub knows everyone; everyone knows the hub; the two laptops know each other.
-    for (i, (_, _, node)) in nodes.iter_mut().enumerate() {
-        let store = node.store_mut();
-        if i == 0 {
-            for id in &ids[1..] {
-                store.trust(id, None, None, now)?;
-            }
+    for (i, (dir, unit, label)) in plan.into_iter().enumerate() {
+        let node = if i == 0 {
+            Node::init_authority(&base.join(dir), unit, Some(label), None)?
         } else {
-            store.trust(&hub_id, None, Some("Trạm thị xã"), now)?;
-        }
-        if i == 4 {
-            store.trust(&ids[5], None, Some("Máy tổ công tác 2"), now)?;
-        }
-        if i == 5 {
-            store.trust(&ids[4], None, Some("Máy tổ công tác 1"), now)?;
-        }
+            Node::init(&base.join(dir), unit, Some(label), None)?
+        };
+        nodes.push((label, unit, node));
     }
+    let hub_addr_for_invites = "127.0.0.1:7420";
+    for i in 1..nodes.len() {
+        let (label, unit, id) = (nodes[i].0, nodes[i].1, nodes[i].2.id());
+        let field = i >= 4;
+        let spec = crate::MemberSpec {
+            role: if field { Role::Field } else { Role::Officer },
+            units: vec![unit.to_string()],
+            project: field.then(|| "cao-toc-bac-nam".to_string()),
+            name: Some(label.to_string()),
+        };
+        nodes[0].2.roster_add(&id, spec)?;
+        let invite = nodes[0].2.invite(&id, Some(hub_addr_for_invites))?;
+        nodes[i]
+            .2
+            .join(&Invite::decode(&invite).map_err(|e| NodeError::Invalid(e.to_string()))?)?;
+    }
+    let roster = nodes[0]
+        .2
+        .roster()?
+        .ok_or_else(|| NodeError::Invalid("trạm chưa có danh sách thành viên".into()))?;
+    for (_, _, node) in &mut nodes[1..] {
+        node.store_mut().install_roster(roster.bytes(), None)?;
+    }
+    let _ = writeln!(
+        out,
+        "   danh sách thành viên phiên bản {}: 1 trạm, 3 cán bộ xã/phường, 2 máy tổ GPMB (dự án cao tốc, phường Phổ Minh)",
+        roster.version()
+    );
 
     // 1. Offline work.
     let _ = writeln!(out, "\n1. Ghi nhận ngoại tuyến");
@@ -402,14 +414,43 @@ async fn run_in(base: &Path) -> Result<String, NodeError> {
             m.label, records, changes, m.unit
         );
     }
-    let shown: Vec<String> = members
-        .iter()
-        .map(|m| {
-            m.node
-                .with(|n| n.show(&shared_household).map(|s| s.to_json().to_string()))
-        })
-        .collect::<Result<Result<_, _>, _>>()??;
-    let converged = counts.iter().all(|c| *c == counts[0]) && shown.iter().all(|s| *s == shown[0]);
+    // Converged: every node holds exactly the hub's records it may read,
+    // and the household edited apart is the same wherever it is held.
+    let all_rows = members[0]
+        .node
+        .with(|n| n.list(&crate::ListFilter::default()))??;
+    let mut converged = true;
+    let mut shown = Vec::new();
+    for m in &members {
+        let scope = roster.scope(&m.node.id());
+        let expected: std::collections::BTreeSet<String> = all_rows
+            .iter()
+            .filter(|r| {
+                scope.as_ref().is_some_and(|s| {
+                    s.may_read(&danvan_model::DocScope {
+                        kind: &r.kind,
+                        unit: &r.unit,
+                        project: r.project.as_deref(),
+                    })
+                })
+            })
+            .map(|r| r.id.clone())
+            .collect();
+        let held: std::collections::BTreeSet<String> = m
+            .node
+            .with(|n| n.list(&crate::ListFilter::default()))??
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        converged &= expected == held;
+        if held.contains(&shared_household) {
+            shown.push(
+                m.node
+                    .with(|n| n.show(&shared_household).map(|s| s.to_json().to_string()))??,
+            );
+        }
+    }
+    converged &= shown.len() == 4 && shown.iter().all(|s| *s == shown[0]);
     let household: serde_json::Value = serde_json::from_str(&shown[0]).unwrap_or_default();
     let _ = writeln!(
         out,
@@ -451,9 +492,9 @@ async fn run_in(base: &Path) -> Result<String, NodeError> {
     }
     let _ = writeln!(
         out,
-        "\nMọi nút đã hội tụ: cùng {} hồ sơ, hồ sơ hộ dùng chung giống hệt nhau trên cả {} nút.",
+        "\nMọi nút đã hội tụ: trạm giữ {} hồ sơ, mỗi nút giữ đúng những hồ sơ vai trò của nó được đọc (xã không thấy kiến nghị của xã khác, máy tổ GPMB chỉ thấy hộ của dự án); hồ sơ hộ dùng chung giống hệt nhau trên cả {} nút giữ nó.",
         counts[0],
-        members.len()
+        shown.len()
     );
     Ok(out)
 }
