@@ -5,8 +5,10 @@
 //! Synchronous, one writer: a data directory is locked by the process that
 //! opens it. A write returns only after its transaction has committed with
 //! `synchronous=FULL`, so anything acknowledged survives a power cut. This
-//! crate never verifies signatures or decides who may write: callers hand it
-//! changes they have already checked. It never talks to the network.
+//! crate never verifies signatures (callers hand it changes whose signatures
+//! they checked); it admits each received change by the model's rules and
+//! the roster it holds, inside the transaction that stores it. It never
+//! talks to the network.
 
 mod access;
 mod schema;
