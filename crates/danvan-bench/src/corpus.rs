@@ -49,7 +49,12 @@ pub(crate) fn cached_store(options: &Options, records: usize) -> Result<PathBuf,
         .clone()
         .unwrap_or_else(std::env::temp_dir)
         .join("danvan-bench-cache");
-    let dir = base.join(format!("corpus-v{CORPUS_VERSION}-{records}"));
+    // The store's schema is part of the key: a cache written by an older
+    // layout is not reused.
+    let dir = base.join(format!(
+        "corpus-v{CORPUS_VERSION}-s{}-{records}",
+        danvan_store::SCHEMA_VERSION
+    ));
     if dir.join(danvan_store::DB_FILE).exists() {
         eprintln!("  {records} records: cached in {}", dir.display());
         return Ok(dir);

@@ -59,9 +59,20 @@ impl DocHeader {
     }
 }
 
+/// A change [`admit_change`] let in.
+#[derive(Debug)]
+pub struct Admitted {
+    /// The document's header (for a creation: the one it writes).
+    pub header: DocHeader,
+    /// For a creation: the new document with the change already applied,
+    /// to use instead of applying it again.
+    pub created: Option<Automerge>,
+}
+
 /// Checks one received change against the document as stored (plus the
-/// changes admitted before it in the same batch), and returns the
-/// document's header: `header` itself, or the one this change creates.
+/// changes admitted before it in the same batch). `header` is the
+/// document's header, `None` while it has none (then the change must
+/// create the record).
 ///
 /// `allow` is the write policy for the signer on that header. The caller
 /// applies the change to `doc` only when this returns `Ok`.
@@ -71,28 +82,35 @@ pub fn admit_change(
     signed: &SignedChange,
     change: &automerge::Change,
     allow: impl FnOnce(&DocScope<'_>) -> Result<(), ChangeError>,
-) -> Result<DocHeader, ChangeError> {
+) -> Result<Admitted, ChangeError> {
     for dep in change.deps() {
         if doc.get_change_meta_by_hash(dep).is_none() {
             return Err(ChangeError::MissingDeps);
         }
     }
-    let header = match header {
+    let admitted = match header {
         Some(header) => {
             touches_header(change, header)?;
-            header.clone()
+            Admitted {
+                header: header.clone(),
+                created: None,
+            }
         }
-        None => creation_header(signed, change)?,
+        // A stored document without one readable header (none could be
+        // admitted) takes no more changes.
+        None if !doc.get_heads().is_empty() => {
+            return Err(ChangeError::Header(
+                "hồ sơ đang lưu không có phần đầu hợp lệ".into(),
+            ));
+        }
+        None => creation(signed, change)?,
     };
-    allow(&header.scope())?;
-    Ok(header)
+    allow(&admitted.header.scope())?;
+    Ok(admitted)
 }
 
-/// The header a document's first change writes, checked.
-fn creation_header(
-    signed: &SignedChange,
-    change: &automerge::Change,
-) -> Result<DocHeader, ChangeError> {
+/// The document a first change creates, with its header checked.
+fn creation(signed: &SignedChange, change: &automerge::Change) -> Result<Admitted, ChangeError> {
     let mut trial = Automerge::new();
     let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         trial.apply_changes([change.clone()])
@@ -121,7 +139,10 @@ fn creation_header(
             header.kind
         )));
     }
-    Ok(header)
+    Ok(Admitted {
+        header,
+        created: Some(trial),
+    })
 }
 
 /// Refuses a change with an operation on the header map, or one that puts

@@ -14,7 +14,7 @@ mod roster;
 mod units;
 pub mod vocab;
 
-pub use admit::{DocHeader, admit_change};
+pub use admit::{Admitted, DocHeader, admit_change};
 pub use dates::{DateError, Period, format_date, normalize_date, parse_date, vi_date};
 pub use fold::fold;
 pub use identity::{

@@ -14,6 +14,7 @@ mod access;
 mod schema;
 
 pub use access::AuditEntry;
+pub use schema::SCHEMA_VERSION;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
@@ -567,9 +568,13 @@ impl Store {
                 match verdict {
                     Ok((parsed, admitted)) => {
                         let epoch = actor_epoch(&parsed)?;
-                        apply_guarded(&mut automerge, vec![parsed], &doc)?;
+                        match admitted.created {
+                            // A creation was applied to a new document already.
+                            Some(created) => automerge = created,
+                            None => apply_guarded(&mut automerge, vec![parsed], &doc)?,
+                        }
                         insert_change(&tx, signed, Some(epoch), source)?;
-                        header = Some(admitted);
+                        header = Some(admitted.header);
                         stored += 1;
                     }
                     Err(reason) => {
