@@ -49,6 +49,23 @@ fn petition(dv: &Dv, citizen: &str) -> String {
     ])
 }
 
+/// `petition add` arguments, for another unit if given.
+fn petition_args(unit: Option<&str>) -> Vec<&str> {
+    let mut args = vec!["petition", "add"];
+    if let Some(unit) = unit {
+        args.extend(["--unit", unit]);
+    }
+    args.extend([
+        "--received",
+        "2023-03-02",
+        "--citizen",
+        "X",
+        "--content",
+        "Y",
+    ]);
+    args
+}
+
 fn household(dv: &Dv, unit: &str, project: &str, head: &str) -> String {
     dv.add(&[
         "household",
@@ -148,19 +165,7 @@ fn roster_scopes_reads_and_writes_across_hub_direct_sync_and_revocation() {
 
     // The field laptop may not write a petition, nor a case outside its
     // project or units: refused before anything is made.
-    field.fails(
-        &[
-            "petition",
-            "add",
-            "--received",
-            "2023-03-02",
-            "--citizen",
-            "X",
-            "--content",
-            "Y",
-        ],
-        "không được phép",
-    );
+    field.fails(&petition_args(None), "không được phép");
     field.fails(
         &[
             "household",
@@ -188,21 +193,7 @@ fn roster_scopes_reads_and_writes_across_hub_direct_sync_and_revocation() {
         "không được phép",
     );
     // An officer may not write another unit's records.
-    minh.fails(
-        &[
-            "petition",
-            "add",
-            "--unit",
-            "pho-ninh",
-            "--received",
-            "2023-03-02",
-            "--citizen",
-            "X",
-            "--content",
-            "Y",
-        ],
-        "không được phép",
-    );
+    minh.fails(&petition_args(Some("pho-ninh")), "không được phép");
 
     for _ in 0..2 {
         for dv in [&minh, &ninh, &field] {

@@ -1205,14 +1205,7 @@ fn sync(
             }
             let first = summary;
             summary = shared.sync_with(&endpoint, addr, false, &mut progress).await?;
-            summary.changes_sent += first.changes_sent;
-            summary.changes_received += first.changes_received;
-            summary.changes_stored += first.changes_stored;
-            summary.changes_rejected += first.changes_rejected;
-            summary.bytes_sent += first.bytes_sent;
-            summary.bytes_received += first.bytes_received;
-            summary.round_trips += first.round_trips;
-            summary.elapsed_ms += first.elapsed_ms;
+            summary.add(&first);
         }
         if tty {
             eprintln!();

@@ -114,6 +114,18 @@ pub struct SyncSummary {
 }
 
 impl SyncSummary {
+    /// Adds the figures of an earlier session with the same peer.
+    pub fn add(&mut self, earlier: &SyncSummary) {
+        self.changes_sent += earlier.changes_sent;
+        self.changes_received += earlier.changes_received;
+        self.changes_stored += earlier.changes_stored;
+        self.changes_rejected += earlier.changes_rejected;
+        self.bytes_sent += earlier.bytes_sent;
+        self.bytes_received += earlier.bytes_received;
+        self.round_trips += earlier.round_trips;
+        self.elapsed_ms += earlier.elapsed_ms;
+    }
+
     fn new(peer: NodeId, stats: &SessionStats, elapsed_ms: u64) -> SyncSummary {
         SyncSummary {
             peer: peer.to_string(),
