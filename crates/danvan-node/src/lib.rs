@@ -17,7 +17,7 @@ mod transfer;
 pub use danvan_net::{Endpoint, NetConfig};
 pub use danvan_proto::{Progress, SessionStats};
 pub use danvan_store::{ApplyReport, ListFilter, PeerRow, Row, TrustedNode};
-pub use error::NodeError;
+pub use error::{NodeError, file_error};
 pub use household::StageOutcome;
 pub use node::{
     HistoryEntry, KEY_FILE, Node, Shown, UNITS_FILE, default_data_dir, now_ms, random_bytes,
