@@ -2,9 +2,20 @@
 # Installs what the test suite needs beyond the Rust toolchain:
 # - rustfmt and clippy, for CI's checks;
 # - Debian's chromium, used headless by the report tests to render the HTML
-#   report's charts.
+#   report's charts;
+# - prlimit (util-linux), used by the storage-fault tests to make writes fail
+#   past a file-size limit.
 # Idempotent: does nothing when everything is already there.
 set -eu
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    SUDO="sudo"
+fi
+if ! command -v prlimit >/dev/null 2>&1; then
+    $SUDO apt-get update
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends util-linux
+fi
+prlimit --version
 if command -v rustup >/dev/null 2>&1; then
     rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
     rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
@@ -12,10 +23,6 @@ fi
 if [ -x /usr/bin/chromium ]; then
     echo "chromium: already installed ($(/usr/bin/chromium --version 2>/dev/null || echo unknown version))"
     exit 0
-fi
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-    SUDO="sudo"
 fi
 $SUDO apt-get update
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends chromium fonts-dejavu-core

@@ -13,4 +13,5 @@ mod relay;
 mod report;
 mod rogue;
 mod soak;
+mod storage_faults;
 mod sync;

@@ -777,12 +777,7 @@ fn run(cli: Cli) -> Result<()> {
                         path.display()
                     );
                 }
-                None => {
-                    use std::io::Write;
-                    std::io::stdout()
-                        .write_all(&bytes)
-                        .context("không ghi được báo cáo ra màn hình")?;
-                }
+                None => write_stdout(&bytes).context("không ghi được báo cáo ra màn hình")?,
             }
         }
         Command::Due {
@@ -964,7 +959,7 @@ fn run(cli: Cli) -> Result<()> {
                     danvan_node::write_atomic(&path, text.as_bytes())?;
                     eprintln!("Đã ghi {}", path.display());
                 }
-                None => print!("{text}"),
+                None => write_stdout(text.as_bytes())?,
             }
         }
         Command::Bundle {
@@ -1012,6 +1007,17 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+/// Writes a large output to stdout: when stdout is a file on a full disk,
+/// this is an error with a clear message, not a panic of `print!`.
+fn write_stdout(bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .map_err(|e| danvan_node::file_error(std::path::Path::new("đầu ra chuẩn (stdout)"), e))?;
     Ok(())
 }
 

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 /// What went wrong. Every variant leaves what is already stored intact.
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
-    /// From the store.
+    /// From the store; also a full disk or a failing disk while writing or
+    /// reading any file ([`danvan_store::StoreError::DiskFull`],
+    /// [`danvan_store::StoreError::DiskIo`]).
     #[error(transparent)]
     Store(#[from] danvan_store::StoreError),
     /// A record or value was refused.
@@ -77,8 +79,14 @@ pub enum NodeError {
 }
 
 pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> NodeError + '_ {
-    move |error| NodeError::Io {
-        path: path.to_path_buf(),
-        error,
+    move |error| file_error(path, error)
+}
+
+/// A file-system error on `path`: a disk fault (full disk, file-size limit,
+/// `EIO`) as the store's disk error, anything else as [`NodeError::Io`].
+pub fn file_error(path: &std::path::Path, error: std::io::Error) -> NodeError {
+    match danvan_store::StoreError::from_io(path, error) {
+        danvan_store::StoreError::Io { path, error } => NodeError::Io { path, error },
+        disk => NodeError::Store(disk),
     }
 }

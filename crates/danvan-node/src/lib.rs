@@ -19,7 +19,7 @@ pub use access::{AUTHORITY_KEY_FILE, MemberSpec};
 pub use danvan_net::{Endpoint, NetConfig, NetError};
 pub use danvan_proto::{Progress, SessionStats};
 pub use danvan_store::{ApplyReport, AuditEntry, ListFilter, PeerRow, Rejection, Row, TrustedNode};
-pub use error::NodeError;
+pub use error::{NodeError, file_error};
 pub use household::StageOutcome;
 pub use node::{
     HistoryEntry, KEY_FILE, Node, Shown, UNITS_FILE, default_data_dir, now_ms, random_bytes,

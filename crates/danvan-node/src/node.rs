@@ -156,8 +156,15 @@ pub(crate) fn write_private(path: &Path, text: &str) -> Result<(), NodeError> {
         opts.mode(0o600);
     }
     let mut file = opts.open(path).map_err(io(path))?;
-    file.write_all(text.as_bytes()).map_err(io(path))?;
-    file.sync_all().map_err(io(path))?;
+    if let Err(e) = file
+        .write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+    {
+        // A partial key is no key: leave none behind.
+        drop(file);
+        let _ = std::fs::remove_file(path);
+        return Err(io(path)(e));
+    }
     Ok(())
 }
 

@@ -392,9 +392,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), NodeError> {
             .and_then(|n| n.to_str())
             .unwrap_or("danvan")
     ));
-    let mut file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-    file.write_all(bytes).map_err(io(&tmp))?;
-    file.sync_all().map_err(io(&tmp))?;
+    let written = std::fs::File::create(&tmp).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.sync_all()
+    });
+    if let Err(e) = written {
+        // A partial file on a full disk would keep it full.
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io(&tmp)(e));
+    }
     std::fs::rename(&tmp, path).map_err(io(path))?;
     Ok(())
 }

@@ -69,7 +69,7 @@ impl Default for SessionConfig {
 pub enum ProtoError {
     /// A received message could not be decoded.
     #[error("tin nhắn đồng bộ không hợp lệ từ nút bên kia: {0}")]
-    Wire(#[from] WireError),
+    Wire(WireError),
     /// The Hello names a different node than the authenticated connection.
     #[error("nút bên kia xưng là {claimed:?} nhưng kết nối đã xác thực là {expected:?}")]
     PeerMismatch {
@@ -121,7 +121,22 @@ pub enum ProtoError {
     PeerAborted(String),
     /// The local store failed.
     #[error("lỗi kho dữ liệu cục bộ khi đồng bộ: {0}")]
-    Replica(#[from] ReplicaError),
+    Replica(ReplicaError),
+}
+
+// Not `#[from]`: that would also make the inner error the `source`, and a
+// message that already quotes it would print it twice in an error chain
+// (`lỗi: …: X: X` from the CLI).
+impl From<WireError> for ProtoError {
+    fn from(e: WireError) -> Self {
+        ProtoError::Wire(e)
+    }
+}
+
+impl From<ReplicaError> for ProtoError {
+    fn from(e: ReplicaError) -> Self {
+        ProtoError::Replica(e)
+    }
 }
 
 /// Counters of one session.

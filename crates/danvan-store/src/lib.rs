@@ -11,6 +11,7 @@
 //! talks to the network.
 
 mod access;
+mod disk;
 mod schema;
 
 pub use access::AuditEntry;
@@ -64,11 +65,18 @@ pub enum StoreError {
         /// Newest this build knows.
         supported: i64,
     },
-    /// The disk is full: the write was rolled back.
+    /// The disk is full (or a file-size limit was reached): the write was
+    /// rolled back. Says what could not be written.
     #[error(
-        "hết dung lượng đĩa: thao tác vừa rồi không được ghi, dữ liệu cũ vẫn nguyên vẹn; hãy giải phóng dung lượng rồi thử lại"
+        "ổ đĩa đầy: không ghi được {0} — không có gì đã lưu bị mất; hãy giải phóng chỗ trống rồi chạy lại"
     )]
-    DiskFull,
+    DiskFull(String),
+    /// The disk failed a read or write (`SQLITE_IOERR_*`, `EIO`): the
+    /// operation was rolled back. Says what failed.
+    #[error(
+        "lỗi đọc/ghi đĩa: {0} — thao tác bị hủy, không có gì đã lưu bị mất; hãy kiểm tra chỗ trống và ổ đĩa, chạy `danvan check`, rồi chạy lại"
+    )]
+    DiskIo(String),
     /// No record with that id or prefix.
     #[error("không tìm thấy hồ sơ {0:?}")]
     NotFound(String),
@@ -101,12 +109,7 @@ pub enum StoreError {
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        if let rusqlite::Error::SqliteFailure(code, _) = &e
-            && code.code == rusqlite::ErrorCode::DiskFull
-        {
-            return StoreError::DiskFull;
-        }
-        StoreError::Sqlite(e)
+        disk::sqlite_fault(&e).unwrap_or(StoreError::Sqlite(e))
     }
 }
 
@@ -272,10 +275,7 @@ impl std::fmt::Debug for Store {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |error| StoreError::Io {
-        path: path.to_path_buf(),
-        error,
-    }
+    move |error| StoreError::from_io(path, error)
 }
 
 /// How long a command waits for another process to release the data
