@@ -222,6 +222,24 @@ fn roster_scopes_reads_and_writes_across_hub_direct_sync_and_revocation() {
     assert!(ids(&field, "petition").is_empty() && ids(&field, "activity").is_empty());
     assert_eq!(ids(&field, "task"), set(&[&task]));
 
+    // A bundle made at the town for the field laptop carries only what it
+    // may read, like a sync.
+    let bundle = town.dir.join("for-field.dvb");
+    let field_id = node_id(&field);
+    town.ok(&[
+        "bundle",
+        "export",
+        "--out",
+        bundle.to_str().unwrap(),
+        "--for",
+        &field_id,
+    ]);
+    let carrier = Dv::init("pho-minh");
+    carrier.ok(&["bundle", "import", bundle.to_str().unwrap()]);
+    assert_eq!(ids(&carrier, "household"), set(&[&h_minh, &h_ninh]));
+    assert_eq!(ids(&carrier, "task"), set(&[&task]));
+    assert!(ids(&carrier, "petition").is_empty());
+
     // The field laptop edits a case it holds; the edit reaches the hub and
     // the commune, and the record's unit cannot be changed by an edit.
     field.ok(&[

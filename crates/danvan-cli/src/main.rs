@@ -484,6 +484,9 @@ enum BundleCommand {
     Export {
         #[arg(long)]
         out: PathBuf,
+        /// Chỉ những hồ sơ nút này được đọc theo danh sách thành viên (như khi đồng bộ)
+        #[arg(long = "for")]
+        for_node: Option<String>,
     },
     /// Hợp nhất thay đổi từ tệp của nút khác
     Import {
@@ -963,9 +966,15 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Bundle {
-            command: BundleCommand::Export { out },
+            command: BundleCommand::Export { out, for_node },
         } => {
-            let n = node.bundle_export(&out)?;
+            let for_node = for_node
+                .map(|t| {
+                    t.parse::<danvan_model::NodeId>()
+                        .with_context(|| format!("mã nút {t:?}"))
+                })
+                .transpose()?;
+            let n = node.bundle_export(&out, for_node.as_ref())?;
             println!("Đã ghi {n} thay đổi vào {}.", out.display());
         }
         Command::Bundle {

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use danvan_model::{Activity, Household, Kind, Parcel, Record, vocab};
+use danvan_model::{Activity, Household, Kind, NodeId, Parcel, Record, vocab};
 use danvan_store::ListFilter;
 
 use crate::error::{NodeError, io};
@@ -363,9 +363,42 @@ impl Node {
         }
     }
 
-    /// Writes every stored change to a bundle file; returns the number of changes.
-    pub fn bundle_export(&self, out: &Path) -> Result<usize, NodeError> {
-        let changes = self.all_changes()?;
+    /// Writes every stored change to a bundle file — or, `for_node` given,
+    /// only the changes of records that node may read under the roster, as
+    /// sync would offer them — and returns the number of changes.
+    pub fn bundle_export(&self, out: &Path, for_node: Option<&NodeId>) -> Result<usize, NodeError> {
+        let changes = match for_node {
+            None => self.all_changes()?,
+            Some(node) => {
+                let roster = self.roster()?.ok_or_else(|| {
+                    NodeError::Invalid(
+                        "--for cần danh sách thành viên: nút này chưa thuộc thị xã nào".into(),
+                    )
+                })?;
+                let scope = roster.scope(node).ok_or_else(|| {
+                    NodeError::Denied(format!(
+                        "nút {} không có trong danh sách thành viên hoặc đã bị thu hồi",
+                        node.short()
+                    ))
+                })?;
+                let mut changes = Vec::new();
+                let mut since = 0;
+                loop {
+                    // No epoch of that node's store is known: nothing is
+                    // skipped as "its own".
+                    let (entries, scanned) =
+                        self.store()
+                            .feed(node, [0; 8], since, 10_000, Some(&scope))?;
+                    let hashes: Vec<[u8; 32]> = entries.iter().map(|e| e.hash).collect();
+                    changes.extend(self.store().bodies(&hashes)?);
+                    if scanned == since {
+                        break;
+                    }
+                    since = scanned;
+                }
+                changes
+            }
+        };
         let bytes = danvan_proto::encode_bundle(&changes);
         write_atomic(out, &bytes)?;
         Ok(changes.len())
