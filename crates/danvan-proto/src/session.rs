@@ -22,7 +22,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
 
-use danvan_model::{ChangeError, EPOCH_LEN, NodeId, SignedChange};
+use danvan_model::{ChangeError, EPOCH_LEN, NodeId, SignedChange, parse_change_body};
 use sha2::{Digest, Sha256};
 
 use crate::limits::{
@@ -757,9 +757,10 @@ impl Session {
         let mut verified = Vec::with_capacity(received);
         let mut rejected = Vec::new();
         for change in changes {
-            let hash = match automerge::Change::try_from(change.body.as_slice()) {
+            // Parsed as `verify` parses it: a compressed body is never inflated.
+            let hash = match parse_change_body(&change.body) {
                 Ok(parsed) => parsed.hash().0,
-                // Not an Automerge change at all: name it by its bytes.
+                // Not a change in its signed encoding: name it by its bytes.
                 Err(_) => Sha256::digest(&change.body).into(),
             };
             let signed = signed(change, hash);
