@@ -229,6 +229,8 @@ struct PullBatch {
     upto_seq: u64,
     /// Hashes wanted and not yet received, in the order bodies will come.
     outstanding: VecDeque<[u8; 32]>,
+    /// Every hash wanted in this batch.
+    wanted: HashSet<[u8; 32]>,
 }
 
 /// The serving direction: this store's feed to the peer.
@@ -662,6 +664,7 @@ impl Session {
         self.pull.target_seq = self.pull.target_seq.max(upto_seq);
         self.pull.batches.push_back(PullBatch {
             upto_seq,
+            wanted: outstanding.iter().copied().collect(),
             outstanding,
         });
         self.commit_settled_batches(peer_store, replica)
@@ -711,7 +714,20 @@ impl Session {
             let signed = signed(change, *hash);
             match signed.verify() {
                 Ok(_) => verified.push(signed),
-                Err(ChangeError::Malformed(_) | ChangeError::HashMismatch) => {
+                Err(reason @ (ChangeError::Malformed(_) | ChangeError::HashMismatch)) => {
+                    // A body of another change of this batch is one that
+                    // came out of place (only a faulty link does that); a
+                    // body that is no change asked for was forged or
+                    // damaged at the peer, and is reported like any refused
+                    // change before the session ends.
+                    let actual = parse_change_body(&signed.body).map(|c| c.hash().0);
+                    if !actual.is_ok_and(|h| batch.wanted.contains(&h)) {
+                        self.events.push_back(Event::Rejected {
+                            hash: signed.hash,
+                            author: signed.author,
+                            reason,
+                        });
+                    }
                     return Err(ProtoError::Violation(
                         "nội dung gửi đến không khớp mã băm đã yêu cầu",
                     ));
