@@ -190,14 +190,16 @@ pub fn change_verify(data: &[u8]) {
 /// rest becomes changes:
 ///
 /// - 0: a bundle file, imported as `danvan bundle import` does — every
-///   change verified, and one failure rejects the file.
+///   change verified, and the verified ones applied.
 /// - 1: a script of edits by a few fuzz keys to a few record documents
 ///   (real records, hostile field values, concurrent edits), delivered as
 ///   sync does: batches of changes, some duplicated, dropped, reordered,
 ///   moved to another document or tampered with; each change verified,
 ///   the verified ones committed with a checkpoint, the rest rejected.
 ///
-/// Then the store must hold exactly the changes it accepted, load every
+/// The store admits each change on its own (dependencies held, header
+/// kept; see `admit_change`) and reports those it refuses. Then the store
+/// must hold exactly the changes it accepted, load every
 /// document to the state an in-memory Automerge reaches from the same
 /// changes, pass [`Store::check`] (whose only complaints may be documents
 /// that are not readable records), and hold the projection that
@@ -221,11 +223,12 @@ pub fn store_apply(data: &[u8]) {
     for (i, delivery) in batches.into_iter().enumerate() {
         let result = match delivery {
             Delivery::Bundle(changes) => {
-                // As `Node::import_changes`: all verify, or nothing is stored.
-                if changes.iter().any(|c| c.verify().is_err()) {
-                    continue;
-                }
-                store.apply_changes(None, &changes, None).map(|_| changes)
+                // As `Node::import_changes`: the verified changes are applied.
+                let verified: Vec<SignedChange> =
+                    changes.into_iter().filter(|c| c.verify().is_ok()).collect();
+                store
+                    .apply_changes(None, &verified, None)
+                    .map(|report| admitted(verified, &report))
             }
             Delivery::Sync(changes) => {
                 // As `Session::on_bodies` / `on_inline`: the verified
@@ -243,7 +246,7 @@ pub fn store_apply(data: &[u8]) {
                         &verified,
                         Some((&peer, checkpoint, "")),
                     )
-                    .map(|_| verified)
+                    .map(|report| admitted(verified, &report))
             }
         };
         // A refused batch (say, two changes with one actor and seq) must
@@ -255,9 +258,17 @@ pub fn store_apply(data: &[u8]) {
     oracle.check(&mut store);
 }
 
+/// The changes of a batch the store did not refuse.
+fn admitted(changes: Vec<SignedChange>, report: &danvan_store::ApplyReport) -> Vec<SignedChange> {
+    changes
+        .into_iter()
+        .filter(|c| report.rejected.iter().all(|r| r.hash != c.hash))
+        .collect()
+}
+
 /// One delivery of changes to the store.
 enum Delivery {
-    /// A bundle file's changes: all or nothing.
+    /// A bundle file's changes.
     Bundle(Vec<SignedChange>),
     /// A sync batch: each change on its own.
     Sync(Vec<SignedChange>),
