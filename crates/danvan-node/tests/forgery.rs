@@ -1034,10 +1034,10 @@ impl Town<'_> {
                         .await
                 });
                 let connected = other.connect(addr, Some(victim.id())).await;
-                if let Ok(conn) = connected {
-                    if conn.open_stream().await.is_ok() {
-                        return Err("the victim accepted a refused peer".into());
-                    }
+                if let Ok(conn) = connected
+                    && conn.open_stream().await.is_ok()
+                {
+                    return Err("the victim accepted a refused peer".into());
                 }
                 other.close();
                 let _ = stop.send(());

@@ -174,7 +174,7 @@ fn mutate_change(
     let mut c = original.clone();
     let how = rng.below(12);
     let what = match how {
-        0 | 1 | 2 => {
+        0..=2 => {
             // Bit flips anywhere: fields and body.
             let mut bytes = to_bytes(&c);
             let flips = if how == 2 { 2 + rng.below(7) } else { 1 };
