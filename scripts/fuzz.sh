@@ -17,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TARGETS=(wire_message bundle untrusted_text change_verify store_apply)
+TARGETS=(wire_message bundle untrusted_text change_verify store_apply roster_decode invite_decode)
 export RUSTC_BOOTSTRAP=1
 # store_apply makes a SQLite store per input; on tmpfs its fsyncs cost nothing.
 if [[ -z "${TMPDIR:-}" && -d /dev/shm && -w /dev/shm ]]; then

@@ -6,7 +6,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
-use danvan_testkit::fuzz_targets::{Target, seeds, target};
+use danvan_testkit::fuzz_targets::{TARGETS, Target, seeds, target};
 
 #[test]
 fn every_saved_fuzz_input_replays_without_failure() {
@@ -26,6 +26,14 @@ fn every_saved_fuzz_input_replays_without_failure() {
         "no saved fuzz input under {}",
         fuzz_dir.display()
     );
+    // Every target keeps a corpus, so that each is replayed here.
+    let corpus = saved_inputs(&fuzz_dir.join("corpus"));
+    for (name, _) in TARGETS {
+        assert!(
+            corpus.iter().any(|(t, _)| t == name),
+            "fuzz target {name} has no corpus in fuzz/corpus/{name}/ (scripts/fuzz.sh {name} 60 seeds it)"
+        );
+    }
     for (i, (name, bytes)) in seeds().into_iter().enumerate() {
         let run = target(name).expect("seeds name known targets");
         inputs.push((format!("seed {i} of {name}"), run, bytes));

@@ -257,11 +257,42 @@ pub enum ChangeError {
     Denied(String),
 }
 
+/// The first bytes of every Automerge chunk.
+const CHUNK_MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+/// The chunk type of a plain (uncompressed) change.
+const CHUNK_CHANGE: u8 = 1;
+
+/// Parses a received change body in the one encoding a change is signed
+/// and stored in: a plain Automerge change chunk whose checksum bytes are
+/// those of its hash.
+///
+/// Automerge reads a change from other bytes that hash the same, and which
+/// a signature over the hash therefore does not pin down: with any checksum
+/// bytes (it does not check them), and deflate-compressed — which it
+/// inflates, without bound, before anything else is checked, so that a
+/// body within the size limit could take gigabytes. Both are refused here,
+/// before Automerge reads the body.
+pub fn parse_change_body(body: &[u8]) -> Result<automerge::Change, ChangeError> {
+    if body.len() < 9 || body[..4] != CHUNK_MAGIC || body[8] != CHUNK_CHANGE {
+        return Err(ChangeError::Malformed(
+            "không phải một thay đổi Automerge dạng thường (không nén)".into(),
+        ));
+    }
+    let change =
+        automerge::Change::try_from(body).map_err(|e| ChangeError::Malformed(e.to_string()))?;
+    if body[4..8] != change.hash().0[..4] {
+        return Err(ChangeError::Malformed(
+            "tổng kiểm tra của thay đổi không khớp mã băm".into(),
+        ));
+    }
+    Ok(change)
+}
+
 impl SignedChange {
-    /// Checks hash, signature and actor, and returns the parsed change.
+    /// Checks the encoding ([`parse_change_body`]), hash, signature and
+    /// actor, and returns the parsed change.
     pub fn verify(&self) -> Result<automerge::Change, ChangeError> {
-        let change = automerge::Change::try_from(self.body.as_slice())
-            .map_err(|e| ChangeError::Malformed(e.to_string()))?;
+        let change = parse_change_body(&self.body)?;
         if change.hash().0 != self.hash {
             return Err(ChangeError::HashMismatch);
         }
@@ -284,6 +315,49 @@ impl SignedChange {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use automerge::transaction::Transactable;
+
+    /// A signed change with a body of `len` text bytes.
+    fn signed_change(key: &NodeKey, len: usize) -> SignedChange {
+        let doc = crate::DocId::from_bytes([3; 16]);
+        let mut am = automerge::Automerge::new().with_actor(key.actor(&[1; 8]));
+        am.transact::<_, _, automerge::AutomergeError>(|tx| {
+            tx.put(automerge::ROOT, "text", "a".repeat(len))?;
+            Ok(())
+        })
+        .expect("an edit");
+        let mut change = am.get_last_local_change().expect("a change");
+        key.sign_change(&doc, &mut change)
+    }
+
+    #[test]
+    fn a_change_verifies_only_in_its_signed_encoding() {
+        let key = NodeKey::from_secret([7; 32]);
+        let change = signed_change(&key, 100_000);
+        assert!(change.verify().is_ok());
+        // Other checksum bytes: Automerge reads the same change.
+        for i in 4..8 {
+            let mut other = change.clone();
+            other.body[i] ^= 0x20;
+            assert!(automerge::Change::try_from(other.body.as_slice()).is_ok());
+            assert!(matches!(other.verify(), Err(ChangeError::Malformed(_))));
+        }
+        // Compressed: 100 kB in a few hundred bytes, the same hash.
+        let mut parsed = automerge::Change::try_from(change.body.as_slice()).expect("a change");
+        let compressed = parsed.bytes().to_vec();
+        assert!(compressed.len() < 1_000, "{}", compressed.len());
+        let parsed_again = automerge::Change::try_from(compressed.as_slice()).expect("a change");
+        assert_eq!(parsed_again.hash().0, change.hash);
+        let other = SignedChange {
+            body: compressed,
+            ..change.clone()
+        };
+        assert!(matches!(other.verify(), Err(ChangeError::Malformed(_))));
+        // Not a chunk at all, or cut short.
+        assert!(parse_change_body(&[]).is_err());
+        assert!(parse_change_body(&change.body[..8]).is_err());
+        assert!(parse_change_body(&change.body[..change.body.len() - 1]).is_err());
+    }
 
     #[test]
     fn node_id_round_trips_and_catches_typos() {

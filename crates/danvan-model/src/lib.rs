@@ -18,7 +18,8 @@ pub use admit::{Admitted, DocHeader, admit_change};
 pub use dates::{DateError, Period, format_date, normalize_date, parse_date, vi_date};
 pub use fold::fold;
 pub use identity::{
-    ChangeError, EPOCH_LEN, NodeId, NodeIdError, NodeKey, SignedChange, verify_signature,
+    ChangeError, EPOCH_LEN, NodeId, NodeIdError, NodeKey, SignedChange, parse_change_body,
+    verify_signature,
 };
 pub use ids::{DocId, DocIdError, SHORT_ID_LEN};
 pub use records::{

@@ -22,7 +22,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
 
-use danvan_model::{ChangeError, EPOCH_LEN, NodeId, SignedChange};
+use danvan_model::{ChangeError, EPOCH_LEN, NodeId, SignedChange, parse_change_body};
 use sha2::{Digest, Sha256};
 
 use crate::limits::{
@@ -244,6 +244,8 @@ struct PullBatch {
     upto_seq: u64,
     /// Hashes wanted and not yet received, in the order bodies will come.
     outstanding: VecDeque<[u8; 32]>,
+    /// Every hash wanted in this batch.
+    wanted: HashSet<[u8; 32]>,
 }
 
 /// The serving direction: this store's feed to the peer.
@@ -677,6 +679,7 @@ impl Session {
         self.pull.target_seq = self.pull.target_seq.max(upto_seq);
         self.pull.batches.push_back(PullBatch {
             upto_seq,
+            wanted: outstanding.iter().copied().collect(),
             outstanding,
         });
         self.commit_settled_batches(peer_store, replica)
@@ -726,7 +729,20 @@ impl Session {
             let signed = signed(change, *hash);
             match signed.verify() {
                 Ok(_) => verified.push(signed),
-                Err(ChangeError::Malformed(_) | ChangeError::HashMismatch) => {
+                Err(reason @ (ChangeError::Malformed(_) | ChangeError::HashMismatch)) => {
+                    // A body of another change of this batch is one that
+                    // came out of place (only a faulty link does that); a
+                    // body that is no change asked for was forged or
+                    // damaged at the peer, and is reported like any refused
+                    // change before the session ends.
+                    let actual = parse_change_body(&signed.body).map(|c| c.hash().0);
+                    if !actual.is_ok_and(|h| batch.wanted.contains(&h)) {
+                        self.events.push_back(Event::Rejected {
+                            hash: signed.hash,
+                            author: signed.author,
+                            reason,
+                        });
+                    }
                     return Err(ProtoError::Violation(
                         "nội dung gửi đến không khớp mã băm đã yêu cầu",
                     ));
@@ -772,9 +788,10 @@ impl Session {
         let mut verified = Vec::with_capacity(received);
         let mut rejected = Vec::new();
         for change in changes {
-            let hash = match automerge::Change::try_from(change.body.as_slice()) {
+            // Parsed as `verify` parses it: a compressed body is never inflated.
+            let hash = match parse_change_body(&change.body) {
                 Ok(parsed) => parsed.hash().0,
-                // Not an Automerge change at all: name it by its bytes.
+                // Not a change in its signed encoding: name it by its bytes.
                 Err(_) => Sha256::digest(&change.body).into(),
             };
             let signed = signed(change, hash);

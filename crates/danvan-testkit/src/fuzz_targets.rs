@@ -14,8 +14,9 @@
 //!
 //! A target that reads several formats picks one by the first input byte,
 //! matched against explicit values (never `byte % n`), so that adding a
-//! format later — the signed roster and invites will join
-//! [`untrusted_text`] — leaves every saved input meaning what it meant.
+//! format later leaves every saved input meaning what it meant. The signed
+//! roster and invites have targets of their own ([`roster_decode`],
+//! [`invite_decode`]), since each reaches past a signature or a checksum.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -26,7 +27,8 @@ use arbitrary::Unstructured;
 use automerge::transaction::Transactable;
 use automerge::{Automerge, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 use danvan_model::{
-    DocId, Kind, NodeId, NodeKey, Period, Record, SignedChange, UnitTree, Visit, format_date,
+    DocId, DocScope, Invite, Kind, Member, NodeId, NodeKey, Period, Record, Role, Roster,
+    RosterError, SignedChange, SignedRoster, UnitTree, Visit, accept_roster, format_date,
     parse_date,
 };
 use danvan_proto::{decode_bundle, decode_message, encode_bundle, encode_message};
@@ -43,6 +45,8 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("untrusted_text", untrusted_text),
     ("change_verify", change_verify),
     ("store_apply", store_apply),
+    ("roster_decode", roster_decode),
+    ("invite_decode", invite_decode),
 ];
 
 /// The target of a name in [`TARGETS`].
@@ -186,6 +190,155 @@ pub fn change_verify(data: &[u8]) {
     }
 }
 
+/// The signed-roster decoder. The first byte says how the rest is framed:
+/// 0 = an encoded roster as given; 1 = a roster body (its JSON), signed by a
+/// fuzz authority key, so that the checks of the content behind the
+/// signature are reached.
+///
+/// Decoding never panics. A roster that decodes keeps its bytes, is
+/// accepted over any older version and refused at its own, signs again to
+/// the same content, and answers every question a node asks of it (who may
+/// connect, read, write) without panicking.
+pub fn roster_decode(data: &[u8]) {
+    let Some((&framing, rest)) = data.split_first() else {
+        return;
+    };
+    let bytes = match framing {
+        0 => rest.to_vec(),
+        1 => {
+            let Ok(content) = serde_json::from_slice::<Roster>(rest) else {
+                return;
+            };
+            match SignedRoster::sign(&fuzz_key(3), &content) {
+                Ok(signed) => signed.bytes().to_vec(),
+                Err(_) => return,
+            }
+        }
+        _ => return,
+    };
+    let Ok(roster) = SignedRoster::decode(&bytes) else {
+        return;
+    };
+    assert_eq!(
+        roster.bytes(),
+        &bytes[..],
+        "a decoded roster keeps its bytes"
+    );
+    let authority = roster.authority();
+    let version = roster.version();
+    assert!(version >= 1, "version 0 is refused");
+    match accept_roster(&authority, version - 1, &bytes) {
+        Ok(accepted) => assert_eq!(accepted.roster(), roster.roster()),
+        Err(e) => panic!("a valid roster is refused over an older one: {e}"),
+    }
+    assert!(matches!(
+        accept_roster(&authority, version, &bytes),
+        Err(RosterError::NotNewer { .. })
+    ));
+    let again = SignedRoster::sign(&fuzz_key(4), roster.roster())
+        .unwrap_or_else(|e| panic!("a decoded roster does not sign again: {e}"));
+    assert_eq!(
+        again.roster(),
+        roster.roster(),
+        "content changed by sign → decode"
+    );
+    let mut units: Vec<&str> = roster
+        .units()
+        .units()
+        .iter()
+        .map(|u| u.id.as_str())
+        .collect();
+    units.push("khong-co");
+    let mut active = 0;
+    for member in &roster.roster().members {
+        let id: NodeId = member
+            .node
+            .parse()
+            .expect("a checked roster has valid node ids");
+        let peer = roster.check_peer(&id);
+        assert_eq!(peer.is_ok(), !member.is_revoked());
+        let Some(scope) = roster.scope(&id) else {
+            assert!(member.is_revoked(), "an active member has a scope");
+            continue;
+        };
+        active += 1;
+        let _ = scope.key();
+        for (i, unit) in units.iter().enumerate().take(40) {
+            let kind = ["household", "petition", "task", "activity"][i % 4];
+            let project = member.project.as_deref().filter(|_| i % 3 == 0);
+            let doc = DocScope {
+                kind,
+                unit,
+                project,
+            };
+            let may_write = scope.may_write(&doc);
+            assert_eq!(roster.check_write(&id, &[0; 32], &doc).is_ok(), may_write);
+            let _ = scope.may_read(&doc);
+        }
+    }
+    assert_eq!(roster.active().count(), active);
+}
+
+/// The invite decoder. The first byte says how the rest is framed: 0 = the
+/// text as typed (lossy UTF-8); 1 = the three keys (96 bytes) and the hub
+/// address of an invite, encoded; 2 = an invite's content bytes, given
+/// their checksum and encoded, so that the checks behind the checksum are
+/// reached.
+///
+/// Decoding never panics, and what decodes encodes to the same invite (in
+/// the canonical text, for content that came encoded).
+pub fn invite_decode(data: &[u8]) {
+    let Some((&framing, rest)) = data.split_first() else {
+        return;
+    };
+    match framing {
+        0 => {
+            let text = String::from_utf8_lossy(rest);
+            if let Ok(invite) = Invite::decode(&text) {
+                assert_eq!(Invite::decode(&invite.encode()), Ok(invite));
+            }
+        }
+        1 => {
+            if rest.len() < 96 {
+                return;
+            }
+            let key = |i: usize| {
+                NodeId::from_bytes(rest[32 * i..32 * (i + 1)].try_into().expect("32 bytes"))
+            };
+            let invite = Invite {
+                hub_addr: String::from_utf8_lossy(&rest[96..]).into_owned(),
+                hub: key(0),
+                authority: key(1),
+                node: key(2),
+            };
+            let text = invite.encode();
+            let decoded = Invite::decode(&text);
+            let keys_valid = [invite.hub, invite.authority, invite.node]
+                .iter()
+                .all(|k| k.verifying_key().is_ok());
+            if keys_valid && invite.hub_addr.len() <= 255 {
+                assert_eq!(decoded, Ok(invite), "invite changed by encode → decode");
+            } else if let Ok(decoded) = decoded {
+                assert_eq!(decoded.encode(), text);
+            }
+        }
+        2 => {
+            let mut bytes = rest.to_vec();
+            bytes.extend_from_slice(&Sha256::digest(rest)[..4]);
+            let text = format!(
+                "dvmoi1-{}",
+                data_encoding::BASE32_NOPAD
+                    .encode(&bytes)
+                    .to_ascii_lowercase()
+            );
+            if let Ok(invite) = Invite::decode(&text) {
+                assert_eq!(invite.encode(), text, "accepted content is canonical");
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Received changes into a real SQLite store. The first byte picks how the
 /// rest becomes changes:
 ///
@@ -198,7 +351,9 @@ pub fn change_verify(data: &[u8]) {
 ///   moved to another document or tampered with; each change verified,
 ///   the verified ones committed with a checkpoint, the rest rejected.
 ///
-/// Then the store must hold exactly the changes it accepted, load every
+/// The store admits each change on its own (dependencies held, header
+/// kept; see `admit_change`) and reports those it refuses. Then the store
+/// must hold exactly the changes it accepted, load every
 /// document to the state an in-memory Automerge reaches from the same
 /// changes, pass [`Store::check`] (whose only complaints may be documents
 /// that are not readable records), and hold the projection that
@@ -269,7 +424,7 @@ fn admitted(offered: Vec<SignedChange>, report: &danvan_store::ApplyReport) -> V
 
 /// One delivery of changes to the store.
 enum Delivery {
-    /// A bundle file's changes: all or nothing.
+    /// A bundle file's changes.
     Bundle(Vec<SignedChange>),
     /// A sync batch: each change on its own.
     Sync(Vec<SignedChange>),
@@ -849,7 +1004,66 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
             [&[1][..], &pseudo_random(seed, 512)].concat(),
         ));
     }
+    let roster = sample_roster();
+    let signed = SignedRoster::sign(&fuzz_key(3), &roster).expect("the sample roster is valid");
+    seeds.push(("roster_decode", [&[0][..], signed.bytes()].concat()));
+    let body = serde_json::to_vec(&roster).expect("a roster serializes");
+    seeds.push(("roster_decode", [&[1][..], &body].concat()));
+    let invite = Invite {
+        hub_addr: "10.0.0.5:7700".into(),
+        hub: fuzz_key(5).id(),
+        authority: fuzz_key(3).id(),
+        node: fuzz_key(0).id(),
+    };
+    let text = invite.encode();
+    seeds.push(("invite_decode", [&[0][..], text.as_bytes()].concat()));
+    let typed = format!("  {}\n", text.to_uppercase());
+    seeds.push(("invite_decode", [&[0][..], typed.as_bytes()].concat()));
+    let keys = [invite.hub, invite.authority, invite.node].map(|k| *k.as_bytes());
+    seeds.push((
+        "invite_decode",
+        [&[1][..], &keys.concat(), b"[fd00::17]:7700"].concat(),
+    ));
+    let mut content = vec![1];
+    content.extend_from_slice(&keys.concat());
+    content.push(13);
+    content.extend_from_slice(b"10.0.0.5:7700");
+    seeds.push(("invite_decode", [&[2][..], &content].concat()));
     seeds
+}
+
+/// A small roster: a town of three units and one member of each role, one
+/// of them revoked with a kept change.
+fn sample_roster() -> Roster {
+    let units = "version = 1\n\n[[unit]]\nid = \"duc-pho\"\nname = \"Thị xã Đức Phổ\"\nkind = \"town\"\n\n\
+                 [[unit]]\nid = \"pho-minh\"\nname = \"Phường Phổ Minh\"\nkind = \"ward\"\nparent = \"duc-pho\"\n\n\
+                 [[unit]]\nid = \"pho-ninh\"\nname = \"Phường Phổ Ninh\"\nkind = \"ward\"\nparent = \"duc-pho\"\n";
+    let member = |n: u8, role: Role, unit: &str, project: Option<&str>| Member {
+        node: fuzz_key(n).id().to_string(),
+        name: Some(format!("Máy {n}")),
+        role,
+        units: vec![unit.to_string()],
+        project: project.map(str::to_string),
+        added_at: 1_690_000_000_000,
+        revoked_at: None,
+        kept: String::new(),
+    };
+    let mut revoked = member(4, Role::Officer, "pho-ninh", None);
+    revoked.revoked_at = Some(1_690_000_100_000);
+    revoked.kept = danvan_model::encode_kept(&[[7; 32]]);
+    Roster {
+        version: 2,
+        town: "duc-pho".into(),
+        issued_at: 1_690_000_200_000,
+        units: units.into(),
+        members: vec![
+            member(5, Role::Hub, "duc-pho", None),
+            member(0, Role::Officer, "pho-minh", None),
+            member(1, Role::Field, "pho-minh", Some("cao-toc-bac-nam")),
+            member(2, Role::Viewer, "pho-ninh", None),
+            revoked,
+        ],
+    }
 }
 
 /// Real signed changes: records of several kinds, then edits.

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use automerge::transaction::Transactable;
-use danvan_model::{DocId, NodeKey};
+use danvan_model::{ChangeError, DocId, NodeKey};
 use danvan_proto::{
     Event, MESSAGE_BYTES_MAX, Message, ProtoError, Replica, Session, SessionConfig, SessionStats,
     WireChange, WireError, decode_message, encode_message,
@@ -443,9 +443,17 @@ fn malformed_oversized_unknown_version_and_out_of_order_messages_end_the_session
 }
 
 /// The wanted batch arrives with one body swapped for another valid change:
-/// nothing of that message is stored and the checkpoint does not move.
+/// nothing of that message is stored and the checkpoint does not move; the
+/// body nobody asked for is reported as a rejected change. Bodies of the
+/// batch that only come out of place (a faulty link) are not reported.
 #[test]
 fn a_body_that_does_not_match_its_wanted_hash_stores_nothing() {
+    for forged in [true, false] {
+        a_body_that_does_not_match_stores_nothing(forged);
+    }
+}
+
+fn a_body_that_does_not_match_stores_nothing(forged: bool) {
     let mut rng = rng(8);
     let mut sender = node_with_records(&mut rng, 5, 2);
     let mut receiver = node_with_records(&mut rng, 1, 1);
@@ -466,13 +474,22 @@ fn a_body_that_does_not_match_its_wanted_hash_stores_nothing() {
         assert!(pair.step(), "the receiver never asked for bodies");
     }
     let mut swapped = 0;
+    let mut wanted = [0u8; 32];
     pair.tamper(Side::B, |frame| {
         if let Ok(Message::Bodies {
             upto_seq,
             mut changes,
         }) = decode_message(frame)
         {
-            changes[3] = valid_wire_change(80);
+            wanted = automerge::Change::try_from(changes[3].body.as_slice())
+                .unwrap()
+                .hash()
+                .0;
+            if forged {
+                changes[3] = valid_wire_change(80);
+            } else {
+                changes.swap(3, 4);
+            }
             *frame = encode_message(&Message::Bodies { upto_seq, changes });
             swapped += 1;
         }
@@ -483,6 +500,22 @@ fn a_body_that_does_not_match_its_wanted_hash_stores_nothing() {
         pair.failure(Side::B),
         Some(ProtoError::Violation(_))
     ));
+    let reported: Vec<[u8; 32]> = pair
+        .events(Side::B)
+        .iter()
+        .filter_map(|e| match e {
+            Event::Rejected { hash, reason, .. } => {
+                assert!(matches!(reason, ChangeError::HashMismatch), "{reason}");
+                Some(*hash)
+            }
+            _ => None,
+        })
+        .collect();
+    if forged {
+        assert_eq!(reported, vec![wanted], "the forged body is reported");
+    } else {
+        assert!(reported.is_empty(), "bodies out of place are not forgeries");
+    }
     drop(pair);
     assert_eq!(snapshot(&receiver), before);
 }
