@@ -10,5 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DANVAN_SOAK_KILLS="${1:-1000}"
+# One add every 150 ms (plus its own time): see DANVAN_SOAK_PACE_MS in tests/e2e/soak.rs.
+export DANVAN_SOAK_PACE_MS="${DANVAN_SOAK_PACE_MS:-150}"
 if [ -n "${2:-}" ]; then export DANVAN_SOAK_SEED="$2"; fi
 exec cargo test --release -p danvan-tests --test e2e soak -- --nocapture

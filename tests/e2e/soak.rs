@@ -51,8 +51,14 @@ pub(crate) struct Writer {
 
 impl Writer {
     pub(crate) fn start(dv: &Dv, generation: u64) -> Writer {
+        // DANVAN_SOAK_PACE_MS spaces the adds out: a 1,000-kill soak then
+        // holds thousands of records rather than hundreds of thousands, so
+        // the full `check` after every kill stays a second or two.
+        let pace = env_u64("DANVAN_SOAK_PACE_MS")
+            .map(|ms| format!("sleep {}.{:03}; ", ms / 1000, ms % 1000))
+            .unwrap_or_default();
         let script = format!(
-            "i=0; while [ $i -lt 100000 ]; do i=$((i+1)); '{}' --data-dir '{}' activity add --type tuyen-truyen --date 2023-07-01 --title \"Tuyên truyền đợt {generation} lần $i\" --json || sleep 0.05; done",
+            "i=0; while [ $i -lt 100000 ]; do i=$((i+1)); {pace}'{}' --data-dir '{}' activity add --type tuyen-truyen --date 2023-07-01 --title \"Tuyên truyền đợt {generation} lần $i\" --json || sleep 0.05; done",
             danvan_bin().display(),
             dv.dir.display()
         );
@@ -208,6 +214,16 @@ pub(crate) fn soak(kills: u64, seed: u64) -> Soak {
             }
         }
         acknowledged.extend(writer.acknowledged());
+        if (round + 1) % 50 == 0 {
+            eprintln!(
+                "soak: {} kills survived (writer {}, hub {}, node {}), {} records acknowledged, none lost",
+                round + 1,
+                figures.kills[0],
+                figures.kills[1],
+                figures.kills[2],
+                acknowledged.len()
+            );
+        }
     }
     acknowledged.extend(writer.kill());
     figures.acknowledged = acknowledged.len();
