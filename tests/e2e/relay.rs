@@ -149,7 +149,9 @@ fn counts(dv: &Dv) -> (u64, u64, u64) {
 fn a_megabyte_syncs_over_edge_across_outages_with_nothing_lost_or_duplicated() {
     let slow = slow_tests();
     // About 1 MB of changes (1600 cases × ~630 bytes), ~200 KB compressed.
-    let households = 1600;
+    // The full run moves five times that (~1 MB on the wire), so that the
+    // transfer spans all ten outages.
+    let households = if slow { 8000 } else { 1600 };
     // CI: three outages of 5 s, 8 s apart, in under a minute. The full run
     // (DANVAN_SLOW_TESTS=1): ten, with shorter up spells, so the transfer
     // spans them.

@@ -56,8 +56,13 @@ impl Default for SessionConfig {
         SessionConfig {
             live: false,
             stall_timeout_ms: 300_000,
-            batch_bytes_max: 512 << 10,
-            offer_hashes_max: OFFER_HASHES_MAX,
+            // 256 KiB of changes is ~50 KB on the wire, two seconds on a
+            // 2G downlink: a batch completes within a short spell of signal,
+            // and a cut loses at most that. Two batches in flight keep a
+            // 3G link full.
+            batch_bytes_max: 256 << 10,
+            // 1024 hashes: 32 KiB offered again after each reconnect.
+            offer_hashes_max: 1024,
         }
     }
 }
