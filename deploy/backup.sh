@@ -11,4 +11,9 @@ mkdir -p "$dest"
 sqlite3 "$data/danvan.db" ".backup '$dest/danvan.db'"
 cp "$data/node.key" "$data/units.toml" "$dest/"
 chmod 600 "$dest/node.key"
+# The town office's data directory also holds the town's authority key.
+if [ -f "$data/authority.key" ]; then
+    cp "$data/authority.key" "$dest/"
+    chmod 600 "$dest/authority.key"
+fi
 echo "Đã sao lưu vào $dest"

@@ -16,9 +16,16 @@ install -d -m 0755 /etc/danvan
 # shellcheck disable=SC1090
 . "/etc/danvan/$role.env"
 if [ ! -f "$DANVAN_DATA_DIR/danvan.db" ]; then
-    sudo -u danvan /usr/local/bin/danvan --data-dir "$DANVAN_DATA_DIR" init --unit "$unit"
+    # The town office's hub holds the town's authority key and signs the roster.
+    authority=()
+    [ "$role" = hub ] && authority=(--authority)
+    sudo -u danvan /usr/local/bin/danvan --data-dir "$DANVAN_DATA_DIR" init "${authority[@]}" --unit "$unit"
 fi
 install -m 0644 "deploy/danvan-$role.service" /etc/systemd/system/
 systemctl daemon-reload
 systemctl enable --now "danvan-$role"
 echo "Mã nút: $(sudo -u danvan /usr/local/bin/danvan --data-dir "$DANVAN_DATA_DIR" id)"
+if [ "$role" = node ]; then
+    echo "Gửi mã nút này cho văn phòng thị xã; khi nhận lời mời, chạy:"
+    echo "  sudo -u danvan danvan --data-dir $DANVAN_DATA_DIR join LỜI_MỜI"
+fi
