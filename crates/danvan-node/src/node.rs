@@ -531,16 +531,12 @@ impl Node {
             match change.verify() {
                 Ok(_) => verified.push(change.clone()),
                 Err(reason) => {
-                    self.store.audit(
-                        "rejected-change",
+                    self.store.audit_rejection(
                         None,
-                        &serde_json::json!({
-                            "hash": change.hash.iter().map(|b| format!("{b:02x}")).collect::<String>(),
-                            "author": change.author.to_string(),
-                            "doc": change.doc.to_string(),
-                            "via": "bundle",
-                            "reason": reason.to_string(),
-                        }),
+                        &change.hash,
+                        &change.author,
+                        Some(&change.doc),
+                        &reason,
                     )?;
                     refused.push(danvan_store::Rejection {
                         hash: change.hash,

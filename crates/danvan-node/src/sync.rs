@@ -350,10 +350,12 @@ impl SharedNode {
                         author,
                         reason,
                     } => {
-                        let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
                         tracing::warn!(
                             "từ chối thay đổi {} của nút {} nhận từ {}: {reason}",
-                            &hex[..12],
+                            hash[..6]
+                                .iter()
+                                .map(|b| format!("{b:02x}"))
+                                .collect::<String>(),
                             author.short(),
                             peer.short()
                         );
@@ -367,15 +369,12 @@ impl SharedNode {
                                 | ChangeError::HashMismatch
                         ) {
                             self.with(|node| {
-                                node.store_mut().audit(
-                                    "rejected-change",
+                                node.store_mut().audit_rejection(
                                     Some(&peer),
-                                    &serde_json::json!({
-                                        "hash": hex,
-                                        "author": author.to_string(),
-                                        "via": "sync",
-                                        "reason": reason.to_string(),
-                                    }),
+                                    &hash,
+                                    &author,
+                                    None,
+                                    &reason,
                                 )
                             })??;
                         }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use danvan_model::{NodeId, SignedRoster, accept_roster};
+use danvan_model::{ChangeError, DocId, NodeId, SignedRoster, accept_roster};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
@@ -59,7 +59,42 @@ pub(crate) fn audit_insert(
     Ok(())
 }
 
+/// Logs a refused change: what it claims (hash, author, document when
+/// known), the path it came by (`sync` from `peer`, or a `bundle`) and why.
+pub(crate) fn audit_rejection(
+    conn: &Connection,
+    peer: Option<&NodeId>,
+    hash: &[u8; 32],
+    author: &NodeId,
+    doc: Option<&DocId>,
+    reason: &ChangeError,
+) -> Result<(), StoreError> {
+    let mut detail = serde_json::json!({
+        "hash": data_encoding::HEXLOWER.encode(hash),
+        "author": author.to_string(),
+        "via": if peer.is_some() { "sync" } else { "bundle" },
+        "reason": reason.to_string(),
+    });
+    if let Some(doc) = doc {
+        detail["doc"] = doc.to_string().into();
+    }
+    audit_insert(conn, "rejected-change", peer, &detail)
+}
+
 impl Store {
+    /// Logs a change refused before it reached the store (its signature,
+    /// hash or actor failed): see [`Store::apply_changes`] for the others.
+    pub fn audit_rejection(
+        &mut self,
+        peer: Option<&NodeId>,
+        hash: &[u8; 32],
+        author: &NodeId,
+        doc: Option<&DocId>,
+        reason: &ChangeError,
+    ) -> Result<(), StoreError> {
+        audit_rejection(&self.conn, peer, hash, author, doc, reason)
+    }
+
     /// The town authority this store is pinned to, if it joined a town.
     pub fn authority(&self) -> Result<Option<NodeId>, StoreError> {
         self.meta(META_AUTHORITY)?.map(node_id).transpose()

@@ -578,17 +578,13 @@ impl Store {
                         stored += 1;
                     }
                     Err(reason) => {
-                        access::audit_insert(
+                        access::audit_rejection(
                             &tx,
-                            "rejected-change",
                             source.map(|s| s.0),
-                            &serde_json::json!({
-                                "hash": data_encoding::HEXLOWER.encode(&signed.hash),
-                                "author": signed.author.to_string(),
-                                "doc": doc.to_string(),
-                                "via": if source.is_some() { "sync" } else { "bundle" },
-                                "reason": reason.to_string(),
-                            }),
+                            &signed.hash,
+                            &signed.author,
+                            Some(&doc),
+                            &reason,
                         )?;
                         report.rejected.push(Rejection {
                             hash: signed.hash,
