@@ -4,6 +4,7 @@
 
 mod access;
 mod output;
+mod web;
 
 use std::path::PathBuf;
 
@@ -198,6 +199,17 @@ enum Command {
         /// Địa chỉ trạm thị xã để đồng bộ lên liên tục
         #[arg(long)]
         hub: Option<std::net::SocketAddr>,
+        /// Chạy cả trang web tại địa chỉ này (ví dụ 127.0.0.1:8420)
+        #[arg(long)]
+        web: Option<std::net::SocketAddr>,
+    },
+    /// Trang web cho cán bộ (mặc định http://127.0.0.1:8420/, chỉ máy này truy cập)
+    Web {
+        #[command(subcommand)]
+        command: Option<WebCommand>,
+        /// Địa chỉ lắng nghe; địa chỉ khác 127.0.0.1 cần tài khoản cán bộ
+        #[arg(long, default_value = danvan_web::DEFAULT_LISTEN)]
+        listen: std::net::SocketAddr,
     },
     /// Một phiên đồng bộ với nút khác (mặc định: trạm thị xã trong lời mời); --live giữ kết nối và đẩy thay đổi mới ngay
     Sync {
@@ -257,6 +269,24 @@ enum Command {
     Check {
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum WebCommand {
+    /// Tài khoản cán bộ đăng nhập trang web
+    User {
+        #[command(subcommand)]
+        command: WebUserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum WebUserCommand {
+    /// Thêm (hoặc đặt lại mật khẩu) một tài khoản; mật khẩu đọc từ DANVAN_WEB_PASSWORD hoặc nhập từ bàn phím
+    Add {
+        /// Tên đăng nhập
+        name: String,
     },
 }
 
@@ -645,13 +675,18 @@ fn run(cli: Cli) -> Result<()> {
                 output::print_peers(&node, &peers);
             }
         }
-        Command::Serve { listen, hub } => {
+        Command::Web { command, listen } => web::run(node, &dir, command, listen)?,
+        Command::Serve { listen, hub, web } => {
             let runtime = runtime()?;
             runtime.block_on(async move {
                 let mut node = node;
                 node.note_listen_addr(listen)?;
                 let shared = danvan_node::SharedNode::new(node, true)?.with_net_config(net);
                 let endpoint = shared.bind(listen)?;
+                let _web = match web {
+                    Some(addr) => Some(web::spawn(shared.clone(), &dir, addr).await?),
+                    None => None,
+                };
                 println!(
                     "Nút {} đang nhận đồng bộ tại {}{}",
                     shared.id(),

@@ -12,6 +12,7 @@ mod household;
 mod node;
 mod replica;
 mod report;
+mod service;
 mod sync;
 mod transfer;
 

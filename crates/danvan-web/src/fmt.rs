@@ -1,0 +1,75 @@
+//! How values are shown to a Vietnamese reader: dates dd/mm/yyyy, money
+//! with dot thousand separators, codes by their Vietnamese labels.
+
+/// `2023-07-17` → `17/07/2023`; anything else is shown as it is.
+pub(crate) fn date(iso: &str) -> String {
+    let parts: Vec<&str> = iso.split('-').collect();
+    match parts.as_slice() {
+        [y, m, d] if y.len() == 4 && m.len() == 2 && d.len() == 2 => format!("{d}/{m}/{y}"),
+        _ => iso.to_string(),
+    }
+}
+
+/// A device time (ms since 1970) in Vietnam time, `dd/mm/yyyy hh:mm`.
+pub(crate) fn time_ms(ms: i64) -> String {
+    let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000) else {
+        return String::new();
+    };
+    let t = t + time::Duration::hours(7);
+    format!(
+        "{:02}/{:02}/{} {:02}:{:02}",
+        t.day(),
+        u8::from(t.month()),
+        t.year(),
+        t.hour(),
+        t.minute()
+    )
+}
+
+/// `850000000` → `850.000.000`.
+pub(crate) fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push('.');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `850000000` → `850.000.000 đ`.
+pub(crate) fn money(n: i64) -> String {
+    format!("{} đ", thousands(n))
+}
+
+/// The Vietnamese label of a code in a vocabulary, or the code itself.
+pub(crate) fn label(table: &[danvan_model::vocab::Choice], code: &str) -> String {
+    let l = danvan_model::vocab::label(table, code);
+    if l.is_empty() {
+        code.to_string()
+    } else {
+        l.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_money_read_the_vietnamese_way() {
+        assert_eq!(date("2023-07-17"), "17/07/2023");
+        assert_eq!(date("sai"), "sai");
+        assert_eq!(money(850_000_000), "850.000.000 đ");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1.000");
+        assert_eq!(thousands(-1_234_567), "-1.234.567");
+        // 2023-07-17 00:30 in Vietnam is 2023-07-16 17:30 UTC.
+        assert_eq!(time_ms(1_689_528_600_000), "17/07/2023 00:30");
+    }
+}

@@ -1,0 +1,119 @@
+//! The page shell every page shares: the header with this machine's name
+//! and unit, the navigation, and small pieces forms use (token, errors).
+
+use axum::http::StatusCode;
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+
+use crate::assets::{CSS_PATH, JS_PATH};
+use crate::auth::Ctx;
+
+/// The sections of the navigation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Nav {
+    Dashboard,
+    Records,
+    New,
+    Board,
+    Sync,
+    Report,
+    Town,
+    None,
+}
+
+const NAV: &[(Nav, &str, &str)] = &[
+    (Nav::Dashboard, "/", "Tổng quan"),
+    (Nav::Records, "/ho-so", "Hồ sơ"),
+    (Nav::New, "/them", "Thêm mới"),
+    (Nav::Board, "/gpmb", "Bảng GPMB"),
+    (Nav::Sync, "/dong-bo", "Đồng bộ"),
+    (Nav::Report, "/bao-cao", "Báo cáo"),
+];
+
+/// A whole page: `title` in the tab and as the heading, `body` below it.
+pub(crate) fn page(ctx: &Ctx, active: Nav, title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="vi" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · danvan" }
+                link rel="stylesheet" href=(CSS_PATH);
+                script src=(JS_PATH) defer {}
+            }
+            body {
+                header.top {
+                    a.brand href="/" { "danvan" }
+                    span.where { (ctx.node.name) " · " (ctx.node.unit_name) }
+                    @if let Some(user) = &ctx.user {
+                        form.logout method="post" action="/dang-xuat" {
+                            (csrf_field(ctx))
+                            span.user { (user) }
+                            button.link type="submit" { "Đăng xuất" }
+                        }
+                    }
+                }
+                nav.main {
+                    @for (nav, href, label) in NAV {
+                        a href=(href) class=[(*nav == active).then_some("active")] { (label) }
+                    }
+                    @if ctx.node.town_office {
+                        a href="/thi-xa" class=[(active == Nav::Town).then_some("active")] { "Thị xã" }
+                    }
+                }
+                main {
+                    h1 { (title) }
+                    (body)
+                }
+            }
+        }
+    }
+}
+
+/// The hidden field every form carries.
+pub(crate) fn csrf_field(ctx: &Ctx) -> Markup {
+    html! { input type="hidden" name="csrf" value=(ctx.csrf); }
+}
+
+/// A page for an error, without navigation state.
+pub(crate) fn error_page(status: StatusCode, message: &str) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="vi" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "Lỗi · danvan" }
+                link rel="stylesheet" href=(CSS_PATH);
+            }
+            body {
+                main {
+                    h1 { "Không thực hiện được" }
+                    p.error role="alert" { (message) }
+                    p.muted { "Mã lỗi HTTP " (status.as_u16()) ". " a href="/" { "Về trang tổng quan" } }
+                }
+            }
+        }
+    }
+}
+
+/// A notice at the top of a page (after a redirect).
+pub(crate) fn notice(text: &str) -> Markup {
+    html! { p.notice role="status" { (text) } }
+}
+
+/// Text with its line breaks kept.
+pub(crate) fn multiline(text: &str) -> Markup {
+    html! {
+        @for (i, line) in text.lines().enumerate() {
+            @if i > 0 { br; }
+            (line)
+        }
+    }
+}
+
+/// Nothing: for `@if` branches that render no markup.
+#[allow(dead_code)]
+pub(crate) fn empty() -> Markup {
+    PreEscaped(String::new())
+}

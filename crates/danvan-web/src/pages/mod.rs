@@ -1,0 +1,14 @@
+//! The pages, one module per section of the navigation. Each handler
+//! parses its request, calls the node's service API through
+//! [`AppState::call`](crate::server::AppState::call), and renders.
+
+mod dashboard;
+
+use axum::Router;
+use axum::routing::get;
+
+use crate::server::AppState;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new().route("/", get(dashboard::show))
+}

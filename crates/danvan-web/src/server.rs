@@ -1,0 +1,129 @@
+//! The HTTP server: state shared by the handlers, the router, and the
+//! listening loop on the node's tokio runtime.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use danvan_node::{Node, NodeError, SharedNode};
+
+use crate::auth::Auth;
+use crate::error::WebError;
+
+/// Where `danvan web` listens unless told otherwise: loopback, so only
+/// this machine's own browser reaches it and no login is needed.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8420";
+
+/// Largest request body the app accepts: a USB bundle upload is the
+/// largest thing posted (bundles of a commune's year are a few MB).
+pub(crate) const BODY_BYTES_MAX: usize = 64 * 1024 * 1024;
+
+/// How the app is served.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// The listening address.
+    pub listen: SocketAddr,
+    /// The data directory (for the accounts file).
+    pub data_dir: std::path::PathBuf,
+}
+
+/// What the pages show of this machine, read once at start.
+#[derive(Debug)]
+pub(crate) struct NodeInfo {
+    /// The machine's display name (or its short id).
+    pub(crate) name: String,
+    /// This node's unit id.
+    pub(crate) unit: String,
+    /// Its Vietnamese name.
+    pub(crate) unit_name: String,
+    /// The town office's hub, which holds the authority key: it manages
+    /// the roster.
+    pub(crate) town_office: bool,
+}
+
+impl NodeInfo {
+    fn read(node: &Node) -> NodeInfo {
+        NodeInfo {
+            name: node
+                .name()
+                .unwrap_or_else(|| format!("Nút {}", node.id().short())),
+            unit: node.unit().to_string(),
+            unit_name: node.units().name(node.unit()).to_string(),
+            town_office: node.is_authority(),
+        }
+    }
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub(crate) node: SharedNode,
+    pub(crate) auth: Arc<Auth>,
+    pub(crate) info: Arc<NodeInfo>,
+}
+
+impl AppState {
+    /// Runs `f` on the node with the data directory held. Blocking store
+    /// work runs in place on the multi-threaded runtime.
+    pub(crate) fn call<R>(
+        &self,
+        f: impl FnOnce(&mut Node) -> Result<R, NodeError>,
+    ) -> Result<R, WebError> {
+        Ok(self.node.with(f)??)
+    }
+
+    /// Like [`AppState::call`] for a write: afterwards live sync sessions of
+    /// this process learn of the new changes and push them.
+    pub(crate) fn write<R>(
+        &self,
+        f: impl FnOnce(&mut Node) -> Result<R, NodeError>,
+    ) -> Result<R, WebError> {
+        let out = self.call(f)?;
+        self.node.refresh()?;
+        Ok(out)
+    }
+}
+
+pub(crate) fn router(state: AppState) -> Router {
+    crate::pages::routes()
+        .merge(crate::assets::routes())
+        .layer(axum::extract::DefaultBodyLimit::max(BODY_BYTES_MAX))
+        .with_state(state)
+}
+
+/// Serves the app for `node` until `shutdown` completes. Refuses to start
+/// on a non-loopback address while no officer account exists.
+pub async fn serve(
+    node: SharedNode,
+    config: WebConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), WebError> {
+    if !config.listen.ip().is_loopback() && !crate::auth::has_users(&config.data_dir) {
+        return Err(WebError::NoAccounts(config.listen));
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|error| WebError::Listen {
+            addr: config.listen,
+            error,
+        })?;
+    let addr = listener.local_addr().map_err(|error| WebError::Listen {
+        addr: config.listen,
+        error,
+    })?;
+    let info = node.with(|n| NodeInfo::read(n))?;
+    let state = AppState {
+        node,
+        auth: Arc::new(Auth::local()),
+        info: Arc::new(info),
+    };
+    tracing::info!("trang web tại http://{addr}/");
+    println!("Trang web danvan: http://{addr}/");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|error| WebError::Listen {
+            addr: config.listen,
+            error,
+        })
+}
