@@ -142,28 +142,16 @@ pub(crate) fn invite(node: &mut Node, node_id: &str, addr: Option<&str>) -> Resu
     Ok(())
 }
 
-/// Stores an invite; returns the hub's address to sync with.
-pub(crate) fn join(node: &mut Node, text: &str) -> Result<std::net::SocketAddr> {
+/// Reads an invite and says what it names.
+pub(crate) fn parse_invite(text: &str) -> Result<Invite> {
     let invite = Invite::decode(text)?;
-    node.join(&invite)?;
-    let addr: std::net::SocketAddr = invite.hub_addr.parse()?;
     eprintln!(
         "Đã nhận lời mời: trạm {} tại {}, khóa thẩm quyền {}. Đang đồng bộ…",
         invite.hub.short(),
-        addr,
+        invite.hub_addr,
         invite.authority.short()
     );
-    Ok(addr)
-}
-
-/// Whether a sync failed because the peer refused this node's key.
-pub(crate) fn refused_by_peer(e: &anyhow::Error) -> bool {
-    matches!(
-        e.downcast_ref::<danvan_node::NodeError>(),
-        Some(danvan_node::NodeError::Net(
-            danvan_node::NetError::RefusedByPeer { .. }
-        ))
-    )
+    Ok(invite)
 }
 
 pub(crate) fn audit(node: &Node, limit: usize, json: bool) -> Result<()> {

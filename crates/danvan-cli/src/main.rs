@@ -10,8 +10,11 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
-use danvan_model::{Kind, Model, Petition, Progress, Record, Task, vocab};
-use danvan_node::{ListFilter, Node};
+use danvan_model::{Kind, vocab};
+use danvan_node::{
+    ActivityDraft, Draft, HouseholdDraft, ListQuery, ModelDraft, Node, PetitionDraft,
+    ProgressDraft, TaskDraft,
+};
 
 use output::{print_json, print_rows, print_shown};
 
@@ -547,15 +550,23 @@ fn print_added(node: &Node, id: &danvan_model::DocId, kind: Kind, json: bool) {
     }
 }
 
-fn add(node: &mut Node, record: Record, json: bool) -> Result<()> {
-    let kind = record.kind();
-    let id = node.add(&record)?;
-    print_added(node, &id, kind, json);
+fn add(node: &mut Node, draft: &Draft, json: bool) -> Result<()> {
+    let id = node.add_draft(draft)?;
+    print_added(node, &id, draft.kind(), json);
     Ok(())
 }
 
-fn opt_trim(v: Option<String>) -> Option<String> {
-    v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+/// An optional value as a draft's text (empty when absent).
+fn text(v: Option<String>) -> String {
+    v.unwrap_or_default()
+}
+
+fn number(v: Option<i64>) -> String {
+    v.map(|n| n.to_string()).unwrap_or_default()
+}
+
+fn yes_no(v: bool) -> String {
+    if v { "co" } else { "khong" }.to_string()
 }
 
 fn main() {
@@ -651,24 +662,17 @@ fn run(cli: Cli) -> Result<()> {
         Command::Roster { command } => access::roster(&mut node, command)?,
         Command::Invite { node_id, addr } => access::invite(&mut node, &node_id, addr.as_deref())?,
         Command::Join { invite, json } => {
-            let hub = access::join(&mut node, &invite)?;
+            let invite = access::parse_invite(&invite)?;
             drop(node);
-            // The hub re-reads its roster every second: a node added a
-            // moment ago may be refused once or twice.
-            let mut attempt = 0;
-            loop {
-                match sync(Node::open(&dir)?, Some(hub), false, json, net.clone()) {
-                    Err(e) if attempt < 5 && access::refused_by_peer(&e) => {
-                        attempt += 1;
-                        std::thread::sleep(std::time::Duration::from_secs(1));
-                    }
-                    other => break other?,
-                }
-            }
+            let summary = runtime()?.block_on(async {
+                let mut progress = sync_progress(json);
+                danvan_node::join_and_sync(&dir, &invite, net, &mut progress).await
+            })?;
+            print_summary(&summary, json)?;
         }
         Command::Audit { limit, json } => access::audit(&node, limit, json)?,
         Command::Peers { json } => {
-            let peers = node.store().peers()?;
+            let peers = node.peers()?;
             if json {
                 print_json(&serde_json::to_value(&peers)?);
             } else {
@@ -708,46 +712,40 @@ fn run(cli: Cli) -> Result<()> {
         Command::Activity {
             command: AddOnly::Add(a),
         } => {
-            let record = node.new_activity(
-                a.common.unit.as_deref(),
-                &a.activity_type,
-                &a.date,
-                &a.title,
-                opt_trim(a.place),
-                opt_trim(a.organizers),
-                a.attendance,
-                a.citizens,
-                a.matters,
-                opt_trim(a.summary),
-                opt_trim(a.results),
-            )?;
-            add(&mut node, record, a.common.json)?;
+            let draft = Draft::Activity(ActivityDraft {
+                unit: text(a.common.unit),
+                activity_type: a.activity_type,
+                date: a.date,
+                title: a.title,
+                place: text(a.place),
+                organizers: text(a.organizers),
+                attendance: number(a.attendance),
+                citizens: number(a.citizens),
+                matters: number(a.matters),
+                summary: text(a.summary),
+                results: text(a.results),
+            });
+            add(&mut node, &draft, a.common.json)?;
         }
         Command::Petition {
             command: AddOnly::Add(p),
         } => {
-            if let Some(unit) = &p.assign {
-                node.units().require(unit)?;
-            }
-            let record = Record::Petition(Petition {
-                header: node.new_header(Kind::Petition, p.common.unit.as_deref(), None)?,
-                petition_type: p.petition_type.trim().into(),
-                round: p.round,
-                complex: p.complex,
-                remote: p.remote,
-                channel: p.channel.trim().into(),
-                received: danvan_model::normalize_date(&p.received)?,
-                citizen: p.citizen.trim().into(),
-                address: opt_trim(p.address),
-                id_number: opt_trim(p.id_number),
-                content: p.content.trim().into(),
-                category: opt_trim(p.category),
-                assigned_unit: opt_trim(p.assign),
-                status: vocab::PETITION_STATUSES[0].0.into(),
-                answer: None,
-                resolved: None,
+            let draft = Draft::Petition(PetitionDraft {
+                unit: text(p.common.unit),
+                petition_type: p.petition_type,
+                round: p.round.to_string(),
+                complex: yes_no(p.complex),
+                remote: yes_no(p.remote),
+                channel: p.channel,
+                received: p.received,
+                citizen: p.citizen,
+                address: text(p.address),
+                id_number: text(p.id_number),
+                content: p.content,
+                category: text(p.category),
+                assigned_unit: text(p.assign),
             });
-            add(&mut node, record, p.common.json)?;
+            add(&mut node, &draft, p.common.json)?;
         }
         Command::Household { command } => household(&mut node, command)?,
         Command::Task {
@@ -842,51 +840,40 @@ fn run(cli: Cli) -> Result<()> {
         Command::Task {
             command: TaskCommand::Add(t),
         } => {
-            for unit in &t.assign {
-                node.units().require(unit)?;
-            }
-            let due = t
-                .due
-                .as_deref()
-                .map(danvan_model::normalize_date)
-                .transpose()?;
-            let record = Record::Task(Task {
-                header: node.new_header(Kind::Task, t.common.unit.as_deref(), None)?,
-                source: opt_trim(t.source),
-                number: t.number.trim().into(),
-                title: t.title.trim().into(),
-                text: opt_trim(t.text),
+            let draft = Draft::Task(TaskDraft {
+                unit: text(t.common.unit),
+                number: t.number,
+                title: t.title,
+                text: text(t.text),
                 assigned: t.assign,
-                due,
+                due: text(t.due),
+                source: text(t.source),
             });
-            add(&mut node, record, t.common.json)?;
+            add(&mut node, &draft, t.common.json)?;
         }
         Command::Progress {
             command: AddOnly::Add(p),
         } => {
-            let task = node.show(&p.task)?;
-            Node::expect_kind(&task.record, Kind::Task)?;
-            let period: danvan_model::Period = p.period.parse()?;
-            let record = Record::Progress(Progress {
-                header: node.new_header(Kind::Progress, p.common.unit.as_deref(), None)?,
-                task: task.record.header().id.clone(),
-                period: period.to_string(),
-                status: p.status.trim().into(),
-                summary: p.summary.trim().into(),
+            let draft = Draft::Progress(ProgressDraft {
+                unit: text(p.common.unit),
+                task: p.task,
+                period: p.period,
+                status: p.status,
+                summary: p.summary,
             });
-            add(&mut node, record, p.common.json)?;
+            add(&mut node, &draft, p.common.json)?;
         }
         Command::Model {
             command: AddOnly::Add(m),
         } => {
-            let record = Record::Model(Model {
-                header: node.new_header(Kind::Model, m.common.unit.as_deref(), None)?,
-                name: m.name.trim().into(),
-                field: m.field.trim().into(),
-                year: m.year,
-                results: opt_trim(m.results),
+            let draft = Draft::Model(ModelDraft {
+                unit: text(m.common.unit),
+                name: m.name,
+                field: m.field,
+                year: m.year.to_string(),
+                results: text(m.results),
             });
-            add(&mut node, record, m.common.json)?;
+            add(&mut node, &draft, m.common.json)?;
         }
         Command::Edit { id, sets, json } => {
             let doc = node.edit(&id, &sets)?;
@@ -914,35 +901,16 @@ fn run(cli: Cli) -> Result<()> {
             limit,
             json,
         } => {
-            let filter = ListFilter {
-                kind: kind
-                    .map(|k| Kind::parse(&k).map(|k| k.code().to_string()))
-                    .transpose()?,
-                units: unit.map(|u| node.unit_filter(&u)).transpose()?,
-                period: period
-                    .map(|p| {
-                        p.parse::<danvan_model::Period>().map(|p| {
-                            (
-                                danvan_model::format_date(p.start),
-                                danvan_model::format_date(p.end),
-                            )
-                        })
-                    })
-                    .transpose()?,
+            let rows = node.query(&ListQuery {
+                kind,
+                unit,
+                period,
                 status,
                 project,
-                words: search
-                    .map(|s| {
-                        danvan_model::fold(&s)
-                            .split_whitespace()
-                            .map(str::to_string)
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                search,
                 conflicts_only: false,
                 limit,
-            };
-            let rows = node.list(&filter)?;
+            })?;
             if json {
                 print_json(&serde_json::to_value(&rows)?);
             } else {
@@ -1030,24 +998,24 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Check { json } => {
-            let problems = node.store().check()?;
-            let (records, changes, docs) = node.store().counts()?;
+            let check = node.check()?;
             if json {
                 print_json(&serde_json::json!({
-                    "ok": problems.is_empty(), "problems": problems,
-                    "records": records, "changes": changes, "documents": docs
+                    "ok": check.ok(), "problems": check.problems,
+                    "records": check.records, "changes": check.changes, "documents": check.documents
                 }));
-            } else if problems.is_empty() {
+            } else if check.ok() {
                 println!(
-                    "Kho dữ liệu toàn vẹn: {records} hồ sơ, {docs} tài liệu, {changes} thay đổi."
+                    "Kho dữ liệu toàn vẹn: {} hồ sơ, {} tài liệu, {} thay đổi.",
+                    check.records, check.documents, check.changes
                 );
             } else {
-                for p in &problems {
+                for p in &check.problems {
                     println!("- {p}");
                 }
             }
-            if !problems.is_empty() {
-                bail!("kho dữ liệu có {} lỗi", problems.len());
+            if !check.ok() {
+                bail!("kho dữ liệu có {} lỗi", check.problems.len());
             }
         }
     }
@@ -1082,12 +1050,7 @@ fn trust(node: &mut Node, command: TrustCommand) -> Result<()> {
             let id: danvan_model::NodeId = node_id
                 .parse()
                 .with_context(|| format!("mã nút {node_id:?}"))?;
-            if let Some(a) = &addr {
-                a.parse::<std::net::SocketAddr>()
-                    .with_context(|| format!("địa chỉ {a:?} không hợp lệ (dạng 192.0.2.1:7420)"))?;
-            }
-            node.store_mut()
-                .trust(&id, addr.as_deref(), name.as_deref(), danvan_node::now_ms())?;
+            node.trust_add(&id, addr.as_deref(), name.as_deref())?;
             println!(
                 "Đã tin cậy nút {}{}.",
                 id.short(),
@@ -1095,7 +1058,7 @@ fn trust(node: &mut Node, command: TrustCommand) -> Result<()> {
             );
         }
         TrustCommand::List { json } => {
-            let list = node.store().trusted()?;
+            let list = node.trusted()?;
             if json {
                 let v: Vec<serde_json::Value> = list
                     .iter()
@@ -1121,7 +1084,7 @@ fn trust(node: &mut Node, command: TrustCommand) -> Result<()> {
             let id: danvan_model::NodeId = node_id
                 .parse()
                 .with_context(|| format!("mã nút {node_id:?}"))?;
-            if !node.store_mut().untrust(&id)? {
+            if !node.trust_remove(&id)? {
                 bail!("nút {} không có trong danh sách tin cậy", id.short());
             }
             println!("Đã thôi tin cậy nút {}.", id.short());
@@ -1133,22 +1096,16 @@ fn trust(node: &mut Node, command: TrustCommand) -> Result<()> {
 fn household(node: &mut Node, command: HouseholdCommand) -> Result<()> {
     match command {
         HouseholdCommand::Add(h) => {
-            let parcels = h
-                .parcels
-                .iter()
-                .map(|p| danvan_node::parse_parcel(p))
-                .collect::<Result<Vec<_>, _>>()?;
-            let record = node.new_household(
-                h.common.unit.as_deref(),
-                &h.project,
-                &h.head,
-                opt_trim(h.village),
-                parcels,
-                opt_trim(h.inventory),
-                h.compensation,
-                None,
-            )?;
-            add(node, record, h.common.json)?;
+            let draft = Draft::Household(HouseholdDraft {
+                unit: text(h.common.unit),
+                project: h.project,
+                head: h.head,
+                village: text(h.village),
+                parcels: h.parcels,
+                inventory: text(h.inventory),
+                compensation_vnd: number(h.compensation),
+            });
+            add(node, &draft, h.common.json)?;
         }
         HouseholdCommand::Visit {
             id,
@@ -1203,9 +1160,46 @@ fn household(node: &mut Node, command: HouseholdCommand) -> Result<()> {
     Ok(())
 }
 
+/// The progress callback of a sync: one line rewritten in place on a terminal.
+fn sync_progress(json: bool) -> impl FnMut(&danvan_node::Progress) + Send {
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr()) && !json;
+    move |p: &danvan_node::Progress| {
+        if tty {
+            eprint!(
+                "\rĐang đồng bộ: còn nhận tối đa {} thay đổi, còn gửi tối đa {}; đã nhận {} byte, đã gửi {} byte   ",
+                p.pull_target_seq.saturating_sub(p.pulled_seq),
+                p.serve_target_seq.saturating_sub(p.served_seq),
+                p.stats.bytes_received,
+                p.stats.bytes_sent
+            );
+        }
+    }
+}
+
+fn print_summary(summary: &danvan_node::SyncSummary, json: bool) -> Result<()> {
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) && !json {
+        eprintln!();
+    }
+    if json {
+        print_json(&serde_json::to_value(summary)?);
+    } else {
+        println!(
+            "Đồng bộ xong với {}: gửi {} thay đổi, nhận {} ({} mới, {} bị từ chối); {} byte gửi, {} byte nhận; {} lượt khứ hồi; {} ms.",
+            &summary.peer[..8],
+            summary.changes_sent,
+            summary.changes_received,
+            summary.changes_stored,
+            summary.changes_rejected,
+            summary.bytes_sent,
+            summary.bytes_received,
+            summary.round_trips,
+            summary.elapsed_ms
+        );
+    }
+    Ok(())
+}
+
 /// One sync session (or a live one) with `addr`, by default the town's hub.
-/// When the roster received changes what this node may read, a second
-/// session brings what became readable.
 fn sync(
     node: Node,
     addr: Option<std::net::SocketAddr>,
@@ -1213,69 +1207,36 @@ fn sync(
     json: bool,
     net: danvan_node::NetConfig,
 ) -> Result<()> {
-    let addr = match addr {
-        Some(addr) => addr,
-        None => node.hub_addr()?.context(
-            "chưa biết địa chỉ trạm: hãy ghi `danvan sync IP:CỔNG`, hoặc tham gia thị xã bằng `danvan join LỜI_MỜI`",
-        )?,
-    };
     let runtime = runtime()?;
     runtime.block_on(async move {
         let shared = danvan_node::SharedNode::new(node, live)?.with_net_config(net);
-        let bind: std::net::SocketAddr = if addr.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" }.parse()?;
+        let addr = shared.sync_target(addr)?;
+        let bind: std::net::SocketAddr = if addr.is_ipv6() {
+            "[::]:0"
+        } else {
+            "0.0.0.0:0"
+        }
+        .parse()?;
         let endpoint = shared.bind(bind)?;
-        let tty = std::io::IsTerminal::is_terminal(&std::io::stderr()) && !json;
-        let mut progress = |p: &danvan_node::Progress| {
-            if tty {
-                eprint!(
-                    "\rĐang đồng bộ: còn nhận tối đa {} thay đổi, còn gửi tối đa {}; đã nhận {} byte, đã gửi {} byte   ",
-                    p.pull_target_seq.saturating_sub(p.pulled_seq),
-                    p.serve_target_seq.saturating_sub(p.served_seq),
-                    p.stats.bytes_received,
-                    p.stats.bytes_sent
-                );
-            }
-        };
+        let mut progress = sync_progress(json);
         if live && !json {
             println!("Đang đồng bộ liên tục với {addr} (Ctrl+C để dừng)…");
         }
-        let mut summary = tokio::select! {
-            s = shared.sync_with(&endpoint, addr, live, &mut progress) => s?,
+        let rescope = || {
+            if !json {
+                println!(
+                    "Danh sách thành viên mới đã đổi phạm vi đọc của nút này; đồng bộ lần nữa…"
+                );
+            }
+        };
+        let summary = tokio::select! {
+            s = shared.sync_settled(&endpoint, addr, live, &mut progress, rescope) => s?,
             _ = tokio::signal::ctrl_c(), if live => {
                 println!("Đã dừng.");
                 return anyhow::Ok(());
             }
         };
-        if summary.scope_changed && !live {
-            // The roster arrived or changed: pull what became readable now.
-            // The refresh makes the new roster the handshake's trust list.
-            shared.refresh()?;
-            if !json {
-                println!("Danh sách thành viên mới đã đổi phạm vi đọc của nút này; đồng bộ lần nữa…");
-            }
-            let first = summary;
-            summary = shared.sync_with(&endpoint, addr, false, &mut progress).await?;
-            summary.add(&first);
-        }
-        if tty {
-            eprintln!();
-        }
-        if json {
-            print_json(&serde_json::to_value(&summary)?);
-        } else {
-            println!(
-                "Đồng bộ xong với {}: gửi {} thay đổi, nhận {} ({} mới, {} bị từ chối); {} byte gửi, {} byte nhận; {} lượt khứ hồi; {} ms.",
-                &summary.peer[..8],
-                summary.changes_sent,
-                summary.changes_received,
-                summary.changes_stored,
-                summary.changes_rejected,
-                summary.bytes_sent,
-                summary.bytes_received,
-                summary.round_trips,
-                summary.elapsed_ms
-            );
-        }
+        print_summary(&summary, json)?;
         endpoint.close();
         anyhow::Ok(())
     })

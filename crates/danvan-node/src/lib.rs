@@ -26,5 +26,9 @@ pub use node::{
     HistoryEntry, KEY_FILE, Node, Shown, UNITS_FILE, default_data_dir, now_ms, random_bytes,
 };
 pub use report::{ImportedTask, TaskImport, UnassignedTask};
+pub use service::{
+    ActivityDraft, CheckReport, Draft, DraftError, FieldError, HouseholdDraft, ListQuery,
+    ModelDraft, PetitionDraft, ProgressDraft, TaskDraft, join_and_sync, refused_by_peer,
+};
 pub use sync::{SESSIONS_MAX, SharedNode, SyncSummary};
 pub use transfer::{parse_parcel, write_atomic};
