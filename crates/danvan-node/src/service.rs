@@ -734,3 +734,114 @@ pub fn refused_by_peer(error: &NodeError) -> bool {
         NodeError::Net(danvan_net::NetError::RefusedByPeer { .. })
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh data directory, removed afterwards.
+    struct Dir(std::path::PathBuf);
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn node(name: &str) -> (Dir, Node) {
+        let dir = std::env::temp_dir().join(format!(
+            "danvan-service-{name}-{}-{}",
+            std::process::id(),
+            crate::now_ms()
+        ));
+        let node = Node::init(&dir, "pho-minh", None, None).expect("init");
+        (Dir(dir), node)
+    }
+
+    fn fields(error: DraftError) -> Vec<String> {
+        match error {
+            DraftError::Fields(list) => list.into_iter().map(|e| e.field).collect(),
+            DraftError::Node(e) => panic!("expected field errors, got {e}"),
+        }
+    }
+
+    #[test]
+    fn every_bad_field_is_named_and_nothing_is_stored() {
+        let (_dir, mut node) = node("fields");
+        let draft = Draft::Activity(ActivityDraft {
+            unit: "khong-co".into(),
+            activity_type: "di-choi".into(),
+            date: "31/02/2023".into(),
+            attendance: "nhiều".into(),
+            ..ActivityDraft::default()
+        });
+        let error = node.add_draft(&draft).expect_err("bad draft");
+        assert_eq!(
+            error.for_field("attendance"),
+            Some("\"nhiều\" không phải số nguyên")
+        );
+        let mut named = fields(error);
+        named.sort();
+        assert_eq!(
+            named,
+            ["activity_type", "attendance", "date", "title", "unit"]
+        );
+        assert_eq!(node.store().counts().expect("counts").0, 0);
+    }
+
+    #[test]
+    fn a_good_draft_is_stored_with_its_values_read_the_cli_way() {
+        let (_dir, mut node) = node("good");
+        let draft = Draft::Household(HouseholdDraft {
+            project: "cao-toc-bac-nam".into(),
+            head: " Nguyễn Văn A ".into(),
+            parcels: vec!["12/345:250.5:ONT".into(), "".into()],
+            compensation_vnd: "850.000.000".into(),
+            ..HouseholdDraft::default()
+        });
+        let id = node.add_draft(&draft).expect("stored");
+        let Record::Household(h) = node.show(&id.to_string()).expect("show").record else {
+            panic!("not a household");
+        };
+        assert_eq!(h.head, "Nguyễn Văn A");
+        assert_eq!(h.compensation_vnd, Some(850_000_000));
+        assert_eq!(h.parcels.len(), 1);
+        assert_eq!(h.header.unit, "pho-minh");
+        assert_eq!(h.stage, vocab::HOUSEHOLD_STAGES[0].0);
+    }
+
+    #[test]
+    fn progress_finds_its_task_by_number() {
+        let (_dir, mut node) = node("progress");
+        let task = node
+            .add_draft(&Draft::Task(TaskDraft {
+                number: "2.4".into(),
+                title: "Đảng ủy các xã, phường".into(),
+                assigned: vec!["pho-minh".into()],
+                ..TaskDraft::default()
+            }))
+            .expect("task");
+        let progress = ProgressDraft {
+            task: "2.4".into(),
+            period: "2023-H2".into(),
+            status: "dang-thuc-hien".into(),
+            summary: "Đã tổ chức 3 buổi đối thoại".into(),
+            ..ProgressDraft::default()
+        };
+        let id = node
+            .add_draft(&Draft::Progress(progress.clone()))
+            .expect("progress");
+        let Record::Progress(p) = node.show(&id.to_string()).expect("show").record else {
+            panic!("not progress");
+        };
+        assert_eq!(p.task, task.to_string());
+        let unknown = Draft::Progress(ProgressDraft {
+            task: "9.9".into(),
+            period: "2023-H7".into(),
+            ..progress
+        });
+        let mut named = fields(node.add_draft(&unknown).expect_err("no such task"));
+        named.sort();
+        assert_eq!(named, ["period", "task"]);
+    }
+}

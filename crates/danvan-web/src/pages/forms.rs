@@ -22,6 +22,144 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/them", get(index))
         .route("/them/{kind}", get(form).post(submit))
+        .route("/ho-so/{id}/van-dong", get(visit_form).post(visit_submit))
+        .route("/ho-so/{id}/giai-doan", get(stage_form).post(stage_submit))
+}
+
+/// A persuasion visit or a stage move, as posted.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct HouseholdStep {
+    csrf: String,
+    date: String,
+    by: String,
+    outcome: String,
+    stage: String,
+    note: String,
+}
+
+/// The household's name for the heading, after checking the id is one.
+fn household_title(state: &AppState, id: &str) -> Result<String, WebError> {
+    let shown = state.call(|n| n.show(id))?;
+    danvan_node::Node::expect_kind(&shown.record, Kind::Household)?;
+    Ok(shown.record.summary().title)
+}
+
+async fn visit_form(
+    ctx: Ctx,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Markup, WebError> {
+    let title = household_title(&state, &id)?;
+    let step = HouseholdStep {
+        date: crate::fmt::date(&today()),
+        ..HouseholdStep::default()
+    };
+    Ok(step_page(&ctx, &id, &title, true, &step, None))
+}
+
+async fn stage_form(
+    ctx: Ctx,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Markup, WebError> {
+    let title = household_title(&state, &id)?;
+    let step = HouseholdStep {
+        date: crate::fmt::date(&today()),
+        ..HouseholdStep::default()
+    };
+    Ok(step_page(&ctx, &id, &title, false, &step, None))
+}
+
+async fn visit_submit(
+    ctx: Ctx,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form(step): Form<HouseholdStep>,
+) -> Result<Response, WebError> {
+    ctx.verify(&step.csrf)?;
+    let title = household_title(&state, &id)?;
+    match state.write(|n| Ok(n.household_visit(&id, &step.date, &step.by, &step.outcome)))? {
+        Ok(()) => Ok(Redirect::to(&format!("/ho-so/{id}?da-luu=1")).into_response()),
+        Err(e) => Ok((
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            step_page(&ctx, &id, &title, true, &step, Some(&e.to_string())),
+        )
+            .into_response()),
+    }
+}
+
+async fn stage_submit(
+    ctx: Ctx,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form(step): Form<HouseholdStep>,
+) -> Result<Response, WebError> {
+    ctx.verify(&step.csrf)?;
+    let title = household_title(&state, &id)?;
+    let by = step.by.clone();
+    match state.write(|n| Ok(n.household_status(&id, &step.stage, &step.date, &by, &step.note)))? {
+        Ok(outcome) => {
+            let note = match outcome {
+                danvan_node::StageOutcome::Backwards { .. } => "lui-giai-doan",
+                _ => "1",
+            };
+            Ok(Redirect::to(&format!("/ho-so/{id}?da-luu={note}")).into_response())
+        }
+        Err(e) => Ok((
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            step_page(&ctx, &id, &title, false, &step, Some(&e.to_string())),
+        )
+            .into_response()),
+    }
+}
+
+/// Today in Vietnam time, `YYYY-MM-DD`.
+fn today() -> String {
+    let now = time::OffsetDateTime::now_utc() + time::Duration::hours(7);
+    danvan_model::format_date(now.date())
+}
+
+fn step_page(
+    ctx: &Ctx,
+    id: &str,
+    title: &str,
+    visit: bool,
+    step: &HouseholdStep,
+    error: Option<&str>,
+) -> Markup {
+    let heading = if visit {
+        format!("Ghi lần vận động: {title}")
+    } else {
+        format!("Chuyển giai đoạn: {title}")
+    };
+    let action = if visit { "van-dong" } else { "giai-doan" };
+    let stages: Vec<vocab::Choice> = vocab::HOUSEHOLD_STAGES
+        .iter()
+        .copied()
+        .chain([vocab::OBJECTION, vocab::OBJECTION_RESOLVED])
+        .collect();
+    let body = html! {
+        p.muted { a href={ "/ho-so/" (id) } { "← Về hồ sơ" } }
+        @if let Some(message) = error {
+            p.error role="alert" { (message) }
+        }
+        form.stack method="post" action={ "/ho-so/" (id) "/" (action) } novalidate {
+            (csrf_field(ctx))
+            @if !visit {
+                (choice("stage", "Giai đoạn mới", &stages, &step.stage, None, true))
+            }
+            (text_input("date", "Ngày", Some("dd/mm/yyyy"), &step.date, None, false))
+            (text_input("by", if visit { "Người vận động" } else { "Người ghi" }, None, &step.by, None, false))
+            @if visit {
+                (text_input("outcome", "Kết quả vận động", None, &step.outcome, None, true))
+            } @else {
+                (text_input("note", "Ghi chú", None, &step.note, None, true))
+            }
+            div { button type="submit" { "Lưu" } }
+        }
+    };
+    page(ctx, Nav::Records, &heading, body)
 }
 
 /// The kinds, in the order an officer meets them, with their addresses.
