@@ -4,32 +4,15 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use danvan_model::{ChangeError, DocHeader, DocId, NodeId, Scope, SignedChange, admit_change};
+use danvan_model::{
+    ApplyReport, ChangeError, Checkpoint, DocHeader, DocId, FeedEntry, NodeId, Rejection, Scope,
+    SignedChange, admit_change,
+};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::documents::{after_write, apply_guarded, load_doc};
 use crate::error::StoreError;
 use crate::{Store, access, hash32, signed_from_row};
-
-/// How far this node has pulled from a peer's feed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Checkpoint {
-    /// The peer's store epoch the seq belongs to.
-    pub epoch: [u8; 8],
-    /// The highest seq of the peer's feed already stored here.
-    pub seq: u64,
-}
-
-/// One entry of the change feed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FeedEntry {
-    /// Local sequence number.
-    pub seq: u64,
-    /// Change hash.
-    pub hash: [u8; 32],
-    /// Bytes of the change body.
-    pub body_len: u32,
-}
 
 /// A change as stored, with its local sequence number.
 #[derive(Clone, Debug)]
@@ -38,32 +21,6 @@ pub struct StoredChange {
     pub seq: u64,
     /// The signed change.
     pub change: SignedChange,
-}
-
-/// What applying a batch of changes did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ApplyReport {
-    /// Changes stored for the first time.
-    pub new: usize,
-    /// Changes already held (no-ops).
-    pub duplicate: usize,
-    /// Documents touched.
-    pub documents: usize,
-    /// Changes refused (not stored; each logged in the audit log).
-    pub rejected: Vec<Rejection>,
-}
-
-/// A received change the store refused.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Rejection {
-    /// The change hash.
-    pub hash: [u8; 32],
-    /// The signer it claims.
-    pub author: NodeId,
-    /// The document it claims.
-    pub doc: DocId,
-    /// Why.
-    pub reason: ChangeError,
 }
 
 impl Store {

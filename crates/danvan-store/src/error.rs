@@ -107,6 +107,19 @@ impl StoreError {
         }
     }
 
+    /// Whether stored data is damaged: unreadable rows, or SQLite finding
+    /// the database file corrupt or not a database at all.
+    pub fn is_damage(&self) -> bool {
+        match self {
+            StoreError::Corrupt(_) => true,
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => matches!(
+                f.code,
+                rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase
+            ),
+            _ => false,
+        }
+    }
+
     /// Whether this is a disk fault (full disk, file-size limit, I/O error).
     pub fn is_disk_fault(&self) -> bool {
         matches!(self, StoreError::DiskFull(_) | StoreError::DiskIo(_))

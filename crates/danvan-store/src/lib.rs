@@ -21,7 +21,8 @@ mod projection;
 mod schema;
 
 pub use access::AuditEntry;
-pub use changes::{ApplyReport, Checkpoint, FeedEntry, Rejection, StoredChange};
+pub use changes::StoredChange;
+pub use danvan_model::{ApplyReport, Checkpoint, FeedEntry, Rejection};
 pub use documents::{LocalWrite, WriteBatch};
 pub use error::StoreError;
 pub use lock::LOCK_WAIT_MS;
