@@ -10,6 +10,9 @@ pub enum NodeError {
     /// [`danvan_store::StoreError::DiskIo`]).
     #[error(transparent)]
     Store(#[from] danvan_store::StoreError),
+    /// The data directory could not be opened, created or locked.
+    #[error(transparent)]
+    Open(#[from] danvan_store::OpenError),
     /// A record or value was refused.
     #[error(transparent)]
     Record(#[from] danvan_model::RecordError),
@@ -241,6 +244,7 @@ impl NodeError {
         use danvan_proto::ProtoError;
         match self {
             NodeError::Store(e) => store_exit_code(e),
+            NodeError::Open(e) => open_exit_code(e),
             NodeError::Proto(ProtoError::Replica(r)) => r
                 .cause()
                 .and_then(|c| c.downcast_ref::<danvan_store::StoreError>())
@@ -302,20 +306,28 @@ impl NodeError {
     }
 }
 
+/// The exit code of an open error (see [`NodeError::exit_code`]).
+fn open_exit_code(e: &danvan_store::OpenError) -> i32 {
+    use danvan_store::OpenError;
+    match e {
+        OpenError::Locked(_) => 5,
+        OpenError::Store(e) => store_exit_code(e),
+        OpenError::NoDataDir(_)
+        | OpenError::NotInitialized(_)
+        | OpenError::AlreadyInitialized(_)
+        | OpenError::TooNew { .. } => 1,
+    }
+}
+
 /// The exit code of a store error (see [`NodeError::exit_code`]).
 fn store_exit_code(e: &danvan_store::StoreError) -> i32 {
     use danvan_store::StoreError;
     match e {
         StoreError::NotFound(_) => 2,
         StoreError::Access(_) => 3,
-        StoreError::Locked(_) => 5,
         StoreError::DiskFull(_) | StoreError::DiskIo(_) => 6,
         _ if e.is_damage() => 7,
-        StoreError::NoDataDir(_)
-        | StoreError::NotInitialized(_)
-        | StoreError::AlreadyInitialized(_)
-        | StoreError::TooNew { .. }
-        | StoreError::Ambiguous { .. }
+        StoreError::Ambiguous { .. }
         | StoreError::Io { .. }
         | StoreError::Corrupt(_)
         | StoreError::Sqlite(_) => 1,
@@ -358,9 +370,14 @@ mod tests {
         assert_eq!(during_sync(StoreError::Corrupt("x".into())).exit_code(), 7);
         assert_eq!(during_sync(StoreError::Access("x".into())).exit_code(), 3);
         assert_eq!(
-            NodeError::Store(StoreError::Locked("/d".into())).exit_code(),
+            NodeError::Open(danvan_store::OpenError::Locked("/d".into())).exit_code(),
             5
         );
+        let sqlite_full = danvan_store::OpenError::from(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            None,
+        ));
+        assert_eq!(NodeError::Open(sqlite_full).exit_code(), 6);
         assert_eq!(
             NodeError::Store(StoreError::NotFound("abc".into())).exit_code(),
             2

@@ -4,8 +4,10 @@
 //! A [`Session`] syncs the whole change collection of two stores in both
 //! directions over one bidirectional stream of frames: each side pulls the
 //! other's change feed since its checkpoint, by hash offers and batches of
-//! compressed bodies, verifies every change and commits batch by batch
-//! through the [`Replica`] trait.
+//! compressed bodies, checks that each body is the change it asked for, and
+//! commits batch by batch through the [`Replica`] trait, whose `commit` is
+//! the receiver's intake: it verifies signatures and actors and admits each
+//! change (danvan-node's `receive_changes`; the in-memory test store verifies).
 //!
 //! This crate never does I/O: no sockets, no files, no threads, no clock, no
 //! OS randomness. A driver (danvan-node, or the simulator in danvan-testkit)

@@ -166,7 +166,8 @@ pub struct SessionStats {
     pub changes_received: u64,
     /// Received changes that were new to the store.
     pub changes_stored: u64,
-    /// Received changes that failed verification.
+    /// Received changes the replica's intake refused (verification or
+    /// admission).
     pub changes_rejected: u64,
 }
 
@@ -208,8 +209,9 @@ pub struct Progress {
 pub enum Event {
     /// A batch was committed or acknowledged.
     Progress(Progress),
-    /// A received change failed verification. It is not stored; the rest of
-    /// its batch is.
+    /// A received change was refused. Refused by the replica's intake, it is
+    /// not stored and the rest of its batch is; a body that is not the change
+    /// asked for is refused by the session, which then ends.
     Rejected {
         /// The change hash (for a body that is not an Automerge change at
         /// all: the SHA-256 of the bytes).

@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 
 use crate::disk::{self, DiskFault};
 
-/// What went wrong in the store. Nothing already committed is lost by any of these.
+/// Why a data directory could not be opened, created or locked again.
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
+pub enum OpenError {
     /// The data directory does not exist.
     #[error("không có thư mục dữ liệu {0}: hãy chạy `danvan --data-dir {0} init --unit …` trước")]
     NoDataDir(PathBuf),
@@ -31,6 +31,21 @@ pub enum StoreError {
         /// Newest this build knows.
         supported: i64,
     },
+    /// Reading or preparing the store failed: a disk fault, damage, SQLite.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<rusqlite::Error> for OpenError {
+    fn from(e: rusqlite::Error) -> Self {
+        OpenError::Store(e.into())
+    }
+}
+
+/// What went wrong in the store once open: applying changes, writing
+/// records, or querying. Nothing already committed is lost by any of these.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
     /// The disk is full (or a file-size limit was reached): the write was
     /// rolled back. Says what could not be written.
     #[error(

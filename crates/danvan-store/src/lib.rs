@@ -24,7 +24,7 @@ pub use access::AuditEntry;
 pub use changes::StoredChange;
 pub use danvan_model::{ApplyReport, Checkpoint, FeedEntry, Rejection};
 pub use documents::{LocalWrite, WriteBatch};
-pub use error::StoreError;
+pub use error::{OpenError, StoreError};
 pub use lock::LOCK_WAIT_MS;
 pub use peers::{PeerRow, TrustedNode};
 pub use projection::{ListFilter, Row};
@@ -120,12 +120,12 @@ fn signed_from_row(
 
 impl Store {
     /// Creates a new store in `dir` (created if missing) with a fresh epoch.
-    pub fn create(dir: &Path, epoch: [u8; 8]) -> Result<Store, StoreError> {
+    pub fn create(dir: &Path, epoch: [u8; 8]) -> Result<Store, OpenError> {
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
         let lock = take_lock(dir)?;
         let db = dir.join(DB_FILE);
         if db.exists() {
-            return Err(StoreError::AlreadyInitialized(dir.to_path_buf()));
+            return Err(OpenError::AlreadyInitialized(dir.to_path_buf()));
         }
         let mut conn = Connection::open(&db)?;
         configure(&conn)?;
@@ -145,13 +145,13 @@ impl Store {
     }
 
     /// Opens the store of `dir`, taking its lock.
-    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+    pub fn open(dir: &Path) -> Result<Store, OpenError> {
         if !dir.is_dir() {
-            return Err(StoreError::NoDataDir(dir.to_path_buf()));
+            return Err(OpenError::NoDataDir(dir.to_path_buf()));
         }
         let db = dir.join(DB_FILE);
         if !db.exists() {
-            return Err(StoreError::NotInitialized(dir.to_path_buf()));
+            return Err(OpenError::NotInitialized(dir.to_path_buf()));
         }
         let lock = take_lock(dir)?;
         let mut conn = Connection::open_with_flags(

@@ -4,14 +4,14 @@
 use std::fs::{File, OpenOptions};
 use std::path::Path;
 
-use crate::error::{StoreError, io_err};
+use crate::error::{OpenError, StoreError, io_err};
 use crate::{LOCK_FILE, Store};
 
 /// How long a command waits for another process to release the data
-/// directory before it gives up with [`StoreError::Locked`].
+/// directory before it gives up with [`OpenError::Locked`].
 pub const LOCK_WAIT_MS: u64 = 3_000;
 
-pub(crate) fn take_lock(dir: &Path) -> Result<File, StoreError> {
+pub(crate) fn take_lock(dir: &Path) -> Result<File, OpenError> {
     let path = dir.join(LOCK_FILE);
     let file = OpenOptions::new()
         .create(true)
@@ -23,22 +23,22 @@ pub(crate) fn take_lock(dir: &Path) -> Result<File, StoreError> {
     Ok(file)
 }
 
-fn wait_lock(file: &File, dir: &Path, wait_ms: u64) -> Result<(), StoreError> {
+fn wait_lock(file: &File, dir: &Path, wait_ms: u64) -> Result<(), OpenError> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_millis(wait_ms);
     loop {
         match file.try_lock() {
             Ok(()) => return Ok(()),
             Err(std::fs::TryLockError::WouldBlock) => {
                 if std::time::Instant::now() >= deadline {
-                    return Err(StoreError::Locked(dir.to_path_buf()));
+                    return Err(OpenError::Locked(dir.to_path_buf()));
                 }
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
             Err(std::fs::TryLockError::Error(e)) => {
-                return Err(StoreError::Io {
+                return Err(OpenError::Store(StoreError::Io {
                     path: dir.join(LOCK_FILE),
                     error: e,
-                });
+                }));
             }
         }
     }
@@ -55,7 +55,7 @@ impl Store {
     }
 
     /// Takes the directory back after [`Store::unlock`], waiting up to `wait_ms`.
-    pub fn relock(&mut self, wait_ms: u64) -> Result<(), StoreError> {
+    pub fn relock(&mut self, wait_ms: u64) -> Result<(), OpenError> {
         wait_lock(&self._lock, &self.dir, wait_ms)
     }
 }
