@@ -411,16 +411,14 @@ fn edit_one_record(node: &mut Node) -> Result<usize, NodeError> {
     let id = rows
         .first()
         .map(|r| r.id.clone())
-        .ok_or_else(|| NodeError::Invalid("no household to edit".into()))?;
+        .ok_or_else(|| NodeError::Demo("no household to edit".into()))?;
     node.household_visit(
         &id,
         "2025-10-02",
         "Tổ công tác, đồng chí Nguyễn Văn Tâm",
         "Hộ đồng ý nhận tiền, hẹn bàn giao mặt bằng sau thu hoạch",
     )?;
-    let doc: DocId = id
-        .parse()
-        .map_err(|e: danvan_model::DocIdError| NodeError::Invalid(e.to_string()))?;
+    let doc: DocId = id.parse().map_err(NodeError::DocId)?;
     let changes = node.store().doc_changes(&doc)?;
     Ok(changes.last().map(|c| c.change.body.len()).unwrap_or(0))
 }

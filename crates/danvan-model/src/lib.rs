@@ -6,6 +6,7 @@
 
 mod admit;
 mod dates;
+mod feed;
 mod fold;
 mod identity;
 mod ids;
@@ -16,6 +17,7 @@ pub mod vocab;
 
 pub use admit::{Admitted, DocHeader, admit_change};
 pub use dates::{DateError, Period, format_date, normalize_date, parse_date, vi_date};
+pub use feed::{ApplyReport, Checkpoint, FeedEntry, Rejection};
 pub use fold::fold;
 pub use identity::{
     ChangeError, EPOCH_LEN, NodeId, NodeIdError, NodeKey, SignedChange, parse_change_body,

@@ -72,17 +72,11 @@ impl Node {
     fn authority_key(&self) -> Result<NodeKey, NodeError> {
         let path = self.store().dir().join(AUTHORITY_KEY_FILE);
         if !path.exists() {
-            return Err(NodeError::Invalid(
-                "chỉ văn phòng thị xã (thư mục dữ liệu có khóa thẩm quyền, tạo bằng `init --authority`) mới sửa được danh sách thành viên"
-                    .into(),
-            ));
+            return Err(NodeError::NotAuthority);
         }
         let key = read_key_file(&path)?;
         if self.store().authority()? != Some(key.id()) {
-            return Err(NodeError::Invalid(format!(
-                "khóa thẩm quyền {} không khớp khóa mà kho này ghi nhận",
-                path.display()
-            )));
+            return Err(NodeError::AuthorityMismatch(path));
         }
         Ok(key)
     }
@@ -92,8 +86,7 @@ impl Node {
         authority: &NodeKey,
         roster: &Roster,
     ) -> Result<Arc<SignedRoster>, NodeError> {
-        let signed =
-            SignedRoster::sign(authority, roster).map_err(|e| NodeError::Invalid(e.to_string()))?;
+        let signed = SignedRoster::sign(authority, roster)?;
         let installed = self.store_mut().install_roster(signed.bytes(), None)?;
         self.set_units(installed.units().clone());
         Ok(installed)
@@ -106,9 +99,7 @@ impl Node {
 
     fn next_roster(&self) -> Result<(NodeKey, Roster), NodeError> {
         let key = self.authority_key()?;
-        let held = self
-            .roster()?
-            .ok_or_else(|| NodeError::Invalid("kho này chưa có danh sách thành viên".into()))?;
+        let held = self.roster()?.ok_or(NodeError::NoRoster)?;
         let mut roster = held.roster().clone();
         roster.version += 1;
         roster.issued_at = now_ms();
@@ -123,38 +114,31 @@ impl Node {
     ) -> Result<Arc<SignedRoster>, NodeError> {
         let (key, mut roster) = self.next_roster()?;
         if spec.units.is_empty() {
-            return Err(NodeError::Invalid("cần ít nhất một đơn vị (--unit)".into()));
+            return Err(NodeError::NoUnit);
         }
         for unit in &spec.units {
             self.units().require(unit)?;
         }
         if spec.role == Role::Field && spec.project.is_none() {
-            return Err(NodeError::Invalid(
-                "tổ GPMB (field) cần dự án: thêm --project, ví dụ --project cao-toc-bac-nam".into(),
-            ));
+            return Err(NodeError::FieldWithoutProject);
         }
         if let Some(project) = &spec.project
             && !danvan_model::vocab::PROJECTS
                 .iter()
                 .any(|(c, _)| c == project)
         {
-            return Err(NodeError::Invalid(format!(
-                "dự án {project:?} không có trong danh mục (dùng: {})",
-                danvan_model::vocab::codes(danvan_model::vocab::PROJECTS)
-            )));
+            return Err(NodeError::UnknownProject {
+                project: project.clone(),
+                known: danvan_model::vocab::codes(danvan_model::vocab::PROJECTS),
+            });
         }
         if spec.role != Role::Field && spec.project.is_some() {
-            return Err(NodeError::Invalid(
-                "chỉ tổ GPMB (field) mới gắn với dự án".into(),
-            ));
+            return Err(NodeError::ProjectWithoutField);
         }
         let text = node.to_string();
         match roster.members.iter_mut().find(|m| m.node == text) {
             Some(m) if m.is_revoked() => {
-                return Err(NodeError::Invalid(format!(
-                    "nút {} đã bị thu hồi; khóa đã thu hồi không dùng lại được — hãy khởi tạo máy với khóa mới",
-                    node.short()
-                )));
+                return Err(NodeError::Revoked(node.short()));
             }
             Some(m) => {
                 m.role = spec.role;
@@ -187,9 +171,7 @@ impl Node {
     ) -> Result<(Arc<SignedRoster>, usize), NodeError> {
         let (key, mut roster) = self.next_roster()?;
         if *node == self.id() {
-            return Err(NodeError::Invalid(
-                "không thu hồi chính trạm văn phòng thị xã".into(),
-            ));
+            return Err(NodeError::RevokeHub);
         }
         let kept = self.store().hashes_by(node)?;
         let text = node.to_string();
@@ -197,17 +179,9 @@ impl Node {
             .members
             .iter_mut()
             .find(|m| m.node == text)
-            .ok_or_else(|| {
-                NodeError::Invalid(format!(
-                    "nút {} không có trong danh sách thành viên",
-                    node.short()
-                ))
-            })?;
+            .ok_or_else(|| NodeError::NotMember(node.short()))?;
         if member.is_revoked() {
-            return Err(NodeError::Invalid(format!(
-                "nút {} đã bị thu hồi từ trước",
-                node.short()
-            )));
+            return Err(NodeError::AlreadyRevoked(node.short()));
         }
         member.revoked_at = Some(now_ms());
         member.kept = encode_kept(&kept);
@@ -219,28 +193,18 @@ impl Node {
     /// address as nodes reach it) is remembered for later invites.
     pub fn invite(&mut self, node: &NodeId, addr: Option<&str>) -> Result<String, NodeError> {
         let authority = self.authority_key()?.id();
-        let roster = self
-            .roster()?
-            .ok_or_else(|| NodeError::Invalid("kho này chưa có danh sách thành viên".into()))?;
-        roster
-            .check_peer(node)
-            .map_err(|d| NodeError::Invalid(format!("{d}: hãy thêm bằng `roster add` trước")))?;
+        let roster = self.roster()?.ok_or(NodeError::NoRoster)?;
+        roster.check_peer(node).map_err(NodeError::InviteRefused)?;
         if let Some(addr) = addr {
-            addr.parse::<std::net::SocketAddr>().map_err(|_| {
-                NodeError::Invalid(format!("địa chỉ {addr:?} không hợp lệ (dạng IP:cổng)"))
-            })?;
+            addr.parse::<std::net::SocketAddr>()
+                .map_err(|_| NodeError::BadAddress(addr.to_string()))?;
             self.store_mut().set_meta(META_HUB_ADDR, addr.as_bytes())?;
         }
         let hub_addr = self
             .store()
             .meta(META_HUB_ADDR)?
             .and_then(|v| String::from_utf8(v).ok())
-            .ok_or_else(|| {
-                NodeError::Invalid(
-                    "chưa biết địa chỉ trạm mà các nút kết nối tới: thêm --addr IP:CỔNG (ví dụ --addr 10.0.0.5:7700)"
-                        .into(),
-                )
-            })?;
+            .ok_or(NodeError::NoHubAddress)?;
         Ok(Invite {
             hub_addr,
             hub: self.id(),
@@ -265,21 +229,15 @@ impl Node {
     /// address. The roster itself arrives with the first sync.
     pub fn join(&mut self, invite: &Invite) -> Result<(), NodeError> {
         if invite.node != self.id() {
-            return Err(NodeError::Invalid(format!(
-                "lời mời này dành cho nút {}, không phải nút này ({})",
-                invite.node.short(),
-                self.id().short()
-            )));
+            return Err(NodeError::InviteForOther {
+                invited: invite.node.short(),
+                me: self.id().short(),
+            });
         }
         invite
             .hub_addr
             .parse::<std::net::SocketAddr>()
-            .map_err(|_| {
-                NodeError::Invalid(format!(
-                    "địa chỉ trạm trong lời mời không hợp lệ: {}",
-                    invite.hub_addr
-                ))
-            })?;
+            .map_err(|_| NodeError::InviteBadAddress(invite.hub_addr.clone()))?;
         self.store_mut().set_authority(&invite.authority)?;
         self.store_mut().trust(
             &invite.hub,
@@ -321,7 +279,7 @@ impl Node {
                     project,
                 },
             )
-            .map_err(|d| NodeError::Denied(d.to_string()))
+            .map_err(NodeError::Denied)
     }
 
     /// Checks [`Node::check_write`] for a record.

@@ -204,14 +204,9 @@ async fn run_in(base: &Path) -> Result<String, NodeError> {
         };
         nodes[0].2.roster_add(&id, spec)?;
         let invite = nodes[0].2.invite(&id, Some(hub_addr_for_invites))?;
-        nodes[i]
-            .2
-            .join(&Invite::decode(&invite).map_err(|e| NodeError::Invalid(e.to_string()))?)?;
+        nodes[i].2.join(&Invite::decode(&invite)?)?;
     }
-    let roster = nodes[0]
-        .2
-        .roster()?
-        .ok_or_else(|| NodeError::Invalid("trạm chưa có danh sách thành viên".into()))?;
+    let roster = nodes[0].2.roster()?.ok_or(NodeError::NoRoster)?;
     for (_, _, node) in &mut nodes[1..] {
         node.store_mut().install_roster(roster.bytes(), None)?;
     }
@@ -357,9 +352,7 @@ async fn run_in(base: &Path) -> Result<String, NodeError> {
         direct.round_trips
     );
     let _ = stop1.send(());
-    serve1
-        .await
-        .map_err(|e| NodeError::Invalid(e.to_string()))??;
+    serve1.await.map_err(|e| NodeError::Demo(e.to_string()))??;
 
     // 3. Everyone through the hub.
     let _ = writeln!(out, "\n3. Tất cả đồng bộ qua trạm thị xã");
@@ -394,9 +387,7 @@ async fn run_in(base: &Path) -> Result<String, NodeError> {
         }
     }
     let _ = stop.send(());
-    serve
-        .await
-        .map_err(|e| NodeError::Invalid(e.to_string()))??;
+    serve.await.map_err(|e| NodeError::Demo(e.to_string()))??;
     let _ = writeln!(
         out,
         "   tổng: {sessions} phiên, {total_bytes} byte dữ liệu ứng dụng, {total_round_trips} lượt khứ hồi"
@@ -486,9 +477,7 @@ async fn run_in(base: &Path) -> Result<String, NodeError> {
         let _ = writeln!(out, "   {unit:<34} {label:<42} {count:>3}");
     }
     if !converged {
-        return Err(NodeError::Invalid(
-            "các nút chưa hội tụ sau khi đồng bộ".into(),
-        ));
+        return Err(NodeError::NotConverged);
     }
     let _ = writeln!(
         out,

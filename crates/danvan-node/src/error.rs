@@ -10,6 +10,9 @@ pub enum NodeError {
     /// [`danvan_store::StoreError::DiskIo`]).
     #[error(transparent)]
     Store(#[from] danvan_store::StoreError),
+    /// The data directory could not be opened, created or locked.
+    #[error(transparent)]
+    Open(#[from] danvan_store::OpenError),
     /// A record or value was refused.
     #[error(transparent)]
     Record(#[from] danvan_model::RecordError),
@@ -45,9 +48,6 @@ pub enum NodeError {
         /// One line per bad row (the first ones).
         rows: String,
     },
-    /// A change in a bundle or from a peer failed verification.
-    #[error("gói thay đổi bị từ chối: {0}")]
-    Rejected(String),
     /// The node key file is missing or damaged.
     #[error("khóa nút {path} hỏng hoặc thiếu: {reason}")]
     Key {
@@ -59,15 +59,160 @@ pub enum NodeError {
     /// A transport error.
     #[error(transparent)]
     Net(#[from] danvan_net::NetError),
+    /// The peer ended the stream before the session was over.
+    #[error("nút {0} đóng phiên đồng bộ trước khi xong")]
+    PeerClosed(String),
     /// The sync session failed.
     #[error(transparent)]
     Proto(#[from] danvan_proto::ProtoError),
-    /// The roster does not allow this node to do it.
+    /// The roster does not let a node read or write a record.
     #[error("không được phép: {0}")]
-    Denied(String),
-    /// A value given on the command line is not usable.
+    Denied(#[from] danvan_model::Denied),
+    /// A roster or an invite could not be made or read.
+    #[error(transparent)]
+    Roster(#[from] danvan_model::RosterError),
+    /// A record id that is not one.
+    #[error(transparent)]
+    DocId(#[from] danvan_model::DocIdError),
+    /// A roster command on a data directory without the town's authority key.
+    #[error(
+        "chỉ văn phòng thị xã (thư mục dữ liệu có khóa thẩm quyền, tạo bằng `init --authority`) mới sửa được danh sách thành viên"
+    )]
+    NotAuthority,
+    /// The authority key file is not the key this store is pinned to.
+    #[error("khóa thẩm quyền {} không khớp khóa mà kho này ghi nhận", .0.display())]
+    AuthorityMismatch(PathBuf),
+    /// An operation that needs a roster, on a store that holds none.
+    #[error("kho này chưa có danh sách thành viên")]
+    NoRoster,
+    /// `bundle export --for` on a store that holds no roster.
+    #[error("--for cần danh sách thành viên: nút này chưa thuộc thị xã nào")]
+    ExportForWithoutRoster,
+    /// A node (short id) that the roster does not list.
+    #[error("nút {0} không có trong danh sách thành viên")]
+    NotMember(String),
+    /// A node (short id) the roster does not list or has revoked, so no
+    /// scope to export for.
+    #[error("không được phép: nút {0} không có trong danh sách thành viên hoặc đã bị thu hồi")]
+    NoScope(String),
+    /// An invite for a node the roster does not let in.
+    #[error("{0}: hãy thêm bằng `roster add` trước")]
+    InviteRefused(danvan_model::Denied),
+    /// A revoked node (short id) cannot come back.
+    #[error(
+        "nút {0} đã bị thu hồi; khóa đã thu hồi không dùng lại được — hãy khởi tạo máy với khóa mới"
+    )]
+    Revoked(String),
+    /// A node (short id) revoked already.
+    #[error("nút {0} đã bị thu hồi từ trước")]
+    AlreadyRevoked(String),
+    /// Revoking the town office's own node.
+    #[error("không thu hồi chính trạm văn phòng thị xã")]
+    RevokeHub,
+    /// A member without a unit.
+    #[error("cần ít nhất một đơn vị (--unit)")]
+    NoUnit,
+    /// A field team without a project.
+    #[error("tổ GPMB (field) cần dự án: thêm --project, ví dụ --project cao-toc-bac-nam")]
+    FieldWithoutProject,
+    /// A project only a field team may have.
+    #[error("chỉ tổ GPMB (field) mới gắn với dự án")]
+    ProjectWithoutField,
+    /// A project code outside the vocabulary.
+    #[error("dự án {project:?} không có trong danh mục (dùng: {known})")]
+    UnknownProject {
+        /// The code given.
+        project: String,
+        /// The codes known.
+        known: String,
+    },
+    /// An address that is not `IP:port`.
+    #[error("địa chỉ {0:?} không hợp lệ (dạng IP:cổng)")]
+    BadAddress(String),
+    /// An invite with no hub address to put in it.
+    #[error(
+        "chưa biết địa chỉ trạm mà các nút kết nối tới: thêm --addr IP:CỔNG (ví dụ --addr 10.0.0.5:7700)"
+    )]
+    NoHubAddress,
+    /// An invite made for another node.
+    #[error("lời mời này dành cho nút {invited}, không phải nút này ({me})")]
+    InviteForOther {
+        /// The node invited (short id).
+        invited: String,
+        /// This node (short id).
+        me: String,
+    },
+    /// An invite whose hub address is not `IP:port`.
+    #[error("địa chỉ trạm trong lời mời không hợp lệ: {0}")]
+    InviteBadAddress(String),
+    /// `--set` not of the form `FIELD=VALUE`.
+    #[error("--set cần dạng TRƯỜNG=GIÁ_TRỊ, nhận được {0:?}")]
+    BadSet(String),
+    /// An edit with nothing to set.
+    #[error("không có --set nào: không có gì để sửa")]
+    NothingToSet,
+    /// A parcel not of the form `SHEET/PARCEL:AREA:LAND_TYPE`.
+    #[error(
+        "thửa đất {0:?} không hợp lệ: dùng TỜ/THỬA:DIỆN_TÍCH_M2:LOẠI_ĐẤT, ví dụ 12/345:250.5:ONT"
+    )]
+    BadParcel(String),
+    /// A number field that is not a non-negative integer.
+    #[error("{field}: {text:?} không phải số nguyên không âm")]
+    NotANumber {
+        /// The field.
+        field: String,
+        /// What was given.
+        text: String,
+    },
+    /// A kind that CSV import does not take.
+    #[error("chỉ nhập được household hoặc activity từ CSV, không phải {0}")]
+    CsvKind(&'static str),
+    /// An input file over its size bound.
+    #[error("tệp {} quá lớn ({bytes} byte, tối đa {max})", .path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        bytes: u64,
+        /// The bound.
+        max: u64,
+    },
+    /// A CSV file that cannot be read as CSV (the message says where).
     #[error("{0}")]
-    Invalid(String),
+    CsvRead(String),
+    /// A CSV file with an unsupported column.
+    #[error("{}: cột {column:?} không được hỗ trợ (các cột: {known})", .path.display())]
+    CsvColumn {
+        /// The file.
+        path: PathBuf,
+        /// The column.
+        column: String,
+        /// The columns supported.
+        known: String,
+    },
+    /// A CSV file over the row bound.
+    #[error("{}: quá {max} dòng; hãy chia tệp thành nhiều phần (không dòng nào được nhập)", .path.display())]
+    CsvTooLong {
+        /// The file.
+        path: PathBuf,
+        /// The bound.
+        max: usize,
+    },
+    /// A CSV file with no data row.
+    #[error("{}: không có dòng dữ liệu nào", .0.display())]
+    CsvEmpty(PathBuf),
+    /// An export that could not be encoded.
+    #[error("{0}")]
+    Export(String),
+    /// An export format other than csv or json.
+    #[error("định dạng {0:?} không hỗ trợ (dùng csv hoặc json)")]
+    ExportFormat(String),
+    /// The demo: a task of it failed.
+    #[error("{0}")]
+    Demo(String),
+    /// The demo: the nodes did not converge.
+    #[error("các nút chưa hội tụ sau khi đồng bộ")]
+    NotConverged,
     /// A file-system error.
     #[error("không đọc hoặc ghi được tệp {path}: {error}")]
     Io {
@@ -76,6 +221,117 @@ pub enum NodeError {
         /// The error.
         error: std::io::Error,
     },
+}
+
+impl NodeError {
+    /// The process exit code for this error, so scripts can tell failures
+    /// apart without reading Vietnamese:
+    ///
+    /// | code | meaning |
+    /// |---|---|
+    /// | 1 | general failure, or input that is not usable |
+    /// | 2 | not found: an unknown record or node id |
+    /// | 3 | refused by access control (the roster, the authority, a peer's trust) |
+    /// | 4 | the peer is unreachable, or the network or the session failed |
+    /// | 5 | another danvan process holds the data directory |
+    /// | 6 | the disk is full or failed a read or write |
+    /// | 7 | the store or a key file is damaged |
+    ///
+    /// A store error met during sync keeps its code: a full disk is 6
+    /// whether a command or a sync session wrote.
+    pub fn exit_code(&self) -> i32 {
+        use danvan_net::NetError;
+        use danvan_proto::ProtoError;
+        match self {
+            NodeError::Store(e) => store_exit_code(e),
+            NodeError::Open(e) => open_exit_code(e),
+            NodeError::Proto(ProtoError::Replica(r)) => r
+                .cause()
+                .and_then(|c| c.downcast_ref::<danvan_store::StoreError>())
+                .map_or(1, store_exit_code),
+            NodeError::Proto(ProtoError::ChangeTooLarge { .. }) => 1,
+            NodeError::Proto(_) | NodeError::PeerClosed(_) => 4,
+            NodeError::Net(
+                NetError::Untrusted { .. }
+                | NetError::UnexpectedPeer { .. }
+                | NetError::RefusedByPeer { .. },
+            ) => 3,
+            NodeError::Net(NetError::Config(_) | NetError::Certificate(_)) => 1,
+            NodeError::Net(_) => 4,
+            NodeError::Denied(_)
+            | NodeError::NotAuthority
+            | NodeError::AuthorityMismatch(_)
+            | NodeError::InviteRefused(_)
+            | NodeError::NoScope(_) => 3,
+            NodeError::NotMember(_) => 2,
+            NodeError::Key { .. } => 7,
+            NodeError::Record(_)
+            | NodeError::Unit(_)
+            | NodeError::Date(_)
+            | NodeError::Report(_)
+            | NodeError::Bundle(_)
+            | NodeError::WrongKind { .. }
+            | NodeError::Csv { .. }
+            | NodeError::Roster(_)
+            | NodeError::DocId(_)
+            | NodeError::ExportForWithoutRoster
+            | NodeError::NoRoster
+            | NodeError::Revoked(_)
+            | NodeError::AlreadyRevoked(_)
+            | NodeError::RevokeHub
+            | NodeError::NoUnit
+            | NodeError::FieldWithoutProject
+            | NodeError::ProjectWithoutField
+            | NodeError::UnknownProject { .. }
+            | NodeError::BadAddress(_)
+            | NodeError::NoHubAddress
+            | NodeError::InviteForOther { .. }
+            | NodeError::InviteBadAddress(_)
+            | NodeError::BadSet(_)
+            | NodeError::NothingToSet
+            | NodeError::BadParcel(_)
+            | NodeError::NotANumber { .. }
+            | NodeError::CsvKind(_)
+            | NodeError::TooLarge { .. }
+            | NodeError::CsvRead(_)
+            | NodeError::CsvColumn { .. }
+            | NodeError::CsvTooLong { .. }
+            | NodeError::CsvEmpty(_)
+            | NodeError::Export(_)
+            | NodeError::ExportFormat(_)
+            | NodeError::Demo(_)
+            | NodeError::NotConverged
+            | NodeError::Io { .. } => 1,
+        }
+    }
+}
+
+/// The exit code of an open error (see [`NodeError::exit_code`]).
+fn open_exit_code(e: &danvan_store::OpenError) -> i32 {
+    use danvan_store::OpenError;
+    match e {
+        OpenError::Locked(_) => 5,
+        OpenError::Store(e) => store_exit_code(e),
+        OpenError::NoDataDir(_)
+        | OpenError::NotInitialized(_)
+        | OpenError::AlreadyInitialized(_)
+        | OpenError::TooNew { .. } => 1,
+    }
+}
+
+/// The exit code of a store error (see [`NodeError::exit_code`]).
+fn store_exit_code(e: &danvan_store::StoreError) -> i32 {
+    use danvan_store::StoreError;
+    match e {
+        StoreError::NotFound(_) => 2,
+        StoreError::Access(_) => 3,
+        StoreError::DiskFull(_) | StoreError::DiskIo(_) => 6,
+        _ if e.is_damage() => 7,
+        StoreError::Ambiguous { .. }
+        | StoreError::Io { .. }
+        | StoreError::Corrupt(_)
+        | StoreError::Sqlite(_) => 1,
+    }
 }
 
 pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> NodeError + '_ {
@@ -88,5 +344,51 @@ pub fn file_error(path: &std::path::Path, error: std::io::Error) -> NodeError {
     match danvan_store::StoreError::from_io(path, error) {
         danvan_store::StoreError::Io { path, error } => NodeError::Io { path, error },
         disk => NodeError::Store(disk),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use danvan_proto::{ProtoError, ReplicaError};
+    use danvan_store::StoreError;
+
+    /// A store error that crossed the sync engine.
+    fn during_sync(e: StoreError) -> NodeError {
+        NodeError::Proto(ProtoError::Replica(ReplicaError::from_store(e)))
+    }
+
+    #[test]
+    fn exit_codes_tell_failures_apart_even_across_sync() {
+        let full = || StoreError::DiskFull("vào kho dữ liệu".into());
+        assert_eq!(NodeError::Store(full()).exit_code(), 6);
+        let synced = during_sync(full());
+        assert_eq!(synced.exit_code(), 6);
+        // The message is the store's own, quoted once.
+        assert!(synced.to_string().contains("ổ đĩa đầy"), "{synced}");
+        assert_eq!(during_sync(StoreError::DiskIo("x".into())).exit_code(), 6);
+        assert_eq!(during_sync(StoreError::Corrupt("x".into())).exit_code(), 7);
+        assert_eq!(during_sync(StoreError::Access("x".into())).exit_code(), 3);
+        assert_eq!(
+            NodeError::Open(danvan_store::OpenError::Locked("/d".into())).exit_code(),
+            5
+        );
+        let sqlite_full = danvan_store::OpenError::from(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            None,
+        ));
+        assert_eq!(NodeError::Open(sqlite_full).exit_code(), 6);
+        assert_eq!(
+            NodeError::Store(StoreError::NotFound("abc".into())).exit_code(),
+            2
+        );
+        assert_eq!(NodeError::PeerClosed("ABCD".into()).exit_code(), 4);
+        assert_eq!(NodeError::NotAuthority.exit_code(), 3);
+        assert_eq!(NodeError::NotMember("ABCD".into()).exit_code(), 2);
+        assert_eq!(NodeError::NothingToSet.exit_code(), 1);
+        assert_eq!(
+            NodeError::Proto(ProtoError::Replica(ReplicaError::new("x"))).exit_code(),
+            1
+        );
     }
 }

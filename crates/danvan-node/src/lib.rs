@@ -9,6 +9,7 @@ mod access;
 pub mod demo;
 mod error;
 mod household;
+mod intake;
 mod node;
 mod replica;
 mod report;
@@ -22,6 +23,7 @@ pub use danvan_proto::{Progress, SessionStats};
 pub use danvan_store::{ApplyReport, AuditEntry, ListFilter, PeerRow, Rejection, Row, TrustedNode};
 pub use error::{NodeError, file_error};
 pub use household::StageOutcome;
+pub use intake::{Via, receive_changes};
 pub use node::{
     HistoryEntry, KEY_FILE, Node, Shown, UNITS_FILE, default_data_dir, now_ms, random_bytes,
 };

@@ -437,9 +437,9 @@ impl Node {
         let kind = danvan_model::read_record(&automerge)?.kind();
         let mut parsed = Vec::new();
         for set in sets {
-            let (field, value) = set.split_once('=').ok_or_else(|| {
-                NodeError::Invalid(format!("--set cần dạng TRƯỜNG=GIÁ_TRỊ, nhận được {set:?}"))
-            })?;
+            let (field, value) = set
+                .split_once('=')
+                .ok_or_else(|| NodeError::BadSet(set.to_string()))?;
             let spec = danvan_model::field_spec(kind, field.trim())?;
             let value_parsed = danvan_model::parse_field(spec, value)?;
             if matches!(spec.ty, danvan_model::FieldType::Unit) && !value.trim().is_empty() {
@@ -448,9 +448,7 @@ impl Node {
             parsed.push((spec, value_parsed));
         }
         if parsed.is_empty() {
-            return Err(NodeError::Invalid(
-                "không có --set nào: không có gì để sửa".into(),
-            ));
+            return Err(NodeError::NothingToSet);
         }
         let names: Vec<&str> = parsed.iter().map(|(s, _)| s.name).collect();
         let message = format!("sửa {}", names.join(", "));
@@ -518,39 +516,18 @@ impl Node {
     }
 
     /// Verifies changes from elsewhere (a bundle) and stores those that
-    /// pass every check sync makes: signature, actor, roster, header. Each
+    /// pass every check sync makes (see [`crate::receive_changes`]): each
     /// refused change is logged in the audit log and listed in the report;
     /// the others are stored.
     pub fn import_changes(
         &mut self,
         changes: &[SignedChange],
-    ) -> Result<danvan_store::ApplyReport, NodeError> {
-        let mut verified = Vec::with_capacity(changes.len());
-        let mut refused = Vec::new();
-        for change in changes {
-            match change.verify() {
-                Ok(_) => verified.push(change.clone()),
-                Err(reason) => {
-                    self.store.audit_rejection(
-                        None,
-                        &change.hash,
-                        &change.author,
-                        Some(&change.doc),
-                        &reason,
-                    )?;
-                    refused.push(danvan_store::Rejection {
-                        hash: change.hash,
-                        author: change.author,
-                        doc: change.doc,
-                        reason,
-                    });
-                }
-            }
-        }
-        let mut report = self.store.apply_changes(None, &verified, None)?;
-        refused.append(&mut report.rejected);
-        report.rejected = refused;
-        Ok(report)
+    ) -> Result<danvan_model::ApplyReport, NodeError> {
+        Ok(crate::intake::receive_changes(
+            &mut self.store,
+            crate::intake::Via::Bundle,
+            changes.to_vec(),
+        )?)
     }
 
     /// Every stored change, in log order.
@@ -597,11 +574,7 @@ fn build_new(
     actor: automerge::ActorId,
     record: &Record,
 ) -> Result<(DocId, Automerge, Vec<SignedChange>), NodeError> {
-    let doc: DocId = record
-        .header()
-        .id
-        .parse()
-        .map_err(|e: danvan_model::DocIdError| NodeError::Invalid(e.to_string()))?;
+    let doc: DocId = record.header().id.parse().map_err(NodeError::DocId)?;
     let mut automerge = Automerge::new().with_actor(actor);
     let message = format!("tạo hồ sơ {}", record.kind().label_vi());
     automerge

@@ -1,8 +1,11 @@
 //! The SQLite store as the sync engine's [`Replica`].
 
+use danvan_model::{ApplyReport, Checkpoint, FeedEntry};
 use danvan_model::{NodeId, SignedChange};
-use danvan_proto::{Checkpoint, CommitReport, FeedEntry, PeerStore, Replica, ReplicaError};
+use danvan_proto::{PeerStore, Replica, ReplicaError};
 use danvan_store::Store;
+
+use crate::intake::{Via, receive_changes};
 
 /// Borrows a store for one step of a sync session.
 pub(crate) struct StoreReplica<'a> {
@@ -24,8 +27,10 @@ pub(crate) fn scope_key(store: &Store) -> Result<String, danvan_store::StoreErro
     Ok(store.own_scope()?.map(|s| s.key()).unwrap_or_default())
 }
 
+/// Keeps the store's error typed across the sync engine, so that a full
+/// disk during sync is still a `DiskFull` when it reaches the CLI.
 fn err(e: danvan_store::StoreError) -> ReplicaError {
-    ReplicaError::new(e.to_string())
+    ReplicaError::from_store(e)
 }
 
 impl Replica for StoreReplica<'_> {
@@ -57,21 +62,9 @@ impl Replica for StoreReplica<'_> {
             })?),
             None => None,
         };
-        let (entries, scanned) = self
-            .store
+        self.store
             .feed(&peer.node, peer.epoch, since, limit, scope.as_ref())
-            .map_err(err)?;
-        Ok((
-            entries
-                .into_iter()
-                .map(|e| FeedEntry {
-                    seq: e.seq,
-                    hash: e.hash,
-                    body_len: e.body_len,
-                })
-                .collect(),
-            scanned,
-        ))
+            .map_err(err)
     }
 
     fn has_changes(&self, hashes: &[[u8; 32]]) -> Result<Vec<bool>, ReplicaError> {
@@ -89,14 +82,7 @@ impl Replica for StoreReplica<'_> {
     }
 
     fn checkpoint(&self, peer: &NodeId) -> Result<Option<Checkpoint>, ReplicaError> {
-        Ok(self
-            .store
-            .checkpoint(peer, self.scope_key)
-            .map_err(err)?
-            .map(|c| Checkpoint {
-                epoch: c.epoch,
-                seq: c.seq,
-            }))
+        self.store.checkpoint(peer, self.scope_key).map_err(err)
     }
 
     fn commit(
@@ -104,30 +90,21 @@ impl Replica for StoreReplica<'_> {
         from: &PeerStore,
         changes: Vec<SignedChange>,
         pulled_to: Option<u64>,
-    ) -> Result<CommitReport, ReplicaError> {
-        let checkpoint = pulled_to.map(|seq| {
-            (
-                &from.node,
-                danvan_store::Checkpoint {
-                    epoch: from.epoch,
-                    seq,
-                },
-                self.scope_key,
-            )
-        });
-        let report = self
-            .store
-            .apply_changes(Some((&from.node, from.epoch)), &changes, checkpoint)
-            .map_err(err)?;
-        Ok(CommitReport {
-            stored: report.new,
-            known: report.duplicate,
-            rejected: report
-                .rejected
-                .into_iter()
-                .map(|r| (r.hash, r.author, r.reason))
-                .collect(),
-        })
+    ) -> Result<ApplyReport, ReplicaError> {
+        let via = Via::Sync {
+            peer: &from.node,
+            epoch: from.epoch,
+            checkpoint: pulled_to.map(|seq| {
+                (
+                    Checkpoint {
+                        epoch: from.epoch,
+                        seq,
+                    },
+                    self.scope_key,
+                )
+            }),
+        };
+        receive_changes(self.store, via, changes).map_err(err)
     }
 
     fn roster_version(&self) -> u64 {

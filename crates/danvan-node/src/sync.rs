@@ -7,13 +7,14 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
-use danvan_model::{ChangeError, NodeId, SignedRoster};
-use danvan_net::{Backoff, Connection, Endpoint, NetConfig, TrustFn};
+use danvan_model::{NodeId, SignedRoster};
+use danvan_net::{Backoff, Connection, Endpoint, FrameReceiver, FrameSender, NetConfig, TrustFn};
 use danvan_proto::{Event, Progress, Session, SessionConfig, SessionStats};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::error::NodeError;
+use crate::intake::refuse_body;
 use crate::node::{Node, now_ms};
 use crate::replica::{StoreReplica, scope_key};
 
@@ -291,27 +292,27 @@ impl SharedNode {
     ) -> Result<SyncSummary, NodeError> {
         let started = Instant::now();
         let peer = conn.peer();
-        let (mut tx, mut rx) = if initiator {
+        let (tx, rx) = if initiator {
             conn.open_stream().await?
         } else {
             conn.accept_stream().await?
         };
-        // `FrameReceiver::recv` is not cancel-safe (a frame half read when
-        // another branch of the select below wins would be lost), so one
-        // task owns the receiver and hands over whole frames. The bounded
-        // channel keeps at most two frames in memory ahead of the session.
-        let (frames_tx, mut frames) = tokio::sync::mpsc::channel(2);
-        let reader = AbortOnDrop(tokio::spawn(async move {
-            loop {
-                let frame = rx.recv().await;
-                let end = !matches!(frame, Ok(Some(_)));
-                if frames_tx.send(frame).await.is_err() || end {
-                    break;
-                }
-            }
-        }));
-        let mut changed = self.changed.subscribe();
-        changed.mark_unchanged();
+        let (frames, reader) = read_frames(rx);
+        let mut run = self.start_session(peer, live)?;
+        let result = self.drive(&mut run, tx, frames, progress).await;
+        drop(reader);
+        let scope_changed = self.finish_session(&run, initiator, started, &result);
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        result.map(|stats| {
+            let mut summary = SyncSummary::new(peer, &stats, elapsed_ms);
+            summary.scope_changed = scope_changed;
+            summary
+        })
+    }
+
+    /// Setup: the read scope and roster the session starts under, and the
+    /// session itself (its Hello is ready to send).
+    fn start_session(&self, peer: NodeId, live: bool) -> Result<SessionRun, NodeError> {
         let config = SessionConfig {
             live,
             ..SessionConfig::default()
@@ -319,7 +320,7 @@ impl SharedNode {
         let (scope, roster_before) = self.with(|node| -> Result<_, NodeError> {
             Ok((scope_key(node.store())?, node.store().roster_version()?))
         })??;
-        let mut session = self.with(|node| {
+        let session = self.with(|node| {
             let id = node.id();
             Session::new(
                 mono_ms(),
@@ -329,120 +330,158 @@ impl SharedNode {
                 &StoreReplica::new(node.store_mut(), &scope),
             )
         })??;
-        let mut last_progress: Option<Progress> = None;
+        Ok(SessionRun {
+            session,
+            peer,
+            live,
+            scope,
+            roster_before,
+            last_progress: None,
+        })
+    }
+
+    /// The loop: moves frames, local changes and time into the session and
+    /// its frames and events out, until it ends.
+    async fn drive(
+        &self,
+        run: &mut SessionRun,
+        mut tx: FrameSender,
+        mut frames: Frames,
+        progress: &mut (dyn FnMut(&Progress) + Send),
+    ) -> Result<SessionStats, NodeError> {
+        let mut changed = self.changed.subscribe();
+        changed.mark_unchanged();
         // A live session also looks for records written by other processes
         // (the CLI) while it runs, and pushes them.
         let mut poll = tokio::time::interval(Duration::from_millis(POLL_INTERVAL_MS));
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let result = loop {
-            while let Some(frame) = session.poll_transmit() {
+        let peer = run.peer;
+        loop {
+            while let Some(frame) = run.session.poll_transmit() {
                 tx.send(&frame).await?;
             }
-            let mut outcome = None;
-            while let Some(event) = session.poll_event() {
-                match event {
-                    Event::Progress(p) => {
-                        progress(&p);
-                        last_progress = Some(p);
-                    }
-                    Event::Rejected {
-                        hash,
-                        author,
-                        reason,
-                    } => {
-                        tracing::warn!(
-                            "từ chối thay đổi {} của nút {} nhận từ {}: {reason}",
-                            hash[..6]
-                                .iter()
-                                .map(|b| format!("{b:02x}"))
-                                .collect::<String>(),
-                            author.short(),
-                            peer.short()
-                        );
-                        // The store logs what it refuses itself; what the
-                        // session refused before the store saw it is logged here.
-                        if matches!(
-                            reason,
-                            ChangeError::BadSignature(_)
-                                | ChangeError::ActorMismatch(_)
-                                | ChangeError::Malformed(_)
-                                | ChangeError::HashMismatch
-                        ) {
-                            self.with(|node| {
-                                node.store_mut().audit_rejection(
-                                    Some(&peer),
-                                    &hash,
-                                    &author,
-                                    None,
-                                    &reason,
-                                )
-                            })??;
-                        }
-                    }
-                    Event::CaughtUp(stats) => {
-                        tracing::info!("đã đồng bộ xong với {}: {stats}", peer.short());
-                    }
-                    Event::Done(stats) => outcome = Some(Ok(stats)),
-                    Event::Failed(e) => outcome = Some(Err(NodeError::from(e))),
-                }
+            if let Some(outcome) = self.handle_events(run, progress)? {
+                return close_stream(&mut run.session, tx, &mut frames, outcome).await;
             }
-            if let Some(outcome) = outcome {
-                while let Some(frame) = session.poll_transmit() {
-                    let _ = tx.send(&frame).await;
-                }
-                let _ = tx.finish();
-                // Let the peer read everything before the connection goes:
-                // its last frames need no answer, so closing at once could
-                // cut them off. Wait (bounded) for it to end its side.
-                if outcome.is_ok() {
-                    let _ = tokio::time::timeout(Duration::from_millis(CLOSE_WAIT_MS), async {
-                        while let Some(Ok(Some(_))) = frames.recv().await {}
-                    })
-                    .await;
-                }
-                break outcome;
+            if run.session.is_closed() {
+                return Ok(run.session.stats());
             }
-            if session.is_closed() {
-                break Ok(session.stats());
-            }
-            let timeout = session
+            let timeout = run
+                .session
                 .poll_timeout()
                 .map(|t| Duration::from_millis(t.saturating_sub(mono_ms())))
                 .unwrap_or(Duration::from_secs(3600));
+            let scope = run.scope.as_str();
+            let session = &mut run.session;
             tokio::select! {
                 frame = frames.recv() => match frame.unwrap_or(Ok(None)) {
                     Ok(Some(frame)) => {
                         let stored_before = session.stats().changes_stored;
-                        self.with(|node| session.handle_frame(mono_ms(), &frame, &mut StoreReplica::new(node.store_mut(), &scope)))?;
+                        self.with(|node| session.handle_frame(mono_ms(), &frame, &mut StoreReplica::new(node.store_mut(), scope)))?;
                         if session.stats().changes_stored > stored_before {
                             self.notify();
                         }
                     }
-                    Ok(None) if live => break Ok(session.stats()),
-                    Ok(None) => break Err(NodeError::Invalid(format!(
-                        "nút {} đóng phiên đồng bộ trước khi xong", peer.short()
-                    ))),
-                    Err(e) => break Err(e.into()),
+                    Ok(None) if run.live => return Ok(session.stats()),
+                    Ok(None) => return Err(NodeError::PeerClosed(peer.short())),
+                    Err(e) => return Err(e.into()),
                 },
                 _ = changed.changed() => {
-                    self.with(|node| session.handle_local_change(mono_ms(), &StoreReplica::new(node.store_mut(), &scope)))?;
+                    self.with(|node| session.handle_local_change(mono_ms(), &StoreReplica::new(node.store_mut(), scope)))?;
                 }
                 _ = tokio::time::sleep(timeout) => session.handle_timeout(mono_ms()),
-                _ = poll.tick(), if live => {
+                _ = poll.tick(), if run.live => {
                     if let Err(e) = self.refresh() {
                         tracing::warn!("không đọc được kho: {e}");
                     }
                 }
             }
-        };
-        drop(reader);
-        let stats = session.stats();
-        let behind = last_progress
+        }
+    }
+
+    /// Hands the session's events to the driver's caller and the audit
+    /// log; returns the session's outcome once it has one.
+    fn handle_events(
+        &self,
+        run: &mut SessionRun,
+        progress: &mut (dyn FnMut(&Progress) + Send),
+    ) -> Result<Option<Result<SessionStats, NodeError>>, NodeError> {
+        let peer = run.peer;
+        let mut outcome = None;
+        while let Some(event) = run.session.poll_event() {
+            match event {
+                Event::Progress(p) => {
+                    progress(&p);
+                    run.last_progress = Some(p);
+                }
+                Event::Rejected {
+                    hash,
+                    author,
+                    reason,
+                    by_replica,
+                } => {
+                    tracing::warn!(
+                        "từ chối thay đổi {} của nút {} nhận từ {}: {reason}",
+                        hash[..6]
+                            .iter()
+                            .map(|b| format!("{b:02x}"))
+                            .collect::<String>(),
+                        author.short(),
+                        peer.short()
+                    );
+                    // What the replica refused, the intake has logged; a
+                    // body the session refused never reached it.
+                    if !by_replica {
+                        self.with(|node| {
+                            refuse_body(node.store_mut(), &peer, &hash, &author, &reason)
+                        })??;
+                    }
+                }
+                Event::CaughtUp(stats) => {
+                    tracing::info!("đã đồng bộ xong với {}: {stats}", peer.short());
+                }
+                Event::Done(stats) => outcome = Some(Ok(stats)),
+                Event::Failed(e) => outcome = Some(Err(NodeError::from(e))),
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// Bookkeeping after a session: its figures and its audit entry, and
+    /// the units of a roster that arrived during it. Returns whether this
+    /// node's read scope changed. A failure here is logged, never allowed
+    /// to hide the session's own result.
+    fn finish_session(
+        &self,
+        run: &SessionRun,
+        initiator: bool,
+        started: Instant,
+        result: &Result<SessionStats, NodeError>,
+    ) -> bool {
+        let peer = run.peer;
+        let stats = run.session.stats();
+        let behind = run
+            .last_progress
             .map(|p| p.pull_target_seq.saturating_sub(p.pulled_seq))
             .unwrap_or(0);
         let elapsed_ms = started.elapsed().as_millis() as u64;
-        let after = self.with(|node| {
-            let _ = node.store_mut().record_session(
+        let detail = serde_json::json!({
+            "initiator": initiator,
+            "live": run.live,
+            "sent": stats.changes_sent,
+            "received": stats.changes_received,
+            "stored": stats.changes_stored,
+            "rejected": stats.changes_rejected,
+            "bytes_sent": stats.bytes_sent,
+            "bytes_received": stats.bytes_received,
+            "elapsed_ms": elapsed_ms,
+            "result": match result {
+                Ok(_) => "ok".to_string(),
+                Err(e) => e.to_string(),
+            },
+        });
+        let after = self.with(|node| -> Result<bool, NodeError> {
+            if let Err(e) = node.store_mut().record_session(
                 &peer,
                 now_ms(),
                 stats.changes_sent,
@@ -450,42 +489,27 @@ impl SharedNode {
                 stats.bytes_sent,
                 stats.bytes_received,
                 behind,
-            );
-            let _ = node.store_mut().audit(
-                "session",
-                Some(&peer),
-                &serde_json::json!({
-                    "initiator": initiator,
-                    "live": live,
-                    "sent": stats.changes_sent,
-                    "received": stats.changes_received,
-                    "stored": stats.changes_stored,
-                    "rejected": stats.changes_rejected,
-                    "bytes_sent": stats.bytes_sent,
-                    "bytes_received": stats.bytes_received,
-                    "elapsed_ms": elapsed_ms,
-                    "result": match &result {
-                        Ok(_) => "ok".to_string(),
-                        Err(e) => e.to_string(),
-                    },
-                }),
-            );
-            let roster_after = node.store().roster_version().unwrap_or(0);
-            if roster_after != roster_before {
+            ) {
+                tracing::warn!("không ghi được số liệu phiên với {}: {e}", peer.short());
+            }
+            if let Err(e) = node.store_mut().audit("session", Some(&peer), &detail) {
+                tracing::warn!("không ghi được nhật ký phiên với {}: {e}", peer.short());
+            }
+            if node.store().roster_version()? != run.roster_before {
                 // The units may have changed with the roster.
-                if let Ok(Some(roster)) = node.store().roster() {
+                if let Some(roster) = node.store().roster()? {
                     node.set_units(roster.units().clone());
                 }
             }
-            let scope_after = scope_key(node.store()).unwrap_or_default();
-            scope_after != scope
+            Ok(scope_key(node.store())? != run.scope)
         });
-        let scope_changed = after.unwrap_or(false);
-        result.map(|stats| {
-            let mut summary = SyncSummary::new(peer, &stats, elapsed_ms);
-            summary.scope_changed = scope_changed;
-            summary
-        })
+        match after {
+            Ok(Ok(changed)) => changed,
+            Ok(Err(e)) | Err(e) => {
+                tracing::warn!("không đọc được kho sau phiên với {}: {e}", peer.short());
+                false
+            }
+        }
     }
 
     /// Dials a peer and runs one session (until caught up, or for good when live).
@@ -611,4 +635,70 @@ impl SharedNode {
             tokio::time::sleep(Duration::from_millis(delay)).await;
         }
     }
+}
+
+/// One running session and what its bookkeeping needs from its setup.
+struct SessionRun {
+    session: Session,
+    peer: NodeId,
+    live: bool,
+    /// This node's read-scope key when the session began.
+    scope: String,
+    /// The roster version when the session began.
+    roster_before: u64,
+    last_progress: Option<Progress>,
+}
+
+/// Whole frames from the reader task.
+type Frames = tokio::sync::mpsc::Receiver<Result<Option<Vec<u8>>, danvan_net::NetError>>;
+
+/// `FrameReceiver::recv` is not cancel-safe (a frame half read when another
+/// branch of the driver's select wins would be lost), so one task owns the
+/// receiver and hands over whole frames. The bounded channel keeps at most
+/// two frames in memory ahead of the session.
+fn read_frames(mut rx: FrameReceiver) -> (Frames, AbortOnDrop<()>) {
+    let (frames_tx, frames) = tokio::sync::mpsc::channel(2);
+    let reader = AbortOnDrop(tokio::spawn(async move {
+        loop {
+            let frame = rx.recv().await;
+            let end = !matches!(frame, Ok(Some(_)));
+            if frames_tx.send(frame).await.is_err() || end {
+                break;
+            }
+        }
+    }));
+    (frames, reader)
+}
+
+/// Sends the session's last frames and ends this side of the stream. The
+/// session is over either way, so a failure to send its goodbye is only
+/// logged.
+async fn close_stream(
+    session: &mut Session,
+    mut tx: FrameSender,
+    frames: &mut Frames,
+    outcome: Result<SessionStats, NodeError>,
+) -> Result<SessionStats, NodeError> {
+    while let Some(frame) = session.poll_transmit() {
+        if let Err(e) = tx.send(&frame).await {
+            tracing::debug!("không gửi được tin cuối của phiên: {e}");
+            break;
+        }
+    }
+    if let Err(e) = tx.finish() {
+        tracing::debug!("không đóng được luồng đồng bộ: {e}");
+    }
+    // Let the peer read everything before the connection goes: its last
+    // frames need no answer, so closing at once could cut them off. Wait
+    // (bounded) for it to end its side.
+    if outcome.is_ok()
+        && tokio::time::timeout(Duration::from_millis(CLOSE_WAIT_MS), async {
+            while let Some(Ok(Some(_))) = frames.recv().await {}
+        })
+        .await
+        .is_err()
+    {
+        tracing::debug!("nút bên kia chưa đóng phiên sau {CLOSE_WAIT_MS} ms");
+    }
+    outcome
 }

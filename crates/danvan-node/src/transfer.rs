@@ -19,11 +19,7 @@ pub(crate) const CSV_ROWS_MAX: usize = 200_000;
 
 /// Reads `SHEET/NO:AREA_M2:LANDTYPE`, e.g. `12/345:250.5:ONT`.
 pub fn parse_parcel(text: &str) -> Result<Parcel, NodeError> {
-    let bad = || {
-        NodeError::Invalid(format!(
-            "thửa đất {text:?} không hợp lệ: dùng TỜ/THỬA:DIỆN_TÍCH_M2:LOẠI_ĐẤT, ví dụ 12/345:250.5:ONT"
-        ))
-    };
+    let bad = || NodeError::BadParcel(text.to_string());
     let mut parts = text.trim().split(':');
     let (Some(place), Some(area), Some(land_type), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -66,8 +62,9 @@ fn count(field: &str, text: Option<&str>) -> Result<Option<i64>, NodeError> {
                 .ok()
                 .filter(|n| *n >= 0)
                 .map(Some)
-                .ok_or_else(|| {
-                    NodeError::Invalid(format!("{field}: {t:?} không phải số nguyên không âm"))
+                .ok_or_else(|| NodeError::NotANumber {
+                    field: field.to_string(),
+                    text: t.to_string(),
                 })
         }
     }
@@ -183,37 +180,34 @@ impl Node {
     pub fn import_csv(&mut self, kind: Kind, path: &Path) -> Result<usize, NodeError> {
         let allowed = columns(kind);
         if allowed.is_empty() {
-            return Err(NodeError::Invalid(format!(
-                "chỉ nhập được household hoặc activity từ CSV, không phải {}",
-                kind.code()
-            )));
+            return Err(NodeError::CsvKind(kind.code()));
         }
         let meta = std::fs::metadata(path).map_err(io(path))?;
         if meta.len() > CSV_BYTES_MAX {
-            return Err(NodeError::Invalid(format!(
-                "tệp {} quá lớn ({} byte, tối đa {CSV_BYTES_MAX})",
-                path.display(),
-                meta.len()
-            )));
+            return Err(NodeError::TooLarge {
+                path: path.to_path_buf(),
+                bytes: meta.len(),
+                max: CSV_BYTES_MAX,
+            });
         }
         let mut reader = csv::ReaderBuilder::new()
             .flexible(false)
             .trim(csv::Trim::All)
             .from_path(path)
-            .map_err(|e| NodeError::Invalid(format!("không đọc được {}: {e}", path.display())))?;
+            .map_err(|e| NodeError::CsvRead(format!("không đọc được {}: {e}", path.display())))?;
         let headers: Vec<String> = reader
             .headers()
-            .map_err(|e| NodeError::Invalid(format!("{}: dòng tiêu đề lỗi: {e}", path.display())))?
+            .map_err(|e| NodeError::CsvRead(format!("{}: dòng tiêu đề lỗi: {e}", path.display())))?
             .iter()
             .map(|h| h.trim_start_matches('\u{feff}').to_string())
             .collect();
         for h in &headers {
             if !allowed.contains(&h.as_str()) {
-                return Err(NodeError::Invalid(format!(
-                    "{}: cột {h:?} không được hỗ trợ (các cột: {})",
-                    path.display(),
-                    allowed.join(", ")
-                )));
+                return Err(NodeError::CsvColumn {
+                    path: path.to_path_buf(),
+                    column: h.clone(),
+                    known: allowed.join(", "),
+                });
             }
         }
         let col = |name: &str| headers.iter().position(|h| h == name);
@@ -222,10 +216,10 @@ impl Node {
         for (i, row) in reader.records().enumerate() {
             let line = i + 2;
             if i >= CSV_ROWS_MAX {
-                return Err(NodeError::Invalid(format!(
-                    "{}: quá {CSV_ROWS_MAX} dòng; hãy chia tệp thành nhiều phần (không dòng nào được nhập)",
-                    path.display()
-                )));
+                return Err(NodeError::CsvTooLong {
+                    path: path.to_path_buf(),
+                    max: CSV_ROWS_MAX,
+                });
             }
             let row = match row {
                 Ok(r) => r,
@@ -257,10 +251,7 @@ impl Node {
             });
         }
         if records.is_empty() {
-            return Err(NodeError::Invalid(format!(
-                "{}: không có dòng dữ liệu nào",
-                path.display()
-            )));
+            return Err(NodeError::CsvEmpty(path.to_path_buf()));
         }
         Ok(self.add_many(&records)?.len())
     }
@@ -325,7 +316,7 @@ impl Node {
             }
             "csv" => {
                 let mut out = csv::Writer::from_writer(Vec::new());
-                let csv_err = |e: csv::Error| NodeError::Invalid(e.to_string());
+                let csv_err = |e: csv::Error| NodeError::Export(e.to_string());
                 out.write_record([
                     "id",
                     "kind",
@@ -354,12 +345,10 @@ impl Node {
                 }
                 let bytes = out
                     .into_inner()
-                    .map_err(|e| NodeError::Invalid(e.to_string()))?;
+                    .map_err(|e| NodeError::Export(e.to_string()))?;
                 Ok(String::from_utf8_lossy(&bytes).into_owned())
             }
-            other => Err(NodeError::Invalid(format!(
-                "định dạng {other:?} không hỗ trợ (dùng csv hoặc json)"
-            ))),
+            other => Err(NodeError::ExportFormat(other.to_string())),
         }
     }
 
@@ -370,17 +359,10 @@ impl Node {
         let changes = match for_node {
             None => self.all_changes()?,
             Some(node) => {
-                let roster = self.roster()?.ok_or_else(|| {
-                    NodeError::Invalid(
-                        "--for cần danh sách thành viên: nút này chưa thuộc thị xã nào".into(),
-                    )
-                })?;
-                let scope = roster.scope(node).ok_or_else(|| {
-                    NodeError::Denied(format!(
-                        "nút {} không có trong danh sách thành viên hoặc đã bị thu hồi",
-                        node.short()
-                    ))
-                })?;
+                let roster = self.roster()?.ok_or(NodeError::ExportForWithoutRoster)?;
+                let scope = roster
+                    .scope(node)
+                    .ok_or_else(|| NodeError::NoScope(node.short()))?;
                 let mut changes = Vec::new();
                 let mut since = 0;
                 loop {
@@ -405,10 +387,14 @@ impl Node {
     }
 
     /// Reads a bundle file and merges its changes after verifying every one.
-    pub fn bundle_import(&mut self, path: &Path) -> Result<danvan_store::ApplyReport, NodeError> {
+    pub fn bundle_import(&mut self, path: &Path) -> Result<danvan_model::ApplyReport, NodeError> {
         let bytes = std::fs::read(path).map_err(io(path))?;
         let changes = danvan_proto::decode_bundle(&bytes)?;
-        self.import_changes(&changes)
+        Ok(crate::intake::receive_changes(
+            self.store_mut(),
+            crate::intake::Via::Bundle,
+            changes,
+        )?)
     }
 }
 

@@ -20,7 +20,7 @@ use danvan_model::{DocId, Kind, NodeId, NodeKey, SignedChange, SignedRoster};
 use danvan_net::{Endpoint, NetConfig};
 use danvan_node::{Node, SharedNode};
 use danvan_proto::{
-    Checkpoint, CommitReport, Event, FeedEntry, PeerStore, Replica, ReplicaError, Session,
+    ApplyReport, Checkpoint, Event, FeedEntry, PeerStore, Replica, ReplicaError, Session,
     SessionConfig, encode_bundle,
 };
 
@@ -567,11 +567,10 @@ impl Replica for RogueReplica {
         _from: &PeerStore,
         changes: Vec<SignedChange>,
         _pulled_to: Option<u64>,
-    ) -> Result<CommitReport, ReplicaError> {
-        Ok(CommitReport {
-            stored: 0,
-            known: changes.len(),
-            rejected: Vec::new(),
+    ) -> Result<ApplyReport, ReplicaError> {
+        Ok(ApplyReport {
+            duplicate: changes.len(),
+            ..ApplyReport::default()
         })
     }
 }

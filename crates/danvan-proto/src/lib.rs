@@ -4,8 +4,10 @@
 //! A [`Session`] syncs the whole change collection of two stores in both
 //! directions over one bidirectional stream of frames: each side pulls the
 //! other's change feed since its checkpoint, by hash offers and batches of
-//! compressed bodies, verifies every change and commits batch by batch
-//! through the [`Replica`] trait.
+//! compressed bodies, checks that each body is the change it asked for, and
+//! commits batch by batch through the [`Replica`] trait, whose `commit` is
+//! the receiver's intake: it verifies signatures and actors and admits each
+//! change (danvan-node's `receive_changes`; the in-memory test store verifies).
 //!
 //! This crate never does I/O: no sockets, no files, no threads, no clock, no
 //! OS randomness. A driver (danvan-node, or the simulator in danvan-testkit)
@@ -33,11 +35,12 @@ mod session;
 mod wire;
 
 pub use bundle::{BUNDLE_PAYLOAD_BYTES_MAX, BundleError, decode_bundle, encode_bundle};
+pub use danvan_model::{ApplyReport, Checkpoint, FeedEntry, Rejection};
 pub use limits::{
     ABORT_REASON_BYTES_MAX, BATCH_BYTES_MAX, BATCH_CHANGES_MAX, BATCHES_IN_FLIGHT_MAX,
     CHANGE_BYTES_MAX, DECOMPRESSED_BYTES_MAX, MESSAGE_BYTES_MAX, MIN_PROTOCOL_VERSION,
     OFFER_BODY_BYTES_MAX, OFFER_HASHES_MAX, PROTOCOL_VERSION,
 };
-pub use replica::{Checkpoint, CommitReport, FeedEntry, PeerStore, Replica, ReplicaError};
+pub use replica::{PeerStore, Replica, ReplicaError};
 pub use session::{Event, Progress, ProtoError, Session, SessionConfig, SessionStats};
 pub use wire::{Hello, Message, WireChange, WireError, decode_message, encode_message};

@@ -3,18 +3,8 @@
 //!
 //! `danvan-store` implements this over SQLite; `danvan-testkit` in memory.
 
-use danvan_model::{ChangeError, EPOCH_LEN, NodeId, SignedChange};
-
-/// How far this store has pulled from one peer's change feed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Checkpoint {
-    /// The epoch of the peer's store the `seq` belongs to. When the peer's
-    /// store is recreated or restored its epoch changes, and pulling restarts
-    /// from 0 (hashes are offered again; only missing bodies travel).
-    pub epoch: [u8; EPOCH_LEN],
-    /// Every entry of the peer's feed up to and including this seq is stored.
-    pub seq: u64,
-}
+use danvan_model::{ApplyReport, Checkpoint, FeedEntry};
+use danvan_model::{EPOCH_LEN, NodeId, SignedChange};
 
 /// A peer's store as seen in one session: its node and its current epoch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -25,37 +15,16 @@ pub struct PeerStore {
     pub epoch: [u8; EPOCH_LEN],
 }
 
-/// One entry of a change feed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FeedEntry {
-    /// Local, strictly increasing position in this store's change log.
-    pub seq: u64,
-    /// The Automerge change hash.
-    pub hash: [u8; 32],
-    /// Bytes of the change body, so the sender can bound batches without
-    /// loading bodies.
-    pub body_len: u32,
-}
-
-/// What a commit did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CommitReport {
-    /// Changes that were new to the store.
-    pub stored: usize,
-    /// Changes the store already held (a no-op each).
-    pub known: usize,
-    /// Changes the store refused (the roster does not let their signer
-    /// write that record, a header was altered, a dependency is missing):
-    /// not stored; the rest of the batch is.
-    pub rejected: Vec<([u8; 32], NodeId, ChangeError)>,
-}
-
 /// A store failure. The session that meets one ends; nothing is lost, since
 /// the checkpoint only moves inside a successful commit.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct ReplicaError {
     message: String,
+    // Not the `source`: the message already quotes it, and an error chain
+    // would print it twice. Kept so the driver can tell a full disk or a
+    // damaged store from other failures.
+    cause: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 impl ReplicaError {
@@ -63,7 +32,22 @@ impl ReplicaError {
     pub fn new(message: impl Into<String>) -> Self {
         ReplicaError {
             message: message.into(),
+            cause: None,
         }
+    }
+
+    /// A failure of the store underneath, kept typed: its message is the
+    /// store's own, and [`ReplicaError::cause`] hands it back.
+    pub fn from_store<E: std::error::Error + Send + Sync + 'static>(error: E) -> Self {
+        ReplicaError {
+            message: error.to_string(),
+            cause: Some(Box::new(error)),
+        }
+    }
+
+    /// The store's error behind this one, if it came from the store.
+    pub fn cause(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
+        self.cause.as_deref()
     }
 }
 
@@ -130,14 +114,19 @@ pub trait Replica {
         Ok(())
     }
 
-    /// In one transaction: store the (already verified) changes, in order —
-    /// storing a known hash is a no-op — and, if `pulled_to` is given, set the
-    /// checkpoint for `from.node` to `(from.epoch, pulled_to)`. The checkpoint
-    /// never runs ahead of the stored changes.
+    /// The receiver's intake of changes from `from`. Each change is named by
+    /// the hash it was asked for (a body that is not that change never gets
+    /// here: it ends the session), and is not verified yet: the replica
+    /// verifies it ([`SignedChange::verify`]: encoding, signature, actor),
+    /// admits it by its own rules, and stores it — storing a known hash is a
+    /// no-op — or refuses it and lists it in the report. In one transaction
+    /// with that, if `pulled_to` is given, it sets the checkpoint for
+    /// `from.node` to `(from.epoch, pulled_to)`. The checkpoint never runs
+    /// ahead of the stored changes.
     fn commit(
         &mut self,
         from: &PeerStore,
         changes: Vec<SignedChange>,
         pulled_to: Option<u64>,
-    ) -> Result<CommitReport, ReplicaError>;
+    ) -> Result<ApplyReport, ReplicaError>;
 }

@@ -29,7 +29,9 @@ use crate::limits::{
     BATCH_BYTES_MAX, BATCHES_IN_FLIGHT_MAX, CHANGE_BYTES_MAX, MIN_PROTOCOL_VERSION,
     OFFER_BODY_BYTES_MAX, OFFER_HASHES_MAX, PROTOCOL_VERSION,
 };
-use crate::replica::{Checkpoint, FeedEntry, PeerStore, Replica, ReplicaError};
+use danvan_model::{Checkpoint, FeedEntry, Rejection};
+
+use crate::replica::{PeerStore, Replica, ReplicaError};
 use crate::wire::{Hello, Message, WireChange, WireError, decode_message, encode_message_as};
 
 /// How a session behaves; the defaults suit a 3G link.
@@ -164,7 +166,8 @@ pub struct SessionStats {
     pub changes_received: u64,
     /// Received changes that were new to the store.
     pub changes_stored: u64,
-    /// Received changes that failed verification.
+    /// Received changes the replica's intake refused (verification or
+    /// admission).
     pub changes_rejected: u64,
 }
 
@@ -206,8 +209,9 @@ pub struct Progress {
 pub enum Event {
     /// A batch was committed or acknowledged.
     Progress(Progress),
-    /// A received change failed verification. It is not stored; the rest of
-    /// its batch is.
+    /// A received change was refused. Refused by the replica's intake, it is
+    /// not stored and the rest of its batch is; a body that is not the change
+    /// asked for is refused by the session, which then ends.
     Rejected {
         /// The change hash (for a body that is not an Automerge change at
         /// all: the SHA-256 of the bytes).
@@ -216,6 +220,11 @@ pub enum Event {
         author: NodeId,
         /// Why it was rejected.
         reason: ChangeError,
+        /// Whether the replica refused it in `Replica::commit` (its intake
+        /// then recorded the refusal however it records them); false for a
+        /// body the session itself refused, before any commit, for not
+        /// being the change asked for.
+        by_replica: bool,
     },
     /// Live session: both directions caught up; the session stays open.
     CaughtUp(SessionStats),
@@ -727,41 +736,39 @@ impl Session {
         if changes.len() > batch.outstanding.len() || changes.is_empty() {
             return Err(ProtoError::Violation("số nội dung khác số đã yêu cầu"));
         }
-        // Check the whole message before storing any of it.
-        let mut verified = Vec::with_capacity(changes.len());
-        let mut rejected = Vec::new();
+        // Check the whole message before storing any of it: every body must
+        // be the change it was asked for. Signatures, actors and the roster
+        // are the receiver's intake to check (`Replica::commit`).
+        let mut received = Vec::with_capacity(changes.len());
         for (change, hash) in changes.into_iter().zip(batch.outstanding.iter()) {
-            let signed = signed(change, *hash);
-            match signed.verify() {
-                Ok(_) => verified.push(signed),
-                Err(reason @ (ChangeError::Malformed(_) | ChangeError::HashMismatch)) => {
-                    // A body of another change of this batch is one that
-                    // came out of place (only a faulty link does that); a
-                    // body that is no change asked for was forged or
-                    // damaged at the peer, and is reported like any refused
-                    // change before the session ends.
-                    let actual = parse_change_body(&signed.body).map(|c| c.hash().0);
-                    if !actual.is_ok_and(|h| batch.wanted.contains(&h)) {
-                        self.events.push_back(Event::Rejected {
-                            hash: signed.hash,
-                            author: signed.author,
-                            reason,
-                        });
-                    }
-                    return Err(ProtoError::Violation(
-                        "nội dung gửi đến không khớp mã băm đã yêu cầu",
-                    ));
+            let signed = change.with_hash(*hash);
+            if let Err(reason) = body_matches(&signed) {
+                // A body of another change of this batch is one that
+                // came out of place (only a faulty link does that); a
+                // body that is no change asked for was forged or
+                // damaged at the peer, and is reported like any refused
+                // change before the session ends.
+                let actual = parse_change_body(&signed.body).map(|c| c.hash().0);
+                if !actual.is_ok_and(|h| batch.wanted.contains(&h)) {
+                    self.events.push_back(Event::Rejected {
+                        hash: signed.hash,
+                        author: signed.author,
+                        reason,
+                        by_replica: false,
+                    });
                 }
-                Err(reason) => rejected.push((signed.hash, signed.author, reason)),
+                return Err(ProtoError::Violation(
+                    "nội dung gửi đến không khớp mã băm đã yêu cầu",
+                ));
             }
+            received.push(signed);
         }
-        let received = verified.len() + rejected.len();
+        let count = received.len();
         let batch = self.pull.batches.front_mut().expect("checked above");
-        batch.outstanding.drain(..received);
+        batch.outstanding.drain(..count);
         let complete = batch.outstanding.is_empty();
-        let report = replica.commit(peer_store, verified, complete.then_some(upto_seq))?;
-        rejected.extend(report.rejected);
-        self.note_received(received, report.stored, rejected);
+        let report = replica.commit(peer_store, received, complete.then_some(upto_seq))?;
+        self.note_received(count, report.new, report.rejected);
         if complete {
             self.pull.batches.pop_front();
             self.pull.committed_seq = upto_seq;
@@ -790,24 +797,20 @@ impl Session {
             return Err(ProtoError::Violation("khoảng seq của Inline không hợp lệ"));
         }
         let received = changes.len();
-        let mut verified = Vec::with_capacity(received);
-        let mut rejected = Vec::new();
-        for change in changes {
-            // Parsed as `verify` parses it: a compressed body is never inflated.
-            let hash = match parse_change_body(&change.body) {
-                Ok(parsed) => parsed.hash().0,
-                // Not a change in its signed encoding: name it by its bytes.
-                Err(_) => Sha256::digest(&change.body).into(),
-            };
-            let signed = signed(change, hash);
-            match signed.verify() {
-                Ok(_) => verified.push(signed),
-                Err(reason) => rejected.push((signed.hash, signed.author, reason)),
-            }
-        }
-        let report = replica.commit(peer_store, verified, Some(upto_seq))?;
-        rejected.extend(report.rejected);
-        self.note_received(received, report.stored, rejected);
+        let changes = changes
+            .into_iter()
+            .map(|change| {
+                // Parsed as `verify` parses it: a compressed body is never inflated.
+                let hash = match parse_change_body(&change.body) {
+                    Ok(parsed) => parsed.hash().0,
+                    // Not a change in its signed encoding: name it by its bytes.
+                    Err(_) => Sha256::digest(&change.body).into(),
+                };
+                change.with_hash(hash)
+            })
+            .collect();
+        let report = replica.commit(peer_store, changes, Some(upto_seq))?;
+        self.note_received(received, report.new, report.rejected);
         self.pull.next_seq = upto_seq;
         self.pull.committed_seq = upto_seq;
         self.pull.target_seq = self.pull.target_seq.max(upto_seq);
@@ -819,20 +822,16 @@ impl Session {
         Ok(())
     }
 
-    fn note_received(
-        &mut self,
-        received: usize,
-        stored: usize,
-        rejected: Vec<([u8; 32], NodeId, ChangeError)>,
-    ) {
+    fn note_received(&mut self, received: usize, stored: usize, rejected: Vec<Rejection>) {
         self.stats.changes_received += received as u64;
         self.stats.changes_stored += stored as u64;
         self.stats.changes_rejected += rejected.len() as u64;
-        for (hash, author, reason) in rejected {
+        for r in rejected {
             self.events.push_back(Event::Rejected {
-                hash,
-                author,
-                reason,
+                hash: r.hash,
+                author: r.author,
+                reason: r.reason,
+                by_replica: true,
             });
         }
     }
@@ -954,7 +953,7 @@ impl Session {
                 self.send(&Message::Inline {
                     from_seq,
                     upto_seq,
-                    changes: bodies.into_iter().map(wire_change).collect(),
+                    changes: bodies.into_iter().map(WireChange::from).collect(),
                 });
                 self.serve.batches.push_back(ServeBatch {
                     upto_seq,
@@ -1047,7 +1046,7 @@ fn chunk_by_bytes(bodies: Vec<SignedChange>, bytes_max: usize) -> Vec<Vec<WireCh
             bytes = 0;
         }
         bytes += body.body.len();
-        chunk.push(wire_change(body));
+        chunk.push(WireChange::from(body));
     }
     if !chunk.is_empty() {
         chunks.push(chunk);
@@ -1055,22 +1054,13 @@ fn chunk_by_bytes(bodies: Vec<SignedChange>, bytes_max: usize) -> Vec<Vec<WireCh
     chunks
 }
 
-fn wire_change(change: SignedChange) -> WireChange {
-    WireChange {
-        doc: change.doc,
-        author: change.author,
-        signature: change.signature,
-        body: change.body,
-    }
-}
-
-fn signed(change: WireChange, hash: [u8; 32]) -> SignedChange {
-    SignedChange {
-        hash,
-        doc: change.doc,
-        author: change.author,
-        signature: change.signature,
-        body: change.body,
+/// Whether a body is, in its signed encoding, the change its hash names.
+fn body_matches(signed: &SignedChange) -> Result<(), ChangeError> {
+    let parsed = parse_change_body(&signed.body)?;
+    if parsed.hash().0 == signed.hash {
+        Ok(())
+    } else {
+        Err(ChangeError::HashMismatch)
     }
 }
 

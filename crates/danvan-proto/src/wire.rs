@@ -33,13 +33,13 @@
 
 use std::io::Read;
 
-use danvan_model::{DocId, EPOCH_LEN, NodeId, ROSTER_BYTES_MAX};
+use danvan_model::{DocId, EPOCH_LEN, NodeId, ROSTER_BYTES_MAX, SignedChange};
 
 use crate::limits::{
     ABORT_REASON_BYTES_MAX, BATCH_CHANGES_MAX, CHANGE_BYTES_MAX, DECOMPRESSED_BYTES_MAX,
     MESSAGE_BYTES_MAX, OFFER_HASHES_MAX, PROTOCOL_VERSION,
 };
-use crate::replica::Checkpoint;
+use danvan_model::Checkpoint;
 
 const KIND_HELLO: u8 = 1;
 const KIND_OFFER: u8 = 2;
@@ -96,6 +96,33 @@ pub struct WireChange {
     pub signature: [u8; 64],
     /// The raw Automerge change.
     pub body: Vec<u8>,
+}
+
+impl From<SignedChange> for WireChange {
+    /// A stored change as it travels: the hash is left out, since the
+    /// receiver computes it from the body.
+    fn from(change: SignedChange) -> Self {
+        WireChange {
+            doc: change.doc,
+            author: change.author,
+            signature: change.signature,
+            body: change.body,
+        }
+    }
+}
+
+impl WireChange {
+    /// The change as received, named by `hash` (the hash it was asked for,
+    /// or the one computed from its body); not verified yet.
+    pub fn with_hash(self, hash: [u8; 32]) -> SignedChange {
+        SignedChange {
+            hash,
+            doc: self.doc,
+            author: self.author,
+            signature: self.signature,
+            body: self.body,
+        }
+    }
 }
 
 /// One protocol message.

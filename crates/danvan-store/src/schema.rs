@@ -2,7 +2,7 @@
 
 use rusqlite::Connection;
 
-use crate::StoreError;
+use crate::OpenError;
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = 2;
@@ -105,10 +105,10 @@ CREATE TABLE audit (
 "#;
 
 /// Brings the schema to [`SCHEMA_VERSION`], refusing a newer one.
-pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), OpenError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version > SCHEMA_VERSION {
-        return Err(StoreError::TooNew {
+        return Err(OpenError::TooNew {
             found: version,
             supported: SCHEMA_VERSION,
         });

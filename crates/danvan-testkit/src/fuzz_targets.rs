@@ -27,10 +27,11 @@ use arbitrary::Unstructured;
 use automerge::transaction::Transactable;
 use automerge::{Automerge, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 use danvan_model::{
-    DocId, DocScope, Invite, Kind, Member, NodeId, NodeKey, Period, Record, Role, Roster,
-    RosterError, SignedChange, SignedRoster, UnitTree, Visit, accept_roster, format_date,
-    parse_date,
+    ApplyReport, ChangeError, DocId, DocScope, Invite, Kind, Member, NodeId, NodeKey, Period,
+    Record, Role, Roster, RosterError, SignedChange, SignedRoster, UnitTree, Visit, accept_roster,
+    format_date, parse_date,
 };
+use danvan_node::{Via, receive_changes};
 use danvan_proto::{decode_bundle, decode_message, encode_bundle, encode_message};
 use danvan_store::{Checkpoint, ListFilter, Store};
 use sha2::{Digest, Sha256};
@@ -376,32 +377,23 @@ pub fn store_apply(data: &[u8]) {
     let peer = fuzz_key(9).id();
     for (i, delivery) in batches.into_iter().enumerate() {
         let result = match delivery {
-            Delivery::Bundle(changes) => {
-                // As `Node::import_changes`: the changes that verify are
-                // offered to the store, which admits or refuses each.
-                let verified: Vec<SignedChange> =
-                    changes.into_iter().filter(|c| c.verify().is_ok()).collect();
-                store
-                    .apply_changes(None, &verified, None)
-                    .map(|report| admitted(verified, &report))
-            }
+            // Both go through the node's one intake path, as `danvan bundle
+            // import` and a sync session's commit do.
+            Delivery::Bundle(changes) => receive_changes(&mut store, Via::Bundle, changes.clone())
+                .map(|report| admitted(changes, &report)),
             Delivery::Sync(changes) => {
-                // As `Session::on_bodies` / `on_inline`: the verified
-                // changes are committed, the others rejected.
-                let verified: Vec<SignedChange> =
-                    changes.into_iter().filter(|c| c.verify().is_ok()).collect();
                 let epoch = [i as u8; 8];
                 let checkpoint = Checkpoint {
                     epoch,
                     seq: i as u64 + 1,
                 };
-                store
-                    .apply_changes(
-                        Some((&peer, epoch)),
-                        &verified,
-                        Some((&peer, checkpoint, "")),
-                    )
-                    .map(|report| admitted(verified, &report))
+                let via = Via::Sync {
+                    peer: &peer,
+                    epoch,
+                    checkpoint: Some((checkpoint, "")),
+                };
+                receive_changes(&mut store, via, changes.clone())
+                    .map(|report| admitted(changes, &report))
             }
         };
         // A refused batch (say, two changes with one actor and seq) must
@@ -413,12 +405,30 @@ pub fn store_apply(data: &[u8]) {
     oracle.check(&mut store);
 }
 
-/// The offered changes minus those the store refused (missing
+/// The offered changes that verify, minus those the store refused (missing
 /// dependencies, an altered header, a creation naming another document).
-fn admitted(offered: Vec<SignedChange>, report: &danvan_store::ApplyReport) -> Vec<SignedChange> {
+/// Worked out apart from the intake: a tampered copy of a change fails
+/// verification under the same hash as the genuine copy, which is stored.
+fn admitted(offered: Vec<SignedChange>, report: &ApplyReport) -> Vec<SignedChange> {
+    let refused_by_store = |r: &&danvan_model::Rejection| {
+        !matches!(
+            r.reason,
+            ChangeError::BadSignature(_)
+                | ChangeError::ActorMismatch(_)
+                | ChangeError::Malformed(_)
+                | ChangeError::HashMismatch
+        )
+    };
     offered
         .into_iter()
-        .filter(|c| !report.rejected.iter().any(|r| r.hash == c.hash))
+        .filter(|c| c.verify().is_ok())
+        .filter(|c| {
+            !report
+                .rejected
+                .iter()
+                .filter(refused_by_store)
+                .any(|r| r.hash == c.hash)
+        })
         .collect()
 }
 

@@ -7,7 +7,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use danvan_model::{DocId, EPOCH_LEN, NodeId, SignedChange};
-use danvan_proto::{Checkpoint, CommitReport, FeedEntry, PeerStore, Replica, ReplicaError};
+use danvan_proto::{
+    ApplyReport, Checkpoint, FeedEntry, PeerStore, Rejection, Replica, ReplicaError,
+};
 
 #[derive(Clone)]
 struct LogEntry {
@@ -209,14 +211,23 @@ impl Replica for MemReplica {
         from: &PeerStore,
         changes: Vec<SignedChange>,
         pulled_to: Option<u64>,
-    ) -> Result<CommitReport, ReplicaError> {
+    ) -> Result<ApplyReport, ReplicaError> {
         self.commits += 1;
-        let mut report = CommitReport::default();
+        let mut report = ApplyReport::default();
         for change in changes {
-            if self.append(change, Some(*from)) {
-                report.stored += 1;
+            // The in-memory store holds no roster: verifying the change is
+            // all its intake checks.
+            if let Err(reason) = change.verify() {
+                report.rejected.push(Rejection {
+                    hash: change.hash,
+                    author: change.author,
+                    doc: change.doc,
+                    reason,
+                });
+            } else if self.append(change, Some(*from)) {
+                report.new += 1;
             } else {
-                report.known += 1;
+                report.duplicate += 1;
             }
         }
         if let Some(seq) = pulled_to {

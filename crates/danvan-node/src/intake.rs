@@ -1,0 +1,94 @@
+//! The one path a received change takes, whether it came by sync or in a
+//! bundle: verify (encoding, hash, signature, actor) → admit (the store's
+//! transaction applies `danvan_model::admit_change` and the roster) → store
+//! → audit every refusal. The sync engine hands its received batches here
+//! through `Replica::commit` (see `replica.rs`), bundle import calls it
+//! directly, and so does the `store_apply` fuzz target; no other code
+//! stores a change from elsewhere.
+
+use danvan_model::{ApplyReport, ChangeError, Checkpoint, NodeId, Rejection, SignedChange};
+use danvan_store::{Store, StoreError};
+
+/// Where received changes come from.
+#[derive(Clone, Copy, Debug)]
+pub enum Via<'a> {
+    /// A sync session with a peer's store.
+    Sync {
+        /// The peer node (authenticated by TLS).
+        peer: &'a NodeId,
+        /// The epoch of the peer's store.
+        epoch: [u8; 8],
+        /// The checkpoint to set in the same transaction, with the read
+        /// scope key it was pulled under.
+        checkpoint: Option<(Checkpoint, &'a str)>,
+    },
+    /// A bundle file.
+    Bundle,
+}
+
+/// Verifies, admits and stores received changes; every refused change is
+/// logged in the audit log and listed in the report, the others are
+/// stored (with the checkpoint, if any, in the same transaction).
+pub fn receive_changes(
+    store: &mut Store,
+    via: Via<'_>,
+    changes: Vec<SignedChange>,
+) -> Result<ApplyReport, StoreError> {
+    let peer = match via {
+        Via::Sync { peer, .. } => Some(peer),
+        Via::Bundle => None,
+    };
+    let mut verified = Vec::with_capacity(changes.len());
+    let mut refused = Vec::new();
+    for change in changes {
+        match change.verify() {
+            Ok(_) => verified.push(change),
+            Err(reason) => {
+                store.audit_rejection(
+                    peer,
+                    &change.hash,
+                    &change.author,
+                    Some(&change.doc),
+                    &reason,
+                )?;
+                refused.push(Rejection {
+                    hash: change.hash,
+                    author: change.author,
+                    doc: change.doc,
+                    reason,
+                });
+            }
+        }
+    }
+    // The store admits each verified change inside its transaction, and
+    // logs the ones it refuses itself.
+    let mut report = match via {
+        Via::Sync {
+            peer,
+            epoch,
+            checkpoint,
+        } => store.apply_changes(
+            Some((peer, epoch)),
+            &verified,
+            checkpoint.map(|(cp, scope)| (peer, cp, scope)),
+        )?,
+        Via::Bundle => store.apply_changes(None, &verified, None)?,
+    };
+    refused.append(&mut report.rejected);
+    report.rejected = refused;
+    Ok(report)
+}
+
+/// Logs a body a sync session refused before any commit, for not being the
+/// change asked for (forged or damaged at the peer): the session ends and
+/// nothing of that message is stored, but the refusal is audited like any
+/// other.
+pub(crate) fn refuse_body(
+    store: &mut Store,
+    peer: &NodeId,
+    hash: &[u8; 32],
+    author: &NodeId,
+    reason: &ChangeError,
+) -> Result<(), StoreError> {
+    store.audit_rejection(Some(peer), hash, author, None, reason)
+}

@@ -1,0 +1,337 @@
+//! The change log: received changes admitted and stored, the feed peers
+//! pull from, bodies by hash, and per-peer checkpoints. A checkpoint is
+//! only ever written in the transaction that stores what it covers.
+
+use std::collections::{BTreeMap, HashSet};
+
+use danvan_model::{
+    ApplyReport, ChangeError, Checkpoint, DocHeader, DocId, FeedEntry, NodeId, Rejection, Scope,
+    SignedChange, admit_change,
+};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use crate::documents::{after_write, apply_guarded, load_doc};
+use crate::error::StoreError;
+use crate::{Store, access, hash32, signed_from_row};
+
+/// A change as stored, with its local sequence number.
+#[derive(Clone, Debug)]
+pub struct StoredChange {
+    /// Local sequence number.
+    pub seq: u64,
+    /// The signed change.
+    pub change: SignedChange,
+}
+
+impl Store {
+    /// The highest seq of the change log (0 when empty).
+    pub fn latest_seq(&self) -> Result<u64, StoreError> {
+        let seq: Option<i64> = self
+            .conn
+            .query_row("SELECT MAX(seq) FROM changes", [], |r| r.get(0))?;
+        Ok(seq.unwrap_or(0) as u64)
+    }
+
+    /// Stores changes from elsewhere (a peer or a bundle) whose signatures
+    /// the caller verified: each is admitted only if its dependencies are
+    /// held, it keeps its record's header, and the roster lets its signer
+    /// write that record (and lets this node read it). Admitted changes are
+    /// merged into their documents and projections and, if given, the
+    /// checkpoint for a peer is set — all in one transaction, so a checkpoint
+    /// never runs ahead of what is stored. Refused changes are not stored;
+    /// each is returned and logged in the audit log with its reason.
+    pub fn apply_changes(
+        &mut self,
+        source: Option<(&NodeId, [u8; 8])>,
+        changes: &[SignedChange],
+        checkpoint: Option<(&NodeId, Checkpoint, &str)>,
+    ) -> Result<ApplyReport, StoreError> {
+        let roster = self.roster()?;
+        let own = self.own_scope()?;
+        let tx = self.conn.transaction()?;
+        let mut report = ApplyReport::default();
+        let mut seen = HashSet::new();
+        let mut by_doc: BTreeMap<DocId, Vec<&SignedChange>> = BTreeMap::new();
+        {
+            let mut exists = tx.prepare_cached("SELECT 1 FROM changes WHERE hash = ?1")?;
+            for change in changes {
+                if !seen.insert(change.hash) || exists.exists(params![change.hash.to_vec()])? {
+                    report.duplicate += 1;
+                } else {
+                    by_doc.entry(change.doc).or_default().push(change);
+                }
+            }
+        }
+        for (doc, list) in by_doc {
+            let mut automerge = load_doc(&tx, &doc)?.unwrap_or_default();
+            let mut header = DocHeader::of(&automerge);
+            let mut stored = 0;
+            for signed in list {
+                let verdict = automerge::Change::try_from(signed.body.as_slice())
+                    .map_err(|e| ChangeError::Malformed(e.to_string()))
+                    .and_then(|parsed| {
+                        let admitted =
+                            admit_change(&automerge, header.as_ref(), signed, &parsed, |scope| {
+                                if let Some(roster) = &roster {
+                                    roster
+                                        .check_write(&signed.author, &signed.hash, scope)
+                                        .map_err(|d| ChangeError::Denied(d.to_string()))?;
+                                }
+                                match &own {
+                                    Some(own) if !own.may_read(scope) => Err(ChangeError::Denied(
+                                        "hồ sơ ngoài phạm vi đọc của nút nhận".into(),
+                                    )),
+                                    _ => Ok(()),
+                                }
+                            })?;
+                        Ok((parsed, admitted))
+                    });
+                match verdict {
+                    Ok((parsed, admitted)) => {
+                        let epoch = actor_epoch(&parsed)?;
+                        match admitted.created {
+                            // A creation was applied to a new document already.
+                            Some(created) => automerge = created,
+                            None => apply_guarded(&mut automerge, vec![parsed], &doc)?,
+                        }
+                        insert_change(&tx, signed, Some(epoch), source)?;
+                        header = Some(admitted.header);
+                        stored += 1;
+                    }
+                    Err(reason) => {
+                        access::audit_rejection(
+                            &tx,
+                            source.map(|s| s.0),
+                            &signed.hash,
+                            &signed.author,
+                            Some(&doc),
+                            &reason,
+                        )?;
+                        report.rejected.push(Rejection {
+                            hash: signed.hash,
+                            author: signed.author,
+                            doc,
+                            reason,
+                        });
+                    }
+                }
+            }
+            if stored > 0 {
+                report.new += stored;
+                report.documents += 1;
+                after_write(&tx, &doc, &automerge, stored as i64, None)?;
+            }
+        }
+        if let Some((peer, cp, scope)) = checkpoint {
+            set_checkpoint(&tx, peer, cp, scope)?;
+        }
+        tx.commit()?;
+        Ok(report)
+    }
+
+    /// Every change of one document, in log order.
+    pub fn doc_changes(&self, doc: &DocId) -> Result<Vec<StoredChange>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, hash, doc, author, signature, body FROM changes WHERE doc = ?1 ORDER BY seq",
+        )?;
+        collect_stored(stmt.query(params![doc.as_bytes().to_vec()])?)
+    }
+
+    /// Changes after `since`, in log order, at most `limit`.
+    pub fn changes_after(&self, since: u64, limit: usize) -> Result<Vec<StoredChange>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, hash, doc, author, signature, body FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )?;
+        collect_stored(stmt.query(params![since as i64, limit as i64])?)
+    }
+
+    /// Feed entries after `since`, at most `limit`, skipping what the peer
+    /// store `(peer, peer_epoch)` certainly holds: changes it made in that
+    /// store life, and changes received from that same store life. Returns
+    /// the entries and the highest seq looked at (skipped entries still count).
+    ///
+    /// With a `scope` (the peer's, per the roster), changes of records the
+    /// peer may not read are skipped too: it is never offered their hashes.
+    pub fn feed(
+        &self,
+        peer: &NodeId,
+        peer_epoch: [u8; 8],
+        since: u64,
+        limit: usize,
+        scope: Option<&Scope>,
+    ) -> Result<(Vec<FeedEntry>, u64), StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT c.seq, c.hash, length(c.body), c.author, c.actor_epoch, c.source, c.source_epoch,
+                    d.kind, d.unit, d.project
+             FROM changes c LEFT JOIN documents d ON d.doc = c.doc
+             WHERE c.seq > ?1 ORDER BY c.seq LIMIT ?2",
+        )?;
+        let mut rows = stmt.query(params![since as i64, limit as i64])?;
+        let mut out = Vec::new();
+        let mut scanned = since;
+        let (peer_key, epoch) = (&peer.as_bytes()[..], &peer_epoch[..]);
+        while let Some(r) = rows.next()? {
+            let seq: i64 = r.get(0)?;
+            scanned = seq as u64;
+            let author: Vec<u8> = r.get(3)?;
+            let actor_epoch: Vec<u8> = r.get(4)?;
+            if author == peer_key && actor_epoch == epoch {
+                continue;
+            }
+            let source: Option<Vec<u8>> = r.get(5)?;
+            let source_epoch: Option<Vec<u8>> = r.get(6)?;
+            if source.as_deref() == Some(peer_key) && source_epoch.as_deref() == Some(epoch) {
+                continue;
+            }
+            if let Some(scope) = scope {
+                let kind: Option<String> = r.get(7)?;
+                let unit: Option<String> = r.get(8)?;
+                let project: Option<String> = r.get(9)?;
+                let readable = match (&kind, &unit) {
+                    (Some(kind), Some(unit)) => scope.may_read(&danvan_model::DocScope {
+                        kind,
+                        unit,
+                        project: project.as_deref(),
+                    }),
+                    // A document without a readable header yet: not offered.
+                    _ => false,
+                };
+                if !readable {
+                    continue;
+                }
+            }
+            out.push(FeedEntry {
+                seq: seq as u64,
+                hash: hash32(r.get(1)?)?,
+                body_len: r.get::<_, i64>(2)? as u32,
+            });
+        }
+        Ok((out, scanned))
+    }
+
+    /// Which of these hashes are stored.
+    pub fn has_changes(&self, hashes: &[[u8; 32]]) -> Result<Vec<bool>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT 1 FROM changes WHERE hash = ?1")?;
+        hashes
+            .iter()
+            .map(|h| Ok(stmt.exists(params![h.to_vec()])?))
+            .collect()
+    }
+
+    /// The stored changes with these hashes (unknown hashes are skipped).
+    pub fn bodies(&self, hashes: &[[u8; 32]]) -> Result<Vec<SignedChange>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT hash, doc, author, signature, body FROM changes WHERE hash = ?1",
+        )?;
+        let mut out = Vec::with_capacity(hashes.len());
+        for h in hashes {
+            let row = stmt
+                .query_row(params![h.to_vec()], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })
+                .optional()?;
+            if let Some((hash, doc, author, sig, body)) = row {
+                out.push(signed_from_row(hash, doc, author, sig, body)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The checkpoint kept for a peer, if it was pulled under the read
+    /// scope `scope` (see [`Scope::key`]; "" without a roster). Under another
+    /// scope it is not used: what became readable lies below it.
+    pub fn checkpoint(&self, peer: &NodeId, scope: &str) -> Result<Option<Checkpoint>, StoreError> {
+        let row: Option<(Option<Vec<u8>>, i64, Option<String>)> = self
+            .conn
+            .query_row(
+                "SELECT epoch, seq, scope FROM peers WHERE peer = ?1",
+                params![peer.as_bytes().to_vec()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        Ok(match row {
+            Some((Some(epoch), seq, held)) if held.as_deref().unwrap_or("") == scope => {
+                Some(Checkpoint {
+                    epoch: epoch
+                        .try_into()
+                        .map_err(|_| StoreError::Corrupt("epoch của nút bạn sai độ dài".into()))?,
+                    seq: seq as u64,
+                })
+            }
+            _ => None,
+        })
+    }
+}
+
+fn collect_stored(mut rows: rusqlite::Rows<'_>) -> Result<Vec<StoredChange>, StoreError> {
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let seq: i64 = r.get(0)?;
+        out.push(StoredChange {
+            seq: seq as u64,
+            change: signed_from_row(r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)?,
+        });
+    }
+    Ok(out)
+}
+
+/// Inserts one change; false if its hash was already stored.
+pub(crate) fn insert_change(
+    tx: &Connection,
+    change: &SignedChange,
+    actor_epoch: Option<[u8; 8]>,
+    source: Option<(&NodeId, [u8; 8])>,
+) -> Result<bool, StoreError> {
+    let actor_epoch = match actor_epoch {
+        Some(e) => e,
+        None => actor_epoch_of(&change.body)?,
+    };
+    let mut stmt = tx.prepare_cached(
+        "INSERT OR IGNORE INTO changes (hash, doc, author, signature, body, actor_epoch, source, source_epoch)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    let n = stmt.execute(params![
+        change.hash.to_vec(),
+        change.doc.as_bytes().to_vec(),
+        change.author.as_bytes().to_vec(),
+        change.signature.to_vec(),
+        change.body,
+        actor_epoch.to_vec(),
+        source.map(|s| s.0.as_bytes().to_vec()),
+        source.map(|s| s.1.to_vec()),
+    ])?;
+    Ok(n == 1)
+}
+
+/// The epoch suffix of a change's actor id (see `NodeKey::actor`).
+fn actor_epoch_of(body: &[u8]) -> Result<[u8; 8], StoreError> {
+    let change = automerge::Change::try_from(body)
+        .map_err(|e| StoreError::Corrupt(format!("thay đổi không đọc được: {e}")))?;
+    actor_epoch(&change)
+}
+
+pub(crate) fn actor_epoch(change: &automerge::Change) -> Result<[u8; 8], StoreError> {
+    let actor = change.actor_id().to_bytes();
+    actor
+        .get(32..)
+        .and_then(|tail| <[u8; 8]>::try_from(tail).ok())
+        .ok_or_else(|| {
+            StoreError::Corrupt("tác nhân của thay đổi không theo dạng khóa nút + epoch".into())
+        })
+}
+
+fn set_checkpoint(
+    tx: &Transaction<'_>,
+    peer: &NodeId,
+    cp: Checkpoint,
+    scope: &str,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO peers (peer, epoch, seq, scope) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (peer) DO UPDATE SET epoch = excluded.epoch, seq = excluded.seq, scope = excluded.scope",
+        params![peer.as_bytes().to_vec(), cp.epoch.to_vec(), cp.seq as i64, scope],
+    )?;
+    Ok(())
+}

@@ -1,0 +1,308 @@
+//! The projection tables (`records`, `record_search`): derived from the
+//! documents, rebuildable at any time, never read as the truth for a
+//! merge. Lists, search and reports read them through one query builder.
+
+use automerge::Automerge;
+use danvan_model::DocId;
+use rusqlite::{Connection, params};
+
+use crate::documents::load_doc;
+use crate::error::StoreError;
+use crate::{LIST_ROWS_MAX, Store, doc_id};
+
+/// Filters of a record list. Empty fields do not filter.
+#[derive(Clone, Debug, Default)]
+pub struct ListFilter {
+    /// Kind code.
+    pub kind: Option<String>,
+    /// Unit ids (already rolled up through the unit tree).
+    pub units: Option<Vec<String>>,
+    /// Days `[from, to]` the record must overlap, YYYY-MM-DD.
+    pub period: Option<(String, String)>,
+    /// Status or stage code.
+    pub status: Option<String>,
+    /// Project.
+    pub project: Option<String>,
+    /// Folded words that must all occur in the record's text.
+    pub words: Vec<String>,
+    /// Only records with conflicts.
+    pub conflicts_only: bool,
+    /// At most this many rows.
+    pub limit: Option<usize>,
+}
+
+/// One row of a record list.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Row {
+    /// Record id.
+    pub id: String,
+    /// Kind code.
+    pub kind: String,
+    /// Owning unit.
+    pub unit: String,
+    /// Project.
+    pub project: Option<String>,
+    /// Title.
+    pub title: String,
+    /// Date.
+    pub date: Option<String>,
+    /// Status or stage.
+    pub status: Option<String>,
+    /// Number of conflicting fields.
+    pub conflicts: i64,
+}
+
+impl Store {
+    /// Resolves a full id or a unique prefix of one.
+    pub fn resolve(&self, text: &str) -> Result<DocId, StoreError> {
+        let prefix = text.trim().to_ascii_lowercase();
+        if prefix.is_empty() {
+            return Err(StoreError::NotFound(text.to_string()));
+        }
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT doc, id FROM records WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT 5",
+        )?;
+        let upper = format!("{prefix}~");
+        let rows: Vec<(Vec<u8>, String)> = stmt
+            .query_map(params![prefix, upper], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        match rows.len() {
+            0 => Err(StoreError::NotFound(text.to_string())),
+            1 => doc_id(rows.into_iter().next().map(|r| r.0).unwrap_or_default()),
+            _ => Err(StoreError::Ambiguous {
+                prefix: text.to_string(),
+                matches: rows
+                    .iter()
+                    .map(|r| r.1.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }),
+        }
+    }
+
+    /// Lists records from the projection.
+    pub fn list(&self, filter: &ListFilter) -> Result<Vec<Row>, StoreError> {
+        let (sql, values) = list_query(
+            "id, kind, unit, project, title, date, status, conflicts",
+            filter,
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(values.iter()), |r| {
+                Ok(Row {
+                    id: r.get(0)?,
+                    kind: r.get(1)?,
+                    unit: r.get(2)?,
+                    project: r.get(3)?,
+                    title: r.get(4)?,
+                    date: r.get(5)?,
+                    status: r.get(6)?,
+                    conflicts: r.get(7)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// The full JSON of the listed records, from the projection.
+    pub fn list_json(&self, filter: &ListFilter) -> Result<Vec<serde_json::Value>, StoreError> {
+        let (sql, values) = list_query("json", filter);
+        let mut stmt = self.conn.prepare(&sql)?;
+        let texts = stmt
+            .query_map(rusqlite::params_from_iter(values.iter()), |r| {
+                r.get::<_, String>(0)
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        texts
+            .into_iter()
+            .map(|t| serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .collect()
+    }
+
+    /// Hands the JSON text of every record the filter selects to `each`, in
+    /// no particular order and without a row limit (`filter.limit` is
+    /// ignored): for reports, which read many rows and need no order, so
+    /// that neither SQLite sorts them nor the caller holds them all as text.
+    pub fn for_each_json<E>(
+        &self,
+        filter: &ListFilter,
+        mut each: impl FnMut(&str) -> Result<(), E>,
+    ) -> Result<Result<(), E>, StoreError> {
+        let (sql, values) = filter_query("json", filter);
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(values.iter()))?;
+        while let Some(row) = rows.next()? {
+            let text = row
+                .get_ref(0)?
+                .as_str()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            if let Err(e) = each(text) {
+                return Ok(Err(e));
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// Rebuilds every projection row from the documents.
+    pub fn rebuild_projections(&mut self) -> Result<usize, StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM records", [])?;
+        tx.execute("DELETE FROM record_search", [])?;
+        let docs: Vec<Vec<u8>> = {
+            let mut stmt = tx.prepare("SELECT doc FROM documents")?;
+            stmt.query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
+        };
+        let mut n = 0;
+        for doc in docs {
+            let doc = doc_id(doc)?;
+            if let Some(automerge) = load_doc(&tx, &doc)? {
+                n += project(&tx, &doc, &automerge)? as usize;
+            }
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+
+    /// Counts: (records in the projection, changes, documents).
+    pub fn counts(&self) -> Result<(u64, u64, u64), StoreError> {
+        let q = |sql: &str| -> Result<u64, StoreError> {
+            Ok(self.conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64)
+        };
+        Ok((
+            q("SELECT COUNT(*) FROM records")?,
+            q("SELECT COUNT(*) FROM changes")?,
+            q("SELECT COUNT(*) FROM documents")?,
+        ))
+    }
+
+    /// Record counts grouped by (unit, kind), from the projection.
+    pub fn counts_by_unit(&self) -> Result<Vec<(String, String, u64)>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT unit, kind, COUNT(*) FROM records GROUP BY unit, kind ORDER BY unit, kind",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+}
+
+fn list_query(columns: &str, f: &ListFilter) -> (String, Vec<rusqlite::types::Value>) {
+    let (mut sql, values) = filter_query(columns, f);
+    sql.push_str(" ORDER BY date_from DESC, id");
+    let limit = f.limit.unwrap_or(LIST_ROWS_MAX).min(LIST_ROWS_MAX);
+    sql.push_str(&format!(" LIMIT {limit}"));
+    (sql, values)
+}
+
+/// The `SELECT … WHERE …` of a filter, without order or limit.
+fn filter_query(columns: &str, f: &ListFilter) -> (String, Vec<rusqlite::types::Value>) {
+    use rusqlite::types::Value;
+    // With a text search, the small `record_search` table is scanned first
+    // (CROSS JOIN fixes that order in SQLite) and only matching records are
+    // looked up; otherwise `records`' own indexes serve the filters.
+    let source = if f.words.is_empty() {
+        "records"
+    } else {
+        "record_search CROSS JOIN records ON records.doc = record_search.doc"
+    };
+    let mut sql = format!("SELECT {columns} FROM {source} WHERE 1=1");
+    let mut values: Vec<Value> = Vec::new();
+    if let Some(kind) = &f.kind {
+        values.push(Value::Text(kind.clone()));
+        sql.push_str(&format!(" AND kind = ?{}", values.len()));
+    }
+    if let Some(units) = &f.units {
+        let mut marks = Vec::new();
+        for u in units {
+            values.push(Value::Text(u.clone()));
+            marks.push(format!("?{}", values.len()));
+        }
+        sql.push_str(&format!(" AND unit IN ({})", marks.join(",")));
+    }
+    if let Some((from, to)) = &f.period {
+        values.push(Value::Text(to.clone()));
+        sql.push_str(&format!(" AND date_from <= ?{}", values.len()));
+        values.push(Value::Text(from.clone()));
+        sql.push_str(&format!(" AND date_to >= ?{}", values.len()));
+    }
+    if let Some(status) = &f.status {
+        values.push(Value::Text(status.clone()));
+        sql.push_str(&format!(" AND status = ?{}", values.len()));
+    }
+    if let Some(project) = &f.project {
+        values.push(Value::Text(project.clone()));
+        sql.push_str(&format!(" AND project = ?{}", values.len()));
+    }
+    for word in &f.words {
+        let escaped = word
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        values.push(Value::Text(format!("%{escaped}%")));
+        sql.push_str(&format!(" AND search LIKE ?{} ESCAPE '\\'", values.len()));
+    }
+    if f.conflicts_only {
+        sql.push_str(" AND conflicts > 0");
+    }
+    (sql, values)
+}
+
+/// Writes the projection row of a document; false if it holds no readable
+/// record yet (e.g. its first change has not arrived).
+pub(crate) fn project(
+    tx: &Connection,
+    doc: &DocId,
+    automerge: &Automerge,
+) -> Result<bool, StoreError> {
+    let Ok(record) = danvan_model::read_record(automerge) else {
+        return Ok(false);
+    };
+    let conflicts = danvan_model::conflicts(automerge, record.kind()).len() as i64;
+    write_projection(tx, doc, &record, conflicts)?;
+    Ok(true)
+}
+
+pub(crate) fn write_projection(
+    tx: &Connection,
+    doc: &DocId,
+    record: &danvan_model::Record,
+    conflicts: i64,
+) -> Result<(), StoreError> {
+    let summary = record.summary();
+    let key = doc.as_bytes().to_vec();
+    let header = record.header();
+    tx.prepare_cached("UPDATE documents SET kind = ?2, unit = ?3, project = ?4 WHERE doc = ?1")?
+        .execute(params![key, header.kind, header.unit, header.project])?;
+    tx.prepare_cached(
+        "INSERT INTO records (doc, id, kind, unit, project, title, date, date_from, date_to, status, conflicts, json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+         ON CONFLICT (doc) DO UPDATE SET id = excluded.id, kind = excluded.kind, unit = excluded.unit,
+           project = excluded.project, title = excluded.title, date = excluded.date,
+           date_from = excluded.date_from, date_to = excluded.date_to, status = excluded.status,
+           conflicts = excluded.conflicts, json = excluded.json",
+    )?
+    .execute(params![
+        key,
+        doc.to_string(),
+        summary.kind,
+        summary.unit,
+        summary.project,
+        summary.title,
+        summary.date,
+        summary.date_from,
+        summary.date_to,
+        summary.status,
+        conflicts,
+        record.to_json().to_string(),
+    ])?;
+    tx.prepare_cached(
+        "INSERT INTO record_search (doc, search) VALUES (?1, ?2)
+         ON CONFLICT (doc) DO UPDATE SET search = excluded.search",
+    )?
+    .execute(params![key, summary.search])?;
+    Ok(())
+}
