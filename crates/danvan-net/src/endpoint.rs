@@ -11,6 +11,7 @@ use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use rustls::crypto::CryptoProvider;
 use rustls::sign::{CertifiedKey, SingleCertAndKey};
 
+use crate::error::connection_error;
 use crate::frame::{ByteCounters, FrameReceiver, FrameSender, StreamContext};
 use crate::verify::{PinnedPeer, Refusal, RefusalSlot, TrustFn};
 use crate::{Backoff, NetConfig, NetError, cert};
@@ -409,23 +410,6 @@ async fn wait_confirmed(quic: &quinn::Connection) -> Result<(), quinn::Connectio
 
 fn tls_error(e: impl std::fmt::Display) -> NetError {
     NetError::Certificate(e.to_string())
-}
-
-/// The error for a connection that ended while in use.
-pub(crate) fn connection_error(addr: SocketAddr, error: quinn::ConnectionError) -> NetError {
-    let reason = match error {
-        quinn::ConnectionError::ApplicationClosed(close) => format!(
-            "bên kia đã đóng kết nối ({})",
-            String::from_utf8_lossy(&close.reason)
-        ),
-        quinn::ConnectionError::LocallyClosed => "kết nối đã bị đóng ở phía này".to_string(),
-        quinn::ConnectionError::TimedOut => {
-            "quá thời gian chờ: không nhận được gì từ bên kia".to_string()
-        }
-        quinn::ConnectionError::Reset => "bên kia đã khởi động lại hoặc quên kết nối".to_string(),
-        other => other.to_string(),
-    };
-    NetError::ConnectionLost { addr, reason }
 }
 
 /// A verified connection to a trusted peer. Cloning gives another handle to

@@ -150,3 +150,22 @@ impl NetError {
         )
     }
 }
+
+/// The error for a connection that ended while in use. It lives here, not
+/// with the endpoint, because the frame streams need it too and the endpoint
+/// already depends on them.
+pub(crate) fn connection_error(addr: SocketAddr, error: quinn::ConnectionError) -> NetError {
+    let reason = match error {
+        quinn::ConnectionError::ApplicationClosed(close) => format!(
+            "bên kia đã đóng kết nối ({})",
+            String::from_utf8_lossy(&close.reason)
+        ),
+        quinn::ConnectionError::LocallyClosed => "kết nối đã bị đóng ở phía này".to_string(),
+        quinn::ConnectionError::TimedOut => {
+            "quá thời gian chờ: không nhận được gì từ bên kia".to_string()
+        }
+        quinn::ConnectionError::Reset => "bên kia đã khởi động lại hoặc quên kết nối".to_string(),
+        other => other.to_string(),
+    };
+    NetError::ConnectionLost { addr, reason }
+}

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::NetError;
-use crate::endpoint::connection_error;
+use crate::error::connection_error;
 
 /// Application code with which a receiver stops a stream whose peer announced
 /// an oversized frame, so the sender learns why its writes fail.

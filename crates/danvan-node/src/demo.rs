@@ -46,7 +46,7 @@ fn petition(
         content: content.into(),
         category: Some(category.into()),
         assigned_unit: None,
-        status: vocab::PETITION_STATUSES[0].0.into(),
+        status: vocab::PETITION_NEW.into(),
         answer: None,
         resolved: None,
     }))
@@ -69,7 +69,7 @@ fn commune_work(node: &mut Node, unit_name: &str) -> Result<(), NodeError> {
     let records = [
         node.new_activity(
             None,
-            "doi-thoai",
+            vocab::ACTIVITY_DIALOGUE,
             "2023-07-25",
             &format!("Đối thoại trực tiếp giữa Bí thư Đảng ủy với Nhân dân {unit_name}"),
             Some("Hội trường UBND".into()),
@@ -85,7 +85,7 @@ fn commune_work(node: &mut Node, unit_name: &str) -> Result<(), NodeError> {
         )?,
         node.new_activity(
             None,
-            "tiep-dan",
+            vocab::ACTIVITY_RECEPTION,
             "2023-08-03",
             "Tiếp công dân định kỳ của Chủ tịch UBND",
             None,
@@ -98,7 +98,7 @@ fn commune_work(node: &mut Node, unit_name: &str) -> Result<(), NodeError> {
         )?,
         node.new_activity(
             None,
-            "tuyen-truyen",
+            vocab::ACTIVITY_PROPAGANDA,
             "2023-08-15",
             "Tuyên truyền chống khai thác hải sản bất hợp pháp (IUU)",
             Some("Cảng cá".into()),
@@ -114,7 +114,7 @@ fn commune_work(node: &mut Node, unit_name: &str) -> Result<(), NodeError> {
             "2023-08-03",
             "Nguyễn Văn Hùng",
             "Đề nghị sửa chữa tuyến mương thoát nước bị hư hỏng sau mưa lớn",
-            "kien-nghi",
+            vocab::PETITION_PROPOSAL,
             "hạ tầng",
         )?,
         petition(
@@ -122,7 +122,7 @@ fn commune_work(node: &mut Node, unit_name: &str) -> Result<(), NodeError> {
             "2023-08-20",
             "Lê Thị Mai",
             "Khiếu nại việc áp giá bồi thường cây trồng trên đất nông nghiệp",
-            "khieu-nai",
+            vocab::PETITION_COMPLAINT,
             "đất đai",
         )?,
     ];
@@ -323,7 +323,7 @@ async fn run_in(base: &Path) -> Result<String, NodeError> {
         n.edit(&shared_household, &["compensation_vnd=850000000".into()])?;
         n.household_status(
             &shared_household,
-            "cong-khai",
+            vocab::STAGE_PLAN_POSTED,
             "2023-09-05",
             "Tổ công tác",
             "",
@@ -338,7 +338,13 @@ async fn run_in(base: &Path) -> Result<String, NodeError> {
             "Hộ đồng ý phương án, hẹn ngày nhận tiền",
         )?;
         n.edit(&shared_household, &["compensation_vnd=870000000".into()])?;
-        n.household_status(&shared_household, "dong-y", "2023-09-06", "Tổ công tác", "")?;
+        n.household_status(
+            &shared_household,
+            vocab::STAGE_AGREED,
+            "2023-09-06",
+            "Tổ công tác",
+            "",
+        )?;
         Ok(())
     })??;
     let direct = sync(&members[5], laptop1_addr).await?;

@@ -20,7 +20,7 @@ use automerge::ROOT;
 use automerge::transaction::Transactable;
 use danvan_model::{
     ChangeError, DocId, Invite, Kind, NodeId, NodeKey, RosterError, SignedChange, SignedRoster,
-    StageEvent, Visit, accept_roster,
+    StageEvent, Visit, accept_roster, vocab,
 };
 
 use common::*;
@@ -78,7 +78,7 @@ fn valid_changes(keys: &Keys) -> Vec<SignedChange> {
         &keys.officer.id(),
     )));
     out.push(c);
-    out.push(officer.edit(d, &mut am, put("status", "dang-xu-ly")));
+    out.push(officer.edit(d, &mut am, put("status", vocab::PETITION_IN_PROGRESS)));
 
     let d = doc_id(3);
     let (mut am, c) = field.create(&household(header(
@@ -100,15 +100,15 @@ fn valid_changes(keys: &Keys) -> Vec<SignedChange> {
         danvan_model::append_visit(tx, visit).map_err(|e| e.to_string())
     }));
     let event = StageEvent {
-        stage: "dong-y".into(),
-        from: "kiem-dem".into(),
+        stage: vocab::STAGE_AGREED.into(),
+        from: vocab::STAGE_INVENTORIED.into(),
         backwards: false,
         date: "2023-08-11".into(),
         by: "Tổ công tác số 2".into(),
         node,
     };
     out.push(field.edit(d, &mut am, move |tx| {
-        danvan_model::move_stage(tx, "kiem-dem", event).map_err(|e| e.to_string())
+        danvan_model::move_stage(tx, vocab::STAGE_INVENTORIED, event).map_err(|e| e.to_string())
     }));
 
     let d = doc_id(4);

@@ -167,7 +167,7 @@ where
                     days_left,
                 });
             }
-            Record::Household(h) if scope.contains(unit) && h.stage != "ban-giao" => {
+            Record::Household(h) if scope.contains(unit) && h.stage != vocab::STAGE_HANDED_OVER => {
                 let last = h.visits.iter().map(|v| v.date.clone()).max();
                 let days = last
                     .as_deref()

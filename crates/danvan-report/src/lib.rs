@@ -13,21 +13,24 @@ mod aggregate;
 mod conclusion;
 mod due;
 mod error;
+mod figures;
 mod format;
+mod narrate;
 mod render;
 mod scope;
 mod tables;
 mod xlsx;
 
-pub use aggregate::{
-    ActivitySection, ActivityTypeRow, ActivityUnitRow, CategoryRow, LandFigures, LandProject,
-    LandSection, LandUnitRow, ModelItem, ModelSection, ModelUnitRow, MonthRow, OverduePetition,
-    PetitionFigures, PetitionSection, Report, ReportRequest, StageCount, TaskAssignment, TaskRow,
-    TaskSection, UnitPetitionRow, build_report, task_applies,
-};
+pub use aggregate::{ReportRequest, build_report, task_applies};
 pub use conclusion::{
     Assignment, ConclusionTask, ParsedConclusion, assign_units, parse_conclusion,
 };
 pub use due::{DueHousehold, DueList, DuePetition, DueRequest, DueTask, due};
 pub use error::ReportError;
+pub use figures::{
+    ActivitySection, ActivityTypeRow, ActivityUnitRow, CategoryRow, LandFigures, LandProject,
+    LandSection, LandUnitRow, ModelItem, ModelSection, ModelUnitRow, MonthRow, OverduePetition,
+    PetitionFigures, PetitionSection, Report, StageCount, TaskAssignment, TaskRow, TaskSection,
+    UnitPetitionRow,
+};
 pub use render::{Format, render};

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use danvan_model::vocab;
 
 use crate::ReportError;
-use crate::aggregate::Report;
+use crate::figures::Report;
 use crate::format::{int, pct};
 use crate::tables::{Cell, Layout, PART_I, PART_II, PART_III, Table, layout};
 

@@ -3,7 +3,7 @@
 
 use danvan_model::vocab;
 
-use crate::aggregate::{LandFigures, PetitionFigures, Report};
+use crate::figures::{LandFigures, PetitionFigures, Report};
 use crate::format::{dec, int, pct, vi_day};
 
 /// One cell.

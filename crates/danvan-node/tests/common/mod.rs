@@ -17,6 +17,7 @@ use automerge::{Automerge, ObjType, ROOT, ReadDoc};
 use danvan_model::{
     Activity, DocId, Header, Household, Kind, Member, NodeId, NodeKey, Petition, Record, Role,
     Roster, SAMPLE_UNITS_TOML, SCHEMA_VERSION, SignedChange, SignedRoster, Task, encode_kept,
+    vocab,
 };
 use danvan_node::{KEY_FILE, Node};
 
@@ -228,7 +229,7 @@ pub fn header(
 pub fn activity(header: Header) -> Record {
     Record::Activity(Activity {
         header,
-        activity_type: "tiep-dan".into(),
+        activity_type: vocab::ACTIVITY_RECEPTION.into(),
         date: "2023-08-03".into(),
         title: "Tiếp công dân định kỳ".into(),
         place: Some("Nhà văn hóa thôn".into()),
@@ -247,7 +248,7 @@ pub fn activity(header: Header) -> Record {
 pub fn petition(header: Header) -> Record {
     Record::Petition(Petition {
         header,
-        petition_type: "kien-nghi".into(),
+        petition_type: vocab::PETITION_PROPOSAL.into(),
         round: 1,
         complex: false,
         remote: false,
@@ -259,7 +260,7 @@ pub fn petition(header: Header) -> Record {
         content: "Kiến nghị xem xét lại đơn giá đất".into(),
         category: Some("đất đai".into()),
         assigned_unit: None,
-        status: "moi".into(),
+        status: vocab::PETITION_NEW.into(),
         answer: None,
         resolved: None,
     })
@@ -279,7 +280,7 @@ pub fn household(header: Header) -> Record {
         }],
         inventory: None,
         compensation_vnd: Some(350_000_000),
-        stage: "kiem-dem".into(),
+        stage: vocab::STAGE_INVENTORIED.into(),
         stage_log: Vec::new(),
         objections: Vec::new(),
         visits: Vec::new(),

@@ -1,0 +1,96 @@
+//! The record kinds and the rules that CRDT merge alone does not give.
+//!
+//! One record is one Automerge document. Its root holds a `header` map, fixed
+//! at creation, and the kind's fields, mapped with autosurgeon. Appending to
+//! lists (visits, stage log, objections) goes through functions here that
+//! only ever insert, and the household pipeline stage is read as the furthest
+//! of concurrent values.
+//!
+//! The modules, and the rule each keeps:
+//! - `kinds`: the record types and their summaries; plain values, no
+//!   Automerge document in sight.
+//! - `doc`: the only place a record is read from or written into a document;
+//!   lists are only ever appended to, the stage is read as the furthest value.
+//! - `fields`: which fields `edit --set` may change and how typed text is
+//!   read; never writes.
+//! - `conflicts`: concurrent values of editable fields, shown, never resolved.
+//! - `deadline`: statutory petition deadlines and when a case is closed.
+
+mod conflicts;
+mod deadline;
+mod doc;
+mod fields;
+mod kinds;
+
+pub use conflicts::{Conflict, conflicts};
+pub use deadline::petition_deadline_days;
+pub use doc::{
+    append_objection, append_visit, move_stage, read_header, read_record, set_field, write_new,
+};
+pub use fields::{FieldSpec, FieldType, editable_fields, field_spec, parse_field};
+pub use kinds::{
+    Activity, Header, Household, Kind, Model, ObjectionEvent, Parcel, Petition, Progress, Record,
+    StageEvent, Summary, Task, Visit,
+};
+
+/// Version of the record layout written by this build.
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// Why a record or a value was refused.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum RecordError {
+    /// A kind this build does not know.
+    #[error(
+        "loại hồ sơ không hợp lệ: {0:?} (dùng: activity, petition, household, task, progress, model)"
+    )]
+    UnknownKind(String),
+    /// A coded value not in its list.
+    #[error("{field}: giá trị {value:?} không hợp lệ (dùng: {allowed})")]
+    BadChoice {
+        /// The field.
+        field: String,
+        /// What was given.
+        value: String,
+        /// The allowed codes.
+        allowed: String,
+    },
+    /// A value of the wrong form (number, date, …).
+    #[error("{field}: {message}")]
+    BadValue {
+        /// The field.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A field this kind does not have, or one that cannot be set directly.
+    #[error("hồ sơ loại {kind} không có trường {field:?} sửa được (các trường: {allowed})")]
+    UnknownField {
+        /// The record kind.
+        kind: &'static str,
+        /// The field given.
+        field: String,
+        /// The fields that can be set.
+        allowed: String,
+    },
+    /// A required field is empty.
+    #[error("thiếu {0}")]
+    Missing(&'static str),
+    /// The document does not hold a record this build can read.
+    #[error("tài liệu không đọc được thành hồ sơ: {0}")]
+    Unreadable(String),
+    /// Automerge refused an operation.
+    #[error("lỗi Automerge: {0}")]
+    Automerge(String),
+}
+
+impl From<automerge::AutomergeError> for RecordError {
+    fn from(e: automerge::AutomergeError) -> Self {
+        RecordError::Automerge(e.to_string())
+    }
+}
+
+impl From<autosurgeon::ReconcileError> for RecordError {
+    fn from(e: autosurgeon::ReconcileError) -> Self {
+        RecordError::Automerge(e.to_string())
+    }
+}
