@@ -1,6 +1,6 @@
 //! Bad input gets a clear message, a non-zero exit, and changes nothing stored.
 
-use crate::harness::{Dv, TempDir};
+use crate::harness::{Dv, TempDir, activity_args};
 
 fn seeded() -> (Dv, String) {
     let dv = Dv::init("pho-minh");
@@ -25,16 +25,7 @@ fn invalid_values_are_refused_with_clear_messages() {
             "không có đơn vị \"pho-khong-co\"",
         ),
     ] {
-        let mut args = vec![
-            "activity",
-            "add",
-            "--type",
-            activity_type,
-            "--date",
-            date,
-            "--title",
-            "x",
-        ];
+        let mut args = activity_args(activity_type, date, "x");
         args.extend_from_slice(more);
         dv.fails(&args, needle);
     }

@@ -106,6 +106,24 @@ pub(crate) fn wait_until(what: &str, limit: Duration, condition: impl FnMut() ->
     assert!(poll_until(limit, condition), "waited {limit:?} for {what}");
 }
 
+/// `activity add` with its three required options, for a test to extend.
+pub(crate) fn activity_args<'a>(
+    activity_type: &'a str,
+    date: &'a str,
+    title: &'a str,
+) -> Vec<&'a str> {
+    vec![
+        "activity",
+        "add",
+        "--type",
+        activity_type,
+        "--date",
+        date,
+        "--title",
+        title,
+    ]
+}
+
 /// One data directory driven through the CLI.
 pub(crate) struct Dv {
     pub(crate) dir: PathBuf,
@@ -187,16 +205,15 @@ impl Dv {
     /// Adds an activity of `activity_type` on `date` titled `title`;
     /// returns its id.
     pub(crate) fn activity(&self, activity_type: &str, date: &str, title: &str) -> String {
-        self.add(&[
-            "activity",
-            "add",
-            "--type",
-            activity_type,
-            "--date",
-            date,
-            "--title",
-            title,
-        ])
+        self.add(&activity_args(activity_type, date, title))
+    }
+
+    /// Adds a task numbered `number` titled `title`, with `extra` options
+    /// (`--assign UNIT`…); returns its id.
+    pub(crate) fn task(&self, number: &str, title: &str, extra: &[&str]) -> String {
+        let mut args = vec!["task", "add", "--number", number, "--title", title];
+        args.extend_from_slice(extra);
+        self.add(&args)
     }
 
     /// Adds a household of the expressway project (`cao-toc-bac-nam`)

@@ -55,20 +55,18 @@ fn every_kind_can_be_added_edited_listed_shown_and_exported() {
             "12/346:1000:LUC",
         ],
     );
-    let task = dv.add(&[
-        "task",
-        "add",
-        "--number",
+    let task = dv.task(
         "1.5",
-        "--title",
         "Tổ chức đối thoại trực tiếp",
-        "--assign",
-        "pho-minh",
-        "--due",
-        "2023-12-31",
-        "--unit",
-        "duc-pho",
-    ]);
+        &[
+            "--assign",
+            "pho-minh",
+            "--due",
+            "2023-12-31",
+            "--unit",
+            "duc-pho",
+        ],
+    );
     let progress = dv.add(&[
         "progress",
         "add",

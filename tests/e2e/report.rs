@@ -474,6 +474,37 @@ fn figures(v: &Value) -> [u64; 6] {
     .map(|k| v[k].as_u64().unwrap_or_else(|| panic!("{k} in {v}")))
 }
 
+/// [`figures`] of the row of `rows` whose `key` is `value`.
+fn row_figures(rows: &Value, key: &str, value: &str) -> [u64; 6] {
+    figures(&row(rows, key, value)["figures"])
+}
+
+/// Each `(list, key, value, figures)`: the row of `section[list]` whose
+/// `key` is `value` has these [`figures`].
+fn assert_rows(section: &Value, expected: &[(&str, &str, &str, [u64; 6])]) {
+    for (list, key, value, figures) in expected {
+        assert_eq!(
+            row_figures(&section[*list], key, value),
+            *figures,
+            "{list}: {key} = {value}"
+        );
+    }
+}
+
+/// An activity section's figures, the first one named `count_key` (`total`
+/// for a whole section, `count` for a unit's row).
+fn activity_figures(v: &Value, count_key: &str) -> [u64; 6] {
+    [
+        count_key,
+        "attendance",
+        "receptions",
+        "citizens",
+        "dialogues",
+        "dialogue_matters",
+    ]
+    .map(|k| v[k].as_u64().unwrap_or_else(|| panic!("{k} in {v}")))
+}
+
 fn row<'a>(rows: &'a Value, key: &str, value: &str) -> &'a Value {
     rows.as_array()
         .unwrap()
@@ -499,17 +530,7 @@ fn first_half_report_on_merged_data() {
 
     // Activities: Phổ Minh 3 (120 + 15 + 80), Phổ Thạnh 1 (6), the Front 1 (30).
     let a = &r["activities"];
-    assert_eq!(
-        [
-            &a["total"],
-            &a["attendance"],
-            &a["receptions"],
-            &a["citizens"],
-            &a["dialogues"],
-            &a["dialogue_matters"]
-        ],
-        [5, 251, 2, 17, 1, 6]
-    );
+    assert_eq!(activity_figures(a, "total"), [5, 251, 2, 17, 1, 6]);
     assert_eq!(
         names(&a["by_type"], "code"),
         ["tuyen-truyen", "tiep-dan", "doi-thoai", "giam-sat"]
@@ -524,17 +545,7 @@ fn first_half_report_on_merged_data() {
         ]
     );
     let minh = row(&a["by_unit"], "unit", "pho-minh");
-    assert_eq!(
-        [
-            &minh["count"],
-            &minh["attendance"],
-            &minh["receptions"],
-            &minh["citizens"],
-            &minh["dialogues"],
-            &minh["dialogue_matters"]
-        ],
-        [3, 215, 1, 12, 1, 6]
-    );
+    assert_eq!(activity_figures(minh, "count"), [3, 215, 1, 12, 1, 6]);
 
     // Petitions: P1, P2, P3 (Phổ Minh), P5 (Phổ Thạnh) received; P1, P5 on
     // time, P2 late; P3 open past its deadline of 5/7 — counted once though
@@ -545,21 +556,19 @@ fn first_half_report_on_merged_data() {
         names(&p["by_category"], "category"),
         ["Đất đai", "Môi trường đô thị"]
     );
-    assert_eq!(
-        figures(&row(&p["by_category"], "category", "Đất đai")["figures"]),
-        [3, 3, 2, 1, 0, 0]
-    );
-    assert_eq!(
-        figures(&row(&p["by_category"], "category", "Môi trường đô thị")["figures"]),
-        [1, 0, 0, 0, 0, 1]
-    );
-    assert_eq!(
-        figures(&row(&p["by_unit"], "unit", "pho-minh")["figures"]),
-        [3, 2, 1, 1, 0, 1]
-    );
-    assert_eq!(
-        figures(&row(&p["by_unit"], "unit", "pho-thanh")["figures"]),
-        [1, 1, 1, 0, 0, 0]
+    assert_rows(
+        p,
+        &[
+            ("by_category", "category", "Đất đai", [3, 3, 2, 1, 0, 0]),
+            (
+                "by_category",
+                "category",
+                "Môi trường đô thị",
+                [1, 0, 0, 0, 0, 1],
+            ),
+            ("by_unit", "unit", "pho-minh", [3, 2, 1, 1, 0, 1]),
+            ("by_unit", "unit", "pho-thanh", [1, 1, 1, 0, 0, 0]),
+        ],
     );
     let months: Vec<(u64, u64)> = p["by_month"]
         .as_array()
@@ -667,17 +676,7 @@ fn second_half_report_on_merged_data() {
     let hub = fixture();
     let r = report_json(&hub, "2023-H2", None);
     let a = &r["activities"];
-    assert_eq!(
-        [
-            &a["total"],
-            &a["attendance"],
-            &a["receptions"],
-            &a["citizens"],
-            &a["dialogues"],
-            &a["dialogue_matters"]
-        ],
-        [3, 270, 1, 8, 1, 4]
-    );
+    assert_eq!(activity_figures(a, "total"), [3, 270, 1, 8, 1, 4]);
     // Received P4, P6, P7; nothing resolved; P3 (from the first half), P4
     // and P6 overdue; P7 due on 4/1/2024, still in time.
     let p = &r["petitions"];
@@ -686,17 +685,13 @@ fn second_half_report_on_merged_data() {
         names(&p["by_category"], "category"),
         ["An ninh trật tự", "Giao thông", "Môi trường đô thị"]
     );
-    assert_eq!(
-        figures(&row(&p["by_category"], "category", "Giao thông")["figures"]),
-        [2, 0, 0, 0, 1, 1]
-    );
-    assert_eq!(
-        figures(&row(&p["by_unit"], "unit", "pho-minh")["figures"]),
-        [1, 0, 0, 0, 0, 2]
-    );
-    assert_eq!(
-        figures(&row(&p["by_unit"], "unit", "pho-thanh")["figures"]),
-        [2, 0, 0, 0, 1, 1]
+    assert_rows(
+        p,
+        &[
+            ("by_category", "category", "Giao thông", [2, 0, 0, 0, 1, 1]),
+            ("by_unit", "unit", "pho-minh", [1, 0, 0, 0, 0, 2]),
+            ("by_unit", "unit", "pho-thanh", [2, 0, 0, 0, 1, 1]),
+        ],
     );
     let days: Vec<u64> = p["overdue"]
         .as_array()
@@ -1164,7 +1159,7 @@ fn due_lists_what_needs_attention_on_merged_data() {
 }
 
 fn check_refused(dir: &Dv, args: &[&str], message: &str) {
-    let before = counts(&dir);
+    let before = counts(dir);
     let out = dir.run(args);
     assert!(!out.status.success(), "{args:?} should fail");
     let err = String::from_utf8_lossy(&out.stderr);
@@ -1173,7 +1168,7 @@ fn check_refused(dir: &Dv, args: &[&str], message: &str) {
         out.stdout.is_empty() || !args.contains(&"--out"),
         "{args:?}"
     );
-    assert_eq!(counts(&dir), before, "{args:?} changed the store");
+    assert_eq!(counts(dir), before, "{args:?} changed the store");
 }
 
 #[test]

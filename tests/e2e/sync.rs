@@ -115,16 +115,11 @@ fn records_travel_through_the_hub_and_laptops_sync_directly() {
     for c in &communes {
         trust(c, &hub, Some(server.addr));
     }
-    let task = hub.add(&[
-        "task",
-        "add",
-        "--number",
+    let task = hub.task(
         "1.5",
-        "--title",
         "Tổ chức đối thoại trực tiếp",
-        "--assign",
-        "pho-minh",
-    ]);
+        &["--assign", "pho-minh"],
+    );
     let made: Vec<String> = communes
         .iter()
         .enumerate()
