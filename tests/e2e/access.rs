@@ -5,29 +5,30 @@
 //! widened below the checkpoint; the audit log.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
-use crate::harness::Dv;
+use crate::harness::{Dv, wait_until};
 use crate::sync::{Server, node_id};
 
 const PROJECT: &str = "cao-toc-bac-nam";
 const OTHER_PROJECT: &str = "ven-bien-dung-quat-sa-huynh";
 
-fn ids(dv: &Dv, kind: &str) -> BTreeSet<String> {
+/// One field of every record of `kind` that `dv` can list.
+fn column(dv: &Dv, kind: &str, field: &str) -> BTreeSet<String> {
     dv.json(&["list", "--kind", kind])
         .as_array()
         .expect("list is an array")
         .iter()
-        .map(|r| r["id"].as_str().expect("id").to_string())
+        .map(|r| r[field].as_str().expect(field).to_string())
         .collect()
 }
 
+fn ids(dv: &Dv, kind: &str) -> BTreeSet<String> {
+    column(dv, kind, "id")
+}
+
 fn units_of(dv: &Dv, kind: &str) -> BTreeSet<String> {
-    dv.json(&["list", "--kind", kind])
-        .as_array()
-        .expect("list is an array")
-        .iter()
-        .map(|r| r["unit"].as_str().expect("unit").to_string())
-        .collect()
+    column(dv, kind, "unit")
 }
 
 fn set(items: &[&str]) -> BTreeSet<String> {
@@ -137,16 +138,7 @@ fn roster_scopes_reads_and_writes_across_hub_direct_sync_and_revocation() {
     // Work recorded offline in each place.
     let p_minh = petition(&minh, "Nguyễn Văn An");
     let p_ninh = petition(&ninh, "Trần Thị Bình");
-    let a_minh = minh.add(&[
-        "activity",
-        "add",
-        "--type",
-        "tiep-dan",
-        "--date",
-        "2023-03-05",
-        "--title",
-        "Tiếp xúc cử tri khu phố 1",
-    ]);
+    let a_minh = minh.activity("tiep-dan", "2023-03-05", "Tiếp xúc cử tri khu phố 1");
     let task = town.add(&[
         "task",
         "add",
@@ -292,16 +284,20 @@ fn roster_scopes_reads_and_writes_across_hub_direct_sync_and_revocation() {
         "a commune accepted an unknown server key"
     );
     drop(stranger_server);
-    std::thread::sleep(std::time::Duration::from_millis(1_500));
-    let refused = town.json(&["audit"]);
-    assert!(
-        refused
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["event"] == "rejected-connection"
-                && e["peer"].as_str() == Some(stranger_id.as_str())),
-        "the hub's audit log names the refused key: {refused}"
+    // `serve` flushes refused connections to its audit log every second.
+    let refused_logged = |e: &serde_json::Value| {
+        e["event"] == "rejected-connection" && e["peer"].as_str() == Some(stranger_id.as_str())
+    };
+    wait_until(
+        "the hub's audit log to name the refused key",
+        Duration::from_secs(10),
+        || {
+            town.json(&["audit"])
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(refused_logged)
+        },
     );
     assert!(
         audit_reasons(&minh, "rejected-connection")

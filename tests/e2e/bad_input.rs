@@ -1,87 +1,34 @@
 //! Bad input gets a clear message, a non-zero exit, and changes nothing stored.
 
-use crate::harness::{Dv, TempDir};
+use crate::harness::{Dv, TempDir, activity_args};
 
 fn seeded() -> (Dv, String) {
     let dv = Dv::init("pho-minh");
-    let h = dv.add(&[
-        "household",
-        "add",
-        "--project",
-        "cao-toc-bac-nam",
-        "--head",
-        "Đỗ Văn Em",
-    ]);
-    dv.add(&[
-        "activity",
-        "add",
-        "--type",
-        "tiep-dan",
-        "--date",
-        "2023-05-05",
-        "--title",
-        "Tiếp công dân định kỳ",
-    ]);
+    let h = dv.household("Đỗ Văn Em", &[]);
+    dv.activity("tiep-dan", "2023-05-05", "Tiếp công dân định kỳ");
     (dv, h)
 }
 
 #[test]
 fn invalid_values_are_refused_with_clear_messages() {
     let (dv, h) = seeded();
-    dv.fails(
-        &[
-            "activity",
-            "add",
-            "--type",
+    // Activities: (type, date, more options, what the message names).
+    let no_more: &[&str] = &[];
+    for (activity_type, date, more, needle) in [
+        ("doi-thoai", "2023-02-30", no_more, "ngày không hợp lệ"),
+        ("doi-thoai", "hôm qua", no_more, "ngày không hợp lệ"),
+        ("hop-cho", "2023-02-03", no_more, "activity_type"),
+        (
             "doi-thoai",
-            "--date",
-            "2023-02-30",
-            "--title",
-            "x",
-        ],
-        "ngày không hợp lệ",
-    );
-    dv.fails(
-        &[
-            "activity",
-            "add",
-            "--type",
-            "doi-thoai",
-            "--date",
-            "hôm qua",
-            "--title",
-            "x",
-        ],
-        "ngày không hợp lệ",
-    );
-    dv.fails(
-        &[
-            "activity",
-            "add",
-            "--type",
-            "hop-cho",
-            "--date",
             "2023-02-03",
-            "--title",
-            "x",
-        ],
-        "activity_type",
-    );
-    dv.fails(
-        &[
-            "activity",
-            "add",
-            "--type",
-            "doi-thoai",
-            "--date",
-            "2023-02-03",
-            "--title",
-            "x",
-            "--unit",
-            "pho-khong-co",
-        ],
-        "không có đơn vị \"pho-khong-co\"",
-    );
+            &["--unit", "pho-khong-co"],
+            "không có đơn vị \"pho-khong-co\"",
+        ),
+    ] {
+        let mut args = activity_args(activity_type, date, "x");
+        args.extend_from_slice(more);
+        dv.fails(&args, needle);
+    }
     dv.fails(&["list", "--kind", "cuoc-hop"], "loại hồ sơ không hợp lệ");
     dv.fails(&["list", "--period", "2023-H3"], "kỳ không hợp lệ");
     dv.fails(&["list", "--unit", "xa-ma"], "không có đơn vị");
@@ -184,16 +131,7 @@ fn corrupt_or_truncated_bundles_are_refused_whole() {
     let (dv, _) = seeded();
     let other = Dv::init("pho-minh");
     for i in 0..3 {
-        other.add(&[
-            "activity",
-            "add",
-            "--type",
-            "tuyen-truyen",
-            "--date",
-            "2023-06-01",
-            "--title",
-            &format!("Tuyên truyền {i}"),
-        ]);
+        other.activity("tuyen-truyen", "2023-06-01", &format!("Tuyên truyền {i}"));
     }
     let good = other.dir.join("good.dvb");
     other.ok(&["bundle", "export", "--out", good.to_str().unwrap()]);

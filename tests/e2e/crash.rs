@@ -2,27 +2,13 @@
 
 use std::time::{Duration, Instant};
 
-use crate::harness::Dv;
+use crate::harness::{Dv, env_u64, seed_from_env};
 use crate::soak::{Rng, Writer};
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 #[test]
 fn sigkill_while_adding_loses_no_acknowledged_record() {
-    let kills = env_or("DANVAN_CRASH_KILLS", 24);
-    let seed = env_or(
-        "DANVAN_CRASH_SEED",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64
-            | 1,
-    );
+    let kills = env_u64("DANVAN_CRASH_KILLS").unwrap_or(24);
+    let seed = seed_from_env("DANVAN_CRASH_SEED") | 1;
     eprintln!("crash test: {kills} kills, seed {seed} (rerun with DANVAN_CRASH_SEED={seed})");
     let mut rng = Rng(seed);
     let dv = Dv::init("pho-quang");

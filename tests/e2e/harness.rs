@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 /// The `danvan` binary built from this workspace (built on first use if missing).
 pub(crate) fn danvan_bin() -> PathBuf {
@@ -52,33 +53,75 @@ pub(crate) fn danvan_bin() -> PathBuf {
     .clone()
 }
 
-/// A temporary directory removed on drop.
-pub(crate) struct TempDir(PathBuf);
+pub(crate) use danvan_testkit::TempDir;
 
-impl TempDir {
-    pub(crate) fn new(name: &str) -> TempDir {
-        let base = std::env::temp_dir().join(format!(
-            "danvan-e2e-{}-{}-{}",
-            name,
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0)
-        ));
-        std::fs::create_dir_all(&base).expect("create temp dir");
-        TempDir(base)
-    }
+/// Clears the variables the binary reads as defaults of its options, so that
+/// a developer's shell (a `DANVAN_DATA_DIR`, a `DANVAN_TODAY`) cannot change
+/// what a test runs; a test that wants one sets it on the command.
+pub(crate) fn without_danvan_env(cmd: &mut Command) -> &mut Command {
+    cmd.env_remove("DANVAN_DATA_DIR").env_remove("DANVAN_TODAY")
+}
 
-    pub(crate) fn path(&self) -> &Path {
-        &self.0
+/// Whether to run the long versions of the slow scenarios (the relay's ten
+/// outages, the load with 48 nodes, a longer soak): `DANVAN_SLOW_TESTS=1`.
+/// CI runs the short versions, which check the same properties.
+pub(crate) fn slow_tests() -> bool {
+    std::env::var("DANVAN_SLOW_TESTS").is_ok_and(|v| v == "1")
+}
+
+/// A number from the environment (`DANVAN_SOAK_KILLS=1000`), if set.
+pub(crate) fn env_u64(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
+/// The seed of a randomized scenario: `var` if set (to repeat a failing
+/// run), else the clock; the test prints it either way.
+pub(crate) fn seed_from_env(var: &str) -> u64 {
+    env_u64(var).unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1)
+    })
+}
+
+/// Polls `condition` every 100 ms until it holds (true) or `limit` has passed
+/// (false). Tests wait for what they need this way, not for a fixed time
+/// that is too long on a fast machine and too short on a busy one.
+pub(crate) fn poll_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// [`poll_until`], panicking with `what` when the condition never held.
+pub(crate) fn wait_until(what: &str, limit: Duration, condition: impl FnMut() -> bool) {
+    assert!(poll_until(limit, condition), "waited {limit:?} for {what}");
+}
+
+/// `activity add` with its three required options, for a test to extend.
+pub(crate) fn activity_args<'a>(
+    activity_type: &'a str,
+    date: &'a str,
+    title: &'a str,
+) -> Vec<&'a str> {
+    vec![
+        "activity",
+        "add",
+        "--type",
+        activity_type,
+        "--date",
+        date,
+        "--title",
+        title,
+    ]
 }
 
 /// One data directory driven through the CLI.
@@ -124,7 +167,7 @@ impl Dv {
     pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(danvan_bin());
         cmd.arg("--data-dir").arg(&self.dir).args(args);
-        cmd.env_remove("DANVAN_DATA_DIR");
+        without_danvan_env(&mut cmd);
         cmd
     }
 
@@ -157,6 +200,44 @@ impl Dv {
     pub(crate) fn add(&self, args: &[&str]) -> String {
         let v = self.json(args);
         v["id"].as_str().expect("id in add output").to_string()
+    }
+
+    /// Adds an activity of `activity_type` on `date` titled `title`;
+    /// returns its id.
+    pub(crate) fn activity(&self, activity_type: &str, date: &str, title: &str) -> String {
+        self.add(&activity_args(activity_type, date, title))
+    }
+
+    /// Adds a task numbered `number` titled `title`, with `extra` options
+    /// (`--assign UNIT`…); returns its id.
+    pub(crate) fn task(&self, number: &str, title: &str, extra: &[&str]) -> String {
+        let mut args = vec!["task", "add", "--number", number, "--title", title];
+        args.extend_from_slice(extra);
+        self.add(&args)
+    }
+
+    /// Adds a household of the expressway project (`cao-toc-bac-nam`)
+    /// headed by `head`, with `extra` options; returns its id.
+    pub(crate) fn household(&self, head: &str, extra: &[&str]) -> String {
+        let mut args = vec![
+            "household",
+            "add",
+            "--project",
+            "cao-toc-bac-nam",
+            "--head",
+            head,
+        ];
+        args.extend_from_slice(extra);
+        self.add(&args)
+    }
+
+    /// How many rows a listing command (`list`, `import`'s rows…) prints
+    /// as a JSON array.
+    pub(crate) fn count(&self, args: &[&str]) -> usize {
+        let rows = self.json(args);
+        rows.as_array()
+            .unwrap_or_else(|| panic!("danvan {args:?}: not a JSON array: {rows}"))
+            .len()
     }
 
     /// The whole store as `export --format json`, to compare before and after.

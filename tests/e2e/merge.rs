@@ -6,16 +6,7 @@ use crate::harness::Dv;
 fn concurrent_edits_merge_identically_and_conflicts_show_until_set() {
     let a = Dv::init("pho-minh");
     let b = Dv::init("pho-minh");
-    let h = a.add(&[
-        "household",
-        "add",
-        "--project",
-        "cao-toc-bac-nam",
-        "--head",
-        "Trần Thị Bé",
-        "--village",
-        "Thôn Cũ",
-    ]);
+    let h = a.household("Trần Thị Bé", &["--village", "Thôn Cũ"]);
     let seed = a.dir.join("seed.dvb");
     a.ok(&["bundle", "export", "--out", seed.to_str().unwrap()]);
     b.ok(&["bundle", "import", seed.to_str().unwrap()]);

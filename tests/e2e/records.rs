@@ -44,34 +44,29 @@ fn every_kind_can_be_added_edited_listed_shown_and_exported() {
         "--category",
         "đất đai",
     ]);
-    let household = dv.add(&[
-        "household",
-        "add",
-        "--project",
-        "cao-toc-bac-nam",
-        "--head",
+    let household = dv.household(
         "Nguyễn Thị Hoa",
-        "--village",
-        "Thôn Vĩnh Xuân",
-        "--parcel",
-        "12/345:250.5:ONT",
-        "--parcel",
-        "12/346:1000:LUC",
-    ]);
-    let task = dv.add(&[
-        "task",
-        "add",
-        "--number",
+        &[
+            "--village",
+            "Thôn Vĩnh Xuân",
+            "--parcel",
+            "12/345:250.5:ONT",
+            "--parcel",
+            "12/346:1000:LUC",
+        ],
+    );
+    let task = dv.task(
         "1.5",
-        "--title",
         "Tổ chức đối thoại trực tiếp",
-        "--assign",
-        "pho-minh",
-        "--due",
-        "2023-12-31",
-        "--unit",
-        "duc-pho",
-    ]);
+        &[
+            "--assign",
+            "pho-minh",
+            "--due",
+            "2023-12-31",
+            "--unit",
+            "duc-pho",
+        ],
+    );
     let progress = dv.add(&[
         "progress",
         "add",
@@ -247,14 +242,7 @@ fn every_kind_can_be_added_edited_listed_shown_and_exported() {
 #[test]
 fn a_backwards_move_is_recorded_and_shown() {
     let dv = Dv::init("pho-an");
-    let h = dv.add(&[
-        "household",
-        "add",
-        "--project",
-        "cao-toc-bac-nam",
-        "--head",
-        "Phạm Văn Đông",
-    ]);
+    let h = dv.household("Phạm Văn Đông", &[]);
     dv.ok(&[
         "household",
         "status",
@@ -299,10 +287,7 @@ fn csv_import_creates_every_row() {
         3
     );
     assert_eq!(
-        dv.json(&["list", "--kind", "household", "--status", "cong-khai"])
-            .as_array()
-            .unwrap()
-            .len(),
+        dv.count(&["list", "--kind", "household", "--status", "cong-khai"]),
         1
     );
     let found = dv.json(&["list", "--search", "vo van canh"]);
@@ -321,10 +306,7 @@ fn csv_import_creates_every_row() {
         2
     );
     assert_eq!(
-        dv.json(&["list", "--kind", "activity", "--period", "2023-H1"])
-            .as_array()
-            .unwrap()
-            .len(),
+        dv.count(&["list", "--kind", "activity", "--period", "2023-H1"]),
         2
     );
 }

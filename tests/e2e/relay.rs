@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use danvan_relay::{LinkProfile, Outages, Relay, RelayFigures};
 
-use crate::harness::Dv;
-use crate::sync::{Server, trust};
+use crate::harness::{Dv, seed_from_env, slow_tests};
+use crate::sync::{Server, households_csv_import, trust};
 
 /// The idle timeout the syncing node uses: a cut link ends the session in a
 /// few seconds (QUIC stretches it to three probe timeouts, about 4 s at an
@@ -20,27 +20,15 @@ const IDLE_TIMEOUT_MS: &str = "2000";
 /// default `batch_bytes_max`): what a cut link may lose per session.
 const BATCH_BYTES: u64 = 256 << 10;
 
-fn slow_tests() -> bool {
-    std::env::var("DANVAN_SLOW_TESTS").is_ok_and(|v| v == "1")
-}
-
 /// A hub holding `households` land-clearance cases (about 630 bytes of
-/// changes each) and its server.
-fn hub_with_households(households: usize) -> (Dv, Server) {
+/// changes each), and its server, which already trusts each of `nodes`
+/// (so that it does not have to re-read its trust list for them).
+fn hub_with_households(households: usize, nodes: &[&Dv]) -> (Dv, Server) {
     let hub = Dv::init("duc-pho");
-    let csv = hub.dir.join("hh.csv");
-    let mut text = String::from("head,village,parcels,inventory\n");
-    for i in 0..households {
-        text.push_str(&format!(
-            "Hộ ông Nguyễn Văn {i},Tổ dân phố Vĩnh Xuân {},{}/{}:{}.5:ONT,Nhà cấp 4 và vườn cây ăn quả số {i}\n",
-            i % 7,
-            i % 40,
-            i,
-            100 + i % 300
-        ));
+    households_csv_import(&hub, households);
+    for node in nodes {
+        trust(&hub, node, None);
     }
-    std::fs::write(&csv, text).unwrap();
-    hub.ok(&["import", "household", "--csv", csv.to_str().unwrap()]);
     let server = Server::start(&hub, &[]);
     (hub, server)
 }
@@ -61,17 +49,17 @@ struct Pull {
     elapsed: Duration,
 }
 
-/// A fresh node pulls the hub's store through a relay of `profile`,
-/// retrying `sync` until one succeeds or `deadline` passes.
+/// A fresh node (trusted by the hub) pulls the hub's store through a relay
+/// of `profile`, retrying `sync` until one succeeds or `deadline` passes.
 fn pull_through(
     runtime: &tokio::runtime::Runtime,
+    node: Dv,
     hub: &Dv,
     upstream: SocketAddr,
     profile: LinkProfile,
     seed: u64,
     deadline: Duration,
 ) -> (Dv, Pull) {
-    let node = Dv::init("pho-minh");
     let relay = runtime
         .block_on(Relay::start(
             "127.0.0.1:0".parse().unwrap(),
@@ -80,9 +68,7 @@ fn pull_through(
             seed,
         ))
         .expect("start the relay");
-    trust(hub, &node, None);
     trust(&node, hub, Some(relay.local_addr()));
-    std::thread::sleep(Duration::from_millis(1200)); // the hub re-reads its trust list
     let started = Instant::now();
     let mut pull = Pull::default();
     let mut last_sync = serde_json::Value::Null;
@@ -168,15 +154,7 @@ fn a_megabyte_syncs_over_edge_across_outages_with_nothing_lost_or_duplicated() {
             count: 3,
         }
     };
-    let seed = std::env::var("DANVAN_RELAY_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        });
+    let seed = seed_from_env("DANVAN_RELAY_SEED");
     eprintln!("relay test: seed {seed} (rerun with DANVAN_RELAY_SEED={seed})");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -184,7 +162,8 @@ fn a_megabyte_syncs_over_edge_across_outages_with_nothing_lost_or_duplicated() {
         .build()
         .unwrap();
     let setup = Instant::now();
-    let (hub, server) = hub_with_households(households);
+    let (clean_node, edge_node) = (Dv::init("pho-minh"), Dv::init("pho-minh"));
+    let (hub, server) = hub_with_households(households, &[&clean_node, &edge_node]);
     let source = counts(&hub);
     eprintln!(
         "relay test: hub ready in {:.1} s",
@@ -194,6 +173,7 @@ fn a_megabyte_syncs_over_edge_across_outages_with_nothing_lost_or_duplicated() {
     // The baseline: the same pull over a clean link, for the bytes it takes.
     let (_, clean) = pull_through(
         &runtime,
+        clean_node,
         &hub,
         server.addr,
         LinkProfile::clean(),
@@ -211,7 +191,15 @@ fn a_megabyte_syncs_over_edge_across_outages_with_nothing_lost_or_duplicated() {
         ..LinkProfile::edge()
     };
     let deadline = Duration::from_secs(if slow { 900 } else { 120 });
-    let (node, edge) = pull_through(&runtime, &hub, server.addr, profile, seed, deadline);
+    let (node, edge) = pull_through(
+        &runtime,
+        edge_node,
+        &hub,
+        server.addr,
+        profile,
+        seed,
+        deadline,
+    );
     let resent_bytes = edge
         .relay
         .down

@@ -10,17 +10,19 @@
 //! `DANVAN_BLESS=1` and review the diff).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use serde_json::Value;
+
+use crate::harness::Dv;
 
 /// "Now" of every report and due list here, so that figures do not move.
 const TODAY: &str = "2023-12-31";
 const SEED_SOURCE: &str = "Kết luận số 12-KL/TU ngày 17/7/2023";
 const H1_SOURCE: &str = "Kết luận số 5-KL/TU ngày 10/1/2023";
 
-/// `target/debug` (or whichever profile) of this test binary.
+/// `target/<profile>` of this test binary.
 fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     // target/debug/deps/e2e-… → target/debug
@@ -30,25 +32,8 @@ fn profile_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// The `danvan` binary next to this test executable, built if missing.
-fn danvan_bin() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let bin = profile_dir().join(format!("danvan{}", std::env::consts::EXE_SUFFIX));
-        if !bin.exists() {
-            let status = Command::new(env!("CARGO"))
-                .args(["build", "-p", "danvan-cli"])
-                .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
-                .status()
-                .expect("run cargo build");
-            assert!(status.success(), "cargo build -p danvan-cli failed");
-        }
-        bin
-    })
-    .clone()
-}
-
-/// `target/test-output/<name>`, emptied.
+/// `target/test-output/<name>`, emptied: what a report test writes stays
+/// there for a reviewer to open after the run.
 fn output_dir(name: &str) -> PathBuf {
     let dir = profile_dir()
         .parent()
@@ -64,93 +49,56 @@ fn repo_file(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
 }
 
-/// One data directory driven through the binary.
-struct Dir {
-    path: PathBuf,
+/// A data directory `root/name` of `unit`, initialized; kept after the run
+/// with the rest of `root`.
+fn init_in(root: &Path, name: &str, unit: &str) -> Dv {
+    let dv = Dv::at(&root.join(name));
+    dv.ok(&["init", "--unit", unit]);
+    dv
 }
 
-impl Dir {
-    fn init(root: &Path, name: &str, unit: &str) -> Dir {
-        let dir = Dir {
-            path: root.join(name),
-        };
-        dir.ok(&["init", "--unit", unit]);
-        dir
-    }
+/// Moves everything `from` holds to `to` as a bundle file named `name`.
+fn send(from: &Dv, to: &Dv, name: &str) {
+    let file = from.dir.with_file_name(format!("{name}.bundle"));
+    from.ok(&["bundle", "export", "--out", file.to_str().unwrap()]);
+    to.ok(&["bundle", "import", file.to_str().unwrap()]);
+}
 
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(danvan_bin())
-            .arg("--data-dir")
-            .arg(&self.path)
-            .args(args)
-            .env_remove("DANVAN_TODAY")
-            .output()
-            .expect("run danvan")
-    }
+/// The id of the task numbered `number` (its title starts with "N. ").
+fn task_id(dv: &Dv, number: &str) -> String {
+    let rows = dv.json(&["list", "--kind", "task"]);
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .find(|r| {
+            r["title"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("{number}. "))
+        })
+        .unwrap_or_else(|| panic!("task {number}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
 
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "danvan {args:?} failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).expect("UTF-8 output")
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let text = self.ok(args);
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: {e}: {text}"))
-    }
-
-    /// Adds a record (`--json` appended) and returns its id.
-    fn add(&self, args: &[&str]) -> String {
-        let mut all = args.to_vec();
-        all.push("--json");
-        self.json(&all)["id"].as_str().expect("id").to_string()
-    }
-
-    fn send_to(&self, other: &Dir, name: &str) {
-        let file = self.path.with_file_name(format!("{name}.bundle"));
-        self.ok(&["bundle", "export", "--out", file.to_str().unwrap()]);
-        other.ok(&["bundle", "import", file.to_str().unwrap()]);
-    }
-
-    fn task_id(&self, number: &str) -> String {
-        let rows = self.json(&["list", "--kind", "task", "--json"]);
-        rows.as_array()
-            .unwrap()
-            .iter()
-            .find(|r| {
-                r["title"]
-                    .as_str()
-                    .unwrap()
-                    .starts_with(&format!("{number}. "))
-            })
-            .unwrap_or_else(|| panic!("task {number}"))["id"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    }
-
-    /// Records and changes stored: what must not move on refused input.
-    fn counts(&self) -> (u64, u64, u64) {
-        let v = self.json(&["check", "--json"]);
-        (
-            v["records"].as_u64().unwrap(),
-            v["changes"].as_u64().unwrap(),
-            v["documents"].as_u64().unwrap(),
-        )
-    }
+/// Records and changes stored: what must not move on refused input.
+fn counts(dv: &Dv) -> (u64, u64, u64) {
+    let v = dv.json(&["check"]);
+    (
+        v["records"].as_u64().unwrap(),
+        v["changes"].as_u64().unwrap(),
+        v["documents"].as_u64().unwrap(),
+    )
 }
 
 /// The town office's data directory after merging everything. Commands on
 /// it are serialized: a data directory admits one process at a time.
 struct Fixture {
-    hub: Mutex<Dir>,
+    hub: Mutex<Dv>,
 }
 
-fn fixture() -> MutexGuard<'static, Dir> {
+fn fixture() -> MutexGuard<'static, Dv> {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE
         .get_or_init(|| Fixture {
@@ -161,7 +109,7 @@ fn fixture() -> MutexGuard<'static, Dir> {
         .unwrap_or_else(|e| e.into_inner())
 }
 
-fn petition(dir: &Dir, kind: &str, received: &str, category: &str, extra: &[&str]) -> String {
+fn petition(dir: &Dv, kind: &str, received: &str, category: &str, extra: &[&str]) -> String {
     let mut args = vec![
         "petition",
         "add",
@@ -180,11 +128,11 @@ fn petition(dir: &Dir, kind: &str, received: &str, category: &str, extra: &[&str
     dir.add(&args)
 }
 
-fn build_fixture() -> Dir {
+fn build_fixture() -> Dv {
     let root = output_dir("report-e2e-fixture");
-    let hub = Dir::init(&root, "hub", "duc-pho");
-    let minh = Dir::init(&root, "pho-minh", "pho-minh");
-    let thanh = Dir::init(&root, "pho-thanh", "pho-thanh");
+    let hub = init_in(&root, "hub", "duc-pho");
+    let minh = init_in(&root, "pho-minh", "pho-minh");
+    let thanh = init_in(&root, "pho-thanh", "pho-thanh");
 
     // The town office: the seed conclusion (tasks 2.1–2.6 assigned), a task
     // of an earlier conclusion for the two wards, and the Front's supervision.
@@ -224,8 +172,8 @@ fn build_fixture() -> Dir {
         "--attendance",
         "30",
     ]);
-    hub.send_to(&minh, "hub-1");
-    hub.send_to(&thanh, "hub-2");
+    send(&hub, &minh, "hub-1");
+    send(&hub, &thanh, "hub-2");
 
     // Phường Phổ Minh.
     for args in [
@@ -285,16 +233,7 @@ fn build_fixture() -> Dir {
         "An ninh trật tự",
         &["--complex"],
     );
-    let hh_a = minh.add(&[
-        "household",
-        "add",
-        "--project",
-        "cao-toc-bac-nam",
-        "--head",
-        "Nguyễn Văn A",
-        "--parcel",
-        "10/101:500:ONT",
-    ]);
+    let hh_a = minh.household("Nguyễn Văn A", &["--parcel", "10/101:500:ONT"]);
     minh.ok(&[
         "household",
         "visit",
@@ -325,18 +264,10 @@ fn build_fixture() -> Dir {
         "--date",
         "2023-06-25",
     ]);
-    let hh_b = minh.add(&[
-        "household",
-        "add",
-        "--project",
-        "cao-toc-bac-nam",
-        "--head",
+    let hh_b = minh.household(
         "Trần Thị B",
-        "--parcel",
-        "10/102:300:LUC",
-        "--parcel",
-        "10/103:200:CLN",
-    ]);
+        &["--parcel", "10/102:300:LUC", "--parcel", "10/103:200:CLN"],
+    );
     minh.ok(&[
         "household",
         "status",
@@ -374,8 +305,8 @@ fn build_fixture() -> Dir {
         "--year",
         "2023",
     ]);
-    let t24 = minh.task_id("2.4");
-    let t31 = minh.task_id("3.1");
+    let t24 = task_id(&minh, "2.4");
+    let t31 = task_id(&minh, "3.1");
     minh.add(&[
         "progress",
         "add",
@@ -400,8 +331,8 @@ fn build_fixture() -> Dir {
     ]);
 
     // A field laptop of Phổ Minh gets everything, then both edit offline.
-    let field = Dir::init(&root, "pho-minh-field", "pho-minh");
-    minh.send_to(&field, "minh-1");
+    let field = init_in(&root, "pho-minh-field", "pho-minh");
+    send(&minh, &field, "minh-1");
     minh.ok(&[
         "edit",
         &p3,
@@ -478,16 +409,7 @@ fn build_fixture() -> Dir {
     // P6: proposal, due 16/11; open. P7: feedback, due 4/1/2024; open.
     petition(&thanh, "kien-nghi", "2023-11-01", "Giao thông", &[]);
     petition(&thanh, "phan-anh", "2023-12-20", "Giao thông", &[]);
-    thanh.add(&[
-        "household",
-        "add",
-        "--project",
-        "cao-toc-bac-nam",
-        "--head",
-        "Lê Văn C",
-        "--parcel",
-        "20/5:1000:LUC",
-    ]);
+    thanh.household("Lê Văn C", &["--parcel", "20/5:1000:LUC"]);
     thanh.add(&[
         "model",
         "add",
@@ -508,7 +430,7 @@ fn build_fixture() -> Dir {
         "--year",
         "2022",
     ]);
-    let t24 = thanh.task_id("2.4");
+    let t24 = task_id(&thanh, "2.4");
     thanh.add(&[
         "progress",
         "add",
@@ -523,20 +445,21 @@ fn build_fixture() -> Dir {
 
     // Everything reaches the town office; the field laptop's bundle repeats
     // the ward's changes, which are stored once.
-    minh.send_to(&hub, "minh-2");
-    field.send_to(&hub, "field-1");
-    thanh.send_to(&hub, "thanh-1");
+    send(&minh, &hub, "minh-2");
+    send(&field, &hub, "field-1");
+    send(&thanh, &hub, "thanh-1");
     hub
 }
 
-fn report_json(hub: &Dir, period: &str, unit: Option<&str>) -> Value {
+fn report_json(hub: &Dv, period: &str, unit: Option<&str>) -> Value {
     let mut args = vec![
         "report", "--period", period, "--format", "json", "--today", TODAY,
     ];
     if let Some(u) = unit {
         args.extend(["--unit", u]);
     }
-    hub.json(&args)
+    let text = hub.ok(&args);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: {e}: {text}"))
 }
 
 fn figures(v: &Value) -> [u64; 6] {
@@ -547,6 +470,37 @@ fn figures(v: &Value) -> [u64; 6] {
         "resolved_late",
         "open_in_time",
         "overdue",
+    ]
+    .map(|k| v[k].as_u64().unwrap_or_else(|| panic!("{k} in {v}")))
+}
+
+/// [`figures`] of the row of `rows` whose `key` is `value`.
+fn row_figures(rows: &Value, key: &str, value: &str) -> [u64; 6] {
+    figures(&row(rows, key, value)["figures"])
+}
+
+/// Each `(list, key, value, figures)`: the row of `section[list]` whose
+/// `key` is `value` has these [`figures`].
+fn assert_rows(section: &Value, expected: &[(&str, &str, &str, [u64; 6])]) {
+    for (list, key, value, figures) in expected {
+        assert_eq!(
+            row_figures(&section[*list], key, value),
+            *figures,
+            "{list}: {key} = {value}"
+        );
+    }
+}
+
+/// An activity section's figures, the first one named `count_key` (`total`
+/// for a whole section, `count` for a unit's row).
+fn activity_figures(v: &Value, count_key: &str) -> [u64; 6] {
+    [
+        count_key,
+        "attendance",
+        "receptions",
+        "citizens",
+        "dialogues",
+        "dialogue_matters",
     ]
     .map(|k| v[k].as_u64().unwrap_or_else(|| panic!("{k} in {v}")))
 }
@@ -576,17 +530,7 @@ fn first_half_report_on_merged_data() {
 
     // Activities: Phổ Minh 3 (120 + 15 + 80), Phổ Thạnh 1 (6), the Front 1 (30).
     let a = &r["activities"];
-    assert_eq!(
-        [
-            &a["total"],
-            &a["attendance"],
-            &a["receptions"],
-            &a["citizens"],
-            &a["dialogues"],
-            &a["dialogue_matters"]
-        ],
-        [5, 251, 2, 17, 1, 6]
-    );
+    assert_eq!(activity_figures(a, "total"), [5, 251, 2, 17, 1, 6]);
     assert_eq!(
         names(&a["by_type"], "code"),
         ["tuyen-truyen", "tiep-dan", "doi-thoai", "giam-sat"]
@@ -601,17 +545,7 @@ fn first_half_report_on_merged_data() {
         ]
     );
     let minh = row(&a["by_unit"], "unit", "pho-minh");
-    assert_eq!(
-        [
-            &minh["count"],
-            &minh["attendance"],
-            &minh["receptions"],
-            &minh["citizens"],
-            &minh["dialogues"],
-            &minh["dialogue_matters"]
-        ],
-        [3, 215, 1, 12, 1, 6]
-    );
+    assert_eq!(activity_figures(minh, "count"), [3, 215, 1, 12, 1, 6]);
 
     // Petitions: P1, P2, P3 (Phổ Minh), P5 (Phổ Thạnh) received; P1, P5 on
     // time, P2 late; P3 open past its deadline of 5/7 — counted once though
@@ -622,21 +556,19 @@ fn first_half_report_on_merged_data() {
         names(&p["by_category"], "category"),
         ["Đất đai", "Môi trường đô thị"]
     );
-    assert_eq!(
-        figures(&row(&p["by_category"], "category", "Đất đai")["figures"]),
-        [3, 3, 2, 1, 0, 0]
-    );
-    assert_eq!(
-        figures(&row(&p["by_category"], "category", "Môi trường đô thị")["figures"]),
-        [1, 0, 0, 0, 0, 1]
-    );
-    assert_eq!(
-        figures(&row(&p["by_unit"], "unit", "pho-minh")["figures"]),
-        [3, 2, 1, 1, 0, 1]
-    );
-    assert_eq!(
-        figures(&row(&p["by_unit"], "unit", "pho-thanh")["figures"]),
-        [1, 1, 1, 0, 0, 0]
+    assert_rows(
+        p,
+        &[
+            ("by_category", "category", "Đất đai", [3, 3, 2, 1, 0, 0]),
+            (
+                "by_category",
+                "category",
+                "Môi trường đô thị",
+                [1, 0, 0, 0, 0, 1],
+            ),
+            ("by_unit", "unit", "pho-minh", [3, 2, 1, 1, 0, 1]),
+            ("by_unit", "unit", "pho-thanh", [1, 1, 1, 0, 0, 0]),
+        ],
     );
     let months: Vec<(u64, u64)> = p["by_month"]
         .as_array()
@@ -744,17 +676,7 @@ fn second_half_report_on_merged_data() {
     let hub = fixture();
     let r = report_json(&hub, "2023-H2", None);
     let a = &r["activities"];
-    assert_eq!(
-        [
-            &a["total"],
-            &a["attendance"],
-            &a["receptions"],
-            &a["citizens"],
-            &a["dialogues"],
-            &a["dialogue_matters"]
-        ],
-        [3, 270, 1, 8, 1, 4]
-    );
+    assert_eq!(activity_figures(a, "total"), [3, 270, 1, 8, 1, 4]);
     // Received P4, P6, P7; nothing resolved; P3 (from the first half), P4
     // and P6 overdue; P7 due on 4/1/2024, still in time.
     let p = &r["petitions"];
@@ -763,17 +685,13 @@ fn second_half_report_on_merged_data() {
         names(&p["by_category"], "category"),
         ["An ninh trật tự", "Giao thông", "Môi trường đô thị"]
     );
-    assert_eq!(
-        figures(&row(&p["by_category"], "category", "Giao thông")["figures"]),
-        [2, 0, 0, 0, 1, 1]
-    );
-    assert_eq!(
-        figures(&row(&p["by_unit"], "unit", "pho-minh")["figures"]),
-        [1, 0, 0, 0, 0, 2]
-    );
-    assert_eq!(
-        figures(&row(&p["by_unit"], "unit", "pho-thanh")["figures"]),
-        [2, 0, 0, 0, 1, 1]
+    assert_rows(
+        p,
+        &[
+            ("by_category", "category", "Giao thông", [2, 0, 0, 0, 1, 1]),
+            ("by_unit", "unit", "pho-minh", [1, 0, 0, 0, 0, 2]),
+            ("by_unit", "unit", "pho-thanh", [2, 0, 0, 0, 1, 1]),
+        ],
     );
     let days: Vec<u64> = p["overdue"]
         .as_array()
@@ -835,11 +753,11 @@ fn ward_report_rolls_up_only_its_own_records() {
 fn concurrent_edits_merge_into_one_record() {
     let hub = fixture();
     // P3's answer was set differently on two laptops: one record, one conflict.
-    let conflicts = hub.json(&["conflicts", "--json"]);
+    let conflicts = hub.json(&["conflicts"]);
     let list = conflicts.as_array().unwrap();
     assert_eq!(list.len(), 1, "{conflicts}");
     assert_eq!(list[0]["kind"], "petition");
-    let petitions = hub.json(&["list", "--kind", "petition", "--json"]);
+    let petitions = hub.json(&["list", "--kind", "petition"]);
     assert_eq!(petitions.as_array().unwrap().len(), 7);
 }
 
@@ -1089,10 +1007,10 @@ fn html_charts_render_in_headless_chromium() {
 #[test]
 fn seed_conclusion_imports_sixteen_tasks_once() {
     let dir = output_dir("report-task-import");
-    let hub = Dir::init(&dir, "hub", "duc-pho-ban-dan-van");
+    let hub = init_in(&dir, "hub", "duc-pho-ban-dan-van");
     let seed = repo_file("crates/danvan-report/testdata/ket-luan-2023-07-17.txt");
     let seed = seed.to_str().unwrap();
-    let first = hub.json(&["task", "import", seed, "--source", SEED_SOURCE, "--json"]);
+    let first = hub.json(&["task", "import", seed, "--source", SEED_SOURCE]);
     let created = first["created"].as_array().unwrap();
     assert_eq!(created.len(), 16);
     let assigned = |n: &str| -> Vec<String> {
@@ -1144,7 +1062,7 @@ fn seed_conclusion_imports_sixteen_tasks_once() {
         .as_str()
         .unwrap()
         .to_string();
-    let t12 = hub.json(&["show", &id12, "--json"]);
+    let t12 = hub.json(&["show", &id12]);
     assert_eq!(t12["source"], SEED_SOURCE);
     assert_eq!(t12["unit"], "duc-pho-ban-dan-van");
     let text = t12["text"].as_str().unwrap();
@@ -1156,7 +1074,7 @@ fn seed_conclusion_imports_sixteen_tasks_once() {
         .as_str()
         .unwrap()
         .to_string();
-    let t24 = hub.json(&["show", &id24, "--json"]);
+    let t24 = hub.json(&["show", &id24]);
     assert_eq!(t24["title"], "Đảng ủy các xã, phường");
     let text = t24["text"].as_str().unwrap();
     assert_eq!(
@@ -1166,21 +1084,15 @@ fn seed_conclusion_imports_sixteen_tasks_once() {
     );
     assert!(text.contains("Riêng Đảng ủy 07 xã, phường có Dự án đường Cao tốc Bắc - Nam phía Đông (đoạn qua địa bàn thị xã) đi qua"));
 
-    let before = hub.counts();
+    let before = counts(&hub);
     // Again, with the same source and then with none: nothing new.
-    let again = hub.json(&["task", "import", seed, "--source", SEED_SOURCE, "--json"]);
+    let again = hub.json(&["task", "import", seed, "--source", SEED_SOURCE]);
     assert_eq!(again["created"].as_array().unwrap().len(), 0);
     assert_eq!(again["existing"].as_array().unwrap().len(), 16);
-    let third = hub.json(&["task", "import", seed, "--json"]);
+    let third = hub.json(&["task", "import", seed]);
     assert_eq!(third["created"].as_array().unwrap().len(), 0);
-    assert_eq!(hub.counts(), before);
-    assert_eq!(
-        hub.json(&["list", "--kind", "task", "--json"])
-            .as_array()
-            .unwrap()
-            .len(),
-        16
-    );
+    assert_eq!(counts(&hub), before);
+    assert_eq!(hub.count(&["list", "--kind", "task"]), 16);
 
     // `task add` works as before.
     let id = hub.add(&[
@@ -1193,14 +1105,14 @@ fn seed_conclusion_imports_sixteen_tasks_once() {
         "--assign",
         "pho-an",
     ]);
-    let t = hub.json(&["show", &id, "--json"]);
+    let t = hub.json(&["show", &id]);
     assert_eq!(t["assigned"], serde_json::json!(["pho-an"]));
 }
 
 #[test]
 fn due_lists_what_needs_attention_on_merged_data() {
     let hub = fixture();
-    let d = hub.json(&["due", "--within", "7", "--today", TODAY, "--json"]);
+    let d = hub.json(&["due", "--within", "7", "--today", TODAY]);
     assert_eq!(d["period"], "2023-H2");
     assert_eq!(d["stale_days"], 30);
     // P3, P4, P6 overdue; P7 due in 4 days.
@@ -1237,7 +1149,6 @@ fn due_lists_what_needs_attention_on_merged_data() {
         "200",
         "--today",
         TODAY,
-        "--json",
     ]);
     assert_eq!(d["petitions"].as_array().unwrap().len(), 3);
     assert_eq!(names(&d["households"], "head"), ["Lê Văn C"]);
@@ -1247,8 +1158,8 @@ fn due_lists_what_needs_attention_on_merged_data() {
     assert!(text.contains("chưa có lần vận động nào"), "{text}");
 }
 
-fn check_refused(dir: &Dir, args: &[&str], message: &str) {
-    let before = dir.counts();
+fn check_refused(dir: &Dv, args: &[&str], message: &str) {
+    let before = counts(dir);
     let out = dir.run(args);
     assert!(!out.status.success(), "{args:?} should fail");
     let err = String::from_utf8_lossy(&out.stderr);
@@ -1257,7 +1168,7 @@ fn check_refused(dir: &Dir, args: &[&str], message: &str) {
         out.stdout.is_empty() || !args.contains(&"--out"),
         "{args:?}"
     );
-    assert_eq!(dir.counts(), before, "{args:?} changed the store");
+    assert_eq!(counts(dir), before, "{args:?} changed the store");
 }
 
 #[test]

@@ -77,16 +77,7 @@ fn abort_reason(answers: &[Message]) -> String {
 fn bad_messages_end_the_session_and_store_nothing() {
     let hub = Dv::init("duc-pho");
     let good = Dv::init("pho-minh");
-    good.add(&[
-        "activity",
-        "add",
-        "--type",
-        "tiep-dan",
-        "--date",
-        "2023-08-03",
-        "--title",
-        "Tiếp công dân",
-    ]);
+    good.activity("tiep-dan", "2023-08-03", "Tiếp công dân");
     let key = rogue_key();
     hub.ok(&["trust", "add", &key.id().to_string()]);
     trust(&hub, &good, None);
@@ -148,11 +139,5 @@ fn bad_messages_end_the_session_and_store_nothing() {
     assert_eq!(hub.json(&["check"]), before);
     let s = good.json(&["sync", &server.addr.to_string()]);
     assert_eq!(s["changes_sent"], 1);
-    assert_eq!(
-        hub.json(&["list", "--kind", "activity"])
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(hub.count(&["list", "--kind", "activity"]), 1);
 }

@@ -3,8 +3,9 @@
 //! three. After every kill the victim's store is whole and every record the
 //! writer acknowledged is still there; at the end the replicas converge.
 //!
-//! The suite runs a few kills; `scripts/crash-soak.sh` runs a thousand
-//! (`DANVAN_SOAK_KILLS`, `DANVAN_SOAK_SEED`).
+//! The suite runs a few kills (a hundred with `DANVAN_SLOW_TESTS=1`);
+//! `scripts/crash-soak.sh` runs a thousand (`DANVAN_SOAK_KILLS`,
+//! `DANVAN_SOAK_SEED`).
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
@@ -13,8 +14,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::harness::{Dv, danvan_bin};
-use crate::sync::{node_id, trust};
+use crate::harness::{Dv, danvan_bin, env_u64, seed_from_env, slow_tests};
+use crate::sync::{node_id, spawn_serve, trust};
 
 /// A small seeded generator, so that a failing run can be repeated.
 pub(crate) struct Rng(pub(crate) u64);
@@ -26,10 +27,6 @@ impl Rng {
         self.0 ^= self.0 << 17;
         self.0
     }
-}
-
-fn env_u64(name: &str) -> Option<u64> {
-    std::env::var(name).ok().and_then(|v| v.parse().ok())
 }
 
 /// The id of a record in a line of `add --json` output.
@@ -120,28 +117,9 @@ fn serve(dv: &Dv, listen: &str, hub: Option<&str>) -> (Child, String) {
     if let Some(h) = hub {
         args.extend(["--hub", h]);
     }
-    let mut child = dv
-        .command(&args)
-        // A killed hub is noticed in seconds, not 30 s.
-        .env("DANVAN_IDLE_TIMEOUT_MS", "3000")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start danvan serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .expect("serve prints its address");
-    let addr = line
-        .split_whitespace()
-        .find_map(|w| {
-            let w = w.trim_end_matches([',', '.']);
-            w.parse::<std::net::SocketAddr>()
-                .ok()
-                .map(|_| w.to_string())
-        })
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
-    (child, addr)
+    // A killed hub is noticed in seconds, not 30 s.
+    let (child, addr) = spawn_serve(dv.command(&args).env("DANVAN_IDLE_TIMEOUT_MS", "3000"));
+    (child, addr.to_string())
 }
 
 fn sigkill(child: &mut Child) {
@@ -254,13 +232,9 @@ pub(crate) fn soak(kills: u64, seed: u64) -> Soak {
 
 #[test]
 fn sigkill_to_writer_node_or_hub_loses_nothing_and_replicas_converge() {
-    let kills = env_u64("DANVAN_SOAK_KILLS").unwrap_or(6);
-    let seed = env_u64("DANVAN_SOAK_SEED").unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64
-    });
+    // CI: a few kills; DANVAN_SLOW_TESTS=1: a hundred; the script: a thousand.
+    let kills = env_u64("DANVAN_SOAK_KILLS").unwrap_or(if slow_tests() { 100 } else { 6 });
+    let seed = seed_from_env("DANVAN_SOAK_SEED");
     eprintln!("soak: {kills} kills, seed {seed} (rerun with DANVAN_SOAK_SEED={seed})");
     let started = Instant::now();
     let s = soak(kills, seed);

@@ -13,7 +13,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-use crate::harness::{Dv, TempDir, danvan_bin};
+use crate::harness::{Dv, TempDir, danvan_bin, without_danvan_env};
 use crate::sync::{Server, trust};
 
 /// The start of the two disk messages (`StoreError::DiskFull`, `DiskIo`).
@@ -36,8 +36,8 @@ fn limited(dv: &Dv, limit: u64, args: &[&str], stdout_file: Option<&Path>) -> Ou
         .arg(danvan_bin())
         .arg("--data-dir")
         .arg(&dv.dir)
-        .args(args)
-        .env_remove("DANVAN_DATA_DIR");
+        .args(args);
+    without_danvan_env(&mut cmd);
     if let Some(path) = stdout_file {
         cmd.env("DANVAN_TEST_STDOUT", path);
     }
@@ -171,16 +171,7 @@ fn recording_on_a_full_disk_fails_clearly_and_loses_nothing() {
     let first = dv.dir.join("dot-1.csv");
     household_csv(&first, 150, 40, 1);
     dv.ok(&["import", "household", "--csv", first.to_str().unwrap()]);
-    dv.add(&[
-        "activity",
-        "add",
-        "--type",
-        "doi-thoai",
-        "--date",
-        "2023-05-04",
-        "--title",
-        "Đối thoại",
-    ]);
+    dv.activity("doi-thoai", "2023-05-04", "Đối thoại");
     let before = records(&dv);
     assert_eq!(before.len(), 151);
 
@@ -281,16 +272,7 @@ fn recording_on_a_full_disk_fails_clearly_and_loses_nothing() {
         before.len() + acked.len(),
         "records appeared that were never acknowledged"
     );
-    dv.add(&[
-        "activity",
-        "add",
-        "--type",
-        "tiep-dan",
-        "--date",
-        "2023-05-06",
-        "--title",
-        "Sau khi dọn đĩa",
-    ]);
+    dv.activity("tiep-dan", "2023-05-06", "Sau khi dọn đĩa");
     dv.ok(&["import", "household", "--csv", second.to_str().unwrap()]);
     assert_eq!(checked(&dv) as usize, after.len() + 1 + 300);
     dv.ok(&[
@@ -311,16 +293,7 @@ fn a_sync_onto_a_full_disk_fails_clearly_and_resumes() {
     hub.ok(&["import", "household", "--csv", csv.to_str().unwrap()]);
     let node = Dv::init("pho-minh");
     for i in 0..2 {
-        node.add(&[
-            "activity",
-            "add",
-            "--type",
-            "tiep-dan",
-            "--date",
-            "2023-05-05",
-            "--title",
-            &format!("Tiếp dân {i}"),
-        ]);
+        node.activity("tiep-dan", "2023-05-05", &format!("Tiếp dân {i}"));
     }
     let own = records(&node);
     trust(&hub, &node, None);
@@ -436,11 +409,9 @@ impl TinyDisk {
     }
 
     fn danvan(&self, args: &[&str]) -> Output {
-        self.command(&danvan_bin())
-            .arg("--data-dir")
-            .arg(self.dir.join("d"))
-            .args(args)
-            .env_remove("DANVAN_DATA_DIR")
+        let mut cmd = self.command(&danvan_bin());
+        cmd.arg("--data-dir").arg(self.dir.join("d")).args(args);
+        without_danvan_env(&mut cmd)
             .output()
             .expect("run danvan in the namespace")
     }

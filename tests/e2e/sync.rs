@@ -2,10 +2,10 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
-use crate::harness::Dv;
+use crate::harness::{Dv, poll_until, without_danvan_env};
 
 /// A `danvan serve` process, killed on drop.
 pub(crate) struct Server {
@@ -17,20 +17,7 @@ impl Server {
     pub(crate) fn start(dv: &Dv, extra: &[&str]) -> Server {
         let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
         args.extend_from_slice(extra);
-        let mut child = dv
-            .command(&args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start danvan serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("serve prints its address");
-        let addr = line
-            .split_whitespace()
-            .find_map(|w| w.trim_end_matches([',', '.']).parse::<SocketAddr>().ok())
-            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        let (child, addr) = spawn_serve(&mut dv.command(&args));
         Server { child, addr }
     }
 
@@ -44,6 +31,43 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Imports `households` land-clearance cases into `dv` from a CSV file
+/// (about 630 bytes of changes each): bulk data for the sync tests.
+pub(crate) fn households_csv_import(dv: &Dv, households: usize) {
+    let csv = dv.dir.join("hh.csv");
+    let mut text = String::from("head,village,parcels,inventory\n");
+    for i in 0..households {
+        text.push_str(&format!(
+            "Hộ ông Nguyễn Văn {i},Tổ dân phố Vĩnh Xuân {},{}/{}:{}.5:ONT,Nhà cấp 4 và vườn cây ăn quả số {i}\n",
+            i % 7,
+            i % 40,
+            i,
+            100 + i % 300
+        ));
+    }
+    std::fs::write(&csv, text).unwrap();
+    dv.ok(&["import", "household", "--csv", csv.to_str().unwrap()]);
+}
+
+/// Spawns a `danvan serve` command and returns once it listens: it prints
+/// its address when the endpoint is bound, so nothing needs to wait longer.
+pub(crate) fn spawn_serve(cmd: &mut Command) -> (Child, SocketAddr) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start danvan serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .expect("serve prints its address");
+    let addr = line
+        .split_whitespace()
+        .find_map(|w| w.trim_end_matches([',', '.']).parse::<SocketAddr>().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    (child, addr)
 }
 
 pub(crate) fn node_id(dv: &Dv) -> String {
@@ -91,31 +115,15 @@ fn records_travel_through_the_hub_and_laptops_sync_directly() {
     for c in &communes {
         trust(c, &hub, Some(server.addr));
     }
-    let task = hub.add(&[
-        "task",
-        "add",
-        "--number",
+    let task = hub.task(
         "1.5",
-        "--title",
         "Tổ chức đối thoại trực tiếp",
-        "--assign",
-        "pho-minh",
-    ]);
+        &["--assign", "pho-minh"],
+    );
     let made: Vec<String> = communes
         .iter()
         .enumerate()
-        .map(|(i, c)| {
-            c.add(&[
-                "activity",
-                "add",
-                "--type",
-                "tiep-dan",
-                "--date",
-                "2023-08-03",
-                "--title",
-                &format!("Tiếp công dân lần {i}"),
-            ])
-        })
+        .map(|(i, c)| c.activity("tiep-dan", "2023-08-03", &format!("Tiếp công dân lần {i}")))
         .collect();
     // Two rounds: everyone's records reach everyone through the hub.
     for _ in 0..2 {
@@ -152,14 +160,7 @@ fn records_travel_through_the_hub_and_laptops_sync_directly() {
     trust(&l1, &l2, None);
     let laptop = Server::start(&l1, &[]);
     trust(&l2, &l1, Some(laptop.addr));
-    let h = l1.add(&[
-        "household",
-        "add",
-        "--project",
-        "cao-toc-bac-nam",
-        "--head",
-        "Võ Văn Tám",
-    ]);
+    let h = l1.household("Võ Văn Tám", &[]);
     l2.ok(&["sync", &laptop.addr.to_string()]);
     assert_eq!(l2.json(&["show", &h])["head"], "Võ Văn Tám");
     l2.ok(&[
@@ -182,6 +183,10 @@ fn records_travel_through_the_hub_and_laptops_sync_directly() {
 fn an_unknown_key_is_refused_in_both_directions() {
     let hub = Dv::init("duc-pho");
     let stranger = Dv::init("pho-vinh");
+    // The hub knows `other` from the start (so no wait for the serving hub
+    // to re-read its trust list), but `other` does not know the hub.
+    let other = Dv::init("pho-vinh");
+    trust(&hub, &other, None);
     let server = Server::start(&hub, &[]);
     // The hub does not know the stranger.
     trust(&stranger, &hub, None);
@@ -189,10 +194,7 @@ fn an_unknown_key_is_refused_in_both_directions() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("từ chối"), "{err}");
-    // The stranger does not know the hub (the hub now knows it).
-    let other = Dv::init("pho-vinh");
-    trust(&hub, &other, None);
-    std::thread::sleep(Duration::from_millis(1500)); // the serving hub re-reads its trust list
+    // The stranger does not know the hub (the hub knows it).
     let out = other.run(&["sync", &server.addr.to_string()]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -213,58 +215,62 @@ fn live_mode_delivers_new_records_without_a_new_command() {
     let server = Server::start(&hub, &[]);
     trust(&a, &hub, Some(server.addr));
     trust(&b, &hub, Some(server.addr));
+    // A record A holds before its live session starts reaches the hub when
+    // the session's first round is done: from then on the session is live.
+    let first = a.activity(
+        "tiep-dan",
+        "2023-08-19",
+        "Tiếp công dân trước phiên liên tục",
+    );
     let mut live = a
         .command(&["sync", &server.addr.to_string(), "--live"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    let id = b.add(&[
-        "petition",
-        "add",
-        "--received",
-        "2023-08-20",
-        "--citizen",
-        "Lê Thị Mai",
-        "--content",
-        "Đề nghị sửa đường",
-    ]);
-    sync(&b, server.addr);
-    // A recorded nothing and ran no command: the live session brings it.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut seen = false;
-    while Instant::now() < deadline {
-        if record_ids(&a, "petition").contains(&id) {
-            seen = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    // And the other way: a record made on A while its live session runs reaches the hub.
-    let back = if seen {
-        let x = a.add(&[
-            "model",
+    let started = poll_until(Duration::from_secs(20), || {
+        record_ids(&hub, "activity").contains(&first)
+    });
+    let (seen, back) = if started {
+        let id = b.add(&[
+            "petition",
             "add",
-            "--name",
-            "Mô hình Dân vận khéo",
-            "--field",
-            "kinh-te",
-            "--year",
-            "2023",
+            "--received",
+            "2023-08-20",
+            "--citizen",
+            "Lê Thị Mai",
+            "--content",
+            "Đề nghị sửa đường",
         ]);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let mut ok = false;
-        while Instant::now() < deadline && !ok {
-            ok = record_ids(&hub, "model").contains(&x);
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        ok
+        sync(&b, server.addr);
+        // A recorded nothing and ran no command: the live session brings it.
+        let seen = poll_until(Duration::from_secs(20), || {
+            record_ids(&a, "petition").contains(&id)
+        });
+        // And the other way: a record made on A while its live session
+        // runs reaches the hub.
+        let back = seen && {
+            let x = a.add(&[
+                "model",
+                "add",
+                "--name",
+                "Mô hình Dân vận khéo",
+                "--field",
+                "kinh-te",
+                "--year",
+                "2023",
+            ]);
+            poll_until(Duration::from_secs(20), || {
+                record_ids(&hub, "model").contains(&x)
+            })
+        };
+        (seen, back)
     } else {
-        false
+        (false, false)
     };
     let _ = live.kill();
     let _ = live.wait();
+    assert!(started, "the live session did not start within 20 s");
     assert!(seen, "the live session did not deliver the new record");
     assert!(
         back,
@@ -277,21 +283,9 @@ fn an_interrupted_sync_resumes_and_resends_at_most_the_batch_in_flight() {
     let hub = Dv::init("duc-pho");
     let source = Dv::init("pho-minh");
     let total = 6000;
-    let csv = source.dir.join("hh.csv");
-    let mut text = String::from("head,village,parcels,inventory\n");
-    for i in 0..total {
-        text.push_str(&format!(
-            "Hộ ông Nguyễn Văn {i},Tổ dân phố Vĩnh Xuân {},{}/{}:{}.5:ONT,Nhà cấp 4 và vườn cây ăn quả số {i}\n",
-            i % 7,
-            i % 40,
-            i,
-            100 + i % 300
-        ));
-    }
-    std::fs::write(&csv, text).unwrap();
-    source.ok(&["import", "household", "--csv", csv.to_str().unwrap()]);
+    households_csv_import(&source, total as usize);
     trust(&hub, &source, None);
-    let server = Server::start(&hub, &[]);
+    let mut server = Server::start(&hub, &[]);
     trust(&source, &hub, Some(server.addr));
     sync(&source, server.addr);
 
@@ -300,8 +294,11 @@ fn an_interrupted_sync_resumes_and_resends_at_most_the_batch_in_flight() {
     for attempt in 0..8 {
         let laptop = Dv::init("pho-minh");
         trust(&hub, &laptop, None);
+        // A hub started after the trust knows the laptop at once (a running
+        // one would take up to a second to re-read its trust list).
+        server.kill();
+        server = Server::start(&hub, &[]);
         trust(&laptop, &hub, Some(server.addr));
-        std::thread::sleep(Duration::from_millis(1200)); // the hub re-reads its trust list
         let mut child = laptop
             .command(&["sync", &server.addr.to_string(), "--json"])
             .stdout(Stdio::null())
@@ -345,12 +342,9 @@ fn an_interrupted_sync_resumes_and_resends_at_most_the_batch_in_flight() {
 fn the_demo_runs_and_converges() {
     let tmp = crate::harness::TempDir::new("demo");
     let keep = tmp.path().join("demo");
-    let out = std::process::Command::new(crate::harness::danvan_bin())
-        .args(["demo", "--keep"])
-        .arg(&keep)
-        .env_remove("DANVAN_DATA_DIR")
-        .output()
-        .unwrap();
+    let mut cmd = Command::new(crate::harness::danvan_bin());
+    cmd.args(["demo", "--keep"]).arg(&keep);
+    let out = without_danvan_env(&mut cmd).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

@@ -19,9 +19,7 @@
 //! [`invite_decode`]), since each reaches past a signature or a checksum.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use arbitrary::Unstructured;
 use automerge::transaction::Transactable;
@@ -35,6 +33,8 @@ use danvan_node::{Via, receive_changes};
 use danvan_proto::{decode_bundle, decode_message, encode_bundle, encode_message};
 use danvan_store::{Checkpoint, ListFilter, Store};
 use sha2::{Digest, Sha256};
+
+use crate::TempDir;
 
 /// A fuzz target: arbitrary bytes in, a panic only on a bug.
 pub type Target = fn(&[u8]);
@@ -371,8 +371,9 @@ pub fn store_apply(data: &[u8]) {
         1 => scripted_deliveries(&mut Unstructured::new(rest)),
         _ => return,
     };
-    let dir = TempDir::new();
-    let mut store = Store::create(&dir.0, [0xee; 8]).expect("creating a store in a temp dir");
+    let dir = TempDir::new("fuzz");
+    let mut store =
+        Store::create(&dir.sub("store"), [0xee; 8]).expect("creating a store in a temp dir");
     let mut oracle = Oracle::default();
     let peer = fuzz_key(9).id();
     for (i, delivery) in batches.into_iter().enumerate() {
@@ -508,28 +509,6 @@ impl Oracle {
             .list_json(&ListFilter::default())
             .expect("listing the rebuilt projection");
         assert_eq!(projected, rebuilt, "projection differs from its rebuild");
-    }
-}
-
-/// A directory removed on drop (also when a target panics under replay).
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "danvan-fuzz-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

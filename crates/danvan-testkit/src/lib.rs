@@ -7,6 +7,7 @@
 //! - [`run_simulation`]: many nodes, faulty links, crashes, restores and
 //!   partitions from one seed; then the invariants.
 //!
+//! - [`TempDir`]: a temporary directory removed on drop, for every test crate.
 //! - [`fuzz_targets`]: the bodies of the fuzz targets in `fuzz/`, which the
 //!   e2e tests also replay over the saved corpus.
 //!
@@ -17,8 +18,10 @@ mod node;
 mod pair;
 mod replica;
 mod sim;
+mod temp;
 
 pub use node::{TestNode, build_document};
 pub use pair::{Pair, Side};
 pub use replica::MemReplica;
 pub use sim::{SimConfig, SimFailure, SimReport, run_simulation};
+pub use temp::TempDir;

@@ -9,8 +9,7 @@
 // Each test binary uses part of this module, which is private to it.
 #![allow(dead_code, unreachable_pub)]
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 
 use automerge::transaction::{CommitOptions, Transactable, Transaction};
 use automerge::{Automerge, ObjType, ROOT, ReadDoc};
@@ -153,34 +152,7 @@ pub fn signed_roster(keys: &Keys, version: u64, kept: &[[u8; 32]]) -> SignedRost
     SignedRoster::sign(&keys.authority, &roster(keys, version, kept)).expect("the roster is valid")
 }
 
-/// A directory under the system temp dir, removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    /// A fresh, empty directory.
-    pub fn new(label: &str) -> TempDir {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "danvan-{label}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("creating a temp dir");
-        TempDir(path)
-    }
-
-    /// A subdirectory path (not created).
-    pub fn sub(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+pub use danvan_testkit::TempDir;
 
 /// A real node with the given key in `dir`, pinned to the town authority and
 /// holding `roster`.
