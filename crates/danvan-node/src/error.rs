@@ -134,6 +134,22 @@ pub enum NodeError {
         "chưa biết địa chỉ trạm mà các nút kết nối tới: thêm --addr IP:CỔNG (ví dụ --addr 10.0.0.5:7700)"
     )]
     NoHubAddress,
+    /// `sync` with no address on a node that has not joined a town.
+    #[error(
+        "chưa biết địa chỉ trạm: hãy ghi `danvan sync IP:CỔNG`, hoặc tham gia thị xã bằng `danvan join LỜI_MỜI`"
+    )]
+    NoSyncTarget,
+    /// No task has this number in its conclusion.
+    #[error("không có nhiệm vụ số {0}: xem danh sách bằng `danvan list --kind task`")]
+    NoTaskNumbered(String),
+    /// Several conclusions have a task with this number.
+    #[error("có {count} nhiệm vụ số {number} (từ các văn bản khác nhau): hãy dùng mã hồ sơ")]
+    TaskNumberAmbiguous {
+        /// The number given.
+        number: String,
+        /// How many tasks have it.
+        count: usize,
+    },
     /// An invite made for another node.
     #[error("lời mời này dành cho nút {invited}, không phải nút này ({me})")]
     InviteForOther {
@@ -263,7 +279,7 @@ impl NodeError {
             | NodeError::AuthorityMismatch(_)
             | NodeError::InviteRefused(_)
             | NodeError::NoScope(_) => 3,
-            NodeError::NotMember(_) => 2,
+            NodeError::NotMember(_) | NodeError::NoTaskNumbered(_) => 2,
             NodeError::Key { .. } => 7,
             NodeError::Record(_)
             | NodeError::Unit(_)
@@ -285,6 +301,8 @@ impl NodeError {
             | NodeError::UnknownProject { .. }
             | NodeError::BadAddress(_)
             | NodeError::NoHubAddress
+            | NodeError::NoSyncTarget
+            | NodeError::TaskNumberAmbiguous { .. }
             | NodeError::InviteForOther { .. }
             | NodeError::InviteBadAddress(_)
             | NodeError::BadSet(_)

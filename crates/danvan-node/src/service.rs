@@ -505,7 +505,7 @@ impl Node {
         let header = self.new_header(kind, unit, project)?;
         fields.insert(
             "header".into(),
-            serde_json::to_value(&header).map_err(|e| NodeError::Invalid(e.to_string()))?,
+            serde_json::to_value(&header).map_err(|e| NodeError::Export(e.to_string()))?,
         );
         let value = serde_json::Value::Object(fields);
         let record = Record::from_json(value).map_err(NodeError::from)?;
@@ -529,9 +529,7 @@ impl Node {
         if !by_number {
             let shown = self.show(text)?;
             Node::expect_kind(&shown.record, Kind::Task)?;
-            return Ok(shown.record.header().id.parse().map_err(|_| {
-                NodeError::Invalid(format!("mã hồ sơ {:?} hỏng", shown.record.header().id))
-            })?);
+            return Ok(shown.record.header().id.parse()?);
         }
         let tasks = self.list(&ListFilter {
             kind: Some(Kind::Task.code().into()),
@@ -546,16 +544,12 @@ impl Node {
             }
         }
         match found.as_slice() {
-            [one] => one
-                .parse()
-                .map_err(|_| NodeError::Invalid(format!("mã hồ sơ {one:?} hỏng"))),
-            [] => Err(NodeError::Invalid(format!(
-                "không có nhiệm vụ số {text}: xem danh sách bằng `danvan list --kind task`"
-            ))),
-            many => Err(NodeError::Invalid(format!(
-                "có {} nhiệm vụ số {text} (từ các văn bản khác nhau): hãy dùng mã hồ sơ",
-                many.len()
-            ))),
+            [one] => Ok(one.parse()?),
+            [] => Err(NodeError::NoTaskNumbered(text.to_string())),
+            many => Err(NodeError::TaskNumberAmbiguous {
+                number: text.to_string(),
+                count: many.len(),
+            }),
         }
     }
 
@@ -619,9 +613,8 @@ impl Node {
         name: Option<&str>,
     ) -> Result<(), NodeError> {
         if let Some(a) = addr {
-            a.parse::<SocketAddr>().map_err(|_| {
-                NodeError::Invalid(format!("địa chỉ {a:?} không hợp lệ (dạng 192.0.2.1:7420)"))
-            })?;
+            a.parse::<SocketAddr>()
+                .map_err(|_| NodeError::BadAddress(a.to_string()))?;
         }
         self.store_mut()
             .trust(id, addr, name, crate::node::now_ms())?;
@@ -682,11 +675,7 @@ impl SharedNode {
     pub fn sync_target(&self, addr: Option<SocketAddr>) -> Result<SocketAddr, NodeError> {
         match addr {
             Some(a) => Ok(a),
-            None => self.with(|n| n.hub_addr())??.ok_or_else(|| {
-                NodeError::Invalid(
-                    "chưa biết địa chỉ trạm: hãy ghi `danvan sync IP:CỔNG`, hoặc tham gia thị xã bằng `danvan join LỜI_MỜI`".into(),
-                )
-            }),
+            None => self.with(|n| n.hub_addr())??.ok_or(NodeError::NoSyncTarget),
         }
     }
 }
@@ -702,15 +691,17 @@ pub async fn join_and_sync(
     let hub = {
         let mut node = Node::open(dir)?;
         node.join(invite)?;
-        node.hub_addr()?
-            .ok_or_else(|| NodeError::Invalid("lời mời không có địa chỉ trạm".into()))?
+        node.hub_addr()?.ok_or(NodeError::NoHubAddress)?
     };
     let mut attempt = 0;
     loop {
         let shared = SharedNode::new(Node::open(dir)?, false)?.with_net_config(net.clone());
-        let bind: SocketAddr = if hub.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" }
-            .parse()
-            .map_err(|_| NodeError::Invalid("địa chỉ".into()))?;
+        let any: std::net::IpAddr = if hub.is_ipv6() {
+            std::net::Ipv6Addr::UNSPECIFIED.into()
+        } else {
+            std::net::Ipv4Addr::UNSPECIFIED.into()
+        };
+        let bind = SocketAddr::new(any, 0);
         let endpoint = shared.bind(bind)?;
         let result = shared
             .sync_settled(&endpoint, hub, false, progress, || {})
