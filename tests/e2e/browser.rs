@@ -199,7 +199,7 @@ impl Browser {
         self.wait_until(
             &format!("text {needle:?}"),
             Duration::from_millis(WAIT_MS_DEFAULT),
-            |b| b.text("body").contains(needle),
+            |b| b.try_text("body").is_some_and(|t| t.contains(needle)),
         );
     }
 
@@ -211,6 +211,17 @@ impl Browser {
                 element.text().await
             })
             .unwrap_or_else(|e| panic!("text of {selector:?}: {e}"))
+    }
+
+    /// Like [`Browser::text`], or `None` while no element matches (a page
+    /// being replaced by the next one has none).
+    pub(crate) fn try_text(&self, selector: &str) -> Option<String> {
+        self.rt
+            .block_on(async {
+                let element = self.client().find(Locator::Css(selector)).await?;
+                element.text().await
+            })
+            .ok()
     }
 
     /// An attribute of the first element matching `selector`.
@@ -264,6 +275,15 @@ impl Browser {
         self.rt
             .block_on(self.client().execute(script, Vec::new()))
             .unwrap_or_else(|e| panic!("run script: {e}"))
+    }
+
+    /// The value of the browser's cookie `name` for the page shown (the
+    /// WebDriver sees HttpOnly cookies that scripts cannot).
+    pub(crate) fn cookie(&self, name: &str) -> Option<String> {
+        self.rt
+            .block_on(self.client().get_named_cookie(name))
+            .ok()
+            .map(|c| c.value().to_string())
     }
 
     /// Saves a PNG of the whole window to `path`.

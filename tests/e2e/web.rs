@@ -1,7 +1,7 @@
 //! The web app in a real headless Chromium: what an officer sees and does
 //! in the browser, against the real `danvan` binary.
 
-use crate::browser::{Browser, WebServer};
+use crate::browser::{Browser, WebServer, http_request};
 use crate::harness::Dv;
 
 #[test]
@@ -17,4 +17,133 @@ fn web_dashboard_in_vietnamese() {
         browser.source().contains("lang=\"vi\""),
         "the page does not declare Vietnamese"
     );
+}
+
+/// The form token in a page's HTML (the first hidden `csrf` field).
+fn csrf_in(html: &str) -> String {
+    let at = html
+        .find("name=\"csrf\" value=\"")
+        .unwrap_or_else(|| panic!("no form token in {html}"));
+    let rest = &html[at + "name=\"csrf\" value=\"".len()..];
+    rest[..rest.find('"').expect("end of token")].to_string()
+}
+
+fn roster_nodes(dv: &Dv) -> Vec<String> {
+    dv.json(&["roster", "show"])["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .map(|m| m["node"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn web_on_lan_needs_login_and_forms_need_their_token() {
+    let town = Dv::init_with("town-web", &["--authority", "--unit", "duc-pho"]);
+    let laptop = Dv::init("pho-minh");
+    let laptop_id = crate::sync::node_id(&laptop);
+    // Without accounts the app refuses a non-loopback address.
+    let out = town.run(&["web", "--listen", "0.0.0.0:0"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("chưa có tài khoản cán bộ"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let add = town
+        .command(&["web", "user", "add", "lan"])
+        .env("DANVAN_WEB_PASSWORD", "mat-khau-cua-lan")
+        .output()
+        .expect("run danvan");
+    assert!(add.status.success(), "{add:?}");
+    let users = std::fs::read_to_string(town.dir.join("web-users.json")).unwrap();
+    assert!(users.contains("$argon2id$") && !users.contains("mat-khau-cua-lan"));
+
+    // Any address other than loopback means accounts; the browser reaches
+    // it on 127.0.0.1.
+    let web = WebServer::web(&town, "0.0.0.0:0");
+    let browser = Browser::open();
+    browser.goto(&web.url("/thi-xa"));
+    browser.wait_for("form.login");
+    assert!(browser.url().ends_with("/dang-nhap"), "{}", browser.url());
+    assert!(!browser.source().contains("Thêm máy vào thị xã"));
+
+    browser.fill("#ten", "lan");
+    browser.fill("#mat-khau", "sai-mat-khau");
+    browser.click("form.login button");
+    browser.wait_for_text("Sai tên tài khoản hoặc mật khẩu");
+    browser.fill("#mat-khau", "mat-khau-cua-lan");
+    browser.click("form.login button");
+    browser.wait_for("header .user");
+    assert_eq!(browser.text("header .user"), "lan");
+    assert_eq!(browser.text("main h1"), "Tổng quan");
+
+    // The session cookie is HttpOnly and SameSite=Strict; the WebDriver
+    // can read it, a page script cannot.
+    let session = browser.cookie("danvan_phien").expect("session cookie");
+    assert_eq!(session.len(), 43, "32 random bytes, base64url");
+    assert_eq!(
+        browser.execute("return document.cookie;"),
+        serde_json::json!(""),
+        "the session cookie is readable by scripts"
+    );
+    browser.goto(&web.url("/thi-xa"));
+    browser.wait_for("#member-add");
+    let token = csrf_in(&browser.source());
+    let cookie = format!("danvan_phien={session}");
+    let form = format!("node={laptop_id}&name=May+Pho+Minh&role=officer&units=pho-minh&project=");
+    let form_headers = [
+        ("Content-Type", "application/x-www-form-urlencoded"),
+        ("Cookie", cookie.as_str()),
+    ];
+    let before = roster_nodes(&town);
+    // A post without its token, and one with a made-up token, are refused
+    // and store nothing.
+    let (status, body) = http_request(web.addr, "POST", "/thi-xa/them", &form_headers, &form);
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("biểu mẫu hết hạn"), "{body}");
+    let forged = format!("csrf=gia-mao&{form}");
+    let (status, _) = http_request(web.addr, "POST", "/thi-xa/them", &form_headers, &forged);
+    assert_eq!(status, 403);
+    // A post with the token but without the session goes to the login page.
+    let with_token = format!("csrf={token}&{form}");
+    let (status, _) = http_request(
+        web.addr,
+        "POST",
+        "/thi-xa/them",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &with_token,
+    );
+    assert_eq!(status, 303);
+    assert_eq!(roster_nodes(&town), before, "a refused post changed the roster");
+    // With both, the same post is stored.
+    let (status, body) = http_request(web.addr, "POST", "/thi-xa/them", &form_headers, &with_token);
+    assert_eq!(status, 303, "{body}");
+    assert!(roster_nodes(&town).contains(&laptop_id));
+
+    // Logging out ends the session on the server, not only in the browser.
+    browser.click("form.logout button");
+    browser.wait_for("form.login");
+    let (status, _) = http_request(web.addr, "GET", "/", &[("Cookie", cookie.as_str())], "");
+    assert_eq!(status, 303, "the old session still works after logout");
+
+    // Five wrong passwords lock the name: even the right one is refused
+    // for a while, with a Vietnamese message.
+    let (_, login_page) = http_request(web.addr, "GET", "/dang-nhap", &[], "");
+    let login_token = csrf_in(&login_page);
+    let login = |password: &str| {
+        http_request(
+            web.addr,
+            "POST",
+            "/dang-nhap",
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            &format!("csrf={login_token}&name=lan&password={password}"),
+        )
+    };
+    for _ in 0..5 {
+        assert_eq!(login("doan-bua").0, 401);
+    }
+    let (status, body) = login("mat-khau-cua-lan");
+    assert_eq!(status, 429, "{body}");
+    assert!(body.contains("Hãy thử lại sau 15 phút"), "{body}");
 }

@@ -3,6 +3,7 @@
 //! [`AppState::call`](crate::server::AppState::call), and renders.
 
 mod dashboard;
+mod login;
 
 use axum::Router;
 use axum::routing::get;
@@ -10,5 +11,7 @@ use axum::routing::get;
 use crate::server::AppState;
 
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().route("/", get(dashboard::show))
+    Router::new()
+        .route("/", get(dashboard::show))
+        .merge(login::routes())
 }
