@@ -115,7 +115,11 @@ fn web_on_lan_needs_login_and_forms_need_their_token() {
         &with_token,
     );
     assert_eq!(status, 303);
-    assert_eq!(roster_nodes(&town), before, "a refused post changed the roster");
+    assert_eq!(
+        roster_nodes(&town),
+        before,
+        "a refused post changed the roster"
+    );
     // With both, the same post is stored.
     let (status, body) = http_request(web.addr, "POST", "/thi-xa/them", &form_headers, &with_token);
     assert_eq!(status, 303, "{body}");
@@ -146,4 +150,148 @@ fn web_on_lan_needs_login_and_forms_need_their_token() {
     let (status, body) = login("mat-khau-cua-lan");
     assert_eq!(status, 429, "{body}");
     assert!(body.contains("Hãy thử lại sau 15 phút"), "{body}");
+}
+
+fn activity(dv: &Dv, title: &str) -> String {
+    dv.add(&[
+        "activity",
+        "add",
+        "--type",
+        "tiep-dan",
+        "--date",
+        "2023-08-03",
+        "--title",
+        title,
+    ])
+}
+
+fn activity_ids(dv: &Dv) -> Vec<String> {
+    dv.json(&["list", "--kind", "activity"])
+        .as_array()
+        .expect("list is an array")
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn web_sync_now_brings_the_peer_record() {
+    let a = Dv::init("pho-minh");
+    let b = Dv::init("pho-minh");
+    let made = activity(&b, "Đối thoại với hộ dân thôn Phước Lộc");
+    crate::sync::trust(&b, &a, None);
+    let b_server = crate::sync::Server::start(&b, &[]);
+    // A knows B at its address: the page offers it as the place to sync.
+    crate::sync::trust(&a, &b, Some(b_server.addr));
+    let web = WebServer::web(&a, "127.0.0.1:0");
+    assert!(!activity_ids(&a).contains(&made));
+
+    let browser = Browser::open();
+    browser.goto(&web.url("/dong-bo"));
+    browser.wait_for_text(&b_server.addr.to_string());
+    browser.click("#sync-now");
+    browser.wait_for("#sync-result");
+    let result = browser.text("#sync-result");
+    assert!(result.starts_with("Đồng bộ xong"), "{result}");
+    assert!(
+        result.contains("1 mới") || result.contains(" mới,"),
+        "{result}"
+    );
+    // The web app holds the data directory only while it touches the store,
+    // so the CLI reads A's store beside it.
+    assert!(
+        activity_ids(&a).contains(&made),
+        "B's record did not reach A's store"
+    );
+    // The peer table shows the sync just made.
+    browser.goto(&web.url("/dong-bo"));
+    browser.wait_for("#peers");
+    let peers = browser.text("#peers");
+    assert!(peers.contains(&crate::sync::node_id(&b)[..8]), "{peers}");
+    // The progress endpoint the page's script polls answers JSON.
+    let (status, body) = http_request(web.addr, "GET", "/dong-bo/tien-do", &[], "");
+    assert_eq!(status, 200);
+    let progress: serde_json::Value = serde_json::from_str(&body).expect("progress JSON");
+    assert_eq!(progress["state"], "done");
+    assert!(progress["summary"]["changes_stored"].as_u64().unwrap() >= 1);
+}
+
+#[test]
+fn web_town_roster_invite_revoke_audit_and_refused_bundle() {
+    let town = Dv::init_with("town-pages", &["--authority", "--unit", "duc-pho"]);
+    let laptop = Dv::init("pho-minh");
+    let laptop_id = crate::sync::node_id(&laptop);
+    let web = WebServer::web(&town, "127.0.0.1:0");
+    let browser = Browser::open();
+
+    // Add the laptop to the roster through the form.
+    browser.goto(&web.url("/thi-xa"));
+    browser.fill("#member-add input[name=node]", &laptop_id);
+    browser.fill("#member-add input[name=name]", "Máy cán bộ Phổ Minh");
+    browser.fill("#member-add input[name=units]", "pho-minh");
+    browser.click("#member-add button");
+    browser.wait_for_text("Đã thêm máy");
+    let row = format!("#members tr[data-node='{laptop_id}']");
+    let text = browser.text(&row);
+    assert!(
+        text.contains("Máy cán bộ Phổ Minh") && text.contains("Phổ Minh"),
+        "{text}"
+    );
+    assert!(text.contains("Đang hoạt động"), "{text}");
+
+    // Its invite, as text and as a QR code.
+    browser.click(&format!("{row} a[href^='/thi-xa/loi-moi']"));
+    browser.wait_for_text("chưa biết địa chỉ trạm");
+    browser.fill("input[name=addr]", "127.0.0.1:7700");
+    browser.click("form.stack button");
+    browser.wait_for("#invite-qr svg");
+    let invite = browser.execute("return document.getElementById('invite-text').value;");
+    let invite = invite.as_str().expect("invite text").trim().to_string();
+    assert!(invite.starts_with("dvmoi1-"), "{invite}");
+    assert_eq!(
+        invite,
+        town.ok(&["invite", &laptop_id]).trim(),
+        "the page's invite differs from the CLI's"
+    );
+
+    // Revoke, after a confirmation page.
+    browser.goto(&web.url("/thi-xa"));
+    browser.click(&format!("{row} a[href^='/thi-xa/thu-hoi']"));
+    browser.wait_for("#revoke-confirm");
+    assert!(browser.text("main").contains("Máy cán bộ Phổ Minh"));
+    browser.click("#revoke-confirm button");
+    browser.wait_for_text("Đã thu hồi máy");
+    assert!(browser.text(&row).contains("Đã thu hồi"));
+
+    // What the revoked laptop signs is refused, even carried by USB: the
+    // upload lists the refused change with its reason and stores nothing.
+    let late = activity(&laptop, "Ghi sau khi bị thu hồi");
+    let bundle = laptop.dir.join("late.dvb");
+    laptop.ok(&["bundle", "export", "--out", bundle.to_str().unwrap()]);
+    browser.goto(&web.url("/dong-bo"));
+    browser.choose_file("#bundle-file", &bundle);
+    browser.click("#bundle-upload button");
+    browser.wait_for("#bundle-result");
+    let result = browser.text("#bundle-result");
+    assert!(result.contains("0 thay đổi mới"), "{result}");
+    assert!(browser.count("#refused tbody tr") >= 1, "{result}");
+    let reason = browser.text("#refused td.reason");
+    assert!(!reason.is_empty(), "a refused change without its reason");
+    assert!(!activity_ids(&town).contains(&late));
+
+    // The audit log, filtered to refused changes, shows the same reason.
+    browser.goto(&web.url("/thi-xa/nhat-ky?event=rejected-change"));
+    browser.wait_for("#audit");
+    let rows = browser.count("#audit tbody tr");
+    assert!(rows >= 1);
+    assert_eq!(
+        browser.count("#audit tbody tr[data-event='rejected-change']"),
+        rows,
+        "the filter let other entries through"
+    );
+    assert!(browser.text("#audit").contains(&reason), "{reason}");
+    browser.goto(&web.url("/thi-xa/nhat-ky?event=roster&limit=1"));
+    browser.wait_for("#audit");
+    assert_eq!(browser.count("#audit tbody tr"), 1);
+    assert_eq!(browser.count("#audit tbody tr[data-event='roster']"), 1);
 }

@@ -70,6 +70,8 @@ pub(crate) struct AppState {
     pub(crate) node: SharedNode,
     pub(crate) auth: Arc<Auth>,
     pub(crate) info: Arc<NodeInfo>,
+    /// The sync started from the Đồng bộ page, one at a time.
+    pub(crate) sync: Arc<crate::sync_runner::SyncRunner>,
 }
 
 impl AppState {
@@ -131,6 +133,7 @@ pub async fn serve(
         node,
         auth: Arc::new(auth),
         info: Arc::new(info),
+        sync: Arc::new(crate::sync_runner::SyncRunner::default()),
     };
     tracing::info!("trang web tại http://{addr}/");
     println!("Trang web danvan: http://{addr}/");

@@ -73,9 +73,7 @@ async fn login(
     // argon2 takes tens of milliseconds of CPU: keep it off the threads
     // that answer other requests.
     let outcome = tokio::task::spawn_blocking(move || match &auth.access {
-        Access::Accounts(accounts) => {
-            accounts.login(&checked_name, &form.password, Instant::now())
-        }
+        Access::Accounts(accounts) => accounts.login(&checked_name, &form.password, Instant::now()),
         Access::Local => LoginOutcome::Wrong,
     })
     .await

@@ -4,6 +4,8 @@
 
 mod dashboard;
 mod login;
+mod sync;
+mod town;
 
 use axum::Router;
 use axum::routing::get;
@@ -14,4 +16,6 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(dashboard::show))
         .merge(login::routes())
+        .merge(sync::routes())
+        .merge(town::routes())
 }
