@@ -469,6 +469,20 @@ async fn audit(
     ))
 }
 
+/// How the page names the fields of an audit entry's detail.
+const DETAIL_LABELS: &[(&str, &str)] = &[
+    ("author", "tác giả"),
+    ("doc", "hồ sơ"),
+    ("hash", "mã thay đổi"),
+    ("via", "qua"),
+    ("version", "phiên bản"),
+    ("previous", "phiên bản trước"),
+    ("sent", "đã gửi"),
+    ("received", "đã nhận"),
+    ("stored", "đã lưu"),
+    ("rejected", "bị từ chối"),
+];
+
 /// An audit entry's detail as short text: the reason first when there is
 /// one, then the other fields.
 fn detail_text(detail: &serde_json::Value) -> String {
@@ -483,11 +497,19 @@ fn detail_text(detail: &serde_json::Value) -> String {
         if key == "reason" {
             continue;
         }
+        let label = DETAIL_LABELS
+            .iter()
+            .find(|(k, _)| k == key)
+            .map_or(key.as_str(), |(_, l)| l);
         let text = match value {
-            serde_json::Value::String(s) => s.get(..16).unwrap_or(s).to_string(),
+            serde_json::Value::String(s) => match s.as_str() {
+                "sync" => "đồng bộ".to_string(),
+                "bundle" => "gói USB".to_string(),
+                s => s.get(..16).unwrap_or(s).to_string(),
+            },
             other => other.to_string(),
         };
-        parts.push(format!("{key}: {text}"));
+        parts.push(format!("{label}: {text}"));
     }
     parts.join(" · ")
 }
