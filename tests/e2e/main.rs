@@ -3,6 +3,7 @@
 
 mod access;
 mod bad_input;
+mod browser;
 mod crash;
 mod fuzz_corpus;
 mod harness;
@@ -15,3 +16,4 @@ mod rogue;
 mod soak;
 mod storage_faults;
 mod sync;
+mod web;

@@ -117,3 +117,29 @@ pub(crate) fn multiline(text: &str) -> Markup {
 pub(crate) fn empty() -> Markup {
     PreEscaped(String::new())
 }
+
+/// A page outside the navigation (the login page): the header names this
+/// machine, nothing else is offered until the officer logs in.
+pub(crate) fn bare_page(node: &crate::server::NodeInfo, title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="vi" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · danvan" }
+                link rel="stylesheet" href=(CSS_PATH);
+            }
+            body {
+                header.top {
+                    span.brand { "danvan" }
+                    span.where { (node.name) " · " (node.unit_name) }
+                }
+                main.narrow {
+                    h1 { (title) }
+                    (body)
+                }
+            }
+        }
+    }
+}

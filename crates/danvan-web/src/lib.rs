@@ -15,6 +15,7 @@ mod fmt;
 mod layout;
 mod pages;
 mod server;
+mod sync_runner;
 
 pub use auth::{USERS_FILE, UserError, add_user, has_users};
 pub use error::WebError;

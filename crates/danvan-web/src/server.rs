@@ -27,6 +27,16 @@ pub struct WebConfig {
     pub data_dir: std::path::PathBuf,
 }
 
+impl WebConfig {
+    /// Whether every page needs an officer's login. On a loopback address
+    /// only this machine's own users reach the app, and the operating
+    /// system's account is the boundary; any other address is reachable
+    /// from the office LAN.
+    pub fn needs_login(&self) -> bool {
+        !self.listen.ip().is_loopback()
+    }
+}
+
 /// What the pages show of this machine, read once at start.
 #[derive(Debug)]
 pub(crate) struct NodeInfo {
@@ -60,6 +70,8 @@ pub(crate) struct AppState {
     pub(crate) node: SharedNode,
     pub(crate) auth: Arc<Auth>,
     pub(crate) info: Arc<NodeInfo>,
+    /// The sync started from the Đồng bộ page, one at a time.
+    pub(crate) sync: Arc<crate::sync_runner::SyncRunner>,
 }
 
 impl AppState {
@@ -98,9 +110,14 @@ pub async fn serve(
     config: WebConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), WebError> {
-    if !config.listen.ip().is_loopback() && !crate::auth::has_users(&config.data_dir) {
-        return Err(WebError::NoAccounts(config.listen));
-    }
+    let auth = if config.needs_login() {
+        if !crate::auth::has_users(&config.data_dir) {
+            return Err(WebError::NoAccounts(config.listen));
+        }
+        Auth::accounts(&config.data_dir)?
+    } else {
+        Auth::local()
+    };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|error| WebError::Listen {
@@ -114,8 +131,9 @@ pub async fn serve(
     let info = node.with(|n| NodeInfo::read(n))?;
     let state = AppState {
         node,
-        auth: Arc::new(Auth::local()),
+        auth: Arc::new(auth),
         info: Arc::new(info),
+        sync: Arc::new(crate::sync_runner::SyncRunner::default()),
     };
     tracing::info!("trang web tại http://{addr}/");
     println!("Trang web danvan: http://{addr}/");

@@ -4,6 +4,9 @@
 
 mod dashboard;
 mod forms;
+mod login;
+mod sync;
+mod town;
 
 use axum::Router;
 use axum::routing::get;
@@ -14,4 +17,7 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(dashboard::show))
         .merge(forms::routes())
+        .merge(login::routes())
+        .merge(sync::routes())
+        .merge(town::routes())
 }

@@ -1,0 +1,528 @@
+//! Thị xã: the town office's pages, on the node that holds the authority
+//! key — the roster (add, revoke), invites as text and QR code, and the
+//! audit log. Other nodes answer 404: they cannot sign a roster, and the
+//! node would refuse anyway.
+
+use axum::Form;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use danvan_model::{NodeId, Role};
+use danvan_node::MemberSpec;
+use maud::{Markup, PreEscaped, html};
+use serde::Deserialize;
+
+use crate::auth::Ctx;
+use crate::error::WebError;
+use crate::fmt::time_ms;
+use crate::layout::{Nav, csrf_field, notice, page};
+use crate::server::AppState;
+
+/// Audit entries shown at most on one page; the log itself keeps them all.
+const AUDIT_LIMIT_MAX: usize = 1000;
+/// Audit entries shown unless the officer asks for more.
+const AUDIT_LIMIT_DEFAULT: usize = 100;
+
+/// Roles an officer can give, in the order the form offers them.
+const ROLES: [Role; 4] = [Role::Officer, Role::Field, Role::Viewer, Role::Hub];
+
+/// The audit events and how the page names them.
+const EVENTS: &[(&str, &str)] = &[
+    ("session", "Phiên đồng bộ"),
+    ("rejected-change", "Thay đổi bị từ chối"),
+    ("rejected-connection", "Kết nối bị từ chối"),
+    ("roster", "Danh sách thành viên"),
+    ("rejected-roster", "Danh sách thành viên bị từ chối"),
+];
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/thi-xa", get(roster))
+        .route("/thi-xa/them", post(add))
+        .route("/thi-xa/thu-hoi", get(confirm_revoke).post(revoke))
+        .route("/thi-xa/loi-moi", get(invite))
+        .route("/thi-xa/nhat-ky", get(audit))
+}
+
+fn town_only(ctx: &Ctx) -> Result<(), WebError> {
+    if ctx.node.town_office {
+        Ok(())
+    } else {
+        Err(WebError::NotFound(
+            "trang của văn phòng thị xã (chỉ có trên máy giữ khóa thẩm quyền)".into(),
+        ))
+    }
+}
+
+fn parse_id(text: &str) -> Result<NodeId, String> {
+    text.trim()
+        .parse::<NodeId>()
+        .map_err(|e| format!("mã nút {:?} không hợp lệ: {e}", text.trim()))
+}
+
+fn sub_nav() -> Markup {
+    html! {
+        nav.sub {
+            a href="/thi-xa" { "Thành viên" }
+            " · "
+            a href="/thi-xa/nhat-ky" { "Nhật ký kiểm tra" }
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct RosterQuery {
+    #[serde(default)]
+    ok: Option<String>,
+}
+
+/// What the add form holds after a refused post, to show it again.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct AddForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    node: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    units: String,
+    #[serde(default)]
+    project: String,
+}
+
+async fn roster(
+    ctx: Ctx,
+    State(state): State<AppState>,
+    Query(query): Query<RosterQuery>,
+) -> Result<Markup, WebError> {
+    town_only(&ctx)?;
+    render_roster(&ctx, &state, query.ok.as_deref(), None, &AddForm::default())
+}
+
+fn render_roster(
+    ctx: &Ctx,
+    state: &AppState,
+    ok: Option<&str>,
+    error: Option<&str>,
+    form: &AddForm,
+) -> Result<Markup, WebError> {
+    let (roster, units) = state.call(|n| {
+        let units: Vec<(String, String)> = n
+            .units()
+            .units()
+            .iter()
+            .map(|u| (u.id.clone(), u.name.clone()))
+            .collect();
+        Ok((n.roster()?, units))
+    })?;
+    let unit_name = |id: &str| -> String {
+        units
+            .iter()
+            .find(|(u, _)| u == id)
+            .map(|(_, name)| name.clone())
+            .unwrap_or_else(|| id.to_string())
+    };
+    Ok(page(
+        ctx,
+        Nav::Town,
+        "Thị xã — thành viên",
+        html! {
+            (sub_nav())
+            @if let Some(ok) = ok { (notice(ok)) }
+            @match &roster {
+                None => p.muted { "Chưa có danh sách thành viên." }
+                Some(signed) => {
+                    p.muted {
+                        "Danh sách phiên bản " (signed.version()) ", ký bởi khóa thẩm quyền "
+                        code { (signed.authority().short()) } "."
+                    }
+                    div.table-wrap {
+                        table.responsive #members {
+                            thead { tr { th { "Tên máy" } th { "Mã nút" } th { "Vai trò" } th { "Đơn vị" } th { "Dự án" } th { "Trạng thái" } th {} } }
+                            tbody {
+                                @for m in &signed.roster().members {
+                                    tr data-node=(m.node) {
+                                        td { (m.name.as_deref().unwrap_or("—")) }
+                                        td { code title=(m.node) { (m.node.get(..8).unwrap_or(&m.node)) } }
+                                        td { (m.role.label_vi()) }
+                                        td { (m.units.iter().map(|u| unit_name(u)).collect::<Vec<_>>().join(", ")) }
+                                        td { (m.project.as_deref().unwrap_or("")) }
+                                        td {
+                                            @match m.revoked_at {
+                                                Some(at) => span.badge.late { "Đã thu hồi " (time_ms(at)) },
+                                                None => span.badge { "Đang hoạt động" },
+                                            }
+                                        }
+                                        td.actions {
+                                            @if !m.is_revoked() && m.role != Role::Hub {
+                                                a href={ "/thi-xa/loi-moi?node=" (m.node) } { "Lời mời" }
+                                                " · "
+                                                a.warn href={ "/thi-xa/thu-hoi?node=" (m.node) } { "Thu hồi" }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            h2 { "Thêm máy vào thị xã" }
+            form.stack #member-add method="post" action="/thi-xa/them" {
+                (csrf_field(ctx))
+                @if let Some(error) = error { p.error role="alert" { (error) } }
+                label {
+                    "Mã nút"
+                    span.hint { "Máy mới in mã này bằng lệnh danvan id, hoặc trang Tổng quan của máy đó" }
+                    input type="text" name="node" value=(form.node) required;
+                }
+                label { "Tên máy" input type="text" name="name" value=(form.name) placeholder="Máy cán bộ Phổ Minh"; }
+                label {
+                    "Vai trò"
+                    select name="role" {
+                        @for role in ROLES {
+                            option value=(role.code()) selected[form.role == role.code()] { (role.label_vi()) }
+                        }
+                    }
+                }
+                label {
+                    "Đơn vị"
+                    span.hint { "Mã đơn vị; nhiều đơn vị cách nhau bằng dấu phẩy" }
+                    input type="text" name="units" value=(form.units) list="unit-codes" required;
+                    datalist #unit-codes {
+                        @for (id, name) in &units { option value=(id) { (name) } }
+                    }
+                }
+                label { "Dự án GPMB (tổ công tác)" input type="text" name="project" value=(form.project); }
+                div { button type="submit" { "Thêm vào danh sách" } }
+            }
+        },
+    ))
+}
+
+async fn add(
+    ctx: Ctx,
+    State(state): State<AppState>,
+    Form(form): Form<AddForm>,
+) -> Result<Response, WebError> {
+    ctx.verify(&form.csrf)?;
+    town_only(&ctx)?;
+    let refused = |message: String| -> Result<Response, WebError> {
+        Ok((
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            render_roster(&ctx, &state, None, Some(&message), &form)?,
+        )
+            .into_response())
+    };
+    let id = match parse_id(&form.node) {
+        Ok(id) => id,
+        Err(e) => return refused(e),
+    };
+    let role = match Role::parse(&form.role) {
+        Ok(role) => role,
+        Err(e) => return refused(e.to_string()),
+    };
+    let units: Vec<String> = form
+        .units
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(str::to_string)
+        .collect();
+    let nonempty = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
+    let spec = MemberSpec {
+        role,
+        units,
+        project: nonempty(&form.project),
+        name: nonempty(&form.name),
+    };
+    match state.write(|n| n.roster_add(&id, spec)) {
+        Ok(signed) => Ok(Redirect::to(&format!(
+            "/thi-xa?ok={}",
+            encode(&format!(
+                "Đã thêm máy {} vào danh sách phiên bản {}.",
+                id.short(),
+                signed.version()
+            ))
+        ))
+        .into_response()),
+        Err(WebError::Node(e)) => refused(e.to_string()),
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct NodeQuery {
+    node: String,
+    #[serde(default)]
+    addr: Option<String>,
+}
+
+async fn confirm_revoke(
+    ctx: Ctx,
+    State(state): State<AppState>,
+    Query(query): Query<NodeQuery>,
+) -> Result<Markup, WebError> {
+    town_only(&ctx)?;
+    let id = parse_id(&query.node).map_err(WebError::BadRequest)?;
+    let member = state.call(|n| Ok(n.roster()?.and_then(|r| r.member(&id).cloned())))?;
+    let member = member.ok_or_else(|| WebError::NotFound(format!("máy {}", id.short())))?;
+    Ok(page(
+        &ctx,
+        Nav::Town,
+        "Thu hồi máy",
+        html! {
+            p.error role="alert" {
+                "Thu hồi máy " strong { (member.name.as_deref().unwrap_or("không tên")) }
+                " (" code { (id.short()) } ", " (member.role.label_vi()) ")? "
+                "Các nút nhận danh sách mới sẽ từ chối kết nối của máy này và mọi thay đổi nó ký sau này. "
+                "Những gì máy đó đang giữ vẫn ở trên máy: thu hồi không xoá dữ liệu."
+            }
+            form.stack #revoke-confirm method="post" action="/thi-xa/thu-hoi" {
+                (csrf_field(&ctx))
+                input type="hidden" name="node" value=(id.to_string());
+                div {
+                    button type="submit" { "Thu hồi máy này" }
+                    " "
+                    a.button.secondary href="/thi-xa" { "Huỷ" }
+                }
+            }
+        },
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct RevokeForm {
+    csrf: String,
+    node: String,
+}
+
+async fn revoke(
+    ctx: Ctx,
+    State(state): State<AppState>,
+    Form(form): Form<RevokeForm>,
+) -> Result<Response, WebError> {
+    ctx.verify(&form.csrf)?;
+    town_only(&ctx)?;
+    let id = parse_id(&form.node).map_err(WebError::BadRequest)?;
+    let (signed, kept) = state.write(|n| n.roster_revoke(&id))?;
+    Ok(Redirect::to(&format!(
+        "/thi-xa?ok={}",
+        encode(&format!(
+            "Đã thu hồi máy {} (danh sách phiên bản {}). {} thay đổi nó ghi trước đó vẫn có hiệu lực; mọi thay đổi khác do nó ký sẽ bị từ chối.",
+            id.short(),
+            signed.version(),
+            kept
+        ))
+    ))
+    .into_response())
+}
+
+/// The invite for a member, as text to copy and as a QR code a phone or
+/// the new laptop's webcam can read.
+async fn invite(
+    ctx: Ctx,
+    State(state): State<AppState>,
+    Query(query): Query<NodeQuery>,
+) -> Result<Markup, WebError> {
+    town_only(&ctx)?;
+    let id = parse_id(&query.node).map_err(WebError::BadRequest)?;
+    let addr = query
+        .addr
+        .as_deref()
+        .map(str::trim)
+        .filter(|a| !a.is_empty());
+    let made = if addr.is_some() {
+        state.write(|n| n.invite(&id, addr))
+    } else {
+        state.call(|n| n.invite(&id, None))
+    };
+    let body = match made {
+        Ok(text) => {
+            let qr =
+                qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M)
+                    .map(|code| {
+                        code.render::<qrcode::render::svg::Color<'_>>()
+                            .min_dimensions(240, 240)
+                            .quiet_zone(true)
+                            .build()
+                    });
+            html! {
+                p { "Máy " code { (id.short()) } " nhập lời mời này bằng " code { "danvan join LỜI_MỜI" } " hoặc quét mã QR." }
+                textarea #invite-text readonly rows="4" { (text) }
+                @match qr {
+                    // The SVG is built by the qrcode crate from the invite's
+                    // bits only: it contains no text from the request.
+                    Ok(svg) => div.qr #invite-qr { (PreEscaped(svg)) },
+                    Err(e) => p.error { "Không vẽ được mã QR: " (e.to_string()) },
+                }
+            }
+        }
+        Err(e) => html! {
+            p.error role="alert" { (e) }
+            form.stack method="get" action="/thi-xa/loi-moi" {
+                input type="hidden" name="node" value=(id.to_string());
+                label {
+                    "Địa chỉ trạm mà các máy kết nối tới"
+                    span.hint { "Dạng IP:CỔNG, ví dụ 10.0.0.5:7700" }
+                    input type="text" name="addr" required;
+                }
+                div { button type="submit" { "Tạo lời mời" } }
+            }
+        },
+    };
+    Ok(page(
+        &ctx,
+        Nav::Town,
+        "Lời mời tham gia",
+        html! { (sub_nav()) (body) },
+    ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct AuditQuery {
+    #[serde(default)]
+    event: String,
+    #[serde(default)]
+    peer: String,
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+async fn audit(
+    ctx: Ctx,
+    State(state): State<AppState>,
+    Query(query): Query<AuditQuery>,
+) -> Result<Markup, WebError> {
+    town_only(&ctx)?;
+    let limit = query
+        .limit
+        .unwrap_or(AUDIT_LIMIT_DEFAULT)
+        .clamp(1, AUDIT_LIMIT_MAX);
+    let peer = query.peer.trim().to_string();
+    let event = query.event.trim().to_string();
+    // Filters apply to a window of the newest entries, bounded so a huge
+    // log cannot make one page read it all.
+    let window = if event.is_empty() && peer.is_empty() {
+        limit
+    } else {
+        AUDIT_LIMIT_MAX * 10
+    };
+    let mut entries = state.call(|n| Ok(n.store().audit_entries(window)?))?;
+    entries.retain(|e| {
+        (event.is_empty() || e.event == event)
+            && (peer.is_empty() || e.peer.as_deref().is_some_and(|p| p.starts_with(&peer)))
+    });
+    entries.reverse();
+    entries.truncate(limit);
+    let event_label = |code: &str| -> String {
+        EVENTS
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map(|(_, l)| l.to_string())
+            .unwrap_or_else(|| code.to_string())
+    };
+    Ok(page(
+        &ctx,
+        Nav::Town,
+        "Thị xã — nhật ký kiểm tra",
+        html! {
+            (sub_nav())
+            form.filters #audit-filters method="get" action="/thi-xa/nhat-ky" {
+                label {
+                    "Loại"
+                    select name="event" {
+                        option value="" { "Tất cả" }
+                        @for (code, label) in EVENTS {
+                            option value=(code) selected[event == *code] { (label) }
+                        }
+                    }
+                }
+                label { "Nút (mã hoặc đầu mã)" input type="text" name="peer" value=(peer); }
+                label { "Số dòng" input type="number" name="limit" min="1" max=(AUDIT_LIMIT_MAX) value=(limit); }
+                button type="submit" { "Lọc" }
+            }
+            @if entries.is_empty() {
+                p.muted #audit-empty { "Không có mục nào." }
+            } @else {
+                div.table-wrap {
+                    table.responsive #audit {
+                        thead { tr { th { "Lúc" } th { "Loại" } th { "Nút" } th { "Chi tiết" } } }
+                        tbody {
+                            @for e in &entries {
+                                tr data-event=(e.event) {
+                                    td { (time_ms(e.at)) }
+                                    td { (event_label(&e.event)) }
+                                    td { @if let Some(p) = &e.peer { code title=(p) { (p.get(..8).unwrap_or(p)) } } }
+                                    td { (detail_text(&e.detail)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    ))
+}
+
+/// How the page names the fields of an audit entry's detail.
+const DETAIL_LABELS: &[(&str, &str)] = &[
+    ("author", "tác giả"),
+    ("doc", "hồ sơ"),
+    ("hash", "mã thay đổi"),
+    ("via", "qua"),
+    ("version", "phiên bản"),
+    ("previous", "phiên bản trước"),
+    ("sent", "đã gửi"),
+    ("received", "đã nhận"),
+    ("stored", "đã lưu"),
+    ("rejected", "bị từ chối"),
+];
+
+/// An audit entry's detail as short text: the reason first when there is
+/// one, then the other fields.
+fn detail_text(detail: &serde_json::Value) -> String {
+    let Some(map) = detail.as_object() else {
+        return detail.to_string();
+    };
+    let mut parts = Vec::new();
+    if let Some(reason) = map.get("reason").and_then(|v| v.as_str()) {
+        parts.push(reason.to_string());
+    }
+    for (key, value) in map {
+        if key == "reason" {
+            continue;
+        }
+        let label = DETAIL_LABELS
+            .iter()
+            .find(|(k, _)| k == key)
+            .map_or(key.as_str(), |(_, l)| l);
+        let text = match value {
+            serde_json::Value::String(s) => match s.as_str() {
+                "sync" => "đồng bộ".to_string(),
+                "bundle" => "gói USB".to_string(),
+                s => s.get(..16).unwrap_or(s).to_string(),
+            },
+            other => other.to_string(),
+        };
+        parts.push(format!("{label}: {text}"));
+    }
+    parts.join(" · ")
+}
+
+/// Percent-encodes a notice for a redirect's query string.
+fn encode(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,297 @@
+//! The web app in a real headless Chromium: what an officer sees and does
+//! in the browser, against the real `danvan` binary.
+
+use crate::browser::{Browser, WebServer, http_request};
+use crate::harness::Dv;
+
+#[test]
+fn web_dashboard_in_vietnamese() {
+    let dv = Dv::init("pho-minh");
+    let web = WebServer::web(&dv, "127.0.0.1:0");
+    let browser = Browser::open();
+    browser.goto(&web.url("/"));
+    browser.wait_for("main h1");
+    assert_eq!(browser.attr("html", "lang").as_deref(), Some("vi"));
+    assert_eq!(browser.text("main h1"), "Tổng quan");
+    assert!(
+        browser.source().contains("lang=\"vi\""),
+        "the page does not declare Vietnamese"
+    );
+}
+
+/// The form token in a page's HTML (the first hidden `csrf` field).
+fn csrf_in(html: &str) -> String {
+    let at = html
+        .find("name=\"csrf\" value=\"")
+        .unwrap_or_else(|| panic!("no form token in {html}"));
+    let rest = &html[at + "name=\"csrf\" value=\"".len()..];
+    rest[..rest.find('"').expect("end of token")].to_string()
+}
+
+fn roster_nodes(dv: &Dv) -> Vec<String> {
+    dv.json(&["roster", "show"])["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .map(|m| m["node"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn web_on_lan_needs_login_and_forms_need_their_token() {
+    let town = Dv::init_with("town-web", &["--authority", "--unit", "duc-pho"]);
+    let laptop = Dv::init("pho-minh");
+    let laptop_id = crate::sync::node_id(&laptop);
+    // Without accounts the app refuses a non-loopback address.
+    let out = town.run(&["web", "--listen", "0.0.0.0:0"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("chưa có tài khoản cán bộ"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let add = town
+        .command(&["web", "user", "add", "lan"])
+        .env("DANVAN_WEB_PASSWORD", "mat-khau-cua-lan")
+        .output()
+        .expect("run danvan");
+    assert!(add.status.success(), "{add:?}");
+    let users = std::fs::read_to_string(town.dir.join("web-users.json")).unwrap();
+    assert!(users.contains("$argon2id$") && !users.contains("mat-khau-cua-lan"));
+
+    // Any address other than loopback means accounts; the browser reaches
+    // it on 127.0.0.1.
+    let web = WebServer::web(&town, "0.0.0.0:0");
+    let browser = Browser::open();
+    browser.goto(&web.url("/thi-xa"));
+    browser.wait_for("form.login");
+    assert!(browser.url().ends_with("/dang-nhap"), "{}", browser.url());
+    assert!(!browser.source().contains("Thêm máy vào thị xã"));
+
+    browser.fill("#ten", "lan");
+    browser.fill("#mat-khau", "sai-mat-khau");
+    browser.click("form.login button");
+    browser.wait_for_text("Sai tên tài khoản hoặc mật khẩu");
+    browser.fill("#mat-khau", "mat-khau-cua-lan");
+    browser.click("form.login button");
+    browser.wait_for("header .user");
+    assert_eq!(browser.text("header .user"), "lan");
+    assert_eq!(browser.text("main h1"), "Tổng quan");
+
+    // The session cookie is HttpOnly and SameSite=Strict; the WebDriver
+    // can read it, a page script cannot.
+    let session = browser.cookie("danvan_phien").expect("session cookie");
+    assert_eq!(session.len(), 43, "32 random bytes, base64url");
+    assert_eq!(
+        browser.execute("return document.cookie;"),
+        serde_json::json!(""),
+        "the session cookie is readable by scripts"
+    );
+    browser.goto(&web.url("/thi-xa"));
+    browser.wait_for("#member-add");
+    let token = csrf_in(&browser.source());
+    let cookie = format!("danvan_phien={session}");
+    let form = format!("node={laptop_id}&name=May+Pho+Minh&role=officer&units=pho-minh&project=");
+    let form_headers = [
+        ("Content-Type", "application/x-www-form-urlencoded"),
+        ("Cookie", cookie.as_str()),
+    ];
+    let before = roster_nodes(&town);
+    // A post without its token, and one with a made-up token, are refused
+    // and store nothing.
+    let (status, body) = http_request(web.addr, "POST", "/thi-xa/them", &form_headers, &form);
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("biểu mẫu hết hạn"), "{body}");
+    let forged = format!("csrf=gia-mao&{form}");
+    let (status, _) = http_request(web.addr, "POST", "/thi-xa/them", &form_headers, &forged);
+    assert_eq!(status, 403);
+    // A post with the token but without the session goes to the login page.
+    let with_token = format!("csrf={token}&{form}");
+    let (status, _) = http_request(
+        web.addr,
+        "POST",
+        "/thi-xa/them",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &with_token,
+    );
+    assert_eq!(status, 303);
+    assert_eq!(
+        roster_nodes(&town),
+        before,
+        "a refused post changed the roster"
+    );
+    // With both, the same post is stored.
+    let (status, body) = http_request(web.addr, "POST", "/thi-xa/them", &form_headers, &with_token);
+    assert_eq!(status, 303, "{body}");
+    assert!(roster_nodes(&town).contains(&laptop_id));
+
+    // Logging out ends the session on the server, not only in the browser.
+    browser.click("form.logout button");
+    browser.wait_for("form.login");
+    let (status, _) = http_request(web.addr, "GET", "/", &[("Cookie", cookie.as_str())], "");
+    assert_eq!(status, 303, "the old session still works after logout");
+
+    // Five wrong passwords lock the name: even the right one is refused
+    // for a while, with a Vietnamese message.
+    let (_, login_page) = http_request(web.addr, "GET", "/dang-nhap", &[], "");
+    let login_token = csrf_in(&login_page);
+    let login = |password: &str| {
+        http_request(
+            web.addr,
+            "POST",
+            "/dang-nhap",
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            &format!("csrf={login_token}&name=lan&password={password}"),
+        )
+    };
+    for _ in 0..5 {
+        assert_eq!(login("doan-bua").0, 401);
+    }
+    let (status, body) = login("mat-khau-cua-lan");
+    assert_eq!(status, 429, "{body}");
+    assert!(body.contains("Hãy thử lại sau 15 phút"), "{body}");
+}
+
+fn activity(dv: &Dv, title: &str) -> String {
+    dv.add(&[
+        "activity",
+        "add",
+        "--type",
+        "tiep-dan",
+        "--date",
+        "2023-08-03",
+        "--title",
+        title,
+    ])
+}
+
+fn activity_ids(dv: &Dv) -> Vec<String> {
+    dv.json(&["list", "--kind", "activity"])
+        .as_array()
+        .expect("list is an array")
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn web_sync_now_brings_the_peer_record() {
+    let a = Dv::init("pho-minh");
+    let b = Dv::init("pho-minh");
+    let made = activity(&b, "Đối thoại với hộ dân thôn Phước Lộc");
+    crate::sync::trust(&b, &a, None);
+    let b_server = crate::sync::Server::start(&b, &[]);
+    // A knows B at its address: the page offers it as the place to sync.
+    crate::sync::trust(&a, &b, Some(b_server.addr));
+    let web = WebServer::web(&a, "127.0.0.1:0");
+    assert!(!activity_ids(&a).contains(&made));
+
+    let browser = Browser::open();
+    browser.goto(&web.url("/dong-bo"));
+    browser.wait_for_text(&b_server.addr.to_string());
+    browser.click("#sync-now");
+    browser.wait_for("#sync-result");
+    let result = browser.text("#sync-result");
+    assert!(result.starts_with("Đồng bộ xong"), "{result}");
+    assert!(
+        result.contains("1 mới") || result.contains(" mới,"),
+        "{result}"
+    );
+    // The web app holds the data directory only while it touches the store,
+    // so the CLI reads A's store beside it.
+    assert!(
+        activity_ids(&a).contains(&made),
+        "B's record did not reach A's store"
+    );
+    // The peer table shows the sync just made.
+    browser.goto(&web.url("/dong-bo"));
+    browser.wait_for("#peers");
+    let peers = browser.text("#peers");
+    assert!(peers.contains(&crate::sync::node_id(&b)[..8]), "{peers}");
+    // The progress endpoint the page's script polls answers JSON.
+    let (status, body) = http_request(web.addr, "GET", "/dong-bo/tien-do", &[], "");
+    assert_eq!(status, 200);
+    let progress: serde_json::Value = serde_json::from_str(&body).expect("progress JSON");
+    assert_eq!(progress["state"], "done");
+    assert!(progress["summary"]["changes_stored"].as_u64().unwrap() >= 1);
+}
+
+#[test]
+fn web_town_roster_invite_revoke_audit_and_refused_bundle() {
+    let town = Dv::init_with("town-pages", &["--authority", "--unit", "duc-pho"]);
+    let laptop = Dv::init("pho-minh");
+    let laptop_id = crate::sync::node_id(&laptop);
+    let web = WebServer::web(&town, "127.0.0.1:0");
+    let browser = Browser::open();
+
+    // Add the laptop to the roster through the form.
+    browser.goto(&web.url("/thi-xa"));
+    browser.fill("#member-add input[name=node]", &laptop_id);
+    browser.fill("#member-add input[name=name]", "Máy cán bộ Phổ Minh");
+    browser.fill("#member-add input[name=units]", "pho-minh");
+    browser.click("#member-add button");
+    browser.wait_for_text("Đã thêm máy");
+    let row = format!("#members tr[data-node='{laptop_id}']");
+    let text = browser.text(&row);
+    assert!(
+        text.contains("Máy cán bộ Phổ Minh") && text.contains("Phổ Minh"),
+        "{text}"
+    );
+    assert!(text.contains("Đang hoạt động"), "{text}");
+
+    // Its invite, as text and as a QR code.
+    browser.click(&format!("{row} a[href^='/thi-xa/loi-moi']"));
+    browser.wait_for_text("chưa biết địa chỉ trạm");
+    browser.fill("input[name=addr]", "127.0.0.1:7700");
+    browser.click("form.stack button");
+    browser.wait_for("#invite-qr svg");
+    let invite = browser.execute("return document.getElementById('invite-text').value;");
+    let invite = invite.as_str().expect("invite text").trim().to_string();
+    assert!(invite.starts_with("dvmoi1-"), "{invite}");
+    assert_eq!(
+        invite,
+        town.ok(&["invite", &laptop_id]).trim(),
+        "the page's invite differs from the CLI's"
+    );
+
+    // Revoke, after a confirmation page.
+    browser.goto(&web.url("/thi-xa"));
+    browser.click(&format!("{row} a[href^='/thi-xa/thu-hoi']"));
+    browser.wait_for("#revoke-confirm");
+    assert!(browser.text("main").contains("Máy cán bộ Phổ Minh"));
+    browser.click("#revoke-confirm button");
+    browser.wait_for_text("Đã thu hồi máy");
+    assert!(browser.text(&row).contains("Đã thu hồi"));
+
+    // What the revoked laptop signs is refused, even carried by USB: the
+    // upload lists the refused change with its reason and stores nothing.
+    let late = activity(&laptop, "Ghi sau khi bị thu hồi");
+    let bundle = laptop.dir.join("late.dvb");
+    laptop.ok(&["bundle", "export", "--out", bundle.to_str().unwrap()]);
+    browser.goto(&web.url("/dong-bo"));
+    browser.choose_file("#bundle-file", &bundle);
+    browser.click("#bundle-upload button");
+    browser.wait_for("#bundle-result");
+    let result = browser.text("#bundle-result");
+    assert!(result.contains("0 thay đổi mới"), "{result}");
+    assert!(browser.count("#refused tbody tr") >= 1, "{result}");
+    let reason = browser.text("#refused td.reason");
+    assert!(!reason.is_empty(), "a refused change without its reason");
+    assert!(!activity_ids(&town).contains(&late));
+
+    // The audit log, filtered to refused changes, shows the same reason.
+    browser.goto(&web.url("/thi-xa/nhat-ky?event=rejected-change"));
+    browser.wait_for("#audit");
+    let rows = browser.count("#audit tbody tr");
+    assert!(rows >= 1);
+    assert_eq!(
+        browser.count("#audit tbody tr[data-event='rejected-change']"),
+        rows,
+        "the filter let other entries through"
+    );
+    assert!(browser.text("#audit").contains(&reason), "{reason}");
+    browser.goto(&web.url("/thi-xa/nhat-ky?event=roster&limit=1"));
+    browser.wait_for("#audit");
+    assert_eq!(browser.count("#audit tbody tr"), 1);
+    assert_eq!(browser.count("#audit tbody tr[data-event='roster']"), 1);
+}
