@@ -2,7 +2,11 @@
 //! parses its request, calls the node's service API through
 //! [`AppState::call`](crate::server::AppState::call), and renders.
 
+mod board;
 mod dashboard;
+mod records;
+mod report;
+mod view;
 
 use axum::Router;
 use axum::routing::get;
@@ -10,5 +14,9 @@ use axum::routing::get;
 use crate::server::AppState;
 
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().route("/", get(dashboard::show))
+    Router::new()
+        .route("/", get(dashboard::show))
+        .merge(records::routes())
+        .merge(board::routes())
+        .merge(report::routes())
 }
