@@ -287,7 +287,7 @@ async fn show(
                             ul.values {
                                 @for v in &c.values {
                                     li {
-                                        form.inline method="post" action=(format!("/ho-so/{}/chon-gia-tri", header.id)) {
+                                        form.inline method="post" action=(format!("/ho-so/{}/chon-gia-tri", header.id)) data-value=(view::edit_text(&v.value)) {
                                             (csrf_field(&ctx))
                                             input type="hidden" name="field" value=(c.field);
                                             input type="hidden" name="value" value=(view::edit_text(&v.value));
@@ -343,9 +343,13 @@ async fn show(
                                             @for f in &h.fields {
                                                 li {
                                                     strong { (view::field_label(kind, &f.field)) } ": "
-                                                    span.old { (view::field_value(&units, kind, &f.field, &f.old)) }
-                                                    " → "
-                                                    span.new { (view::field_value(&units, kind, &f.field, &f.new)) }
+                                                    @if let Some(added) = appended(&f.old, &f.new) {
+                                                        "thêm " (added) " mục"
+                                                    } @else {
+                                                        span.old { (view::field_value(&units, kind, &f.field, &f.old)) }
+                                                        " → "
+                                                        span.new { (view::field_value(&units, kind, &f.field, &f.new)) }
+                                                    }
                                                 }
                                             }
                                         }
@@ -359,6 +363,18 @@ async fn show(
             p.muted { "Giờ là giờ trên máy đã ghi, có thể sai; thứ tự theo quan hệ giữa các thay đổi, không theo giờ." }
         },
     ))
+}
+
+/// How many entries a change appended to a list (visits, stage moves):
+/// lists only grow, so a count says more than the two lists side by side.
+fn appended(old: &Value, new: &Value) -> Option<usize> {
+    let new = new.as_array()?;
+    let old = match old {
+        Value::Null => 0,
+        Value::Array(items) => items.len(),
+        _ => return None,
+    };
+    (new.len() > old && new.iter().any(|v| v.is_object())).then(|| new.len() - old)
 }
 
 /// Values of a kind that `edit` does not change: the stage, the deadline,
