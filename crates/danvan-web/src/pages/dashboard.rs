@@ -26,6 +26,9 @@ const AUDIT_ENTRIES_SCANNED: usize = 500;
 /// At most this many refused changes are listed.
 const REFUSED_SHOWN_MAX: usize = 10;
 
+/// At most this many petitions are listed; the list page has the rest.
+const DUE_SHOWN_MAX: usize = 10;
+
 /// One peer as the overview shows it.
 struct PeerLine {
     name: String,
@@ -83,9 +86,11 @@ pub(crate) async fn show(ctx: Ctx, State(state): State<AppState>) -> Result<Mark
             counts: n.period_counts(&period)?,
             due: n.due(None, today, DUE_WITHIN_DAYS, 30)?,
             tasks: n.report(None, period, today)?.tasks,
-            hub_known: roster
-                .as_ref()
-                .is_some_and(|r| r.roster().members.iter().any(|m| m.role == Role::Hub)),
+            // The hub itself has no hub to reach.
+            hub_known: !is_hub(&n.id())
+                && roster
+                    .as_ref()
+                    .is_some_and(|r| r.roster().members.iter().any(|m| m.role == Role::Hub)),
             peers,
             refused,
             local_changes: n.store().hashes_by(&n.id())?.len(),
@@ -115,7 +120,7 @@ fn body(o: &Overview) -> Markup {
                 } @else {
                     div.table-wrap { table.responsive {
                         thead { tr { th { "Công dân" } th { "Loại" } th { "Đơn vị" } th { "Hạn" } } }
-                        tbody { @for p in &o.due.petitions { tr {
+                        tbody { @for p in o.due.petitions.iter().take(DUE_SHOWN_MAX) { tr {
                             td { a href=(format!("/ho-so/{}", p.id)) { (p.citizen) } }
                             td { (p.petition_type) }
                             td { (p.unit_name) }
@@ -129,6 +134,9 @@ fn body(o: &Overview) -> Markup {
                             }
                         } } }
                     } }
+                    @if o.due.petitions.len() > DUE_SHOWN_MAX {
+                        p { a href="/ho-so?kind=petition" { "Xem cả " (o.due.petitions.len()) " đơn thư" } }
+                    }
                 }
             }
             section #sync {
