@@ -345,6 +345,87 @@ impl Node {
     }
 }
 
+/// What the overview shows besides the counts: petitions near or past
+/// their deadline and the tasks of the period with their progress.
+#[derive(Debug, Clone)]
+pub struct Overview {
+    /// Records of each kind touching the period.
+    pub counts: Vec<(Kind, u64)>,
+    /// Open petitions due within the days asked, or overdue.
+    pub due: Vec<danvan_report::DuePetition>,
+    /// The period's tasks and each unit's progress.
+    pub tasks: danvan_report::TaskSection,
+}
+
+impl Node {
+    /// Reads the records of some kinds the filter selects, parsed.
+    fn records_of(
+        &self,
+        kinds: &[Kind],
+        period: Option<&Period>,
+    ) -> Result<Vec<Record>, NodeError> {
+        let mut out = Vec::new();
+        for kind in kinds {
+            let filter = ListFilter {
+                kind: Some(kind.code().into()),
+                period: period.map(|p| (format_date(p.start), format_date(p.end))),
+                ..ListFilter::default()
+            };
+            self.store().for_each_json(&filter, |text| {
+                let value: serde_json::Value = serde_json::from_str(text)
+                    .map_err(|e| danvan_model::RecordError::Unreadable(e.to_string()))?;
+                out.push(Record::from_json(value)?);
+                Ok::<(), NodeError>(())
+            })??;
+        }
+        Ok(out)
+    }
+
+    /// The overview of this node's unit for a period as of `today`. It
+    /// reads only petitions, tasks and progress reports: the full report and
+    /// due list also parse every activity and household, which a town-wide
+    /// overview opened many times a day cannot afford.
+    pub fn overview(
+        &self,
+        period: Period,
+        today: time::Date,
+        due_within_days: i64,
+    ) -> Result<Overview, NodeError> {
+        let unit = self.unit().to_string();
+        let petitions = self.records_of(&[Kind::Petition], None)?;
+        let due = danvan_report::due(
+            &danvan_report::DueRequest {
+                units: self.units(),
+                unit: &unit,
+                today,
+                within_days: due_within_days,
+                // No households are read, so no visit is stale.
+                stale_days: 36_500,
+            },
+            &petitions,
+        )?
+        .petitions;
+        let tasks = self.records_of(&[Kind::Task], None)?;
+        let mut reading = tasks;
+        reading.extend(self.records_of(&[Kind::Progress], Some(&period))?);
+        let tasks = danvan_report::build_report(
+            &danvan_report::ReportRequest {
+                units: self.units(),
+                unit: &unit,
+                period,
+                today,
+            },
+            &reading,
+        )?
+        .tasks;
+        Ok(Overview {
+            counts: self.period_counts(&period)?,
+            due,
+            tasks,
+        })
+    }
+}
+
 /// The node whose key starts an Automerge actor (key ‖ store epoch).
 fn actor_node(actor: &[u8]) -> Option<NodeId> {
     actor
@@ -621,6 +702,31 @@ mod tests {
         let year: Period = "2023".parse().expect("period");
         let counts = n.period_counts(&year).expect("counts");
         assert!(counts.contains(&(Kind::Model, 7)), "{counts:?}");
+        let petition = Record::Petition(danvan_model::Petition {
+            header: n.new_header(Kind::Petition, None, None).expect("header"),
+            petition_type: "kien-nghi".into(),
+            round: 1,
+            complex: false,
+            remote: false,
+            channel: "truc-tiep".into(),
+            received: "2023-01-02".into(),
+            citizen: "Nguyễn Văn An".into(),
+            address: None,
+            id_number: None,
+            content: "Đường ngập".into(),
+            category: None,
+            assigned_unit: None,
+            status: "moi".into(),
+            answer: None,
+            resolved: None,
+        });
+        n.add(&petition).expect("add petition");
+        let today = time::Date::from_calendar_date(2023, time::Month::March, 1).expect("date");
+        let overview = n.overview(year, today, 7).expect("overview");
+        // Received 2 January, 15 days to answer: overdue on 1 March.
+        assert_eq!(overview.due.len(), 1);
+        assert!(overview.due[0].overdue);
+        assert!(overview.counts.contains(&(Kind::Petition, 1)));
         let other: Period = "2021".parse().expect("period");
         assert!(
             n.period_counts(&other)

@@ -5,7 +5,7 @@
 use axum::extract::State;
 use danvan_model::{Kind, NodeId, Role};
 use danvan_node::{AuditEntry, PeerRow};
-use danvan_report::{DueList, TaskSection};
+use danvan_report::{DuePetition, TaskSection};
 use maud::{Markup, html};
 
 use crate::auth::Ctx;
@@ -39,7 +39,7 @@ struct PeerLine {
 struct Overview {
     period_label: String,
     counts: Vec<(Kind, u64)>,
-    due: DueList,
+    due: Vec<DuePetition>,
     tasks: TaskSection,
     peers: Vec<PeerLine>,
     hub_known: bool,
@@ -81,11 +81,12 @@ pub(crate) async fn show(ctx: Ctx, State(state): State<AppState>) -> Result<Mark
             .filter(|e| e.event == "rejected-change")
             .take(REFUSED_SHOWN_MAX)
             .collect();
+        let overview = n.overview(period, today, DUE_WITHIN_DAYS)?;
         Ok(Overview {
             period_label: period.label_vi(),
-            counts: n.period_counts(&period)?,
-            due: n.due(None, today, DUE_WITHIN_DAYS, 30)?,
-            tasks: n.report(None, period, today)?.tasks,
+            counts: overview.counts,
+            due: overview.due,
+            tasks: overview.tasks,
             // The hub itself has no hub to reach.
             hub_known: !is_hub(&n.id())
                 && roster
@@ -100,7 +101,7 @@ pub(crate) async fn show(ctx: Ctx, State(state): State<AppState>) -> Result<Mark
 }
 
 fn body(o: &Overview) -> Markup {
-    let overdue = o.due.petitions.iter().filter(|p| p.overdue).count();
+    let overdue = o.due.iter().filter(|p| p.overdue).count();
     html! {
         h2 { "Kỳ này: " (o.period_label) }
         section.cards #period-counts {
@@ -115,12 +116,12 @@ fn body(o: &Overview) -> Markup {
             section #due {
                 h2 { "Đơn thư đến hạn, quá hạn"
                     @if overdue > 0 { " " span.badge.late { (overdue) " quá hạn" } } }
-                @if o.due.petitions.is_empty() {
+                @if o.due.is_empty() {
                     p.muted { "Không có đơn thư nào quá hạn hoặc đến hạn trong " (DUE_WITHIN_DAYS) " ngày tới." }
                 } @else {
                     div.table-wrap { table.responsive {
                         thead { tr { th { "Công dân" } th { "Loại" } th { "Đơn vị" } th { "Hạn" } } }
-                        tbody { @for p in o.due.petitions.iter().take(DUE_SHOWN_MAX) { tr {
+                        tbody { @for p in o.due.iter().take(DUE_SHOWN_MAX) { tr {
                             td { a href=(format!("/ho-so/{}", p.id)) { (p.citizen) } }
                             td { (p.petition_type) }
                             td { (p.unit_name) }
@@ -134,8 +135,8 @@ fn body(o: &Overview) -> Markup {
                             }
                         } } }
                     } }
-                    @if o.due.petitions.len() > DUE_SHOWN_MAX {
-                        p { a href="/ho-so?kind=petition" { "Xem cả " (o.due.petitions.len()) " đơn thư" } }
+                    @if o.due.len() > DUE_SHOWN_MAX {
+                        p { a href="/ho-so?kind=petition" { "Xem cả " (o.due.len()) " đơn thư" } }
                     }
                 }
             }
