@@ -6,6 +6,7 @@
 //! own: what goes on the wire is decided in `danvan-proto`.
 
 mod access;
+mod browse;
 pub mod demo;
 mod error;
 mod household;
@@ -18,6 +19,10 @@ mod sync;
 mod transfer;
 
 pub use access::{AUTHORITY_KEY_FILE, MemberSpec};
+pub use browse::{
+    AuthoredConflict, ConflictValue, FieldChange, FieldHistoryEntry, HISTORY_CHANGES_MAX,
+    RecordPage, SEARCH_CANDIDATES_MAX, query_words,
+};
 pub use danvan_net::{Endpoint, NetConfig, NetError};
 pub use danvan_proto::{Progress, SessionStats};
 pub use danvan_store::{ApplyReport, AuditEntry, ListFilter, PeerRow, Rejection, Row, TrustedNode};

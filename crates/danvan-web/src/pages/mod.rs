@@ -2,11 +2,15 @@
 //! parses its request, calls the node's service API through
 //! [`AppState::call`](crate::server::AppState::call), and renders.
 
+mod board;
 mod dashboard;
 mod forms;
 mod login;
 mod sync;
 mod town;
+mod records;
+mod report;
+mod view;
 
 use axum::Router;
 use axum::routing::get;
@@ -20,4 +24,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(login::routes())
         .merge(sync::routes())
         .merge(town::routes())
+        .merge(records::routes())
+        .merge(board::routes())
+        .merge(report::routes())
 }

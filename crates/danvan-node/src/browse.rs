@@ -1,0 +1,735 @@
+//! Reading records the way a person browses them: search ranked by
+//! relevance with paging, a record's history as field changes (old → new)
+//! by named machines, conflicts with who set each value, and counts for
+//! the overview. Nothing here writes; the web app and the CLI render it.
+
+use automerge::{Automerge, ChangeHash, ReadDoc};
+use danvan_model::{Kind, NodeId, Period, Record, fold, format_date};
+use danvan_store::{ListFilter, Row};
+use serde::Serialize;
+
+use crate::error::NodeError;
+use crate::node::Node;
+
+/// A search reads at most this many candidate rows before ranking them: a
+/// query of one common word ("van") over a whole town would otherwise parse
+/// every record. Past this, the words are too common to rank usefully and
+/// the person is asked to type more.
+pub const SEARCH_CANDIDATES_MAX: usize = 5_000;
+
+/// At most this many words of a query are used; more only slow the scan.
+const QUERY_WORDS_MAX: usize = 8;
+
+/// A record's field history reads at most this many changes: every change
+/// costs a fork of the document, and a record edited more often than this
+/// is shown with its latest changes.
+pub const HISTORY_CHANGES_MAX: usize = 300;
+
+/// One page of a record list.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordPage {
+    /// The rows of this page, best first.
+    pub rows: Vec<Row>,
+    /// Whether a next page exists.
+    pub more: bool,
+    /// How many records matched, when known (always for a search).
+    pub total: Option<usize>,
+    /// Whether the search stopped at [`SEARCH_CANDIDATES_MAX`] candidates.
+    pub truncated: bool,
+}
+
+/// One field changed by one change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldChange {
+    /// The field's name in the record (`status`, `visits`, …).
+    pub field: String,
+    /// The value before the change (`null` when unset).
+    pub old: serde_json::Value,
+    /// The value after it.
+    pub new: serde_json::Value,
+}
+
+/// One change of a record, as the history page shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldHistoryEntry {
+    /// Position in causal order, from 1.
+    pub n: usize,
+    /// The author machine's node id.
+    pub author: String,
+    /// Its name: the roster's, else the trust list's, else its short id.
+    pub author_name: String,
+    /// The author's device clock, ms since 1970 (information only).
+    pub device_time: i64,
+    /// The change's own message ("sửa status").
+    pub message: String,
+    /// What it changed.
+    pub fields: Vec<FieldChange>,
+}
+
+/// One of the competing values of a conflicting field.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConflictValue {
+    /// The value.
+    pub value: serde_json::Value,
+    /// The machines that set it (node id, name).
+    pub set_by: Vec<(String, String)>,
+}
+
+/// A field edited concurrently to different values, with who set each.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuthoredConflict {
+    /// The field.
+    pub field: &'static str,
+    /// Its Vietnamese label.
+    pub label_vi: &'static str,
+    /// The values, the one shown by default first.
+    pub values: Vec<ConflictValue>,
+}
+
+/// The folded words of a query, without repeats.
+pub fn query_words(query: &str) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    for w in fold(query).split(|c: char| !c.is_alphanumeric()) {
+        if !w.is_empty() && !words.iter().any(|x| x == w) && words.len() < QUERY_WORDS_MAX {
+            words.push(w.to_string());
+        }
+    }
+    words
+}
+
+/// Whether `word` occurs in `text` (folded) as a whole word, or as the
+/// start of one when `prefix` is allowed. Substrings inside words do not
+/// count: "an" must not find "Thanh".
+fn has_word(text: &str, word: &str, prefix: bool) -> bool {
+    text.split(|c: char| !c.is_alphanumeric())
+        .any(|t| t == word || (prefix && t.starts_with(word)))
+}
+
+/// Whether the words occur in order, side by side, in `text`.
+fn has_phrase(text: &str, words: &[String]) -> bool {
+    let tokens: Vec<&str> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|t| !t.is_empty())
+        .collect();
+    !words.is_empty()
+        && tokens
+            .windows(words.len())
+            .any(|w| w.iter().zip(words).all(|(a, b)| *a == b.as_str()))
+}
+
+/// The rank of a record for a query; smaller is better. Records with every
+/// word in the title come first, then those with the words side by side in
+/// the title, then by how many words the title holds.
+fn rank(title: &str, words: &[String]) -> (bool, bool, usize) {
+    let title = fold(title);
+    let last = words.len().saturating_sub(1);
+    let in_title = words
+        .iter()
+        .enumerate()
+        .filter(|(i, w)| has_word(&title, w, *i == last && w.len() >= 3))
+        .count();
+    (
+        in_title < words.len(),
+        !has_phrase(&title, words),
+        words.len() - in_title,
+    )
+}
+
+/// Whether a record's folded search text holds every word: whole words,
+/// except that the last word may be the start of one (a person still
+/// typing) when it has at least three letters.
+fn matches_all(search: &str, words: &[String]) -> bool {
+    let last = words.len().saturating_sub(1);
+    words
+        .iter()
+        .enumerate()
+        .all(|(i, w)| has_word(search, w, i == last && w.len() >= 3))
+}
+
+impl Node {
+    /// A page of the record list. Without `query` the rows come in the
+    /// store's order (newest first); with one, only records holding every
+    /// word of it (without diacritics, as whole words) are listed, best
+    /// match first. `page` counts from 0.
+    pub fn browse(
+        &self,
+        filter: &ListFilter,
+        query: &str,
+        page: usize,
+        per_page: usize,
+    ) -> Result<RecordPage, NodeError> {
+        let per_page = per_page.max(1);
+        let words = query_words(query);
+        if words.is_empty() {
+            let mut filter = filter.clone();
+            filter.words.clear();
+            filter.limit = Some((page + 1) * per_page + 1);
+            let mut rows = self.store().list(&filter)?;
+            let more = rows.len() > (page + 1) * per_page;
+            let rows: Vec<Row> = rows
+                .drain(..)
+                .skip(page * per_page)
+                .take(per_page)
+                .collect();
+            return Ok(RecordPage {
+                rows,
+                more,
+                total: None,
+                truncated: false,
+            });
+        }
+        // The store's LIKE keeps only rows holding every word somewhere
+        // (inside words too); the whole-word test and the ranking are here.
+        let mut filter = filter.clone();
+        filter.words = words.clone();
+        filter.limit = Some(SEARCH_CANDIDATES_MAX + 1);
+        let candidates = self.store().list_json(&filter)?;
+        let truncated = candidates.len() > SEARCH_CANDIDATES_MAX;
+        let mut ranked: Vec<((bool, bool, usize), usize, Row)> = Vec::new();
+        for (order, json) in candidates
+            .into_iter()
+            .take(SEARCH_CANDIDATES_MAX)
+            .enumerate()
+        {
+            let Ok(record) = Record::from_json(json) else {
+                continue;
+            };
+            let summary = record.summary();
+            if !matches_all(&summary.search, &words) {
+                continue;
+            }
+            let key = rank(&summary.title, &words);
+            ranked.push((
+                key,
+                order,
+                Row {
+                    id: summary.id,
+                    kind: summary.kind.to_string(),
+                    unit: summary.unit,
+                    project: summary.project,
+                    title: summary.title,
+                    date: summary.date,
+                    status: summary.status,
+                    conflicts: 0,
+                },
+            ));
+        }
+        ranked.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        let total = ranked.len();
+        let rows = ranked
+            .into_iter()
+            .skip(page * per_page)
+            .take(per_page)
+            .map(|(_, _, row)| row)
+            .collect();
+        Ok(RecordPage {
+            rows,
+            more: total > (page + 1) * per_page,
+            total: Some(total),
+            truncated,
+        })
+    }
+
+    /// The name people know a machine by: its roster name when a roster is
+    /// held, else the name it has on this node's trust list, else its short
+    /// id; this machine's own name for itself.
+    pub fn node_name(&self, node: &NodeId) -> String {
+        if *node == self.id()
+            && let Some(name) = self.name()
+        {
+            return name;
+        }
+        if let Ok(Some(roster)) = self.store().roster()
+            && let Some(name) = roster.member(node).and_then(|m| m.name.clone())
+        {
+            return name;
+        }
+        if let Ok(trusted) = self.store().trusted()
+            && let Some(name) = trusted
+                .into_iter()
+                .find(|t| t.id == *node)
+                .and_then(|t| t.name)
+        {
+            return name;
+        }
+        node.short()
+    }
+
+    /// A record's history: each change with its author's name and the
+    /// fields it changed, old → new, found by comparing the record just
+    /// before the change (at its dependencies) with the record just after.
+    pub fn field_history(&self, id: &str) -> Result<Vec<FieldHistoryEntry>, NodeError> {
+        let (_, automerge) = self.load(id)?;
+        let changes = automerge.get_changes(&[]);
+        let skip = changes.len().saturating_sub(HISTORY_CHANGES_MAX);
+        let mut out = Vec::new();
+        for (i, change) in changes.iter().enumerate().skip(skip) {
+            let before = record_json_at(&automerge, change.deps())?;
+            let after = record_json_at(&automerge, &[change.hash()])?;
+            let author = actor_node(change.actor_id().to_bytes());
+            out.push(FieldHistoryEntry {
+                n: i + 1,
+                author: author.map(|a| a.to_string()).unwrap_or_default(),
+                author_name: author
+                    .map(|a| self.node_name(&a))
+                    .unwrap_or_else(|| "?".into()),
+                device_time: change.timestamp(),
+                message: change.message().unwrap_or("").to_string(),
+                fields: diff_fields(&before, &after),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The conflicting fields of a record with who set each value.
+    pub fn authored_conflicts(&self, id: &str) -> Result<Vec<AuthoredConflict>, NodeError> {
+        let (_, automerge) = self.load(id)?;
+        let kind = danvan_model::read_record(&automerge)?.kind();
+        let mut out = Vec::new();
+        for spec in danvan_model::editable_fields(kind) {
+            let Ok(values) = automerge.get_all(automerge::ROOT, spec.name) else {
+                continue;
+            };
+            if values.len() < 2 {
+                continue;
+            }
+            let mut merged: Vec<ConflictValue> = Vec::new();
+            // get_all lists values in op order with the default winner last.
+            for (value, exid) in values.iter().rev() {
+                let value = scalar_json(value);
+                let setter = match exid {
+                    automerge::ObjId::Id(_, actor, _) => actor_node(actor.to_bytes()),
+                    automerge::ObjId::Root => None,
+                };
+                let setter = setter.map(|n| (n.to_string(), self.node_name(&n)));
+                match merged.iter_mut().find(|c| c.value == value) {
+                    Some(c) => c.set_by.extend(setter),
+                    None => merged.push(ConflictValue {
+                        value,
+                        set_by: setter.into_iter().collect(),
+                    }),
+                }
+            }
+            if merged.len() > 1 {
+                out.push(AuthoredConflict {
+                    field: spec.name,
+                    label_vi: spec.label_vi,
+                    values: merged,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many records of each kind touch the period: the overview's
+    /// figures. Tasks are counted by their deadline.
+    pub fn period_counts(&self, period: &Period) -> Result<Vec<(Kind, u64)>, NodeError> {
+        let range = (format_date(period.start), format_date(period.end));
+        let mut out = Vec::new();
+        for kind in Kind::ALL {
+            // The list's rows are a few short columns; the JSON a report
+            // reads is the whole record, many times larger to page in.
+            let n = self
+                .store()
+                .list(&ListFilter {
+                    kind: Some(kind.code().into()),
+                    period: Some(range.clone()),
+                    ..ListFilter::default()
+                })?
+                .len() as u64;
+            out.push((kind, n));
+        }
+        Ok(out)
+    }
+}
+
+/// What the overview shows besides the counts: petitions near or past
+/// their deadline and the tasks of the period with their progress.
+#[derive(Debug, Clone)]
+pub struct Overview {
+    /// Records of each kind touching the period.
+    pub counts: Vec<(Kind, u64)>,
+    /// Open petitions due within the days asked, or overdue.
+    pub due: Vec<danvan_report::DuePetition>,
+    /// The period's tasks and each unit's progress.
+    pub tasks: danvan_report::TaskSection,
+}
+
+impl Node {
+    /// Reads the records of some kinds the filter selects, parsed.
+    fn records_of(
+        &self,
+        kinds: &[Kind],
+        period: Option<&Period>,
+    ) -> Result<Vec<Record>, NodeError> {
+        let mut out = Vec::new();
+        for kind in kinds {
+            let filter = ListFilter {
+                kind: Some(kind.code().into()),
+                period: period.map(|p| (format_date(p.start), format_date(p.end))),
+                ..ListFilter::default()
+            };
+            self.store().for_each_json(&filter, |text| {
+                let value: serde_json::Value = serde_json::from_str(text)
+                    .map_err(|e| danvan_model::RecordError::Unreadable(e.to_string()))?;
+                out.push(Record::from_json(value)?);
+                Ok::<(), NodeError>(())
+            })??;
+        }
+        Ok(out)
+    }
+
+    /// The overview of this node's unit for a period as of `today`. It
+    /// reads only petitions, tasks and progress reports: the full report and
+    /// due list also parse every activity and household, which a town-wide
+    /// overview opened many times a day cannot afford.
+    pub fn overview(
+        &self,
+        period: Period,
+        today: time::Date,
+        due_within_days: i64,
+    ) -> Result<Overview, NodeError> {
+        let unit = self.unit().to_string();
+        let petitions = self.records_of(&[Kind::Petition], None)?;
+        let due = danvan_report::due(
+            &danvan_report::DueRequest {
+                units: self.units(),
+                unit: &unit,
+                today,
+                within_days: due_within_days,
+                // No households are read, so no visit is stale.
+                stale_days: 36_500,
+            },
+            &petitions,
+        )?
+        .petitions;
+        let tasks = self.records_of(&[Kind::Task], None)?;
+        let mut reading = tasks;
+        reading.extend(self.records_of(&[Kind::Progress], Some(&period))?);
+        let tasks = danvan_report::build_report(
+            &danvan_report::ReportRequest {
+                units: self.units(),
+                unit: &unit,
+                period,
+                today,
+            },
+            &reading,
+        )?
+        .tasks;
+        Ok(Overview {
+            counts: self.period_counts(&period)?,
+            due,
+            tasks,
+        })
+    }
+}
+
+/// The node whose key starts an Automerge actor (key ‖ store epoch).
+fn actor_node(actor: &[u8]) -> Option<NodeId> {
+    actor
+        .get(..32)
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .map(NodeId::from_bytes)
+}
+
+fn scalar_json(value: &automerge::Value<'_>) -> serde_json::Value {
+    use automerge::{ScalarValue, Value};
+    match value {
+        Value::Scalar(s) => match s.as_ref() {
+            ScalarValue::Str(s) => serde_json::Value::String(s.to_string()),
+            ScalarValue::Int(i) => serde_json::json!(i),
+            ScalarValue::Uint(i) => serde_json::json!(i),
+            ScalarValue::F64(f) => serde_json::json!(f),
+            ScalarValue::Boolean(b) => serde_json::json!(b),
+            ScalarValue::Null => serde_json::Value::Null,
+            other => serde_json::Value::String(other.to_string()),
+        },
+        Value::Object(_) => serde_json::Value::String("(đối tượng)".into()),
+    }
+}
+
+/// The record's JSON as of `heads` (an empty object before the first change).
+fn record_json_at(doc: &Automerge, heads: &[ChangeHash]) -> Result<serde_json::Value, NodeError> {
+    if heads.is_empty() {
+        return Ok(serde_json::Value::Object(Default::default()));
+    }
+    let fork = doc
+        .fork_at(heads)
+        .map_err(|e| danvan_model::RecordError::Unreadable(e.to_string()))?;
+    Ok(danvan_model::read_record(&fork)?.to_json())
+}
+
+/// The top-level fields that differ between two record JSONs, in the
+/// order of the newer one. The header is shown as one field when created.
+fn diff_fields(before: &serde_json::Value, after: &serde_json::Value) -> Vec<FieldChange> {
+    let empty = serde_json::Map::new();
+    let old = before.as_object().unwrap_or(&empty);
+    let new = after.as_object().unwrap_or(&empty);
+    let mut out = Vec::new();
+    for (field, value) in new {
+        let was = old.get(field).cloned().unwrap_or(serde_json::Value::Null);
+        if was != *value {
+            out.push(FieldChange {
+                field: field.clone(),
+                old: was,
+                new: value.clone(),
+            });
+        }
+    }
+    for (field, was) in old {
+        if !new.contains_key(field) && !was.is_null() {
+            out.push(FieldChange {
+                field: field.clone(),
+                old: was.clone(),
+                new: serde_json::Value::Null,
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(q: &str) -> Vec<String> {
+        query_words(q)
+    }
+
+    #[test]
+    fn a_query_matches_whole_words_without_diacritics() {
+        let text = fold("Mô hình Dân vận khéo thôn An Thạch");
+        assert!(matches_all(&text, &words("dan van kheo")));
+        assert!(matches_all(&text, &words("DÂN VẬN")));
+        // A person's name must not match every record containing "văn".
+        let other = fold("Nguyễn Văn Thanh: xin cấp sổ đỏ");
+        assert!(!matches_all(&other, &words("Nguyen Van An")));
+        assert!(matches_all(
+            &fold("Nguyễn Văn An: đường ngập"),
+            &words("nguyen van an")
+        ));
+        // "an" is not found inside "Thanh"; a longer last word may be a prefix.
+        assert!(!matches_all(&other, &words("an")));
+        assert!(matches_all(&other, &words("nguyen tha")));
+        assert!(!matches_all(&other, &words("ng van")));
+    }
+
+    #[test]
+    fn titles_holding_every_word_rank_first_and_phrases_before_scattered_words() {
+        let w = words("dan van kheo");
+        let best = rank("Dân vận khéo ở thôn 3", &w);
+        let scattered = rank("Khéo léo trong dân vận", &w);
+        let partial = rank("Hội nghị dân vận", &w);
+        let none = rank("Đối thoại", &w);
+        assert!(best < scattered, "{best:?} {scattered:?}");
+        assert!(scattered < partial, "{scattered:?} {partial:?}");
+        assert!(partial < none, "{partial:?} {none:?}");
+    }
+
+    #[test]
+    fn query_words_are_folded_deduplicated_and_bounded() {
+        assert_eq!(words(" Dân, vận  dân! "), vec!["dan", "van"]);
+        assert_eq!(words("a b c d e f g h i j").len(), QUERY_WORDS_MAX);
+        assert!(words("  ,.; ").is_empty());
+    }
+
+    #[test]
+    fn a_diff_lists_changed_added_and_removed_fields() {
+        let before = serde_json::json!({"status": "moi", "title": "A", "gone": "x"});
+        let after = serde_json::json!({"status": "dang-giai-quyet", "title": "A", "answer": "ok"});
+        let diff = diff_fields(&before, &after);
+        assert_eq!(
+            diff,
+            vec![
+                FieldChange {
+                    field: "answer".into(),
+                    old: serde_json::Value::Null,
+                    new: "ok".into()
+                },
+                FieldChange {
+                    field: "status".into(),
+                    old: "moi".into(),
+                    new: "dang-giai-quyet".into()
+                },
+                FieldChange {
+                    field: "gone".into(),
+                    old: "x".into(),
+                    new: serde_json::Value::Null
+                },
+            ]
+        );
+    }
+
+    /// A data directory under the system's temporary directory, removed on drop.
+    struct TempDir(std::path::PathBuf);
+
+    impl TempDir {
+        fn new(tag: &str) -> TempDir {
+            let bytes: [u8; 8] = crate::random_bytes();
+            let name: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            let path = std::env::temp_dir().join(format!("danvan-browse-{tag}-{name}"));
+            std::fs::create_dir_all(&path).expect("temporary directory");
+            TempDir(path)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn model(node: &Node, name: &str) -> Record {
+        Record::Model(danvan_model::Model {
+            header: node.new_header(Kind::Model, None, None).expect("header"),
+            name: name.into(),
+            field: danvan_model::vocab::MODEL_FIELDS[0].0.into(),
+            year: 2023,
+            results: None,
+        })
+    }
+
+    fn exchange(from: &Node, to: &mut Node) {
+        let changes = from.all_changes().expect("changes");
+        let report = to.import_changes(&changes).expect("import");
+        assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+    }
+
+    #[test]
+    fn history_names_machines_and_conflicts_name_who_set_each_value() {
+        let (da, db) = (TempDir::new("a"), TempDir::new("b"));
+        let mut a = Node::init(&da.0, "duc-pho", Some("Máy A"), None).expect("init a");
+        let mut b = Node::init(&db.0, "duc-pho", Some("Máy B"), None).expect("init b");
+        a.store_mut()
+            .trust(&b.id(), None, Some("Máy B"), 0)
+            .expect("trust");
+        let id = a
+            .add(&model(&a, "Dân vận khéo thôn 1"))
+            .expect("add")
+            .to_string();
+        exchange(&a, &mut b);
+        a.edit(&id, &["results=Giảm 5 vụ".into()]).expect("edit a");
+        b.edit(&id, &["results=Giảm 7 vụ".into()]).expect("edit b");
+        exchange(&b, &mut a);
+
+        let history = a.field_history(&id).expect("history");
+        assert_eq!(history.len(), 3, "{history:?}");
+        assert_eq!(history[0].author_name, "Máy A");
+        assert!(
+            history[0]
+                .fields
+                .iter()
+                .any(|f| f.field == "name" && f.old.is_null() && f.new == "Dân vận khéo thôn 1")
+        );
+        let by_b = history
+            .iter()
+            .find(|h| h.author_name == "Máy B")
+            .expect("B's change");
+        assert_eq!(
+            by_b.fields,
+            vec![FieldChange {
+                field: "results".into(),
+                old: serde_json::Value::Null,
+                new: "Giảm 7 vụ".into()
+            }]
+        );
+
+        let conflicts = a.authored_conflicts(&id).expect("conflicts");
+        assert_eq!(conflicts.len(), 1);
+        assert_eq!(conflicts[0].field, "results");
+        let mut seen: Vec<(String, String)> = conflicts[0]
+            .values
+            .iter()
+            .map(|v| {
+                (
+                    v.value.as_str().unwrap_or("").to_string(),
+                    v.set_by[0].1.clone(),
+                )
+            })
+            .collect();
+        seen.sort();
+        assert_eq!(
+            seen,
+            vec![
+                ("Giảm 5 vụ".to_string(), "Máy A".to_string()),
+                ("Giảm 7 vụ".to_string(), "Máy B".to_string())
+            ]
+        );
+
+        // Setting the field is the resolution: the conflict is gone.
+        a.edit(&id, &["results=Giảm 7 vụ".into()]).expect("resolve");
+        assert!(a.authored_conflicts(&id).expect("conflicts").is_empty());
+    }
+
+    #[test]
+    fn browsing_pages_and_ranks_and_counts_the_period() {
+        let d = TempDir::new("list");
+        let mut n = Node::init(&d.0, "duc-pho", None, None).expect("init");
+        let mut records = Vec::new();
+        for i in 0..5 {
+            records.push(model(&n, &format!("Mô hình số {i}")));
+        }
+        records.push(model(&n, "Khéo vận động dân"));
+        records.push(model(&n, "Dân vận khéo thôn 2"));
+        n.add_many(&records).expect("add");
+
+        let first = n.browse(&ListFilter::default(), "", 0, 3).expect("page 0");
+        assert_eq!(first.rows.len(), 3);
+        assert!(first.more);
+        let last = n.browse(&ListFilter::default(), "", 2, 3).expect("page 2");
+        assert_eq!(last.rows.len(), 1);
+        assert!(!last.more);
+
+        let found = n
+            .browse(&ListFilter::default(), "dan van kheo", 0, 50)
+            .expect("search");
+        // Both hold the three words; the one with them side by side is first.
+        assert_eq!(found.total, Some(2), "{:?}", found.rows);
+        assert_eq!(found.rows[0].title, "Dân vận khéo thôn 2");
+        let found = n
+            .browse(&ListFilter::default(), "mo hinh so 3", 0, 50)
+            .expect("search");
+        assert_eq!(found.total, Some(1), "{:?}", found.rows);
+        assert_eq!(found.rows[0].title, "Mô hình số 3");
+        let found = n
+            .browse(&ListFilter::default(), "kheo van", 0, 50)
+            .expect("search");
+        assert_eq!(found.total, Some(2));
+        assert_eq!(found.rows[0].title, "Khéo vận động dân");
+
+        let year: Period = "2023".parse().expect("period");
+        let counts = n.period_counts(&year).expect("counts");
+        assert!(counts.contains(&(Kind::Model, 7)), "{counts:?}");
+        let petition = Record::Petition(danvan_model::Petition {
+            header: n.new_header(Kind::Petition, None, None).expect("header"),
+            petition_type: "kien-nghi".into(),
+            round: 1,
+            complex: false,
+            remote: false,
+            channel: "truc-tiep".into(),
+            received: "2023-01-02".into(),
+            citizen: "Nguyễn Văn An".into(),
+            address: None,
+            id_number: None,
+            content: "Đường ngập".into(),
+            category: None,
+            assigned_unit: None,
+            status: "moi".into(),
+            answer: None,
+            resolved: None,
+        });
+        n.add(&petition).expect("add petition");
+        let today = time::Date::from_calendar_date(2023, time::Month::March, 1).expect("date");
+        let overview = n.overview(year, today, 7).expect("overview");
+        // Received 2 January, 15 days to answer: overdue on 1 March.
+        assert_eq!(overview.due.len(), 1);
+        assert!(overview.due[0].overdue);
+        assert!(overview.counts.contains(&(Kind::Petition, 1)));
+        let other: Period = "2021".parse().expect("period");
+        assert!(
+            n.period_counts(&other)
+                .expect("counts")
+                .contains(&(Kind::Model, 0))
+        );
+    }
+}
