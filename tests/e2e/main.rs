@@ -17,3 +17,4 @@ mod soak;
 mod storage_faults;
 mod sync;
 mod web;
+mod web_browse;

@@ -10,22 +10,46 @@ use crate::sync::{Server, trust};
 fn search_without_diacritics_finds_the_model_and_a_name_needs_every_word() {
     let dv = Dv::init("pho-minh");
     let model = dv.add(&[
-        "model", "add", "--name", "Dân vận khéo trong xây dựng nông thôn mới", "--field",
-        "kinh-te", "--year", "2023",
+        "model",
+        "add",
+        "--name",
+        "Dân vận khéo trong xây dựng nông thôn mới",
+        "--field",
+        "kinh-te",
+        "--year",
+        "2023",
     ]);
     dv.add(&[
-        "activity", "add", "--type", "tuyen-truyen", "--date", "2023-08-01", "--title",
-        "Hội nghị dân vận khéo léo",
+        "activity",
+        "add",
+        "--type",
+        "tuyen-truyen",
+        "--date",
+        "2023-08-01",
+        "--title",
+        "Hội nghị: khéo léo làm công tác dân vận",
     ]);
     let an = dv.add(&[
-        "petition", "add", "--received", "2023-08-02", "--citizen", "Nguyễn Văn An",
-        "--content", "Đường ngập nước",
+        "petition",
+        "add",
+        "--received",
+        "2023-08-02",
+        "--citizen",
+        "Nguyễn Văn An",
+        "--content",
+        "Đường ngập nước",
     ]);
     // Each of these holds "văn" or "an" but not all three words of the name.
     for citizen in ["Nguyễn Văn Thanh", "Trần Văn Bình", "Lê Thị An"] {
         dv.add(&[
-            "petition", "add", "--received", "2023-08-03", "--citizen", citizen,
-            "--content", "Xin cấp giấy chứng nhận",
+            "petition",
+            "add",
+            "--received",
+            "2023-08-03",
+            "--citizen",
+            citizen,
+            "--content",
+            "Xin cấp giấy chứng nhận",
         ]);
     }
     let web = WebServer::web(&dv, "127.0.0.1:0");
@@ -36,13 +60,23 @@ fn search_without_diacritics_finds_the_model_and_a_name_needs_every_word() {
     browser.click("form.filters button[type=submit]");
     browser.wait_for("#result-count");
     // Both hold the three words; the one with them side by side is first.
-    assert_eq!(browser.count("#records tbody tr"), 2, "{}", browser.source());
+    assert_eq!(
+        browser.count("#records tbody tr"),
+        2,
+        "{}",
+        browser.source()
+    );
     let first = browser.attr("#records tbody tr:first-child a.record", "href");
     assert_eq!(first.as_deref(), Some(format!("/ho-so/{model}").as_str()));
 
     browser.goto(&web.url("/ho-so?q=nguyen+van+an"));
     browser.wait_for("#result-count");
-    assert_eq!(browser.count("#records tbody tr"), 1, "{}", browser.source());
+    assert_eq!(
+        browser.count("#records tbody tr"),
+        1,
+        "{}",
+        browser.source()
+    );
     let only = browser.attr("#records tbody tr a.record", "href");
     assert_eq!(only.as_deref(), Some(format!("/ho-so/{an}").as_str()));
 }
@@ -54,8 +88,14 @@ fn a_conflict_made_on_two_nodes_is_resolved_on_the_record_page() {
     trust(&a, &b, None);
     trust(&b, &a, None);
     let id = a.add(&[
-        "model", "add", "--name", "Tổ hòa giải thôn Vĩnh Xuân", "--field", "van-hoa-xa-hoi",
-        "--year", "2023",
+        "model",
+        "add",
+        "--name",
+        "Tổ hòa giải thôn Vĩnh Xuân",
+        "--field",
+        "van-hoa-xa-hoi",
+        "--year",
+        "2023",
     ]);
     let mut server = Server::start(&b, &[]);
     a.ok(&["sync", &server.addr.to_string()]);
@@ -95,7 +135,14 @@ fn the_report_page_draws_one_bar_per_commune_with_households() {
         ("pho-an", "Phạm Văn Bảy"),
     ] {
         town.add(&[
-            "household", "add", "--project", "cao-toc-bac-nam", "--unit", unit, "--head", head,
+            "household",
+            "add",
+            "--project",
+            "cao-toc-bac-nam",
+            "--unit",
+            unit,
+            "--head",
+            head,
         ]);
     }
     let web = WebServer::web(&town, "127.0.0.1:0");

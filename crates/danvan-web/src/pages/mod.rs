@@ -6,10 +6,10 @@ mod board;
 mod dashboard;
 mod forms;
 mod login;
-mod sync;
-mod town;
 mod records;
 mod report;
+mod sync;
+mod town;
 mod view;
 
 use axum::Router;
