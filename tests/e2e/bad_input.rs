@@ -164,7 +164,8 @@ fn a_missing_data_directory_is_named() {
     let tmp = TempDir::new("missing");
     let dv = Dv::at(&tmp.path().join("khong-co"));
     let out = dv.run(&["list"]);
-    assert!(!out.status.success());
+    // 1: a usage problem the officer fixes by running `init`.
+    assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("không có thư mục dữ liệu") && err.contains("init"),
@@ -187,6 +188,14 @@ fn a_missing_data_directory_is_named() {
         "2023",
     ]);
     dv.fails(&["init", "--unit", "pho-van"], "đã có dữ liệu");
+    // 2: what was asked for does not exist; the script can tell it apart.
+    let out = dv.run(&["show", "aaaaaaaaaaaaaaaaaaaaaaaaaa"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let unknown_unit = TempDir::new("unit");
     let fresh = Dv::at(&unknown_unit.path().join("d"));
     let out = fresh.run(&["init", "--unit", "xa-khong-co"]);
@@ -214,7 +223,8 @@ fn a_second_process_on_the_same_directory_is_refused() {
         "--title",
         "x",
     ]);
-    assert!(!out.status.success());
+    // 5: locked; a script may wait and retry.
+    assert_eq!(out.status.code(), Some(5));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("đang được một tiến trình danvan khác sử dụng"),

@@ -48,14 +48,14 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// A failed command that ended as it should on a disk fault: exit code 1
-/// (not a panic's 101, not a signal), one disk message, no panic.
+/// A failed command that ended as it should on a disk fault: exit code 6
+/// (the disk's; not a panic's 101, not a signal), one disk message, no panic.
 fn assert_disk_error(out: &Output, what: &str) -> String {
     let err = stderr(out);
     assert_eq!(
         out.status.code(),
-        Some(1),
-        "{what}: expected exit 1 with a disk message, got {:?}; stderr: {err}",
+        Some(6),
+        "{what}: expected exit 6 with a disk message, got {:?}; stderr: {err}",
         out.status
     );
     assert!(!err.contains("panicked"), "{what} panicked: {err}");

@@ -586,8 +586,27 @@ fn main() {
         .init();
     if let Err(err) = run(cli) {
         eprintln!("lỗi: {err:#}");
-        std::process::exit(1);
+        std::process::exit(exit_code(&err));
     }
+}
+
+/// The exit code of a failed command: the node's error chooses it (2 not
+/// found, 3 refused, 4 network, 5 locked, 6 disk, 7 damaged store; see
+/// `NodeError::exit_code`); anything else is 1.
+fn exit_code(err: &anyhow::Error) -> i32 {
+    // A transparent error hides itself from the chain's next step, so each
+    // error type that wraps a `NodeError` is asked directly.
+    err.chain()
+        .find_map(|cause| {
+            if let Some(e) = cause.downcast_ref::<danvan_node::NodeError>() {
+                Some(e.exit_code())
+            } else {
+                cause
+                    .downcast_ref::<danvan_node::DraftError>()
+                    .map(danvan_node::DraftError::exit_code)
+            }
+        })
+        .unwrap_or(1)
 }
 
 /// The transport settings: the defaults, with a shorter idle timeout if asked.

@@ -44,6 +44,17 @@ pub enum DraftError {
     Node(#[from] NodeError),
 }
 
+impl DraftError {
+    /// The exit code of the CLI command that failed with it (see
+    /// [`NodeError::exit_code`]); bad fields are 1.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            DraftError::Fields(_) => 1,
+            DraftError::Node(e) => e.exit_code(),
+        }
+    }
+}
+
 fn join_messages(errors: &[FieldError]) -> String {
     errors
         .iter()
