@@ -155,7 +155,7 @@ pub(crate) fn parse_invite(text: &str) -> Result<Invite> {
 }
 
 pub(crate) fn audit(node: &Node, limit: usize, json: bool) -> Result<()> {
-    let entries = node.store().audit_entries(limit)?;
+    let entries = node.audit_log(limit)?;
     if json {
         print_json(&serde_json::to_value(&entries)?);
         return Ok(());

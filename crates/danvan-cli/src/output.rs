@@ -348,7 +348,6 @@ pub(crate) fn print_peers(node: &Node, peers: &[danvan_node::PeerRow]) {
         return;
     }
     let names: std::collections::HashMap<String, String> = node
-        .store()
         .trusted()
         .unwrap_or_default()
         .into_iter()
