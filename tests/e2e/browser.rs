@@ -253,6 +253,24 @@ impl Browser {
             .unwrap_or_else(|e| panic!("fill {selector:?}: {e}"));
     }
 
+    /// Chooses the option with `value` in the `<select>` matching `selector`.
+    pub(crate) fn select(&self, selector: &str, value: &str) {
+        let element = self.wait_for(selector);
+        self.rt
+            .block_on(element.select_by_value(value))
+            .unwrap_or_else(|e| panic!("choose {value:?} in {selector:?}: {e}"));
+    }
+
+    /// The current value of the form field matching `selector` (what the
+    /// officer would see typed in it).
+    pub(crate) fn value(&self, selector: &str) -> String {
+        let element = self.wait_for(selector);
+        self.rt
+            .block_on(element.prop("value"))
+            .unwrap_or_else(|e| panic!("value of {selector:?}: {e}"))
+            .unwrap_or_default()
+    }
+
     /// Chooses a file for the `<input type=file>` matching `selector`.
     pub(crate) fn choose_file(&self, selector: &str, path: &Path) {
         let element = self.wait_for(selector);

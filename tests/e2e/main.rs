@@ -18,3 +18,4 @@ mod storage_faults;
 mod sync;
 mod web;
 mod web_browse;
+mod web_forms;

@@ -17,7 +17,6 @@ pub(crate) enum Nav {
     Sync,
     Report,
     Town,
-    None,
 }
 
 const NAV: &[(Nav, &str, &str)] = &[

@@ -6,11 +6,12 @@
 use std::collections::BTreeMap;
 
 use axum::Router;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
+use danvan_model::RecordError;
 use danvan_model::{FieldSpec, FieldType, Kind, UnitTree, vocab};
-use danvan_node::{Draft, DraftError};
+use danvan_node::{Draft, DraftError, NodeError};
 use maud::{Markup, html};
 
 use crate::auth::Ctx;
@@ -83,7 +84,7 @@ async fn visit_submit(
         Ok(()) => Ok(Redirect::to(&format!("/ho-so/{id}?da-luu=1")).into_response()),
         Err(e) => Ok((
             axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            step_page(&ctx, &id, &title, true, &step, Some(&e.to_string())),
+            step_page(&ctx, &id, &title, true, &step, Some(&e)),
         )
             .into_response()),
     }
@@ -108,7 +109,7 @@ async fn stage_submit(
         }
         Err(e) => Ok((
             axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            step_page(&ctx, &id, &title, false, &step, Some(&e.to_string())),
+            step_page(&ctx, &id, &title, false, &step, Some(&e)),
         )
             .into_response()),
     }
@@ -120,14 +121,32 @@ fn today() -> String {
     danvan_model::format_date(now.date())
 }
 
+/// The field of a visit or stage form a refusal is about, so its message
+/// sits beside that field: the node checks the date, the stage and who
+/// acted, in that order, and says which by the error's kind.
+fn step_field(error: &NodeError) -> Option<&'static str> {
+    match error {
+        NodeError::Date(_) => Some("date"),
+        NodeError::Record(RecordError::BadChoice { .. }) => Some("stage"),
+        NodeError::Record(RecordError::Missing(_)) => Some("by"),
+        _ => None,
+    }
+}
+
 fn step_page(
     ctx: &Ctx,
     id: &str,
     title: &str,
     visit: bool,
     step: &HouseholdStep,
-    error: Option<&str>,
+    error: Option<&NodeError>,
 ) -> Markup {
+    let beside = error.and_then(step_field);
+    let field_error = |name: &str| {
+        error
+            .filter(|_| beside == Some(name))
+            .map(ToString::to_string)
+    };
     let heading = if visit {
         format!("Ghi lần vận động: {title}")
     } else {
@@ -141,16 +160,18 @@ fn step_page(
         .collect();
     let body = html! {
         p.muted { a href={ "/ho-so/" (id) } { "← Về hồ sơ" } }
-        @if let Some(message) = error {
-            p.error role="alert" { (message) }
+        @if let Some(e) = error {
+            p.error role="alert" {
+                @if beside.is_some() { "Chưa lưu: hãy sửa ô được đánh dấu bên dưới." } @else { (e) }
+            }
         }
         form.stack method="post" action={ "/ho-so/" (id) "/" (action) } novalidate {
             (csrf_field(ctx))
             @if !visit {
-                (choice("stage", "Giai đoạn mới", &stages, &step.stage, None, true))
+                (choice("stage", "Giai đoạn mới", &stages, &step.stage, field_error("stage"), true))
             }
-            (text_input("date", "Ngày", Some("dd/mm/yyyy"), &step.date, None, false))
-            (text_input("by", if visit { "Người vận động" } else { "Người ghi" }, None, &step.by, None, false))
+            (text_input("date", "Ngày", Some("dd/mm/yyyy"), &step.date, field_error("date"), false))
+            (text_input("by", if visit { "Người vận động" } else { "Người ghi" }, None, &step.by, field_error("by"), false))
             @if visit {
                 (text_input("outcome", "Kết quả vận động", None, &step.outcome, None, true))
             } @else {
@@ -211,10 +232,19 @@ fn first<'a>(typed: &'a Typed, name: &str) -> &'a str {
         .unwrap_or("")
 }
 
+/// What a link may fill in before the officer types: the task a progress
+/// report is for (the task page links here with its number).
+#[derive(Debug, Default, serde::Deserialize)]
+struct Prefill {
+    #[serde(default)]
+    task: Option<String>,
+}
+
 async fn form(
     ctx: Ctx,
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    Query(prefill): Query<Prefill>,
 ) -> Result<Markup, WebError> {
     let (kind, title) = kind_of(&slug)?;
     let units = state.call(|n| Ok(n.units().clone()))?;
@@ -222,6 +252,9 @@ async fn form(
     typed.insert("unit".into(), vec![ctx.node.unit.clone()]);
     if kind == Kind::Progress {
         typed.insert("period".into(), vec![current_half()]);
+        if let Some(task) = prefill.task {
+            typed.insert("task".into(), vec![task]);
+        }
     }
     Ok(render(&ctx, kind, &slug, title, &units, &typed, None))
 }
