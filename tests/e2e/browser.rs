@@ -374,11 +374,15 @@ impl WebServer {
             let addr = line
                 .split(|c: char| c.is_whitespace() || c == '/')
                 .find_map(|w| w.trim_end_matches([',', '.']).parse::<SocketAddr>().ok());
+            // `serve` prints its sync address and the app's, in either
+            // order.
             if line.contains("http://") {
                 web = addr;
-                break;
             } else if with_sync && sync_addr.is_none() {
                 sync_addr = addr;
+            }
+            if web.is_some() && (!with_sync || sync_addr.is_some()) {
+                break;
             }
         }
         let Some(mut addr) = web else {
@@ -420,16 +424,35 @@ impl Drop for WebServer {
     }
 }
 
+/// What the app answered to a plain request.
+pub(crate) struct Reply {
+    /// The HTTP status code.
+    pub(crate) status: u16,
+    /// The response's headers, names in lowercase.
+    pub(crate) headers: Vec<(String, String)>,
+    /// The body as sent (chunked bodies are not used by the app).
+    pub(crate) body: Vec<u8>,
+}
+
+impl Reply {
+    /// The value of header `name` (lowercase), if sent.
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// A plain HTTP/1.1 request to the app, outside any browser: for what a
-/// browser would never send (a form without its token). Returns the status
-/// code and the body.
-pub(crate) fn http_request(
+/// browser would never send (a form without its token) and for downloads.
+pub(crate) fn http_exchange(
     addr: SocketAddr,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
     body: &str,
-) -> (u16, String) {
+) -> Reply {
     let mut stream = TcpStream::connect(addr).expect("connect to the web app");
     stream
         .set_read_timeout(Some(Duration::from_millis(WAIT_MS_DEFAULT)))
@@ -450,15 +473,40 @@ pub(crate) fn http_request(
     stream
         .read_to_end(&mut response)
         .expect("read the response");
-    let response = String::from_utf8_lossy(&response).into_owned();
-    let status = response
-        .split_whitespace()
-        .nth(1)
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(response.len());
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
+    let body = response.get(split + 4..).unwrap_or_default().to_vec();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status in {response:?}"));
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
+        .unwrap_or_else(|| panic!("no status in {head:?}"));
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// [`http_exchange`], with the status code and the body as text.
+pub(crate) fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
+    let reply = http_exchange(addr, method, path, headers, body);
+    (
+        reply.status,
+        String::from_utf8_lossy(&reply.body).into_owned(),
+    )
 }

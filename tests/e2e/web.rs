@@ -1,8 +1,9 @@
 //! The web app in a real headless Chromium: what an officer sees and does
 //! in the browser, against the real `danvan` binary.
 
-use crate::browser::{Browser, WebServer, http_request};
+use crate::browser::{Browser, WebServer, http_exchange, http_request};
 use crate::harness::Dv;
+use crate::web_forms::{Input, create};
 
 #[test]
 fn web_dashboard_in_vietnamese() {
@@ -152,6 +153,18 @@ fn web_on_lan_needs_login_and_forms_need_their_token() {
     assert!(body.contains("Hãy thử lại sau 15 phút"), "{body}");
 }
 
+/// Opens the Đồng bộ page, checks it offers `target`, presses "Đồng bộ
+/// ngay" and returns the result line once the sync finished.
+fn sync_now(browser: &Browser, web: &WebServer, target: &str) -> String {
+    browser.goto(&web.url("/dong-bo"));
+    browser.wait_for_text(target);
+    browser.click("#sync-now");
+    browser.wait_for("#sync-result");
+    let result = browser.text("#sync-result");
+    assert!(result.starts_with("Đồng bộ xong"), "{result}");
+    result
+}
+
 fn activity(dv: &Dv, title: &str) -> String {
     dv.add(&[
         "activity",
@@ -187,12 +200,7 @@ fn web_sync_now_brings_the_peer_record() {
     assert!(!activity_ids(&a).contains(&made));
 
     let browser = Browser::open();
-    browser.goto(&web.url("/dong-bo"));
-    browser.wait_for_text(&b_server.addr.to_string());
-    browser.click("#sync-now");
-    browser.wait_for("#sync-result");
-    let result = browser.text("#sync-result");
-    assert!(result.starts_with("Đồng bộ xong"), "{result}");
+    let result = sync_now(&browser, &web, &b_server.addr.to_string());
     assert!(
         result.contains("1 mới") || result.contains(" mới,"),
         "{result}"
@@ -294,4 +302,124 @@ fn web_town_roster_invite_revoke_audit_and_refused_bundle() {
     browser.wait_for("#audit");
     assert_eq!(browser.count("#audit tbody tr"), 1);
     assert_eq!(browser.count("#audit tbody tr[data-event='roster']"), 1);
+}
+
+/// The report of the second half of 2023 for the whole town, as the hub's
+/// Báo cáo page links it in `format`: checks the answer and returns it.
+fn download_report(browser: &Browser, web: &WebServer, format: &str, mime: &str) -> Vec<u8> {
+    browser.goto(&web.url("/bao-cao?period=2023-H2&unit=duc-pho"));
+    browser.wait_for("#report");
+    let link = format!("p.downloads a[href^='/bao-cao/tai-ve/{format}']");
+    let href = browser.attr(&link, "href").expect("a download link");
+    let path = href.trim_start_matches(&web.url(""));
+    let reply = http_exchange(web.addr, "GET", path, &[], "");
+    assert_eq!(reply.status, 200, "{path}");
+    assert_eq!(reply.header("content-type"), Some(mime), "{path}");
+    assert!(
+        reply
+            .header("content-disposition")
+            .is_some_and(|d| d.contains(&format!(".{format}"))),
+        "{path}: not a download"
+    );
+    reply.body
+}
+
+/// A commune's week in the browser, as its officer lives it: record an
+/// activity and a petition on the commune node's page, press sync, and
+/// download the town's report on the hub's page, with the week counted.
+#[test]
+fn web_a_week_of_work_recorded_synced_and_reported() {
+    use Input::{Pick, Text};
+    let town = Dv::init_with("town-week", &["--authority", "--unit", "duc-pho"]);
+    let hub = WebServer::serve(&town, "127.0.0.1:0", &[]);
+    let hub_sync = hub.sync_addr.expect("the hub's sync address");
+    let commune = Dv::init("pho-minh");
+    let commune_id = crate::sync::node_id(&commune);
+    town.ok(&[
+        "roster",
+        "add",
+        &commune_id,
+        "--unit",
+        "pho-minh",
+        "--role",
+        "officer",
+        "--name",
+        "UBND phường Phổ Minh",
+    ]);
+    let invite = town.ok(&["invite", &commune_id, "--addr", &hub_sync.to_string()]);
+    commune.ok(&["join", invite.trim()]);
+    let web = WebServer::web(&commune, "127.0.0.1:0");
+    let browser = Browser::open();
+
+    let dialogue = "Đối thoại giữa Bí thư Đảng ủy với Nhân dân khu phố 2";
+    let activity = create(
+        &browser,
+        &web,
+        "/them/hoat-dong",
+        &[
+            Pick("activity_type", "doi-thoai"),
+            Text("date", "17/07/2023"),
+            Text("title", dialogue),
+            Text("attendance", "120"),
+        ],
+    );
+    let petition = create(
+        &browser,
+        &web,
+        "/them/don-thu",
+        &[
+            Text("received", "18/07/2023"),
+            Text("citizen", "Phạm Văn Dũng"),
+            Text("content", "Đề nghị sửa đường bê tông thôn Phước Lộc"),
+        ],
+    );
+    let before = download_report(&browser, &hub, "csv", "text/csv; charset=utf-8");
+    let before = String::from_utf8(before).expect("utf-8 csv");
+    assert!(
+        !before.contains("Đối thoại trực tiếp với Nhân dân,1,120"),
+        "{before}"
+    );
+
+    let result = sync_now(&browser, &web, &hub_sync.to_string());
+    assert!(
+        !result.contains("gửi 0 thay đổi"),
+        "nothing was sent: {result}"
+    );
+    let at_hub = town.json(&["list"]);
+    let ids: Vec<&str> = at_hub
+        .as_array()
+        .expect("list is an array")
+        .iter()
+        .filter_map(|r| r["id"].as_str())
+        .collect();
+    assert!(
+        ids.contains(&activity.as_str()) && ids.contains(&petition.as_str()),
+        "{at_hub}"
+    );
+
+    // The town office downloads the report from the hub's own page.
+    let csv = download_report(&browser, &hub, "csv", "text/csv; charset=utf-8");
+    let csv = String::from_utf8(csv).expect("utf-8 csv");
+    assert!(
+        csv.contains("Đối thoại trực tiếp với Nhân dân,1,120"),
+        "{csv}"
+    );
+    assert!(csv.contains("Phường Phổ Minh,1,120"), "{csv}");
+    assert!(csv.contains("Tiếp nhận 1 phản ánh"), "{csv}");
+    let xlsx = download_report(
+        &browser,
+        &hub,
+        "xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    );
+    assert!(
+        xlsx.starts_with(b"PK\x03\x04"),
+        "the xlsx is not a zip file"
+    );
+    // The page itself shows the week too.
+    assert!(
+        browser
+            .text("#report")
+            .contains("1 buổi đối thoại trực tiếp")
+    );
 }

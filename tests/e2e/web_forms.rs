@@ -8,7 +8,7 @@ use crate::browser::{Browser, WebServer};
 use crate::harness::Dv;
 
 /// One field of a form, as an officer fills it.
-enum Input<'a> {
+pub(crate) enum Input<'a> {
     /// Typed into a text box or text area.
     Text(&'a str, &'a str),
     /// Chosen in a drop-down list by its value.
@@ -33,7 +33,7 @@ fn fill_and_save(browser: &Browser, inputs: &[Input]) {
 
 /// Opens the form at `path`, fills it, saves, and returns the id of the
 /// record page it lands on (which says the record was stored).
-fn create(browser: &Browser, web: &WebServer, path: &str, inputs: &[Input]) -> String {
+pub(crate) fn create(browser: &Browser, web: &WebServer, path: &str, inputs: &[Input]) -> String {
     browser.goto(&web.url(path));
     browser.wait_for("form.stack");
     fill_and_save(browser, inputs);
