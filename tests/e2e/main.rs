@@ -19,3 +19,4 @@ mod sync;
 mod web;
 mod web_browse;
 mod web_forms;
+mod web_look;

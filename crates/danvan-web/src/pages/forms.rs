@@ -402,7 +402,7 @@ fn render(
     page(
         ctx,
         Nav::New,
-        &format!("Thêm mới: {}", title.to_lowercase()),
+        &format!("Thêm mới: {}", lower_first(title)),
         body,
     )
 }
@@ -558,6 +558,17 @@ fn capitalize(text: &str) -> String {
     let mut chars = text.chars();
     match chars.next() {
         Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// `title` with its first letter in lower case, for a heading that goes on
+/// after a colon; abbreviations (GPMB) and names ("Dân vận khéo") keep
+/// their capitals.
+fn lower_first(title: &str) -> String {
+    let mut chars = title.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
         None => String::new(),
     }
 }

@@ -211,9 +211,9 @@ fn render(
                                 tr {
                                     td { (p.name) " " code.muted { (short(&p.id)) } }
                                     td { @match p.last_sync { Some(ms) => (time_ms(ms)), None => span.muted { "chưa xong lần nào" } } }
-                                    td.num { (thousands(p.received)) }
-                                    td.num { (thousands(p.sent)) }
-                                    td.num { (thousands(p.behind)) }
+                                    td.num data-label="Đã nhận" { (thousands(p.received)) }
+                                    td.num data-label="Đã gửi" { (thousands(p.sent)) }
+                                    td.num data-label="Còn thiếu" { (thousands(p.behind)) }
                                 }
                             }
                         }

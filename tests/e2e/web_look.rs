@@ -1,0 +1,152 @@
+//! Every main page of the demo town, as an officer sees it on a 1366×768
+//! laptop and on a 390×844 phone: nothing wider than the window (tables
+//! scroll inside their frame), no raw `null`/`undefined` and no English
+//! button text. With `DANVAN_SCREENSHOTS=DIR` each page is also saved as a
+//! PNG in `DIR` (how `docs/*.png` are made: see README).
+
+use std::path::PathBuf;
+
+use crate::browser::{Browser, LAPTOP, WebServer};
+use crate::harness::Dv;
+use crate::web::DemoTown;
+
+/// The window of a small phone.
+const PHONE: (u32, u32) = (390, 844);
+
+/// Words that would mean a value or label reached the page unrendered.
+const RAW_WORDS: &[&str] = &[
+    "undefined",
+    "null",
+    "NaN",
+    "Submit",
+    "Error",
+    "true",
+    "false",
+];
+
+/// One page to look at: its file name, where it is, and what to do there
+/// before looking (submit the form empty, to see its errors).
+struct Look {
+    name: &'static str,
+    url: String,
+    submit_empty: bool,
+}
+
+fn look(name: &'static str, url: String) -> Look {
+    Look {
+        name,
+        url,
+        submit_empty: false,
+    }
+}
+
+/// Opens `page`, checks it fits and says nothing raw, and saves it when
+/// asked to.
+fn check(browser: &Browser, page: &Look, size: &str, shots: &Option<PathBuf>) {
+    browser.goto(&page.url);
+    browser.wait_for("body");
+    if page.submit_empty {
+        browser.click("form.stack button[type=submit]");
+        browser.wait_for("span.field-error");
+    }
+    let overflow = browser.execute(
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+    );
+    assert!(
+        overflow.as_i64().unwrap_or(0) <= 0,
+        "{} at {size} is {overflow} px wider than the window",
+        page.name
+    );
+    let text = browser.text("body");
+    // A field name in code form (`bytes_received`) is never shown.
+    let code_name = text.split_whitespace().find(|w| {
+        w.contains('_')
+            && w.chars()
+                .all(|c| c.is_ascii_lowercase() || c == '_' || c == ':')
+    });
+    assert!(
+        code_name.is_none(),
+        "{} at {size} shows {code_name:?}",
+        page.name
+    );
+    for word in RAW_WORDS {
+        let found = text
+            .split(|c: char| !c.is_alphanumeric())
+            .any(|w| w == *word);
+        assert!(!found, "{} at {size} shows {word:?}: {text}", page.name);
+    }
+    if let Some(dir) = shots {
+        browser.screenshot(&dir.join(format!("{}-{size}.png", page.name)));
+    }
+}
+
+#[test]
+fn web_pages_fit_the_laptop_and_the_phone() {
+    let shots = std::env::var_os("DANVAN_SCREENSHOTS").map(PathBuf::from);
+    let demo = DemoTown::start();
+    let (hub, commune) = (&demo.sites[0], &demo.sites[1]);
+    let browser = Browser::open();
+    // The record page of the household edited apart on two laptops.
+    browser.goto(&format!("{commune}/ho-so?q=vo+van+tam"));
+    let conflict = browser
+        .attr("#records tbody tr:first-child a.record", "href")
+        .expect("the household's link");
+    browser.goto(&format!("{hub}/thi-xa"));
+    let invite = browser
+        .attr("#members a[href^='/thi-xa/loi-moi']", "href")
+        .expect("an invite link");
+    let invite = invite.trim_start_matches(hub.as_str());
+    let mut main = vec![
+        look("tong-quan", format!("{commune}/")),
+        look("ho-so", format!("{commune}/ho-so")),
+        look("ho-so-xung-dot", format!("{commune}{conflict}")),
+        look("gpmb", format!("{hub}/gpmb")),
+        look("dong-bo", format!("{commune}/dong-bo")),
+        look("bao-cao", format!("{hub}/bao-cao")),
+    ];
+    for slug in [
+        "hoat-dong",
+        "don-thu",
+        "ho-gpmb",
+        "nhiem-vu",
+        "tien-do",
+        "mo-hinh",
+    ] {
+        main.push(Look {
+            name: slug,
+            url: format!("{commune}/them/{slug}"),
+            submit_empty: true,
+        });
+    }
+    let laptop_only = [
+        look("thi-xa", format!("{hub}/thi-xa")),
+        look("loi-moi", format!("{hub}{invite}&addr=192.168.1.10:7420")),
+        look("nhat-ky", format!("{hub}/thi-xa/nhat-ky")),
+    ];
+    for page in main.iter().chain(&laptop_only) {
+        check(&browser, page, "1366", &shots);
+    }
+    drop(browser);
+    let phone = Browser::with_window(PHONE);
+    for page in &main {
+        check(&phone, page, "390", &shots);
+    }
+    drop(phone);
+
+    // The login page, on a node reachable from the office LAN.
+    let dv = Dv::init("pho-minh");
+    let add = dv
+        .command(&["web", "user", "add", "lan"])
+        .env("DANVAN_WEB_PASSWORD", "mat-khau")
+        .output()
+        .expect("run danvan");
+    assert!(add.status.success());
+    let web = WebServer::web(&dv, "0.0.0.0:0");
+    let browser = Browser::with_window(LAPTOP);
+    check(
+        &browser,
+        &look("dang-nhap", web.url("/dang-nhap")),
+        "1366",
+        &shots,
+    );
+}
