@@ -76,7 +76,10 @@ fn check(browser: &Browser, page: &Look, size: &str, shots: &Option<PathBuf>) {
         assert!(!found, "{} at {size} shows {word:?}: {text}", page.name);
     }
     if let Some(dir) = shots {
-        browser.screenshot(&dir.join(format!("{}-{size}.png", page.name)));
+        // The names README.md shows: `web-PAGE.png` on the laptop,
+        // `web-PAGE-dien-thoai.png` on the phone.
+        let phone = if size == "390" { "-dien-thoai" } else { "" };
+        browser.screenshot(&dir.join(format!("web-{}{phone}.png", page.name)));
     }
 }
 
@@ -99,7 +102,7 @@ fn web_pages_fit_the_laptop_and_the_phone() {
     let mut main = vec![
         look("tong-quan", format!("{commune}/")),
         look("ho-so", format!("{commune}/ho-so")),
-        look("ho-so-xung-dot", format!("{commune}{conflict}")),
+        look("ho-so-chi-tiet", format!("{commune}{conflict}")),
         look("gpmb", format!("{hub}/gpmb")),
         look("dong-bo", format!("{commune}/dong-bo")),
         look("bao-cao", format!("{hub}/bao-cao")),
