@@ -54,7 +54,7 @@ fn saved_record(browser: &Browser) -> String {
 }
 
 /// The ids and titles of the records of `kind` the CLI lists.
-fn listed(dv: &Dv, kind: &str) -> Vec<(String, String)> {
+pub(crate) fn listed(dv: &Dv, kind: &str) -> Vec<(String, String)> {
     dv.json(&["list", "--kind", kind])
         .as_array()
         .expect("list is an array")

@@ -51,12 +51,7 @@ async fn visit_form(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Markup, WebError> {
-    let title = household_title(&state, &id)?;
-    let step = HouseholdStep {
-        date: crate::fmt::date(&today()),
-        ..HouseholdStep::default()
-    };
-    Ok(step_page(&ctx, &id, &title, true, &step, None))
+    step_form(&ctx, &state, &id, true)
 }
 
 async fn stage_form(
@@ -64,12 +59,17 @@ async fn stage_form(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Markup, WebError> {
-    let title = household_title(&state, &id)?;
+    step_form(&ctx, &state, &id, false)
+}
+
+/// The empty visit (`visit`) or stage-move form of a household, dated today.
+fn step_form(ctx: &Ctx, state: &AppState, id: &str, visit: bool) -> Result<Markup, WebError> {
+    let title = household_title(state, id)?;
     let step = HouseholdStep {
         date: crate::fmt::date(&today()),
         ..HouseholdStep::default()
     };
-    Ok(step_page(&ctx, &id, &title, false, &step, None))
+    Ok(step_page(ctx, id, &title, visit, &step, None))
 }
 
 async fn visit_submit(
@@ -78,16 +78,7 @@ async fn visit_submit(
     Path(id): Path<String>,
     Form(step): Form<HouseholdStep>,
 ) -> Result<Response, WebError> {
-    ctx.verify(&step.csrf)?;
-    let title = household_title(&state, &id)?;
-    match state.write(|n| Ok(n.household_visit(&id, &step.date, &step.by, &step.outcome)))? {
-        Ok(()) => Ok(Redirect::to(&format!("/ho-so/{id}?da-luu=1")).into_response()),
-        Err(e) => Ok((
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            step_page(&ctx, &id, &title, true, &step, Some(&e)),
-        )
-            .into_response()),
-    }
+    step_submit(&ctx, &state, &id, &step, true)
 }
 
 async fn stage_submit(
@@ -96,23 +87,41 @@ async fn stage_submit(
     Path(id): Path<String>,
     Form(step): Form<HouseholdStep>,
 ) -> Result<Response, WebError> {
+    step_submit(&ctx, &state, &id, &step, false)
+}
+
+/// Stores a visit (`visit`) or a stage move, then shows the household;
+/// refused, shows its form again with what was typed and the message
+/// beside the field it is about.
+fn step_submit(
+    ctx: &Ctx,
+    state: &AppState,
+    id: &str,
+    step: &HouseholdStep,
+    visit: bool,
+) -> Result<Response, WebError> {
     ctx.verify(&step.csrf)?;
-    let title = household_title(&state, &id)?;
-    let by = step.by.clone();
-    match state.write(|n| Ok(n.household_status(&id, &step.stage, &step.date, &by, &step.note)))? {
-        Ok(outcome) => {
-            let note = match outcome {
-                danvan_node::StageOutcome::Backwards { .. } => "lui-giai-doan",
-                _ => "1",
-            };
-            Ok(Redirect::to(&format!("/ho-so/{id}?da-luu={note}")).into_response())
-        }
-        Err(e) => Ok((
+    let title = household_title(state, id)?;
+    let stored = state.write(|n| {
+        Ok(if visit {
+            n.household_visit(id, &step.date, &step.by, &step.outcome)
+                .map(|()| "1")
+        } else {
+            n.household_status(id, &step.stage, &step.date, &step.by, &step.note)
+                .map(|outcome| match outcome {
+                    danvan_node::StageOutcome::Backwards { .. } => "lui-giai-doan",
+                    _ => "1",
+                })
+        })
+    })?;
+    Ok(match stored {
+        Ok(note) => Redirect::to(&format!("/ho-so/{id}?da-luu={note}")).into_response(),
+        Err(e) => (
             axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            step_page(&ctx, &id, &title, false, &step, Some(&e)),
+            step_page(ctx, id, &title, visit, step, Some(&e)),
         )
-            .into_response()),
-    }
+            .into_response(),
+    })
 }
 
 /// Today in Vietnam time, `YYYY-MM-DD`.

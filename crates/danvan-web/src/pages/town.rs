@@ -55,6 +55,13 @@ fn town_only(ctx: &Ctx) -> Result<(), WebError> {
     }
 }
 
+/// The member a town-office page is about: only on the town office, and
+/// only a well-formed node id.
+fn town_member(ctx: &Ctx, node: &str) -> Result<NodeId, WebError> {
+    town_only(ctx)?;
+    parse_id(node).map_err(WebError::BadRequest)
+}
+
 fn parse_id(text: &str) -> Result<NodeId, String> {
     text.trim()
         .parse::<NodeId>()
@@ -274,8 +281,7 @@ async fn confirm_revoke(
     State(state): State<AppState>,
     Query(query): Query<NodeQuery>,
 ) -> Result<Markup, WebError> {
-    town_only(&ctx)?;
-    let id = parse_id(&query.node).map_err(WebError::BadRequest)?;
+    let id = town_member(&ctx, &query.node)?;
     let member = state.call(|n| Ok(n.roster()?.and_then(|r| r.member(&id).cloned())))?;
     let member = member.ok_or_else(|| WebError::NotFound(format!("máy {}", id.short())))?;
     Ok(page(
@@ -314,8 +320,7 @@ async fn revoke(
     Form(form): Form<RevokeForm>,
 ) -> Result<Response, WebError> {
     ctx.verify(&form.csrf)?;
-    town_only(&ctx)?;
-    let id = parse_id(&form.node).map_err(WebError::BadRequest)?;
+    let id = town_member(&ctx, &form.node)?;
     let (signed, kept) = state.write(|n| n.roster_revoke(&id))?;
     Ok(Redirect::to(&format!(
         "/thi-xa?ok={}",
@@ -336,8 +341,7 @@ async fn invite(
     State(state): State<AppState>,
     Query(query): Query<NodeQuery>,
 ) -> Result<Markup, WebError> {
-    town_only(&ctx)?;
-    let id = parse_id(&query.node).map_err(WebError::BadRequest)?;
+    let id = town_member(&ctx, &query.node)?;
     let addr = query
         .addr
         .as_deref()
