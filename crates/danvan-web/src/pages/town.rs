@@ -424,7 +424,7 @@ async fn audit(
     } else {
         AUDIT_LIMIT_MAX * 10
     };
-    let mut entries = state.call(|n| Ok(n.store().audit_entries(window)?))?;
+    let mut entries = state.call(|n| n.audit_log(window))?;
     entries.retain(|e| {
         (event.is_empty() || e.event == event)
             && (peer.is_empty() || e.peer.as_deref().is_some_and(|p| p.starts_with(&peer)))
