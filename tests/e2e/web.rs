@@ -153,10 +153,11 @@ fn web_on_lan_needs_login_and_forms_need_their_token() {
     assert!(body.contains("Hãy thử lại sau 15 phút"), "{body}");
 }
 
-/// Opens the Đồng bộ page, checks it offers `target`, presses "Đồng bộ
-/// ngay" and returns the result line once the sync finished.
-fn sync_now(browser: &Browser, web: &WebServer, target: &str) -> String {
-    browser.goto(&web.url("/dong-bo"));
+/// Opens the Đồng bộ page of the app at `site` (`http://ADDR`), checks it
+/// offers `target`, presses "Đồng bộ ngay" and returns the result line once
+/// the sync finished.
+fn sync_now(browser: &Browser, site: &str, target: &str) -> String {
+    browser.goto(&format!("{site}/dong-bo"));
     browser.wait_for_text(target);
     browser.click("#sync-now");
     browser.wait_for("#sync-result");
@@ -198,7 +199,7 @@ fn web_sync_now_brings_the_peer_record() {
     assert!(!activity_ids(&a).contains(&made));
 
     let browser = Browser::open();
-    let result = sync_now(&browser, &web, &b_server.addr.to_string());
+    let result = sync_now(&browser, &web.url(""), &b_server.addr.to_string());
     assert!(
         result.contains("1 mới") || result.contains(" mới,"),
         "{result}"
@@ -378,7 +379,7 @@ fn web_a_week_of_work_recorded_synced_and_reported() {
         "{before}"
     );
 
-    let result = sync_now(&browser, &web, &hub_sync.to_string());
+    let result = sync_now(&browser, &web.url(""), &hub_sync.to_string());
     assert!(
         !result.contains("gửi 0 thay đổi"),
         "nothing was sent: {result}"
@@ -524,6 +525,8 @@ fn web_demo_serves_the_hub_and_a_commune_until_ctrl_c() {
     browser.goto(&format!("{commune}/ho-so?q=vo+van+tam"));
     browser.click("#records tbody tr:first-child a.record");
     browser.wait_for("#conflicts .conflict[data-field=compensation_vnd]");
+    // Sync from the ward's page reaches the hub running in the same demo.
+    sync_now(&browser, &commune, "Trạm của thị xã");
     // The hub's land-clearance board has households at several stages.
     browser.goto(&format!("{hub}/gpmb"));
     browser.wait_for("main h1");
