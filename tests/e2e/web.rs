@@ -3,7 +3,7 @@
 
 use crate::browser::{Browser, WebServer, http_exchange, http_request};
 use crate::harness::Dv;
-use crate::web_forms::{Input, create, listed};
+use crate::web_forms::{Input, create, create_dialogue, listed};
 
 #[test]
 fn web_dashboard_in_vietnamese() {
@@ -328,7 +328,7 @@ fn download_report(browser: &Browser, web: &WebServer, format: &str, mime: &str)
 /// download the town's report on the hub's page, with the week counted.
 #[test]
 fn web_a_week_of_work_recorded_synced_and_reported() {
-    use Input::{Pick, Text};
+    use Input::Text;
     let town = Dv::init_with("town-week", &["--authority", "--unit", "duc-pho"]);
     let hub = WebServer::serve(&town, "127.0.0.1:0", &[]);
     let hub_sync = hub.sync_addr.expect("the hub's sync address");
@@ -351,17 +351,7 @@ fn web_a_week_of_work_recorded_synced_and_reported() {
     let browser = Browser::open();
 
     let dialogue = "Đối thoại giữa Bí thư Đảng ủy với Nhân dân khu phố 2";
-    let activity = create(
-        &browser,
-        &web,
-        "/them/hoat-dong",
-        &[
-            Pick("activity_type", "doi-thoai"),
-            Text("date", "17/07/2023"),
-            Text("title", dialogue),
-            Text("attendance", "120"),
-        ],
-    );
+    let activity = create_dialogue(&browser, &web, dialogue);
     let petition = create(
         &browser,
         &web,

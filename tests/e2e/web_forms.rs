@@ -40,6 +40,23 @@ pub(crate) fn create(browser: &Browser, web: &WebServer, path: &str, inputs: &[I
     saved_record(browser)
 }
 
+/// Records through its form a direct dialogue on 17/07/2023 with 120
+/// people, titled `title`; returns its id.
+pub(crate) fn create_dialogue(browser: &Browser, web: &WebServer, title: &str) -> String {
+    use Input::{Pick, Text};
+    create(
+        browser,
+        web,
+        "/them/hoat-dong",
+        &[
+            Pick("activity_type", "doi-thoai"),
+            Text("date", "17/07/2023"),
+            Text("title", title),
+            Text("attendance", "120"),
+        ],
+    )
+}
+
 /// Waits for the record page a saved form redirects to; returns its id.
 fn saved_record(browser: &Browser) -> String {
     browser.wait_until(
@@ -84,17 +101,7 @@ fn web_forms_store_one_record_of_each_kind_with_visit_stage_and_progress() {
     let web = WebServer::web(&dv, "127.0.0.1:0");
     let browser = Browser::open();
 
-    let activity = create(
-        &browser,
-        &web,
-        "/them/hoat-dong",
-        &[
-            Pick("activity_type", "doi-thoai"),
-            Text("date", "17/07/2023"),
-            Text("title", "Đối thoại giữa Bí thư Đảng ủy với Nhân dân"),
-            Text("attendance", "120"),
-        ],
-    );
+    let activity = create_dialogue(&browser, &web, "Đối thoại giữa Bí thư Đảng ủy với Nhân dân");
     stored_once(&dv, "activity", &activity, "Đối thoại giữa Bí thư");
     let shown = dv.json(&["show", &activity]);
     assert_eq!(shown["date"], "2023-07-17");
