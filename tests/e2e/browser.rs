@@ -159,22 +159,21 @@ impl Browser {
         self.wait_for_within(selector, Duration::from_millis(WAIT_MS_DEFAULT))
     }
 
-    /// Waits up to `limit` for an element matching `selector`.
+    /// Waits up to `limit` for an element matching `selector`. A lookup
+    /// that meets the page being replaced (a form just posted) is tried
+    /// again, like one that finds nothing yet.
     pub(crate) fn wait_for_within(&self, selector: &str, limit: Duration) -> Element {
-        self.rt
-            .block_on(
-                self.client()
-                    .wait()
-                    .at_most(limit)
-                    .every(Duration::from_millis(100))
-                    .for_element(Locator::Css(selector)),
-            )
-            .unwrap_or_else(|e| {
-                panic!(
+        let deadline = Instant::now() + limit;
+        loop {
+            match self.rt.block_on(self.client().find(Locator::Css(selector))) {
+                Ok(element) => return element,
+                Err(e) if Instant::now() >= deadline => panic!(
                     "no element {selector:?} within {limit:?} on {}: {e}",
                     self.url()
-                )
-            })
+                ),
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
     }
 
     /// Waits until `condition` holds of the browser, polling; panics with

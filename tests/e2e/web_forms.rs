@@ -18,7 +18,7 @@ pub(crate) enum Input<'a> {
 }
 
 /// Fills `inputs` into the form shown and presses Lưu.
-fn fill_and_save(browser: &Browser, inputs: &[Input]) {
+pub(crate) fn fill_and_save(browser: &Browser, inputs: &[Input]) {
     for input in inputs {
         match input {
             Input::Text(name, text) => browser.fill(&format!("form.stack #{name}"), text),

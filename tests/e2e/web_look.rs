@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use crate::browser::{Browser, LAPTOP, WebServer};
 use crate::harness::Dv;
 use crate::web::DemoTown;
+use crate::web_forms::{Input, fill_and_save};
 
 /// The window of a small phone.
 const PHONE: (u32, u32) = (390, 844);
@@ -24,30 +25,87 @@ const RAW_WORDS: &[&str] = &[
     "false",
 ];
 
-/// One page to look at: its file name, where it is, and what to do there
-/// before looking (submit the form empty, to see its errors).
+/// One page to look at: its file name, where it is, and, for a form, what
+/// to type before saving it: all right but one field, to see that field's
+/// error.
 struct Look {
     name: &'static str,
     url: String,
-    submit_empty: bool,
+    refused: Option<&'static [Input<'static>]>,
 }
 
 fn look(name: &'static str, url: String) -> Look {
     Look {
         name,
         url,
-        submit_empty: false,
+        refused: None,
     }
 }
+
+/// Each Thêm mới form with one field wrong.
+const ONE_WRONG: &[(&str, &[Input<'static>])] = {
+    use Input::{Pick, Text};
+    &[
+        (
+            "hoat-dong",
+            &[
+                Text("date", "31/02/2023"),
+                Text("title", "Tuyên truyền Luật Đất đai 2024"),
+            ],
+        ),
+        (
+            "don-thu",
+            &[
+                Text("received", "02/08/2023"),
+                Text("content", "Đề nghị sửa đường bê tông thôn Phước Lộc"),
+            ],
+        ),
+        (
+            "ho-gpmb",
+            &[
+                Pick("project", "cao-toc-bac-nam"),
+                Text("head", "Trần Thị Bình"),
+                Text("parcels", "12/345:hai trăm:ONT"),
+            ],
+        ),
+        ("nhiem-vu", &[Text("number", "2.2")]),
+        (
+            "tien-do",
+            &[Text("task", "9.9"), Text("summary", "Đã triển khai")],
+        ),
+        (
+            "mo-hinh",
+            &[
+                Text("name", "Dân vận khéo trong xây dựng nông thôn mới"),
+                Text("year", "năm ngoái"),
+            ],
+        ),
+    ]
+};
 
 /// Opens `page`, checks it fits and says nothing raw, and saves it when
 /// asked to.
 fn check(browser: &Browser, page: &Look, size: &str, shots: &Option<PathBuf>) {
     browser.goto(&page.url);
     browser.wait_for("body");
-    if page.submit_empty {
-        browser.click("form.stack button[type=submit]");
+    if let Some(inputs) = page.refused {
+        fill_and_save(browser, inputs);
         browser.wait_for("span.field-error");
+        assert_eq!(
+            browser.count("span.field-error"),
+            1,
+            "{}: more than the one wrong field is refused",
+            page.name
+        );
+        // The page puts the cursor in the field to fix.
+        let focused =
+            browser.execute("return document.activeElement.getAttribute('aria-invalid');");
+        assert_eq!(
+            focused,
+            serde_json::json!("true"),
+            "{}: the wrong field is not focused",
+            page.name
+        );
     }
     let overflow = browser.execute(
         "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
@@ -107,18 +165,11 @@ fn web_pages_fit_the_laptop_and_the_phone() {
         look("dong-bo", format!("{commune}/dong-bo")),
         look("bao-cao", format!("{hub}/bao-cao")),
     ];
-    for slug in [
-        "hoat-dong",
-        "don-thu",
-        "ho-gpmb",
-        "nhiem-vu",
-        "tien-do",
-        "mo-hinh",
-    ] {
+    for (slug, inputs) in ONE_WRONG {
         main.push(Look {
             name: slug,
             url: format!("{commune}/them/{slug}"),
-            submit_empty: true,
+            refused: Some(inputs),
         });
     }
     let laptop_only = [
