@@ -1,6 +1,8 @@
 //! The web app in a real headless Chromium: what an officer sees and does
 //! in the browser, against the real `danvan` binary.
 
+use std::time::Duration;
+
 use crate::browser::{Browser, WebServer, http_exchange, http_request};
 use crate::harness::Dv;
 use crate::web_forms::{Input, create, create_dialogue, listed};
@@ -409,7 +411,8 @@ fn web_a_week_of_work_recorded_synced_and_reported() {
 }
 
 /// `danvan demo --web 127.0.0.1:0` running until [`DemoTown::stop`] sends
-/// it Ctrl+C (SIGINT); killed on drop if a test fails first.
+/// it Ctrl+C (SIGINT), or until it is dropped (Ctrl+C too, then killed if
+/// it does not end).
 pub(crate) struct DemoTown {
     child: std::process::Child,
     out: std::io::BufReader<std::process::ChildStdout>,
@@ -484,10 +487,26 @@ impl DemoTown {
 
 impl Drop for DemoTown {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // Ctrl+C first, so the demo removes its temporary data; killed only
+        // if it has not ended after a while.
+        if let Ok(None) = self.child.try_wait() {
+            let pid = self.child.id().to_string();
+            let _ = std::process::Command::new("kill")
+                .args(["-INT", &pid])
+                .status();
+            let ended = crate::harness::poll_until(Duration::from_millis(DEMO_STOP_MS_MAX), || {
+                matches!(self.child.try_wait(), Ok(Some(_)))
+            });
+            if !ended {
+                let _ = self.child.kill();
+            }
+        }
         let _ = self.child.wait();
     }
 }
+
+/// How long a demo may take to stop after Ctrl+C before it is killed.
+const DEMO_STOP_MS_MAX: u64 = 10_000;
 
 /// `danvan demo` (the README's first command) leaves the town running with
 /// the web app of the hub and of a commune, every main page with something
