@@ -85,21 +85,26 @@ impl Browser {
             .enable_all()
             .build()
             .expect("tokio runtime");
+        let mut options = serde_json::json!({
+            "binary": "/usr/bin/chromium",
+            "args": [
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                format!("--window-size={width},{height}"),
+                "--lang=vi",
+            ],
+        });
+        // Chromium keeps a window at least 500 px wide; a phone's narrower
+        // screen is emulated instead.
+        if width < 500 {
+            options["mobileEmulation"] = serde_json::json!({
+                "deviceMetrics": { "width": width, "height": height, "pixelRatio": 1.0 },
+            });
+        }
         let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            serde_json::json!({
-                "binary": "/usr/bin/chromium",
-                "args": [
-                    "--headless=new",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-dev-shm-usage",
-                    format!("--window-size={width},{height}"),
-                    "--lang=vi",
-                ],
-            }),
-        );
+        caps.insert("goog:chromeOptions".into(), options);
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         let client = rt.block_on(async {
             ClientBuilder::new(connector)
@@ -154,22 +159,21 @@ impl Browser {
         self.wait_for_within(selector, Duration::from_millis(WAIT_MS_DEFAULT))
     }
 
-    /// Waits up to `limit` for an element matching `selector`.
+    /// Waits up to `limit` for an element matching `selector`. A lookup
+    /// that meets the page being replaced (a form just posted) is tried
+    /// again, like one that finds nothing yet.
     pub(crate) fn wait_for_within(&self, selector: &str, limit: Duration) -> Element {
-        self.rt
-            .block_on(
-                self.client()
-                    .wait()
-                    .at_most(limit)
-                    .every(Duration::from_millis(100))
-                    .for_element(Locator::Css(selector)),
-            )
-            .unwrap_or_else(|e| {
-                panic!(
+        let deadline = Instant::now() + limit;
+        loop {
+            match self.rt.block_on(self.client().find(Locator::Css(selector))) {
+                Ok(element) => return element,
+                Err(e) if Instant::now() >= deadline => panic!(
                     "no element {selector:?} within {limit:?} on {}: {e}",
                     self.url()
-                )
-            })
+                ),
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
     }
 
     /// Waits until `condition` holds of the browser, polling; panics with
@@ -251,6 +255,24 @@ impl Browser {
                 element.send_keys(text).await
             })
             .unwrap_or_else(|e| panic!("fill {selector:?}: {e}"));
+    }
+
+    /// Chooses the option with `value` in the `<select>` matching `selector`.
+    pub(crate) fn select(&self, selector: &str, value: &str) {
+        let element = self.wait_for(selector);
+        self.rt
+            .block_on(element.select_by_value(value))
+            .unwrap_or_else(|e| panic!("choose {value:?} in {selector:?}: {e}"));
+    }
+
+    /// The current value of the form field matching `selector` (what the
+    /// officer would see typed in it).
+    pub(crate) fn value(&self, selector: &str) -> String {
+        let element = self.wait_for(selector);
+        self.rt
+            .block_on(element.prop("value"))
+            .unwrap_or_else(|e| panic!("value of {selector:?}: {e}"))
+            .unwrap_or_default()
     }
 
     /// Chooses a file for the `<input type=file>` matching `selector`.
@@ -356,11 +378,15 @@ impl WebServer {
             let addr = line
                 .split(|c: char| c.is_whitespace() || c == '/')
                 .find_map(|w| w.trim_end_matches([',', '.']).parse::<SocketAddr>().ok());
+            // `serve` prints its sync address and the app's, in either
+            // order.
             if line.contains("http://") {
                 web = addr;
-                break;
             } else if with_sync && sync_addr.is_none() {
                 sync_addr = addr;
+            }
+            if web.is_some() && (!with_sync || sync_addr.is_some()) {
+                break;
             }
         }
         let Some(mut addr) = web else {
@@ -402,16 +428,35 @@ impl Drop for WebServer {
     }
 }
 
+/// What the app answered to a plain request.
+pub(crate) struct Reply {
+    /// The HTTP status code.
+    pub(crate) status: u16,
+    /// The response's headers, names in lowercase.
+    pub(crate) headers: Vec<(String, String)>,
+    /// The body as sent (chunked bodies are not used by the app).
+    pub(crate) body: Vec<u8>,
+}
+
+impl Reply {
+    /// The value of header `name` (lowercase), if sent.
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// A plain HTTP/1.1 request to the app, outside any browser: for what a
-/// browser would never send (a form without its token). Returns the status
-/// code and the body.
-pub(crate) fn http_request(
+/// browser would never send (a form without its token) and for downloads.
+pub(crate) fn http_exchange(
     addr: SocketAddr,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
     body: &str,
-) -> (u16, String) {
+) -> Reply {
     let mut stream = TcpStream::connect(addr).expect("connect to the web app");
     stream
         .set_read_timeout(Some(Duration::from_millis(WAIT_MS_DEFAULT)))
@@ -432,15 +477,40 @@ pub(crate) fn http_request(
     stream
         .read_to_end(&mut response)
         .expect("read the response");
-    let response = String::from_utf8_lossy(&response).into_owned();
-    let status = response
-        .split_whitespace()
-        .nth(1)
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(response.len());
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
+    let body = response.get(split + 4..).unwrap_or_default().to_vec();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status in {response:?}"));
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
+        .unwrap_or_else(|| panic!("no status in {head:?}"));
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// [`http_exchange`], with the status code and the body as text.
+pub(crate) fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
+    let reply = http_exchange(addr, method, path, headers, body);
+    (
+        reply.status,
+        String::from_utf8_lossy(&reply.body).into_owned(),
+    )
 }

@@ -18,3 +18,5 @@ mod storage_faults;
 mod sync;
 mod web;
 mod web_browse;
+mod web_forms;
+mod web_look;

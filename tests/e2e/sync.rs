@@ -343,7 +343,7 @@ fn the_demo_runs_and_converges() {
     let tmp = crate::harness::TempDir::new("demo");
     let keep = tmp.path().join("demo");
     let mut cmd = Command::new(crate::harness::danvan_bin());
-    cmd.args(["demo", "--keep"]).arg(&keep);
+    cmd.args(["demo", "--once", "--keep"]).arg(&keep);
     let out = without_danvan_env(&mut cmd).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(

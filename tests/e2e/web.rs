@@ -1,8 +1,11 @@
 //! The web app in a real headless Chromium: what an officer sees and does
 //! in the browser, against the real `danvan` binary.
 
-use crate::browser::{Browser, WebServer, http_request};
+use std::time::Duration;
+
+use crate::browser::{Browser, WebServer, http_exchange, http_request};
 use crate::harness::Dv;
+use crate::web_forms::{Input, create, create_dialogue, listed};
 
 #[test]
 fn web_dashboard_in_vietnamese() {
@@ -152,6 +155,19 @@ fn web_on_lan_needs_login_and_forms_need_their_token() {
     assert!(body.contains("Hãy thử lại sau 15 phút"), "{body}");
 }
 
+/// Opens the Đồng bộ page of the app at `site` (`http://ADDR`), checks it
+/// offers `target`, presses "Đồng bộ ngay" and returns the result line once
+/// the sync finished.
+fn sync_now(browser: &Browser, site: &str, target: &str) -> String {
+    browser.goto(&format!("{site}/dong-bo"));
+    browser.wait_for_text(target);
+    browser.click("#sync-now");
+    browser.wait_for("#sync-result");
+    let result = browser.text("#sync-result");
+    assert!(result.starts_with("Đồng bộ xong"), "{result}");
+    result
+}
+
 fn activity(dv: &Dv, title: &str) -> String {
     dv.add(&[
         "activity",
@@ -166,11 +182,9 @@ fn activity(dv: &Dv, title: &str) -> String {
 }
 
 fn activity_ids(dv: &Dv) -> Vec<String> {
-    dv.json(&["list", "--kind", "activity"])
-        .as_array()
-        .expect("list is an array")
-        .iter()
-        .map(|r| r["id"].as_str().unwrap().to_string())
+    listed(dv, "activity")
+        .into_iter()
+        .map(|(id, _)| id)
         .collect()
 }
 
@@ -187,12 +201,7 @@ fn web_sync_now_brings_the_peer_record() {
     assert!(!activity_ids(&a).contains(&made));
 
     let browser = Browser::open();
-    browser.goto(&web.url("/dong-bo"));
-    browser.wait_for_text(&b_server.addr.to_string());
-    browser.click("#sync-now");
-    browser.wait_for("#sync-result");
-    let result = browser.text("#sync-result");
-    assert!(result.starts_with("Đồng bộ xong"), "{result}");
+    let result = sync_now(&browser, &web.url(""), &b_server.addr.to_string());
     assert!(
         result.contains("1 mới") || result.contains(" mới,"),
         "{result}"
@@ -294,4 +303,255 @@ fn web_town_roster_invite_revoke_audit_and_refused_bundle() {
     browser.wait_for("#audit");
     assert_eq!(browser.count("#audit tbody tr"), 1);
     assert_eq!(browser.count("#audit tbody tr[data-event='roster']"), 1);
+}
+
+/// The report of the second half of 2023 for the whole town, as the hub's
+/// Báo cáo page links it in `format`: checks the answer and returns it.
+fn download_report(browser: &Browser, web: &WebServer, format: &str, mime: &str) -> Vec<u8> {
+    browser.goto(&web.url("/bao-cao?period=2023-H2&unit=duc-pho"));
+    browser.wait_for("#report");
+    let link = format!("p.downloads a[href^='/bao-cao/tai-ve/{format}']");
+    let href = browser.attr(&link, "href").expect("a download link");
+    let path = href.trim_start_matches(&web.url(""));
+    let reply = http_exchange(web.addr, "GET", path, &[], "");
+    assert_eq!(reply.status, 200, "{path}");
+    assert_eq!(reply.header("content-type"), Some(mime), "{path}");
+    assert!(
+        reply
+            .header("content-disposition")
+            .is_some_and(|d| d.contains(&format!(".{format}"))),
+        "{path}: not a download"
+    );
+    reply.body
+}
+
+/// A commune's week in the browser, as its officer lives it: record an
+/// activity and a petition on the commune node's page, press sync, and
+/// download the town's report on the hub's page, with the week counted.
+#[test]
+fn web_a_week_of_work_recorded_synced_and_reported() {
+    use Input::Text;
+    let town = Dv::init_with("town-week", &["--authority", "--unit", "duc-pho"]);
+    let hub = WebServer::serve(&town, "127.0.0.1:0", &[]);
+    let hub_sync = hub.sync_addr.expect("the hub's sync address");
+    let commune = Dv::init("pho-minh");
+    let commune_id = crate::sync::node_id(&commune);
+    town.ok(&[
+        "roster",
+        "add",
+        &commune_id,
+        "--unit",
+        "pho-minh",
+        "--role",
+        "officer",
+        "--name",
+        "UBND phường Phổ Minh",
+    ]);
+    let invite = town.ok(&["invite", &commune_id, "--addr", &hub_sync.to_string()]);
+    commune.ok(&["join", invite.trim()]);
+    let web = WebServer::web(&commune, "127.0.0.1:0");
+    let browser = Browser::open();
+
+    let dialogue = "Đối thoại giữa Bí thư Đảng ủy với Nhân dân khu phố 2";
+    let activity = create_dialogue(&browser, &web, dialogue);
+    let petition = create(
+        &browser,
+        &web,
+        "/them/don-thu",
+        &[
+            Text("received", "18/07/2023"),
+            Text("citizen", "Phạm Văn Dũng"),
+            Text("content", "Đề nghị sửa đường bê tông thôn Phước Lộc"),
+        ],
+    );
+    let before = download_report(&browser, &hub, "csv", "text/csv; charset=utf-8");
+    let before = String::from_utf8(before).expect("utf-8 csv");
+    assert!(
+        !before.contains("Đối thoại trực tiếp với Nhân dân,1,120"),
+        "{before}"
+    );
+
+    let result = sync_now(&browser, &web.url(""), &hub_sync.to_string());
+    assert!(
+        !result.contains("gửi 0 thay đổi"),
+        "nothing was sent: {result}"
+    );
+    assert!(activity_ids(&town).contains(&activity));
+    assert!(
+        listed(&town, "petition")
+            .iter()
+            .any(|(id, _)| *id == petition)
+    );
+
+    // The town office downloads the report from the hub's own page.
+    let csv = download_report(&browser, &hub, "csv", "text/csv; charset=utf-8");
+    let csv = String::from_utf8(csv).expect("utf-8 csv");
+    assert!(
+        csv.contains("Đối thoại trực tiếp với Nhân dân,1,120"),
+        "{csv}"
+    );
+    assert!(csv.contains("Phường Phổ Minh,1,120"), "{csv}");
+    assert!(csv.contains("Tiếp nhận 1 phản ánh"), "{csv}");
+    let xlsx = download_report(
+        &browser,
+        &hub,
+        "xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    );
+    assert!(
+        xlsx.starts_with(b"PK\x03\x04"),
+        "the xlsx is not a zip file"
+    );
+    // The page itself shows the week too.
+    assert!(
+        browser
+            .text("#report")
+            .contains("1 buổi đối thoại trực tiếp")
+    );
+}
+
+/// `danvan demo --web 127.0.0.1:0` running until [`DemoTown::stop`] sends
+/// it Ctrl+C (SIGINT), or until it is dropped (Ctrl+C too, then killed if
+/// it does not end).
+pub(crate) struct DemoTown {
+    child: std::process::Child,
+    out: std::io::BufReader<std::process::ChildStdout>,
+    /// The hub's web app, then Phổ Minh's (`http://ADDR`, no slash).
+    pub(crate) sites: Vec<String>,
+    /// The temporary data the demo says it removes on exit.
+    pub(crate) data: std::path::PathBuf,
+    /// What it printed until it was ready.
+    pub(crate) printed: String,
+}
+
+impl DemoTown {
+    pub(crate) fn start() -> DemoTown {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        let mut cmd = Command::new(crate::harness::danvan_bin());
+        cmd.args(["demo", "--web", "127.0.0.1:0"]);
+        let mut child = crate::harness::without_danvan_env(&mut cmd)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start danvan demo");
+        let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let mut sites = Vec::new();
+        let mut data = None;
+        let mut printed = String::new();
+        // Bounded: the demo prints a few dozen lines before it is ready.
+        for _ in 0..200 {
+            let mut line = String::new();
+            if out.read_line(&mut line).unwrap_or(0) == 0 {
+                break;
+            }
+            printed.push_str(&line);
+            if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
+                sites.push(url.trim_end_matches('/').to_string());
+            }
+            if let Some(rest) = line.trim().strip_prefix("Dữ liệu tạm tại ") {
+                data = rest
+                    .split(" sẽ bị xóa")
+                    .next()
+                    .map(std::path::PathBuf::from);
+            }
+            if line.contains("Ctrl+C") {
+                break;
+            }
+        }
+        let demo = DemoTown {
+            child,
+            out,
+            sites,
+            data: data.unwrap_or_default(),
+            printed,
+        };
+        assert_eq!(demo.sites.len(), 2, "two web addresses:\n{}", demo.printed);
+        assert!(demo.data.is_dir(), "no data directory:\n{}", demo.printed);
+        demo
+    }
+
+    /// Presses Ctrl+C; returns whether it exited cleanly and what it
+    /// printed meanwhile.
+    pub(crate) fn stop(&mut self) -> (bool, String) {
+        let pid = self.child.id().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status();
+        let status = self.child.wait().expect("wait for the demo");
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut self.out, &mut rest);
+        (status.success(), rest)
+    }
+}
+
+impl Drop for DemoTown {
+    fn drop(&mut self) {
+        // Ctrl+C first, so the demo removes its temporary data; killed only
+        // if it has not ended after a while.
+        if let Ok(None) = self.child.try_wait() {
+            let pid = self.child.id().to_string();
+            let _ = std::process::Command::new("kill")
+                .args(["-INT", &pid])
+                .status();
+            let ended = crate::harness::poll_until(Duration::from_millis(DEMO_STOP_MS_MAX), || {
+                matches!(self.child.try_wait(), Ok(Some(_)))
+            });
+            if !ended {
+                let _ = self.child.kill();
+            }
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// How long a demo may take to stop after Ctrl+C before it is killed.
+const DEMO_STOP_MS_MAX: u64 = 10_000;
+
+/// `danvan demo` (the README's first command) leaves the town running with
+/// the web app of the hub and of a commune, every main page with something
+/// on it, until Ctrl+C, which removes its temporary data.
+#[test]
+fn web_demo_serves_the_hub_and_a_commune_until_ctrl_c() {
+    let mut demo = DemoTown::start();
+    let printed = &demo.printed;
+    assert!(printed.contains("Mọi nút đã hội tụ"), "{printed}");
+    assert!(printed.contains("Văn phòng thị xã"), "{printed}");
+    let (hub, commune) = (demo.sites[0].clone(), demo.sites[1].clone());
+
+    let browser = Browser::open();
+    // The commune officer's overview: petitions due, a task with progress.
+    browser.goto(&format!("{commune}/"));
+    browser.wait_for("main h1");
+    let main = browser.text("main");
+    assert!(main.contains("Đơn thư đến hạn"), "{main}");
+    assert!(main.contains("còn ") && main.contains("quá "), "{main}");
+    assert!(main.contains("Vận động Nhân dân tham gia"), "{main}");
+    // A household the two field laptops edited apart waits to be resolved.
+    browser.goto(&format!("{commune}/ho-so?kind=household"));
+    browser.wait_for("#records");
+    assert!(browser.count("#records tbody tr") >= 4);
+    browser.goto(&format!("{commune}/ho-so?q=vo+van+tam"));
+    browser.click("#records tbody tr:first-child a.record");
+    browser.wait_for("#conflicts .conflict[data-field=compensation_vnd]");
+    // Sync from the ward's page reaches the hub running in the same demo.
+    sync_now(&browser, &commune, "Trạm của thị xã");
+    // The hub's land-clearance board has households at several stages.
+    browser.goto(&format!("{hub}/gpmb"));
+    browser.wait_for("main h1");
+    let board = browser.text("main");
+    assert!(board.contains("bàn giao"), "{board}");
+    // The hub's Thị xã page lists the whole roster.
+    browser.goto(&format!("{hub}/thi-xa"));
+    browser.wait_for("#members");
+    assert!(browser.count("#members tbody tr") >= 6);
+
+    let (clean, rest) = demo.stop();
+    assert!(clean, "{rest}");
+    assert!(rest.contains("Đã dừng"), "{rest}");
+    assert!(
+        !demo.data.exists(),
+        "the demo left {} behind",
+        demo.data.display()
+    );
 }

@@ -232,6 +232,13 @@ enum Command {
         /// Giữ lại thư mục dữ liệu của bản chạy thử tại đây
         #[arg(long)]
         keep: Option<PathBuf>,
+        /// Chạy kịch bản, in kết quả rồi thoát (không mở trang web)
+        #[arg(long)]
+        once: bool,
+        /// Địa chỉ trang web của trạm thị xã; trang của phường Phổ Minh ở cổng kế tiếp
+        /// (mặc định 127.0.0.1:8420, cổng bận thì lấy cổng trống tiếp theo)
+        #[arg(long, value_name = "ADDR")]
+        web: Option<std::net::SocketAddr>,
     },
     /// Báo cáo định kỳ theo đơn vị và kỳ: md, csv, xlsx, html (hoặc json)
     Report {
@@ -653,10 +660,18 @@ fn run(cli: Cli) -> Result<()> {
             }
             return Ok(());
         }
-        Command::Demo { keep } => {
+        Command::Demo { keep, once, web } => {
             let runtime = runtime()?;
-            let report = runtime.block_on(danvan_node::demo::run(keep.as_deref()))?;
-            print!("{report}");
+            if once {
+                let report = runtime.block_on(danvan_node::demo::run(keep.as_deref()))?;
+                print!("{report}");
+            } else {
+                let listen = match web {
+                    Some(addr) => addr,
+                    None => danvan_web::DEFAULT_LISTEN.parse()?,
+                };
+                runtime.block_on(web::demo(keep.as_deref(), listen))?;
+            }
             return Ok(());
         }
         Command::Units { json } => {

@@ -79,3 +79,95 @@ fn read_password(name: &str) -> Result<String> {
         .context("không đọc được mật khẩu")?;
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
+
+/// How many ports after the asked one the demo tries when it is taken.
+const DEMO_PORT_TRIES_MAX: u16 = 50;
+
+/// Binds `addr`, or the next free port after it.
+async fn bind_free(addr: SocketAddr) -> Result<tokio::net::TcpListener> {
+    let mut last = None;
+    for step in 0..DEMO_PORT_TRIES_MAX {
+        let Some(port) = addr.port().checked_add(step) else {
+            break;
+        };
+        let mut at = addr;
+        at.set_port(port);
+        match tokio::net::TcpListener::bind(at).await {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some(e),
+        }
+        if addr.port() == 0 {
+            break;
+        }
+    }
+    let e = last.map(|e| e.to_string()).unwrap_or_default();
+    anyhow::bail!(
+        "không mở được trang web tại {addr} hay {DEMO_PORT_TRIES_MAX} cổng kế tiếp: {e}. Hãy chọn địa chỉ khác bằng --web"
+    )
+}
+
+/// `danvan demo`: the scripted run, then the town left running with the web
+/// app of the hub and of Phường Phổ Minh, until Ctrl+C.
+pub(crate) async fn demo(keep: Option<&Path>, listen: SocketAddr) -> Result<()> {
+    let town = danvan_node::demo::DemoTown::start(keep).await?;
+    print!("{}", town.summary);
+    let hub_listener = bind_free(listen).await?;
+    let hub_addr = hub_listener.local_addr()?;
+    let mut next = hub_addr;
+    next.set_port(if listen.port() == 0 {
+        0
+    } else {
+        hub_addr.port() + 1
+    });
+    let commune_listener = bind_free(next).await?;
+    let commune_addr = commune_listener.local_addr()?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut apps = tokio::task::JoinSet::new();
+    for (node, listener, dir) in [
+        (town.hub.clone(), hub_listener, town.base.join("hub")),
+        (
+            town.commune.clone(),
+            commune_listener,
+            town.base.join("pho-minh"),
+        ),
+    ] {
+        let config = danvan_web::WebConfig {
+            listen: listener.local_addr()?,
+            data_dir: dir,
+        };
+        let mut stopped = stopped.clone();
+        apps.spawn(danvan_web::serve_on(node, config, listener, async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }));
+    }
+    println!();
+    println!("Thị xã chạy thử đang hoạt động. Mở trình duyệt:");
+    println!("  Văn phòng thị xã (trạm):   http://{hub_addr}/");
+    println!("  Phường Phổ Minh (cán bộ):  http://{commune_addr}/");
+    println!("Trạm nhận đồng bộ tại {}.", town.hub_sync_addr);
+    match keep {
+        Some(dir) => println!("Dữ liệu giữ lại tại {}.", dir.display()),
+        None => println!(
+            "Dữ liệu tạm tại {} sẽ bị xóa khi dừng.",
+            town.base.display()
+        ),
+    }
+    println!("Nhấn Ctrl+C để dừng.");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        Some(done) = apps.join_next() => {
+            // An app ended on its own: that is an error worth showing.
+            let _ = stop.send(true);
+            town.stop().await?;
+            done??;
+            anyhow::bail!("trang web dừng bất ngờ");
+        }
+    }
+    let _ = stop.send(true);
+    while let Some(done) = apps.join_next().await {
+        done??;
+    }
+    town.stop().await?;
+    println!("Đã dừng thị xã chạy thử.");
+    Ok(())
+}

@@ -214,7 +214,7 @@ impl Node {
                 },
             ));
         }
-        ranked.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        ranked.sort_by_key(|r| (r.0, r.1));
         let total = ranked.len();
         let rows = ranked
             .into_iter()

@@ -18,6 +18,9 @@ struct Member {
     label: &'static str,
     unit: &'static str,
     node: SharedNode,
+    /// The petitions of 2023 it recorded (a commune's), which the live
+    /// demo closes.
+    petitions: Vec<String>,
 }
 
 fn loopback() -> SocketAddr {
@@ -64,8 +67,8 @@ fn task(node: &Node, number: &str, title: &str, assigned: &[&str]) -> Result<Rec
     }))
 }
 
-/// Work a commune records offline.
-fn commune_work(node: &mut Node, unit_name: &str) -> Result<(), NodeError> {
+/// Work a commune records offline; returns the ids of its petitions.
+fn commune_work(node: &mut Node, unit_name: &str) -> Result<Vec<String>, NodeError> {
     let records = [
         node.new_activity(
             None,
@@ -126,10 +129,14 @@ fn commune_work(node: &mut Node, unit_name: &str) -> Result<(), NodeError> {
             "đất đai",
         )?,
     ];
+    let mut petitions = Vec::new();
     for r in &records {
-        node.add(r)?;
+        let id = node.add(r)?;
+        if r.kind() == Kind::Petition {
+            petitions.push(id.to_string());
+        }
     }
-    Ok(())
+    Ok(petitions)
 }
 
 async fn sync(member: &Member, hub: SocketAddr) -> Result<SyncSummary, NodeError> {
@@ -154,22 +161,27 @@ fn count(node: &SharedNode) -> Result<(u64, u64), NodeError> {
 pub async fn run(keep: Option<&Path>) -> Result<String, NodeError> {
     let base: PathBuf = match keep {
         Some(dir) => dir.to_path_buf(),
-        None => std::env::temp_dir().join(format!(
-            "danvan-demo-{}",
-            random_bytes::<4>()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        )),
+        None => temp_base(),
     };
-    let result = run_in(&base).await;
+    let result = run_in(&base).await.map(|(out, _)| out);
     if keep.is_none() {
         let _ = std::fs::remove_dir_all(&base);
     }
     result
 }
 
-async fn run_in(base: &Path) -> Result<String, NodeError> {
+/// A fresh directory under the system's temporary directory.
+fn temp_base() -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "danvan-demo-{}",
+        random_bytes::<4>()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    ))
+}
+
+async fn run_in(base: &Path) -> Result<(String, Vec<Member>), NodeError> {
     let mut out = String::new();
     let plan: [(&str, &str, &str); 6] = [
         ("hub", "duc-pho", "Trạm thị xã (Ban Dân vận Thị ủy)"),
@@ -244,9 +256,10 @@ async fn run_in(base: &Path) -> Result<String, NodeError> {
             hub.add(t)?;
         }
     }
-    for (label, _, node) in &mut nodes[1..=3] {
+    let mut petitions = vec![Vec::new(); nodes.len()];
+    for (i, (label, _, node)) in nodes.iter_mut().enumerate().take(4).skip(1) {
         let name = label.to_string();
-        commune_work(node, &name)?;
+        petitions[i] = commune_work(node, &name)?;
     }
     let shared_household = {
         let laptop = &mut nodes[4].2;
@@ -273,11 +286,13 @@ async fn run_in(base: &Path) -> Result<String, NodeError> {
     };
     let members: Vec<Member> = nodes
         .into_iter()
-        .map(|(label, unit, node)| {
+        .zip(petitions)
+        .map(|((label, unit, node), petitions)| {
             Ok(Member {
                 label,
                 unit,
                 node: SharedNode::new(node, false)?,
+                petitions,
             })
         })
         .collect::<Result<_, NodeError>>()?;
@@ -491,5 +506,300 @@ async fn run_in(base: &Path) -> Result<String, NodeError> {
         counts[0],
         shown.len()
     );
-    Ok(out)
+    Ok((out, members))
+}
+
+/// The demo town left running after its scripted run, for the web app to
+/// show: every node open in this process, the hub taking sync connections
+/// on loopback, and this week's work recorded so every page has something
+/// on it. [`DemoTown::stop`] ends it.
+pub struct DemoTown {
+    /// What the scripted run printed.
+    pub summary: String,
+    /// Where the data directories are.
+    pub base: PathBuf,
+    /// The town hub (Văn phòng thị xã).
+    pub hub: SharedNode,
+    /// The node of Phường Phổ Minh.
+    pub commune: SharedNode,
+    /// Where the hub takes sync connections.
+    pub hub_sync_addr: SocketAddr,
+    remove_on_stop: bool,
+    others: Vec<SharedNode>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    serve: tokio::task::JoinHandle<Result<(), NodeError>>,
+}
+
+impl DemoTown {
+    /// Runs the scripted demo, records this week's work, and leaves the
+    /// town running. The data directories go under `keep`, or under a
+    /// temporary directory removed by [`DemoTown::stop`].
+    pub async fn start(keep: Option<&Path>) -> Result<DemoTown, NodeError> {
+        let base = keep.map(Path::to_path_buf).unwrap_or_else(temp_base);
+        let started = DemoTown::start_in(&base, keep.is_none()).await;
+        if started.is_err() && keep.is_none() {
+            let _ = std::fs::remove_dir_all(&base);
+        }
+        started
+    }
+
+    async fn start_in(base: &Path, remove_on_stop: bool) -> Result<DemoTown, NodeError> {
+        let (mut summary, members) = run_in(base).await?;
+        let hub = members[0].node.clone();
+        let endpoint = hub.bind(loopback())?;
+        let hub_sync_addr = endpoint.local_addr();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = hub.clone();
+        let serve = tokio::spawn(async move {
+            serving
+                .serve(endpoint, None, async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        // The invites named a made-up address; every node now learns where
+        // the hub really listens, so "Đồng bộ ngay" on any page reaches it.
+        let hub_id = hub.id();
+        let addr = hub_sync_addr.to_string();
+        for m in &members[1..] {
+            m.node
+                .with(|n| n.trust_add(&hub_id, Some(&addr), Some("Trạm văn phòng thị xã")))??;
+        }
+        let today = (time::OffsetDateTime::now_utc() + time::Duration::hours(7)).date();
+        this_week(&members, today)?;
+        sync_all(&members, hub_sync_addr).await?;
+        // The communes report on the town's new task once they hold it.
+        progress_this_week(&members, today)?;
+        sync_all(&members, hub_sync_addr).await?;
+        let _ = writeln!(
+            summary,
+            "\nĐã ghi thêm công việc của tuần này (đến ngày {}/{}/{}) và đồng bộ qua trạm.",
+            today.day(),
+            u8::from(today.month()),
+            today.year()
+        );
+        let mut nodes = members.into_iter().map(|m| m.node);
+        let hub = nodes.next().expect("the hub");
+        let commune = nodes.next().expect("Phổ Minh");
+        Ok(DemoTown {
+            summary,
+            base: base.to_path_buf(),
+            hub,
+            commune,
+            hub_sync_addr,
+            remove_on_stop,
+            others: nodes.collect(),
+            stop,
+            serve,
+        })
+    }
+
+    /// Stops the hub, closes every node, and removes the data directories
+    /// unless they were kept.
+    pub async fn stop(self) -> Result<(), NodeError> {
+        let DemoTown {
+            base,
+            hub,
+            commune,
+            remove_on_stop,
+            others,
+            stop,
+            serve,
+            ..
+        } = self;
+        let _ = stop.send(());
+        let served = serve.await.map_err(|e| NodeError::Demo(e.to_string()));
+        drop((hub, commune, others));
+        if remove_on_stop {
+            let _ = std::fs::remove_dir_all(&base);
+        }
+        served?
+    }
+}
+
+/// Two rounds through the hub, so what one node sent reaches every other.
+async fn sync_all(members: &[Member], hub: SocketAddr) -> Result<(), NodeError> {
+    for _ in 0..2 {
+        for m in &members[1..] {
+            sync(m, hub).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A draft refused: in the demo's own data, a bug of the demo.
+fn demo_add(node: &SharedNode, draft: crate::Draft) -> Result<String, NodeError> {
+    node.with(|n| n.add_draft(&draft))?
+        .map(|id| id.to_string())
+        .map_err(|e| NodeError::Demo(e.to_string()))
+}
+
+/// This week's work, dated from `today`, so the pages of the current
+/// period are not empty: activities, a petition near its deadline and one
+/// past it in each commune, a task of the town with progress from each
+/// commune, and households at every stage of the land clearance.
+fn this_week(members: &[Member], today: time::Date) -> Result<(), NodeError> {
+    use crate::{ActivityDraft, Draft, HouseholdDraft, PetitionDraft, TaskDraft};
+    let day = |back: i64| danvan_model::format_date(today - time::Duration::days(back));
+    demo_add(
+        &members[0].node,
+        Draft::Task(TaskDraft {
+            number: "2.1".into(),
+            title: "Vận động Nhân dân tham gia giữ gìn vệ sinh môi trường, xây dựng nông thôn mới"
+                .into(),
+            assigned: vec!["pho-minh".into(), "pho-an".into(), "pho-thanh".into()],
+            due: danvan_model::format_date(today + time::Duration::days(20)),
+            source: "Kết luận của Ban Thường vụ Thị ủy".into(),
+            ..TaskDraft::default()
+        }),
+    )?;
+    // The communes see the new task only after a sync; the older ones they
+    // already hold.
+    for (i, m) in members[1..=3].iter().enumerate() {
+        let unit_name = m.label;
+        demo_add(
+            &m.node,
+            Draft::Activity(ActivityDraft {
+                activity_type: vocab::ACTIVITY_PROPAGANDA.into(),
+                date: day(2 + i as i64),
+                title: format!("Tuyên truyền Luật Đất đai 2024 cho Nhân dân {unit_name}"),
+                place: "Nhà văn hóa khu dân cư".into(),
+                attendance: format!("{}", 60 + 15 * i),
+                ..ActivityDraft::default()
+            }),
+        )?;
+        demo_add(
+            &m.node,
+            Draft::Activity(ActivityDraft {
+                activity_type: vocab::ACTIVITY_RECEPTION.into(),
+                date: day(5),
+                title: "Tiếp công dân định kỳ của Bí thư Đảng ủy".into(),
+                citizens: format!("{}", 9 + i),
+                matters: "4".into(),
+                ..ActivityDraft::default()
+            }),
+        )?;
+        demo_add(
+            &m.node,
+            Draft::Petition(PetitionDraft {
+                petition_type: vocab::PETITION_PROPOSAL.into(),
+                received: day(11),
+                citizen: ["Trần Văn Sáu", "Đinh Thị Hạnh", "Bùi Văn Lực"][i].into(),
+                content: "Đề nghị lắp đèn chiếu sáng tuyến đường liên thôn".into(),
+                category: "hạ tầng".into(),
+                ..PetitionDraft::default()
+            }),
+        )?;
+        demo_add(
+            &m.node,
+            Draft::Petition(PetitionDraft {
+                petition_type: vocab::PETITION_FEEDBACK.into(),
+                received: day(24),
+                citizen: ["Ngô Thị Lan", "Võ Văn Hải", "Lê Văn Tư"][i].into(),
+                content: "Phản ánh nước thải từ cơ sở chế biến hải sản gây ô nhiễm".into(),
+                category: "môi trường".into(),
+                ..PetitionDraft::default()
+            }),
+        )?;
+    }
+    // Households of the expressway across the stages, as the field team
+    // moved them this month.
+    let laptop = &members[4].node;
+    let stages: [(&str, &str, &[&str]); 4] = [
+        (
+            "Nguyễn Thị Cúc",
+            "18/120:310:ONT",
+            &[vocab::STAGE_PLAN_POSTED],
+        ),
+        (
+            "Đặng Văn Phúc",
+            "18/121:540:LUC",
+            &[
+                vocab::STAGE_PLAN_POSTED,
+                vocab::STAGE_AGREED,
+                vocab::STAGE_PAID,
+            ],
+        ),
+        (
+            "Trương Thị Nga",
+            "19/52:275.5:ONT",
+            &[
+                vocab::STAGE_PLAN_POSTED,
+                vocab::STAGE_AGREED,
+                vocab::STAGE_PAID,
+                vocab::STAGE_HANDED_OVER,
+            ],
+        ),
+        ("Lý Văn Quang", "19/53:820:CLN", &[]),
+    ];
+    for (i, (head, parcel, moves)) in stages.into_iter().enumerate() {
+        let id = demo_add(
+            laptop,
+            Draft::Household(HouseholdDraft {
+                project: "cao-toc-bac-nam".into(),
+                head: head.into(),
+                village: "Tổ dân phố Vĩnh Xuân".into(),
+                parcels: vec![parcel.into()],
+                compensation_vnd: format!("{}", 350_000_000 + 120_000_000 * i),
+                ..HouseholdDraft::default()
+            }),
+        )?;
+        laptop.with(|n| -> Result<(), NodeError> {
+            n.household_visit(
+                &id,
+                &day(6),
+                "Tổ công tác GPMB số 1",
+                "Giải thích chính sách bồi thường, hỗ trợ tái định cư",
+            )?;
+            for stage in moves {
+                n.household_status(&id, stage, &day(3), "Tổ công tác GPMB số 1", "")?;
+            }
+            Ok(())
+        })??;
+    }
+    Ok(())
+}
+
+/// The communes' progress on the town's new task this period, and the
+/// petitions of 2023 closed, so the overview lists what is due now.
+fn progress_this_week(members: &[Member], today: time::Date) -> Result<(), NodeError> {
+    let period = danvan_model::Period::half_of(today).to_string();
+    let progress = [
+        (
+            vocab::PROGRESS_DONE,
+            "Ra quân tổng vệ sinh, 320 lượt người tham gia",
+        ),
+        (
+            vocab::PROGRESS_UNDER_WAY,
+            "Đã phát động ở 3/5 thôn, còn 2 thôn trong tháng tới",
+        ),
+    ];
+    // The third commune has not reported yet: the overview shows it.
+    for (m, (status, summary)) in members[1..=2].iter().zip(progress) {
+        demo_add(
+            &m.node,
+            crate::Draft::Progress(crate::ProgressDraft {
+                task: "2.1".into(),
+                period: period.clone(),
+                status: status.into(),
+                summary: summary.into(),
+                ..crate::ProgressDraft::default()
+            }),
+        )?;
+    }
+    for m in &members[1..=3] {
+        for id in &m.petitions {
+            m.node.with(|n| {
+                n.edit(
+                    id,
+                    &[
+                        format!("status={}", vocab::PETITION_RESOLVED),
+                        "resolved=2023-09-15".into(),
+                        "answer=Đã trả lời công dân bằng văn bản".into(),
+                    ],
+                )
+            })??;
+        }
+    }
+    Ok(())
 }

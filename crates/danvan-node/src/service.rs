@@ -647,6 +647,11 @@ impl Node {
         Ok(self.store().peers()?)
     }
 
+    /// How many changes this node signed itself (all it ever wrote here).
+    pub fn own_change_count(&self) -> Result<usize, NodeError> {
+        Ok(self.store().hashes_by(&self.id())?.len())
+    }
+
     /// The newest audit entries.
     pub fn audit_log(&self, limit: usize) -> Result<Vec<danvan_store::AuditEntry>, NodeError> {
         Ok(self.store().audit_entries(limit)?)

@@ -311,14 +311,13 @@ impl Accounts {
         let id = random_secret(32);
         let mut sessions = self.sessions.lock().expect("sessions lock");
         sessions.retain(|_, s| now.duration_since(s.last_used) < SESSION_IDLE);
-        if sessions.len() >= SESSIONS_MAX {
-            if let Some(oldest) = sessions
+        if sessions.len() >= SESSIONS_MAX
+            && let Some(oldest) = sessions
                 .iter()
                 .min_by_key(|(_, s)| s.last_used)
                 .map(|(id, _)| id.clone())
-            {
-                sessions.remove(&oldest);
-            }
+        {
+            sessions.remove(&oldest);
         }
         sessions.insert(
             id.clone(),

@@ -2,7 +2,7 @@
 //! and unit, the navigation, and small pieces forms use (token, errors).
 
 use axum::http::StatusCode;
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use maud::{DOCTYPE, Markup, html};
 
 use crate::assets::{CSS_PATH, JS_PATH};
 use crate::auth::Ctx;
@@ -17,7 +17,6 @@ pub(crate) enum Nav {
     Sync,
     Report,
     Town,
-    None,
 }
 
 const NAV: &[(Nav, &str, &str)] = &[
@@ -29,18 +28,26 @@ const NAV: &[(Nav, &str, &str)] = &[
     (Nav::Report, "/bao-cao", "Báo cáo"),
 ];
 
+/// The `<head>` of every page: Vietnamese text, a phone's width, the
+/// stylesheet, and the script where the page has forms that use it.
+fn head(title: &str, with_script: bool) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) " · danvan" }
+            link rel="stylesheet" href=(CSS_PATH);
+            @if with_script { script src=(JS_PATH) defer {} }
+        }
+    }
+}
+
 /// A whole page: `title` in the tab and as the heading, `body` below it.
 pub(crate) fn page(ctx: &Ctx, active: Nav, title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="vi" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · danvan" }
-                link rel="stylesheet" href=(CSS_PATH);
-                script src=(JS_PATH) defer {}
-            }
+            (head(title, true))
             body {
                 header.top {
                     a.brand href="/" { "danvan" }
@@ -112,24 +119,13 @@ pub(crate) fn multiline(text: &str) -> Markup {
     }
 }
 
-/// Nothing: for `@if` branches that render no markup.
-#[allow(dead_code)]
-pub(crate) fn empty() -> Markup {
-    PreEscaped(String::new())
-}
-
 /// A page outside the navigation (the login page): the header names this
 /// machine, nothing else is offered until the officer logs in.
 pub(crate) fn bare_page(node: &crate::server::NodeInfo, title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="vi" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · danvan" }
-                link rel="stylesheet" href=(CSS_PATH);
-            }
+            (head(title, false))
             body {
                 header.top {
                     span.brand { "danvan" }

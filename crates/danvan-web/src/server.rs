@@ -110,14 +110,11 @@ pub async fn serve(
     config: WebConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), WebError> {
-    let auth = if config.needs_login() {
-        if !crate::auth::has_users(&config.data_dir) {
-            return Err(WebError::NoAccounts(config.listen));
-        }
-        Auth::accounts(&config.data_dir)?
-    } else {
-        Auth::local()
-    };
+    // Refused before binding, so no address is printed for an app that
+    // will not start.
+    if config.needs_login() && !crate::auth::has_users(&config.data_dir) {
+        return Err(WebError::NoAccounts(config.listen));
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|error| WebError::Listen {
@@ -128,6 +125,27 @@ pub async fn serve(
         addr: config.listen,
         error,
     })?;
+    println!("Trang web danvan: http://{addr}/");
+    serve_on(node, config, listener, shutdown).await
+}
+
+/// Serves the app for `node` on a listener already bound (the demo picks
+/// free ports itself) until `shutdown` completes. `config.listen` decides
+/// whether logins are needed, as in [`serve`].
+pub async fn serve_on(
+    node: SharedNode,
+    config: WebConfig,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), WebError> {
+    let auth = if config.needs_login() {
+        if !crate::auth::has_users(&config.data_dir) {
+            return Err(WebError::NoAccounts(config.listen));
+        }
+        Auth::accounts(&config.data_dir)?
+    } else {
+        Auth::local()
+    };
     let info = node.with(|n| NodeInfo::read(n))?;
     let state = AppState {
         node,
@@ -135,8 +153,7 @@ pub async fn serve(
         info: Arc::new(info),
         sync: Arc::new(crate::sync_runner::SyncRunner::default()),
     };
-    tracing::info!("trang web tại http://{addr}/");
-    println!("Trang web danvan: http://{addr}/");
+    tracing::info!("trang web tại http://{}/", config.listen);
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await

@@ -69,9 +69,7 @@ pub(crate) fn refused_since(
 ) -> Result<Vec<RefusedChange>, NodeError> {
     // The audit log is read newest first in a window large enough for the
     // session; entries older than the start are dropped.
-    let entries = node
-        .store()
-        .audit_entries(limit.saturating_mul(4).max(64))?;
+    let entries = node.audit_log(limit.saturating_mul(4).max(64))?;
     let mut refused: Vec<RefusedChange> = entries
         .into_iter()
         .filter(|e| e.event == "rejected-change" && e.at >= since_ms)

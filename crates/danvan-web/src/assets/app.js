@@ -1,5 +1,6 @@
 // danvan: the little script the pages use. Everything works without it;
-// it only adds live progress to the sync page and confirmation prompts.
+// it only adds live progress to the sync page, confirmation prompts, and
+// the cursor in the first field to fix on a refused form.
 "use strict";
 document.addEventListener("submit", function (ev) {
   var form = ev.target;
@@ -42,4 +43,14 @@ document.addEventListener("submit", function (ev) {
       .catch(function () { window.setTimeout(poll, 2000); });
   };
   window.setTimeout(poll, 300);
+})();
+
+// A refused form: put the cursor in the first field to fix, which also
+// brings it into view on a small screen.
+(function () {
+  var first = document.querySelector("[aria-invalid=true]");
+  if (first) {
+    first.focus();
+    first.scrollIntoView({ block: "center" });
+  }
 })();

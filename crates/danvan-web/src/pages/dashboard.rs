@@ -51,7 +51,7 @@ pub(crate) async fn show(ctx: Ctx, State(state): State<AppState>) -> Result<Mark
     let today = view::today_vn();
     let period = view::current_period();
     let overview = state.call(|n| {
-        let roster = n.store().roster()?;
+        let roster = n.roster()?;
         let is_hub = |peer: &NodeId| {
             roster
                 .as_ref()
@@ -59,7 +59,6 @@ pub(crate) async fn show(ctx: Ctx, State(state): State<AppState>) -> Result<Mark
                 .is_some_and(|m| m.role == Role::Hub)
         };
         let peers: Vec<PeerLine> = n
-            .store()
             .peers()?
             .into_iter()
             .map(|row| {
@@ -74,8 +73,7 @@ pub(crate) async fn show(ctx: Ctx, State(state): State<AppState>) -> Result<Mark
             })
             .collect();
         let refused: Vec<AuditEntry> = n
-            .store()
-            .audit_entries(AUDIT_ENTRIES_SCANNED)?
+            .audit_log(AUDIT_ENTRIES_SCANNED)?
             .into_iter()
             .rev()
             .filter(|e| e.event == "rejected-change")
@@ -94,7 +92,7 @@ pub(crate) async fn show(ctx: Ctx, State(state): State<AppState>) -> Result<Mark
                     .is_some_and(|r| r.roster().members.iter().any(|m| m.role == Role::Hub)),
             peers,
             refused,
-            local_changes: n.store().hashes_by(&n.id())?.len(),
+            local_changes: n.own_change_count()?,
         })
     })?;
     Ok(page(&ctx, Nav::Dashboard, "Tổng quan", body(&overview)))

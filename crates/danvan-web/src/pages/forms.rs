@@ -6,11 +6,12 @@
 use std::collections::BTreeMap;
 
 use axum::Router;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
+use danvan_model::RecordError;
 use danvan_model::{FieldSpec, FieldType, Kind, UnitTree, vocab};
-use danvan_node::{Draft, DraftError};
+use danvan_node::{Draft, DraftError, NodeError};
 use maud::{Markup, html};
 
 use crate::auth::Ctx;
@@ -50,12 +51,7 @@ async fn visit_form(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Markup, WebError> {
-    let title = household_title(&state, &id)?;
-    let step = HouseholdStep {
-        date: crate::fmt::date(&today()),
-        ..HouseholdStep::default()
-    };
-    Ok(step_page(&ctx, &id, &title, true, &step, None))
+    step_form(&ctx, &state, &id, true)
 }
 
 async fn stage_form(
@@ -63,12 +59,17 @@ async fn stage_form(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Markup, WebError> {
-    let title = household_title(&state, &id)?;
+    step_form(&ctx, &state, &id, false)
+}
+
+/// The empty visit (`visit`) or stage-move form of a household, dated today.
+fn step_form(ctx: &Ctx, state: &AppState, id: &str, visit: bool) -> Result<Markup, WebError> {
+    let title = household_title(state, id)?;
     let step = HouseholdStep {
         date: crate::fmt::date(&today()),
         ..HouseholdStep::default()
     };
-    Ok(step_page(&ctx, &id, &title, false, &step, None))
+    Ok(step_page(ctx, id, &title, visit, &step, None))
 }
 
 async fn visit_submit(
@@ -77,16 +78,7 @@ async fn visit_submit(
     Path(id): Path<String>,
     Form(step): Form<HouseholdStep>,
 ) -> Result<Response, WebError> {
-    ctx.verify(&step.csrf)?;
-    let title = household_title(&state, &id)?;
-    match state.write(|n| Ok(n.household_visit(&id, &step.date, &step.by, &step.outcome)))? {
-        Ok(()) => Ok(Redirect::to(&format!("/ho-so/{id}?da-luu=1")).into_response()),
-        Err(e) => Ok((
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            step_page(&ctx, &id, &title, true, &step, Some(&e.to_string())),
-        )
-            .into_response()),
-    }
+    step_submit(&ctx, &state, &id, &step, true)
 }
 
 async fn stage_submit(
@@ -95,23 +87,41 @@ async fn stage_submit(
     Path(id): Path<String>,
     Form(step): Form<HouseholdStep>,
 ) -> Result<Response, WebError> {
+    step_submit(&ctx, &state, &id, &step, false)
+}
+
+/// Stores a visit (`visit`) or a stage move, then shows the household;
+/// refused, shows its form again with what was typed and the message
+/// beside the field it is about.
+fn step_submit(
+    ctx: &Ctx,
+    state: &AppState,
+    id: &str,
+    step: &HouseholdStep,
+    visit: bool,
+) -> Result<Response, WebError> {
     ctx.verify(&step.csrf)?;
-    let title = household_title(&state, &id)?;
-    let by = step.by.clone();
-    match state.write(|n| Ok(n.household_status(&id, &step.stage, &step.date, &by, &step.note)))? {
-        Ok(outcome) => {
-            let note = match outcome {
-                danvan_node::StageOutcome::Backwards { .. } => "lui-giai-doan",
-                _ => "1",
-            };
-            Ok(Redirect::to(&format!("/ho-so/{id}?da-luu={note}")).into_response())
-        }
-        Err(e) => Ok((
+    let title = household_title(state, id)?;
+    let stored = state.write(|n| {
+        Ok(if visit {
+            n.household_visit(id, &step.date, &step.by, &step.outcome)
+                .map(|()| "1")
+        } else {
+            n.household_status(id, &step.stage, &step.date, &step.by, &step.note)
+                .map(|outcome| match outcome {
+                    danvan_node::StageOutcome::Backwards { .. } => "lui-giai-doan",
+                    _ => "1",
+                })
+        })
+    })?;
+    Ok(match stored {
+        Ok(note) => Redirect::to(&format!("/ho-so/{id}?da-luu={note}")).into_response(),
+        Err(e) => (
             axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            step_page(&ctx, &id, &title, false, &step, Some(&e.to_string())),
+            step_page(ctx, id, &title, visit, step, Some(&e)),
         )
-            .into_response()),
-    }
+            .into_response(),
+    })
 }
 
 /// Today in Vietnam time, `YYYY-MM-DD`.
@@ -120,14 +130,32 @@ fn today() -> String {
     danvan_model::format_date(now.date())
 }
 
+/// The field of a visit or stage form a refusal is about, so its message
+/// sits beside that field: the node checks the date, the stage and who
+/// acted, in that order, and says which by the error's kind.
+fn step_field(error: &NodeError) -> Option<&'static str> {
+    match error {
+        NodeError::Date(_) => Some("date"),
+        NodeError::Record(RecordError::BadChoice { .. }) => Some("stage"),
+        NodeError::Record(RecordError::Missing(_)) => Some("by"),
+        _ => None,
+    }
+}
+
 fn step_page(
     ctx: &Ctx,
     id: &str,
     title: &str,
     visit: bool,
     step: &HouseholdStep,
-    error: Option<&str>,
+    error: Option<&NodeError>,
 ) -> Markup {
+    let beside = error.and_then(step_field);
+    let field_error = |name: &str| {
+        error
+            .filter(|_| beside == Some(name))
+            .map(ToString::to_string)
+    };
     let heading = if visit {
         format!("Ghi lần vận động: {title}")
     } else {
@@ -141,16 +169,18 @@ fn step_page(
         .collect();
     let body = html! {
         p.muted { a href={ "/ho-so/" (id) } { "← Về hồ sơ" } }
-        @if let Some(message) = error {
-            p.error role="alert" { (message) }
+        @if let Some(e) = error {
+            p.error role="alert" {
+                @if beside.is_some() { "Chưa lưu: hãy sửa ô được đánh dấu bên dưới." } @else { (e) }
+            }
         }
         form.stack method="post" action={ "/ho-so/" (id) "/" (action) } novalidate {
             (csrf_field(ctx))
             @if !visit {
-                (choice("stage", "Giai đoạn mới", &stages, &step.stage, None, true))
+                (choice("stage", "Giai đoạn mới", &stages, &step.stage, field_error("stage"), true))
             }
-            (text_input("date", "Ngày", Some("dd/mm/yyyy"), &step.date, None, false))
-            (text_input("by", if visit { "Người vận động" } else { "Người ghi" }, None, &step.by, None, false))
+            (text_input("date", "Ngày", Some("dd/mm/yyyy"), &step.date, field_error("date"), false))
+            (text_input("by", if visit { "Người vận động" } else { "Người ghi" }, None, &step.by, field_error("by"), false))
             @if visit {
                 (text_input("outcome", "Kết quả vận động", None, &step.outcome, None, true))
             } @else {
@@ -211,10 +241,19 @@ fn first<'a>(typed: &'a Typed, name: &str) -> &'a str {
         .unwrap_or("")
 }
 
+/// What a link may fill in before the officer types: the task a progress
+/// report is for (the task page links here with its number).
+#[derive(Debug, Default, serde::Deserialize)]
+struct Prefill {
+    #[serde(default)]
+    task: Option<String>,
+}
+
 async fn form(
     ctx: Ctx,
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    Query(prefill): Query<Prefill>,
 ) -> Result<Markup, WebError> {
     let (kind, title) = kind_of(&slug)?;
     let units = state.call(|n| Ok(n.units().clone()))?;
@@ -222,6 +261,9 @@ async fn form(
     typed.insert("unit".into(), vec![ctx.node.unit.clone()]);
     if kind == Kind::Progress {
         typed.insert("period".into(), vec![current_half()]);
+        if let Some(task) = prefill.task {
+            typed.insert("task".into(), vec![task]);
+        }
     }
     Ok(render(&ctx, kind, &slug, title, &units, &typed, None))
 }
@@ -369,7 +411,7 @@ fn render(
     page(
         ctx,
         Nav::New,
-        &format!("Thêm mới: {}", title.to_lowercase()),
+        &format!("Thêm mới: {}", lower_first(title)),
         body,
     )
 }
@@ -525,6 +567,17 @@ fn capitalize(text: &str) -> String {
     let mut chars = text.chars();
     match chars.next() {
         Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// `title` with its first letter in lower case, for a heading that goes on
+/// after a colon; abbreviations (GPMB) and names ("Dân vận khéo") keep
+/// their capitals.
+fn lower_first(title: &str) -> String {
+    let mut chars = title.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
         None => String::new(),
     }
 }

@@ -237,6 +237,10 @@ fn rows(result: &RecordPage, query: &ListQuery, units: &danvan_model::UnitTree) 
 pub(crate) struct ShowQuery {
     #[serde(default)]
     chon: Option<String>,
+    /// Set by a form after it stored something: `1`, or `lui-giai-doan`
+    /// when a stage move went backwards.
+    #[serde(default, rename = "da-luu")]
+    saved: Option<String>,
 }
 
 async fn show(
@@ -272,11 +276,17 @@ async fn show(
             @if let Some(field) = &q.chon {
                 (notice(&format!("Đã chọn giá trị cho trường “{}”; các máy khác sẽ nhận khi đồng bộ.", view::field_label(kind, field))))
             }
+            @match q.saved.as_deref() {
+                Some("lui-giai-doan") => (notice("Đã lưu. Lưu ý: hộ được chuyển lùi về giai đoạn trước.")),
+                Some(_) => (notice("Đã lưu trên máy này; hồ sơ sẽ được gửi đi ở lần đồng bộ tới.")),
+                None => {}
+            }
             p.muted {
                 (kind.label_vi()) " · " (units.name(&header.unit))
                 @if let Some(p) = &header.project { " · " (fmt::label(vocab::PROJECTS, p)) }
                 " · mã " code { (header.id) }
             }
+            (record_actions(record))
             @if !conflicts.is_empty() {
                 section #conflicts {
                     h2 { "Xung đột cần chọn (" (conflicts.len()) ")" }
@@ -363,6 +373,25 @@ async fn show(
             p.muted { "Giờ là giờ trên máy đã ghi, có thể sai; thứ tự theo quan hệ giữa các thay đổi, không theo giờ." }
         },
     ))
+}
+
+/// What an officer does next with a record: a household gets a visit or
+/// moves on, a task gets a progress report (its number prefilled).
+fn record_actions(record: &Record) -> Markup {
+    let id = &record.header().id;
+    html! {
+        @match record {
+            Record::Household(_) => p.actions #record-actions {
+                a.button href=(format!("/ho-so/{id}/van-dong")) { "Ghi lần vận động" }
+                " "
+                a.button.secondary href=(format!("/ho-so/{id}/giai-doan")) { "Chuyển giai đoạn" }
+            },
+            Record::Task(t) => p.actions #record-actions {
+                a.button href=(format!("/them/tien-do?task={}", encode(&t.number))) { "Báo cáo tiến độ" }
+            },
+            _ => {}
+        }
+    }
 }
 
 /// How many entries a change appended to a list (visits, stage moves):

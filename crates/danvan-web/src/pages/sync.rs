@@ -52,7 +52,7 @@ struct SyncPage {
 fn read_page(state: &AppState) -> Result<SyncPage, WebError> {
     state.call(|node| {
         let hub = node.hub_addr()?;
-        let trusted = node.store().trusted()?;
+        let trusted = node.trusted()?;
         let roster = node.roster()?;
         let name_of = |id: &str| -> String {
             let member = roster.as_ref().and_then(|r| {
@@ -73,7 +73,6 @@ fn read_page(state: &AppState) -> Result<SyncPage, WebError> {
                 .unwrap_or_else(|| format!("Nút {}", &id[..id.len().min(8)]))
         };
         let peers = node
-            .store()
             .peers()?
             .into_iter()
             .map(|p| PeerLine {
@@ -211,9 +210,9 @@ fn render(
                                 tr {
                                     td { (p.name) " " code.muted { (short(&p.id)) } }
                                     td { @match p.last_sync { Some(ms) => (time_ms(ms)), None => span.muted { "chưa xong lần nào" } } }
-                                    td.num { (thousands(p.received)) }
-                                    td.num { (thousands(p.sent)) }
-                                    td.num { (thousands(p.behind)) }
+                                    td.num data-label="Đã nhận" { (thousands(p.received)) }
+                                    td.num data-label="Đã gửi" { (thousands(p.sent)) }
+                                    td.num data-label="Còn thiếu" { (thousands(p.behind)) }
                                 }
                             }
                         }

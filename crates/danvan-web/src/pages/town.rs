@@ -8,7 +8,7 @@ use axum::Router;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use danvan_model::{NodeId, Role};
+use danvan_model::{NodeId, Role, vocab};
 use danvan_node::MemberSpec;
 use maud::{Markup, PreEscaped, html};
 use serde::Deserialize;
@@ -53,6 +53,13 @@ fn town_only(ctx: &Ctx) -> Result<(), WebError> {
             "trang của văn phòng thị xã (chỉ có trên máy giữ khóa thẩm quyền)".into(),
         ))
     }
+}
+
+/// The member a town-office page is about: only on the town office, and
+/// only a well-formed node id.
+fn town_member(ctx: &Ctx, node: &str) -> Result<NodeId, WebError> {
+    town_only(ctx)?;
+    parse_id(node).map_err(WebError::BadRequest)
 }
 
 fn parse_id(text: &str) -> Result<NodeId, String> {
@@ -150,7 +157,7 @@ fn render_roster(
                                         td { code title=(m.node) { (m.node.get(..8).unwrap_or(&m.node)) } }
                                         td { (m.role.label_vi()) }
                                         td { (m.units.iter().map(|u| unit_name(u)).collect::<Vec<_>>().join(", ")) }
-                                        td { (m.project.as_deref().unwrap_or("")) }
+                                        td { (m.project.as_deref().map(|p| crate::fmt::label(vocab::PROJECTS, p)).unwrap_or_default()) }
                                         td {
                                             @match m.revoked_at {
                                                 Some(at) => span.badge.late { "Đã thu hồi " (time_ms(at)) },
@@ -197,7 +204,14 @@ fn render_roster(
                         @for (id, name) in &units { option value=(id) { (name) } }
                     }
                 }
-                label { "Dự án GPMB (tổ công tác)" input type="text" name="project" value=(form.project); }
+                label { "Dự án GPMB (tổ công tác)"
+                    select name="project" {
+                        option value="" { "— không —" }
+                        @for (code, text) in vocab::PROJECTS {
+                            option value=(code) selected[*code == form.project] { (text) }
+                        }
+                    }
+                }
                 div { button type="submit" { "Thêm vào danh sách" } }
             }
         },
@@ -267,8 +281,7 @@ async fn confirm_revoke(
     State(state): State<AppState>,
     Query(query): Query<NodeQuery>,
 ) -> Result<Markup, WebError> {
-    town_only(&ctx)?;
-    let id = parse_id(&query.node).map_err(WebError::BadRequest)?;
+    let id = town_member(&ctx, &query.node)?;
     let member = state.call(|n| Ok(n.roster()?.and_then(|r| r.member(&id).cloned())))?;
     let member = member.ok_or_else(|| WebError::NotFound(format!("máy {}", id.short())))?;
     Ok(page(
@@ -307,8 +320,7 @@ async fn revoke(
     Form(form): Form<RevokeForm>,
 ) -> Result<Response, WebError> {
     ctx.verify(&form.csrf)?;
-    town_only(&ctx)?;
-    let id = parse_id(&form.node).map_err(WebError::BadRequest)?;
+    let id = town_member(&ctx, &form.node)?;
     let (signed, kept) = state.write(|n| n.roster_revoke(&id))?;
     Ok(Redirect::to(&format!(
         "/thi-xa?ok={}",
@@ -329,8 +341,7 @@ async fn invite(
     State(state): State<AppState>,
     Query(query): Query<NodeQuery>,
 ) -> Result<Markup, WebError> {
-    town_only(&ctx)?;
-    let id = parse_id(&query.node).map_err(WebError::BadRequest)?;
+    let id = town_member(&ctx, &query.node)?;
     let addr = query
         .addr
         .as_deref()
@@ -341,6 +352,7 @@ async fn invite(
     } else {
         state.call(|n| n.invite(&id, None))
     };
+    let name = state.call(|n| Ok(n.node_name(&id)))?;
     let body = match made {
         Ok(text) => {
             let qr =
@@ -352,7 +364,7 @@ async fn invite(
                             .build()
                     });
             html! {
-                p { "Máy " code { (id.short()) } " nhập lời mời này bằng " code { "danvan join LỜI_MỜI" } " hoặc quét mã QR." }
+                p { "Máy " strong { (name) } " (" code { (id.short()) } ") nhập lời mời này bằng " code { "danvan join LỜI_MỜI" } " hoặc quét mã QR." }
                 textarea #invite-text readonly rows="4" { (text) }
                 @match qr {
                     // The SVG is built by the qrcode crate from the invite's
@@ -412,7 +424,7 @@ async fn audit(
     } else {
         AUDIT_LIMIT_MAX * 10
     };
-    let mut entries = state.call(|n| Ok(n.store().audit_entries(window)?))?;
+    let mut entries = state.call(|n| n.audit_log(window))?;
     entries.retain(|e| {
         (event.is_empty() || e.event == event)
             && (peer.is_empty() || e.peer.as_deref().is_some_and(|p| p.starts_with(&peer)))
@@ -471,6 +483,7 @@ async fn audit(
 
 /// How the page names the fields of an audit entry's detail.
 const DETAIL_LABELS: &[(&str, &str)] = &[
+    ("result", "kết quả"),
     ("author", "tác giả"),
     ("doc", "hồ sơ"),
     ("hash", "mã thay đổi"),
@@ -481,6 +494,12 @@ const DETAIL_LABELS: &[(&str, &str)] = &[
     ("received", "đã nhận"),
     ("stored", "đã lưu"),
     ("rejected", "bị từ chối"),
+    ("held", "phiên bản đang giữ"),
+    ("initiator", "máy này mở phiên"),
+    ("live", "liên tục"),
+    ("bytes_sent", "byte gửi"),
+    ("bytes_received", "byte nhận"),
+    ("elapsed_ms", "thời gian (ms)"),
 ];
 
 /// An audit entry's detail as short text: the reason first when there is
@@ -493,19 +512,28 @@ fn detail_text(detail: &serde_json::Value) -> String {
     if let Some(reason) = map.get("reason").and_then(|v| v.as_str()) {
         parts.push(reason.to_string());
     }
-    for (key, value) in map {
-        if key == "reason" {
-            continue;
-        }
-        let label = DETAIL_LABELS
-            .iter()
-            .find(|(k, _)| k == key)
-            .map_or(key.as_str(), |(_, l)| l);
+    // Known fields in the order a reader asks about them, then any other.
+    let known = DETAIL_LABELS
+        .iter()
+        .filter_map(|(k, l)| Some((*k, *l, map.get(*k)?)));
+    let other = map
+        .iter()
+        .filter(|(k, _)| *k != "reason" && !DETAIL_LABELS.iter().any(|(d, _)| d == k))
+        .map(|(k, v)| (k.as_str(), k.as_str(), v));
+    for (key, label, value) in known.chain(other) {
         let text = match value {
             serde_json::Value::String(s) => match s.as_str() {
                 "sync" => "đồng bộ".to_string(),
                 "bundle" => "gói USB".to_string(),
+                "ok" => "thành công".to_string(),
+                s if key == "result" => s.to_string(),
                 s => s.get(..16).unwrap_or(s).to_string(),
+            },
+            serde_json::Value::Bool(true) => "có".to_string(),
+            serde_json::Value::Bool(false) => "không".to_string(),
+            serde_json::Value::Number(n) => match n.as_i64() {
+                Some(n) => crate::fmt::thousands(n),
+                None => n.to_string(),
             },
             other => other.to_string(),
         };
