@@ -1,13 +1,22 @@
-//! Administrative units as data: a tree loaded from a TOML file.
+//! Administrative units as data: a tree loaded from a TOML file, and how it
+//! changes over time.
 //!
 //! Units change (the 2025 reform abolished towns and merged communes), so the
-//! tree is configuration, never code. A unit that was merged keeps its id and
-//! names the unit it was merged into; its records stay where they are and are
-//! read under the new unit.
+//! tree is configuration, never code. A unit file lists the units before any
+//! change (`[[unit]]`) and may list dated changes after them (`[[change]]`,
+//! see `unit_changes.rs`). A unit that ended keeps its id and names the unit
+//! it went into; its records stay where they are and are read under that
+//! unit. [`UnitTree::from_toml`] gives the newest view; [`UnitTree::as_of`]
+//! the view in force on a day.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::Deserialize;
+use time::Date;
+
+use crate::dates::vi_date;
+use crate::unit_changes::{ChangeEntry, Eras, UnitAction, UnitChange, UnitChangeError, replay};
 
 /// The bundled sample tree: Đức Phổ town, its organizations and 15 wards and communes.
 pub const SAMPLE_UNITS_TOML: &str = include_str!("../data/duc-pho.toml");
@@ -35,6 +44,9 @@ pub enum UnitError {
     /// An id that is not in the tree.
     #[error("không có đơn vị {0:?}; xem danh sách bằng lệnh `danvan units`")]
     Unknown(String),
+    /// A dated change of the file cannot be applied.
+    #[error("tệp đơn vị: {0}")]
+    Change(#[from] UnitChangeError),
 }
 
 /// What kind of unit this is.
@@ -90,9 +102,28 @@ pub struct Unit {
     /// For organizations: hdnd, ubnd, mttq, doan-the, llvt, ban-chi-dao, dang.
     #[serde(default)]
     pub group: Option<String>,
-    /// Set when this unit was merged into another.
+    /// Set when this unit has ended (merged, or its level abolished): the
+    /// unit its records are read under. In a file, a merge with no date.
     #[serde(default)]
     pub merged_into: Option<String>,
+    /// The official code (mã đơn vị hành chính of the statistics office).
+    #[serde(default)]
+    pub code: Option<String>,
+    /// The day a dated change created it; `None` for units of the file.
+    #[serde(skip)]
+    pub since: Option<Date>,
+    /// The day a dated change ended it (then `merged_into` is set).
+    #[serde(skip)]
+    pub until: Option<Date>,
+}
+
+impl Unit {
+    /// Whether the unit exists on a day: created by then, not ended yet.
+    pub fn exists_on(&self, day: Date) -> bool {
+        self.since.is_none_or(|d| d <= day)
+            && self.until.is_none_or(|d| day < d)
+            && (self.merged_into.is_none() || self.until.is_some())
+    }
 }
 
 #[derive(Deserialize)]
@@ -103,17 +134,37 @@ struct UnitFile {
     version: Option<u32>,
     #[serde(default)]
     unit: Vec<Unit>,
+    #[serde(default)]
+    change: Vec<ChangeEntry>,
 }
 
-/// The unit tree.
+/// The unit tree: one view of it (the newest, or as of a day), with the
+/// whole history to take other views from.
 #[derive(Clone, Debug)]
 pub struct UnitTree {
+    view: Arc<View>,
+    history: Arc<History>,
+}
+
+/// Every unit as it stands in one view.
+#[derive(Debug)]
+struct View {
+    /// The day this view takes effect; `None` before any change.
+    date: Option<Date>,
     units: Vec<Unit>,
     index: BTreeMap<String, usize>,
 }
 
+/// The changes and the view each effective date gives, oldest first.
+#[derive(Debug)]
+struct History {
+    changes: Vec<UnitChange>,
+    views: Vec<Arc<View>>,
+}
+
 impl UnitTree {
-    /// Parses and checks a unit file.
+    /// Parses and checks a unit file, units and dated changes; gives the
+    /// newest view.
     pub fn from_toml(text: &str) -> Result<UnitTree, UnitError> {
         let file: UnitFile = toml::from_str(text).map_err(|e| UnitError::Parse(e.to_string()))?;
         let mut index = BTreeMap::new();
@@ -135,21 +186,143 @@ impl UnitTree {
                 }
             }
         }
-        let tree = UnitTree {
-            units: file.unit,
-            index,
-        };
-        for unit in &tree.units {
+        for unit in &file.unit {
             let mut seen = BTreeSet::new();
             let mut cur = Some(unit);
             while let Some(u) = cur {
                 if !seen.insert(u.id.as_str()) {
                     return Err(UnitError::Cycle(unit.id.clone()));
                 }
-                cur = u.parent.as_deref().and_then(|p| tree.get(p));
+                cur = u
+                    .parent
+                    .as_deref()
+                    .and_then(|p| index.get(p))
+                    .map(|&i| &file.unit[i]);
             }
         }
-        Ok(tree)
+        let (changes, eras) = replay(file.unit, file.change)?;
+        Ok(UnitTree::from_eras(changes, eras))
+    }
+
+    fn from_eras(changes: Vec<UnitChange>, eras: Eras) -> UnitTree {
+        let views: Vec<Arc<View>> = eras
+            .into_iter()
+            .map(|(date, units)| {
+                let index = units
+                    .iter()
+                    .enumerate()
+                    .map(|(i, u)| (u.id.clone(), i))
+                    .collect();
+                Arc::new(View { date, units, index })
+            })
+            .collect();
+        let newest = Arc::clone(views.last().expect("a replay gives at least one view"));
+        UnitTree {
+            view: newest,
+            history: Arc::new(History { changes, views }),
+        }
+    }
+
+    /// The tree as it stood on `day`: the changes effective on or before
+    /// it are applied, later ones not (units they create are listed, with
+    /// `since` after the day, so their records are still found).
+    pub fn as_of(&self, day: Date) -> UnitTree {
+        let views = &self.history.views;
+        let n = views.partition_point(|v| v.date.is_none_or(|d| d <= day));
+        UnitTree {
+            view: Arc::clone(&views[n.saturating_sub(1)]),
+            history: Arc::clone(&self.history),
+        }
+    }
+
+    /// The newest view: every change applied.
+    pub fn newest(&self) -> UnitTree {
+        UnitTree {
+            view: Arc::clone(self.history.views.last().expect("at least one view")),
+            history: Arc::clone(&self.history),
+        }
+    }
+
+    /// The day this view took effect: `None` for the tree before any change.
+    pub fn view_date(&self) -> Option<Date> {
+        self.view.date
+    }
+
+    /// The dated changes, in order (empty for a file without any).
+    pub fn changes(&self) -> &[UnitChange] {
+        &self.history.changes
+    }
+
+    /// The unit a record made under `unit` belongs to on `day`: `unit`
+    /// itself, or the unit it was merged into (or read under once its
+    /// level was abolished) by then, following every change up to `day`.
+    pub fn resolve(&self, unit: &str, day: Date) -> String {
+        self.as_of(day).current(unit)
+    }
+
+    /// Old → new: every unit that has ended in this view, with the unit its
+    /// records are now read under, in tree order.
+    pub fn mapping(&self) -> Vec<(&Unit, &Unit)> {
+        self.view
+            .units
+            .iter()
+            .filter(|u| u.merged_into.is_some())
+            .filter_map(|u| {
+                let now = self.current(&u.id);
+                self.get(&now).map(|n| (u, n))
+            })
+            .collect()
+    }
+
+    /// The units merged into `unit` (directly or through earlier merges)
+    /// whose end falls in `[from, to]`: what a report over that range
+    /// folds into it.
+    pub fn folded_into(&self, unit: &str, from: Date, to: Date) -> Vec<&Unit> {
+        self.view
+            .units
+            .iter()
+            .filter(|u| u.id != unit && u.until.is_some_and(|d| from <= d && d <= to))
+            .filter(|u| self.current(&u.id) == unit)
+            .collect()
+    }
+
+    /// One line in Vietnamese per change: the day, what happened, the basis.
+    pub fn describe_change(&self, change: &UnitChange) -> String {
+        let names = |ids: &[String]| {
+            ids.iter()
+                .map(|id| self.name(id).to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let what = match &change.action {
+            UnitAction::Merge { units, into } => {
+                let target = self.get(into.id());
+                let code = target
+                    .and_then(|u| u.code.as_deref())
+                    .map(|c| format!(" (mã {c})"))
+                    .unwrap_or_default();
+                format!(
+                    "{} sáp nhập thành {}{code}",
+                    names(units),
+                    self.name(into.id())
+                )
+            }
+            UnitAction::Rename { unit, name, .. } => format!("{unit} đổi tên thành {name}"),
+            UnitAction::Move { unit, parent } => {
+                format!(
+                    "{} chuyển về trực thuộc {}",
+                    self.name(unit),
+                    self.name(parent)
+                )
+            }
+            UnitAction::Abolish { units } => format!("kết thúc hoạt động: {}", names(units)),
+        };
+        let basis = change
+            .basis
+            .as_deref()
+            .map(|b| format!(" (theo {b})"))
+            .unwrap_or_default();
+        format!("Từ ngày {}: {what}{basis}.", vi_date(change.date))
     }
 
     /// The bundled sample tree.
@@ -157,14 +330,15 @@ impl UnitTree {
         UnitTree::from_toml(SAMPLE_UNITS_TOML).expect("bundled unit file is valid")
     }
 
-    /// All units in file order.
+    /// All units of this view: those of the file in file order, then those
+    /// created by changes in the order created.
     pub fn units(&self) -> &[Unit] {
-        &self.units
+        &self.view.units
     }
 
     /// The unit with this id.
     pub fn get(&self, id: &str) -> Option<&Unit> {
-        self.index.get(id).map(|&i| &self.units[i])
+        self.view.index.get(id).map(|&i| &self.view.units[i])
     }
 
     /// The unit with this id, or an error naming it.
@@ -180,7 +354,8 @@ impl UnitTree {
 
     /// Direct children of a unit, in file order.
     pub fn children(&self, id: &str) -> Vec<&Unit> {
-        self.units
+        self.view
+            .units
             .iter()
             .filter(|u| u.parent.as_deref() == Some(id))
             .collect()
@@ -195,7 +370,7 @@ impl UnitTree {
             if !out.insert(cur.clone()) {
                 continue;
             }
-            for u in &self.units {
+            for u in &self.view.units {
                 if u.parent.as_deref() == Some(cur.as_str())
                     || u.merged_into.as_deref() == Some(cur.as_str())
                 {
@@ -209,7 +384,7 @@ impl UnitTree {
     /// The unit a unit's records now belong to, following merges.
     pub fn current(&self, id: &str) -> String {
         let mut cur = id.to_string();
-        for _ in 0..self.units.len() {
+        for _ in 0..self.view.units.len() {
             match self.get(&cur).and_then(|u| u.merged_into.clone()) {
                 Some(next) => cur = next,
                 None => break,
@@ -220,7 +395,8 @@ impl UnitTree {
 
     /// Units of a group (e.g. every `llvt` organization).
     pub fn group(&self, group: &str) -> Vec<&Unit> {
-        self.units
+        self.view
+            .units
             .iter()
             .filter(|u| u.group.as_deref() == Some(group))
             .collect()
@@ -229,7 +405,12 @@ impl UnitTree {
     /// The tree as indented lines, for display.
     pub fn render(&self) -> Vec<(usize, &Unit)> {
         let mut out = Vec::new();
-        let roots: Vec<&Unit> = self.units.iter().filter(|u| u.parent.is_none()).collect();
+        let roots: Vec<&Unit> = self
+            .view
+            .units
+            .iter()
+            .filter(|u| u.parent.is_none())
+            .collect();
         fn walk<'a>(
             tree: &'a UnitTree,
             unit: &'a Unit,
