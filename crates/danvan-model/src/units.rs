@@ -21,6 +21,11 @@ use crate::unit_changes::{ChangeEntry, Eras, UnitAction, UnitChange, UnitChangeE
 /// The bundled sample tree: Đức Phổ town, its organizations and 15 wards and communes.
 pub const SAMPLE_UNITS_TOML: &str = include_str!("../data/duc-pho.toml");
 
+/// The Đức Phổ gazetteer: the sample's units (same ids) and the changes of
+/// 1 July 2025 (15 wards and communes into 5, the town level abolished,
+/// Kon Tum into Quảng Ngãi), sources named in the file.
+pub const DUC_PHO_2025_UNITS_TOML: &str = include_str!("../data/duc-pho-2025.toml");
+
 /// Why a unit file could not be used.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum UnitError {
@@ -330,6 +335,11 @@ impl UnitTree {
         UnitTree::from_toml(SAMPLE_UNITS_TOML).expect("bundled unit file is valid")
     }
 
+    /// The bundled Đức Phổ gazetteer with the 2025 reform, newest view.
+    pub fn duc_pho_2025() -> UnitTree {
+        UnitTree::from_toml(DUC_PHO_2025_UNITS_TOML).expect("bundled gazetteer is valid")
+    }
+
     /// All units of this view: those of the file in file order, then those
     /// created by changes in the order created.
     pub fn units(&self) -> &[Unit] {
@@ -432,6 +442,86 @@ impl UnitTree {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dates::parse_date;
+
+    /// The five units of 1 July 2025, their codes and the former units
+    /// each was formed from (Resolution 1677/NQ-UBTVQH15).
+    const REFORM_2025: [(&str, &str, &[&str]); 5] = [
+        (
+            "phuong-duc-pho",
+            "21439",
+            &[
+                "nguyen-nghiem",
+                "pho-hoa",
+                "pho-minh",
+                "pho-vinh",
+                "pho-ninh",
+            ],
+        ),
+        ("phuong-sa-huynh", "21478", &["pho-thanh", "pho-chau"]),
+        (
+            "phuong-tra-cau",
+            "21451",
+            &["pho-van", "pho-quang", "pho-an", "pho-thuan"],
+        ),
+        ("xa-nguyen-nghiem", "21457", &["pho-nhon", "pho-phong"]),
+        ("xa-khanh-cuong", "21472", &["pho-khanh", "pho-cuong"]),
+    ];
+
+    #[test]
+    fn the_gazetteer_maps_fifteen_units_to_five_on_1_july_2025() {
+        let tree = UnitTree::duc_pho_2025();
+        let before = parse_date("2025-06-30").unwrap();
+        let after = parse_date("2025-07-01").unwrap();
+        let mut former_count = 0;
+        for (new, code, former) in REFORM_2025 {
+            let unit = tree.require(new).unwrap();
+            assert_eq!(unit.code.as_deref(), Some(code), "{new}");
+            assert_eq!(unit.parent.as_deref(), Some("quang-ngai"));
+            for old in former {
+                assert_eq!(tree.resolve(old, before), *old);
+                assert_eq!(tree.resolve(old, after), new, "{old}");
+                assert!(tree.rollup(new).contains(*old));
+            }
+            former_count += former.len();
+        }
+        assert_eq!(former_count, 15);
+        // The town and its organizations end; their records go to the
+        // province, which Kon Tum joined.
+        for unit in ["duc-pho", "duc-pho-ubnd", "kon-tum"] {
+            assert_eq!(tree.resolve(unit, before), unit);
+            assert_eq!(tree.resolve(unit, after), "quang-ngai");
+        }
+        let live: Vec<&str> = tree
+            .units()
+            .iter()
+            .filter(|u| u.exists_on(after) && u.kind.is_commune_level())
+            .map(|u| u.id.as_str())
+            .collect();
+        assert_eq!(live, REFORM_2025.map(|(id, _, _)| id));
+        let old_view = tree.as_of(before);
+        let old_live = old_view
+            .children("duc-pho")
+            .iter()
+            .filter(|u| u.kind.is_commune_level() && u.exists_on(before))
+            .count();
+        assert_eq!(old_live, 15);
+    }
+
+    #[test]
+    fn the_gazetteer_keeps_the_sample_units_unchanged() {
+        // Stored records name the sample's ids: the gazetteer must list the
+        // same units the same way, so those records still resolve.
+        let sample = UnitTree::sample();
+        let old = UnitTree::duc_pho_2025().as_of(parse_date("2025-06-30").unwrap());
+        for unit in sample.units() {
+            let same = old.require(&unit.id).unwrap();
+            assert_eq!(
+                (&same.name, same.kind, &same.parent, &same.group),
+                (&unit.name, unit.kind, &unit.parent, &unit.group)
+            );
+        }
+    }
 
     #[test]
     fn sample_has_fifteen_communes_and_wards() {
