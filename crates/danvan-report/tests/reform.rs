@@ -8,9 +8,12 @@
 use std::collections::BTreeMap;
 
 use danvan_model::{
-    Activity, Header, Period, Petition, Record, UnitError, UnitTree, format_date, parse_date, vocab,
+    Activity, Header, Period, Petition, Progress, Record, Task, UnitError, UnitTree, format_date,
+    parse_date, vocab,
 };
-use danvan_report::{Format, Report, ReportRequest, UnitView, build_report_by, render};
+use danvan_report::{
+    DueRequest, Format, Report, ReportRequest, UnitView, build_report_by, due, render,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use time::{Date, Duration};
@@ -162,6 +165,81 @@ fn duc_pho_before_the_reform_by_old_or_new_units() {
     // The line is in every rendering.
     let md = String::from_utf8(render(&spanning, Format::Markdown).unwrap()).unwrap();
     assert!(md.contains("Sắp xếp đơn vị hành chính:** Số liệu của Phường Sa Huỳnh (mã 21478)"));
+}
+
+#[test]
+fn tasks_of_2023_by_old_units_then_by_new_units() {
+    let tree = UnitTree::duc_pho_2025();
+    let task = Record::Task(Task {
+        header: header(1, "task", "duc-pho"),
+        source: Some("Kết luận số 01-KL/TU ngày 17/7/2023".into()),
+        number: "1.5".into(),
+        title: "Đối thoại với Nhân dân".into(),
+        text: None,
+        assigned: vec!["pho-minh".into(), "pho-hoa".into(), "pho-chau".into()],
+        due: None,
+    });
+    let progress = |n, unit: &str, period: &str, status: &str| {
+        Record::Progress(Progress {
+            header: header(n, "progress", unit),
+            task: "r00001".into(),
+            period: period.into(),
+            status: status.into(),
+            summary: String::new(),
+        })
+    };
+    let records = vec![
+        task,
+        progress(2, "pho-minh", "2023-H2", vocab::PROGRESS_DONE),
+        progress(3, "pho-chau", "2023-H2", vocab::PROGRESS_UNDER_WAY),
+    ];
+    let assignments = |r: &Report| -> Vec<(String, String)> {
+        r.tasks.tasks[0]
+            .assigned
+            .iter()
+            .map(|a| (a.unit_name.clone(), a.status_label.clone()))
+            .collect()
+    };
+    let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+    let old = report(&tree, "duc-pho", "2023-H2", UnitView::PeriodEnd, &records);
+    assert_eq!(
+        assignments(&old),
+        [
+            pair("Phường Phổ Hòa", "Chưa báo cáo"),
+            pair("Phường Phổ Minh", "Hoàn thành"),
+            pair("Xã Phổ Châu", "Đang thực hiện"),
+        ]
+    );
+    // By the new units, Phổ Minh and Phổ Hòa are one assignment of Phường
+    // Đức Phổ, reported by Phổ Minh.
+    let new = report(
+        &tree,
+        "duc-pho",
+        "2023-H2",
+        UnitView::AsOf(day("2026-01-01")),
+        &records,
+    );
+    assert_eq!(
+        assignments(&new),
+        [
+            pair("Phường Đức Phổ", "Hoàn thành"),
+            pair("Phường Sa Huỳnh", "Đang thực hiện"),
+        ]
+    );
+    // What is due in 2026 is due at the new units.
+    let due_list = due(
+        &DueRequest {
+            units: &tree,
+            unit: "duc-pho",
+            today: day("2026-03-01"),
+            within_days: 30,
+            stale_days: 30,
+        },
+        &records,
+    )
+    .unwrap();
+    let due_units: Vec<&str> = due_list.tasks.iter().map(|t| t.unit.as_str()).collect();
+    assert_eq!(due_units, ["phuong-duc-pho", "phuong-sa-huynh"]);
 }
 
 /// A random tree: province `p` above 1–3 towns, each with 2–6 communes and
