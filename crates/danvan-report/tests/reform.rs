@@ -242,6 +242,105 @@ fn tasks_of_2023_by_old_units_then_by_new_units() {
     assert_eq!(due_units, ["phuong-duc-pho", "phuong-sa-huynh"]);
 }
 
+#[test]
+fn a_generated_duc_pho_history_2023_to_2026_adds_up_by_old_and_new_units() {
+    let tree = UnitTree::duc_pho_2025();
+    let reform = day("2025-07-01");
+    let mut rng = ChaCha8Rng::seed_from_u64(2025);
+    let communes = |on: Date| -> Vec<String> {
+        tree.as_of(on)
+            .units()
+            .iter()
+            .filter(|u| u.kind.is_commune_level() && u.exists_on(on))
+            .map(|u| u.id.clone())
+            .collect()
+    };
+    let (old, new) = (communes(day("2025-06-30")), communes(reform));
+    assert_eq!((old.len(), new.len()), (15, 5));
+    let records: Vec<Record> = (0..2_000)
+        .map(|n| {
+            let date = day("2023-01-01") + Duration::days(rng.gen_range(0..4 * 365));
+            // After the reform, one record in ten still comes from a
+            // laptop that writes under its old commune.
+            let units = if date < reform || rng.gen_bool(0.1) {
+                &old
+            } else {
+                &new
+            };
+            let unit = &units[rng.gen_range(0..units.len())];
+            if rng.gen_bool(0.5) {
+                activity(n, unit, date, rng.gen_range(0..200))
+            } else {
+                petition(n, unit, date)
+            }
+        })
+        .collect();
+    let figures = |r: &Report| {
+        (
+            r.activities.total,
+            r.activities.attendance,
+            r.petitions.total.received,
+        )
+    };
+    for period in [
+        "2023",
+        "2024",
+        "2025-H1",
+        "2025-H2",
+        "2025",
+        "2026",
+        "2023-01-01..2026-12-31",
+    ] {
+        let by_old = report(
+            &tree,
+            "quang-ngai",
+            period,
+            UnitView::AsOf(day("2025-06-30")),
+            &records,
+        );
+        let by_new = report(
+            &tree,
+            "quang-ngai",
+            period,
+            UnitView::AsOf(day("2026-12-31")),
+            &records,
+        );
+        let default = report(&tree, "quang-ngai", period, UnitView::PeriodEnd, &records);
+        assert_eq!(figures(&by_old), figures(&by_new), "{period}");
+        assert_eq!(figures(&default), figures(&by_new), "{period}");
+        assert!(by_old.activities.total > 0, "{period}");
+        // By the old units, the rows are the town (its 15 communes under
+        // it), and, once the reform is in the period, the new units for the
+        // records made under them (no old unit can hold those); by the new
+        // units, the 5 units themselves.
+        let rows = |r: &Report| -> Vec<String> {
+            r.activities
+                .by_unit
+                .iter()
+                .map(|row| row.unit.clone())
+                .collect()
+        };
+        let before_reform = period.parse::<Period>().unwrap().end < reform;
+        let mut expected_old = vec!["duc-pho".to_string()];
+        if !before_reform {
+            expected_old.extend(new.iter().cloned());
+        }
+        assert_eq!(rows(&by_old), expected_old, "{period}");
+        assert_eq!(rows(&by_new), new, "{period}");
+        if before_reform {
+            let by_town = report(&tree, "duc-pho", period, UnitView::PeriodEnd, &records);
+            assert_eq!(figures(&by_town), figures(&by_old), "{period}");
+            let town_rows = rows(&by_town);
+            assert!(
+                town_rows.len() == 15 && town_rows.iter().all(|u| old.contains(u)),
+                "{period}"
+            );
+            let row_sum: u64 = by_town.activities.by_unit.iter().map(|r| r.count).sum();
+            assert_eq!(row_sum, by_town.activities.total);
+        }
+    }
+}
+
 /// A random tree: province `p` above 1–3 towns, each with 2–6 communes and
 /// up to 2 organizations, some communes with a village.
 fn random_base(rng: &mut ChaCha8Rng) -> String {
