@@ -88,6 +88,85 @@ pub enum MergeInto {
     New(Unit),
 }
 
+impl UnitChange {
+    /// The change as a `[[change]]` entry of a unit file, the form it is
+    /// read from (so it reads back as the same change).
+    pub fn to_toml(&self) -> String {
+        let list = |ids: &[String]| {
+            let quoted: Vec<String> = ids.iter().map(|id| toml_string(id)).collect();
+            format!("[{}]", quoted.join(", "))
+        };
+        let mut lines = vec![
+            "[[change]]".to_string(),
+            format!(
+                "date = {}",
+                toml_string(&crate::dates::format_date(self.date))
+            ),
+        ];
+        let mut field = |key: &str, value: String| lines.push(format!("{key} = {value}"));
+        match &self.action {
+            UnitAction::Merge { units, into } => {
+                field("action", toml_string("merge"));
+                field("units", list(units));
+                field("into", toml_string(into.id()));
+                if let MergeInto::New(unit) = into {
+                    let mut parts = vec![
+                        format!("name = {}", toml_string(&unit.name)),
+                        format!("kind = {}", toml_string(unit.kind.code())),
+                    ];
+                    for (key, value) in [
+                        ("code", &unit.code),
+                        ("parent", &unit.parent),
+                        ("group", &unit.group),
+                    ] {
+                        if let Some(value) = value {
+                            parts.push(format!("{key} = {}", toml_string(value)));
+                        }
+                    }
+                    field("new", format!("{{ {} }}", parts.join(", ")));
+                }
+            }
+            UnitAction::Rename { unit, name, code } => {
+                field("action", toml_string("rename"));
+                field("unit", toml_string(unit));
+                field("name", toml_string(name));
+                if let Some(code) = code {
+                    field("code", toml_string(code));
+                }
+            }
+            UnitAction::Move { unit, parent } => {
+                field("action", toml_string("move"));
+                field("unit", toml_string(unit));
+                field("parent", toml_string(parent));
+            }
+            UnitAction::Abolish { units } => {
+                field("action", toml_string("abolish"));
+                field("units", list(units));
+            }
+        }
+        if let Some(basis) = &self.basis {
+            field("basis", toml_string(basis));
+        }
+        lines.join("\n") + "\n"
+    }
+}
+
+/// A TOML basic string: quotes, backslashes and control characters escaped.
+fn toml_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 impl MergeInto {
     /// The id of the unit merged into.
     pub fn id(&self) -> &str {
@@ -847,6 +926,47 @@ parent = "p"
             |e| matches!(e, UnitChangeError::TooMany(_)),
             "tối đa",
         );
+    }
+
+    #[test]
+    fn changes_written_as_toml_read_back_the_same() {
+        let gazetteer = UnitTree::duc_pho_2025();
+        let tricky = UnitChange {
+            date: day("2026-01-01"),
+            action: UnitAction::Rename {
+                unit: "xa-khanh-cuong".into(),
+                name: "Xã \"Khánh\" \\ Cường\tmới".into(),
+                code: Some("21472".into()),
+            },
+            basis: Some("Nghị quyết thử".into()),
+        };
+        let mut changes = gazetteer.changes().to_vec();
+        changes.push(tricky.clone());
+        // The base units of the gazetteer, then every change as written.
+        let base = crate::units::DUC_PHO_2025_UNITS_TOML;
+        let base = &base[..base.find("\n[[change]]\n").unwrap()];
+        let text: String = changes
+            .iter()
+            .map(UnitChange::to_toml)
+            .collect::<Vec<_>>()
+            .join("\n");
+        let again = UnitTree::from_toml(&format!("{base}\n{text}")).unwrap();
+        assert_eq!(again.changes(), changes.as_slice());
+        assert_eq!(again.as_of(day("2025-12-31")).units(), gazetteer.units());
+
+        let (appended, tree) =
+            UnitTree::append_change(crate::units::DUC_PHO_2025_UNITS_TOML, &tricky).unwrap();
+        assert_eq!(tree.name("xa-khanh-cuong"), "Xã \"Khánh\" \\ Cường\tmới");
+        assert!(UnitTree::from_toml(&appended).is_ok());
+        // A change the history refuses is refused when appended.
+        let stale = UnitChange {
+            date: day("2025-01-01"),
+            ..tricky
+        };
+        assert!(matches!(
+            UnitTree::append_change(crate::units::DUC_PHO_2025_UNITS_TOML, &stale),
+            Err(UnitError::Change(UnitChangeError::OutOfOrder { .. }))
+        ));
     }
 
     #[test]

@@ -73,6 +73,18 @@ pub enum UnitKind {
 }
 
 impl UnitKind {
+    /// The code written in unit files (`kind = "ward"`).
+    pub fn code(self) -> &'static str {
+        match self {
+            UnitKind::Province => "province",
+            UnitKind::Town => "town",
+            UnitKind::Commune => "commune",
+            UnitKind::Ward => "ward",
+            UnitKind::Village => "village",
+            UnitKind::Organization => "organization",
+        }
+    }
+
     /// Vietnamese label.
     pub fn label_vi(self) -> &'static str {
         match self {
@@ -207,6 +219,21 @@ impl UnitTree {
         }
         let (changes, eras) = replay(file.unit, file.change)?;
         Ok(UnitTree::from_eras(changes, eras))
+    }
+
+    /// The unit file `units_toml` with `change` appended, and the tree it
+    /// gives: how a command adds a change to the roster's units. A change
+    /// the file's history refuses is refused here, with the same message,
+    /// and nothing is returned to sign.
+    pub fn append_change(
+        units_toml: &str,
+        change: &UnitChange,
+    ) -> Result<(String, UnitTree), UnitError> {
+        let mut text = units_toml.trim_end().to_string();
+        text.push_str("\n\n");
+        text.push_str(&change.to_toml());
+        let tree = UnitTree::from_toml(&text)?;
+        Ok((text, tree))
     }
 
     fn from_eras(changes: Vec<UnitChange>, eras: Eras) -> UnitTree {
