@@ -825,6 +825,20 @@ units = ["t", "t-org"]
     }
 
     #[test]
+    fn a_commune_merged_elsewhere_leaves_its_old_parent() {
+        let tree = tree(
+            "[[change]]\ndate='2025-07-01'\naction='merge'\nunits=['a']\ninto='x'\nnew={name='Phường X', kind='ward', parent='p'}\n",
+        )
+        .unwrap();
+        let before = tree.as_of(day("2025-06-30"));
+        assert!(before.rollup("t").contains("a") && before.rollup("t").contains("a1"));
+        assert!(!tree.rollup("t").contains("a") && !tree.rollup("t").contains("a1"));
+        assert!(tree.rollup("t").contains("b"));
+        assert_eq!(tree.rollup("x"), ["a", "a1", "x"].map(String::from).into());
+        assert!(tree.rollup("p").contains("a"));
+    }
+
+    #[test]
     fn renames_and_moves_keep_the_id() {
         let tree = tree(
             r#"

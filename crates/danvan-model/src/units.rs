@@ -339,7 +339,7 @@ impl UnitTree {
                     self.name(into.id())
                 )
             }
-            UnitAction::Rename { unit, name, .. } => format!("{unit} đổi tên thành {name}"),
+            UnitAction::Rename { unit, name, .. } => format!("đơn vị {unit} đổi tên thành {name}"),
             UnitAction::Move { unit, parent } => {
                 format!(
                     "{} chuyển về trực thuộc {}",
@@ -399,7 +399,10 @@ impl UnitTree {
     }
 
     /// The unit, every unit below it, and every unit merged into any of
-    /// these: the ids whose records roll up into `id`.
+    /// these: the ids whose records roll up into `id` in this view. A unit
+    /// that ended is reached only through the unit it went into, so a
+    /// commune merged into a unit elsewhere no longer rolls up into its old
+    /// parent.
     pub fn rollup(&self, id: &str) -> BTreeSet<String> {
         let mut out = BTreeSet::new();
         let mut stack = vec![id.to_string()];
@@ -408,9 +411,8 @@ impl UnitTree {
                 continue;
             }
             for u in &self.view.units {
-                if u.parent.as_deref() == Some(cur.as_str())
-                    || u.merged_into.as_deref() == Some(cur.as_str())
-                {
+                let below = u.merged_into.is_none() && u.parent.as_deref() == Some(cur.as_str());
+                if below || u.merged_into.as_deref() == Some(cur.as_str()) {
                     stack.push(u.id.clone());
                 }
             }
@@ -418,7 +420,8 @@ impl UnitTree {
         out
     }
 
-    /// The unit a unit's records now belong to, following merges.
+    /// The unit a unit's records belong to in this view, following merges
+    /// (and abolished levels) to a unit that has not ended.
     pub fn current(&self, id: &str) -> String {
         let mut cur = id.to_string();
         for _ in 0..self.view.units.len() {
