@@ -10,7 +10,10 @@
 //! - no later change touches the header (kind, unit, project, id, creator):
 //!   who may read and write a record is fixed at its creation;
 //! - the caller's policy (the roster) allows the signer to write a record
-//!   with that header.
+//!   with that header. The header's unit is never rewritten: the policy
+//!   resolves it through the unit changes in force on the day of the check
+//!   (`SignedRoster::check_write_on`), so a record made under a commune
+//!   that merged since is judged as a record of the merged unit.
 
 use automerge::{Automerge, ROOT, ReadDoc, Value};
 

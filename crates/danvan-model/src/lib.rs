@@ -12,6 +12,7 @@ mod identity;
 mod ids;
 mod records;
 mod roster;
+mod unit_changes;
 mod units;
 pub mod vocab;
 
@@ -34,4 +35,7 @@ pub use roster::{
     Denied, DocScope, Invite, Member, ROSTER_BYTES_MAX, ROSTER_KEPT_MAX, ROSTER_MEMBERS_MAX, Role,
     Roster, RosterError, Scope, SignedRoster, accept_roster, encode_kept,
 };
-pub use units::{SAMPLE_UNITS_TOML, Unit, UnitError, UnitKind, UnitTree};
+pub use unit_changes::{
+    MergeInto, UNIT_CHANGES_MAX, UNITS_PER_CHANGE_MAX, UnitAction, UnitChange, UnitChangeError,
+};
+pub use units::{DUC_PHO_2025_UNITS_TOML, SAMPLE_UNITS_TOML, Unit, UnitError, UnitKind, UnitTree};

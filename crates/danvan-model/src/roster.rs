@@ -6,16 +6,20 @@
 //! roster only when the authority it was pinned to signed it and its version
 //! is newer than the one held ([`accept_roster`]).
 //!
-//! Encoding (`danvan/roster/v1`): `"DVRS"`, format byte 1, the authority's
+//! Encoding (`danvan/roster/v1`): `"DVRS"`, a format byte, the authority's
 //! public key (32 bytes), the signature (64 bytes) over the body, the body
 //! (UTF-8 JSON of [`Roster`]). The body bytes themselves are signed, so no
-//! canonical JSON is needed.
+//! canonical JSON is needed. The format byte is 1, or 2 when the unit tree
+//! carries dated unit changes (`[[change]]`): a node too old to read them
+//! then says "update danvan" instead of failing on the unit file, and
+//! rosters without changes stay byte for byte what older nodes hold.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 
 use data_encoding::BASE64;
 use serde::{Deserialize, Serialize};
+use time::Date;
 
 use crate::identity::{NodeId, NodeKey, verify_signature};
 use crate::units::UnitTree;
@@ -24,6 +28,8 @@ use crate::units::UnitTree;
 const ROSTER_SIGNATURE_CONTEXT: &[u8] = b"danvan/roster/v1";
 const MAGIC: &[u8; 4] = b"DVRS";
 const FORMAT: u8 = 1;
+/// The format of a roster whose unit tree has dated changes.
+const FORMAT_UNIT_CHANGES: u8 = 2;
 const PREFIX_LEN: usize = 4 + 1 + 32 + 64;
 
 /// The largest encoded roster accepted (it must fit in one sync frame).
@@ -292,15 +298,9 @@ impl fmt::Debug for SignedRoster {
 impl SignedRoster {
     /// Signs a roster with the authority key (after checking it).
     pub fn sign(authority: &NodeKey, roster: &Roster) -> Result<SignedRoster, RosterError> {
-        let body = serde_json::to_vec(roster).map_err(|e| RosterError::Malformed(e.to_string()))?;
-        let signature = authority.sign(ROSTER_SIGNATURE_CONTEXT, &body);
-        let mut bytes = Vec::with_capacity(PREFIX_LEN + body.len());
-        bytes.extend_from_slice(MAGIC);
-        bytes.push(FORMAT);
-        bytes.extend_from_slice(authority.id().as_bytes());
-        bytes.extend_from_slice(&signature);
-        bytes.extend_from_slice(&body);
-        SignedRoster::decode(&bytes)
+        let tree =
+            UnitTree::from_toml(&roster.units).map_err(|e| RosterError::Invalid(e.to_string()))?;
+        SignedRoster::decode(&encode(authority, roster, format_for(&tree))?)
     }
 
     /// Reads and checks an encoded roster: size, format, the signature by
@@ -314,9 +314,9 @@ impl SignedRoster {
                 "không phải danh sách thành viên danvan".into(),
             ));
         }
-        if bytes[4] != FORMAT {
+        if ![FORMAT, FORMAT_UNIT_CHANGES].contains(&bytes[4]) {
             return Err(RosterError::Malformed(format!(
-                "định dạng {} chưa được hỗ trợ (bản này đọc định dạng {FORMAT}); hãy cập nhật danvan",
+                "định dạng {} chưa được hỗ trợ (bản này đọc định dạng {FORMAT} và {FORMAT_UNIT_CHANGES}); hãy cập nhật danvan",
                 bytes[4]
             )));
         }
@@ -332,6 +332,13 @@ impl SignedRoster {
         let roster: Roster =
             serde_json::from_slice(body).map_err(|e| RosterError::Malformed(e.to_string()))?;
         let (tree, index, kept) = check(&roster)?;
+        if bytes[4] != format_for(&tree) {
+            return Err(RosterError::Malformed(format!(
+                "định dạng {} không khớp nội dung (thay đổi đơn vị: {})",
+                bytes[4],
+                tree.changes().len()
+            )));
+        }
         Ok(SignedRoster {
             bytes: bytes.to_vec(),
             authority,
@@ -362,9 +369,33 @@ impl SignedRoster {
         self.roster.version
     }
 
-    /// The unit tree it carries.
+    /// The unit tree it carries (its newest view; the dated changes are in
+    /// [`UnitTree::changes`]).
     pub fn units(&self) -> &UnitTree {
         &self.tree
+    }
+
+    /// Refuses this roster as the successor of `held` when it drops or
+    /// alters a unit change `held` already published: the history of the
+    /// units only grows, so every node reads old records the same way.
+    /// A mistake in a published change is corrected by a later change.
+    pub fn check_unit_history(&self, held: &SignedRoster) -> Result<(), RosterError> {
+        let (old, new) = (held.tree.changes(), self.tree.changes());
+        match old.iter().zip(new).position(|(a, b)| a != b) {
+            Some(i) => Err(RosterError::Invalid(format!(
+                "thay đổi đơn vị thứ {} đã ban hành ở phiên bản {} bị sửa; chỉ được thêm thay đổi mới sau các thay đổi cũ",
+                i + 1,
+                held.version()
+            ))),
+            None if new.len() < old.len() => Err(RosterError::Invalid(format!(
+                "phiên bản {} có {} thay đổi đơn vị, bỏ mất {} thay đổi đã ban hành ở phiên bản {}",
+                self.version(),
+                new.len(),
+                old.len() - new.len(),
+                held.version()
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// The entry of a node.
@@ -389,13 +420,28 @@ impl SignedRoster {
         }
     }
 
-    /// What an active node may read and write; `None` if it is not listed
-    /// or revoked.
+    /// What an active node may read and write in the newest view of the
+    /// units (every unit change applied); `None` if it is not listed or
+    /// revoked. Callers that know the day use [`SignedRoster::scope_on`].
     pub fn scope(&self, node: &NodeId) -> Option<Scope> {
+        self.scope_in(node, &self.tree)
+    }
+
+    /// What an active node may read and write on `day`: each of its units
+    /// resolved through the unit changes in force that day (an officer
+    /// listed under a commune merged by then works for the merged unit),
+    /// with every unit whose records are read under it that day — so an
+    /// officer of a merged ward reads and writes the records its former
+    /// units made before the merge, and no record's header changes.
+    pub fn scope_on(&self, node: &NodeId, day: Date) -> Option<Scope> {
+        self.scope_in(node, &self.tree.as_of(day))
+    }
+
+    fn scope_in(&self, node: &NodeId, tree: &UnitTree) -> Option<Scope> {
         let member = self.check_peer(node).ok()?;
         let mut units = BTreeSet::new();
         for unit in &member.units {
-            units.extend(self.tree.rollup(unit));
+            units.extend(tree.rollup(&tree.current(unit)));
         }
         Some(Scope {
             role: member.role,
@@ -406,12 +452,36 @@ impl SignedRoster {
 
     /// May `author` have written the change `hash` to a record of `doc`'s
     /// header? A revoked node's changes are valid only when the town kept
-    /// them at the revocation.
+    /// them at the revocation. Judged in the newest view of the units;
+    /// [`SignedRoster::check_write_on`] judges on a day.
     pub fn check_write(
         &self,
         author: &NodeId,
         hash: &[u8; 32],
         doc: &DocScope<'_>,
+    ) -> Result<(), Denied> {
+        self.check_write_in(author, hash, doc, &self.tree)
+    }
+
+    /// [`SignedRoster::check_write`] with the units as they stand on `day`
+    /// (the day of the check, not of the change: device clocks decide
+    /// nothing).
+    pub fn check_write_on(
+        &self,
+        author: &NodeId,
+        hash: &[u8; 32],
+        doc: &DocScope<'_>,
+        day: Date,
+    ) -> Result<(), Denied> {
+        self.check_write_in(author, hash, doc, &self.tree.as_of(day))
+    }
+
+    fn check_write_in(
+        &self,
+        author: &NodeId,
+        hash: &[u8; 32],
+        doc: &DocScope<'_>,
+        tree: &UnitTree,
     ) -> Result<(), Denied> {
         let Some(member) = self.member(author) else {
             return Err(Denied::NotMember(author.short()));
@@ -425,7 +495,7 @@ impl SignedRoster {
             };
         }
         let scope = self
-            .scope(author)
+            .scope_in(author, tree)
             .ok_or_else(|| Denied::Revoked(author.short()))?;
         if scope.may_write(doc) {
             Ok(())
@@ -461,6 +531,28 @@ pub fn accept_roster(
         });
     }
     Ok(roster)
+}
+
+/// The format byte a roster with this unit tree is encoded with.
+fn format_for(tree: &UnitTree) -> u8 {
+    if tree.changes().is_empty() {
+        FORMAT
+    } else {
+        FORMAT_UNIT_CHANGES
+    }
+}
+
+/// The signed bytes of a roster, unchecked.
+fn encode(authority: &NodeKey, roster: &Roster, format: u8) -> Result<Vec<u8>, RosterError> {
+    let body = serde_json::to_vec(roster).map_err(|e| RosterError::Malformed(e.to_string()))?;
+    let signature = authority.sign(ROSTER_SIGNATURE_CONTEXT, &body);
+    let mut bytes = Vec::with_capacity(PREFIX_LEN + body.len());
+    bytes.extend_from_slice(MAGIC);
+    bytes.push(format);
+    bytes.extend_from_slice(authority.id().as_bytes());
+    bytes.extend_from_slice(&signature);
+    bytes.extend_from_slice(&body);
+    Ok(bytes)
 }
 
 /// Encodes hashes for [`Member::kept`].
@@ -656,6 +748,188 @@ mod tests {
         for cut in [0, 4, 50, PREFIX_LEN, flipped.len() - 1] {
             assert!(SignedRoster::decode(&good.bytes()[..cut]).is_err());
         }
+    }
+
+    /// A roster of the Đức Phổ gazetteer (dated unit changes) with these members.
+    fn reform_roster(members: Vec<Member>) -> Roster {
+        Roster {
+            units: crate::units::DUC_PHO_2025_UNITS_TOML.into(),
+            ..roster(members)
+        }
+    }
+
+    fn day(text: &str) -> Date {
+        crate::dates::parse_date(text).unwrap()
+    }
+
+    #[test]
+    fn rosters_carry_unit_changes_and_refuse_bad_ones() {
+        let authority = NodeKey::from_secret([1; 32]);
+        let hub = member(&authority, Role::Hub, &["duc-pho"], None);
+        // Old rosters, without changes, keep their format and bytes.
+        let old = SignedRoster::sign(&authority, &roster(vec![hub.clone()])).unwrap();
+        assert_eq!(old.bytes()[4], FORMAT);
+        assert!(old.units().changes().is_empty());
+        assert!(SignedRoster::decode(old.bytes()).is_ok());
+
+        let new = SignedRoster::sign(&authority, &reform_roster(vec![hub.clone()])).unwrap();
+        assert_eq!(new.bytes()[4], FORMAT_UNIT_CHANGES);
+        assert_eq!(new.units().changes().len(), 7);
+        assert!(accept_roster(&authority.id(), 0, new.bytes()).is_ok());
+        // The format byte must say what the content is.
+        let mut relabelled = new.bytes().to_vec();
+        relabelled[4] = FORMAT;
+        assert!(matches!(
+            SignedRoster::decode(&relabelled),
+            Err(RosterError::Malformed(_))
+        ));
+        let mut relabelled = old.bytes().to_vec();
+        relabelled[4] = FORMAT_UNIT_CHANGES;
+        assert!(matches!(
+            SignedRoster::decode(&relabelled),
+            Err(RosterError::Malformed(_))
+        ));
+
+        // A change dated before the one above it, signed by the authority
+        // all the same: the receiver refuses it, with the reason.
+        let mut bad = reform_roster(vec![hub]);
+        bad.units.push_str(
+            "\n[[change]]\ndate = \"2025-06-01\"\naction = \"rename\"\nunit = \"phuong-duc-pho\"\nname = \"Phường X\"\n",
+        );
+        let bytes = encode(&authority, &bad, FORMAT_UNIT_CHANGES).unwrap();
+        for refused in [
+            SignedRoster::decode(&bytes).unwrap_err(),
+            accept_roster(&authority.id(), 0, &bytes).unwrap_err(),
+            SignedRoster::sign(&authority, &bad).unwrap_err(),
+        ] {
+            let RosterError::Invalid(message) = refused else {
+                panic!("not refused as invalid: {refused:?}");
+            };
+            assert!(
+                message.contains("thay đổi đơn vị thứ 8 ghi ngày 1/6/2025, trước ngày 1/7/2025"),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_newer_roster_only_adds_unit_changes() {
+        let authority = NodeKey::from_secret([1; 32]);
+        let hub = member(&authority, Role::Hub, &["duc-pho"], None);
+        let signed = |units: String, version| {
+            let r = Roster {
+                version,
+                units,
+                ..reform_roster(vec![hub.clone()])
+            };
+            SignedRoster::sign(&authority, &r).unwrap()
+        };
+        let gazetteer = crate::units::DUC_PHO_2025_UNITS_TOML.to_string();
+        let v1 = signed(gazetteer.clone(), 1);
+        let appended = signed(
+            format!(
+                "{gazetteer}\n[[change]]\ndate = \"2026-01-01\"\naction = \"rename\"\nunit = \"xa-khanh-cuong\"\nname = \"Xã Khánh Cường mới\"\n"
+            ),
+            2,
+        );
+        assert!(appended.check_unit_history(&v1).is_ok());
+        // Old rosters had no changes: the first ones are an addition.
+        let before = SignedRoster::sign(&authority, &roster(vec![hub.clone()])).unwrap();
+        assert!(v1.check_unit_history(&before).is_ok());
+        let altered = signed(gazetteer.replace("code = \"21439\"", "code = \"21440\""), 2);
+        let dropped = signed(SAMPLE_UNITS_TOML.into(), 2);
+        for (offered, words) in [
+            (&altered, "thay đổi đơn vị thứ 1 đã ban hành"),
+            (&dropped, "bỏ mất 7"),
+        ] {
+            let message = offered.check_unit_history(&v1).unwrap_err().to_string();
+            assert!(message.contains(words), "{message}");
+        }
+    }
+
+    #[test]
+    fn an_officer_of_a_merged_ward_reads_and_writes_its_former_units() {
+        let authority = NodeKey::from_secret([1; 32]);
+        let (ward, old_commune, field) = (
+            NodeKey::from_secret([3; 32]),
+            NodeKey::from_secret([4; 32]),
+            NodeKey::from_secret([5; 32]),
+        );
+        let signed = SignedRoster::sign(
+            &authority,
+            &reform_roster(vec![
+                member(&ward, Role::Officer, &["phuong-duc-pho"], None),
+                member(&old_commune, Role::Officer, &["pho-minh"], None),
+                member(
+                    &field,
+                    Role::Field,
+                    &["pho-minh", "pho-an"],
+                    Some("cao-toc"),
+                ),
+            ]),
+        )
+        .unwrap();
+        let (before, after) = (day("2025-06-30"), day("2025-07-01"));
+        let petition = |unit| DocScope {
+            kind: "petition",
+            unit,
+            project: None,
+        };
+        let case = |unit| DocScope {
+            kind: "household",
+            unit,
+            project: Some("cao-toc"),
+        };
+        let former = [
+            "nguyen-nghiem",
+            "pho-hoa",
+            "pho-minh",
+            "pho-vinh",
+            "pho-ninh",
+        ];
+        let s = signed.scope_on(&ward.id(), after).unwrap();
+        for unit in former.iter().chain(&["phuong-duc-pho"]) {
+            // Records made before the merge keep their unit and are read
+            // and written by the merged ward's officer.
+            assert!(
+                s.may_read(&petition(unit)) && s.may_write(&petition(unit)),
+                "{unit}"
+            );
+            assert!(
+                signed
+                    .check_write_on(&ward.id(), &[0; 32], &petition(unit), after)
+                    .is_ok()
+            );
+        }
+        for unit in ["pho-thanh", "phuong-sa-huynh", "duc-pho", "quang-ngai"] {
+            assert!(!s.may_read(&petition(unit)), "{unit}");
+        }
+        // Before the merge takes effect, the new ward holds only its own.
+        let s = signed.scope_on(&ward.id(), before).unwrap();
+        assert!(!s.may_read(&petition("pho-minh")) && s.may_read(&petition("phuong-duc-pho")));
+        assert!(matches!(
+            signed.check_write_on(&ward.id(), &[0; 32], &petition("pho-minh"), before),
+            Err(Denied::Write { .. })
+        ));
+        // An officer still listed under a merged commune works for the
+        // merged ward from the day of the merge.
+        let s = signed.scope_on(&old_commune.id(), before).unwrap();
+        assert!(s.may_write(&petition("pho-minh")) && !s.may_read(&petition("pho-hoa")));
+        let s = signed.scope_on(&old_commune.id(), after).unwrap();
+        assert!(s.may_write(&petition("pho-hoa")) && s.may_write(&petition("phuong-duc-pho")));
+        // A field team's project crosses the new boundaries: its two
+        // communes went to two wards, and it follows both.
+        let s = signed.scope_on(&field.id(), after).unwrap();
+        for unit in ["pho-hoa", "phuong-duc-pho", "pho-thuan", "phuong-tra-cau"] {
+            assert!(s.may_write(&case(unit)), "{unit}");
+        }
+        assert!(!s.may_write(&case("pho-chau")) && !s.may_read(&petition("pho-minh")));
+        // The undated scope is the newest view.
+        assert_eq!(signed.scope(&ward.id()), signed.scope_on(&ward.id(), after));
+        assert_ne!(
+            signed.scope_on(&ward.id(), before).unwrap().key(),
+            signed.scope_on(&ward.id(), after).unwrap().key()
+        );
     }
 
     #[test]

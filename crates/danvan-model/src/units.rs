@@ -1,16 +1,30 @@
-//! Administrative units as data: a tree loaded from a TOML file.
+//! Administrative units as data: a tree loaded from a TOML file, and how it
+//! changes over time.
 //!
 //! Units change (the 2025 reform abolished towns and merged communes), so the
-//! tree is configuration, never code. A unit that was merged keeps its id and
-//! names the unit it was merged into; its records stay where they are and are
-//! read under the new unit.
+//! tree is configuration, never code. A unit file lists the units before any
+//! change (`[[unit]]`) and may list dated changes after them (`[[change]]`,
+//! see `unit_changes.rs`). A unit that ended keeps its id and names the unit
+//! it went into; its records stay where they are and are read under that
+//! unit. [`UnitTree::from_toml`] gives the newest view; [`UnitTree::as_of`]
+//! the view in force on a day.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::Deserialize;
+use time::Date;
+
+use crate::dates::vi_date;
+use crate::unit_changes::{ChangeEntry, Eras, UnitAction, UnitChange, UnitChangeError, replay};
 
 /// The bundled sample tree: Đức Phổ town, its organizations and 15 wards and communes.
 pub const SAMPLE_UNITS_TOML: &str = include_str!("../data/duc-pho.toml");
+
+/// The Đức Phổ gazetteer: the sample's units (same ids) and the changes of
+/// 1 July 2025 (15 wards and communes into 5, the town level abolished,
+/// Kon Tum into Quảng Ngãi), sources named in the file.
+pub const DUC_PHO_2025_UNITS_TOML: &str = include_str!("../data/duc-pho-2025.toml");
 
 /// Why a unit file could not be used.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -35,6 +49,9 @@ pub enum UnitError {
     /// An id that is not in the tree.
     #[error("không có đơn vị {0:?}; xem danh sách bằng lệnh `danvan units`")]
     Unknown(String),
+    /// A dated change of the file cannot be applied.
+    #[error("tệp đơn vị: {0}")]
+    Change(#[from] UnitChangeError),
 }
 
 /// What kind of unit this is.
@@ -56,6 +73,18 @@ pub enum UnitKind {
 }
 
 impl UnitKind {
+    /// The code written in unit files (`kind = "ward"`).
+    pub fn code(self) -> &'static str {
+        match self {
+            UnitKind::Province => "province",
+            UnitKind::Town => "town",
+            UnitKind::Commune => "commune",
+            UnitKind::Ward => "ward",
+            UnitKind::Village => "village",
+            UnitKind::Organization => "organization",
+        }
+    }
+
     /// Vietnamese label.
     pub fn label_vi(self) -> &'static str {
         match self {
@@ -90,9 +119,28 @@ pub struct Unit {
     /// For organizations: hdnd, ubnd, mttq, doan-the, llvt, ban-chi-dao, dang.
     #[serde(default)]
     pub group: Option<String>,
-    /// Set when this unit was merged into another.
+    /// Set when this unit has ended (merged, or its level abolished): the
+    /// unit its records are read under. In a file, a merge with no date.
     #[serde(default)]
     pub merged_into: Option<String>,
+    /// The official code (mã đơn vị hành chính of the statistics office).
+    #[serde(default)]
+    pub code: Option<String>,
+    /// The day a dated change created it; `None` for units of the file.
+    #[serde(skip)]
+    pub since: Option<Date>,
+    /// The day a dated change ended it (then `merged_into` is set).
+    #[serde(skip)]
+    pub until: Option<Date>,
+}
+
+impl Unit {
+    /// Whether the unit exists on a day: created by then, not ended yet.
+    pub fn exists_on(&self, day: Date) -> bool {
+        self.since.is_none_or(|d| d <= day)
+            && self.until.is_none_or(|d| day < d)
+            && (self.merged_into.is_none() || self.until.is_some())
+    }
 }
 
 #[derive(Deserialize)]
@@ -103,17 +151,37 @@ struct UnitFile {
     version: Option<u32>,
     #[serde(default)]
     unit: Vec<Unit>,
+    #[serde(default)]
+    change: Vec<ChangeEntry>,
 }
 
-/// The unit tree.
+/// The unit tree: one view of it (the newest, or as of a day), with the
+/// whole history to take other views from.
 #[derive(Clone, Debug)]
 pub struct UnitTree {
+    view: Arc<View>,
+    history: Arc<History>,
+}
+
+/// Every unit as it stands in one view.
+#[derive(Debug)]
+struct View {
+    /// The day this view takes effect; `None` before any change.
+    date: Option<Date>,
     units: Vec<Unit>,
     index: BTreeMap<String, usize>,
 }
 
+/// The changes and the view each effective date gives, oldest first.
+#[derive(Debug)]
+struct History {
+    changes: Vec<UnitChange>,
+    views: Vec<Arc<View>>,
+}
+
 impl UnitTree {
-    /// Parses and checks a unit file.
+    /// Parses and checks a unit file, units and dated changes; gives the
+    /// newest view.
     pub fn from_toml(text: &str) -> Result<UnitTree, UnitError> {
         let file: UnitFile = toml::from_str(text).map_err(|e| UnitError::Parse(e.to_string()))?;
         let mut index = BTreeMap::new();
@@ -135,21 +203,158 @@ impl UnitTree {
                 }
             }
         }
-        let tree = UnitTree {
-            units: file.unit,
-            index,
-        };
-        for unit in &tree.units {
+        for unit in &file.unit {
             let mut seen = BTreeSet::new();
             let mut cur = Some(unit);
             while let Some(u) = cur {
                 if !seen.insert(u.id.as_str()) {
                     return Err(UnitError::Cycle(unit.id.clone()));
                 }
-                cur = u.parent.as_deref().and_then(|p| tree.get(p));
+                cur = u
+                    .parent
+                    .as_deref()
+                    .and_then(|p| index.get(p))
+                    .map(|&i| &file.unit[i]);
             }
         }
-        Ok(tree)
+        let (changes, eras) = replay(file.unit, file.change)?;
+        Ok(UnitTree::from_eras(changes, eras))
+    }
+
+    /// The unit file `units_toml` with `change` appended, and the tree it
+    /// gives: how a command adds a change to the roster's units. A change
+    /// the file's history refuses is refused here, with the same message,
+    /// and nothing is returned to sign.
+    pub fn append_change(
+        units_toml: &str,
+        change: &UnitChange,
+    ) -> Result<(String, UnitTree), UnitError> {
+        let mut text = units_toml.trim_end().to_string();
+        text.push_str("\n\n");
+        text.push_str(&change.to_toml());
+        let tree = UnitTree::from_toml(&text)?;
+        Ok((text, tree))
+    }
+
+    fn from_eras(changes: Vec<UnitChange>, eras: Eras) -> UnitTree {
+        let views: Vec<Arc<View>> = eras
+            .into_iter()
+            .map(|(date, units)| {
+                let index = units
+                    .iter()
+                    .enumerate()
+                    .map(|(i, u)| (u.id.clone(), i))
+                    .collect();
+                Arc::new(View { date, units, index })
+            })
+            .collect();
+        let newest = Arc::clone(views.last().expect("a replay gives at least one view"));
+        UnitTree {
+            view: newest,
+            history: Arc::new(History { changes, views }),
+        }
+    }
+
+    /// The tree as it stood on `day`: the changes effective on or before
+    /// it are applied, later ones not (units they create are listed, with
+    /// `since` after the day, so their records are still found).
+    pub fn as_of(&self, day: Date) -> UnitTree {
+        let views = &self.history.views;
+        let n = views.partition_point(|v| v.date.is_none_or(|d| d <= day));
+        UnitTree {
+            view: Arc::clone(&views[n.saturating_sub(1)]),
+            history: Arc::clone(&self.history),
+        }
+    }
+
+    /// The newest view: every change applied.
+    pub fn newest(&self) -> UnitTree {
+        UnitTree {
+            view: Arc::clone(self.history.views.last().expect("at least one view")),
+            history: Arc::clone(&self.history),
+        }
+    }
+
+    /// The day this view took effect: `None` for the tree before any change.
+    pub fn view_date(&self) -> Option<Date> {
+        self.view.date
+    }
+
+    /// The dated changes, in order (empty for a file without any).
+    pub fn changes(&self) -> &[UnitChange] {
+        &self.history.changes
+    }
+
+    /// The unit a record made under `unit` belongs to on `day`: `unit`
+    /// itself, or the unit it was merged into (or read under once its
+    /// level was abolished) by then, following every change up to `day`.
+    pub fn resolve(&self, unit: &str, day: Date) -> String {
+        self.as_of(day).current(unit)
+    }
+
+    /// Old → new: every unit that has ended in this view, with the unit its
+    /// records are now read under, in tree order.
+    pub fn mapping(&self) -> Vec<(&Unit, &Unit)> {
+        self.view
+            .units
+            .iter()
+            .filter(|u| u.merged_into.is_some())
+            .filter_map(|u| {
+                let now = self.current(&u.id);
+                self.get(&now).map(|n| (u, n))
+            })
+            .collect()
+    }
+
+    /// The units merged into `unit` (directly or through earlier merges)
+    /// whose end falls in `[from, to]`: what a report over that range
+    /// folds into it.
+    pub fn folded_into(&self, unit: &str, from: Date, to: Date) -> Vec<&Unit> {
+        self.view
+            .units
+            .iter()
+            .filter(|u| u.id != unit && u.until.is_some_and(|d| from <= d && d <= to))
+            .filter(|u| self.current(&u.id) == unit)
+            .collect()
+    }
+
+    /// One line in Vietnamese per change: the day, what happened, the basis.
+    pub fn describe_change(&self, change: &UnitChange) -> String {
+        let names = |ids: &[String]| {
+            ids.iter()
+                .map(|id| self.name(id).to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let what = match &change.action {
+            UnitAction::Merge { units, into } => {
+                let target = self.get(into.id());
+                let code = target
+                    .and_then(|u| u.code.as_deref())
+                    .map(|c| format!(" (mã {c})"))
+                    .unwrap_or_default();
+                format!(
+                    "{} sáp nhập thành {}{code}",
+                    names(units),
+                    self.name(into.id())
+                )
+            }
+            UnitAction::Rename { unit, name, .. } => format!("đơn vị {unit} đổi tên thành {name}"),
+            UnitAction::Move { unit, parent } => {
+                format!(
+                    "{} chuyển về trực thuộc {}",
+                    self.name(unit),
+                    self.name(parent)
+                )
+            }
+            UnitAction::Abolish { units } => format!("kết thúc hoạt động: {}", names(units)),
+        };
+        let basis = change
+            .basis
+            .as_deref()
+            .map(|b| format!(" (theo {b})"))
+            .unwrap_or_default();
+        format!("Từ ngày {}: {what}{basis}.", vi_date(change.date))
     }
 
     /// The bundled sample tree.
@@ -157,14 +362,20 @@ impl UnitTree {
         UnitTree::from_toml(SAMPLE_UNITS_TOML).expect("bundled unit file is valid")
     }
 
-    /// All units in file order.
+    /// The bundled Đức Phổ gazetteer with the 2025 reform, newest view.
+    pub fn duc_pho_2025() -> UnitTree {
+        UnitTree::from_toml(DUC_PHO_2025_UNITS_TOML).expect("bundled gazetteer is valid")
+    }
+
+    /// All units of this view: those of the file in file order, then those
+    /// created by changes in the order created.
     pub fn units(&self) -> &[Unit] {
-        &self.units
+        &self.view.units
     }
 
     /// The unit with this id.
     pub fn get(&self, id: &str) -> Option<&Unit> {
-        self.index.get(id).map(|&i| &self.units[i])
+        self.view.index.get(id).map(|&i| &self.view.units[i])
     }
 
     /// The unit with this id, or an error naming it.
@@ -180,14 +391,18 @@ impl UnitTree {
 
     /// Direct children of a unit, in file order.
     pub fn children(&self, id: &str) -> Vec<&Unit> {
-        self.units
+        self.view
+            .units
             .iter()
             .filter(|u| u.parent.as_deref() == Some(id))
             .collect()
     }
 
     /// The unit, every unit below it, and every unit merged into any of
-    /// these: the ids whose records roll up into `id`.
+    /// these: the ids whose records roll up into `id` in this view. A unit
+    /// that ended is reached only through the unit it went into, so a
+    /// commune merged into a unit elsewhere no longer rolls up into its old
+    /// parent.
     pub fn rollup(&self, id: &str) -> BTreeSet<String> {
         let mut out = BTreeSet::new();
         let mut stack = vec![id.to_string()];
@@ -195,10 +410,9 @@ impl UnitTree {
             if !out.insert(cur.clone()) {
                 continue;
             }
-            for u in &self.units {
-                if u.parent.as_deref() == Some(cur.as_str())
-                    || u.merged_into.as_deref() == Some(cur.as_str())
-                {
+            for u in &self.view.units {
+                let below = u.merged_into.is_none() && u.parent.as_deref() == Some(cur.as_str());
+                if below || u.merged_into.as_deref() == Some(cur.as_str()) {
                     stack.push(u.id.clone());
                 }
             }
@@ -206,10 +420,11 @@ impl UnitTree {
         out
     }
 
-    /// The unit a unit's records now belong to, following merges.
+    /// The unit a unit's records belong to in this view, following merges
+    /// (and abolished levels) to a unit that has not ended.
     pub fn current(&self, id: &str) -> String {
         let mut cur = id.to_string();
-        for _ in 0..self.units.len() {
+        for _ in 0..self.view.units.len() {
             match self.get(&cur).and_then(|u| u.merged_into.clone()) {
                 Some(next) => cur = next,
                 None => break,
@@ -220,7 +435,8 @@ impl UnitTree {
 
     /// Units of a group (e.g. every `llvt` organization).
     pub fn group(&self, group: &str) -> Vec<&Unit> {
-        self.units
+        self.view
+            .units
             .iter()
             .filter(|u| u.group.as_deref() == Some(group))
             .collect()
@@ -229,7 +445,12 @@ impl UnitTree {
     /// The tree as indented lines, for display.
     pub fn render(&self) -> Vec<(usize, &Unit)> {
         let mut out = Vec::new();
-        let roots: Vec<&Unit> = self.units.iter().filter(|u| u.parent.is_none()).collect();
+        let roots: Vec<&Unit> = self
+            .view
+            .units
+            .iter()
+            .filter(|u| u.parent.is_none())
+            .collect();
         fn walk<'a>(
             tree: &'a UnitTree,
             unit: &'a Unit,
@@ -251,6 +472,86 @@ impl UnitTree {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dates::parse_date;
+
+    /// The five units of 1 July 2025, their codes and the former units
+    /// each was formed from (Resolution 1677/NQ-UBTVQH15).
+    const REFORM_2025: [(&str, &str, &[&str]); 5] = [
+        (
+            "phuong-duc-pho",
+            "21439",
+            &[
+                "nguyen-nghiem",
+                "pho-hoa",
+                "pho-minh",
+                "pho-vinh",
+                "pho-ninh",
+            ],
+        ),
+        ("phuong-sa-huynh", "21478", &["pho-thanh", "pho-chau"]),
+        (
+            "phuong-tra-cau",
+            "21451",
+            &["pho-van", "pho-quang", "pho-an", "pho-thuan"],
+        ),
+        ("xa-nguyen-nghiem", "21457", &["pho-nhon", "pho-phong"]),
+        ("xa-khanh-cuong", "21472", &["pho-khanh", "pho-cuong"]),
+    ];
+
+    #[test]
+    fn the_gazetteer_maps_fifteen_units_to_five_on_1_july_2025() {
+        let tree = UnitTree::duc_pho_2025();
+        let before = parse_date("2025-06-30").unwrap();
+        let after = parse_date("2025-07-01").unwrap();
+        let mut former_count = 0;
+        for (new, code, former) in REFORM_2025 {
+            let unit = tree.require(new).unwrap();
+            assert_eq!(unit.code.as_deref(), Some(code), "{new}");
+            assert_eq!(unit.parent.as_deref(), Some("quang-ngai"));
+            for old in former {
+                assert_eq!(tree.resolve(old, before), *old);
+                assert_eq!(tree.resolve(old, after), new, "{old}");
+                assert!(tree.rollup(new).contains(*old));
+            }
+            former_count += former.len();
+        }
+        assert_eq!(former_count, 15);
+        // The town and its organizations end; their records go to the
+        // province, which Kon Tum joined.
+        for unit in ["duc-pho", "duc-pho-ubnd", "kon-tum"] {
+            assert_eq!(tree.resolve(unit, before), unit);
+            assert_eq!(tree.resolve(unit, after), "quang-ngai");
+        }
+        let live: Vec<&str> = tree
+            .units()
+            .iter()
+            .filter(|u| u.exists_on(after) && u.kind.is_commune_level())
+            .map(|u| u.id.as_str())
+            .collect();
+        assert_eq!(live, REFORM_2025.map(|(id, _, _)| id));
+        let old_view = tree.as_of(before);
+        let old_live = old_view
+            .children("duc-pho")
+            .iter()
+            .filter(|u| u.kind.is_commune_level() && u.exists_on(before))
+            .count();
+        assert_eq!(old_live, 15);
+    }
+
+    #[test]
+    fn the_gazetteer_keeps_the_sample_units_unchanged() {
+        // Stored records name the sample's ids: the gazetteer must list the
+        // same units the same way, so those records still resolve.
+        let sample = UnitTree::sample();
+        let old = UnitTree::duc_pho_2025().as_of(parse_date("2025-06-30").unwrap());
+        for unit in sample.units() {
+            let same = old.require(&unit.id).unwrap();
+            assert_eq!(
+                (&same.name, same.kind, &same.parent, &same.group),
+                (&unit.name, unit.kind, &unit.parent, &unit.group)
+            );
+        }
+    }
 
     #[test]
     fn sample_has_fifteen_communes_and_wards() {

@@ -117,8 +117,10 @@ pub fn due<'r, I>(req: &DueRequest<'_>, records: I) -> Result<DueList, ReportErr
 where
     I: IntoIterator<Item = &'r Record>,
 {
-    let scope = Scope::new(req.units, req.unit)?;
-    let tree = req.units;
+    // Units as they stand today: a merged commune's records and tasks are
+    // due at the unit it merged into.
+    let tree = &req.units.as_of(req.today);
+    let scope = Scope::resolved(tree, req.unit)?;
     let period = Period::half_of(req.today);
     let horizon = format_date(req.today + Duration::days(req.within_days.max(0)));
     let today = format_date(req.today);
@@ -140,7 +142,7 @@ where
                     .parse::<Period>()
                     .is_ok_and(|pp| pp.start >= period.start && pp.end <= period.end);
                 if within {
-                    reported.insert((p.task.clone(), unit.to_string()));
+                    reported.insert((p.task.clone(), tree.current(unit)));
                 }
             }
             Record::Petition(p) if scope.contains(unit) && !p.is_closed() => {
@@ -213,10 +215,7 @@ where
     });
     let mut due_tasks = Vec::new();
     for t in tasks {
-        let mut units: Vec<&String> = t.assigned.iter().filter(|u| scope.contains(u)).collect();
-        units.sort_by_key(|u| (tree.units().iter().position(|x| &x.id == *u), *u));
-        units.dedup();
-        for unit in units {
+        for unit in scope.assigned(tree, &t.assigned) {
             if reported.contains(&(t.header.id.clone(), unit.clone())) {
                 continue;
             }
@@ -225,8 +224,8 @@ where
                 number: t.number.clone(),
                 title: t.title.clone(),
                 source: t.source.clone(),
-                unit: unit.clone(),
-                unit_name: tree.name(unit).to_string(),
+                unit_name: tree.name(&unit).to_string(),
+                unit,
             });
         }
     }

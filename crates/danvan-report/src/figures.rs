@@ -24,6 +24,9 @@ pub struct Report {
     pub period_end: String,
     /// The day figures were computed for.
     pub today: String,
+    /// Lines saying which former units the rows took in (units merged or
+    /// abolished during the period or up to the day of the report's view).
+    pub unit_changes: Vec<String>,
     /// Activities.
     pub activities: ActivitySection,
     /// Petitions.

@@ -21,7 +21,7 @@ mod scope;
 mod tables;
 mod xlsx;
 
-pub use aggregate::{ReportRequest, build_report, task_applies};
+pub use aggregate::{ReportRequest, UnitView, build_report, build_report_by, task_applies};
 pub use conclusion::{
     Assignment, ConclusionTask, ParsedConclusion, assign_units, parse_conclusion,
 };

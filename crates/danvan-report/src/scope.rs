@@ -1,5 +1,6 @@
 //! Which units a report covers, and the row each unit's records are counted
-//! under: the unit itself or the child of it they roll up through.
+//! under: the unit itself or the child of it they roll up through, in one
+//! view of the unit tree (units that ended are read under their successor).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -25,28 +26,54 @@ impl Scope {
         if tree.get(root).is_none() {
             return Err(ReportError::UnknownUnit(root.to_string()));
         }
-        let units = tree.rollup(root);
+        let mut units = BTreeSet::new();
         let mut bucket = HashMap::new();
+        for id in tree.rollup(root) {
+            // A unit's records count under the unit they are read under in
+            // this view (after merges), in the row of the child of the root
+            // above it; a unit merged into one outside the root does not
+            // count here.
+            if let Some(row) = row_of(tree, root, &id) {
+                bucket.insert(id.clone(), row);
+                units.insert(id);
+            }
+        }
         let mut order = vec![root.to_string()];
-        for child in tree.children(root) {
-            // A child merged into another unit is read under that unit.
-            if child.merged_into.is_some() {
-                continue;
-            }
-            for id in tree.rollup(&child.id) {
-                bucket.entry(id).or_insert_with(|| child.id.clone());
-            }
-            order.push(child.id.clone());
-        }
-        for id in &units {
-            bucket.entry(id.clone()).or_insert_with(|| root.to_string());
-        }
+        order.extend(
+            tree.children(root)
+                .into_iter()
+                .filter(|child| child.merged_into.is_none())
+                .map(|child| child.id.clone()),
+        );
         Ok(Scope {
             root: root.to_string(),
             units,
             bucket,
             order,
         })
+    }
+
+    /// The scope of `unit` as read in `tree` (one view of the units): the
+    /// unit itself, or the unit it had become by then when it has ended.
+    pub(crate) fn resolved(tree: &UnitTree, unit: &str) -> Result<Scope, ReportError> {
+        if tree.get(unit).is_none() {
+            return Err(ReportError::UnknownUnit(unit.to_string()));
+        }
+        Scope::new(tree, &tree.current(unit))
+    }
+
+    /// The units of a task's assignment within the scope, each as read in
+    /// `tree` (units merged by then become the unit they merged into, once),
+    /// in tree order.
+    pub(crate) fn assigned(&self, tree: &UnitTree, assigned: &[String]) -> Vec<String> {
+        let mut units: Vec<String> = assigned
+            .iter()
+            .filter(|u| self.contains(u))
+            .map(|u| tree.current(u))
+            .collect();
+        units.sort_by_key(|u| (tree.units().iter().position(|x| &x.id == u), u.clone()));
+        units.dedup();
+        units
     }
 
     /// Whether records of this unit count.
@@ -66,4 +93,23 @@ impl Scope {
             .position(|b| b == bucket)
             .unwrap_or(usize::MAX)
     }
+}
+
+/// The row of `root`'s report a unit's records count under: the root, or
+/// the child of the root above the unit they are read under in `tree`;
+/// `None` when that unit is not below the root.
+fn row_of(tree: &UnitTree, root: &str, unit: &str) -> Option<String> {
+    let mut cur = tree.current(unit);
+    // Bounded by the unit count, so a malformed tree cannot hang it.
+    for _ in 0..=tree.units().len() {
+        if cur == root {
+            return Some(root.to_string());
+        }
+        let parent = tree.get(&cur)?.parent.clone()?;
+        if parent == root {
+            return Some(cur);
+        }
+        cur = parent;
+    }
+    None
 }

@@ -143,7 +143,7 @@ pub(crate) fn layout(r: &Report) -> Layout {
         "BÁO CÁO KẾT QUẢ CÔNG TÁC DÂN VẬN {}",
         r.period_label.to_uppercase()
     );
-    let meta = vec![
+    let mut meta = vec![
         ("Đơn vị".to_string(), r.unit_name.clone()),
         (
             "Kỳ báo cáo".to_string(),
@@ -156,6 +156,11 @@ pub(crate) fn layout(r: &Report) -> Layout {
         ),
         ("Số liệu tính đến ngày".to_string(), vi_day(&r.today)),
     ];
+    meta.extend(
+        r.unit_changes
+            .iter()
+            .map(|line| ("Sắp xếp đơn vị hành chính".to_string(), line.clone())),
+    );
 
     // 1. Activities.
     let a = &r.activities;

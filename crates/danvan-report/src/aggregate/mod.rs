@@ -29,7 +29,9 @@ mod models;
 mod petitions;
 mod tasks;
 
-use danvan_model::{Period, Record, UnitTree, format_date, parse_date};
+use std::collections::BTreeMap;
+
+use danvan_model::{Period, Record, UnitKind, UnitTree, format_date, parse_date, vi_date};
 use time::Date;
 
 use crate::ReportError;
@@ -55,6 +57,30 @@ pub struct ReportRequest<'a> {
     /// "Now", for overdue petitions and the state of households. The crate
     /// has no clock: the caller passes the day.
     pub today: Date,
+}
+
+/// Which units a report's rows are: the units of one view of the tree.
+/// Whatever the view, every record of the period counts once, so the
+/// totals are the same; only the rows differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnitView {
+    /// The units as they stood on the period's last day: a period before a
+    /// merge is shown by the old units, a period spanning it by the new
+    /// ones (with a line naming the old units folded in). The default.
+    PeriodEnd,
+    /// The units as they stand on a day (say today): a past period mapped
+    /// to the units of that day.
+    AsOf(Date),
+}
+
+impl UnitView {
+    /// The day whose units the rows are.
+    pub fn day(self, period: &Period) -> Date {
+        match self {
+            UnitView::PeriodEnd => period.end,
+            UnitView::AsOf(day) => day,
+        }
+    }
 }
 
 /// What every accumulator needs to know about the report being built.
@@ -87,15 +113,33 @@ impl Context<'_> {
     }
 }
 
-/// Builds a report from records. Records outside the unit's roll-up or the
-/// period are skipped, so the caller may pass more than needed.
+/// Builds a report from records, by the units as they stood at the end of
+/// the period ([`UnitView::PeriodEnd`]). Records outside the unit's roll-up
+/// or the period are skipped, so the caller may pass more than needed.
 pub fn build_report<'r, I>(req: &ReportRequest<'_>, records: I) -> Result<Report, ReportError>
 where
     I: IntoIterator<Item = &'r Record>,
 {
-    let scope = Scope::new(req.units, req.unit)?;
+    build_report_by(req, UnitView::PeriodEnd, records)
+}
+
+/// Builds a report with its rows by the units of `view`. Records keep the
+/// unit they were made under; each is counted under the row its unit is
+/// read under in that view. The unit reported on is resolved the same way
+/// (a town abolished by then is reported as the province above it).
+pub fn build_report_by<'r, I>(
+    req: &ReportRequest<'_>,
+    view: UnitView,
+    records: I,
+) -> Result<Report, ReportError>
+where
+    I: IntoIterator<Item = &'r Record>,
+{
+    let view_day = view.day(&req.period);
+    let tree = req.units.as_of(view_day);
+    let scope = Scope::resolved(&tree, req.unit)?;
     let cx = Context {
-        tree: req.units,
+        tree: &tree,
         scope: &scope,
         period: req.period,
         start: format_date(req.period.start),
@@ -124,12 +168,14 @@ where
             Record::Petition(p) => petitions.add(&cx, bucket, p),
             Record::Household(h) => land.add(&cx, bucket, h),
             Record::Model(m) => models.add(&cx, bucket, m),
-            Record::Progress(p) => tasks.add_progress(p),
+            Record::Progress(p) => tasks.add_progress(&cx, p),
             Record::Task(_) => unreachable!("handled above"),
         }
     }
 
+    let unit_changes = folded_lines(&cx, view_day);
     let mut report = Report {
+        unit_changes,
         unit: scope.root.clone(),
         unit_name: cx.name(&scope.root),
         period: cx.period.to_string(),
@@ -148,6 +194,52 @@ where
     };
     narrate(&mut report);
     Ok(report)
+}
+
+/// One line per row (and day) that took in units ending between the
+/// period's start and the view's day: which former units its figures
+/// include. Organizations are counted, not named, to keep the line short.
+fn folded_lines(cx: &Context<'_>, view_day: Date) -> Vec<String> {
+    let mut folded: BTreeMap<(usize, String, Date), (Vec<String>, usize)> = BTreeMap::new();
+    for unit in cx.tree.units() {
+        let Some(until) = unit
+            .until
+            .filter(|d| cx.period.start <= *d && *d <= view_day)
+        else {
+            continue;
+        };
+        let Some(bucket) = cx.scope.bucket_of(&unit.id) else {
+            continue;
+        };
+        let entry = folded
+            .entry((cx.scope.rank(bucket), bucket.to_string(), until))
+            .or_default();
+        if unit.kind == UnitKind::Organization {
+            entry.1 += 1;
+        } else {
+            entry.0.push(unit.name.clone());
+        }
+    }
+    folded
+        .into_iter()
+        .map(|((_, bucket, until), (mut names, organizations))| {
+            if organizations > 0 {
+                names.push(format!("{organizations} cơ quan, tổ chức"));
+            }
+            let code = cx
+                .tree
+                .get(&bucket)
+                .and_then(|u| u.code.as_deref())
+                .map(|c| format!(" (mã {c})"))
+                .unwrap_or_default();
+            format!(
+                "Số liệu của {}{code} gồm cả số liệu của {}, đã sắp xếp vào đơn vị này từ ngày {}.",
+                cx.name(&bucket),
+                names.join(", "),
+                vi_date(until)
+            )
+        })
+        .collect()
 }
 
 fn date(text: &str) -> Option<Date> {

@@ -27,10 +27,12 @@ impl<'r> TaskTally<'r> {
         }
     }
 
-    /// Keeps a progress report of a unit in scope.
-    pub(super) fn add_progress(&mut self, p: &'r Progress) {
+    /// Keeps a progress report, under the unit its unit is read under in
+    /// the report's view (a merged commune's report counts for the merged
+    /// unit).
+    pub(super) fn add_progress(&mut self, cx: &Context<'_>, p: &'r Progress) {
         self.progress
-            .entry((p.task.clone(), p.header.unit.clone()))
+            .entry((p.task.clone(), cx.tree.current(&p.header.unit)))
             .or_default()
             .push(p);
     }
@@ -61,11 +63,7 @@ impl<'r> TaskTally<'r> {
                 reported: 0,
                 completed: 0,
             };
-            let mut assigned: Vec<&String> =
-                t.assigned.iter().filter(|u| cx.scope.contains(u)).collect();
-            assigned.sort_by_key(|u| (cx.tree.units().iter().position(|x| &x.id == *u), *u));
-            assigned.dedup();
-            for unit in assigned {
+            for unit in &cx.scope.assigned(cx.tree, &t.assigned) {
                 let reports = self
                     .progress
                     .get(&(t.header.id.clone(), unit.clone()))
