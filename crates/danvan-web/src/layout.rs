@@ -51,7 +51,7 @@ pub(crate) fn page(ctx: &Ctx, active: Nav, title: &str, body: Markup) -> Markup 
             body {
                 header.top {
                     a.brand href="/" { "danvan" }
-                    span.where { (ctx.node.name) " · " (ctx.node.unit_name) }
+                    span.where { (ctx.node.label()) }
                     @if let Some(user) = &ctx.user {
                         form.logout method="post" action="/dang-xuat" {
                             (csrf_field(ctx))
@@ -129,7 +129,7 @@ pub(crate) fn bare_page(node: &crate::server::NodeInfo, title: &str, body: Marku
             body {
                 header.top {
                     span.brand { "danvan" }
-                    span.where { (node.name) " · " (node.unit_name) }
+                    span.where { (node.label()) }
                 }
                 main.narrow {
                     h1 { (title) }

@@ -62,6 +62,16 @@ impl NodeInfo {
             town_office: node.is_authority(),
         }
     }
+
+    /// What the header says of this machine: its name, and its unit when the
+    /// name does not already say it.
+    pub(crate) fn label(&self) -> String {
+        if self.name == self.unit_name {
+            self.name.clone()
+        } else {
+            format!("{} · {}", self.name, self.unit_name)
+        }
+    }
 }
 
 /// What every handler shares.
