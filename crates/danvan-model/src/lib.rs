@@ -29,7 +29,8 @@ pub use records::{
     Activity, Conflict, FieldSpec, FieldType, Header, Household, Kind, Model, ObjectionEvent,
     Parcel, Petition, Progress, Record, RecordError, SCHEMA_VERSION, StageEvent, Summary, Task,
     Visit, append_objection, append_visit, conflicts, editable_fields, field_spec, move_stage,
-    parse_field, petition_deadline_days, read_header, read_record, set_field, write_new,
+    parse_field, petition_deadline_days, read_header, read_record, scalar_json, set_field,
+    write_new,
 };
 pub use roster::{
     Denied, DocScope, Invite, Member, ROSTER_BYTES_MAX, ROSTER_KEPT_MAX, ROSTER_MEMBERS_MAX, Role,

@@ -296,7 +296,7 @@ impl Node {
             let mut merged: Vec<ConflictValue> = Vec::new();
             // get_all lists values in op order with the default winner last.
             for (value, exid) in values.iter().rev() {
-                let value = scalar_json(value);
+                let value = danvan_model::scalar_json(value);
                 let setter = match exid {
                     automerge::ObjId::Id(_, actor, _) => actor_node(actor.to_bytes()),
                     automerge::ObjId::Root => None,
@@ -430,22 +430,6 @@ fn actor_node(actor: &[u8]) -> Option<NodeId> {
         .get(..32)
         .and_then(|b| <[u8; 32]>::try_from(b).ok())
         .map(NodeId::from_bytes)
-}
-
-fn scalar_json(value: &automerge::Value<'_>) -> serde_json::Value {
-    use automerge::{ScalarValue, Value};
-    match value {
-        Value::Scalar(s) => match s.as_ref() {
-            ScalarValue::Str(s) => serde_json::Value::String(s.to_string()),
-            ScalarValue::Int(i) => serde_json::json!(i),
-            ScalarValue::Uint(i) => serde_json::json!(i),
-            ScalarValue::F64(f) => serde_json::json!(f),
-            ScalarValue::Boolean(b) => serde_json::json!(b),
-            ScalarValue::Null => serde_json::Value::Null,
-            other => serde_json::Value::String(other.to_string()),
-        },
-        Value::Object(_) => serde_json::Value::String("(đối tượng)".into()),
-    }
 }
 
 /// The record's JSON as of `heads` (an empty object before the first change).

@@ -17,7 +17,8 @@ pub struct Conflict {
     pub values: Vec<serde_json::Value>,
 }
 
-fn scalar_json(value: &Value<'_>) -> serde_json::Value {
+/// A scalar Automerge value as JSON (an object as a placeholder text).
+pub fn scalar_json(value: &Value<'_>) -> serde_json::Value {
     match value {
         Value::Scalar(s) => match s.as_ref() {
             ScalarValue::Str(s) => serde_json::Value::String(s.to_string()),

@@ -22,7 +22,7 @@ mod doc;
 mod fields;
 mod kinds;
 
-pub use conflicts::{Conflict, conflicts};
+pub use conflicts::{Conflict, conflicts, scalar_json};
 pub use deadline::petition_deadline_days;
 pub use doc::{
     append_objection, append_visit, move_stage, read_header, read_record, set_field, write_new,
