@@ -19,4 +19,4 @@ mod sync_runner;
 
 pub use auth::{USERS_FILE, UserError, add_user, has_users};
 pub use error::WebError;
-pub use server::{DEFAULT_LISTEN, WebConfig, serve};
+pub use server::{DEFAULT_LISTEN, WebConfig, serve, serve_on};

@@ -110,24 +110,65 @@ pub async fn serve(
     config: WebConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), WebError> {
-    let auth = if config.needs_login() {
-        if !crate::auth::has_users(&config.data_dir) {
-            return Err(WebError::NoAccounts(config.listen));
-        }
-        Auth::accounts(&config.data_dir)?
-    } else {
-        Auth::local()
-    };
+    // Checked before binding, so that a refused start never holds the port.
+    let auth = auth_for(&config)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|error| WebError::Listen {
             addr: config.listen,
             error,
         })?;
-    let addr = listener.local_addr().map_err(|error| WebError::Listen {
-        addr: config.listen,
-        error,
+    let addr = local_addr(&listener, config.listen)?;
+    println!("Trang web danvan: http://{addr}/");
+    run(node, auth, listener, addr, shutdown).await
+}
+
+/// Serves the app for `node` on a listener already bound (the benchmark
+/// binds port 0 and needs to know which port it got), until `shutdown`
+/// completes. The same access rules as [`serve`] apply to its address.
+pub async fn serve_on(
+    node: SharedNode,
+    listener: tokio::net::TcpListener,
+    data_dir: std::path::PathBuf,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), WebError> {
+    let unknown = SocketAddr::from(([0, 0, 0, 0], 0));
+    let addr = local_addr(&listener, unknown)?;
+    let auth = auth_for(&WebConfig {
+        listen: addr,
+        data_dir,
     })?;
+    run(node, auth, listener, addr, shutdown).await
+}
+
+/// The access rules of an address: officer accounts off loopback.
+fn auth_for(config: &WebConfig) -> Result<Auth, WebError> {
+    if config.needs_login() {
+        if !crate::auth::has_users(&config.data_dir) {
+            return Err(WebError::NoAccounts(config.listen));
+        }
+        Ok(Auth::accounts(&config.data_dir)?)
+    } else {
+        Ok(Auth::local())
+    }
+}
+
+fn local_addr(
+    listener: &tokio::net::TcpListener,
+    asked: SocketAddr,
+) -> Result<SocketAddr, WebError> {
+    listener
+        .local_addr()
+        .map_err(|error| WebError::Listen { addr: asked, error })
+}
+
+async fn run(
+    node: SharedNode,
+    auth: Auth,
+    listener: tokio::net::TcpListener,
+    addr: SocketAddr,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), WebError> {
     let info = node.with(|n| NodeInfo::read(n))?;
     let state = AppState {
         node,
@@ -136,12 +177,8 @@ pub async fn serve(
         sync: Arc::new(crate::sync_runner::SyncRunner::default()),
     };
     tracing::info!("trang web tại http://{addr}/");
-    println!("Trang web danvan: http://{addr}/");
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
-        .map_err(|error| WebError::Listen {
-            addr: config.listen,
-            error,
-        })
+        .map_err(|error| WebError::Listen { addr, error })
 }
