@@ -44,7 +44,7 @@ struct Overview {
     peers: Vec<PeerLine>,
     hub_known: bool,
     refused: Vec<AuditEntry>,
-    local_changes: usize,
+    local_changes: u64,
 }
 
 pub(crate) async fn show(ctx: Ctx, State(state): State<AppState>) -> Result<Markup, WebError> {
@@ -94,7 +94,7 @@ pub(crate) async fn show(ctx: Ctx, State(state): State<AppState>) -> Result<Mark
                     .is_some_and(|r| r.roster().members.iter().any(|m| m.role == Role::Hub)),
             peers,
             refused,
-            local_changes: n.store().hashes_by(&n.id())?.len(),
+            local_changes: n.store().count_changes_by(&n.id())?,
         })
     })?;
     Ok(page(&ctx, Nav::Dashboard, "Tổng quan", body(&overview)))
