@@ -107,7 +107,13 @@ fn generate(dir: &Path, records: usize) -> Result<(), BenchError> {
         let n = (records - written).min(RECORDS_PER_BATCH);
         let mut built = Vec::with_capacity(n);
         for i in 0..n {
-            built.push(record(&node, &mut rng, (written + i) as i64)?);
+            built.push(record(
+                &node,
+                &mut rng,
+                (written + i) as i64,
+                &CORPUS_TIMELINE,
+                None,
+            )?);
         }
         let mut batch = node.store_mut().batch()?;
         for (doc, automerge, changes) in built {
@@ -124,17 +130,39 @@ fn generate(dir: &Path, records: usize) -> Result<(), BenchError> {
     Ok(())
 }
 
-/// One record with its five signed changes.
-fn record(
+/// When the generated records were made: record `n` is created at
+/// `start_ms + n * step_ms`, plus up to one step.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Timeline {
+    /// Device time of the first record, ms since 1970.
+    pub(crate) start_ms: i64,
+    /// Time between records, ms.
+    pub(crate) step_ms: i64,
+    /// Whether an activity's date is the day it was recorded; otherwise
+    /// it is the sample's day in 2025.
+    pub(crate) dated_activities: bool,
+}
+
+/// The sync benchmarks' stores: through 2025, a few records a minute.
+const CORPUS_TIMELINE: Timeline = Timeline {
+    start_ms: YEAR_START_MS,
+    step_ms: 17_000,
+    dated_activities: false,
+};
+
+/// One record with its five signed changes: a household (60% when
+/// `household` is `None`) or an activity.
+pub(crate) fn record(
     node: &Node,
     rng: &mut ChaCha8Rng,
     n: i64,
+    timeline: &Timeline,
+    household: Option<bool>,
 ) -> Result<(DocId, Automerge, Vec<SignedChange>), BenchError> {
     let (unit, villages) = sample::COMMUNES[rng.gen_range(0..sample::COMMUNES.len())];
     let village = villages[rng.gen_range(0..villages.len())];
-    // Spread over the year, a few records a minute.
-    let created_at = YEAR_START_MS + n * 17_000 + rng.gen_range(0..17_000);
-    let household = rng.gen_bool(0.6);
+    let created_at = timeline.start_ms + n * timeline.step_ms + rng.gen_range(0..timeline.step_ms);
+    let household = household.unwrap_or_else(|| rng.gen_bool(0.6));
     let header = Header {
         id: DocId::from_bytes(rng.r#gen()).to_string(),
         kind: if household {
@@ -153,7 +181,10 @@ fn record(
     let record = if household {
         new_household(header, village, rng)
     } else {
-        new_activity(header, rng)
+        let date = timeline
+            .dated_activities
+            .then(|| danvan_model::format_date(time_to_date(created_at)));
+        new_activity(header, date, rng)
     };
     let (doc, mut automerge, _) = node
         .prepare_new(&record)
@@ -179,7 +210,7 @@ fn record(
     Ok((doc, automerge, changes))
 }
 
-fn time_to_date(ms: i64) -> time::Date {
+pub(crate) fn time_to_date(ms: i64) -> time::Date {
     time::OffsetDateTime::from_unix_timestamp(ms / 1000)
         .map(|t| t.date())
         .unwrap_or(time::Date::MIN)
@@ -338,12 +369,12 @@ fn new_household(header: Header, village: &str, rng: &mut ChaCha8Rng) -> Record 
     })
 }
 
-fn new_activity(header: Header, rng: &mut ChaCha8Rng) -> Record {
+fn new_activity(header: Header, date: Option<String>, rng: &mut ChaCha8Rng) -> Record {
     let a = sample::activity(rng);
     Record::Activity(Activity {
         header,
         activity_type: a.activity_type.into(),
-        date: a.date,
+        date: date.unwrap_or(a.date),
         title: a.title,
         place: Some(a.place),
         organizers: Some(a.organizers),

@@ -22,12 +22,14 @@
 
 mod corpus;
 mod figure;
+mod http;
 mod load_group;
 mod measure;
 mod sample;
 mod signature;
 mod store;
 mod sync;
+mod web;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -71,6 +73,11 @@ const GROUPS: &[Group] = &[
         name: "load",
         about: "hub under load: hundreds of nodes at once, then all back after a power cut",
         run: load_group::run,
+    },
+    Group {
+        name: "web",
+        about: "web app: server time of the main pages and first-load bytes at 100,000 records",
+        run: web::run,
     },
 ];
 

@@ -12,9 +12,10 @@ use crate::error::NodeError;
 use crate::node::Node;
 
 /// A search reads at most this many candidate rows before ranking them: a
-/// query of one common word ("van") over a whole town would otherwise parse
+/// query of one common word ("van") over a whole town would otherwise read
 /// every record. Past this, the words are too common to rank usefully and
-/// the person is asked to type more.
+/// the person is asked to type more; the candidates are then the most
+/// recently stored records holding the words.
 pub const SEARCH_CANDIDATES_MAX: usize = 5_000;
 
 /// At most this many words of a query are used; more only slow the scan.
@@ -178,41 +179,25 @@ impl Node {
                 truncated: false,
             });
         }
-        // The store's LIKE keeps only rows holding every word somewhere
-        // (inside words too); the whole-word test and the ranking are here.
+        // The store keeps only rows holding every word somewhere (inside
+        // words too); the whole-word test and the ranking are here, on the
+        // projection's title and folded text: parsing each candidate's JSON
+        // and folding its text again cost more than the rest of the search.
         let mut filter = filter.clone();
         filter.words = words.clone();
         filter.limit = Some(SEARCH_CANDIDATES_MAX + 1);
-        let candidates = self.store().list_json(&filter)?;
+        let mut candidates = self.store().search_candidates(&filter)?;
         let truncated = candidates.len() > SEARCH_CANDIDATES_MAX;
+        candidates.truncate(SEARCH_CANDIDATES_MAX);
+        // Equal ranks keep the list's order: newest date first (records
+        // without a date last), then by id.
+        candidates.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.id.cmp(&b.0.id)));
         let mut ranked: Vec<((bool, bool, usize), usize, Row)> = Vec::new();
-        for (order, json) in candidates
-            .into_iter()
-            .take(SEARCH_CANDIDATES_MAX)
-            .enumerate()
-        {
-            let Ok(record) = Record::from_json(json) else {
-                continue;
-            };
-            let summary = record.summary();
-            if !matches_all(&summary.search, &words) {
+        for (order, (row, search, _)) in candidates.into_iter().enumerate() {
+            if !matches_all(&search, &words) {
                 continue;
             }
-            let key = rank(&summary.title, &words);
-            ranked.push((
-                key,
-                order,
-                Row {
-                    id: summary.id,
-                    kind: summary.kind.to_string(),
-                    unit: summary.unit,
-                    project: summary.project,
-                    title: summary.title,
-                    date: summary.date,
-                    status: summary.status,
-                    conflicts: 0,
-                },
-            ));
+            ranked.push((rank(&row.title, &words), order, row));
         }
         ranked.sort_by_key(|r| (r.0, r.1));
         let total = ranked.len();
@@ -262,21 +247,55 @@ impl Node {
         let (_, automerge) = self.load(id)?;
         let changes = automerge.get_changes(&[]);
         let skip = changes.len().saturating_sub(HISTORY_CHANGES_MAX);
+        // The document is replayed change by change in causal order. When a
+        // change follows the one before it (a history made on one machine,
+        // or after a sync), the record before it is the one read after the
+        // previous change and the record after it is read from the replay;
+        // only a change made concurrently with its predecessor needs a fork
+        // of the whole document, which costs a read of the whole history.
+        let mut replay = Automerge::new();
+        let mut previous: Option<(ChangeHash, serde_json::Value)> = None;
+        let mut names: Vec<(NodeId, String)> = Vec::new();
         let mut out = Vec::new();
-        for (i, change) in changes.iter().enumerate().skip(skip) {
-            let before = record_json_at(&automerge, change.deps())?;
-            let after = record_json_at(&automerge, &[change.hash()])?;
+        for (i, change) in changes.iter().enumerate() {
+            replay
+                .apply_changes([change.clone()])
+                .map_err(|e| danvan_model::RecordError::Unreadable(e.to_string()))?;
+            if i < skip {
+                continue;
+            }
+            let hash = change.hash();
+            let before = match previous.take() {
+                Some((h, json)) if change.deps() == [h] => json,
+                _ => record_json_at(&automerge, change.deps())?,
+            };
+            let after = if replay.get_heads() == [hash] {
+                danvan_model::read_record(&replay)?.to_json()
+            } else {
+                record_json_at(&automerge, &[hash])?
+            };
             let author = actor_node(change.actor_id().to_bytes());
+            // One name lookup per machine, not per change: it reads the roster.
+            let author_name = match author {
+                Some(a) => match names.iter().find(|(n, _)| *n == a) {
+                    Some((_, name)) => name.clone(),
+                    None => {
+                        let name = self.node_name(&a);
+                        names.push((a, name.clone()));
+                        name
+                    }
+                },
+                None => "?".into(),
+            };
             out.push(FieldHistoryEntry {
                 n: i + 1,
                 author: author.map(|a| a.to_string()).unwrap_or_default(),
-                author_name: author
-                    .map(|a| self.node_name(&a))
-                    .unwrap_or_else(|| "?".into()),
+                author_name,
                 device_time: change.timestamp(),
                 message: change.message().unwrap_or("").to_string(),
                 fields: diff_fields(&before, &after),
             });
+            previous = Some((hash, after));
         }
         Ok(out)
     }
@@ -327,16 +346,12 @@ impl Node {
         let range = (format_date(period.start), format_date(period.end));
         let mut out = Vec::new();
         for kind in Kind::ALL {
-            // The list's rows are a few short columns; the JSON a report
-            // reads is the whole record, many times larger to page in.
-            let n = self
-                .store()
-                .list(&ListFilter {
-                    kind: Some(kind.code().into()),
-                    period: Some(range.clone()),
-                    ..ListFilter::default()
-                })?
-                .len() as u64;
+            // Counted in the projection's (kind, date) index: no row is read.
+            let n = self.store().count(&ListFilter {
+                kind: Some(kind.code().into()),
+                period: Some(range.clone()),
+                ..ListFilter::default()
+            })?;
             out.push((kind, n));
         }
         Ok(out)
@@ -356,25 +371,32 @@ pub struct Overview {
 }
 
 impl Node {
-    /// Reads the records of some kinds the filter selects, parsed.
+    /// Reads the records of some kinds the filter selects, parsed; with
+    /// `statuses`, only those in one of them.
     fn records_of(
         &self,
         kinds: &[Kind],
         period: Option<&Period>,
+        statuses: Option<&[&str]>,
     ) -> Result<Vec<Record>, NodeError> {
         let mut out = Vec::new();
         for kind in kinds {
-            let filter = ListFilter {
+            let filter = |status: Option<&str>| ListFilter {
                 kind: Some(kind.code().into()),
                 period: period.map(|p| (format_date(p.start), format_date(p.end))),
+                status: status.map(str::to_string),
                 ..ListFilter::default()
             };
-            self.store().for_each_json(&filter, |text| {
-                let value: serde_json::Value = serde_json::from_str(text)
-                    .map_err(|e| danvan_model::RecordError::Unreadable(e.to_string()))?;
-                out.push(Record::from_json(value)?);
-                Ok::<(), NodeError>(())
-            })??;
+            let filters = match statuses {
+                Some(statuses) => statuses.iter().map(|s| filter(Some(s))).collect(),
+                None => vec![filter(None)],
+            };
+            for filter in filters {
+                self.store().for_each_json(&filter, |text| {
+                    out.push(parse_as(*kind, text)?);
+                    Ok::<(), NodeError>(())
+                })??;
+            }
         }
         Ok(out)
     }
@@ -390,7 +412,14 @@ impl Node {
         due_within_days: i64,
     ) -> Result<Overview, NodeError> {
         let unit = self.unit().to_string();
-        let petitions = self.records_of(&[Kind::Petition], None)?;
+        // Only open petitions can be due: a town's closed ones, nearly all
+        // of them, are not read (the projection's status is the petition's).
+        let open: Vec<&str> = danvan_model::vocab::PETITION_STATUSES
+            .iter()
+            .map(|(code, _)| *code)
+            .filter(|code| !danvan_model::vocab::PETITION_CLOSED.contains(code))
+            .collect();
+        let petitions = self.records_of(&[Kind::Petition], None, Some(&open))?;
         let due = danvan_report::due(
             &danvan_report::DueRequest {
                 units: self.units(),
@@ -403,9 +432,9 @@ impl Node {
             &petitions,
         )?
         .petitions;
-        let tasks = self.records_of(&[Kind::Task], None)?;
+        let tasks = self.records_of(&[Kind::Task], None, None)?;
         let mut reading = tasks;
-        reading.extend(self.records_of(&[Kind::Progress], Some(&period))?);
+        reading.extend(self.records_of(&[Kind::Progress], Some(&period), None)?);
         let tasks = danvan_report::build_report(
             &danvan_report::ReportRequest {
                 units: self.units(),
@@ -422,6 +451,21 @@ impl Node {
             tasks,
         })
     }
+}
+
+/// A record of a known kind from its projection JSON, parsed straight into
+/// its type: going through a `serde_json::Value` first, as
+/// [`Record::from_json`] must when the kind is unknown, reads it twice.
+fn parse_as(kind: Kind, text: &str) -> Result<Record, danvan_model::RecordError> {
+    let bad = |e: serde_json::Error| danvan_model::RecordError::Unreadable(e.to_string());
+    Ok(match kind {
+        Kind::Activity => Record::Activity(serde_json::from_str(text).map_err(bad)?),
+        Kind::Petition => Record::Petition(serde_json::from_str(text).map_err(bad)?),
+        Kind::Household => Record::Household(serde_json::from_str(text).map_err(bad)?),
+        Kind::Task => Record::Task(serde_json::from_str(text).map_err(bad)?),
+        Kind::Progress => Record::Progress(serde_json::from_str(text).map_err(bad)?),
+        Kind::Model => Record::Model(serde_json::from_str(text).map_err(bad)?),
+    })
 }
 
 /// The node whose key starts an Automerge actor (key ‖ store epoch).

@@ -648,8 +648,8 @@ impl Node {
     }
 
     /// How many changes this node signed itself (all it ever wrote here).
-    pub fn own_change_count(&self) -> Result<usize, NodeError> {
-        Ok(self.store().hashes_by(&self.id())?.len())
+    pub fn own_change_count(&self) -> Result<u64, NodeError> {
+        Ok(self.store().count_changes_by(&self.id())?)
     }
 
     /// The newest audit entries.

@@ -232,6 +232,16 @@ impl Store {
             .collect()
     }
 
+    /// How many stored changes `author` signed, counted in the
+    /// `(author, seq)` index without reading them.
+    pub fn count_changes_by(&self, author: &NodeId) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn
+            .prepare_cached("SELECT COUNT(*) FROM changes WHERE author = ?1")?
+            .query_row(params![author.as_bytes().to_vec()], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
     /// The ids of every stored change signed by `author` (for a revocation
     /// that keeps what the town already held).
     pub fn hashes_by(&self, author: &NodeId) -> Result<Vec<[u8; 32]>, StoreError> {

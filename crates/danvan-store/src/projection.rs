@@ -104,6 +104,57 @@ impl Store {
         Ok(rows)
     }
 
+    /// How many records the filter selects (`filter.limit` is ignored),
+    /// counted in the projection's indexes without reading the rows.
+    pub fn count(&self, filter: &ListFilter) -> Result<u64, StoreError> {
+        let (sql, values) = filter_query("COUNT(*)", filter, false);
+        let n: i64 = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row(rusqlite::params_from_iter(values.iter()), |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
+    /// The candidates of a text search: records the filter selects, with
+    /// the folded text a search matches against and their start date, so
+    /// that a search can test and rank them without parsing each record's
+    /// JSON. They come newest stored first, and the scan stops at
+    /// `filter.limit`: a common word ("nguyen") is in half of a town's
+    /// records, and sorting them all by date before the limit cost more
+    /// than the rest of the search.
+    pub fn search_candidates(
+        &self,
+        filter: &ListFilter,
+    ) -> Result<Vec<(Row, String, Option<String>)>, StoreError> {
+        let (mut sql, values) = filter_query(
+            "records.id, kind, unit, project, title, date, status, conflicts, search, date_from",
+            filter,
+            true,
+        );
+        let limit = filter.limit.unwrap_or(LIST_ROWS_MAX).min(LIST_ROWS_MAX);
+        sql.push_str(&format!(" ORDER BY record_search.rowid DESC LIMIT {limit}"));
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(values.iter()), |r| {
+                Ok((
+                    Row {
+                        id: r.get(0)?,
+                        kind: r.get(1)?,
+                        unit: r.get(2)?,
+                        project: r.get(3)?,
+                        title: r.get(4)?,
+                        date: r.get(5)?,
+                        status: r.get(6)?,
+                        conflicts: r.get(7)?,
+                    },
+                    r.get(8)?,
+                    r.get(9)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
     /// The full JSON of the listed records, from the projection.
     pub fn list_json(&self, filter: &ListFilter) -> Result<Vec<serde_json::Value>, StoreError> {
         let (sql, values) = list_query("json", filter);
@@ -128,7 +179,7 @@ impl Store {
         filter: &ListFilter,
         mut each: impl FnMut(&str) -> Result<(), E>,
     ) -> Result<Result<(), E>, StoreError> {
-        let (sql, values) = filter_query("json", filter);
+        let (sql, values) = filter_query("json", filter, false);
         let mut stmt = self.conn.prepare(&sql)?;
         let mut rows = stmt.query(rusqlite::params_from_iter(values.iter()))?;
         while let Some(row) = rows.next()? {
@@ -191,20 +242,25 @@ impl Store {
 }
 
 fn list_query(columns: &str, f: &ListFilter) -> (String, Vec<rusqlite::types::Value>) {
-    let (mut sql, values) = filter_query(columns, f);
+    let (mut sql, values) = filter_query(columns, f, false);
     sql.push_str(" ORDER BY date_from DESC, id");
     let limit = f.limit.unwrap_or(LIST_ROWS_MAX).min(LIST_ROWS_MAX);
     sql.push_str(&format!(" LIMIT {limit}"));
     (sql, values)
 }
 
-/// The `SELECT … WHERE …` of a filter, without order or limit.
-fn filter_query(columns: &str, f: &ListFilter) -> (String, Vec<rusqlite::types::Value>) {
+/// The `SELECT … WHERE …` of a filter, without order or limit; joined
+/// with `record_search` when the filter has words or `with_search` asks.
+fn filter_query(
+    columns: &str,
+    f: &ListFilter,
+    with_search: bool,
+) -> (String, Vec<rusqlite::types::Value>) {
     use rusqlite::types::Value;
     // With a text search, the small `record_search` table is scanned first
     // (CROSS JOIN fixes that order in SQLite) and only matching records are
     // looked up; otherwise `records`' own indexes serve the filters.
-    let source = if f.words.is_empty() {
+    let source = if f.words.is_empty() && !with_search {
         "records"
     } else {
         "record_search CROSS JOIN records ON records.doc = record_search.doc"
@@ -305,4 +361,84 @@ pub(crate) fn write_projection(
     )?
     .execute(params![key, summary.search])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SQLite's plan for a filter's query, one line per step.
+    fn plan(store: &Store, sql: &str, values: &[rusqlite::types::Value]) -> String {
+        let mut stmt = store
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .expect("plan");
+        let steps: Vec<String> = stmt
+            .query_map(rusqlite::params_from_iter(values.iter()), |r| {
+                r.get::<_, String>(3)
+            })
+            .expect("plan rows")
+            .collect::<Result<_, _>>()
+            .expect("plan text");
+        steps.join("\n")
+    }
+
+    /// The pages a town opens all day must not read every record: the
+    /// overview's counts and open petitions seek the projection's indexes,
+    /// and a search scans the small search table in its stored order and
+    /// stops at its limit, without sorting every match.
+    #[test]
+    fn the_overview_and_search_queries_use_indexes_and_stop_early() {
+        let dir = std::env::temp_dir().join(format!(
+            "danvan-projection-plan-{}-{:x}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0)
+        ));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let store = Store::create(&dir, [7; 8]).expect("store");
+        let period = ListFilter {
+            kind: Some("household".into()),
+            period: Some(("2026-07-01".into(), "2026-12-31".into())),
+            ..ListFilter::default()
+        };
+        let (sql, values) = filter_query("COUNT(*)", &period, false);
+        let counted = plan(&store, &sql, &values);
+        assert!(
+            counted.contains("COVERING INDEX records_kind_date_to"),
+            "{counted}"
+        );
+        let open = ListFilter {
+            kind: Some("petition".into()),
+            status: Some("moi".into()),
+            ..ListFilter::default()
+        };
+        let (sql, values) = filter_query("json", &open, false);
+        let petitions = plan(&store, &sql, &values);
+        assert!(petitions.contains("records_kind_status"), "{petitions}");
+        let (sql, values) = list_query(
+            "id",
+            &ListFilter {
+                kind: Some("household".into()),
+                limit: Some(51),
+                ..ListFilter::default()
+            },
+        );
+        let listed = plan(&store, &sql, &values);
+        assert!(listed.contains("records_kind_date_from"), "{listed}");
+        // The candidates of a search, as `search_candidates` asks for them.
+        let words = ListFilter {
+            words: vec!["nguyen".into()],
+            ..ListFilter::default()
+        };
+        let (mut sql, values) = filter_query("records.id, search", &words, true);
+        sql.push_str(" ORDER BY record_search.rowid DESC LIMIT 5001");
+        let searched = plan(&store, &sql, &values);
+        assert!(searched.contains("SCAN record_search"), "{searched}");
+        assert!(!searched.contains("TEMP B-TREE"), "{searched}");
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -44,7 +44,7 @@ struct Overview {
     peers: Vec<PeerLine>,
     hub_known: bool,
     refused: Vec<AuditEntry>,
-    local_changes: usize,
+    local_changes: u64,
 }
 
 pub(crate) async fn show(ctx: Ctx, State(state): State<AppState>) -> Result<Markup, WebError> {
@@ -157,7 +157,7 @@ fn body(o: &Overview) -> Markup {
                     p.warn { "Chưa đồng bộ lần nào với trạm thị xã." }
                 }
                 p.muted {
-                    "Máy này đã ghi " (fmt::thousands(o.local_changes as i64)) " thay đổi. "
+                    "Máy này đã ghi " (fmt::thousands(i64::try_from(o.local_changes).unwrap_or(i64::MAX))) " thay đổi. "
                     "Trạm thị xã không báo lại thay đổi nào nó đã từ chối; "
                     "những thay đổi máy này từ chối được liệt kê dưới đây."
                 }
