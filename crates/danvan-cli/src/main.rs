@@ -7,6 +7,7 @@ mod output;
 mod web;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
@@ -16,7 +17,11 @@ use danvan_node::{
     ProgressDraft, TaskDraft,
 };
 
-use output::{print_json, print_rows, print_shown};
+use output::{not_accepted, print_json, print_rows, print_shown};
+
+/// The exit code of a command that did its work: 0, or
+/// [`danvan_node::EXIT_REFUSED`] when some changes were refused.
+static EXIT_STATUS: AtomicI32 = AtomicI32::new(0);
 
 #[derive(Parser)]
 #[command(
@@ -588,6 +593,7 @@ fn main() {
         eprintln!("lỗi: {err:#}");
         std::process::exit(1);
     }
+    std::process::exit(EXIT_STATUS.load(Ordering::Relaxed));
 }
 
 /// The transport settings: the defaults, with a shorter idle timeout if asked.
@@ -986,15 +992,43 @@ fn run(cli: Cli) -> Result<()> {
             let report = node
                 .bundle_import(&file)
                 .with_context(|| format!("không nhập được gói {}", file.display()))?;
+            let refused: Vec<serde_json::Value> = report
+                .rejected
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "record": r.doc.to_string(),
+                        "hash": hex(&r.hash),
+                        "author": r.author.to_string(),
+                        "reason": r.reason.to_string(),
+                    })
+                })
+                .collect();
             if json {
                 print_json(&serde_json::json!({
-                    "new": report.new, "duplicate": report.duplicate, "documents": report.documents
+                    "new": report.new, "duplicate": report.duplicate, "documents": report.documents,
+                    "refused_count": refused.len(), "refused": refused,
                 }));
             } else {
                 println!(
-                    "Đã nhập {} thay đổi mới vào {} hồ sơ ({} thay đổi đã có, bỏ qua).",
-                    report.new, report.documents, report.duplicate
+                    "Đã nhập {} thay đổi mới vào {} hồ sơ ({} thay đổi đã có, bỏ qua; {} bị từ chối).",
+                    report.new,
+                    report.documents,
+                    report.duplicate,
+                    refused.len()
                 );
+                for r in &report.rejected {
+                    println!(
+                        "  Từ chối thay đổi {} của hồ sơ {} (nút {}): {}",
+                        &hex(&r.hash)[..12],
+                        &r.doc.to_string()[..8],
+                        r.author.short(),
+                        r.reason
+                    );
+                }
+            }
+            if !report.rejected.is_empty() {
+                EXIT_STATUS.store(danvan_node::EXIT_REFUSED, Ordering::Relaxed);
             }
         }
         Command::Check { json } => {
@@ -1195,8 +1229,34 @@ fn print_summary(summary: &danvan_node::SyncSummary, json: bool) -> Result<()> {
             summary.round_trips,
             summary.elapsed_ms
         );
+        if summary.changes_refused_by_peer > 0 {
+            println!(
+                "CHÚ Ý: nút bên kia không chấp nhận {} thay đổi gửi từ máy này:",
+                summary.changes_refused_by_peer
+            );
+            for r in &summary.refused {
+                println!(
+                    "  hồ sơ {}: {}",
+                    r.record.as_deref().map_or("?", |id| &id[..8]),
+                    not_accepted(&r.reason)
+                );
+            }
+            let unlisted =
+                (summary.changes_refused_by_peer as usize).saturating_sub(summary.refused.len());
+            if unlisted > 0 {
+                println!("  … và {unlisted} thay đổi khác (xem `danvan list`).");
+            }
+        }
+    }
+    if summary.changes_refused_by_peer > 0 {
+        EXIT_STATUS.store(danvan_node::EXIT_REFUSED, Ordering::Relaxed);
     }
     Ok(())
+}
+
+/// A hash in hex.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// One sync session (or a live one) with `addr`, by default the town's hub.

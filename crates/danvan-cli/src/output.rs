@@ -57,11 +57,14 @@ pub(crate) fn print_rows(node: &Node, rows: &[Row]) {
         "MÃ", "LOẠI", "ĐƠN VỊ", "NGÀY", "TRẠNG THÁI"
     );
     for r in rows {
-        let conflict = if r.conflicts > 0 {
-            " ⚠ có xung đột"
+        let mut conflict = if r.conflicts > 0 {
+            " ⚠ có xung đột".to_string()
         } else {
-            ""
+            String::new()
         };
+        if let Some(reason) = &r.refused {
+            conflict.push_str(&format!(" ⚠ {}", not_accepted(reason)));
+        }
         println!(
             "{:<8}  {}  {}  {:<10}  {}  {}{}",
             &r.id[..8],
@@ -268,6 +271,19 @@ pub(crate) fn print_shown(node: &Node, shown: &Shown) {
             c.field
         );
     }
+    for r in &shown.refusals {
+        println!(
+            "  ⚠ {} (nút {} từ chối thay đổi {})",
+            not_accepted(&r.reason),
+            &r.peer[..8],
+            &r.hash[..12]
+        );
+    }
+}
+
+/// How a record with refused work is marked in `show` and `list`.
+pub(crate) fn not_accepted(reason: &str) -> String {
+    format!("chưa được chấp nhận: {reason}")
 }
 
 pub(crate) fn print_history(entries: &[HistoryEntry]) {

@@ -211,10 +211,11 @@ impl Node {
                     date: summary.date,
                     status: summary.status,
                     conflicts: 0,
+                    refused: None,
                 },
             ));
         }
-        ranked.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        ranked.sort_by_key(|a| (a.0, a.1));
         let total = ranked.len();
         let rows = ranked
             .into_iter()

@@ -239,6 +239,12 @@ pub enum NodeError {
     },
 }
 
+/// The exit code of a sync or bundle import that finished, but in which
+/// changes were refused: the peer did not accept work sent from here, or
+/// the import refused some of the bundle's changes. Not an error of the
+/// command, yet not silent: scripts and the officer must see it.
+pub const EXIT_REFUSED: i32 = 8;
+
 impl NodeError {
     /// The process exit code for this error, so scripts can tell failures
     /// apart without reading Vietnamese:
@@ -252,6 +258,7 @@ impl NodeError {
     /// | 5 | another danvan process holds the data directory |
     /// | 6 | the disk is full or failed a read or write |
     /// | 7 | the store or a key file is damaged |
+    /// | 8 | the command did its work, but some changes were refused ([`EXIT_REFUSED`]) |
     ///
     /// A store error met during sync keeps its code: a full disk is 6
     /// whether a command or a sync session wrote.

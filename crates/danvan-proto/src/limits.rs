@@ -5,7 +5,10 @@
 
 /// The protocol version this build speaks. It is also the first byte of
 /// every message this build sends once the versions are agreed.
-pub const PROTOCOL_VERSION: u16 = 1;
+///
+/// 2: the puller tells the sender which of its changes it refused
+/// (`Refused`, before the `Ack` of their batch).
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// The oldest protocol version this build still syncs with. Field nodes are
 /// updated late, so a newer hub keeps speaking old versions for a while.
@@ -42,3 +45,7 @@ pub const BATCHES_IN_FLIGHT_MAX: usize = 2;
 
 /// Longest reason text in an abort message.
 pub const ABORT_REASON_BYTES_MAX: usize = 1024;
+
+/// Longest reason text per refused change in a `Refused` message; a longer
+/// one is cut at a character boundary.
+pub const REFUSED_REASON_BYTES_MAX: usize = 256;

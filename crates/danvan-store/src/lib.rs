@@ -18,6 +18,7 @@ mod error;
 mod lock;
 mod peers;
 mod projection;
+mod refusals;
 mod schema;
 
 pub use access::AuditEntry;
@@ -28,6 +29,7 @@ pub use error::{OpenError, StoreError};
 pub use lock::LOCK_WAIT_MS;
 pub use peers::{PeerRow, TrustedNode};
 pub use projection::{ListFilter, Row};
+pub use refusals::Refusal;
 pub use schema::SCHEMA_VERSION;
 
 use std::cell::RefCell;

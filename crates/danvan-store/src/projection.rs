@@ -50,6 +50,9 @@ pub struct Row {
     pub status: Option<String>,
     /// Number of conflicting fields.
     pub conflicts: i64,
+    /// Why a peer refused a change of this record made or held here, if
+    /// one did and nothing it accepted since settles it (the newest reason).
+    pub refused: Option<String>,
 }
 
 impl Store {
@@ -83,7 +86,9 @@ impl Store {
     /// Lists records from the projection.
     pub fn list(&self, filter: &ListFilter) -> Result<Vec<Row>, StoreError> {
         let (sql, values) = list_query(
-            "id, kind, unit, project, title, date, status, conflicts",
+            "id, kind, unit, project, title, date, status, conflicts,
+             (SELECT reason FROM refusals WHERE refusals.doc = records.doc
+              ORDER BY at DESC LIMIT 1)",
             filter,
         );
         let mut stmt = self.conn.prepare(&sql)?;
@@ -98,6 +103,7 @@ impl Store {
                     date: r.get(5)?,
                     status: r.get(6)?,
                     conflicts: r.get(7)?,
+                    refused: r.get(8)?,
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;

@@ -5,7 +5,7 @@ use rusqlite::Connection;
 use crate::OpenError;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -104,6 +104,22 @@ CREATE TABLE audit (
 );
 "#;
 
+/// Refused work: which changes held here a peer said it refused, so the
+/// record shows "chưa được chấp nhận" until that peer accepts it or a later
+/// change of the same author to that record.
+const V3: &str = r#"
+CREATE TABLE refusals (
+    hash   BLOB NOT NULL,
+    peer   BLOB NOT NULL,
+    doc    BLOB NOT NULL,
+    author BLOB NOT NULL,
+    reason TEXT NOT NULL,
+    at     INTEGER NOT NULL,
+    PRIMARY KEY (hash, peer)
+);
+CREATE INDEX refusals_doc ON refusals (doc);
+"#;
+
 /// Brings the schema to [`SCHEMA_VERSION`], refusing a newer one.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), OpenError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -123,6 +139,12 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), OpenError> {
         let tx = conn.transaction()?;
         tx.execute_batch(V2)?;
         tx.pragma_update(None, "user_version", 2)?;
+        tx.commit()?;
+    }
+    if version < 3 {
+        let tx = conn.transaction()?;
+        tx.execute_batch(V3)?;
+        tx.pragma_update(None, "user_version", 3)?;
         tx.commit()?;
     }
     Ok(())
