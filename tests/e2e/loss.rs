@@ -160,3 +160,176 @@ fn bundle_import_reports_what_it_refused_and_exits_non_zero() {
     assert_eq!(json["refused"][0]["record"], outside.as_str(), "{json}");
     assert!(!town.ok(&["list"]).contains(&outside[..8]));
 }
+
+/// The data directory's SQLite file, opened beside danvan (for damaging it
+/// the way bit rot, tampering or an older build would).
+fn db(dv: &Dv) -> rusqlite::Connection {
+    rusqlite::Connection::open(dv.dir.join("danvan.db")).expect("open danvan.db")
+}
+
+/// Flips the last byte of a stored change's body, as bit rot would.
+fn flip_last_body_byte(dv: &Dv, seq: i64) {
+    let conn = db(dv);
+    let mut body: Vec<u8> = conn
+        .query_row("SELECT body FROM changes WHERE seq = ?1", [seq], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    *body.last_mut().unwrap() ^= 0x5a;
+    conn.execute(
+        "UPDATE changes SET body = ?1 WHERE seq = ?2",
+        rusqlite::params![body, seq],
+    )
+    .unwrap();
+}
+
+/// The seq of the first change of record `id` (its creation).
+fn first_change_seq(dv: &Dv, id: &str) -> i64 {
+    let history = dv.json(&["history", id]);
+    let hash = history[0]["hash"].as_str().expect("hash").to_string();
+    db(dv)
+        .query_row(
+            "SELECT seq FROM changes WHERE hex(hash) LIKE ?1 || '%'",
+            [hash.to_uppercase()],
+            |r| r.get(0),
+        )
+        .expect("the change is stored")
+}
+
+#[test]
+fn an_oversized_field_is_refused_at_every_write_and_nothing_is_stored() {
+    let dv = Dv::init("pho-minh");
+    let household = dv.household("Nguyễn Văn Bình", &[]);
+    // 100 KB: over the 64 KiB field bound, under the kernel's 128 KiB
+    // bound on one command-line argument.
+    let long = "Nội dung dán nhầm. ".repeat(5_000);
+    let mut add = crate::harness::activity_args("doi-thoai", "2024-03-01", "Đối thoại");
+    add.extend(["--summary", long.as_str()]);
+    dv.fails(&add, "vượt giới hạn");
+    let id = dv.activity("doi-thoai", "2024-03-01", "Đối thoại");
+    dv.fails(
+        &["edit", &id, "--set", &format!("summary={long}")],
+        "vượt giới hạn",
+    );
+    dv.fails(
+        &[
+            "household",
+            "visit",
+            &household,
+            "--date",
+            "2024-03-02",
+            "--by",
+            "Tổ công tác",
+            "--outcome",
+            &long,
+        ],
+        "vượt giới hạn",
+    );
+    // A 3 MB cell in a CSV import: the file is refused whole, saying where.
+    let csv = dv.dir.join("ho.csv");
+    let cell = "x".repeat(3 << 20);
+    std::fs::write(&csv, format!("head,inventory\nHộ A,nhà\nHộ B,{cell}\n")).unwrap();
+    let message = dv.fails(
+        &["import", "household", "--csv", csv.to_str().unwrap()],
+        "vượt giới hạn",
+    );
+    assert!(message.contains("dòng 3"), "{message}");
+    assert!(dv.ok(&["check"]).contains("toàn vẹn"));
+}
+
+#[test]
+fn a_damaged_stored_change_is_quarantined_and_the_rest_syncs() {
+    let (town, _hub, minh) = town_and_officer();
+    let ids: Vec<String> = (1..=3)
+        .map(|i| minh.activity("tuyen-truyen", "2024-06-01", &format!("Buổi {i}")))
+        .collect();
+    // Bit rot in the body of the second record's change.
+    let seq = first_change_seq(&minh, &ids[1]);
+    flip_last_body_byte(&minh, seq);
+    // Sync quarantines it and goes on: the other records reach the hub.
+    let out = minh.ok(&["sync"]);
+    assert!(out.contains("đã cách ly"), "{out}");
+    let at_town = town.ok(&["list"]);
+    assert!(
+        at_town.contains(&ids[0][..8]) && at_town.contains(&ids[2][..8]),
+        "{at_town}"
+    );
+    assert!(!at_town.contains(&ids[1][..8]), "{at_town}");
+    // Later sessions go through without a word about it.
+    let again = minh.ok(&["sync"]);
+    assert!(!again.contains("cách ly"), "{again}");
+    // `check` names it instead of calling the store sound.
+    let out = minh.run(&["check"]);
+    let text = stdout(&out);
+    assert!(!out.status.success(), "{text}");
+    assert!(!text.contains("toàn vẹn"), "{text}");
+    assert!(
+        text.contains(&format!("của hồ sơ {}", &ids[1][..8])) && text.contains("cách ly"),
+        "{text}"
+    );
+}
+
+#[test]
+fn check_verifies_every_stored_body_and_signature() {
+    let dv = Dv::init("pho-minh");
+    let ids: Vec<String> = (1..=3)
+        .map(|i| dv.activity("tuyen-truyen", "2024-06-01", &format!("Buổi {i}")))
+        .collect();
+    assert!(dv.ok(&["check"]).contains("toàn vẹn"));
+    let conn = db(&dv);
+    // An altered body (the hash no longer names it) and an altered signature.
+    let body_seq = first_change_seq(&dv, &ids[0]);
+    let sig_seq = first_change_seq(&dv, &ids[2]);
+    flip_last_body_byte(&dv, body_seq);
+    conn.execute(
+        "UPDATE changes SET signature = zeroblob(64) WHERE seq = ?1",
+        [sig_seq],
+    )
+    .unwrap();
+    let json = {
+        let out = dv.run(&["check", "--json"]);
+        assert!(!out.status.success());
+        serde_json::from_str::<serde_json::Value>(&stdout(&out)).unwrap()
+    };
+    assert_eq!(json["ok"], false, "{json}");
+    let problems: Vec<&str> = json["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p.as_str())
+        .filter(|p| p.starts_with("thay đổi "))
+        .collect();
+    assert_eq!(problems.len(), 2, "{json}");
+    assert!(problems.iter().any(|p| p.contains(&ids[0][..8])), "{json}");
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains(&ids[2][..8]) && p.contains("chữ ký")),
+        "{json}"
+    );
+}
+
+#[test]
+fn a_change_larger_than_sync_carries_stored_by_an_older_build_does_not_wedge_sync() {
+    let (town, _hub, minh) = town_and_officer();
+    let before = minh.activity("tuyen-truyen", "2024-07-01", "Trước");
+    // What an older build let a 3 MB CSV cell become: a change row larger
+    // than any sync message may carry.
+    db(&minh)
+        .execute(
+            "INSERT INTO changes (hash, doc, author, signature, body, actor_epoch)
+             SELECT randomblob(32), doc, author, signature, zeroblob(3145728), actor_epoch
+             FROM changes ORDER BY seq DESC LIMIT 1",
+            [],
+        )
+        .unwrap();
+    let after = minh.activity("tuyen-truyen", "2024-07-02", "Sau");
+    minh.ok(&["sync"]);
+    let at_town = town.ok(&["list"]);
+    assert!(
+        at_town.contains(&before[..8]) && at_town.contains(&after[..8]),
+        "{at_town}"
+    );
+    let out = minh.run(&["check"]);
+    assert!(stdout(&out).contains("vượt giới hạn"), "{}", stdout(&out));
+}

@@ -1032,7 +1032,8 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Check { json } => {
-            let check = node.check()?;
+            let mut check = node.check()?;
+            check.problems.extend(node.verify_stored_changes()?);
             if json {
                 print_json(&serde_json::json!({
                     "ok": check.ok(), "problems": check.problems,
@@ -1259,6 +1260,10 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Damaged stored changes one `danvan sync` quarantines and goes on past;
+/// more than that and the store needs `danvan check` first.
+const QUARANTINED_PER_SYNC_MAX: usize = 8;
+
 /// One sync session (or a live one) with `addr`, by default the town's hub.
 fn sync(
     node: Node,
@@ -1289,11 +1294,29 @@ fn sync(
                 );
             }
         };
-        let summary = tokio::select! {
-            s = shared.sync_settled(&endpoint, addr, live, &mut progress, rescope) => s?,
-            _ = tokio::signal::ctrl_c(), if live => {
-                println!("Đã dừng.");
-                return anyhow::Ok(());
+        let mut quarantined = 0;
+        let summary = loop {
+            let result = tokio::select! {
+                s = shared.sync_settled(&endpoint, addr, live, &mut progress, rescope) => s,
+                _ = tokio::signal::ctrl_c(), if live => {
+                    println!("Đã dừng.");
+                    return anyhow::Ok(());
+                }
+            };
+            match result {
+                // The session found a damaged stored change and quarantined
+                // it: the rest syncs in the next session, at most
+                // `QUARANTINED_PER_SYNC_MAX` times.
+                Err(e)
+                    if e.unsendable_change().is_some()
+                        && quarantined < QUARANTINED_PER_SYNC_MAX =>
+                {
+                    quarantined += 1;
+                    if !json {
+                        println!("CHÚ Ý: {e}. Đồng bộ lại…");
+                    }
+                }
+                other => break other?,
             }
         };
         print_summary(&summary, json)?;

@@ -20,8 +20,8 @@ pub use dates::{DateError, Period, format_date, normalize_date, parse_date, vi_d
 pub use feed::{ApplyReport, Checkpoint, FeedEntry, Rejection};
 pub use fold::fold;
 pub use identity::{
-    ChangeError, EPOCH_LEN, NodeId, NodeIdError, NodeKey, SignedChange, parse_change_body,
-    verify_signature,
+    ChangeError, EPOCH_LEN, NodeId, NodeIdError, NodeKey, SignedChange, check_body,
+    parse_change_body, verify_signature,
 };
 pub use ids::{DocId, DocIdError, SHORT_ID_LEN};
 pub use records::{
@@ -30,6 +30,7 @@ pub use records::{
     Visit, append_objection, append_visit, conflicts, editable_fields, field_spec, move_stage,
     parse_field, petition_deadline_days, read_header, read_record, set_field, write_new,
 };
+pub use records::{CHANGE_BYTES_MAX, FIELD_BYTES_MAX, RECORD_BYTES_MAX, check_record_size};
 pub use roster::{
     Denied, DocScope, Invite, Member, ROSTER_BYTES_MAX, ROSTER_KEPT_MAX, ROSTER_MEMBERS_MAX, Role,
     Roster, RosterError, Scope, SignedRoster, accept_roster, encode_kept,

@@ -246,6 +246,24 @@ pub enum NodeError {
 pub const EXIT_REFUSED: i32 = 8;
 
 impl NodeError {
+    /// The stored change this error found unsendable, and why: the sync
+    /// driver quarantines it, and a sync may run again without it.
+    pub fn unsendable_change(&self) -> Option<([u8; 32], String)> {
+        let store = match self {
+            NodeError::Store(e) => Some(e),
+            NodeError::Proto(danvan_proto::ProtoError::Replica(r)) => r
+                .cause()
+                .and_then(|c| c.downcast_ref::<danvan_store::StoreError>()),
+            _ => None,
+        };
+        match store {
+            Some(danvan_store::StoreError::Unsendable { hash, reason }) => {
+                Some((*hash, reason.clone()))
+            }
+            _ => None,
+        }
+    }
+
     /// The process exit code for this error, so scripts can tell failures
     /// apart without reading Vietnamese:
     ///
@@ -353,6 +371,8 @@ fn store_exit_code(e: &danvan_store::StoreError) -> i32 {
         StoreError::DiskFull(_) | StoreError::DiskIo(_) => 6,
         _ if e.is_damage() => 7,
         StoreError::Ambiguous { .. }
+        | StoreError::ChangeTooLarge { .. }
+        | StoreError::Unsendable { .. }
         | StoreError::Io { .. }
         | StoreError::Corrupt(_)
         | StoreError::Sqlite(_) => 1,

@@ -92,3 +92,58 @@ pub(crate) fn refuse_body(
 ) -> Result<(), StoreError> {
     store.audit_rejection(Some(peer), hash, author, None, reason)
 }
+
+/// Problems listed one by one by [`Node::verify_stored_changes`]; the count
+/// covers them all.
+const STORED_PROBLEMS_LISTED_MAX: usize = 100;
+
+impl crate::Node {
+    /// Verifies every stored change as a receiver would (encoding, hash,
+    /// signature, actor) and against the size sync carries; quarantines
+    /// each bad one so that sync never offers it, and returns the problems
+    /// (empty when all are sound). For `check`.
+    pub fn verify_stored_changes(&mut self) -> Result<Vec<String>, crate::NodeError> {
+        let mut bad = Vec::new();
+        self.store().for_each_change(|stored| {
+            let change = &stored.change;
+            let verdict = if change.body.len() > danvan_model::CHANGE_BYTES_MAX {
+                Err(format!(
+                    "dài {} byte, vượt giới hạn {} byte mà đồng bộ mang được",
+                    change.body.len(),
+                    danvan_model::CHANGE_BYTES_MAX
+                ))
+            } else {
+                change.verify().map(|_| ()).map_err(|e| e.to_string())
+            };
+            if let Err(reason) = verdict {
+                bad.push((change.hash, change.doc, reason));
+            }
+            Ok(())
+        })?;
+        let mut problems = Vec::new();
+        for (hash, doc, reason) in &bad {
+            let newly = self
+                .store_mut()
+                .quarantine(hash, reason, crate::node::now_ms())?;
+            if problems.len() < STORED_PROBLEMS_LISTED_MAX {
+                let hex: String = hash[..6].iter().map(|b| format!("{b:02x}")).collect();
+                problems.push(format!(
+                    "thay đổi {hex} của hồ sơ {}: {reason} — {}",
+                    &doc.to_string()[..8],
+                    if newly {
+                        "đã cách ly: không gửi đi khi đồng bộ nữa"
+                    } else {
+                        "đang cách ly: không gửi đi khi đồng bộ"
+                    }
+                ));
+            }
+        }
+        if bad.len() > problems.len() {
+            problems.push(format!(
+                "… và {} thay đổi hỏng khác (đã cách ly)",
+                bad.len() - problems.len()
+            ));
+        }
+        Ok(problems)
+    }
+}

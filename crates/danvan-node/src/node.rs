@@ -324,6 +324,7 @@ impl Node {
     /// `edit --set` uses, and unit references against the tree.
     pub fn validate(&self, record: &Record) -> Result<(), NodeError> {
         self.check_record_write(record)?;
+        danvan_model::check_record_size(record)?;
         let json = record.to_json();
         for spec in danvan_model::editable_fields(record.kind()) {
             let text = match json.get(spec.name) {
@@ -428,6 +429,9 @@ impl Node {
                 |tx| edit(&record, tx),
             )
             .map_err(|f| f.error)?;
+        // Whatever the edit (a field, a visit, a stage), the record must
+        // stay small enough to sync.
+        danvan_model::check_record_size(&danvan_model::read_record(&automerge)?)?;
         let changes = self.sign_since(&doc, &automerge, &heads);
         self.store.commit_local(&[LocalWrite {
             doc,

@@ -325,6 +325,13 @@ impl SharedNode {
         let mut run = self.start_session(peer, live)?;
         let result = self.drive(&mut run, tx, frames, progress).await;
         drop(reader);
+        if let Err(e) = &result
+            && let Some((hash, reason)) = e.unsendable_change()
+        {
+            // Never offered again: the next session goes on without it.
+            tracing::warn!("cách ly thay đổi hỏng: {e}");
+            self.with(|node| node.store_mut().quarantine(&hash, &reason, now_ms()))??;
+        }
         let scope_changed = self.finish_session(&run, initiator, started, &result);
         let elapsed_ms = started.elapsed().as_millis() as u64;
         result.map(|stats| {

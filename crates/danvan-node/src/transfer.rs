@@ -233,7 +233,7 @@ impl Node {
                 Kind::Household => self.household_from_row(&get),
                 _ => self.activity_from_row(&get),
             };
-            match built {
+            match built.and_then(|r| Ok(danvan_model::check_record_size(&r).map(|()| r)?)) {
                 Ok(r) => records.push(r),
                 Err(e) => bad.push(format!("dòng {line}: {e}")),
             }

@@ -19,8 +19,10 @@ pub const MIN_PROTOCOL_VERSION: u16 = 1;
 pub const MESSAGE_BYTES_MAX: usize = 4 << 20;
 
 /// Largest change body. A larger Automerge change cannot be synced; the
-/// store refuses to make one (a record holds text fields, not files).
-pub const CHANGE_BYTES_MAX: usize = 2 << 20;
+/// store refuses to make one (a record holds text fields, not files), and
+/// never offers one stored by an older build. Defined in the model, where
+/// every write checks it.
+pub const CHANGE_BYTES_MAX: usize = danvan_model::CHANGE_BYTES_MAX;
 
 /// Most change hashes in one offer: 128 KiB of hashes, a few seconds on 3G.
 pub const OFFER_HASHES_MAX: usize = 4096;

@@ -62,6 +62,14 @@ impl WriteBatch<'_> {
     pub fn write(&mut self, write: &LocalWrite<'_>) -> Result<(), StoreError> {
         let mut new = 0;
         for change in &write.changes {
+            // The last guard of every local write (CLI, CSV, web): nothing
+            // is stored that sync could not carry.
+            if change.body.len() > danvan_model::CHANGE_BYTES_MAX {
+                return Err(StoreError::ChangeTooLarge {
+                    bytes: change.body.len(),
+                    max: danvan_model::CHANGE_BYTES_MAX,
+                });
+            }
             new += insert_change(&self.0, change, Some(self.1), None)? as i64;
         }
         after_write(&self.0, &write.doc, write.automerge, new, write.created)

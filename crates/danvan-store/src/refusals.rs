@@ -1,6 +1,7 @@
 //! Refused work: the changes held here that a peer said it refused, kept
 //! per change and peer so that a record shows "chưa được chấp nhận: LÝ DO"
-//! until it is settled. Never read by sync or merge.
+//! until it is settled (never read by sync or merge); and quarantined
+//! changes, which the feed never offers.
 
 use danvan_model::{DocId, NodeId};
 use rusqlite::params;
@@ -85,5 +86,31 @@ impl Store {
             });
         }
         Ok(out)
+    }
+}
+
+impl Store {
+    /// Quarantines a stored change that cannot be sent: the feed never
+    /// offers it again. The row stays for `check` and repair. False if it
+    /// was quarantined already.
+    pub fn quarantine(
+        &mut self,
+        hash: &[u8; 32],
+        reason: &str,
+        at_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "INSERT OR IGNORE INTO quarantine (hash, reason, at) VALUES (?1, ?2, ?3)",
+            params![hash.to_vec(), reason, at_ms],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Whether a change is quarantined.
+    pub fn is_quarantined(&self, hash: &[u8; 32]) -> Result<bool, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT 1 FROM quarantine WHERE hash = ?1")?;
+        Ok(stmt.exists(params![hash.to_vec()])?)
     }
 }

@@ -106,7 +106,7 @@ CREATE TABLE audit (
 
 /// Refused work: which changes held here a peer said it refused, so the
 /// record shows "chưa được chấp nhận" until that peer accepts it or a later
-/// change of the same author to that record.
+/// change of the same author to that record; and quarantined changes.
 const V3: &str = r#"
 CREATE TABLE refusals (
     hash   BLOB NOT NULL,
@@ -118,6 +118,15 @@ CREATE TABLE refusals (
     PRIMARY KEY (hash, peer)
 );
 CREATE INDEX refusals_doc ON refusals (doc);
+-- Stored changes that cannot be sent (larger than sync carries, or a body
+-- that is not the change its hash names: bit rot, tampering, older
+-- builds): never offered to a peer, so one bad row never stops a sync.
+-- The row itself stays in `changes`, for `check` and for repair.
+CREATE TABLE quarantine (
+    hash   BLOB PRIMARY KEY,
+    reason TEXT NOT NULL,
+    at     INTEGER NOT NULL
+);
 "#;
 
 /// Brings the schema to [`SCHEMA_VERSION`], refusing a newer one.
