@@ -333,3 +333,54 @@ fn a_change_larger_than_sync_carries_stored_by_an_older_build_does_not_wedge_syn
     let out = minh.run(&["check"]);
     assert!(stdout(&out).contains("vượt giới hạn"), "{}", stdout(&out));
 }
+
+/// How many audit entries of `event` a data directory holds.
+fn audit_count(dv: &Dv, event: &str) -> usize {
+    dv.json(&["audit"])
+        .as_array()
+        .expect("audit is an array")
+        .iter()
+        .filter(|e| e["event"] == event)
+        .count()
+}
+
+#[test]
+fn a_copied_data_directory_gets_a_new_epoch_and_both_copies_keep_their_work() {
+    let (town, _hub, minh) = town_and_officer();
+    let shared = minh.activity("tuyen-truyen", "2024-08-01", "Trước khi sao chép");
+    minh.ok(&["sync"]);
+    // A copy made with `cp -a`, as an officer copying the folder to a
+    // second laptop would.
+    let copy_dir = minh.dir.with_file_name("ban-sao");
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(&minh.dir)
+        .arg(&copy_dir)
+        .status()
+        .expect("cp");
+    assert!(status.success());
+    let copy = Dv::at(&copy_dir);
+    // Both write, offline: new records and edits of the same record.
+    let from_minh = minh.activity("tuyen-truyen", "2024-08-02", "Bản gốc ghi");
+    let from_copy = copy.activity("tuyen-truyen", "2024-08-03", "Bản sao ghi");
+    minh.ok(&["edit", &shared, "--set", "place=Nhà văn hóa khu phố 1"]);
+    copy.ok(&["edit", &shared, "--set", "organizers=Mặt trận phường"]);
+    assert_eq!(audit_count(&copy, "copy-detected"), 1);
+    assert_eq!(audit_count(&minh, "copy-detected"), 0);
+    for dv in [&minh, &copy, &minh, &copy] {
+        dv.ok(&["sync"]);
+    }
+    for dv in [&town, &minh, &copy] {
+        let list = dv.ok(&["list"]);
+        for id in [&shared, &from_minh, &from_copy] {
+            assert!(list.contains(&id[..8]), "{id} missing:\n{list}");
+        }
+        let record = dv.json(&["show", &shared]);
+        assert_eq!(record["place"], "Nhà văn hóa khu phố 1", "{record}");
+        assert_eq!(record["organizers"], "Mặt trận phường", "{record}");
+    }
+    // Reopening the copy does not make it a copy again.
+    copy.ok(&["list"]);
+    assert_eq!(audit_count(&copy, "copy-detected"), 1);
+    assert!(copy.ok(&["check"]).contains("toàn vẹn"));
+}
