@@ -384,3 +384,74 @@ fn a_copied_data_directory_gets_a_new_epoch_and_both_copies_keep_their_work() {
     assert_eq!(audit_count(&copy, "copy-detected"), 1);
     assert!(copy.ok(&["check"]).contains("toàn vẹn"));
 }
+
+/// Copies a data directory with `cp -a`; returns the copy.
+fn copy_data_dir(dv: &Dv, name: &str) -> Dv {
+    let copy_dir = dv.dir.with_file_name(name);
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(&dv.dir)
+        .arg(&copy_dir)
+        .status()
+        .expect("cp");
+    assert!(status.success());
+    Dv::at(&copy_dir)
+}
+
+#[test]
+fn a_copy_made_by_an_older_build_has_only_its_clashing_edit_refused_and_check_finds_a_clash() {
+    let minh = Dv::init("pho-minh");
+    let shared = minh.activity("tuyen-truyen", "2024-09-01", "Trước khi sao chép");
+    let copy = copy_data_dir(&minh, "ban-sao-cu");
+    // An older build kept no file identity: make the copy look like its
+    // own original, so it keeps the epoch, as copies did before.
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(copy.dir.join("danvan.db")).unwrap();
+        let identity = format!("{}:{}", meta.dev(), meta.ino());
+        db(&copy)
+            .execute(
+                "UPDATE meta SET value = ?1 WHERE key = 'file'",
+                [identity.as_bytes()],
+            )
+            .unwrap();
+    }
+    minh.ok(&["edit", &shared, "--set", "place=Bản gốc"]);
+    copy.ok(&["edit", &shared, "--set", "place=Bản sao"]);
+    let from_copy = copy.activity("tuyen-truyen", "2024-09-02", "Bản sao ghi");
+    assert_eq!(audit_count(&copy, "copy-detected"), 0);
+    // The copy's bundle: its new record is kept, the one edit that clashes
+    // with the original's (same actor, same sequence number) is refused on
+    // its own and explained (it used to fail the whole import).
+    let bundle = copy.dir.join("ban-sao.dvb");
+    copy.ok(&["bundle", "export", "--out", bundle.to_str().unwrap()]);
+    let text = refused(&minh, &["bundle", "import", bundle.to_str().unwrap()]);
+    assert!(text.contains("1 bị từ chối"), "{text}");
+    assert!(text.contains("cùng tác nhân và số thứ tự"), "{text}");
+    assert!(minh.ok(&["list"]).contains(&from_copy[..8]));
+    assert_eq!(minh.json(&["show", &shared])["place"], "Bản gốc");
+    assert!(minh.ok(&["check"]).contains("toàn vẹn"));
+    // Were both changes in one change log (a store written by hand, an
+    // older build), `check` names the clash and how to repair it.
+    let conn = db(&minh);
+    conn.execute(
+        "ATTACH DATABASE ?1 AS copy",
+        [copy.dir.join("danvan.db").to_str().unwrap()],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO main.changes (hash, doc, author, signature, body, actor_epoch)
+         SELECT hash, doc, author, signature, body, actor_epoch FROM copy.changes
+         WHERE doc = (SELECT doc FROM copy.records WHERE id = ?1) ORDER BY seq DESC LIMIT 1",
+        [&shared],
+    )
+    .unwrap();
+    drop(conn);
+    let out = minh.run(&["check"]);
+    let text = stdout(&out);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("cùng tác nhân và số thứ tự") && text.contains("sửa:"),
+        "{text}"
+    );
+}

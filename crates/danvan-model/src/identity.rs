@@ -255,6 +255,13 @@ pub enum ChangeError {
     /// The signer may not write this record.
     #[error("không được phép: {0}")]
     Denied(String),
+    /// The record holds another change with the same Automerge actor and
+    /// sequence number: the signer's data directory was copied (or restored
+    /// from a backup) and both copies wrote to this record with one epoch.
+    #[error(
+        "hồ sơ đã có một thay đổi khác cùng tác nhân và số thứ tự {0}: thư mục dữ liệu của người ký đã bị sao chép hoặc khôi phục từ bản sao lưu khi chưa có bản danvan tự phát hiện việc này; hai thay đổi không ghép được — mở bản sao bằng bản danvan mới (nó tự đổi epoch) rồi ghi lại nội dung bị từ chối"
+    )]
+    DuplicateSeq(u64),
 }
 
 /// The first bytes of every Automerge chunk.

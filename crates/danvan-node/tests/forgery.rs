@@ -951,7 +951,7 @@ impl Town<'_> {
                                 check_change_case_audited(node, case, before, valid_stored, false)
                             })
                             .map_err(|e| e.to_string())??;
-                        Ok(format!("{}", result.expect_err("checked above")))
+                        Ok(result.expect_err("checked above").to_string())
                     })
                     .map(|reason| (reason, how))
             }

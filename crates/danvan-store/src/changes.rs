@@ -10,7 +10,7 @@ use danvan_model::{
 };
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use crate::documents::{after_write, apply_guarded, load_doc};
+use crate::documents::{after_write, apply_received, load_doc};
 use crate::error::StoreError;
 use crate::{Store, access, hash32, signed_from_row};
 
@@ -86,16 +86,25 @@ impl Store {
                             })?;
                         Ok((parsed, admitted))
                     });
-                match verdict {
+                let verdict = match verdict {
                     Ok((parsed, admitted)) => {
                         let epoch = actor_epoch(&parsed)?;
                         match admitted.created {
                             // A creation was applied to a new document already.
-                            Some(created) => automerge = created,
-                            None => apply_guarded(&mut automerge, vec![parsed], &doc)?,
+                            Some(created) => {
+                                automerge = created;
+                                Ok((epoch, admitted.header))
+                            }
+                            None => apply_received(&mut automerge, parsed, &doc)?
+                                .map(|()| (epoch, admitted.header)),
                         }
+                    }
+                    Err(reason) => Err(reason),
+                };
+                match verdict {
+                    Ok((epoch, admitted_header)) => {
                         insert_change(&tx, signed, Some(epoch), source)?;
-                        header = Some(admitted.header);
+                        header = Some(admitted_header);
                         stored += 1;
                     }
                     Err(reason) => {
