@@ -455,3 +455,45 @@ fn a_copy_made_by_an_older_build_has_only_its_clashing_edit_refused_and_check_fi
         "{text}"
     );
 }
+
+#[test]
+fn bundle_import_reads_no_device_and_no_bomb() {
+    let dv = Dv::init("pho-minh");
+    dv.fails(&["bundle", "import", "/dev/zero"], "không phải tệp thường");
+    // 1 GiB of zeros in a bundle of some 40 KB, as the issue found: it
+    // must be refused without the memory. Under a 512 MB address-space
+    // cap, decompressing it would abort the process.
+    let payload = {
+        use std::io::Read;
+        let mut encoder = zstd::stream::Encoder::new(Vec::new(), 1).unwrap();
+        let mut zeros = std::io::repeat(0).take((1 << 30) - 1);
+        std::io::copy(&mut zeros, &mut encoder).unwrap();
+        encoder.finish().unwrap()
+    };
+    let mut file = b"DANVANB\0".to_vec();
+    file.extend([1, 1]);
+    file.extend(1u32.to_le_bytes());
+    file.extend((payload.len() as u32).to_le_bytes());
+    file.extend(&payload);
+    let checksum = <sha2::Sha256 as sha2::Digest>::digest(&file);
+    file.extend(checksum);
+    let bomb = dv.dir.join("bom.dvb");
+    std::fs::write(&bomb, &file).unwrap();
+    assert!(file.len() < 100_000, "{} bytes", file.len());
+    let before = dv.snapshot();
+    let mut import = std::process::Command::new("prlimit");
+    import
+        .arg("--as=536870912")
+        .arg("--")
+        .arg(crate::harness::danvan_bin())
+        .arg("--data-dir")
+        .arg(&dv.dir)
+        .args(["bundle", "import", bomb.to_str().unwrap()]);
+    let out = crate::harness::without_danvan_env(&mut import)
+        .output()
+        .expect("prlimit");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("giải nén ra hơn"), "{stderr}");
+    assert_eq!(before, dv.snapshot());
+}

@@ -183,6 +183,9 @@ pub enum NodeError {
     /// A kind that CSV import does not take.
     #[error("chỉ nhập được household hoặc activity từ CSV, không phải {0}")]
     CsvKind(&'static str),
+    /// An input that is not a regular file (a device, a FIFO, a directory).
+    #[error("{} không phải tệp thường (thiết bị, ống hay thư mục); không đọc gì — hãy chọn một tệp gói .dvb", .0.display())]
+    NotAFile(PathBuf),
     /// An input file over its size bound.
     #[error("tệp {} quá lớn ({bytes} byte, tối đa {max})", .path.display())]
     TooLarge {
@@ -331,6 +334,7 @@ impl NodeError {
             | NodeError::InviteForOther { .. }
             | NodeError::InviteBadAddress(_)
             | NodeError::BadSet(_)
+            | NodeError::NotAFile(_)
             | NodeError::NothingToSet
             | NodeError::BadParcel(_)
             | NodeError::NotANumber { .. }

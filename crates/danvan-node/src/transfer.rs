@@ -12,6 +12,9 @@ use crate::node::Node;
 const BAD_ROWS_SHOWN_MAX: usize = 50;
 /// Largest CSV file accepted, in bytes.
 pub(crate) const CSV_BYTES_MAX: u64 = 256 * 1024 * 1024;
+/// Largest bundle file imported: 256 MiB of compressed changes is many
+/// years of a town's records; a bundle is read whole into memory.
+pub(crate) const BUNDLE_FILE_BYTES_MAX: u64 = 256 * 1024 * 1024;
 /// Most rows one import takes: every row is checked before any is stored,
 /// and the checked records are held in memory (about 1.5 KiB each), so the
 /// bound keeps an import under a few hundred MiB. Split larger files.
@@ -388,7 +391,36 @@ impl Node {
 
     /// Reads a bundle file and merges its changes after verifying every one.
     pub fn bundle_import(&mut self, path: &Path) -> Result<danvan_model::ApplyReport, NodeError> {
-        let bytes = std::fs::read(path).map_err(io(path))?;
+        // Looked at before a byte is read: `/dev/zero`, a FIFO or a
+        // directory is refused, and so is a file over the cap.
+        let meta = std::fs::metadata(path).map_err(io(path))?;
+        if !meta.is_file() {
+            return Err(NodeError::NotAFile(path.to_path_buf()));
+        }
+        if meta.len() > BUNDLE_FILE_BYTES_MAX {
+            return Err(NodeError::TooLarge {
+                path: path.to_path_buf(),
+                bytes: meta.len(),
+                max: BUNDLE_FILE_BYTES_MAX,
+            });
+        }
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        // The file may grow after the look: never read past the cap.
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(
+                std::fs::File::open(path).map_err(io(path))?,
+                BUNDLE_FILE_BYTES_MAX + 1,
+            ),
+            &mut bytes,
+        )
+        .map_err(io(path))?;
+        if bytes.len() as u64 > BUNDLE_FILE_BYTES_MAX {
+            return Err(NodeError::TooLarge {
+                path: path.to_path_buf(),
+                bytes: bytes.len() as u64,
+                max: BUNDLE_FILE_BYTES_MAX,
+            });
+        }
         let changes = danvan_proto::decode_bundle(&bytes)?;
         Ok(crate::intake::receive_changes(
             self.store_mut(),

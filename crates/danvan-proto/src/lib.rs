@@ -34,7 +34,9 @@ mod replica;
 mod session;
 mod wire;
 
-pub use bundle::{BUNDLE_PAYLOAD_BYTES_MAX, BundleError, decode_bundle, encode_bundle};
+pub use bundle::{
+    BUNDLE_PAYLOAD_BYTES_MAX, BUNDLE_RATIO_MAX, BundleError, decode_bundle, encode_bundle,
+};
 pub use danvan_model::{ApplyReport, Checkpoint, FeedEntry, Rejection};
 pub use limits::{
     ABORT_REASON_BYTES_MAX, BATCH_BYTES_MAX, BATCH_CHANGES_MAX, BATCHES_IN_FLIGHT_MAX,
