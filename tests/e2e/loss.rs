@@ -497,3 +497,35 @@ fn bundle_import_reads_no_device_and_no_bomb() {
     assert!(stderr.contains("giải nén ra hơn"), "{stderr}");
     assert_eq!(before, dv.snapshot());
 }
+
+#[test]
+fn printers_end_cleanly_on_a_closed_stdout() {
+    let (town, _hub, minh) = town_and_officer();
+    let id = minh.activity("tuyen-truyen", "2024-10-01", "Một hồ sơ");
+    minh.ok(&["sync"]);
+    let commands: [&[&str]; 7] = [
+        &["list"],
+        &["show", &id],
+        &["history", &id],
+        &["roster", "show"],
+        &["peers"],
+        &["audit"],
+        &["units"],
+    ];
+    for args in commands {
+        for dv in [&town, &minh] {
+            // The reader is gone before danvan writes its first line.
+            let mut child = dv
+                .command(args)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn");
+            drop(child.stdout.take());
+            let out = child.wait_with_output().expect("wait");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(!stderr.contains("panicked"), "danvan {args:?}: {stderr}");
+            assert_eq!(out.status.code(), Some(0), "danvan {args:?}: {stderr}");
+        }
+    }
+}

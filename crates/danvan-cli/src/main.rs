@@ -574,7 +574,28 @@ fn yes_no(v: bool) -> String {
     if v { "co" } else { "khong" }.to_string()
 }
 
+/// Every printer ends cleanly when its reader goes away (`danvan list |
+/// head -1`): Rust ignores SIGPIPE, so a write to a closed pipe fails and
+/// `println!` panics; that one panic ends the process quietly with 0 (the
+/// reader has what it wanted), any other keeps the default report.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info.payload_as_str().unwrap_or("");
+        // The OS's words: "Broken pipe" (Unix), "The pipe is being
+        // closed" (Windows).
+        let lower = message.to_lowercase();
+        if message.starts_with("failed printing to stdout")
+            && (lower.contains("broken pipe") || lower.contains("pipe is being closed"))
+        {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
 fn main() {
+    quiet_on_closed_stdout();
     let cli = Cli::parse();
     // Long-running commands say what their sessions do; the others stay quiet.
     let default_filter = match cli.command {
