@@ -581,7 +581,12 @@ fn yes_no(v: bool) -> String {
 fn quiet_on_closed_stdout() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        let message = info.payload_as_str().unwrap_or("");
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
         // The OS's words: "Broken pipe" (Unix), "The pipe is being
         // closed" (Windows).
         let lower = message.to_lowercase();
