@@ -351,15 +351,7 @@ fn a_copied_data_directory_gets_a_new_epoch_and_both_copies_keep_their_work() {
     minh.ok(&["sync"]);
     // A copy made with `cp -a`, as an officer copying the folder to a
     // second laptop would.
-    let copy_dir = minh.dir.with_file_name("ban-sao");
-    let status = std::process::Command::new("cp")
-        .arg("-a")
-        .arg(&minh.dir)
-        .arg(&copy_dir)
-        .status()
-        .expect("cp");
-    assert!(status.success());
-    let copy = Dv::at(&copy_dir);
+    let copy = copy_data_dir(&minh, "ban-sao");
     // Both write, offline: new records and edits of the same record.
     let from_minh = minh.activity("tuyen-truyen", "2024-08-02", "Bản gốc ghi");
     let from_copy = copy.activity("tuyen-truyen", "2024-08-03", "Bản sao ghi");
