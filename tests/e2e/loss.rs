@@ -521,3 +521,48 @@ fn printers_end_cleanly_on_a_closed_stdout() {
         }
     }
 }
+
+#[test]
+fn csv_output_never_hands_excel_a_formula() {
+    let dv = Dv::init("pho-minh");
+    let attacks = [
+        "=HYPERLINK(\"http://x.example\",\"Bấm vào đây\")",
+        "=cmd|' /C calc'!A0",
+        "+1+1",
+        "@SUM(A1)",
+    ];
+    for title in attacks {
+        dv.activity("tuyen-truyen", "2024-02-01", title);
+        // Model names are written into the report's tables.
+        dv.add(&[
+            "model",
+            "add",
+            "--name",
+            title,
+            "--field",
+            "van-hoa-xa-hoi",
+            "--year",
+            "2024",
+        ]);
+    }
+    let export = dv.ok(&["export", "--format", "csv"]);
+    let report = dv.ok(&["report", "--period", "2024", "--format", "csv"]);
+    for (what, text) in [("export", &export), ("report", &report)] {
+        for title in attacks {
+            let cell = title.replace('"', "\"\"");
+            assert!(
+                text.contains(&format!("'{cell}")),
+                "{what}: {title} not neutralized:\n{text}"
+            );
+        }
+        for line in text.lines() {
+            for cell in line.split(',') {
+                let cell = cell.trim_start_matches('"');
+                assert!(
+                    !cell.starts_with(['=', '+', '@']),
+                    "{what}: formula cell {cell:?} in:\n{text}"
+                );
+            }
+        }
+    }
+}

@@ -333,7 +333,9 @@ impl Node {
                 ])
                 .map_err(csv_err)?;
                 for row in self.store().list(&filter)? {
-                    out.write_record([
+                    // Typed by officers and citizens: never a formula in Excel.
+                    let conflicts = row.conflicts.to_string();
+                    let cells = [
                         row.id.as_str(),
                         row.kind.as_str(),
                         row.unit.as_str(),
@@ -342,8 +344,13 @@ impl Node {
                         row.title.as_str(),
                         row.date.as_deref().unwrap_or(""),
                         row.status.as_deref().unwrap_or(""),
-                        &row.conflicts.to_string(),
-                    ])
+                        conflicts.as_str(),
+                    ];
+                    out.write_record(
+                        cells
+                            .iter()
+                            .map(|c| danvan_report::csv_cell_safe(c).into_owned()),
+                    )
                     .map_err(csv_err)?;
                 }
                 let bytes = out
