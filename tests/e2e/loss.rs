@@ -566,3 +566,30 @@ fn csv_output_never_hands_excel_a_formula() {
         }
     }
 }
+
+#[test]
+fn terminal_output_shows_control_characters_instead_of_obeying_them() {
+    let dv = Dv::init("pho-minh");
+    let title = "Tiêu đề\u{1b}[2J\u{7}\u{202e}ngược\ndòng hai";
+    let id = dv.activity("tuyen-truyen", "2024-02-01", title);
+    let list = dv.ok(&["list"]);
+    let show = dv.ok(&["show", &id]);
+    for (what, text) in [("list", &list), ("show", &show)] {
+        for bad in ['\u{1b}', '\u{7}', '\u{202e}'] {
+            assert!(
+                !text.contains(bad),
+                "{what} passes {bad:?} to the terminal:\n{text}"
+            );
+        }
+        assert!(
+            text.contains("\\u{1b}[2J\\u{7}\\u{202e}ngược"),
+            "{what}:\n{text}"
+        );
+    }
+    // One record, one row: the newline does not break it.
+    let row = list.lines().find(|l| l.starts_with(&id[..8])).unwrap();
+    assert!(row.contains("ngược\\u{a}dòng hai"), "{list}");
+    assert_eq!(list.lines().count(), 3, "{list}");
+    // JSON keeps the text as stored.
+    assert_eq!(dv.json(&["show", &id])["title"], title);
+}
