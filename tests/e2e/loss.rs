@@ -593,3 +593,54 @@ fn terminal_output_shows_control_characters_instead_of_obeying_them() {
     // JSON keeps the text as stored.
     assert_eq!(dv.json(&["show", &id])["title"], title);
 }
+
+#[test]
+fn out_never_follows_a_planted_symlink_nor_overwrites_without_force() {
+    let dv = Dv::init("pho-minh");
+    dv.activity("tuyen-truyen", "2024-02-01", "Một hồ sơ");
+    let dir = dv.dir.with_file_name("ra");
+    std::fs::create_dir_all(&dir).unwrap();
+    // A victim file the attacker wants overwritten, and a symlink to it
+    // planted where the user will write.
+    let victim = dir.join("quan-trong.txt");
+    std::fs::write(&victim, "không được ghi đè").unwrap();
+    let out = dir.join("bao-cao.csv");
+    std::os::unix::fs::symlink(&victim, &out).unwrap();
+    let out_text = out.to_str().unwrap();
+    let bundle = dir.join("goi.dvb");
+    std::fs::write(&bundle, "tệp cũ").unwrap();
+    let cases: [Vec<&str>; 3] = [
+        vec!["export", "--format", "csv", "--out", out_text],
+        vec![
+            "report", "--period", "2024", "--format", "csv", "--out", out_text,
+        ],
+        vec!["bundle", "export", "--out", bundle.to_str().unwrap()],
+    ];
+    for args in &cases {
+        dv.fails(args, "--force");
+    }
+    assert_eq!(
+        std::fs::read_to_string(&victim).unwrap(),
+        "không được ghi đè"
+    );
+    assert_eq!(std::fs::read_to_string(&bundle).unwrap(), "tệp cũ");
+    // With --force the symlink itself is replaced by the new file; the
+    // file it pointed to is untouched.
+    for args in &cases {
+        let mut forced = args.clone();
+        forced.push("--force");
+        dv.ok(&forced);
+    }
+    assert_eq!(
+        std::fs::read_to_string(&victim).unwrap(),
+        "không được ghi đè"
+    );
+    assert!(
+        !std::fs::symlink_metadata(&out)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(std::fs::read_to_string(&out).unwrap().contains("BÁO CÁO"));
+    assert_ne!(std::fs::read(&bundle).unwrap(), "tệp cũ".as_bytes());
+}

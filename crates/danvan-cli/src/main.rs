@@ -160,6 +160,9 @@ enum Command {
         /// Ghi ra tệp thay vì màn hình
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Ghi đè tệp --out nếu đã có
+        #[arg(long)]
+        force: bool,
     },
     /// Gói thay đổi để chuyển tay (USB, thư điện tử)
     Bundle {
@@ -252,6 +255,9 @@ enum Command {
         /// Ghi ra tệp thay vì màn hình
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Ghi đè tệp --out nếu đã có
+        #[arg(long)]
+        force: bool,
         /// Ngày tính số liệu (mặc định hôm nay), dùng để tính đơn quá hạn
         #[arg(long, env = "DANVAN_TODAY")]
         today: Option<String>,
@@ -522,6 +528,9 @@ enum BundleCommand {
     Export {
         #[arg(long)]
         out: PathBuf,
+        /// Ghi đè tệp --out nếu đã có
+        #[arg(long)]
+        force: bool,
         /// Chỉ những hồ sơ nút này được đọc theo danh sách thành viên (như khi đồng bộ)
         #[arg(long = "for")]
         for_node: Option<String>,
@@ -813,8 +822,12 @@ fn run(cli: Cli) -> Result<()> {
             unit,
             format,
             out,
+            force,
             today: day,
         } => {
+            if let Some(path) = &out {
+                danvan_node::check_out_path(path, force)?;
+            }
             let period: danvan_model::Period = period.parse()?;
             let today = match day {
                 Some(d) => danvan_model::parse_date(&d)?,
@@ -989,7 +1002,15 @@ fn run(cli: Cli) -> Result<()> {
                 );
             }
         }
-        Command::Export { format, kind, out } => {
+        Command::Export {
+            format,
+            kind,
+            out,
+            force,
+        } => {
+            if let Some(path) = &out {
+                danvan_node::check_out_path(path, force)?;
+            }
             let kind = kind.map(|k| Kind::parse(&k)).transpose()?;
             let text = node.export(&format, kind)?;
             match out {
@@ -1001,8 +1022,14 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Bundle {
-            command: BundleCommand::Export { out, for_node },
+            command:
+                BundleCommand::Export {
+                    out,
+                    for_node,
+                    force,
+                },
         } => {
+            danvan_node::check_out_path(&out, force)?;
             let for_node = for_node
                 .map(|t| {
                     t.parse::<danvan_model::NodeId>()

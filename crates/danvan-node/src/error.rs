@@ -183,6 +183,9 @@ pub enum NodeError {
     /// A kind that CSV import does not take.
     #[error("chỉ nhập được household hoặc activity từ CSV, không phải {0}")]
     CsvKind(&'static str),
+    /// An output file that already exists, without `--force`.
+    #[error("tệp {} đã có; không ghi đè — chọn tên khác hoặc thêm --force để ghi đè", .0.display())]
+    OutExists(PathBuf),
     /// An input that is not a regular file (a device, a FIFO, a directory).
     #[error("{} không phải tệp thường (thiết bị, ống hay thư mục); không đọc gì — hãy chọn một tệp gói .dvb", .0.display())]
     NotAFile(PathBuf),
@@ -335,6 +338,7 @@ impl NodeError {
             | NodeError::InviteBadAddress(_)
             | NodeError::BadSet(_)
             | NodeError::NotAFile(_)
+            | NodeError::OutExists(_)
             | NodeError::NothingToSet
             | NodeError::BadParcel(_)
             | NodeError::NotANumber { .. }

@@ -40,4 +40,4 @@ pub use service::{
     ModelDraft, PetitionDraft, ProgressDraft, TaskDraft, join_and_sync, refused_by_peer,
 };
 pub use sync::{REFUSED_LISTED_MAX, RefusedChange, SESSIONS_MAX, SharedNode, SyncSummary};
-pub use transfer::{parse_parcel, write_atomic};
+pub use transfer::{check_out_path, parse_parcel, write_atomic};

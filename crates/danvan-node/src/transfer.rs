@@ -437,6 +437,17 @@ impl Node {
     }
 }
 
+/// Refuses an output path that already exists (a file, or a symlink
+/// someone planted there) unless the user said `--force`: `--out` never
+/// overwrites by surprise. The file is then written by [`write_atomic`],
+/// which replaces a symlink at `path` instead of writing through it.
+pub fn check_out_path(path: &Path, force: bool) -> Result<(), NodeError> {
+    if !force && std::fs::symlink_metadata(path).is_ok() {
+        return Err(NodeError::OutExists(path.to_path_buf()));
+    }
+    Ok(())
+}
+
 /// Writes a file so that a crash leaves either the old file or the whole new one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), NodeError> {
     use std::io::Write;
@@ -444,16 +455,28 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), NodeError> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    // A fresh name, created exclusively: a symlink or file planted at a
+    // predictable temporary name is never followed or written through.
+    let suffix: String = crate::node::random_bytes::<8>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let tmp = dir.join(format!(
-        ".{}.tmp",
+        ".{}.{suffix}.tmp",
         path.file_name()
             .and_then(|n| n.to_str())
             .unwrap_or("danvan")
     ));
-    let written = std::fs::File::create(&tmp).and_then(|mut file| {
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .map_err(io(&tmp))?;
+    let written = (|| {
+        let mut file = file;
         file.write_all(bytes)?;
         file.sync_all()
-    });
+    })();
     if let Err(e) = written {
         // A partial file on a full disk would keep it full.
         let _ = std::fs::remove_file(&tmp);
