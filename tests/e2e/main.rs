@@ -8,6 +8,7 @@ mod crash;
 mod fuzz_corpus;
 mod harness;
 mod load;
+mod loss;
 mod merge;
 mod records;
 mod relay;

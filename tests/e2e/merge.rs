@@ -97,7 +97,7 @@ fn concurrent_edits_merge_identically_and_conflicts_show_until_set() {
     a.ok(&["edit", &h, "--set", "compensation_vnd=120000000"]);
     assert!(a.json(&["conflicts"]).as_array().unwrap().is_empty());
     assert!(!b.json(&["conflicts"]).as_array().unwrap().is_empty());
-    a.ok(&["bundle", "export", "--out", fa.to_str().unwrap()]);
+    a.ok(&["bundle", "export", "--out", fa.to_str().unwrap(), "--force"]);
     b.ok(&["bundle", "import", fa.to_str().unwrap()]);
     assert!(b.json(&["conflicts"]).as_array().unwrap().is_empty());
     assert_eq!(a.json(&["show", &h]), b.json(&["show", &h]));

@@ -226,6 +226,11 @@ pub(crate) fn audit(node: &Node, limit: usize, json: bool) -> Result<()> {
                 "TỪ CHỐI danh sách thành viên: {}",
                 d["reason"].as_str().unwrap_or("")
             ),
+            "copy-detected" => format!(
+                "PHÁT HIỆN BẢN SAO: tệp dữ liệu không phải tệp lần trước (sao chép hoặc khôi phục từ bản sao lưu); đã đổi epoch {} → {} trước khi ghi, để mọi thay đổi của cả hai bản đều được giữ",
+                d["old_epoch"].as_str().unwrap_or(""),
+                d["new_epoch"].as_str().unwrap_or("")
+            ),
             other => format!("{other}: {d}"),
         };
         println!("{when}  {peer:<8}  {text}");

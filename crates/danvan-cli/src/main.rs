@@ -7,6 +7,7 @@ mod output;
 mod web;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
@@ -16,7 +17,11 @@ use danvan_node::{
     ProgressDraft, TaskDraft,
 };
 
-use output::{print_json, print_rows, print_shown};
+use output::{not_accepted, print_json, print_rows, print_shown};
+
+/// The exit code of a command that did its work: 0, or
+/// [`danvan_node::EXIT_REFUSED`] when some changes were refused.
+static EXIT_STATUS: AtomicI32 = AtomicI32::new(0);
 
 #[derive(Parser)]
 #[command(
@@ -155,6 +160,9 @@ enum Command {
         /// Ghi ra tệp thay vì màn hình
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Ghi đè tệp --out nếu đã có
+        #[arg(long)]
+        force: bool,
     },
     /// Gói thay đổi để chuyển tay (USB, thư điện tử)
     Bundle {
@@ -254,6 +262,9 @@ enum Command {
         /// Ghi ra tệp thay vì màn hình
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Ghi đè tệp --out nếu đã có
+        #[arg(long)]
+        force: bool,
         /// Ngày tính số liệu (mặc định hôm nay), dùng để tính đơn quá hạn
         #[arg(long, env = "DANVAN_TODAY")]
         today: Option<String>,
@@ -524,6 +535,9 @@ enum BundleCommand {
     Export {
         #[arg(long)]
         out: PathBuf,
+        /// Ghi đè tệp --out nếu đã có
+        #[arg(long)]
+        force: bool,
         /// Chỉ những hồ sơ nút này được đọc theo danh sách thành viên (như khi đồng bộ)
         #[arg(long = "for")]
         for_node: Option<String>,
@@ -576,7 +590,33 @@ fn yes_no(v: bool) -> String {
     if v { "co" } else { "khong" }.to_string()
 }
 
+/// Every printer ends cleanly when its reader goes away (`danvan list |
+/// head -1`): Rust ignores SIGPIPE, so a write to a closed pipe fails and
+/// `println!` panics; that one panic ends the process quietly with 0 (the
+/// reader has what it wanted), any other keeps the default report.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        // The OS's words: "Broken pipe" (Unix), "The pipe is being
+        // closed" (Windows).
+        let lower = message.to_lowercase();
+        if message.starts_with("failed printing to stdout")
+            && (lower.contains("broken pipe") || lower.contains("pipe is being closed"))
+        {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
 fn main() {
+    quiet_on_closed_stdout();
     let cli = Cli::parse();
     // Long-running commands say what their sessions do; the others stay quiet.
     let default_filter = match cli.command {
@@ -595,6 +635,7 @@ fn main() {
         eprintln!("lỗi: {err:#}");
         std::process::exit(exit_code(&err));
     }
+    std::process::exit(EXIT_STATUS.load(Ordering::Relaxed));
 }
 
 /// The exit code of a failed command: the node's error chooses it (2 not
@@ -815,8 +856,12 @@ fn run(cli: Cli) -> Result<()> {
             unit,
             format,
             out,
+            force,
             today: day,
         } => {
+            if let Some(path) = &out {
+                danvan_node::check_out_path(path, force)?;
+            }
             let period: danvan_model::Period = period.parse()?;
             let today = match day {
                 Some(d) => danvan_model::parse_date(&d)?,
@@ -991,7 +1036,15 @@ fn run(cli: Cli) -> Result<()> {
                 );
             }
         }
-        Command::Export { format, kind, out } => {
+        Command::Export {
+            format,
+            kind,
+            out,
+            force,
+        } => {
+            if let Some(path) = &out {
+                danvan_node::check_out_path(path, force)?;
+            }
             let kind = kind.map(|k| Kind::parse(&k)).transpose()?;
             let text = node.export(&format, kind)?;
             match out {
@@ -1003,8 +1056,14 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Bundle {
-            command: BundleCommand::Export { out, for_node },
+            command:
+                BundleCommand::Export {
+                    out,
+                    for_node,
+                    force,
+                },
         } => {
+            danvan_node::check_out_path(&out, force)?;
             let for_node = for_node
                 .map(|t| {
                     t.parse::<danvan_model::NodeId>()
@@ -1020,19 +1079,48 @@ fn run(cli: Cli) -> Result<()> {
             let report = node
                 .bundle_import(&file)
                 .with_context(|| format!("không nhập được gói {}", file.display()))?;
+            let refused: Vec<serde_json::Value> = report
+                .rejected
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "record": r.doc.to_string(),
+                        "hash": hex(&r.hash),
+                        "author": r.author.to_string(),
+                        "reason": r.reason.to_string(),
+                    })
+                })
+                .collect();
             if json {
                 print_json(&serde_json::json!({
-                    "new": report.new, "duplicate": report.duplicate, "documents": report.documents
+                    "new": report.new, "duplicate": report.duplicate, "documents": report.documents,
+                    "refused_count": refused.len(), "refused": refused,
                 }));
             } else {
                 println!(
-                    "Đã nhập {} thay đổi mới vào {} hồ sơ ({} thay đổi đã có, bỏ qua).",
-                    report.new, report.documents, report.duplicate
+                    "Đã nhập {} thay đổi mới vào {} hồ sơ ({} thay đổi đã có, bỏ qua; {} bị từ chối).",
+                    report.new,
+                    report.documents,
+                    report.duplicate,
+                    refused.len()
                 );
+                for r in &report.rejected {
+                    println!(
+                        "  Từ chối thay đổi {} của hồ sơ {} (nút {}): {}",
+                        &hex(&r.hash)[..12],
+                        &r.doc.to_string()[..8],
+                        r.author.short(),
+                        r.reason
+                    );
+                }
+            }
+            if !report.rejected.is_empty() {
+                EXIT_STATUS.store(danvan_node::EXIT_REFUSED, Ordering::Relaxed);
             }
         }
         Command::Check { json } => {
-            let check = node.check()?;
+            let mut check = node.check()?;
+            check.problems.extend(node.verify_stored_changes()?);
             if json {
                 print_json(&serde_json::json!({
                     "ok": check.ok(), "problems": check.problems,
@@ -1229,9 +1317,39 @@ fn print_summary(summary: &danvan_node::SyncSummary, json: bool) -> Result<()> {
             summary.round_trips,
             summary.elapsed_ms
         );
+        if summary.changes_refused_by_peer > 0 {
+            println!(
+                "CHÚ Ý: nút bên kia không chấp nhận {} thay đổi gửi từ máy này:",
+                summary.changes_refused_by_peer
+            );
+            for r in &summary.refused {
+                println!(
+                    "  hồ sơ {}: {}",
+                    r.record.as_deref().map_or("?", |id| &id[..8]),
+                    not_accepted(&r.reason)
+                );
+            }
+            let unlisted =
+                (summary.changes_refused_by_peer as usize).saturating_sub(summary.refused.len());
+            if unlisted > 0 {
+                println!("  … và {unlisted} thay đổi khác (xem `danvan list`).");
+            }
+        }
+    }
+    if summary.changes_refused_by_peer > 0 {
+        EXIT_STATUS.store(danvan_node::EXIT_REFUSED, Ordering::Relaxed);
     }
     Ok(())
 }
+
+/// A hash in hex.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Damaged stored changes one `danvan sync` quarantines and goes on past;
+/// more than that and the store needs `danvan check` first.
+const QUARANTINED_PER_SYNC_MAX: usize = 8;
 
 /// One sync session (or a live one) with `addr`, by default the town's hub.
 fn sync(
@@ -1263,11 +1381,29 @@ fn sync(
                 );
             }
         };
-        let summary = tokio::select! {
-            s = shared.sync_settled(&endpoint, addr, live, &mut progress, rescope) => s?,
-            _ = tokio::signal::ctrl_c(), if live => {
-                println!("Đã dừng.");
-                return anyhow::Ok(());
+        let mut quarantined = 0;
+        let summary = loop {
+            let result = tokio::select! {
+                s = shared.sync_settled(&endpoint, addr, live, &mut progress, rescope) => s,
+                _ = tokio::signal::ctrl_c(), if live => {
+                    println!("Đã dừng.");
+                    return anyhow::Ok(());
+                }
+            };
+            match result {
+                // The session found a damaged stored change and quarantined
+                // it: the rest syncs in the next session, at most
+                // `QUARANTINED_PER_SYNC_MAX` times.
+                Err(e)
+                    if e.unsendable_change().is_some()
+                        && quarantined < QUARANTINED_PER_SYNC_MAX =>
+                {
+                    quarantined += 1;
+                    if !json {
+                        println!("CHÚ Ý: {e}. Đồng bộ lại…");
+                    }
+                }
+                other => break other?,
             }
         };
         print_summary(&summary, json)?;

@@ -57,11 +57,14 @@ pub(crate) fn print_rows(node: &Node, rows: &[Row]) {
         "MÃ", "LOẠI", "ĐƠN VỊ", "NGÀY", "TRẠNG THÁI"
     );
     for r in rows {
-        let conflict = if r.conflicts > 0 {
-            " ⚠ có xung đột"
+        let mut conflict = if r.conflicts > 0 {
+            " ⚠ có xung đột".to_string()
         } else {
-            ""
+            String::new()
         };
+        if let Some(reason) = &r.refused {
+            conflict.push_str(&format!(" ⚠ {}", not_accepted(reason)));
+        }
         println!(
             "{:<8}  {}  {}  {:<10}  {}  {}{}",
             &r.id[..8],
@@ -75,7 +78,7 @@ pub(crate) fn print_rows(node: &Node, rows: &[Row]) {
                     .unwrap_or_default(),
                 22
             ),
-            r.title,
+            visible(&r.title, false),
             conflict
         );
     }
@@ -85,8 +88,35 @@ pub(crate) fn print_rows(node: &Node, rows: &[Row]) {
 fn line(label: &str, value: impl std::fmt::Display) {
     let text = value.to_string();
     if !text.is_empty() {
-        println!("  {label:<26} {text}");
+        // A field of several lines keeps its lines, indented under the value.
+        let shown = visible(&text, true).replace('\n', &format!("\n  {:<26} ", ""));
+        println!("  {label:<26} {shown}");
     }
+}
+
+/// Text typed by someone else, as a terminal may safely show it: control
+/// characters (ANSI escapes, BEL, a newline that would break a row) and
+/// the invisible direction marks and overrides that can make a terminal
+/// show text other than what is stored are written out as `\u{…}`, so
+/// the reader sees them instead of obeying them. `newlines`: a newline is
+/// kept (a multi-line field in `show`), else shown too (a row of `list`).
+pub(crate) fn visible(text: &str, newlines: bool) -> std::borrow::Cow<'_, str> {
+    let hidden = |c: char| {
+        (c.is_control() && !(newlines && c == '\n'))
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(hidden) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if hidden(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 fn opt(v: &Option<String>) -> &str {
@@ -268,6 +298,19 @@ pub(crate) fn print_shown(node: &Node, shown: &Shown) {
             c.field
         );
     }
+    for r in &shown.refusals {
+        println!(
+            "  ⚠ {} (nút {} từ chối thay đổi {})",
+            not_accepted(&r.reason),
+            &r.peer[..8],
+            &r.hash[..12]
+        );
+    }
+}
+
+/// How a record with refused work is marked in `show` and `list`.
+pub(crate) fn not_accepted(reason: &str) -> String {
+    format!("chưa được chấp nhận: {reason}")
 }
 
 pub(crate) fn print_history(entries: &[HistoryEntry]) {

@@ -255,6 +255,13 @@ pub enum ChangeError {
     /// The signer may not write this record.
     #[error("không được phép: {0}")]
     Denied(String),
+    /// The record holds another change with the same Automerge actor and
+    /// sequence number: the signer's data directory was copied (or restored
+    /// from a backup) and both copies wrote to this record with one epoch.
+    #[error(
+        "hồ sơ đã có một thay đổi khác cùng tác nhân và số thứ tự {0}: thư mục dữ liệu của người ký đã bị sao chép hoặc khôi phục từ bản sao lưu khi chưa có bản danvan tự phát hiện việc này; hai thay đổi không ghép được — mở bản sao bằng bản danvan mới (nó tự đổi epoch) rồi ghi lại nội dung bị từ chối"
+    )]
+    DuplicateSeq(u64),
 }
 
 /// The first bytes of every Automerge chunk.
@@ -286,6 +293,28 @@ pub fn parse_change_body(body: &[u8]) -> Result<automerge::Change, ChangeError> 
         ));
     }
     Ok(change)
+}
+
+/// Whether a stored body is, in its signed encoding, the change `hash`
+/// names: what a sender checks before it sends a body, so that a damaged
+/// row is caught at home instead of ending the peer's session. Automerge's
+/// change hash is the SHA-256 of the chunk after magic and checksum, which
+/// is checked first (cheap); only when that does not match is the body
+/// parsed, to say what is wrong.
+pub fn check_body(hash: &[u8; 32], body: &[u8]) -> Result<(), ChangeError> {
+    if body.len() >= 9
+        && body[..4] == CHUNK_MAGIC
+        && body[8] == CHUNK_CHANGE
+        && body[4..8] == hash[..4]
+        && Sha256::digest(&body[8..])[..] == hash[..]
+    {
+        return Ok(());
+    }
+    let change = parse_change_body(body)?;
+    if change.hash().0 != *hash {
+        return Err(ChangeError::HashMismatch);
+    }
+    Ok(())
 }
 
 impl SignedChange {

@@ -21,8 +21,8 @@ pub use dates::{DateError, Period, format_date, normalize_date, parse_date, vi_d
 pub use feed::{ApplyReport, Checkpoint, FeedEntry, Rejection};
 pub use fold::fold;
 pub use identity::{
-    ChangeError, EPOCH_LEN, NodeId, NodeIdError, NodeKey, SignedChange, parse_change_body,
-    verify_signature,
+    ChangeError, EPOCH_LEN, NodeId, NodeIdError, NodeKey, SignedChange, check_body,
+    parse_change_body, verify_signature,
 };
 pub use ids::{DocId, DocIdError, SHORT_ID_LEN};
 pub use records::{
@@ -32,6 +32,7 @@ pub use records::{
     parse_field, petition_deadline_days, read_header, read_record, scalar_json, set_field,
     write_new,
 };
+pub use records::{CHANGE_BYTES_MAX, FIELD_BYTES_MAX, RECORD_BYTES_MAX, check_record_size};
 pub use roster::{
     Denied, DocScope, Invite, Member, ROSTER_BYTES_MAX, ROSTER_KEPT_MAX, ROSTER_MEMBERS_MAX, Role,
     Roster, RosterError, Scope, SignedRoster, accept_roster, encode_kept,

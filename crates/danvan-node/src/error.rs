@@ -183,6 +183,12 @@ pub enum NodeError {
     /// A kind that CSV import does not take.
     #[error("chỉ nhập được household hoặc activity từ CSV, không phải {0}")]
     CsvKind(&'static str),
+    /// An output file that already exists, without `--force`.
+    #[error("tệp {} đã có; không ghi đè — chọn tên khác hoặc thêm --force để ghi đè", .0.display())]
+    OutExists(PathBuf),
+    /// An input that is not a regular file (a device, a FIFO, a directory).
+    #[error("{} không phải tệp thường (thiết bị, ống hay thư mục); không đọc gì — hãy chọn một tệp gói .dvb", .0.display())]
+    NotAFile(PathBuf),
     /// An input file over its size bound.
     #[error("tệp {} quá lớn ({bytes} byte, tối đa {max})", .path.display())]
     TooLarge {
@@ -239,7 +245,31 @@ pub enum NodeError {
     },
 }
 
+/// The exit code of a sync or bundle import that finished, but in which
+/// changes were refused: the peer did not accept work sent from here, or
+/// the import refused some of the bundle's changes. Not an error of the
+/// command, yet not silent: scripts and the officer must see it.
+pub const EXIT_REFUSED: i32 = 8;
+
 impl NodeError {
+    /// The stored change this error found unsendable, and why: the sync
+    /// driver quarantines it, and a sync may run again without it.
+    pub fn unsendable_change(&self) -> Option<([u8; 32], String)> {
+        let store = match self {
+            NodeError::Store(e) => Some(e),
+            NodeError::Proto(danvan_proto::ProtoError::Replica(r)) => r
+                .cause()
+                .and_then(|c| c.downcast_ref::<danvan_store::StoreError>()),
+            _ => None,
+        };
+        match store {
+            Some(danvan_store::StoreError::Unsendable { hash, reason }) => {
+                Some((*hash, reason.clone()))
+            }
+            _ => None,
+        }
+    }
+
     /// The process exit code for this error, so scripts can tell failures
     /// apart without reading Vietnamese:
     ///
@@ -252,6 +282,7 @@ impl NodeError {
     /// | 5 | another danvan process holds the data directory |
     /// | 6 | the disk is full or failed a read or write |
     /// | 7 | the store or a key file is damaged |
+    /// | 8 | the command did its work, but some changes were refused ([`EXIT_REFUSED`]) |
     ///
     /// A store error met during sync keeps its code: a full disk is 6
     /// whether a command or a sync session wrote.
@@ -306,6 +337,8 @@ impl NodeError {
             | NodeError::InviteForOther { .. }
             | NodeError::InviteBadAddress(_)
             | NodeError::BadSet(_)
+            | NodeError::NotAFile(_)
+            | NodeError::OutExists(_)
             | NodeError::NothingToSet
             | NodeError::BadParcel(_)
             | NodeError::NotANumber { .. }
@@ -346,6 +379,8 @@ fn store_exit_code(e: &danvan_store::StoreError) -> i32 {
         StoreError::DiskFull(_) | StoreError::DiskIo(_) => 6,
         _ if e.is_damage() => 7,
         StoreError::Ambiguous { .. }
+        | StoreError::ChangeTooLarge { .. }
+        | StoreError::Unsendable { .. }
         | StoreError::Io { .. }
         | StoreError::Corrupt(_)
         | StoreError::Sqlite(_) => 1,

@@ -92,3 +92,80 @@ pub(crate) fn refuse_body(
 ) -> Result<(), StoreError> {
     store.audit_rejection(Some(peer), hash, author, None, reason)
 }
+
+/// Problems listed one by one by [`Node::verify_stored_changes`]; the count
+/// covers them all.
+const STORED_PROBLEMS_LISTED_MAX: usize = 100;
+
+impl crate::Node {
+    /// Verifies every stored change as a receiver would (encoding, hash,
+    /// signature, actor) and against the size sync carries; quarantines
+    /// each bad one so that sync never offers it, and returns the problems
+    /// (empty when all are sound). For `check`.
+    pub fn verify_stored_changes(&mut self) -> Result<Vec<String>, crate::NodeError> {
+        let mut bad = Vec::new();
+        // (record, actor, seq) → hash: two different changes under one key
+        // mean a data directory was copied and both copies wrote.
+        let mut by_actor_seq = std::collections::HashMap::new();
+        let mut problems = Vec::new();
+        self.store().for_each_change(|stored| {
+            let change = &stored.change;
+            let verdict = if change.body.len() > danvan_model::CHANGE_BYTES_MAX {
+                Err(format!(
+                    "dài {} byte, vượt giới hạn {} byte mà đồng bộ mang được",
+                    change.body.len(),
+                    danvan_model::CHANGE_BYTES_MAX
+                ))
+            } else {
+                change.verify().map_err(|e| e.to_string())
+            };
+            match verdict {
+                Err(reason) => bad.push((change.hash, change.doc, reason)),
+                Ok(parsed) => {
+                    let key = (change.doc, parsed.actor_id().to_bytes().to_vec(), parsed.seq());
+                    if let Some(other) = by_actor_seq.insert(key, change.hash)
+                        && problems.len() < STORED_PROBLEMS_LISTED_MAX
+                    {
+                        problems.push(format!(
+                            "hồ sơ {}: hai thay đổi khác nhau ({} và {}) cùng tác nhân và số thứ tự {}: thư mục dữ liệu của người ký đã bị sao chép và cả hai bản cùng ghi — sửa: mở mỗi bản sao bằng bản danvan này (nó tự đổi epoch), rồi ghi lại trên một bản nội dung của thay đổi bị từ chối",
+                            &change.doc.to_string()[..8],
+                            hex12(&other),
+                            hex12(&change.hash),
+                            parsed.seq()
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        for (hash, doc, reason) in &bad {
+            let newly = self
+                .store_mut()
+                .quarantine(hash, reason, crate::node::now_ms())?;
+            if problems.len() < STORED_PROBLEMS_LISTED_MAX {
+                problems.push(format!(
+                    "thay đổi {} của hồ sơ {}: {reason} — {}",
+                    hex12(hash),
+                    &doc.to_string()[..8],
+                    if newly {
+                        "đã cách ly: không gửi đi khi đồng bộ nữa"
+                    } else {
+                        "đang cách ly: không gửi đi khi đồng bộ"
+                    }
+                ));
+            }
+        }
+        if problems.len() >= STORED_PROBLEMS_LISTED_MAX {
+            problems.push(format!(
+                "… và có thể còn lỗi khác: {} thay đổi hỏng tất cả (đã cách ly)",
+                bad.len()
+            ));
+        }
+        Ok(problems)
+    }
+}
+
+/// The first 12 hex digits of a hash, as messages show it.
+fn hex12(hash: &[u8; 32]) -> String {
+    hash[..6].iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -25,8 +25,10 @@ pub use browse::{
 };
 pub use danvan_net::{Endpoint, NetConfig, NetError};
 pub use danvan_proto::{Progress, SessionStats};
-pub use danvan_store::{ApplyReport, AuditEntry, ListFilter, PeerRow, Rejection, Row, TrustedNode};
-pub use error::{NodeError, file_error};
+pub use danvan_store::{
+    ApplyReport, AuditEntry, ListFilter, PeerRow, Refusal, Rejection, Row, TrustedNode,
+};
+pub use error::{EXIT_REFUSED, NodeError, file_error};
 pub use household::StageOutcome;
 pub use intake::{Via, receive_changes};
 pub use node::{
@@ -37,5 +39,5 @@ pub use service::{
     ActivityDraft, CheckReport, Draft, DraftError, FieldError, HouseholdDraft, ListQuery,
     ModelDraft, PetitionDraft, ProgressDraft, TaskDraft, join_and_sync, refused_by_peer,
 };
-pub use sync::{SESSIONS_MAX, SharedNode, SyncSummary};
-pub use transfer::{parse_parcel, write_atomic};
+pub use sync::{REFUSED_LISTED_MAX, RefusedChange, SESSIONS_MAX, SharedNode, SyncSummary};
+pub use transfer::{check_out_path, parse_parcel, write_atomic};

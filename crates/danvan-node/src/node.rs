@@ -53,6 +53,9 @@ pub struct Shown {
     pub record: Record,
     /// Fields edited concurrently to different values.
     pub conflicts: Vec<danvan_model::Conflict>,
+    /// Changes of this record that a peer refused and has not accepted
+    /// since ("chưa được chấp nhận"), newest first.
+    pub refusals: Vec<danvan_store::Refusal>,
 }
 
 impl Shown {
@@ -66,6 +69,10 @@ impl Shown {
             map.insert(
                 "conflicts".into(),
                 serde_json::to_value(&self.conflicts).unwrap_or_default(),
+            );
+            map.insert(
+                "refusals".into(),
+                serde_json::to_value(&self.refusals).unwrap_or_default(),
             );
             match &self.record {
                 Record::Petition(p) => {
@@ -317,6 +324,7 @@ impl Node {
     /// `edit --set` uses, and unit references against the tree.
     pub fn validate(&self, record: &Record) -> Result<(), NodeError> {
         self.check_record_write(record)?;
+        danvan_model::check_record_size(record)?;
         let json = record.to_json();
         for spec in danvan_model::editable_fields(record.kind()) {
             let text = match json.get(spec.name) {
@@ -421,6 +429,9 @@ impl Node {
                 |tx| edit(&record, tx),
             )
             .map_err(|f| f.error)?;
+        // Whatever the edit (a field, a visit, a stage), the record must
+        // stay small enough to sync.
+        danvan_model::check_record_size(&danvan_model::read_record(&automerge)?)?;
         let changes = self.sign_since(&doc, &automerge, &heads);
         self.store.commit_local(&[LocalWrite {
             doc,
@@ -460,12 +471,25 @@ impl Node {
         })
     }
 
-    /// A record with its conflicts.
+    /// A record with its conflicts and its refused changes.
     pub fn show(&self, id: &str) -> Result<Shown, NodeError> {
-        let (_, automerge) = self.load(id)?;
+        let (doc, automerge) = self.load(id)?;
         let record = danvan_model::read_record(&automerge)?;
         let conflicts = danvan_model::conflicts(&automerge, record.kind());
-        Ok(Shown { record, conflicts })
+        let refusals = self.store.refusals(&doc)?;
+        Ok(Shown {
+            record,
+            conflicts,
+            refusals,
+        })
+    }
+
+    /// The changes of a record that a peer refused and has not accepted
+    /// since, newest first: the record is "chưa được chấp nhận" while
+    /// this is not empty. (For the web app's record page.)
+    pub fn refusals(&self, id: &str) -> Result<Vec<danvan_store::Refusal>, NodeError> {
+        let doc = self.store.resolve(id)?;
+        Ok(self.store.refusals(&doc)?)
     }
 
     /// The record list.

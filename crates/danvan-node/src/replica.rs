@@ -78,6 +78,18 @@ impl Replica for StoreReplica<'_> {
                 "kho không còn giữ một thay đổi vừa chào mời",
             ));
         }
+        // A body that is not the change it was offered as would end the
+        // peer's session at this batch, every time: it is caught here, and
+        // the driver quarantines it (`sync.rs`), so the next session goes
+        // on without it.
+        for body in &bodies {
+            if let Err(reason) = danvan_model::check_body(&body.hash, &body.body) {
+                return Err(err(danvan_store::StoreError::Unsendable {
+                    hash: body.hash,
+                    reason: reason.to_string(),
+                }));
+            }
+        }
         Ok(bodies)
     }
 

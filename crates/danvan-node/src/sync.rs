@@ -27,6 +27,9 @@ const CLOSE_WAIT_MS: u64 = 3_000;
 pub const SESSIONS_MAX: usize = 256;
 /// Refused connections remembered between two flushes to the audit log.
 const REFUSED_MAX: usize = 1_000;
+/// Refused changes listed one by one in a session's summary; the count
+/// covers them all, and every one is kept on its record.
+pub const REFUSED_LISTED_MAX: usize = 100;
 
 /// Who may connect: the roster's active members, or, for a node that has
 /// no roster yet (it joined and has not synced, or belongs to no town),
@@ -101,6 +104,10 @@ pub struct SyncSummary {
     pub changes_stored: u64,
     /// Received changes rejected by verification.
     pub changes_rejected: u64,
+    /// Changes this node sent that the peer refused: work not accepted.
+    pub changes_refused_by_peer: u64,
+    /// The first [`REFUSED_LISTED_MAX`] of them, with the peer's reasons.
+    pub refused: Vec<RefusedChange>,
     /// The roster changed during the session, and with it what this node
     /// may read: another session brings what became readable.
     pub scope_changed: bool,
@@ -114,9 +121,24 @@ pub struct SyncSummary {
     pub elapsed_ms: u64,
 }
 
+/// A change this node sent that a peer refused.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RefusedChange {
+    /// The record's id, if this store holds the change.
+    pub record: Option<String>,
+    /// The change hash (hex).
+    pub hash: String,
+    /// The peer's reason.
+    pub reason: String,
+}
+
 impl SyncSummary {
     /// Adds the figures of an earlier session with the same peer.
     pub fn add(&mut self, earlier: &SyncSummary) {
+        self.changes_refused_by_peer += earlier.changes_refused_by_peer;
+        let room = REFUSED_LISTED_MAX.saturating_sub(self.refused.len());
+        self.refused
+            .extend(earlier.refused.iter().take(room).cloned());
         self.changes_sent += earlier.changes_sent;
         self.changes_received += earlier.changes_received;
         self.changes_stored += earlier.changes_stored;
@@ -134,6 +156,8 @@ impl SyncSummary {
             changes_received: stats.changes_received,
             changes_stored: stats.changes_stored,
             changes_rejected: stats.changes_rejected,
+            changes_refused_by_peer: stats.changes_refused_by_peer,
+            refused: Vec::new(),
             scope_changed: false,
             bytes_sent: stats.bytes_sent,
             bytes_received: stats.bytes_received,
@@ -301,11 +325,19 @@ impl SharedNode {
         let mut run = self.start_session(peer, live)?;
         let result = self.drive(&mut run, tx, frames, progress).await;
         drop(reader);
+        if let Err(e) = &result
+            && let Some((hash, reason)) = e.unsendable_change()
+        {
+            // Never offered again: the next session goes on without it.
+            tracing::warn!("cách ly thay đổi hỏng: {e}");
+            self.with(|node| node.store_mut().quarantine(&hash, &reason, now_ms()))??;
+        }
         let scope_changed = self.finish_session(&run, initiator, started, &result);
         let elapsed_ms = started.elapsed().as_millis() as u64;
         result.map(|stats| {
             let mut summary = SyncSummary::new(peer, &stats, elapsed_ms);
             summary.scope_changed = scope_changed;
+            summary.refused = std::mem::take(&mut run.refused);
             summary
         })
     }
@@ -337,6 +369,7 @@ impl SharedNode {
             scope,
             roster_before,
             last_progress: None,
+            refused: Vec::new(),
         })
     }
 
@@ -436,6 +469,31 @@ impl SharedNode {
                             refuse_body(node.store_mut(), &peer, &hash, &author, &reason)
                         })??;
                     }
+                }
+                Event::RefusedByPeer { hash, reason } => {
+                    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+                    tracing::warn!(
+                        "nút {} không chấp nhận thay đổi {} của nút này: {reason}",
+                        peer.short(),
+                        &hex[..12]
+                    );
+                    // Kept on the record, so that it shows as not accepted
+                    // until the peer accepts it.
+                    let record = self.with(|node| -> Result<_, NodeError> {
+                        let store = node.store_mut();
+                        store.note_refused(&peer, &hash, &reason, now_ms())?;
+                        Ok(store.bodies(&[hash])?.first().map(|c| c.doc.to_string()))
+                    })??;
+                    if run.refused.len() < REFUSED_LISTED_MAX {
+                        run.refused.push(RefusedChange {
+                            record,
+                            hash: hex,
+                            reason,
+                        });
+                    }
+                }
+                Event::Accepted { hashes } => {
+                    self.with(|node| node.store_mut().note_accepted(&peer, &hashes))??;
                 }
                 Event::CaughtUp(stats) => {
                     tracing::info!("đã đồng bộ xong với {}: {stats}", peer.short());
@@ -647,6 +705,9 @@ struct SessionRun {
     /// The roster version when the session began.
     roster_before: u64,
     last_progress: Option<Progress>,
+    /// This node's changes the peer refused (the first
+    /// [`REFUSED_LISTED_MAX`]).
+    refused: Vec<RefusedChange>,
 }
 
 /// Whole frames from the reader task.

@@ -12,6 +12,9 @@ use crate::node::Node;
 const BAD_ROWS_SHOWN_MAX: usize = 50;
 /// Largest CSV file accepted, in bytes.
 pub(crate) const CSV_BYTES_MAX: u64 = 256 * 1024 * 1024;
+/// Largest bundle file imported: 256 MiB of compressed changes is many
+/// years of a town's records; a bundle is read whole into memory.
+pub(crate) const BUNDLE_FILE_BYTES_MAX: u64 = 256 * 1024 * 1024;
 /// Most rows one import takes: every row is checked before any is stored,
 /// and the checked records are held in memory (about 1.5 KiB each), so the
 /// bound keeps an import under a few hundred MiB. Split larger files.
@@ -233,7 +236,7 @@ impl Node {
                 Kind::Household => self.household_from_row(&get),
                 _ => self.activity_from_row(&get),
             };
-            match built {
+            match built.and_then(|r| Ok(danvan_model::check_record_size(&r).map(|()| r)?)) {
                 Ok(r) => records.push(r),
                 Err(e) => bad.push(format!("dòng {line}: {e}")),
             }
@@ -330,7 +333,9 @@ impl Node {
                 ])
                 .map_err(csv_err)?;
                 for row in self.store().list(&filter)? {
-                    out.write_record([
+                    // Typed by officers and citizens: never a formula in Excel.
+                    let conflicts = row.conflicts.to_string();
+                    let cells = [
                         row.id.as_str(),
                         row.kind.as_str(),
                         row.unit.as_str(),
@@ -339,8 +344,13 @@ impl Node {
                         row.title.as_str(),
                         row.date.as_deref().unwrap_or(""),
                         row.status.as_deref().unwrap_or(""),
-                        &row.conflicts.to_string(),
-                    ])
+                        conflicts.as_str(),
+                    ];
+                    out.write_record(
+                        cells
+                            .iter()
+                            .map(|c| danvan_report::csv_cell_safe(c).into_owned()),
+                    )
                     .map_err(csv_err)?;
                 }
                 let bytes = out
@@ -388,7 +398,36 @@ impl Node {
 
     /// Reads a bundle file and merges its changes after verifying every one.
     pub fn bundle_import(&mut self, path: &Path) -> Result<danvan_model::ApplyReport, NodeError> {
-        let bytes = std::fs::read(path).map_err(io(path))?;
+        // Looked at before a byte is read: `/dev/zero`, a FIFO or a
+        // directory is refused, and so is a file over the cap.
+        let meta = std::fs::metadata(path).map_err(io(path))?;
+        if !meta.is_file() {
+            return Err(NodeError::NotAFile(path.to_path_buf()));
+        }
+        if meta.len() > BUNDLE_FILE_BYTES_MAX {
+            return Err(NodeError::TooLarge {
+                path: path.to_path_buf(),
+                bytes: meta.len(),
+                max: BUNDLE_FILE_BYTES_MAX,
+            });
+        }
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        // The file may grow after the look: never read past the cap.
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(
+                std::fs::File::open(path).map_err(io(path))?,
+                BUNDLE_FILE_BYTES_MAX + 1,
+            ),
+            &mut bytes,
+        )
+        .map_err(io(path))?;
+        if bytes.len() as u64 > BUNDLE_FILE_BYTES_MAX {
+            return Err(NodeError::TooLarge {
+                path: path.to_path_buf(),
+                bytes: bytes.len() as u64,
+                max: BUNDLE_FILE_BYTES_MAX,
+            });
+        }
         let changes = danvan_proto::decode_bundle(&bytes)?;
         Ok(crate::intake::receive_changes(
             self.store_mut(),
@@ -398,6 +437,17 @@ impl Node {
     }
 }
 
+/// Refuses an output path that already exists (a file, or a symlink
+/// someone planted there) unless the user said `--force`: `--out` never
+/// overwrites by surprise. The file is then written by [`write_atomic`],
+/// which replaces a symlink at `path` instead of writing through it.
+pub fn check_out_path(path: &Path, force: bool) -> Result<(), NodeError> {
+    if !force && std::fs::symlink_metadata(path).is_ok() {
+        return Err(NodeError::OutExists(path.to_path_buf()));
+    }
+    Ok(())
+}
+
 /// Writes a file so that a crash leaves either the old file or the whole new one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), NodeError> {
     use std::io::Write;
@@ -405,16 +455,28 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), NodeError> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    // A fresh name, created exclusively: a symlink or file planted at a
+    // predictable temporary name is never followed or written through.
+    let suffix: String = crate::node::random_bytes::<8>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let tmp = dir.join(format!(
-        ".{}.tmp",
+        ".{}.{suffix}.tmp",
         path.file_name()
             .and_then(|n| n.to_str())
             .unwrap_or("danvan")
     ));
-    let written = std::fs::File::create(&tmp).and_then(|mut file| {
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .map_err(io(&tmp))?;
+    let written = (|| {
+        let mut file = file;
         file.write_all(bytes)?;
         file.sync_all()
-    });
+    })();
     if let Err(e) = written {
         // A partial file on a full disk would keep it full.
         let _ = std::fs::remove_file(&tmp);

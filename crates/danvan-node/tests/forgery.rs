@@ -737,6 +737,18 @@ fn check_change_case(
     before: u64,
     valid_stored: bool,
 ) -> Result<String, String> {
+    check_change_case_audited(victim, case, before, valid_stored, true)
+}
+
+/// [`check_change_case`]; `audited`: whether the victim saw the forged
+/// change at all (a relay that quarantined it never sent it).
+fn check_change_case_audited(
+    victim: &Node,
+    case: &Forgery,
+    before: u64,
+    valid_stored: bool,
+    audited: bool,
+) -> Result<String, String> {
     let mut problems = Vec::new();
     let mut first_reason = String::new();
     for forged in &case.forged {
@@ -749,6 +761,9 @@ fn check_change_case(
             problems.push(format!("forged body {} stored", hex(&real[..6])));
         }
         let claimed = hex(&forged.hash);
+        if !audited {
+            continue;
+        }
         match audit_reason(victim, "rejected-change", |e| e.detail["hash"] == claimed) {
             None => problems.push(format!("no rejected-change entry for {}", &claimed[..12])),
             Some(reason) => {
@@ -821,10 +836,12 @@ impl Town<'_> {
         let mut victim = self.victim(&tmp);
         let before = changes_count(&victim);
         let delivered: Vec<SignedChange> = case.valid.iter().chain(&case.forged).cloned().collect();
-        let relayed = matches!(path, Path::Hub | Path::Relay);
-        // A body that does not match its offered hash ends the session at
-        // that message: over a relay the valid changes share the message.
-        let valid_stored = !(case.violation && relayed);
+        // Every valid change arrives: a body that does not match its hash
+        // ends a rogue peer's session at that message (the valid ones came
+        // in earlier batches), and a relay running danvan catches it in its
+        // own store before sending, quarantines it, and the next session
+        // brings the rest.
+        let valid_stored = true;
         match path {
             Path::Bundle => {
                 let file = tmp.sub("forged.dvb");
@@ -898,7 +915,7 @@ impl Town<'_> {
                     "it accepted it (older roster) and relays it".to_string()
                 };
                 if case.violation {
-                    how.push_str("; session ends at the body, every time");
+                    how.push_str("; the relay quarantines it, the next session goes on");
                 }
                 let relay = SharedNode::new(relay, false).map_err(|e| e.to_string())?;
                 let victim = SharedNode::new(victim, false).map_err(|e| e.to_string())?;
@@ -908,17 +925,33 @@ impl Town<'_> {
                         if case.violation != result.is_err() {
                             return Err(format!("sync result {result:?}"));
                         }
-                        if case.violation {
-                            // The session ends at the same message every time:
-                            // the relay's feed stays stuck there for this node.
-                            let again = sync_from_node(&victim, &relay).await;
-                            if again.is_ok() {
-                                return Err("a second sync went past the forged body".into());
+                        if !case.violation {
+                            return victim
+                                .with(|node| check_change_case(node, case, before, valid_stored))
+                                .map_err(|e| e.to_string())?;
+                        }
+                        // The relay found the damaged body in its own store
+                        // before sending it, and quarantined it: the next
+                        // session brings everything else.
+                        let again = sync_from_node(&victim, &relay).await;
+                        if let Err(e) = again {
+                            return Err(format!("the second sync failed: {e}"));
+                        }
+                        for forged in &case.forged {
+                            let quarantined = relay
+                                .with(|node| node.store().is_quarantined(&forged.hash))
+                                .map_err(|e| e.to_string())?
+                                .map_err(|e| e.to_string())?;
+                            if !quarantined {
+                                return Err("the relay did not quarantine the body".into());
                             }
                         }
                         victim
-                            .with(|node| check_change_case(node, case, before, valid_stored))
-                            .map_err(|e| e.to_string())?
+                            .with(|node| {
+                                check_change_case_audited(node, case, before, valid_stored, false)
+                            })
+                            .map_err(|e| e.to_string())??;
+                        Ok(result.expect_err("checked above").to_string())
                     })
                     .map(|reason| (reason, how))
             }

@@ -273,6 +273,7 @@ fn reason_class(e: &ChangeError) -> &'static str {
         ChangeError::BadSignature(_) => "signature",
         ChangeError::ActorMismatch(_) => "actor",
         ChangeError::MissingDeps => "deps",
+        ChangeError::DuplicateSeq(_) => "duplicate-seq",
         ChangeError::NotCreation => "not-creation",
         ChangeError::Header(_) => "header",
         ChangeError::Denied(_) => "denied",

@@ -75,7 +75,19 @@ pub enum BundleError {
     /// The decompressed content is larger than this build accepts.
     #[error("gói thay đổi giải nén vượt quá {max} byte; hãy chia thành nhiều gói nhỏ hơn", max = BUNDLE_PAYLOAD_BYTES_MAX)]
     TooLarge,
+    /// The payload decompresses to far more than any real bundle does for
+    /// its size: a zstd bomb, refused before it costs the memory.
+    #[error(
+        "gói thay đổi giải nén ra hơn {BUNDLE_RATIO_MAX} lần kích thước nén — tệp hỏng hoặc cố ý gây hại; không nhập gì"
+    )]
+    Bomb,
 }
+
+/// Most bytes of payload per byte of compressed payload. Each change
+/// carries 96 incompressible bytes (hash and signature), so a real bundle
+/// compresses some 5 to 10 times; 64 leaves room and bounds the memory a
+/// small hostile file costs to 64 times its size (plus 1 MiB).
+pub const BUNDLE_RATIO_MAX: u64 = 64;
 
 /// Writes changes as a bundle file, zstd-compressed.
 pub fn encode_bundle(changes: &[SignedChange]) -> Vec<u8> {
@@ -175,13 +187,21 @@ pub fn decode_bundle(bytes: &[u8]) -> Result<Vec<SignedChange>, BundleError> {
 fn decompress_bounded(stored: &[u8]) -> Result<Vec<u8>, BundleError> {
     let decoder = zstd::stream::read::Decoder::new(stored)
         .map_err(|_| BundleError::Malformed("không giải nén được"))?;
+    let by_ratio = (stored.len() as u64)
+        .saturating_mul(BUNDLE_RATIO_MAX)
+        .saturating_add(1 << 20);
+    let limit = by_ratio.min(BUNDLE_PAYLOAD_BYTES_MAX);
     let mut out = Vec::new();
     decoder
-        .take(BUNDLE_PAYLOAD_BYTES_MAX + 1)
+        .take(limit + 1)
         .read_to_end(&mut out)
         .map_err(|_| BundleError::Malformed("dữ liệu nén zstd hỏng"))?;
-    if out.len() as u64 > BUNDLE_PAYLOAD_BYTES_MAX {
-        return Err(BundleError::TooLarge);
+    if out.len() as u64 > limit {
+        return Err(if limit < BUNDLE_PAYLOAD_BYTES_MAX {
+            BundleError::Bomb
+        } else {
+            BundleError::TooLarge
+        });
     }
     Ok(out)
 }

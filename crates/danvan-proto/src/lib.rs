@@ -34,12 +34,14 @@ mod replica;
 mod session;
 mod wire;
 
-pub use bundle::{BUNDLE_PAYLOAD_BYTES_MAX, BundleError, decode_bundle, encode_bundle};
+pub use bundle::{
+    BUNDLE_PAYLOAD_BYTES_MAX, BUNDLE_RATIO_MAX, BundleError, decode_bundle, encode_bundle,
+};
 pub use danvan_model::{ApplyReport, Checkpoint, FeedEntry, Rejection};
 pub use limits::{
     ABORT_REASON_BYTES_MAX, BATCH_BYTES_MAX, BATCH_CHANGES_MAX, BATCHES_IN_FLIGHT_MAX,
     CHANGE_BYTES_MAX, DECOMPRESSED_BYTES_MAX, MESSAGE_BYTES_MAX, MIN_PROTOCOL_VERSION,
-    OFFER_BODY_BYTES_MAX, OFFER_HASHES_MAX, PROTOCOL_VERSION,
+    OFFER_BODY_BYTES_MAX, OFFER_HASHES_MAX, PROTOCOL_VERSION, REFUSED_REASON_BYTES_MAX,
 };
 pub use replica::{PeerStore, Replica, ReplicaError};
 pub use session::{Event, Progress, ProtoError, Session, SessionConfig, SessionStats};

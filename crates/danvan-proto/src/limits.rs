@@ -5,7 +5,10 @@
 
 /// The protocol version this build speaks. It is also the first byte of
 /// every message this build sends once the versions are agreed.
-pub const PROTOCOL_VERSION: u16 = 1;
+///
+/// 2: the puller tells the sender which of its changes it refused
+/// (`Refused`, before the `Ack` of their batch).
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// The oldest protocol version this build still syncs with. Field nodes are
 /// updated late, so a newer hub keeps speaking old versions for a while.
@@ -16,8 +19,10 @@ pub const MIN_PROTOCOL_VERSION: u16 = 1;
 pub const MESSAGE_BYTES_MAX: usize = 4 << 20;
 
 /// Largest change body. A larger Automerge change cannot be synced; the
-/// store refuses to make one (a record holds text fields, not files).
-pub const CHANGE_BYTES_MAX: usize = 2 << 20;
+/// store refuses to make one (a record holds text fields, not files), and
+/// never offers one stored by an older build. Defined in the model, where
+/// every write checks it.
+pub const CHANGE_BYTES_MAX: usize = danvan_model::CHANGE_BYTES_MAX;
 
 /// Most change hashes in one offer: 128 KiB of hashes, a few seconds on 3G.
 pub const OFFER_HASHES_MAX: usize = 4096;
@@ -42,3 +47,7 @@ pub const BATCHES_IN_FLIGHT_MAX: usize = 2;
 
 /// Longest reason text in an abort message.
 pub const ABORT_REASON_BYTES_MAX: usize = 1024;
+
+/// Longest reason text per refused change in a `Refused` message; a longer
+/// one is cut at a character boundary.
+pub const REFUSED_REASON_BYTES_MAX: usize = 256;

@@ -32,7 +32,9 @@ use crate::limits::{
 use danvan_model::{Checkpoint, FeedEntry, Rejection};
 
 use crate::replica::{PeerStore, Replica, ReplicaError};
-use crate::wire::{Hello, Message, WireChange, WireError, decode_message, encode_message_as};
+use crate::wire::{
+    Hello, Message, REFUSED_SINCE_VERSION, WireChange, WireError, decode_message, encode_message_as,
+};
 
 /// How a session behaves; the defaults suit a 3G link.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -169,14 +171,18 @@ pub struct SessionStats {
     /// Received changes the replica's intake refused (verification or
     /// admission).
     pub changes_rejected: u64,
+    /// Changes this side sent that the peer refused (it says so from
+    /// protocol version 2 on).
+    pub changes_refused_by_peer: u64,
 }
 
 impl fmt::Display for SessionStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "gửi {} thay đổi, nhận {} ({} mới, {} bị từ chối); {} byte gửi, {} byte nhận; {} lượt khứ hồi",
+            "gửi {} thay đổi ({} bị nút bên kia từ chối), nhận {} ({} mới, {} bị từ chối); {} byte gửi, {} byte nhận; {} lượt khứ hồi",
             self.changes_sent,
+            self.changes_refused_by_peer,
             self.changes_received,
             self.changes_stored,
             self.changes_rejected,
@@ -226,6 +232,21 @@ pub enum Event {
         /// being the change asked for.
         by_replica: bool,
     },
+    /// The peer refused a change this side sent: it is not stored there.
+    /// The sender's user should learn that this work was not accepted.
+    RefusedByPeer {
+        /// The change hash.
+        hash: [u8; 32],
+        /// The peer's reason, as it wrote it.
+        reason: String,
+    },
+    /// The peer stored (or already held) these changes this side sent in
+    /// one batch: it acknowledged the batch and refused none of them.
+    /// Only from protocol version 2 on, where refusals are reported.
+    Accepted {
+        /// The change hashes.
+        hashes: Vec<[u8; 32]>,
+    },
     /// Live session: both directions caught up; the session stays open.
     CaughtUp(SessionStats),
     /// Both directions caught up; the session is over (not live).
@@ -260,6 +281,9 @@ struct PullBatch {
     outstanding: VecDeque<[u8; 32]>,
     /// Every hash wanted in this batch.
     wanted: HashSet<[u8; 32]>,
+    /// What the replica refused of this batch so far, with the reasons:
+    /// told to the sender before the Ack.
+    refused: Vec<([u8; 32], String)>,
 }
 
 /// The serving direction: this store's feed to the peer.
@@ -275,6 +299,10 @@ struct Serve {
 struct ServeBatch {
     upto_seq: u64,
     offered: Vec<[u8; 32]>,
+    /// The bodies sent, once sent.
+    sent: Vec<[u8; 32]>,
+    /// The hashes the peer said it refused.
+    refused: HashSet<[u8; 32]>,
     state: ServeState,
 }
 
@@ -457,10 +485,7 @@ impl Session {
     }
 
     fn send(&mut self, message: &Message) {
-        let version = match self.phase {
-            Phase::Running { version, .. } => version,
-            _ => PROTOCOL_VERSION as u8,
-        };
+        let version = self.version();
         let frame = encode_message_as(version, message);
         self.stats.bytes_sent += frame.len() as u64;
         self.stats.messages_sent += 1;
@@ -556,7 +581,8 @@ impl Session {
                 upto_seq,
                 changes,
             } => self.on_inline(&peer_store, from_seq, upto_seq, changes, replica),
-            Message::Ack { upto_seq } => self.on_ack(upto_seq),
+            Message::Ack { upto_seq } => self.on_ack(upto_seq, version),
+            Message::Refused { upto_seq, refused } => self.on_refused(upto_seq, refused),
             Message::Roster { bytes } => self.on_roster(&bytes, replica),
             Message::Hello(_) => Err(ProtoError::OutOfOrder("Hello lần hai")),
             Message::Abort { .. } => unreachable!("handled above"),
@@ -695,6 +721,7 @@ impl Session {
             upto_seq,
             wanted: outstanding.iter().copied().collect(),
             outstanding,
+            refused: Vec::new(),
         });
         self.commit_settled_batches(peer_store, replica)
     }
@@ -768,10 +795,13 @@ impl Session {
         batch.outstanding.drain(..count);
         let complete = batch.outstanding.is_empty();
         let report = replica.commit(peer_store, received, complete.then_some(upto_seq))?;
-        self.note_received(count, report.new, report.rejected);
+        let refused = self.note_received(count, report.new, report.rejected);
+        let batch = self.pull.batches.front_mut().expect("checked above");
+        batch.refused.extend(refused);
         if complete {
-            self.pull.batches.pop_front();
+            let batch = self.pull.batches.pop_front().expect("checked above");
             self.pull.committed_seq = upto_seq;
+            self.send_refused(upto_seq, batch.refused);
             self.send(&Message::Ack { upto_seq });
             self.progress();
             self.commit_settled_batches(peer_store, replica)?;
@@ -810,23 +840,33 @@ impl Session {
             })
             .collect();
         let report = replica.commit(peer_store, changes, Some(upto_seq))?;
-        self.note_received(received, report.new, report.rejected);
+        let refused = self.note_received(received, report.new, report.rejected);
         self.pull.next_seq = upto_seq;
         self.pull.committed_seq = upto_seq;
         self.pull.target_seq = self.pull.target_seq.max(upto_seq);
         // Like an empty offer, an empty inline batch needs no answer.
         if received > 0 {
+            self.send_refused(upto_seq, refused);
             self.send(&Message::Ack { upto_seq });
         }
         self.progress();
         Ok(())
     }
 
-    fn note_received(&mut self, received: usize, stored: usize, rejected: Vec<Rejection>) {
+    /// Counts a commit and reports its refusals; returns them with their
+    /// reasons as the sender will be told.
+    fn note_received(
+        &mut self,
+        received: usize,
+        stored: usize,
+        rejected: Vec<Rejection>,
+    ) -> Vec<([u8; 32], String)> {
         self.stats.changes_received += received as u64;
         self.stats.changes_stored += stored as u64;
         self.stats.changes_rejected += rejected.len() as u64;
+        let mut refused = Vec::with_capacity(rejected.len());
         for r in rejected {
+            refused.push((r.hash, r.reason.to_string()));
             self.events.push_back(Event::Rejected {
                 hash: r.hash,
                 author: r.author,
@@ -834,6 +874,53 @@ impl Session {
                 by_replica: true,
             });
         }
+        refused
+    }
+
+    /// Tells the sender what this side refused of a batch, if anything and
+    /// if the agreed version has the message.
+    fn send_refused(&mut self, upto_seq: u64, refused: Vec<([u8; 32], String)>) {
+        if refused.is_empty() || self.version() < REFUSED_SINCE_VERSION {
+            return;
+        }
+        self.send(&Message::Refused { upto_seq, refused });
+    }
+
+    fn version(&self) -> u8 {
+        match self.phase {
+            Phase::Running { version, .. } => version,
+            _ => PROTOCOL_VERSION as u8,
+        }
+    }
+
+    fn on_refused(
+        &mut self,
+        upto_seq: u64,
+        refused: Vec<([u8; 32], String)>,
+    ) -> Result<(), ProtoError> {
+        let Some(batch) = self
+            .serve
+            .batches
+            .iter_mut()
+            .find(|b| b.state == ServeState::AwaitingAck && b.upto_seq == upto_seq)
+        else {
+            return Err(ProtoError::OutOfOrder("Refused không khớp lô đang chờ"));
+        };
+        if !batch.refused.is_empty() {
+            return Err(ProtoError::Violation("Refused hai lần cho một lô"));
+        }
+        for (hash, _) in &refused {
+            if !batch.sent.contains(hash) || !batch.refused.insert(*hash) {
+                return Err(ProtoError::Violation(
+                    "Refused nêu thay đổi không có trong lô đã gửi",
+                ));
+            }
+        }
+        self.stats.changes_refused_by_peer += refused.len() as u64;
+        for (hash, reason) in refused {
+            self.events.push_back(Event::RefusedByPeer { hash, reason });
+        }
+        Ok(())
     }
 
     fn on_want(
@@ -871,6 +958,7 @@ impl Session {
             return Err(ReplicaError::new("kho thiếu nội dung của thay đổi đã đề nghị").into());
         }
         self.serve.batches[index].state = ServeState::AwaitingAck;
+        self.serve.batches[index].sent = hashes;
         self.stats.changes_sent += bodies.len() as u64;
         for chunk in chunk_by_bytes(bodies, self.batch_bytes_max()) {
             self.send(&Message::Bodies {
@@ -881,10 +969,21 @@ impl Session {
         Ok(())
     }
 
-    fn on_ack(&mut self, upto_seq: u64) -> Result<(), ProtoError> {
+    fn on_ack(&mut self, upto_seq: u64, version: u8) -> Result<(), ProtoError> {
         match self.serve.batches.front_mut() {
             Some(batch) if batch.state == ServeState::AwaitingAck && batch.upto_seq == upto_seq => {
                 batch.state = ServeState::Resolved;
+                // Before version 2 a refusal is never told: nothing is
+                // known to be accepted.
+                if version >= REFUSED_SINCE_VERSION {
+                    let hashes: Vec<[u8; 32]> = std::mem::take(&mut batch.sent)
+                        .into_iter()
+                        .filter(|h| !batch.refused.contains(h))
+                        .collect();
+                    if !hashes.is_empty() {
+                        self.events.push_back(Event::Accepted { hashes });
+                    }
+                }
             }
             _ => return Err(ProtoError::OutOfOrder("Ack không khớp lô đang chờ")),
         }
@@ -950,6 +1049,7 @@ impl Session {
                 } else {
                     ServeState::AwaitingAck
                 };
+                let sent = bodies.iter().map(|b| b.hash).collect();
                 self.send(&Message::Inline {
                     from_seq,
                     upto_seq,
@@ -958,6 +1058,8 @@ impl Session {
                 self.serve.batches.push_back(ServeBatch {
                     upto_seq,
                     offered: Vec::new(),
+                    sent,
+                    refused: HashSet::new(),
                     state,
                 });
             } else {
@@ -974,6 +1076,8 @@ impl Session {
                 self.serve.batches.push_back(ServeBatch {
                     upto_seq,
                     offered: hashes,
+                    sent: Vec::new(),
+                    refused: HashSet::new(),
                     state,
                 });
             }

@@ -15,6 +15,8 @@
 //! Ack     6  upto_seq
 //! Abort   7  reason length, reason (UTF-8)
 //! Roster  8  length, the signed roster (danvan-model's encoding)
+//! Refused 9  upto_seq, count, count × (hash [32], reason length, reason)
+//!            (version 2: the puller's refusals of a batch, before its Ack)
 //!
 //! changes: compression u8 (0 = none, 1 = zstd) [, raw length if zstd], then
 //!          (compressed) count, then columns: count × doc [16], count ×
@@ -37,7 +39,7 @@ use danvan_model::{DocId, EPOCH_LEN, NodeId, ROSTER_BYTES_MAX, SignedChange};
 
 use crate::limits::{
     ABORT_REASON_BYTES_MAX, BATCH_CHANGES_MAX, CHANGE_BYTES_MAX, DECOMPRESSED_BYTES_MAX,
-    MESSAGE_BYTES_MAX, OFFER_HASHES_MAX, PROTOCOL_VERSION,
+    MESSAGE_BYTES_MAX, OFFER_HASHES_MAX, PROTOCOL_VERSION, REFUSED_REASON_BYTES_MAX,
 };
 use danvan_model::Checkpoint;
 
@@ -49,6 +51,9 @@ const KIND_INLINE: u8 = 5;
 const KIND_ACK: u8 = 6;
 const KIND_ABORT: u8 = 7;
 const KIND_ROSTER: u8 = 8;
+const KIND_REFUSED: u8 = 9;
+/// The first protocol version with `Refused`.
+pub(crate) const REFUSED_SINCE_VERSION: u8 = 2;
 
 const HELLO_FLAG_COLD: u8 = 1;
 const HELLO_FLAG_CHECKPOINT: u8 = 2;
@@ -176,6 +181,17 @@ pub enum Message {
     Roster {
         /// The encoded signed roster (at most [`ROSTER_BYTES_MAX`]).
         bytes: Vec<u8>,
+    },
+    /// The puller refused these changes of the batch ending at `upto_seq`
+    /// (its roster does not let their signer write them, a signature is
+    /// bad…): sent before that batch's Ack, so the sender can tell its
+    /// user which work was not accepted. At most one per batch.
+    Refused {
+        /// Identifies the batch.
+        upto_seq: u64,
+        /// Each refused change's hash and why (at most
+        /// [`REFUSED_REASON_BYTES_MAX`] bytes of reason each).
+        refused: Vec<([u8; 32], String)>,
     },
     /// The sender ends the session, and says why (for the peer's log).
     Abort {
@@ -310,17 +326,32 @@ pub(crate) fn encode_message_as(version: u8, message: &Message) -> Vec<u8> {
             put_varint(&mut out, bytes.len() as u64);
             out.extend_from_slice(bytes);
         }
+        Message::Refused { upto_seq, refused } => {
+            out.push(KIND_REFUSED);
+            put_varint(&mut out, *upto_seq);
+            put_varint(&mut out, refused.len() as u64);
+            for (hash, reason) in refused {
+                out.extend_from_slice(hash);
+                put_text(&mut out, reason, REFUSED_REASON_BYTES_MAX);
+            }
+        }
         Message::Abort { reason } => {
             out.push(KIND_ABORT);
-            let mut end = reason.len().min(ABORT_REASON_BYTES_MAX);
-            while !reason.is_char_boundary(end) {
-                end -= 1;
-            }
-            put_varint(&mut out, end as u64);
-            out.extend_from_slice(&reason.as_bytes()[..end]);
+            put_text(&mut out, reason, ABORT_REASON_BYTES_MAX);
         }
     }
     out
+}
+
+/// A length and UTF-8 text, cut to at most `bytes_max` bytes at a
+/// character boundary.
+fn put_text(out: &mut Vec<u8>, text: &str, bytes_max: usize) {
+    let mut end = text.len().min(bytes_max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    put_varint(out, end as u64);
+    out.extend_from_slice(&text.as_bytes()[..end]);
 }
 
 fn put_changes(out: &mut Vec<u8>, changes: &[WireChange]) {
@@ -467,6 +498,21 @@ pub fn decode_message(bytes: &[u8]) -> Result<Message, WireError> {
         KIND_ACK => Message::Ack {
             upto_seq: r.varint()?,
         },
+        KIND_REFUSED if version >= REFUSED_SINCE_VERSION => {
+            let upto_seq = r.varint()?;
+            let count = r.count("số thay đổi bị từ chối", OFFER_HASHES_MAX)?;
+            // Each entry takes at least 33 bytes: no allocation beyond the input.
+            if r.rest.len() < count * 33 {
+                return Err(WireError::Truncated);
+            }
+            let mut refused = Vec::with_capacity(count);
+            for _ in 0..count {
+                let hash = r.array()?;
+                let len = r.count("độ dài lý do từ chối", REFUSED_REASON_BYTES_MAX)?;
+                refused.push((hash, String::from_utf8_lossy(r.take(len)?).into_owned()));
+            }
+            Message::Refused { upto_seq, refused }
+        }
         other => return Err(WireError::UnknownKind(other)),
     };
     r.finish()?;
@@ -684,6 +730,10 @@ mod tests {
                 changes: vec![change],
             },
             Message::Ack { upto_seq: 20 },
+            Message::Refused {
+                upto_seq: 20,
+                refused: vec![([11; 32], "người ký không được ghi hồ sơ này".into())],
+            },
             Message::Roster {
                 bytes: b"DVRS\x01 not checked here".to_vec(),
             },
@@ -761,9 +811,19 @@ mod tests {
         assert_eq!(decode_message(&[1, 99]), Err(WireError::UnknownKind(99)));
         // A Hello from a newer version is read up to the fields we know.
         let mut hello = encode_message(&samples()[0]);
-        hello[0] = 2;
+        hello[0] = PROTOCOL_VERSION as u8 + 1;
         hello.extend_from_slice(b"future fields");
         assert!(matches!(decode_message(&hello), Ok(Message::Hello(_))));
+        // Refused does not exist in version 1.
+        let mut refused = encode_message(&Message::Refused {
+            upto_seq: 1,
+            refused: vec![([1; 32], "x".into())],
+        });
+        refused[0] = 1;
+        assert_eq!(
+            decode_message(&refused),
+            Err(WireError::UnknownKind(KIND_REFUSED))
+        );
     }
 
     #[test]

@@ -33,4 +33,4 @@ pub use figures::{
     PetitionFigures, PetitionSection, Report, StageCount, TaskAssignment, TaskRow, TaskSection,
     UnitPetitionRow,
 };
-pub use render::{Format, render};
+pub use render::{Format, csv_cell_safe, render};

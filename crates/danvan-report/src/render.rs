@@ -159,7 +159,28 @@ fn markdown(l: &Layout) -> String {
     out
 }
 
+/// A cell as a spreadsheet may safely open it: text that begins with `=`,
+/// `+`, `-`, `@`, a tab or a carriage return would be read by Excel as a
+/// formula (`=HYPERLINK(…)`, `=cmd|' /C calc'!A0`), so it gets a leading
+/// `'`, as OWASP recommends ("CSV Injection"). A plain number (`-5`, `1.5`)
+/// is left as it is.
+pub fn csv_cell_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    let risky = text.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let number = !text.is_empty()
+        && text
+            .trim_start_matches(['-', '+'])
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
+        && text.chars().any(|c| c.is_ascii_digit());
+    if risky && !number {
+        std::borrow::Cow::Owned(format!("'{text}"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
 fn csv_field(text: &str) -> String {
+    let text = &*csv_cell_safe(text);
     if text.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {

@@ -10,7 +10,7 @@ use danvan_model::{
 };
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use crate::documents::{after_write, apply_guarded, load_doc};
+use crate::documents::{after_write, apply_received, load_doc};
 use crate::error::StoreError;
 use crate::{Store, access, hash32, signed_from_row};
 
@@ -86,16 +86,25 @@ impl Store {
                             })?;
                         Ok((parsed, admitted))
                     });
-                match verdict {
+                let verdict = match verdict {
                     Ok((parsed, admitted)) => {
                         let epoch = actor_epoch(&parsed)?;
                         match admitted.created {
                             // A creation was applied to a new document already.
-                            Some(created) => automerge = created,
-                            None => apply_guarded(&mut automerge, vec![parsed], &doc)?,
+                            Some(created) => {
+                                automerge = created;
+                                Ok((epoch, admitted.header))
+                            }
+                            None => apply_received(&mut automerge, parsed, &doc)?
+                                .map(|()| (epoch, admitted.header)),
                         }
+                    }
+                    Err(reason) => Err(reason),
+                };
+                match verdict {
+                    Ok((epoch, admitted_header)) => {
                         insert_change(&tx, signed, Some(epoch), source)?;
-                        header = Some(admitted.header);
+                        header = Some(admitted_header);
                         stored += 1;
                     }
                     Err(reason) => {
@@ -162,7 +171,8 @@ impl Store {
     ) -> Result<(Vec<FeedEntry>, u64), StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT c.seq, c.hash, length(c.body), c.author, c.actor_epoch, c.source, c.source_epoch,
-                    d.kind, d.unit, d.project
+                    d.kind, d.unit, d.project,
+                    EXISTS (SELECT 1 FROM quarantine q WHERE q.hash = c.hash)
              FROM changes c LEFT JOIN documents d ON d.doc = c.doc
              WHERE c.seq > ?1 ORDER BY c.seq LIMIT ?2",
         )?;
@@ -173,6 +183,13 @@ impl Store {
         while let Some(r) = rows.next()? {
             let seq: i64 = r.get(0)?;
             scanned = seq as u64;
+            // A change that cannot be sent is never offered: larger than
+            // sync carries (stored by an older build), or quarantined.
+            let body_len: i64 = r.get(2)?;
+            let quarantined: bool = r.get(10)?;
+            if body_len as usize > danvan_model::CHANGE_BYTES_MAX || quarantined {
+                continue;
+            }
             let author: Vec<u8> = r.get(3)?;
             let actor_epoch: Vec<u8> = r.get(4)?;
             if author == peer_key && actor_epoch == epoch {
@@ -203,10 +220,30 @@ impl Store {
             out.push(FeedEntry {
                 seq: seq as u64,
                 hash: hash32(r.get(1)?)?,
-                body_len: r.get::<_, i64>(2)? as u32,
+                body_len: body_len as u32,
             });
         }
         Ok((out, scanned))
+    }
+
+    /// Calls `f` with every stored change, in log order, one at a time
+    /// (for `check`: memory stays flat whatever the store's size).
+    pub fn for_each_change(
+        &self,
+        mut f: impl FnMut(StoredChange) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq, hash, doc, author, signature, body FROM changes ORDER BY seq")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let seq: i64 = r.get(0)?;
+            f(StoredChange {
+                seq: seq as u64,
+                change: signed_from_row(r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)?,
+            })?;
+        }
+        Ok(())
     }
 
     /// Which of these hashes are stored.

@@ -2,7 +2,7 @@
 //! from its snapshot and later changes, and the snapshot refresh.
 
 use automerge::{Automerge, ReadDoc};
-use danvan_model::{DocId, SignedChange};
+use danvan_model::{ChangeError, DocId, SignedChange};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::changes::insert_change;
@@ -62,6 +62,14 @@ impl WriteBatch<'_> {
     pub fn write(&mut self, write: &LocalWrite<'_>) -> Result<(), StoreError> {
         let mut new = 0;
         for change in &write.changes {
+            // The last guard of every local write (CLI, CSV, web): nothing
+            // is stored that sync could not carry.
+            if change.body.len() > danvan_model::CHANGE_BYTES_MAX {
+                return Err(StoreError::ChangeTooLarge {
+                    bytes: change.body.len(),
+                    max: danvan_model::CHANGE_BYTES_MAX,
+                });
+            }
             new += insert_change(&self.0, change, Some(self.1), None)? as i64;
         }
         after_write(&self.0, &write.doc, write.automerge, new, write.created)
@@ -108,17 +116,17 @@ pub(crate) fn load_doc(conn: &Connection, doc: &DocId) -> Result<Option<Automerg
 }
 
 /// Applies changes to a document, turning an Automerge panic into an error.
-pub(crate) fn apply_guarded(
+fn apply_caught(
     automerge: &mut Automerge,
     changes: Vec<automerge::Change>,
     doc: &DocId,
-) -> Result<(), StoreError> {
+) -> Result<Result<(), automerge::AutomergeError>, StoreError> {
     // Automerge 0.12 panics on some sequences of well-formed, validly
     // signed changes (an actor missing from its table in `import_ops`; found
     // by fuzzing, see fuzz/regressions/store_apply/). A peer must not be able
     // to crash the node that way: the panic becomes an error, the batch that
     // brought the change is rolled back, and this document is dropped.
-    let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         automerge.apply_changes(changes)
     }))
     .map_err(|panic| {
@@ -130,8 +138,36 @@ pub(crate) fn apply_guarded(
         StoreError::Corrupt(format!(
             "hồ sơ {doc}: Automerge không ghép được các thay đổi ({reason})"
         ))
-    })?;
-    applied.map_err(|e| StoreError::Corrupt(format!("hồ sơ {doc}: {e}")))
+    })
+}
+
+/// Applies changes to a document (see `apply_caught`); any Automerge error
+/// is a damaged store.
+pub(crate) fn apply_guarded(
+    automerge: &mut Automerge,
+    changes: Vec<automerge::Change>,
+    doc: &DocId,
+) -> Result<(), StoreError> {
+    apply_caught(automerge, changes, doc)?
+        .map_err(|e| StoreError::Corrupt(format!("hồ sơ {doc}: {e}")))
+}
+
+/// Applies one received, admitted change. A second change with an actor
+/// and sequence number the document already holds (a copied data
+/// directory) is refused on its own, so the rest of its batch is stored:
+/// Automerge checks that before it applies anything.
+pub(crate) fn apply_received(
+    automerge: &mut Automerge,
+    change: automerge::Change,
+    doc: &DocId,
+) -> Result<Result<(), ChangeError>, StoreError> {
+    match apply_caught(automerge, vec![change], doc)? {
+        Ok(()) => Ok(Ok(())),
+        Err(automerge::AutomergeError::DuplicateSeqNumber(seq, _)) => {
+            Ok(Err(ChangeError::DuplicateSeq(seq)))
+        }
+        Err(e) => Err(StoreError::Corrupt(format!("hồ sơ {doc}: {e}"))),
+    }
 }
 
 /// Bookkeeping after `new` changes of a document were stored: the document

@@ -83,6 +83,29 @@ pub enum StoreError {
     /// Refused by the roster or the authority pinning.
     #[error("{0}")]
     Access(String),
+    /// A local write would store a change larger than sync carries.
+    #[error(
+        "thay đổi dài {bytes} byte, vượt giới hạn {max} byte mà đồng bộ mang được — hãy rút ngắn nội dung; chưa lưu gì"
+    )]
+    ChangeTooLarge {
+        /// The body length.
+        bytes: usize,
+        /// The bound.
+        max: usize,
+    },
+    /// A stored change cannot be sent: its body is not the change its hash
+    /// names. It is quarantined (never offered again); the next sync goes on
+    /// without it.
+    #[error(
+        "thay đổi {} lưu trong kho bị hỏng ({reason}) — đã cách ly, lần đồng bộ sau sẽ bỏ qua nó; chạy `danvan check` để xem",
+        hex12(.hash)
+    )]
+    Unsendable {
+        /// The change hash.
+        hash: [u8; 32],
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Any other SQLite error.
     #[error("lỗi SQLite: {0}")]
     Sqlite(rusqlite::Error),
@@ -92,6 +115,11 @@ impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         disk::sqlite_fault(&e).map_or(StoreError::Sqlite(e), StoreError::from)
     }
+}
+
+/// The first 12 hex digits of a hash, as messages show it.
+fn hex12(hash: &[u8; 32]) -> String {
+    hash[..6].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -126,7 +154,7 @@ impl StoreError {
     /// the database file corrupt or not a database at all.
     pub fn is_damage(&self) -> bool {
         match self {
-            StoreError::Corrupt(_) => true,
+            StoreError::Corrupt(_) | StoreError::Unsendable { .. } => true,
             StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => matches!(
                 f.code,
                 rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase

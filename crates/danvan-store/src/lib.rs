@@ -18,6 +18,7 @@ mod error;
 mod lock;
 mod peers;
 mod projection;
+mod refusals;
 mod schema;
 
 pub use access::AuditEntry;
@@ -28,6 +29,7 @@ pub use error::{OpenError, StoreError};
 pub use lock::LOCK_WAIT_MS;
 pub use peers::{PeerRow, TrustedNode};
 pub use projection::{ListFilter, Row};
+pub use refusals::Refusal;
 pub use schema::SCHEMA_VERSION;
 
 use std::cell::RefCell;
@@ -49,6 +51,33 @@ pub const DB_FILE: &str = "danvan.db";
 pub const LOCK_FILE: &str = "danvan.lock";
 /// Changes after a snapshot before the snapshot is refreshed.
 const SNAPSHOT_AFTER_CHANGES: i64 = 16;
+/// The `meta` key of the database file's identity (see `Store::detect_copy`).
+const META_FILE: &str = "file";
+
+/// The identity of a file that a copy does not keep: device and inode on
+/// Unix, the creation time elsewhere.
+fn file_identity(path: &Path) -> Result<String, StoreError> {
+    let meta = std::fs::metadata(path).map_err(io_err(path))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Ok(format!("{}:{}", meta.dev(), meta.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let created = meta.created().map_err(io_err(path))?;
+        let nanos = created
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        Ok(format!("created:{nanos}"))
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Largest number of rows a list returns unless asked for fewer.
 pub const LIST_ROWS_MAX: usize = 1_000_000;
 
@@ -134,14 +163,17 @@ impl Store {
             "INSERT INTO meta (key, value) VALUES ('epoch', ?1)",
             params![epoch.to_vec()],
         )?;
-        Ok(Store {
+        let mut store = Store {
             conn,
             dir: dir.to_path_buf(),
             epoch,
             me: None,
             roster_cache: RefCell::new(None),
             _lock: lock,
-        })
+        };
+        let file = file_identity(&db)?;
+        store.set_meta(META_FILE, file.as_bytes())?;
+        Ok(store)
     }
 
     /// Opens the store of `dir`, taking its lock.
@@ -169,14 +201,63 @@ impl Store {
         let epoch: [u8; 8] = epoch
             .try_into()
             .map_err(|_| StoreError::Corrupt("epoch sai độ dài".into()))?;
-        Ok(Store {
+        let mut store = Store {
             conn,
             dir: dir.to_path_buf(),
             epoch,
             me: None,
             roster_cache: RefCell::new(None),
             _lock: lock,
-        })
+        };
+        store.detect_copy(&db)?;
+        Ok(store)
+    }
+
+    /// A data directory copied (`cp -a`, a copy on a USB stick) or restored
+    /// from a backup keeps the original's key and epoch: its next writes
+    /// would use Automerge sequence numbers the original uses too, and
+    /// peers would take it for the original's store life. The database
+    /// file's identity (device and inode; elsewhere its creation time) is
+    /// kept in `meta`; when the file opened is another one, this is a copy,
+    /// and it gets a new epoch before anything is written. A copy detected
+    /// wrongly (a file moved to another disk) only costs one sync that
+    /// offers hashes from the start.
+    fn detect_copy(&mut self, db: &Path) -> Result<(), StoreError> {
+        let file = file_identity(db)?;
+        match self.meta(META_FILE)? {
+            Some(held) if held == file.as_bytes() => Ok(()),
+            // A store made by a build before this check: remember this file.
+            None => self.set_meta(META_FILE, file.as_bytes()),
+            Some(held) => {
+                let mut epoch = [0u8; 8];
+                getrandom::fill(&mut epoch).map_err(|e| {
+                    StoreError::Corrupt(format!("không lấy được số ngẫu nhiên: {e}"))
+                })?;
+                let old = self.epoch;
+                let tx = self.conn.transaction()?;
+                for (key, value) in [("epoch", &epoch[..]), (META_FILE, file.as_bytes())] {
+                    tx.execute(
+                        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        params![key, value],
+                    )?;
+                }
+                access::audit_insert(
+                    &tx,
+                    "copy-detected",
+                    None,
+                    &serde_json::json!({
+                        "old_epoch": hex(&old),
+                        "new_epoch": hex(&epoch),
+                        "file_was": String::from_utf8_lossy(&held),
+                        "file_is": file,
+                    }),
+                )?;
+                tx.commit()?;
+                self.epoch = epoch;
+                Ok(())
+            }
+        }
     }
 
     /// Tells the store which node it belongs to: received changes outside

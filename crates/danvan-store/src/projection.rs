@@ -50,6 +50,9 @@ pub struct Row {
     pub status: Option<String>,
     /// Number of conflicting fields.
     pub conflicts: i64,
+    /// Why a peer refused a change of this record made or held here, if
+    /// one did and nothing it accepted since settles it (the newest reason).
+    pub refused: Option<String>,
 }
 
 impl Store {
@@ -82,24 +85,10 @@ impl Store {
 
     /// Lists records from the projection.
     pub fn list(&self, filter: &ListFilter) -> Result<Vec<Row>, StoreError> {
-        let (sql, values) = list_query(
-            "id, kind, unit, project, title, date, status, conflicts",
-            filter,
-        );
+        let (sql, values) = list_query(ROW_COLUMNS, filter);
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt
-            .query_map(rusqlite::params_from_iter(values.iter()), |r| {
-                Ok(Row {
-                    id: r.get(0)?,
-                    kind: r.get(1)?,
-                    unit: r.get(2)?,
-                    project: r.get(3)?,
-                    title: r.get(4)?,
-                    date: r.get(5)?,
-                    status: r.get(6)?,
-                    conflicts: r.get(7)?,
-                })
-            })?
+            .query_map(rusqlite::params_from_iter(values.iter()), read_row)?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
@@ -126,30 +115,14 @@ impl Store {
         &self,
         filter: &ListFilter,
     ) -> Result<Vec<(Row, String, Option<String>)>, StoreError> {
-        let (mut sql, values) = filter_query(
-            "records.id, kind, unit, project, title, date, status, conflicts, search, date_from",
-            filter,
-            true,
-        );
+        let (mut sql, values) =
+            filter_query(&format!("{ROW_COLUMNS}, search, date_from"), filter, true);
         let limit = filter.limit.unwrap_or(LIST_ROWS_MAX).min(LIST_ROWS_MAX);
         sql.push_str(&format!(" ORDER BY record_search.rowid DESC LIMIT {limit}"));
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt
             .query_map(rusqlite::params_from_iter(values.iter()), |r| {
-                Ok((
-                    Row {
-                        id: r.get(0)?,
-                        kind: r.get(1)?,
-                        unit: r.get(2)?,
-                        project: r.get(3)?,
-                        title: r.get(4)?,
-                        date: r.get(5)?,
-                        status: r.get(6)?,
-                        conflicts: r.get(7)?,
-                    },
-                    r.get(8)?,
-                    r.get(9)?,
-                ))
+                Ok((read_row(r)?, r.get(9)?, r.get(10)?))
             })?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
@@ -361,6 +334,27 @@ pub(crate) fn write_projection(
     )?
     .execute(params![key, summary.search])?;
     Ok(())
+}
+
+/// The columns of a [`Row`], in [`read_row`]'s order: the newest refusal's
+/// reason is read with the row.
+const ROW_COLUMNS: &str = "records.id, kind, unit, project, title, date, status, conflicts,
+     (SELECT reason FROM refusals WHERE refusals.doc = records.doc
+      ORDER BY at DESC LIMIT 1)";
+
+/// A [`Row`] from the first columns of a query that selected [`ROW_COLUMNS`].
+fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    Ok(Row {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        unit: r.get(2)?,
+        project: r.get(3)?,
+        title: r.get(4)?,
+        date: r.get(5)?,
+        status: r.get(6)?,
+        conflicts: r.get(7)?,
+        refused: r.get(8)?,
+    })
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use rusqlite::Connection;
 use crate::OpenError;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -117,6 +117,34 @@ CREATE INDEX records_kind_date_from ON records (kind, date_from);
 CREATE INDEX records_kind_status ON records (kind, status);
 "#;
 
+/// Refused work: which changes held here a peer said it refused, so the
+/// record shows "chưa được chấp nhận" until that peer accepts it or a later
+/// change of the same author to that record; and quarantined changes.
+const V4: &str = r#"
+CREATE TABLE refusals (
+    hash   BLOB NOT NULL,
+    peer   BLOB NOT NULL,
+    doc    BLOB NOT NULL,
+    author BLOB NOT NULL,
+    reason TEXT NOT NULL,
+    at     INTEGER NOT NULL,
+    PRIMARY KEY (hash, peer)
+);
+CREATE INDEX refusals_doc ON refusals (doc);
+-- Stored changes that cannot be sent (larger than sync carries, or a body
+-- that is not the change its hash names: bit rot, tampering, older
+-- builds): never offered to a peer, so one bad row never stops a sync.
+-- The row itself stays in `changes`, for `check` and for repair.
+CREATE TABLE quarantine (
+    hash   BLOB PRIMARY KEY,
+    reason TEXT NOT NULL,
+    at     INTEGER NOT NULL
+);
+"#;
+
+/// The migrations in order: the `n`th brings the schema to version `n`.
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1, V2, V3, V4];
+
 /// Brings the schema to [`SCHEMA_VERSION`], refusing a newer one.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), OpenError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -126,23 +154,15 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), OpenError> {
             supported: SCHEMA_VERSION,
         });
     }
-    if version < 1 {
-        let tx = conn.transaction()?;
-        tx.execute_batch(V1)?;
-        tx.pragma_update(None, "user_version", 1)?;
-        tx.commit()?;
-    }
-    if version < 2 {
-        let tx = conn.transaction()?;
-        tx.execute_batch(V2)?;
-        tx.pragma_update(None, "user_version", 2)?;
-        tx.commit()?;
-    }
-    if version < 3 {
-        let tx = conn.transaction()?;
-        tx.execute_batch(V3)?;
-        tx.pragma_update(None, "user_version", 3)?;
-        tx.commit()?;
+    // Each step in its own transaction, so an interrupted upgrade resumes
+    // from the last version it finished.
+    for (to, sql) in (1..).zip(MIGRATIONS) {
+        if version < to {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", to)?;
+            tx.commit()?;
+        }
     }
     Ok(())
 }

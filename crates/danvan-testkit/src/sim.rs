@@ -628,7 +628,12 @@ impl Sim {
                 Event::Rejected { reason, .. } => {
                     return Err(format!("node {node} rejected an honest change: {reason}"));
                 }
-                Event::Progress(_) | Event::CaughtUp(_) => {}
+                Event::RefusedByPeer { reason, .. } => {
+                    return Err(format!(
+                        "a peer of node {node} refused its honest change: {reason}"
+                    ));
+                }
+                Event::Progress(_) | Event::CaughtUp(_) | Event::Accepted { .. } => {}
             }
         }
         for (to, frame) in sends {

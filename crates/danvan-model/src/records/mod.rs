@@ -81,6 +81,78 @@ pub enum RecordError {
     /// Automerge refused an operation.
     #[error("lỗi Automerge: {0}")]
     Automerge(String),
+    /// A text field longer than [`FIELD_BYTES_MAX`].
+    #[error(
+        "trường {field} dài {bytes} byte, vượt giới hạn {max} byte — hãy rút ngắn nội dung (không dán tệp hay văn bản rất dài vào một trường); chưa lưu gì"
+    )]
+    FieldTooLong {
+        /// The field.
+        field: String,
+        /// Its length in bytes.
+        bytes: usize,
+        /// The bound.
+        max: usize,
+    },
+    /// A whole record larger than [`RECORD_BYTES_MAX`].
+    #[error(
+        "hồ sơ dài {bytes} byte, vượt giới hạn {max} byte để còn đồng bộ được — hãy rút ngắn nội dung hoặc tách thành nhiều hồ sơ; chưa lưu gì"
+    )]
+    RecordTooLarge {
+        /// Its size as JSON.
+        bytes: usize,
+        /// The bound.
+        max: usize,
+    },
+}
+
+/// Longest text of one field, in bytes: 64 KiB is some thirty pages of
+/// Vietnamese, more than any minute or summary needs. A record holds text,
+/// not files.
+pub const FIELD_BYTES_MAX: usize = 64 << 10;
+
+/// Largest record, as JSON: a quarter of the largest change sync carries
+/// ([`crate::CHANGE_BYTES_MAX`]), so that any one write of it, whatever
+/// Automerge's encoding adds, stays far below what sync can carry.
+pub const RECORD_BYTES_MAX: usize = 512 << 10;
+
+/// Largest change body that sync carries (part of the protocol). No write
+/// may store a larger one; a stored one (older builds) is never offered.
+pub const CHANGE_BYTES_MAX: usize = 2 << 20;
+
+/// Checks a record against [`FIELD_BYTES_MAX`] (every text anywhere in
+/// it, visits and parcels included) and [`RECORD_BYTES_MAX`].
+pub fn check_record_size(record: &Record) -> Result<(), RecordError> {
+    fn walk(path: &str, value: &serde_json::Value) -> Result<(), RecordError> {
+        match value {
+            serde_json::Value::String(text) if text.len() > FIELD_BYTES_MAX => {
+                Err(RecordError::FieldTooLong {
+                    field: path.to_string(),
+                    bytes: text.len(),
+                    max: FIELD_BYTES_MAX,
+                })
+            }
+            serde_json::Value::Array(items) => items.iter().try_for_each(|v| walk(path, v)),
+            serde_json::Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+                let inner = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                walk(&inner, v)
+            }),
+            _ => Ok(()),
+        }
+    }
+    let json = record.to_json();
+    walk("", &json)?;
+    let bytes = json.to_string().len();
+    if bytes > RECORD_BYTES_MAX {
+        return Err(RecordError::RecordTooLarge {
+            bytes,
+            max: RECORD_BYTES_MAX,
+        });
+    }
+    Ok(())
 }
 
 impl From<automerge::AutomergeError> for RecordError {

@@ -661,7 +661,7 @@ fn pump_direct(
 
 #[test]
 fn a_newer_peer_still_syncs_and_an_unknown_version_is_refused_clearly() {
-    // A peer of version 2 that still speaks 1.
+    // A peer of the next version that still speaks 1.
     let mut rng = rng(12);
     let mut a = node_with_records(&mut rng, 3, 2);
     let mut b = node_with_records(&mut rng, 3, 2);
@@ -676,7 +676,7 @@ fn a_newer_peer_still_syncs_and_an_unknown_version_is_refused_clearly() {
         let mut sa = Session::new(0, config.clone(), a.id(), b.id(), &a.store).unwrap();
         let mut sb = Session::new(0, config, b.id(), a.id(), &b.store).unwrap();
         let mut hello = sb.poll_transmit().unwrap();
-        newer(&mut hello, 2, 1);
+        newer(&mut hello, danvan_proto::PROTOCOL_VERSION + 1, 1);
         sa.handle_frame(1, &hello, &mut a.store);
         let (events_a, events_b) = pump_direct(&mut a, &mut sa, &mut b, &mut sb);
         assert!(
