@@ -104,6 +104,23 @@ fn work_the_hub_refuses_comes_back_to_its_author() {
     let json = minh.json(&["sync"]);
     assert_eq!(json["changes_refused_by_peer"], 0, "{json}");
     assert!(minh.ok(&["show", &lost]).contains("chưa được chấp nhận: "));
+
+    // The officer's web app says it too: on the record's page with the
+    // reason, and as a badge in the list; not on the accepted record.
+    let web = crate::browser::WebServer::web(&minh, "127.0.0.1:0");
+    let page = |path: &str| {
+        let reply = crate::browser::http_exchange(web.addr, "GET", path, &[], "");
+        assert_eq!(reply.status, 200, "{path}");
+        String::from_utf8(reply.body).expect("utf-8 page")
+    };
+    let record = page(&format!("/ho-so/{lost}"));
+    assert!(
+        record.contains("id=\"refused\"") && record.contains("Chưa được chấp nhận"),
+        "{record}"
+    );
+    assert!(!page(&format!("/ho-so/{kept}")).contains("id=\"refused\""));
+    let list = page("/ho-so");
+    assert_eq!(list.matches("chưa được chấp nhận").count(), 1, "{list}");
 }
 
 #[test]

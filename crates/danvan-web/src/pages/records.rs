@@ -210,6 +210,9 @@ fn rows(result: &RecordPage, query: &ListQuery, units: &danvan_model::UnitTree) 
                                     @if row.conflicts > 0 {
                                         " " span.badge.conflict { (row.conflicts) " xung đột" }
                                     }
+                                    @if let Some(reason) = &row.refused {
+                                        " " span.badge.late.refused title=(reason) { "chưa được chấp nhận" }
+                                    }
                                 }
                                 td { (view::kind_label(&row.kind)) }
                                 td { (units.name(&row.unit)) }
@@ -287,6 +290,17 @@ async fn show(
                 " · mã " code { (header.id) }
             }
             (record_actions(record))
+            @if !shown.refusals.is_empty() {
+                section #refused.card.conflict {
+                    h2 { "Chưa được chấp nhận" }
+                    p.muted { "Máy nhận đã từ chối thay đổi dưới đây của hồ sơ này, nên nơi đó chưa có nó. Hãy sửa theo lý do (thường là danh sách thành viên hoặc phạm vi) rồi đồng bộ lại." }
+                    ul {
+                        @for r in &shown.refusals {
+                            li { (r.reason) " " span.muted { "(" (fmt::time_ms(r.at_ms)) ")" } }
+                        }
+                    }
+                }
+            }
             @if !conflicts.is_empty() {
                 section #conflicts {
                     h2 { "Xung đột cần chọn (" (conflicts.len()) ")" }
