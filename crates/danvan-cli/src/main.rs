@@ -1119,8 +1119,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Check { json } => {
-            let mut check = node.check()?;
-            check.problems.extend(node.verify_stored_changes()?);
+            let check = node.check()?;
             if json {
                 print_json(&serde_json::json!({
                     "ok": check.ok(), "problems": check.problems,

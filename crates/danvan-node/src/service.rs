@@ -604,9 +604,11 @@ impl Node {
         self.list(&self.list_filter(query)?)
     }
 
-    /// The store's integrity check and counts.
-    pub fn check(&self) -> Result<CheckReport, NodeError> {
-        let problems = self.store().check()?;
+    /// The store's integrity check, every stored change verified (hash,
+    /// signature, actor, size; a bad one quarantined), and counts.
+    pub fn check(&mut self) -> Result<CheckReport, NodeError> {
+        let mut problems = self.store().check()?;
+        problems.extend(self.verify_stored_changes()?);
         let (records, changes, documents) = self.store().counts()?;
         Ok(CheckReport {
             problems,
