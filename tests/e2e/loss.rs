@@ -507,6 +507,59 @@ fn bundle_import_reads_no_device_and_no_bomb() {
     assert_eq!(before, dv.snapshot());
 }
 
+/// Whether process `pid` has a handler for SIGINT (its `SigCgt` mask in
+/// /proc), so a Ctrl+C sent now reaches the program, not the default action.
+fn catches_sigint(pid: u32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigCgt:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << (2 - 1)) != 0)
+}
+
+#[test]
+fn ctrl_c_during_a_sync_says_what_was_kept_and_exits_130() {
+    let dv = Dv::init("pho-minh");
+    dv.activity("tuyen-truyen", "2024-02-01", "Ghi trước khi đồng bộ");
+    let before = dv.snapshot();
+    // Nothing answers on this port: the sync waits for its peer.
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("a free port")
+        .port();
+    let child = dv
+        .command(&["sync", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start danvan sync");
+    let pid = child.id();
+    crate::harness::wait_until(
+        "danvan sync to handle Ctrl+C",
+        std::time::Duration::from_secs(20),
+        || catches_sigint(pid),
+    );
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success());
+    let out = child.wait_with_output().expect("wait for danvan sync");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("Đã dừng theo yêu cầu (Ctrl+C). Đã lưu 0 thay đổi"),
+        "{stdout}"
+    );
+    assert_eq!(before, dv.snapshot(), "nothing stored may change");
+}
+
 #[test]
 fn printers_end_cleanly_on_a_closed_stdout() {
     let (town, _hub, minh) = town_and_officer();
@@ -537,6 +590,31 @@ fn printers_end_cleanly_on_a_closed_stdout() {
             assert_eq!(out.status.code(), Some(0), "danvan {args:?}: {stderr}");
         }
     }
+}
+
+#[test]
+fn the_markdown_report_shows_html_in_records_as_text() {
+    let dv = Dv::init("pho-minh");
+    let attack = "<img src=x onerror=alert(1)> & <script>alert(2)</script>";
+    dv.add(&[
+        "model",
+        "add",
+        "--name",
+        attack,
+        "--field",
+        "van-hoa-xa-hoi",
+        "--year",
+        "2024",
+    ]);
+    let md = dv.ok(&["report", "--period", "2024", "--format", "md"]);
+    assert!(
+        !md.contains("<img") && !md.contains("<script"),
+        "raw HTML in the Markdown report:\n{md}"
+    );
+    assert!(
+        md.contains("&lt;img src=x onerror=alert(1)&gt; &amp; &lt;script&gt;"),
+        "the model's name should still be there, as text:\n{md}"
+    );
 }
 
 #[test]

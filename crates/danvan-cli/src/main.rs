@@ -23,6 +23,10 @@ use output::{not_accepted, print_json, print_rows, print_shown};
 /// [`danvan_node::EXIT_REFUSED`] when some changes were refused.
 static EXIT_STATUS: AtomicI32 = AtomicI32::new(0);
 
+/// The exit code of a command stopped by Ctrl+C (128 + SIGINT, as shells
+/// report it).
+const EXIT_INTERRUPTED: i32 = 130;
+
 #[derive(Parser)]
 #[command(
     name = "danvan",
@@ -1369,7 +1373,18 @@ fn sync(
         }
         .parse()?;
         let endpoint = shared.bind(bind)?;
-        let mut progress = sync_progress(json);
+        // What the sessions have done so far, for a Ctrl+C to report.
+        let done = std::sync::Arc::new(std::sync::Mutex::new(danvan_node::SessionStats::default()));
+        let mut progress = {
+            let done = done.clone();
+            let mut show = sync_progress(json);
+            move |p: &danvan_node::Progress| {
+                if let Ok(mut d) = done.lock() {
+                    *d = p.stats;
+                }
+                show(p);
+            }
+        };
         if live && !json {
             println!("Đang đồng bộ liên tục với {addr} (Ctrl+C để dừng)…");
         }
@@ -1384,8 +1399,19 @@ fn sync(
         let summary = loop {
             let result = tokio::select! {
                 s = shared.sync_settled(&endpoint, addr, live, &mut progress, rescope) => s,
-                _ = tokio::signal::ctrl_c(), if live => {
-                    println!("Đã dừng.");
+                _ = tokio::signal::ctrl_c() => {
+                    if live {
+                        println!("Đã dừng.");
+                    } else {
+                        // Every batch received was committed whole; the next
+                        // sync goes on from the checkpoint.
+                        let d = done.lock().map(|d| *d).unwrap_or_default();
+                        println!(
+                            "Đã dừng theo yêu cầu (Ctrl+C). Đã lưu {} thay đổi nhận được, đã gửi {}; không có gì đã lưu bị mất. Chạy lại `danvan sync` để tiếp tục từ chỗ dừng.",
+                            d.changes_stored, d.changes_sent
+                        );
+                        EXIT_STATUS.store(EXIT_INTERRUPTED, Ordering::Relaxed);
+                    }
                     return anyhow::Ok(());
                 }
             };

@@ -70,8 +70,18 @@ pub fn render(report: &Report, format: Format) -> Result<Vec<u8>, ReportError> {
     })
 }
 
+/// Text from records as Markdown shows it and nothing more: a Markdown
+/// viewer passes raw HTML through, so `<`, `>` and `&` are written as
+/// entities (a citizen's `<script>` or `<img onerror=…>` in a title stays
+/// text).
+fn md_text(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 fn md_cell(text: &str) -> String {
-    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+    md_text(text).replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 
 fn numeric_columns(table: &Table) -> Vec<bool> {
@@ -133,11 +143,11 @@ fn markdown(l: &Layout) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# {}\n", l.title);
     for (k, v) in &l.meta {
-        let _ = writeln!(out, "- **{k}:** {v}");
+        let _ = writeln!(out, "- **{k}:** {}", md_text(v));
     }
     let _ = writeln!(out, "\n## {PART_I}\n");
     for p in &l.results {
-        let _ = writeln!(out, "{p}\n");
+        let _ = writeln!(out, "{}\n", md_text(p));
     }
     for s in &l.sections {
         let _ = writeln!(out, "### {}\n", s.heading);
@@ -150,11 +160,11 @@ fn markdown(l: &Layout) -> String {
     }
     let _ = writeln!(out, "## {PART_II}\n");
     for p in &l.shortcomings {
-        let _ = writeln!(out, "- {p}");
+        let _ = writeln!(out, "- {}", md_text(p));
     }
     let _ = writeln!(out, "\n## {PART_III}\n");
     for p in &l.solutions {
-        let _ = writeln!(out, "- {p}");
+        let _ = writeln!(out, "- {}", md_text(p));
     }
     out
 }
