@@ -272,13 +272,23 @@ impl Node {
                 _ => record_json_at(&automerge, change.deps())?,
             };
             let touched = roots.touched(change);
-            let after = if replay.get_heads() == [hash] {
-                match list_append_json(&replay, &before, &touched) {
-                    Some(after) => after,
-                    None => danvan_model::read_record(&replay)?.to_json(),
-                }
+            let mut before = before;
+            let appended = if replay.get_heads() == [hash] {
+                list_append(&replay, &mut before, &touched)
             } else {
-                record_json_at(&automerge, &[hash])?
+                None
+            };
+            let (after, fields) = match appended {
+                Some((after, change)) => (after, vec![change]),
+                None => {
+                    let after = if replay.get_heads() == [hash] {
+                        danvan_model::read_record(&replay)?.to_json()
+                    } else {
+                        record_json_at(&automerge, &[hash])?
+                    };
+                    let fields = diff_fields(&before, &after);
+                    (after, fields)
+                }
             };
             let author = actor_node(change.actor_id().to_bytes());
             // One name lookup per machine, not per change: it reads the roster.
@@ -299,7 +309,7 @@ impl Node {
                 author_name,
                 device_time: change.timestamp(),
                 message: change.message().unwrap_or("").to_string(),
-                fields: diff_fields(&before, &after),
+                fields,
             });
             previous = Some((hash, after));
         }
@@ -562,14 +572,17 @@ impl RootKeys {
 }
 
 /// The record after a change that only appended new items to one of a
-/// household's lists, read from `before` and the new items alone: reading
-/// the whole record costs milliseconds once it holds hundreds of visits.
-/// `None` when the change did anything else; the caller reads the record.
-fn list_append_json(
+/// household's lists, with the one field change it made (the list, old →
+/// new, as [`diff_fields`] reports it), from `before` and the new items
+/// alone: reading the whole record costs milliseconds once it holds
+/// hundreds of visits. `before` loses the list (moved into the change's
+/// old value). `None`, `before` untouched, when the change did anything
+/// else; the caller reads the record.
+fn list_append(
     doc: &Automerge,
-    before: &serde_json::Value,
+    before: &mut serde_json::Value,
     touched: &Touched,
-) -> Option<serde_json::Value> {
+) -> Option<(serde_json::Value, FieldChange)> {
     if touched.unknown || !touched.appends_only || touched.keys.len() != 1 {
         return None;
     }
@@ -604,8 +617,7 @@ fn list_append_json(
     }
     // The new items must be the list's last ones, in order: the change
     // appended rather than inserted before older items.
-    let mut after = before.clone();
-    let items = after.get_mut(key)?.as_array_mut()?;
+    let mut new_items = Vec::with_capacity(added);
     for (i, (_, item_op)) in touched.inserted.iter().enumerate() {
         let index = old_len + i;
         match doc.get(&list, index).ok()?? {
@@ -613,10 +625,24 @@ fn list_append_json(
                 if counter == item_op.0 && actor == item_op.1 => {}
             _ => return None,
         }
-        let item = item_json(doc, &list, key, index)?;
-        items.push(item);
+        new_items.push(item_json(doc, &list, key, index)?);
     }
-    Some(after)
+    // The old list is moved into the change, not copied: only the new list
+    // is, once for the change and once for the record after it.
+    let old = std::mem::take(before.get_mut(key)?);
+    let mut items = old.as_array()?.clone();
+    items.extend(new_items);
+    let new = serde_json::Value::Array(items);
+    let mut after = std::mem::take(before);
+    after.as_object_mut()?.insert(key.to_string(), new.clone());
+    Some((
+        after,
+        FieldChange {
+            field: key.to_string(),
+            old,
+            new,
+        },
+    ))
 }
 
 /// One item of a household's list as the record's JSON shows it.
