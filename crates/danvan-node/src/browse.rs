@@ -51,7 +51,7 @@ pub struct FieldChange {
 }
 
 /// One change of a record, as the history page shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FieldHistoryEntry {
     /// Position in causal order, from 1.
     pub n: usize,
@@ -257,11 +257,13 @@ impl Node {
         let mut previous: Option<(ChangeHash, serde_json::Value)> = None;
         let mut names: Vec<(NodeId, String)> = Vec::new();
         let mut out = Vec::new();
+        let mut roots = RootKeys::default();
         for (i, change) in changes.iter().enumerate() {
             replay
                 .apply_changes([change.clone()])
                 .map_err(|e| danvan_model::RecordError::Unreadable(e.to_string()))?;
             if i < skip {
+                roots.learn(change);
                 continue;
             }
             let hash = change.hash();
@@ -269,10 +271,24 @@ impl Node {
                 Some((h, json)) if change.deps() == [h] => json,
                 _ => record_json_at(&automerge, change.deps())?,
             };
-            let after = if replay.get_heads() == [hash] {
-                danvan_model::read_record(&replay)?.to_json()
+            let touched = roots.touched(change);
+            let mut before = before;
+            let appended = if replay.get_heads() == [hash] {
+                list_append(&replay, &mut before, &touched)
             } else {
-                record_json_at(&automerge, &[hash])?
+                None
+            };
+            let (after, fields) = match appended {
+                Some((after, change)) => (after, vec![change]),
+                None => {
+                    let after = if replay.get_heads() == [hash] {
+                        danvan_model::read_record(&replay)?.to_json()
+                    } else {
+                        record_json_at(&automerge, &[hash])?
+                    };
+                    let fields = diff_fields(&before, &after);
+                    (after, fields)
+                }
             };
             let author = actor_node(change.actor_id().to_bytes());
             // One name lookup per machine, not per change: it reads the roster.
@@ -293,7 +309,7 @@ impl Node {
                 author_name,
                 device_time: change.timestamp(),
                 message: change.message().unwrap_or("").to_string(),
-                fields: diff_fields(&before, &after),
+                fields,
             });
             previous = Some((hash, after));
         }
@@ -474,6 +490,182 @@ fn actor_node(actor: &[u8]) -> Option<NodeId> {
         .get(..32)
         .and_then(|b| <[u8; 32]>::try_from(b).ok())
         .map(NodeId::from_bytes)
+}
+
+/// Which top-level field of the record each nested object lies under, as
+/// learnt from the operations that made the objects.
+#[derive(Default)]
+struct RootKeys {
+    of: std::collections::HashMap<automerge::legacy::OpId, String>,
+}
+
+/// What one change did, by top-level field.
+#[derive(Debug, Default)]
+struct Touched {
+    /// The top-level fields the change touched (the root key of every op).
+    keys: Vec<String>,
+    /// Whether an op's object could not be traced back to a root key.
+    unknown: bool,
+    /// Whether every op was an insert of a new object into a top-level
+    /// list, or an op inside an object the change itself made.
+    appends_only: bool,
+    /// The list objects inserted into and the ids of the inserted objects,
+    /// in op order.
+    inserted: Vec<(automerge::legacy::OpId, automerge::legacy::OpId)>,
+}
+
+impl RootKeys {
+    /// Learns the objects a change makes (for changes not shown).
+    fn learn(&mut self, change: &automerge::Change) {
+        self.touched(change);
+    }
+
+    /// The fields a change touched; learns the objects it makes.
+    fn touched(&mut self, change: &automerge::Change) -> Touched {
+        use automerge::legacy::{Key, ObjectId, OpId, OpType};
+        let expanded = change.decode();
+        let actor = expanded.actor_id.clone();
+        let start = expanded.start_op.get();
+        let mut out = Touched {
+            appends_only: true,
+            ..Touched::default()
+        };
+        // Objects made by this change: inside them, any op is part of a
+        // new item.
+        let mut made: std::collections::HashSet<OpId> = std::collections::HashSet::new();
+        for (n, op) in expanded.operations.iter().enumerate() {
+            let id = OpId(start + n as u64, actor.clone());
+            let key = match &op.obj {
+                ObjectId::Root => match &op.key {
+                    Key::Map(k) => Some(k.to_string()),
+                    Key::Seq(_) => None,
+                },
+                ObjectId::Id(obj) => self.of.get(obj).cloned(),
+            };
+            let Some(key) = key else {
+                out.unknown = true;
+                out.appends_only = false;
+                continue;
+            };
+            let in_new = match &op.obj {
+                ObjectId::Id(obj) => made.contains(obj),
+                ObjectId::Root => false,
+            };
+            if let OpType::Make(_) = op.action {
+                self.of.insert(id.clone(), key.clone());
+                made.insert(id.clone());
+            }
+            if !in_new {
+                match (&op.obj, &op.action) {
+                    (ObjectId::Id(list), OpType::Make(_)) if op.insert => {
+                        out.inserted.push((list.clone(), id.clone()));
+                    }
+                    _ => out.appends_only = false,
+                }
+            }
+            if !out.keys.contains(&key) {
+                out.keys.push(key);
+            }
+        }
+        out
+    }
+}
+
+/// The record after a change that only appended new items to one of a
+/// household's lists, with the one field change it made (the list, old →
+/// new, as [`diff_fields`] reports it), from `before` and the new items
+/// alone: reading the whole record costs milliseconds once it holds
+/// hundreds of visits. `before` loses the list (moved into the change's
+/// old value). `None`, `before` untouched, when the change did anything
+/// else; the caller reads the record.
+fn list_append(
+    doc: &Automerge,
+    before: &mut serde_json::Value,
+    touched: &Touched,
+) -> Option<(serde_json::Value, FieldChange)> {
+    if touched.unknown || !touched.appends_only || touched.keys.len() != 1 {
+        return None;
+    }
+    let key = touched.keys[0].as_str();
+    let (list_op, _) = touched.inserted.first()?;
+    if touched.inserted.iter().any(|(l, _)| l != list_op) {
+        return None;
+    }
+    let is_household = before
+        .get("header")
+        .and_then(|h| h.get("kind"))
+        .and_then(|k| k.as_str())
+        == Some(Kind::Household.code());
+    if !is_household {
+        return None;
+    }
+    let old_len = before.get(key)?.as_array()?.len();
+    let list = match doc.get(automerge::ROOT, key).ok()?? {
+        (automerge::Value::Object(automerge::ObjType::List), id) => id,
+        _ => return None,
+    };
+    // The list the change inserted into must be the field's list.
+    match &list {
+        automerge::ObjId::Id(counter, actor, _) if *counter == list_op.0 && *actor == list_op.1 => {
+        }
+        _ => return None,
+    }
+    let len = doc.length(&list);
+    let added = touched.inserted.len();
+    if len != old_len + added {
+        return None;
+    }
+    // The new items must be the list's last ones, in order: the change
+    // appended rather than inserted before older items.
+    let mut new_items = Vec::with_capacity(added);
+    for (i, (_, item_op)) in touched.inserted.iter().enumerate() {
+        let index = old_len + i;
+        match doc.get(&list, index).ok()?? {
+            (automerge::Value::Object(_), automerge::ObjId::Id(counter, actor, _))
+                if counter == item_op.0 && actor == item_op.1 => {}
+            _ => return None,
+        }
+        new_items.push(item_json(doc, &list, key, index)?);
+    }
+    // The old list is moved into the change, not copied: only the new list
+    // is, once for the change and once for the record after it.
+    let old = std::mem::take(before.get_mut(key)?);
+    let mut items = old.as_array()?.clone();
+    items.extend(new_items);
+    let new = serde_json::Value::Array(items);
+    let mut after = std::mem::take(before);
+    after.as_object_mut()?.insert(key.to_string(), new.clone());
+    Some((
+        after,
+        FieldChange {
+            field: key.to_string(),
+            old,
+            new,
+        },
+    ))
+}
+
+/// One item of a household's list as the record's JSON shows it.
+fn item_json(
+    doc: &Automerge,
+    list: &automerge::ObjId,
+    key: &str,
+    index: usize,
+) -> Option<serde_json::Value> {
+    fn read<T: autosurgeon::Hydrate + Serialize>(
+        doc: &Automerge,
+        list: &automerge::ObjId,
+        index: usize,
+    ) -> Option<serde_json::Value> {
+        let item: T = autosurgeon::hydrate_prop(doc, list, index).ok()?;
+        serde_json::to_value(item).ok()
+    }
+    match key {
+        "visits" => read::<danvan_model::Visit>(doc, list, index),
+        "stage_log" => read::<danvan_model::StageEvent>(doc, list, index),
+        "objections" => read::<danvan_model::ObjectionEvent>(doc, list, index),
+        _ => None,
+    }
 }
 
 /// The record's JSON as of `heads` (an empty object before the first change).
@@ -687,6 +879,127 @@ mod tests {
         // Setting the field is the resolution: the conflict is gone.
         a.edit(&id, &["results=Giảm 7 vụ".into()]).expect("resolve");
         assert!(a.authored_conflicts(&id).expect("conflicts").is_empty());
+    }
+
+    /// The history as it was first made: the whole record read before and
+    /// after every change and compared. The test's oracle for the fast
+    /// path, which reads only the fields a change touched.
+    fn field_history_whole(node: &Node, id: &str) -> Vec<FieldHistoryEntry> {
+        let (_, automerge) = node.load(id).expect("load");
+        let changes = automerge.get_changes(&[]);
+        let skip = changes.len().saturating_sub(HISTORY_CHANGES_MAX);
+        let mut out = Vec::new();
+        for (i, change) in changes.iter().enumerate().skip(skip) {
+            let before = record_json_at(&automerge, change.deps()).expect("before");
+            let after = record_json_at(&automerge, &[change.hash()]).expect("after");
+            let author = actor_node(change.actor_id().to_bytes());
+            out.push(FieldHistoryEntry {
+                n: i + 1,
+                author: author.map(|a| a.to_string()).unwrap_or_default(),
+                author_name: author.map(|a| node.node_name(&a)).unwrap_or("?".into()),
+                device_time: change.timestamp(),
+                message: change.message().unwrap_or("").to_string(),
+                fields: diff_fields(&before, &after),
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn a_long_household_history_equals_the_whole_record_comparison() {
+        let (da, db) = (TempDir::new("long-a"), TempDir::new("long-b"));
+        let mut a = Node::init(&da.0, "duc-pho", Some("Máy A"), None).expect("init a");
+        let mut b = Node::init(&db.0, "duc-pho", Some("Máy B"), None).expect("init b");
+        a.store_mut()
+            .trust(&b.id(), None, Some("Máy B"), 0)
+            .expect("trust");
+        let household = Record::Household(danvan_model::Household {
+            header: a
+                .new_header(
+                    Kind::Household,
+                    None,
+                    Some(danvan_model::vocab::PROJECTS[0].0),
+                )
+                .expect("header"),
+            head: "Nguyễn Văn A".into(),
+            village: Some("Thôn 1".into()),
+            parcels: vec![],
+            inventory: None,
+            compensation_vnd: None,
+            stage: danvan_model::vocab::STAGE_INVENTORIED.into(),
+            stage_log: vec![],
+            objections: vec![],
+            visits: vec![],
+        });
+        let id = a.add(&household).expect("add").to_string();
+        let visit = |n: &mut Node, i: usize| {
+            n.household_visit(
+                &id,
+                "2024-03-01",
+                &format!("Đồng chí {i}"),
+                "Đồng ý một phần",
+            )
+            .expect("visit");
+        };
+        for i in 0..100 {
+            visit(&mut a, i);
+        }
+        a.household_status(
+            &id,
+            danvan_model::vocab::STAGE_PLAN_POSTED,
+            "2024-04-01",
+            "Tổ 1",
+            "",
+        )
+        .expect("stage");
+        a.household_status(
+            &id,
+            danvan_model::vocab::OBJECTION.0,
+            "2024-04-02",
+            "",
+            "Giá",
+        )
+        .expect("objection");
+        for i in 100..196 {
+            visit(&mut a, i);
+        }
+        a.edit(&id, &["compensation_vnd=1.250.000.000".into()])
+            .expect("amount");
+        exchange(&a, &mut b);
+        // Concurrent: both machines append a visit, B also edits a field
+        // and raises an objection; A merges and goes on.
+        visit(&mut a, 196);
+        visit(&mut b, 197);
+        b.edit(&id, &["village=Thôn 2".into()]).expect("edit b");
+        b.household_status(
+            &id,
+            danvan_model::vocab::OBJECTION.0,
+            "2024-05-02",
+            "",
+            "Đất",
+        )
+        .expect("objection b");
+        exchange(&b, &mut a);
+        visit(&mut a, 198);
+        visit(&mut a, 199);
+
+        let fast = a.field_history(&id).expect("history");
+        let whole = field_history_whole(&a, &id);
+        assert_eq!(fast.len(), whole.len());
+        for (f, w) in fast.iter().zip(&whole) {
+            assert_eq!(f, w, "change {}", w.n);
+        }
+        // The fast path was taken and still names what each change did.
+        let visits: Vec<usize> = fast
+            .iter()
+            .filter(|h| h.fields.len() == 1 && h.fields[0].field == "visits")
+            .map(|h| h.fields[0].new.as_array().map_or(0, Vec::len))
+            .collect();
+        assert_eq!(visits.len(), 200, "{visits:?}");
+        assert!(
+            fast.iter()
+                .any(|h| h.author_name == "Máy B" && h.fields.iter().any(|f| f.field == "village"))
+        );
     }
 
     #[test]
