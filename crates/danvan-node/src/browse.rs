@@ -1003,6 +1003,32 @@ mod tests {
     }
 
     #[test]
+    fn the_search_index_follows_edits_and_a_rebuild() {
+        let d = TempDir::new("fts");
+        let mut n = Node::init(&d.0, "duc-pho", None, None).expect("init");
+        let id = n
+            .add(&model(&n, "Mô hình Dân vận khéo thôn Tân An"))
+            .expect("add")
+            .to_string();
+        let hits = |n: &Node, q: &str| {
+            n.browse(&ListFilter::default(), q, 0, 10)
+                .expect("search")
+                .rows
+                .len()
+        };
+        assert_eq!(hits(&n, "tan an"), 1);
+        // "an" is a whole word of the name; "tha" only starts "thôn".
+        assert_eq!(hits(&n, "tha"), 0);
+        n.edit(&id, &["name=Mô hình Dân vận khéo thôn Phước Hòa".into()])
+            .expect("edit");
+        assert_eq!(hits(&n, "tan an"), 0, "the old name is gone from the index");
+        assert_eq!(hits(&n, "phuoc hoa"), 1);
+        n.store_mut().rebuild_projections().expect("rebuild");
+        assert_eq!(hits(&n, "phuoc hoa"), 1, "a rebuild indexes again");
+        assert_eq!(hits(&n, "tan an"), 0);
+    }
+
+    #[test]
     fn browsing_pages_and_ranks_and_counts_the_period() {
         let d = TempDir::new("list");
         let mut n = Node::init(&d.0, "duc-pho", None, None).expect("init");

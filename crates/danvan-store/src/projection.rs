@@ -115,10 +115,20 @@ impl Store {
         &self,
         filter: &ListFilter,
     ) -> Result<Vec<(Row, String, Option<String>)>, StoreError> {
-        let (mut sql, values) =
-            filter_query(&format!("{ROW_COLUMNS}, search, date_from"), filter, true);
+        let (mut sql, values) = filter_query(
+            &format!("{ROW_COLUMNS}, record_search.search, date_from"),
+            filter,
+            true,
+        );
         let limit = filter.limit.unwrap_or(LIST_ROWS_MAX).min(LIST_ROWS_MAX);
-        sql.push_str(&format!(" ORDER BY record_search.rowid DESC LIMIT {limit}"));
+        // Newest stored first; with words, in the index's own order (the
+        // same rowids), so SQLite stops at the limit without sorting.
+        let order = if filter.words.is_empty() {
+            "record_search.rowid"
+        } else {
+            "record_search_fts.rowid"
+        };
+        sql.push_str(&format!(" ORDER BY {order} DESC LIMIT {limit}"));
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt
             .query_map(rusqlite::params_from_iter(values.iter()), |r| {
@@ -233,10 +243,14 @@ fn filter_query(
     // With a text search, the small `record_search` table is scanned first
     // (CROSS JOIN fixes that order in SQLite) and only matching records are
     // looked up; otherwise `records`' own indexes serve the filters.
-    let source = if f.words.is_empty() && !with_search {
-        "records"
-    } else {
+    // With words, the full-text index finds the matching rows first.
+    let source = if !f.words.is_empty() {
+        "record_search_fts CROSS JOIN record_search ON record_search.rowid = record_search_fts.rowid
+         CROSS JOIN records ON records.doc = record_search.doc"
+    } else if with_search {
         "record_search CROSS JOIN records ON records.doc = record_search.doc"
+    } else {
+        "records"
     };
     let mut sql = format!("SELECT {columns} FROM {source} WHERE 1=1");
     let mut values: Vec<Value> = Vec::new();
@@ -266,13 +280,9 @@ fn filter_query(
         values.push(Value::Text(project.clone()));
         sql.push_str(&format!(" AND project = ?{}", values.len()));
     }
-    for word in &f.words {
-        let escaped = word
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        values.push(Value::Text(format!("%{escaped}%")));
-        sql.push_str(&format!(" AND search LIKE ?{} ESCAPE '\\'", values.len()));
+    if !f.words.is_empty() {
+        values.push(Value::Text(fts_query(&f.words)));
+        sql.push_str(&format!(" AND record_search_fts MATCH ?{}", values.len()));
     }
     if f.conflicts_only {
         sql.push_str(" AND conflicts > 0");
@@ -334,6 +344,18 @@ pub(crate) fn write_projection(
     )?
     .execute(params![key, summary.search])?;
     Ok(())
+}
+
+/// The full-text query of a search's words: every word as the start of a
+/// token, so the index returns at least every record the caller's
+/// whole-word test keeps (it is a prefilter; the ranking is the node's).
+/// Each word is quoted, so nothing in it is read as query syntax.
+fn fts_query(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(" AND ")
 }
 
 /// The columns of a [`Row`], in [`read_row`]'s order: the newest refusal's
@@ -427,10 +449,13 @@ mod tests {
             words: vec!["nguyen".into()],
             ..ListFilter::default()
         };
-        let (mut sql, values) = filter_query("records.id, search", &words, true);
-        sql.push_str(" ORDER BY record_search.rowid DESC LIMIT 5001");
+        let (mut sql, values) = filter_query("records.id, record_search.search", &words, true);
+        sql.push_str(" ORDER BY record_search_fts.rowid DESC LIMIT 5001");
         let searched = plan(&store, &sql, &values);
-        assert!(searched.contains("SCAN record_search"), "{searched}");
+        assert!(
+            searched.contains("VIRTUAL TABLE INDEX") && !searched.contains("SCAN record_search "),
+            "{searched}"
+        );
         assert!(!searched.contains("TEMP B-TREE"), "{searched}");
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);

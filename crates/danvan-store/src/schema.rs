@@ -5,7 +5,7 @@ use rusqlite::Connection;
 use crate::OpenError;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -142,8 +142,32 @@ CREATE TABLE quarantine (
 );
 "#;
 
+/// Full-text search over `record_search`: a search reads the index of its
+/// words instead of scanning every record's text (100,000 records: a 27 MB
+/// scan per query). External content: the text is stored once, in
+/// `record_search`; triggers keep the index in step with every write.
+const V5: &str = r#"
+CREATE VIRTUAL TABLE record_search_fts USING fts5(
+    search, content = 'record_search', content_rowid = 'rowid',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER record_search_fts_insert AFTER INSERT ON record_search BEGIN
+    INSERT INTO record_search_fts (rowid, search) VALUES (new.rowid, new.search);
+END;
+CREATE TRIGGER record_search_fts_delete AFTER DELETE ON record_search BEGIN
+    INSERT INTO record_search_fts (record_search_fts, rowid, search)
+        VALUES ('delete', old.rowid, old.search);
+END;
+CREATE TRIGGER record_search_fts_update AFTER UPDATE ON record_search BEGIN
+    INSERT INTO record_search_fts (record_search_fts, rowid, search)
+        VALUES ('delete', old.rowid, old.search);
+    INSERT INTO record_search_fts (rowid, search) VALUES (new.rowid, new.search);
+END;
+INSERT INTO record_search_fts (record_search_fts) VALUES ('rebuild');
+"#;
+
 /// The migrations in order: the `n`th brings the schema to version `n`.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1, V2, V3, V4];
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1, V2, V3, V4, V5];
 
 /// Brings the schema to [`SCHEMA_VERSION`], refusing a newer one.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), OpenError> {
