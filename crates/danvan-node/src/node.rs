@@ -281,7 +281,17 @@ impl Node {
         &self.store
     }
 
-    /// The store, for writing.
+    /// The store, for writing, past the service API's checks: only this
+    /// crate, and tests and benchmarks that enable the `raw-store` feature
+    /// (forged changes, bulk loads). The CLI and the web app never get it.
+    #[cfg(not(feature = "raw-store"))]
+    pub(crate) fn store_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+
+    /// The store, for writing, past the service API's checks (the
+    /// `raw-store` feature: tests and benchmarks only).
+    #[cfg(feature = "raw-store")]
     pub fn store_mut(&mut self) -> &mut Store {
         &mut self.store
     }
