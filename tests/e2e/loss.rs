@@ -121,6 +121,14 @@ fn work_the_hub_refuses_comes_back_to_its_author() {
     assert!(!page(&format!("/ho-so/{kept}")).contains("id=\"refused\""));
     let list = page("/ho-so");
     assert_eq!(list.matches("chưa được chấp nhận").count(), 1, "{list}");
+    // The overview lists it among the records not accepted, with a link.
+    let overview = page("/");
+    assert!(
+        overview.contains("id=\"not-accepted\"")
+            && overview.contains(&format!("href=\"/ho-so/{lost}\""))
+            && !overview.contains(&format!("href=\"/ho-so/{kept}\"")),
+        "{overview}"
+    );
 }
 
 #[test]

@@ -26,7 +26,8 @@ pub use browse::{
 pub use danvan_net::{Endpoint, NetConfig, NetError};
 pub use danvan_proto::{Progress, SessionStats};
 pub use danvan_store::{
-    ApplyReport, AuditEntry, ListFilter, PeerRow, Refusal, Rejection, Row, TrustedNode,
+    ApplyReport, AuditEntry, ListFilter, PeerRow, Refusal, RefusedRecord, Rejection, Row,
+    TrustedNode,
 };
 pub use error::{EXIT_REFUSED, NodeError, file_error};
 pub use household::StageOutcome;

@@ -654,6 +654,15 @@ impl Node {
         Ok(self.store().count_changes_by(&self.id())?)
     }
 
+    /// The records with changes a peer refused and no later acceptance,
+    /// most recent first (at most `limit`).
+    pub fn refused_records(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<danvan_store::RefusedRecord>, NodeError> {
+        Ok(self.store().refused_records(limit)?)
+    }
+
     /// The newest audit entries.
     pub fn audit_log(&self, limit: usize) -> Result<Vec<danvan_store::AuditEntry>, NodeError> {
         Ok(self.store().audit_entries(limit)?)

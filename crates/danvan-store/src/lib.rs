@@ -29,7 +29,7 @@ pub use error::{OpenError, StoreError};
 pub use lock::LOCK_WAIT_MS;
 pub use peers::{PeerRow, TrustedNode};
 pub use projection::{ListFilter, Row};
-pub use refusals::Refusal;
+pub use refusals::{Refusal, RefusedRecord};
 pub use schema::SCHEMA_VERSION;
 
 use std::cell::RefCell;

@@ -24,6 +24,20 @@ pub struct Refusal {
     pub at_ms: i64,
 }
 
+/// A record some of whose changes a peer refused (see
+/// [`Store::refused_records`]).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RefusedRecord {
+    /// The record id.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// The newest reason.
+    pub reason: String,
+    /// When this node learned of it, ms since 1970.
+    pub at_ms: i64,
+}
+
 impl Store {
     /// Notes that `peer` refused the change `hash`; false (and nothing
     /// kept) if this store does not hold that change.
@@ -66,6 +80,29 @@ impl Store {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// The records with unsettled refusals, the most recently refused
+    /// first, at most `limit`: each record's id, title and newest reason.
+    pub fn refused_records(&self, limit: usize) -> Result<Vec<RefusedRecord>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT records.id, records.title, r.reason, r.at FROM records
+               JOIN refusals r ON r.doc = records.doc
+              WHERE r.at = (SELECT MAX(at) FROM refusals WHERE doc = records.doc)
+              GROUP BY records.doc ORDER BY r.at DESC LIMIT ?1",
+        )?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt
+            .query_map(params![limit], |r| {
+                Ok(RefusedRecord {
+                    id: r.get(0)?,
+                    title: r.get(1)?,
+                    reason: r.get(2)?,
+                    at_ms: r.get(3)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
     }
 
     /// The unsettled refusals of a record's changes, newest first.

@@ -44,6 +44,7 @@ struct Overview {
     peers: Vec<PeerLine>,
     hub_known: bool,
     refused: Vec<AuditEntry>,
+    not_accepted: Vec<danvan_node::RefusedRecord>,
     local_changes: u64,
 }
 
@@ -92,6 +93,7 @@ pub(crate) async fn show(ctx: Ctx, State(state): State<AppState>) -> Result<Mark
                     .is_some_and(|r| r.roster().members.iter().any(|m| m.role == Role::Hub)),
             peers,
             refused,
+            not_accepted: n.refused_records(REFUSED_SHOWN_MAX)?,
             local_changes: n.own_change_count()?,
         })
     })?;
@@ -157,12 +159,19 @@ fn body(o: &Overview) -> Markup {
                     p.warn { "Chưa đồng bộ lần nào với trạm thị xã." }
                 }
                 p.muted {
-                    "Máy này đã ghi " (fmt::thousands(i64::try_from(o.local_changes).unwrap_or(i64::MAX))) " thay đổi. "
-                    "Trạm thị xã không báo lại thay đổi nào nó đã từ chối; "
-                    "những thay đổi máy này từ chối được liệt kê dưới đây."
+                    "Máy này đã ghi " (fmt::thousands(i64::try_from(o.local_changes).unwrap_or(i64::MAX))) " thay đổi."
+                }
+                @if o.not_accepted.is_empty() {
+                    p.muted { "Nơi nhận chưa từ chối thay đổi nào của máy này." }
+                } @else {
+                    h3 { "Hồ sơ chưa được chấp nhận" }
+                    p.muted { "Nơi nhận đã từ chối thay đổi của các hồ sơ này; hãy sửa theo lý do rồi đồng bộ lại." }
+                    ul #not-accepted { @for r in &o.not_accepted { li {
+                        a href=(format!("/ho-so/{}", r.id)) { (r.title) } ": " (r.reason)
+                    } } }
                 }
                 @if !o.refused.is_empty() {
-                    h3 { "Thay đổi bị từ chối gần đây" }
+                    h3 { "Thay đổi máy này đã từ chối gần đây" }
                     ul #refused { @for e in &o.refused { li {
                         (fmt::time_ms(e.at)) ": "
                         (e.detail.get("reason").and_then(|r| r.as_str()).unwrap_or(""))
