@@ -102,18 +102,30 @@ fn generate(dir: &Path, records: usize) -> Result<(), BenchError> {
     let mut node = Node::init(dir, HUB_UNIT, Some("Trạm thị xã Đức Phổ"), None)
         .map_err(|e| format!("init {}: {e}", dir.display()))?;
     let mut rng = sample::rng(10);
+    write_in_batches(
+        &mut node,
+        records,
+        |node, n| record(node, &mut rng, n, &CORPUS_TIMELINE, None),
+        |_| {},
+    )?;
+    Ok(())
+}
+
+/// Writes `records` records made by `build` (given the record's number)
+/// through the store's batch writer, `RECORDS_PER_BATCH` per transaction;
+/// `written` is told the count after each batch.
+pub(crate) fn write_in_batches(
+    node: &mut Node,
+    records: usize,
+    mut build: impl FnMut(&Node, i64) -> Result<(DocId, Automerge, Vec<SignedChange>), BenchError>,
+    mut written_so_far: impl FnMut(usize),
+) -> Result<(), BenchError> {
     let mut written = 0;
     while written < records {
         let n = (records - written).min(RECORDS_PER_BATCH);
         let mut built = Vec::with_capacity(n);
         for i in 0..n {
-            built.push(record(
-                &node,
-                &mut rng,
-                (written + i) as i64,
-                &CORPUS_TIMELINE,
-                None,
-            )?);
+            built.push(build(node, (written + i) as i64)?);
         }
         let mut batch = node.store_mut().batch()?;
         for (doc, automerge, changes) in built {
@@ -126,6 +138,7 @@ fn generate(dir: &Path, records: usize) -> Result<(), BenchError> {
         }
         batch.commit()?;
         written += n;
+        written_so_far(written);
     }
     Ok(())
 }

@@ -26,7 +26,6 @@ use danvan_model::{
     format_date, vocab,
 };
 use danvan_node::{Node, SharedNode};
-use danvan_store::LocalWrite;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
@@ -39,8 +38,6 @@ use crate::{BenchError, Options, sample};
 const GROUP: &str = "web";
 /// Bump when the generated content changes, so that old caches are not used.
 const WEB_CORPUS_VERSION: u32 = 1;
-/// Records written per SQLite transaction while generating.
-const RECORDS_PER_BATCH: usize = 2_000;
 /// A page stops being timed after this long, even before its N requests,
 /// so that one very slow page cannot hold the run for an hour; the figure
 /// says how many requests it got. Warm-up stops after a tenth of it.
@@ -429,34 +426,16 @@ fn generate(dir: &Path, peer: &Path, sizes: Sizes) -> Result<(String, String), B
     };
     let mut rng = sample::rng(20);
     let mut tasks: Vec<String> = Vec::new();
-    let mut written = 0;
-    while written < records {
-        let n = (records - written).min(RECORDS_PER_BATCH);
-        let mut built = Vec::with_capacity(n);
-        for i in 0..n {
-            built.push(mixed_record(
-                &node,
-                &mut rng,
-                (written + i) as i64,
-                &timeline,
-                &mut tasks,
-            )?);
-        }
-        let mut batch = node.store_mut().batch()?;
-        for (doc, automerge, changes) in built {
-            batch.write(&LocalWrite {
-                doc,
-                changes,
-                automerge: &automerge,
-                created: None,
-            })?;
-        }
-        batch.commit()?;
-        written += n;
-        if written % 20_000 == 0 {
-            eprintln!("    {written} records");
-        }
-    }
+    crate::corpus::write_in_batches(
+        &mut node,
+        records,
+        |node, n| mixed_record(node, &mut rng, n, &timeline, &mut tasks),
+        |written| {
+            if written % 20_000 == 0 {
+                eprintln!("    {written} records");
+            }
+        },
+    )?;
     Ok((long_history, conflict))
 }
 
