@@ -18,10 +18,15 @@ pub(crate) fn danvan_bin() -> PathBuf {
             .to_path_buf();
         let bin = profile_dir.join("danvan");
         // Always ask cargo: a no-op when the binary is current, and a stale
-        // binary from an older build would test the wrong code.
+        // binary from an older build would test the wrong code. Ask for the
+        // build `cargo test --workspace` makes (danvan-cli's own integration
+        // test has it build the binary): the same packages and targets give
+        // the same feature set, so in CI this finds everything built. A
+        // narrower `cargo build -p danvan-cli` resolves other features and
+        // rebuilt a third of the dependencies before the first test ran.
         let release = profile_dir.file_name().is_some_and(|n| n == "release");
         let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        cmd.args(["build", "--quiet", "-p", "danvan-cli", "--bin", "danvan"]);
+        cmd.args(["test", "--workspace", "--no-run", "--quiet"]);
         // Cargo sets these for the test process; passed on, they differ from
         // a plain build's and make build scripts that watch them (ring's)
         // rerun, rebuilding half the workspace on every test run.
@@ -47,7 +52,7 @@ pub(crate) fn danvan_bin() -> PathBuf {
             cmd.arg("--release");
         }
         let status = cmd.status().expect("run cargo build");
-        assert!(status.success(), "cargo build -p danvan-cli failed");
+        assert!(status.success(), "cargo test --workspace --no-run failed");
         bin
     })
     .clone()
