@@ -747,3 +747,101 @@ fn out_never_follows_a_planted_symlink_nor_overwrites_without_force() {
     assert!(std::fs::read_to_string(&out).unwrap().contains("BÁO CÁO"));
     assert_ne!(std::fs::read(&bundle).unwrap(), "tệp cũ".as_bytes());
 }
+
+/// Issue 12 item 4: a node that took a change from a peer before the
+/// roster revoking that peer arrived stops showing it once the roster
+/// arrives, and sets aside what depends on it, keeping both on disk.
+#[test]
+fn changes_of_a_node_revoked_meanwhile_are_set_aside_when_the_roster_arrives() {
+    let (town, hub, minh) = town_and_officer();
+    let rogue = Dv::init("pho-minh");
+    enroll(
+        &town,
+        &hub,
+        &rogue,
+        &["--unit", "pho-minh", "--role", "officer"],
+    );
+    // What the town holds when it revokes the node stays valid.
+    let kept = rogue.activity("tuyen-truyen", "2024-06-01", "Buổi thị xã đã nhận");
+    rogue.ok(&["sync"]);
+    minh.ok(&["sync"]);
+    // Away from the town, the node edits that record and writes a new one,
+    // and brings both straight to the commune.
+    rogue.ok(&[
+        "edit",
+        &kept,
+        "--set",
+        "title=Tiêu đề do nút bị thu hồi sửa",
+    ]);
+    let late = rogue.activity("doi-thoai", "2024-06-02", "Buổi thị xã chưa nhận");
+    let minh_server = Server::start(&minh, &[]);
+    rogue.ok(&["sync", &minh_server.addr.to_string()]);
+    drop(minh_server);
+    assert!(minh.ok(&["list"]).contains(&late[..8]));
+    assert_eq!(
+        minh.json(&["show", &kept])["title"],
+        "Tiêu đề do nút bị thu hồi sửa"
+    );
+    // The officer builds on the new record: a change that depends on one
+    // the town never held.
+    minh.ok(&["edit", &late, "--set", "place=Nhà văn hóa khu phố 3"]);
+
+    town.ok(&["roster", "revoke", &node_id(&rogue)]);
+    // The roster arrives by sync. The commune offers the hub nothing the
+    // new roster refuses: the sync ends without refusals (exit 0).
+    minh.ok(&["sync"]);
+
+    // The new record and the officer's edit of it are gone from every
+    // view; the kept record is back to what the town holds, and says why.
+    let list = minh.ok(&["list"]);
+    assert!(!list.contains(&late[..8]), "{list}");
+    assert!(list.contains(&kept[..8]), "{list}");
+    assert!(!minh.run(&["show", &late]).status.success());
+    let shown = minh.json(&["show", &kept]);
+    assert_eq!(shown["title"], "Buổi thị xã đã nhận", "{shown}");
+    let marks = shown["refusals"].as_array().unwrap();
+    assert_eq!(marks.len(), 1, "{shown}");
+    assert!(
+        marks[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("đã bị thu hồi"),
+        "{shown}"
+    );
+    let web = crate::browser::WebServer::web(&minh, "127.0.0.1:0");
+    let page = |path: &str| {
+        let reply = crate::browser::http_exchange(web.addr, "GET", path, &[], "");
+        (
+            reply.status,
+            String::from_utf8(reply.body).expect("utf-8 page"),
+        )
+    };
+    let (status, record) = page(&format!("/ho-so/{kept}"));
+    assert_eq!(status, 200);
+    assert!(
+        record.contains("Buổi thị xã đã nhận") && !record.contains("do nút bị thu hồi sửa"),
+        "{record}"
+    );
+    assert_ne!(page(&format!("/ho-so/{late}")).0, 200);
+    drop(web);
+    // Nothing lost: the three changes are kept aside on disk and audited;
+    // the store checks clean.
+    let aside: i64 = db(&minh)
+        .query_row("SELECT COUNT(*) FROM set_aside", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(aside, 3);
+    assert_eq!(audit_count(&minh, "set-aside"), 3);
+    let check = minh.json(&["check"]);
+    assert_eq!(check["ok"], true, "{check}");
+    // The hub never got them, and the next sync is still clean.
+    assert!(!town.ok(&["list"]).contains(&late[..8]));
+    minh.ok(&["sync"]);
+    // Writing the record again settles its mark.
+    minh.ok(&["edit", &kept, "--set", "place=Hội trường phường"]);
+    assert_eq!(
+        minh.json(&["show", &kept])["refusals"]
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+}
