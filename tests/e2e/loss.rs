@@ -845,3 +845,92 @@ fn changes_of_a_node_revoked_meanwhile_are_set_aside_when_the_roster_arrives() {
         Some(0)
     );
 }
+
+/// A CSV file of `rows` activities.
+fn activities_csv(dv: &Dv, name: &str, rows: usize) -> std::path::PathBuf {
+    let mut text = String::from("type,date,title\n");
+    for i in 0..rows {
+        text.push_str(&format!(
+            "tuyen-truyen,2024-07-01,Buổi tuyên truyền số {i}\n"
+        ));
+    }
+    let path = dv.dir.with_file_name(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Starts `danvan ARGS`, sends it SIGINT as soon as it handles it, and
+/// returns what it printed; it must exit 130.
+fn interrupt(dv: &Dv, args: &[&str]) -> String {
+    let child = dv
+        .command(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start danvan");
+    let pid = child.id();
+    crate::harness::wait_until(
+        "danvan to handle Ctrl+C",
+        std::time::Duration::from_secs(20),
+        || catches_sigint(pid),
+    );
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success());
+    let out = child.wait_with_output().expect("wait for danvan");
+    let text = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "danvan {args:?}: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("Đã dừng theo yêu cầu (Ctrl+C)."), "{text}");
+    text
+}
+
+/// Issue 12 item 6: Ctrl+C during a CSV import stores nothing and says so;
+/// during a bundle import it keeps the batches committed, says how many
+/// changes, and a second import brings the rest.
+#[test]
+fn ctrl_c_during_an_import_says_what_was_kept_and_exits_130() {
+    let dv = Dv::init("pho-minh");
+    let before = dv.snapshot();
+    let csv = activities_csv(&dv, "nhieu.csv", 30_000);
+    let text = interrupt(&dv, &["import", "activity", "--csv", csv.to_str().unwrap()]);
+    assert!(text.contains("Chưa nhập dòng nào"), "{text}");
+    assert_eq!(before, dv.snapshot(), "nothing of the CSV may be stored");
+    assert_eq!(dv.json(&["check"])["ok"], true);
+
+    // A bundle of some thousands of changes, imported elsewhere.
+    let rows = 6_000;
+    let small = activities_csv(&dv, "vua.csv", rows);
+    dv.ok(&["import", "activity", "--csv", small.to_str().unwrap()]);
+    let bundle = dv.dir.with_file_name("lon.dvb");
+    dv.ok(&["bundle", "export", "--out", bundle.to_str().unwrap()]);
+    let other = Dv::init("pho-minh");
+    let text = interrupt(&other, &["bundle", "import", bundle.to_str().unwrap()]);
+    let check = other.json(&["check"]);
+    assert_eq!(check["ok"], true, "{check}");
+    let stored = check["changes"].as_u64().unwrap();
+    assert!(stored < rows as u64, "the import was not stopped: {text}");
+    if stored == 0 {
+        assert!(text.contains("Chưa nhập thay đổi nào của gói"), "{text}");
+    } else {
+        // Whole batches only, and the count said is the count stored.
+        assert_eq!(stored % 2_000, 0, "{text}");
+        assert!(
+            text.contains(&format!("Đã nhập {stored} thay đổi của gói")),
+            "{text}"
+        );
+    }
+    let json = other.json(&["bundle", "import", bundle.to_str().unwrap()]);
+    assert_eq!(
+        json["new"].as_u64().unwrap() + stored,
+        rows as u64,
+        "{json}"
+    );
+    assert_eq!(other.count(&["list"]), rows);
+}
