@@ -747,3 +747,190 @@ fn out_never_follows_a_planted_symlink_nor_overwrites_without_force() {
     assert!(std::fs::read_to_string(&out).unwrap().contains("BÁO CÁO"));
     assert_ne!(std::fs::read(&bundle).unwrap(), "tệp cũ".as_bytes());
 }
+
+/// Issue 12 item 4: a node that took a change from a peer before the
+/// roster revoking that peer arrived stops showing it once the roster
+/// arrives, and sets aside what depends on it, keeping both on disk.
+#[test]
+fn changes_of_a_node_revoked_meanwhile_are_set_aside_when_the_roster_arrives() {
+    let (town, hub, minh) = town_and_officer();
+    let rogue = Dv::init("pho-minh");
+    enroll(
+        &town,
+        &hub,
+        &rogue,
+        &["--unit", "pho-minh", "--role", "officer"],
+    );
+    // What the town holds when it revokes the node stays valid.
+    let kept = rogue.activity("tuyen-truyen", "2024-06-01", "Buổi thị xã đã nhận");
+    rogue.ok(&["sync"]);
+    minh.ok(&["sync"]);
+    // Away from the town, the node edits that record and writes a new one,
+    // and brings both straight to the commune.
+    rogue.ok(&[
+        "edit",
+        &kept,
+        "--set",
+        "title=Tiêu đề do nút bị thu hồi sửa",
+    ]);
+    let late = rogue.activity("doi-thoai", "2024-06-02", "Buổi thị xã chưa nhận");
+    let minh_server = Server::start(&minh, &[]);
+    rogue.ok(&["sync", &minh_server.addr.to_string()]);
+    drop(minh_server);
+    assert!(minh.ok(&["list"]).contains(&late[..8]));
+    assert_eq!(
+        minh.json(&["show", &kept])["title"],
+        "Tiêu đề do nút bị thu hồi sửa"
+    );
+    // The officer builds on the new record: a change that depends on one
+    // the town never held.
+    minh.ok(&["edit", &late, "--set", "place=Nhà văn hóa khu phố 3"]);
+
+    town.ok(&["roster", "revoke", &node_id(&rogue)]);
+    // The roster arrives by sync. The commune offers the hub nothing the
+    // new roster refuses: the sync ends without refusals (exit 0).
+    minh.ok(&["sync"]);
+
+    // The new record and the officer's edit of it are gone from every
+    // view; the kept record is back to what the town holds, and says why.
+    let list = minh.ok(&["list"]);
+    assert!(!list.contains(&late[..8]), "{list}");
+    assert!(list.contains(&kept[..8]), "{list}");
+    assert!(!minh.run(&["show", &late]).status.success());
+    let shown = minh.json(&["show", &kept]);
+    assert_eq!(shown["title"], "Buổi thị xã đã nhận", "{shown}");
+    let marks = shown["refusals"].as_array().unwrap();
+    assert_eq!(marks.len(), 1, "{shown}");
+    assert!(
+        marks[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("đã bị thu hồi"),
+        "{shown}"
+    );
+    let web = crate::browser::WebServer::web(&minh, "127.0.0.1:0");
+    let page = |path: &str| {
+        let reply = crate::browser::http_exchange(web.addr, "GET", path, &[], "");
+        (
+            reply.status,
+            String::from_utf8(reply.body).expect("utf-8 page"),
+        )
+    };
+    let (status, record) = page(&format!("/ho-so/{kept}"));
+    assert_eq!(status, 200);
+    assert!(
+        record.contains("Buổi thị xã đã nhận") && !record.contains("do nút bị thu hồi sửa"),
+        "{record}"
+    );
+    assert_ne!(page(&format!("/ho-so/{late}")).0, 200);
+    drop(web);
+    // Nothing lost: the three changes are kept aside on disk and audited;
+    // the store checks clean.
+    let aside: i64 = db(&minh)
+        .query_row("SELECT COUNT(*) FROM set_aside", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(aside, 3);
+    assert_eq!(audit_count(&minh, "set-aside"), 3);
+    let check = minh.json(&["check"]);
+    assert_eq!(check["ok"], true, "{check}");
+    // The hub never got them, and the next sync is still clean.
+    assert!(!town.ok(&["list"]).contains(&late[..8]));
+    minh.ok(&["sync"]);
+    // Writing the record again settles its mark.
+    minh.ok(&["edit", &kept, "--set", "place=Hội trường phường"]);
+    assert_eq!(
+        minh.json(&["show", &kept])["refusals"]
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+}
+
+/// A CSV file of `rows` activities.
+fn activities_csv(dv: &Dv, name: &str, rows: usize) -> std::path::PathBuf {
+    let mut text = String::from("type,date,title\n");
+    for i in 0..rows {
+        text.push_str(&format!(
+            "tuyen-truyen,2024-07-01,Buổi tuyên truyền số {i}\n"
+        ));
+    }
+    let path = dv.dir.with_file_name(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Starts `danvan ARGS`, sends it SIGINT as soon as it handles it, and
+/// returns what it printed; it must exit 130.
+fn interrupt(dv: &Dv, args: &[&str]) -> String {
+    let child = dv
+        .command(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start danvan");
+    let pid = child.id();
+    crate::harness::wait_until(
+        "danvan to handle Ctrl+C",
+        std::time::Duration::from_secs(20),
+        || catches_sigint(pid),
+    );
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success());
+    let out = child.wait_with_output().expect("wait for danvan");
+    let text = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "danvan {args:?}: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("Đã dừng theo yêu cầu (Ctrl+C)."), "{text}");
+    text
+}
+
+/// Issue 12 item 6: Ctrl+C during a CSV import stores nothing and says so;
+/// during a bundle import it keeps the batches committed, says how many
+/// changes, and a second import brings the rest.
+#[test]
+fn ctrl_c_during_an_import_says_what_was_kept_and_exits_130() {
+    let dv = Dv::init("pho-minh");
+    let before = dv.snapshot();
+    let csv = activities_csv(&dv, "nhieu.csv", 30_000);
+    let text = interrupt(&dv, &["import", "activity", "--csv", csv.to_str().unwrap()]);
+    assert!(text.contains("Chưa nhập dòng nào"), "{text}");
+    assert_eq!(before, dv.snapshot(), "nothing of the CSV may be stored");
+    assert_eq!(dv.json(&["check"])["ok"], true);
+
+    // A bundle of some thousands of changes, imported elsewhere.
+    let rows = 6_000;
+    let small = activities_csv(&dv, "vua.csv", rows);
+    dv.ok(&["import", "activity", "--csv", small.to_str().unwrap()]);
+    let bundle = dv.dir.with_file_name("lon.dvb");
+    dv.ok(&["bundle", "export", "--out", bundle.to_str().unwrap()]);
+    let other = Dv::init("pho-minh");
+    let text = interrupt(&other, &["bundle", "import", bundle.to_str().unwrap()]);
+    let check = other.json(&["check"]);
+    assert_eq!(check["ok"], true, "{check}");
+    let stored = check["changes"].as_u64().unwrap();
+    assert!(stored < rows as u64, "the import was not stopped: {text}");
+    if stored == 0 {
+        assert!(text.contains("Chưa nhập thay đổi nào của gói"), "{text}");
+    } else {
+        // Whole batches only, and the count said is the count stored.
+        assert_eq!(stored % 2_000, 0, "{text}");
+        assert!(
+            text.contains(&format!("Đã nhập {stored} thay đổi của gói")),
+            "{text}"
+        );
+    }
+    let json = other.json(&["bundle", "import", bundle.to_str().unwrap()]);
+    assert_eq!(
+        json["new"].as_u64().unwrap() + stored,
+        rows as u64,
+        "{json}"
+    );
+    assert_eq!(other.count(&["list"]), rows);
+}

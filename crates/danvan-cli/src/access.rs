@@ -231,6 +231,20 @@ pub(crate) fn audit(node: &Node, limit: usize, json: bool) -> Result<()> {
                 d["old_epoch"].as_str().unwrap_or(""),
                 d["new_epoch"].as_str().unwrap_or("")
             ),
+            "set-aside" => format!(
+                "GẠT RA thay đổi {} của nút {} (hồ sơ {}) khi nhận danh sách thành viên phiên bản {}: {}; vẫn giữ trên đĩa (bảng set_aside)",
+                d["hash"]
+                    .as_str()
+                    .map(|h| &h[..h.len().min(12)])
+                    .unwrap_or(""),
+                d["author"]
+                    .as_str()
+                    .map(|a| &a[..a.len().min(8)])
+                    .unwrap_or(""),
+                d["doc"].as_str().unwrap_or("-"),
+                d["roster"],
+                d["reason"].as_str().unwrap_or("")
+            ),
             other => format!("{other}: {d}"),
         };
         println!("{when}  {peer:<8}  {text}");

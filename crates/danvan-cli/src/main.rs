@@ -3,6 +3,7 @@
 //! parses arguments, calls `danvan-node`, and prints in Vietnamese (or JSON).
 
 mod access;
+mod interrupt;
 mod output;
 mod web;
 
@@ -25,7 +26,7 @@ static EXIT_STATUS: AtomicI32 = AtomicI32::new(0);
 
 /// The exit code of a command stopped by Ctrl+C (128 + SIGINT, as shells
 /// report it).
-const EXIT_INTERRUPTED: i32 = 130;
+const EXIT_INTERRUPTED: i32 = danvan_node::EXIT_INTERRUPTED;
 
 #[derive(Parser)]
 #[command(
@@ -1029,7 +1030,10 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Import { kind, csv, json } => {
             let kind = Kind::parse(&kind)?;
-            let n = node.import_csv(kind, &csv)?;
+            let stop = interrupt::stop_on_ctrl_c()?;
+            let Some(n) = interrupt::stopped(node.import_csv_until(kind, &csv, &stop))? else {
+                return Ok(());
+            };
             if json {
                 print_json(&serde_json::json!({ "imported": n }));
             } else {
@@ -1080,9 +1084,12 @@ fn run(cli: Cli) -> Result<()> {
         Command::Bundle {
             command: BundleCommand::Import { file, json },
         } => {
-            let report = node
-                .bundle_import(&file)
-                .with_context(|| format!("không nhập được gói {}", file.display()))?;
+            let stop = interrupt::stop_on_ctrl_c()?;
+            let Some(report) = interrupt::stopped(node.bundle_import_until(&file, &stop))
+                .with_context(|| format!("không nhập được gói {}", file.display()))?
+            else {
+                return Ok(());
+            };
             let refused: Vec<serde_json::Value> = report
                 .rejected
                 .iter()

@@ -243,7 +243,31 @@ pub enum NodeError {
         /// The error.
         error: std::io::Error,
     },
+    /// Stopped by Ctrl+C between two steps: what was committed before
+    /// stays, nothing is half-written; the text says what was kept.
+    #[error("Đã dừng theo yêu cầu (Ctrl+C). {kept}")]
+    Interrupted {
+        /// What was kept, in Vietnamese.
+        kept: String,
+    },
+    /// A bundle that checked whole failed while it was being imported
+    /// (the file changed meanwhile): the batches before stay.
+    #[error(
+        "gói thay đổi {path} đổi trong lúc nhập ({cause}); đã nhập {kept} thay đổi hợp lệ trước đó, phần còn lại không nhập — hãy chép lại tệp và nhập lại"
+    )]
+    BundleChanged {
+        /// The file.
+        path: PathBuf,
+        /// Changes stored before the failure.
+        kept: usize,
+        /// What failed.
+        cause: danvan_proto::BundleError,
+    },
 }
+
+/// The exit code of a command stopped by Ctrl+C (128 + SIGINT, as shells
+/// report it).
+pub const EXIT_INTERRUPTED: i32 = 130;
 
 /// The exit code of a sync or bundle import that finished, but in which
 /// changes were refused: the peer did not accept work sent from here, or
@@ -283,6 +307,7 @@ impl NodeError {
     /// | 6 | the disk is full or failed a read or write |
     /// | 7 | the store or a key file is damaged |
     /// | 8 | the command did its work, but some changes were refused ([`EXIT_REFUSED`]) |
+    /// | 130 | stopped by Ctrl+C; what was kept is said ([`EXIT_INTERRUPTED`]) |
     ///
     /// A store error met during sync keeps its code: a full disk is 6
     /// whether a command or a sync session wrote.
@@ -352,7 +377,9 @@ impl NodeError {
             | NodeError::ExportFormat(_)
             | NodeError::Demo(_)
             | NodeError::NotConverged
-            | NodeError::Io { .. } => 1,
+            | NodeError::Io { .. }
+            | NodeError::BundleChanged { .. } => 1,
+            NodeError::Interrupted { .. } => EXIT_INTERRUPTED,
         }
     }
 }

@@ -29,7 +29,7 @@ pub use danvan_store::{
     ApplyReport, AuditEntry, ListFilter, PeerRow, Refusal, RefusedRecord, Rejection, Row,
     TrustedNode,
 };
-pub use error::{EXIT_REFUSED, NodeError, file_error};
+pub use error::{EXIT_INTERRUPTED, EXIT_REFUSED, NodeError, file_error};
 pub use household::StageOutcome;
 pub use intake::{Via, receive_changes};
 pub use node::{

@@ -376,10 +376,25 @@ impl Node {
     /// Adds many validated records in one transaction (bulk import). Each
     /// document is built, written and dropped in turn, so memory stays flat.
     pub fn add_many(&mut self, records: &[Record]) -> Result<Vec<DocId>, NodeError> {
+        Ok(self
+            .add_many_until(records, &std::sync::atomic::AtomicBool::new(false))?
+            .unwrap_or_default())
+    }
+
+    /// [`Node::add_many`], rolled back whole (`None`, nothing stored) if
+    /// `stop` is set before it commits (Ctrl+C during an import).
+    pub(crate) fn add_many_until(
+        &mut self,
+        records: &[Record],
+        stop: &std::sync::atomic::AtomicBool,
+    ) -> Result<Option<Vec<DocId>>, NodeError> {
         let actor = self.actor();
         let mut ids = Vec::with_capacity(records.len());
         let mut batch = self.store.batch()?;
         for record in records {
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                return Ok(None);
+            }
             let (doc, automerge, changes) = build_new(&self.key, actor.clone(), record)?;
             batch.write(&LocalWrite {
                 doc,
@@ -389,8 +404,11 @@ impl Node {
             })?;
             ids.push(doc);
         }
+        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(None);
+        }
         batch.commit()?;
-        Ok(ids)
+        Ok(Some(ids))
     }
 
     /// Adds a new record; returns its id once the write has committed.

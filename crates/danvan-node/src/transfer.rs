@@ -1,6 +1,8 @@
 //! Moving records in and out: CSV import, CSV/JSON export, change bundles.
 
+use std::io::{Read, Seek};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use danvan_model::{Activity, Household, Kind, NodeId, Parcel, Record, vocab};
 use danvan_store::ListFilter;
@@ -13,7 +15,7 @@ const BAD_ROWS_SHOWN_MAX: usize = 50;
 /// Largest CSV file accepted, in bytes.
 pub(crate) const CSV_BYTES_MAX: u64 = 256 * 1024 * 1024;
 /// Largest bundle file imported: 256 MiB of compressed changes is many
-/// years of a town's records; a bundle is read whole into memory.
+/// years of a town's records.
 pub(crate) const BUNDLE_FILE_BYTES_MAX: u64 = 256 * 1024 * 1024;
 /// Most rows one import takes: every row is checked before any is stored,
 /// and the checked records are held in memory (about 1.5 KiB each), so the
@@ -181,6 +183,18 @@ impl Node {
     /// Every row is checked first; if any is bad, nothing is imported and
     /// each bad row is named. Otherwise all rows commit in one transaction.
     pub fn import_csv(&mut self, kind: Kind, path: &Path) -> Result<usize, NodeError> {
+        self.import_csv_until(kind, path, &AtomicBool::new(false))
+    }
+
+    /// [`Node::import_csv`], stopping once `stop` is set (Ctrl+C): between
+    /// two rows, or before the one transaction commits, so nothing is
+    /// stored.
+    pub fn import_csv_until(
+        &mut self,
+        kind: Kind,
+        path: &Path,
+        stop: &AtomicBool,
+    ) -> Result<usize, NodeError> {
         let allowed = columns(kind);
         if allowed.is_empty() {
             return Err(NodeError::CsvKind(kind.code()));
@@ -217,6 +231,9 @@ impl Node {
         let mut records = Vec::new();
         let mut bad = Vec::new();
         for (i, row) in reader.records().enumerate() {
+            if stop.load(Ordering::Relaxed) {
+                return Err(interrupted_csv());
+            }
             let line = i + 2;
             if i >= CSV_ROWS_MAX {
                 return Err(NodeError::CsvTooLong {
@@ -256,7 +273,10 @@ impl Node {
         if records.is_empty() {
             return Err(NodeError::CsvEmpty(path.to_path_buf()));
         }
-        Ok(self.add_many(&records)?.len())
+        match self.add_many_until(&records, stop)? {
+            Some(ids) => Ok(ids.len()),
+            None => Err(interrupted_csv()),
+        }
     }
 
     fn household_from_row<'r>(
@@ -398,42 +418,124 @@ impl Node {
 
     /// Reads a bundle file and merges its changes after verifying every one.
     pub fn bundle_import(&mut self, path: &Path) -> Result<danvan_model::ApplyReport, NodeError> {
-        // Looked at before a byte is read: `/dev/zero`, a FIFO or a
+        self.bundle_import_until(path, &AtomicBool::new(false))
+    }
+
+    /// [`Node::bundle_import`], stopping between two batches once `stop`
+    /// is set (Ctrl+C): the batches committed stay, and the error says how
+    /// many changes they stored.
+    ///
+    /// The file is read as a stream, twice: first its whole form is checked
+    /// (checksum included) while nothing is kept, so a malformed bundle
+    /// imports nothing; then its changes are decoded one by one and stored
+    /// in batches of at most [`BUNDLE_BATCH_CHANGES`] changes, each through
+    /// the one intake path, each in its own transaction. Memory stays at
+    /// one batch whatever the file's size.
+    pub fn bundle_import_until(
+        &mut self,
+        path: &Path,
+        stop: &AtomicBool,
+    ) -> Result<danvan_model::ApplyReport, NodeError> {
+        // Looked at before the file is opened: `/dev/zero`, a FIFO or a
         // directory is refused, and so is a file over the cap.
         let meta = std::fs::metadata(path).map_err(io(path))?;
         if !meta.is_file() {
             return Err(NodeError::NotAFile(path.to_path_buf()));
         }
+        let too_large = |bytes| NodeError::TooLarge {
+            path: path.to_path_buf(),
+            bytes,
+            max: BUNDLE_FILE_BYTES_MAX,
+        };
         if meta.len() > BUNDLE_FILE_BYTES_MAX {
-            return Err(NodeError::TooLarge {
-                path: path.to_path_buf(),
-                bytes: meta.len(),
-                max: BUNDLE_FILE_BYTES_MAX,
-            });
+            return Err(too_large(meta.len()));
         }
-        let mut bytes = Vec::with_capacity(meta.len() as usize);
-        // The file may grow after the look: never read past the cap.
-        std::io::Read::read_to_end(
-            &mut std::io::Read::take(
-                std::fs::File::open(path).map_err(io(path))?,
-                BUNDLE_FILE_BYTES_MAX + 1,
-            ),
-            &mut bytes,
-        )
-        .map_err(io(path))?;
-        if bytes.len() as u64 > BUNDLE_FILE_BYTES_MAX {
-            return Err(NodeError::TooLarge {
-                path: path.to_path_buf(),
-                bytes: bytes.len() as u64,
-                max: BUNDLE_FILE_BYTES_MAX,
-            });
+        let mut file = std::fs::File::open(path).map_err(io(path))?;
+        // The path may have been replaced between the look and the open.
+        let meta = file.metadata().map_err(io(path))?;
+        if !meta.is_file() {
+            return Err(NodeError::NotAFile(path.to_path_buf()));
         }
-        let changes = danvan_proto::decode_bundle(&bytes)?;
-        Ok(crate::intake::receive_changes(
-            self.store_mut(),
-            crate::intake::Via::Bundle,
-            changes,
-        )?)
+        let len = meta.len();
+        if len > BUNDLE_FILE_BYTES_MAX {
+            return Err(too_large(len));
+        }
+        // Never read past the size looked at, even if the file grows.
+        fn reader(
+            file: &std::fs::File,
+            len: u64,
+        ) -> std::io::BufReader<std::io::Take<&std::fs::File>> {
+            std::io::BufReader::new(file.take(len))
+        }
+        danvan_proto::verify_bundle(reader(&file, len), len)?;
+        if stop.load(Ordering::Relaxed) {
+            return Err(interrupted_bundle(0));
+        }
+        file.rewind().map_err(io(path))?;
+        let mut bundle = danvan_proto::BundleReader::new(reader(&file, len), len)?;
+        let changed = |kept, cause| NodeError::BundleChanged {
+            path: path.to_path_buf(),
+            kept,
+            cause,
+        };
+        let mut total = danvan_model::ApplyReport::default();
+        loop {
+            let mut batch = Vec::new();
+            let mut bytes = 0;
+            while batch.len() < BUNDLE_BATCH_CHANGES && bytes < BUNDLE_BATCH_BYTES {
+                match bundle.next_change() {
+                    Ok(Some(change)) => {
+                        bytes += change.body.len();
+                        batch.push(change);
+                    }
+                    Ok(None) => break,
+                    Err(e) => return Err(changed(total.new, e)),
+                }
+            }
+            if batch.is_empty() {
+                break;
+            }
+            if stop.load(Ordering::Relaxed) {
+                return Err(interrupted_bundle(total.new));
+            }
+            let mut report = crate::intake::receive_changes(
+                self.store_mut(),
+                crate::intake::Via::Bundle,
+                batch,
+            )?;
+            total.new += report.new;
+            total.duplicate += report.duplicate;
+            total.documents += report.documents;
+            total.rejected.append(&mut report.rejected);
+        }
+        bundle.finish().map_err(|e| changed(total.new, e))?;
+        Ok(total)
+    }
+}
+
+/// Changes stored per transaction of a bundle import: bounds its memory and
+/// how much a Ctrl+C waits for.
+pub(crate) const BUNDLE_BATCH_CHANGES: usize = 2_000;
+/// Body bytes per batch of a bundle import, at most (one change may pass it).
+const BUNDLE_BATCH_BYTES: usize = 16 << 20;
+
+fn interrupted_bundle(kept: usize) -> NodeError {
+    NodeError::Interrupted {
+        kept: if kept == 0 {
+            "Chưa nhập thay đổi nào của gói; kho dữ liệu không đổi.".to_string()
+        } else {
+            format!(
+                "Đã nhập {kept} thay đổi của gói (các lô đã xong, không có lô nào ghi dở); phần còn lại chưa nhập. Chạy lại `danvan bundle import` để nhập tiếp: thay đổi đã có được bỏ qua."
+            )
+        },
+    }
+}
+
+/// The error of a CSV import stopped by Ctrl+C: it stores all rows in one
+/// transaction, so nothing was stored.
+fn interrupted_csv() -> NodeError {
+    NodeError::Interrupted {
+        kept: "Chưa nhập dòng nào của tệp CSV; kho dữ liệu không đổi.".to_string(),
     }
 }
 

@@ -926,9 +926,39 @@ impl Town<'_> {
                             return Err(format!("sync result {result:?}"));
                         }
                         if !case.violation {
-                            return victim
-                                .with(|node| check_change_case(node, case, before, valid_stored))
+                            // A relay that held an older roster and got the
+                            // victim's newer one set aside there what that
+                            // roster no longer admits (the revocation race):
+                            // never offered, so the victim had nothing to
+                            // refuse, and the relay's audit says why.
+                            let aside = relay
+                                .with(|node| {
+                                    let mut reasons = case.forged.iter().map(|c| {
+                                        let claimed = hex(&c.hash);
+                                        audit_reason(node, "set-aside", |e| {
+                                            e.detail["hash"] == claimed
+                                        })
+                                        .filter(|_| !held(node, &c.hash))
+                                    });
+                                    let first = reasons.next().flatten();
+                                    first.filter(|_| reasons.all(|r| r.is_some()))
+                                })
                                 .map_err(|e| e.to_string())?;
+                            let reason = victim
+                                .with(|node| {
+                                    check_change_case_audited(
+                                        node,
+                                        case,
+                                        before,
+                                        valid_stored,
+                                        aside.is_none(),
+                                    )
+                                })
+                                .map_err(|e| e.to_string())??;
+                            return Ok(match aside {
+                                Some(aside) => format!("set aside at the relay: {aside}"),
+                                None => reason,
+                            });
                         }
                         // The relay found the damaged body in its own store
                         // before sending it, and quarantined it: the next
@@ -953,7 +983,12 @@ impl Town<'_> {
                             .map_err(|e| e.to_string())??;
                         Ok(result.expect_err("checked above").to_string())
                     })
-                    .map(|reason| (reason, how))
+                    .map(|reason| {
+                        if reason.starts_with("set aside at the relay") {
+                            how = "it accepted it (older roster), then set it aside on getting the victim's newer one: never relayed".into();
+                        }
+                        (reason, how)
+                    })
             }
         }
     }

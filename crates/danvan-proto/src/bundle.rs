@@ -38,9 +38,9 @@ const HEADER_LEN: usize = 8 + 1 + 1 + 4 + 4;
 const CHECKSUM_LEN: usize = 32;
 /// doc + author + signature + hash + body_len: the smallest change record.
 const RECORD_FIXED_LEN: usize = 16 + 32 + 64 + 32 + 4;
-/// Largest decompressed payload accepted. A bundle is read whole into memory,
-/// so this bounds the memory a hostile or broken file can make us use (a zstd
-/// bomb stops here). 1 GiB is far beyond years of a commune's records.
+/// Largest decompressed payload accepted (a zstd bomb stops here; the
+/// payload is decoded as a stream, never held whole). 1 GiB is far beyond
+/// years of a commune's records.
 pub const BUNDLE_PAYLOAD_BYTES_MAX: u64 = 1 << 30;
 /// zstd level for bundles: files are written once and carried over slow
 /// links, so spend a little more CPU than the default.
@@ -132,111 +132,305 @@ fn len_u32(len: usize) -> u32 {
     u32::try_from(len).expect("bundle part larger than 4 GiB; split the bundle")
 }
 
-/// Reads a bundle file. Checks the magic, version, length and checksum before
-/// looking at any change; never panics and never allocates more than the
-/// input's size (or, for a compressed payload, what it actually decompresses
-/// to, up to [`BUNDLE_PAYLOAD_BYTES_MAX`]).
+/// Reads a bundle held in memory: the form is checked whole (checksum
+/// included) before any change is returned. Never panics and never
+/// allocates more than the input's size (or, for a compressed payload,
+/// what it actually decompresses to, within the bounds of
+/// [`BundleReader`]).
 pub fn decode_bundle(bytes: &[u8]) -> Result<Vec<SignedChange>, BundleError> {
-    let actual = bytes.len() as u64;
-    // A prefix of the magic is a truncated bundle; anything else is not one.
-    let magic_seen = bytes.len().min(BUNDLE_MAGIC.len());
-    if bytes[..magic_seen] != BUNDLE_MAGIC[..magic_seen] {
-        return Err(BundleError::NotABundle);
+    verify_bundle(bytes, bytes.len() as u64)?;
+    let mut reader = BundleReader::new(bytes, bytes.len() as u64)?;
+    let mut changes = Vec::new();
+    while let Some(change) = reader.next_change()? {
+        changes.push(change);
     }
-    if bytes.len() > BUNDLE_MAGIC.len() && bytes[8] != BUNDLE_VERSION {
-        return Err(BundleError::UnsupportedVersion(bytes[8]));
-    }
-    if bytes.len() < HEADER_LEN {
-        return Err(BundleError::Truncated {
-            expected: (HEADER_LEN + CHECKSUM_LEN) as u64,
-            actual,
-        });
-    }
-    let compression = bytes[9];
-    let count = read_u32(&bytes[10..14]);
-    let payload_len = read_u32(&bytes[14..18]) as usize;
-    let total = HEADER_LEN as u64 + payload_len as u64 + CHECKSUM_LEN as u64;
-    if actual < total {
-        return Err(BundleError::Truncated {
-            expected: total,
-            actual,
-        });
-    }
-    if actual > total {
-        return Err(BundleError::Malformed("thừa dữ liệu sau tổng kiểm tra"));
-    }
-    let (content, checksum) = bytes.split_at(bytes.len() - CHECKSUM_LEN);
-    if Sha256::digest(content)[..] != checksum[..] {
-        return Err(BundleError::ChecksumMismatch);
-    }
-    let stored = &content[HEADER_LEN..];
-    let decompressed;
-    let payload: &[u8] = match compression {
-        COMPRESSION_NONE => stored,
-        COMPRESSION_ZSTD => {
-            decompressed = decompress_bounded(stored)?;
-            &decompressed
+    reader.finish()?;
+    Ok(changes)
+}
+
+/// Checks the whole form of a bundle read from `input` (`len` bytes, as
+/// its file says) without keeping any change: magic, version, lengths,
+/// every change record, the decompression bounds and the checksum. A
+/// damaged file is reported as damaged (the checksum is checked even when
+/// the payload does not decode). Memory: one change and the decoder's
+/// window, whatever the file's size.
+pub fn verify_bundle<R: Read>(input: R, len: u64) -> Result<u32, BundleError> {
+    let mut reader = BundleReader::new(input, len)?;
+    let mut seen = 0u32;
+    let decoded = loop {
+        match reader.next_change() {
+            Ok(Some(_)) => seen += 1,
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
         }
-        _ => return Err(BundleError::Malformed("kiểu nén không xác định")),
     };
-    decode_records(payload, count)
-}
-
-/// Decompresses into a buffer that grows with the actual output, never with
-/// a size announced by the input, and stops at the bound.
-fn decompress_bounded(stored: &[u8]) -> Result<Vec<u8>, BundleError> {
-    let decoder = zstd::stream::read::Decoder::new(stored)
-        .map_err(|_| BundleError::Malformed("không giải nén được"))?;
-    let by_ratio = (stored.len() as u64)
-        .saturating_mul(BUNDLE_RATIO_MAX)
-        .saturating_add(1 << 20);
-    let limit = by_ratio.min(BUNDLE_PAYLOAD_BYTES_MAX);
-    let mut out = Vec::new();
-    decoder
-        .take(limit + 1)
-        .read_to_end(&mut out)
-        .map_err(|_| BundleError::Malformed("dữ liệu nén zstd hỏng"))?;
-    if out.len() as u64 > limit {
-        return Err(if limit < BUNDLE_PAYLOAD_BYTES_MAX {
-            BundleError::Bomb
-        } else {
-            BundleError::TooLarge
-        });
+    match decoded {
+        Ok(()) => reader.finish().map(|()| seen),
+        // The payload did not decode: damage (a wrong checksum) is the
+        // likelier cause and the more useful message.
+        Err(e) => match reader.finish_after_error() {
+            Err(BundleError::ChecksumMismatch) => Err(BundleError::ChecksumMismatch),
+            _ => Err(e),
+        },
     }
-    Ok(out)
 }
 
-fn decode_records(payload: &[u8], count: u32) -> Result<Vec<SignedChange>, BundleError> {
-    // The count is untrusted: reserve no more records than the payload can hold.
-    let mut changes = Vec::with_capacity((count as usize).min(payload.len() / RECORD_FIXED_LEN));
-    let mut rest = payload;
-    for _ in 0..count {
-        if rest.len() < RECORD_FIXED_LEN {
+/// Reads at most `remaining` bytes of the stored payload, hashing them.
+struct Stored<R> {
+    inner: R,
+    remaining: u64,
+    hasher: Sha256,
+}
+
+impl<R: Read> Read for Stored<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let want = (buf.len() as u64).min(self.remaining) as usize;
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.inner.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        self.hasher.update(&buf[..n]);
+        self.remaining -= n as u64;
+        Ok(n)
+    }
+}
+
+/// The payload as it decodes: plain, or through a streaming zstd decoder.
+enum Payload<R: Read> {
+    Plain(Stored<R>),
+    Zstd(zstd::stream::read::Decoder<'static, std::io::BufReader<Stored<R>>>),
+}
+
+/// A bundle decoded change by change from a stream: the file is never
+/// held whole, and neither is its payload. Memory is one change plus the
+/// zstd window, and the decompressed total is bounded as
+/// [`decode_bundle`] always was (at most [`BUNDLE_RATIO_MAX`] times the
+/// compressed size plus 1 MiB, and [`BUNDLE_PAYLOAD_BYTES_MAX`]).
+///
+/// The checksum covers the whole file and is known only at its end
+/// ([`BundleReader::finish`]): a caller that must store nothing of a bad
+/// file runs [`verify_bundle`] over it first.
+pub struct BundleReader<R: Read> {
+    payload: Option<Payload<R>>,
+    count: u32,
+    read: u32,
+    /// Decompressed bytes taken so far, and the most allowed.
+    taken: u64,
+    limit: u64,
+    /// Whether the limit is the ratio's (a bomb) or the absolute one.
+    by_ratio: bool,
+}
+
+impl<R: Read> BundleReader<R> {
+    /// Reads and checks the header of a bundle of `len` bytes (the file's
+    /// size): magic, version, compression, and that the lengths it
+    /// announces are the file's.
+    pub fn new(mut input: R, len: u64) -> Result<BundleReader<R>, BundleError> {
+        let mut header = [0u8; HEADER_LEN];
+        let got = read_up_to(&mut input, &mut header)
+            .map_err(|_| BundleError::Malformed("không đọc được tệp"))?;
+        // A prefix of the magic is a truncated bundle; anything else is not one.
+        let magic_seen = got.min(BUNDLE_MAGIC.len());
+        if header[..magic_seen] != BUNDLE_MAGIC[..magic_seen] {
+            return Err(BundleError::NotABundle);
+        }
+        if got > BUNDLE_MAGIC.len() && header[8] != BUNDLE_VERSION {
+            return Err(BundleError::UnsupportedVersion(header[8]));
+        }
+        if got < HEADER_LEN {
+            return Err(BundleError::Truncated {
+                expected: (HEADER_LEN + CHECKSUM_LEN) as u64,
+                actual: len.min(got as u64),
+            });
+        }
+        let compression = header[9];
+        let count = read_u32(&header[10..14]);
+        let payload_len = read_u32(&header[14..18]) as u64;
+        let total = HEADER_LEN as u64 + payload_len + CHECKSUM_LEN as u64;
+        if len < total {
+            return Err(BundleError::Truncated {
+                expected: total,
+                actual: len,
+            });
+        }
+        if len > total {
+            return Err(BundleError::Malformed("thừa dữ liệu sau tổng kiểm tra"));
+        }
+        let mut hasher = Sha256::new();
+        hasher.update(header);
+        let stored = Stored {
+            inner: input,
+            remaining: payload_len,
+            hasher,
+        };
+        let by_ratio = payload_len
+            .saturating_mul(BUNDLE_RATIO_MAX)
+            .saturating_add(1 << 20);
+        let (payload, limit, by_ratio) = match compression {
+            COMPRESSION_NONE => (Payload::Plain(stored), payload_len, false),
+            COMPRESSION_ZSTD => (
+                Payload::Zstd(
+                    zstd::stream::read::Decoder::new(stored)
+                        .map_err(|_| BundleError::Malformed("không giải nén được"))?,
+                ),
+                by_ratio.min(BUNDLE_PAYLOAD_BYTES_MAX),
+                by_ratio < BUNDLE_PAYLOAD_BYTES_MAX,
+            ),
+            _ => return Err(BundleError::Malformed("kiểu nén không xác định")),
+        };
+        Ok(BundleReader {
+            payload: Some(payload),
+            count,
+            read: 0,
+            taken: 0,
+            limit,
+            by_ratio,
+        })
+    }
+
+    /// The number of changes the header announces.
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// Reads into `buf` exactly, from the decoded payload, within the
+    /// decompression bound. False at a clean end of the payload.
+    fn payload_exact(&mut self, buf: &mut [u8]) -> Result<usize, BundleError> {
+        let Some(payload) = self.payload.as_mut() else {
+            return Ok(0);
+        };
+        let mut filled = 0;
+        while filled < buf.len() {
+            let n = match payload {
+                Payload::Plain(p) => p.read(&mut buf[filled..]),
+                Payload::Zstd(z) => z.read(&mut buf[filled..]),
+            };
+            let n = match n {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    return Err(BundleError::Malformed(
+                        "độ dài nội dung thay đổi vượt quá tệp",
+                    ));
+                }
+                Err(_) => return Err(BundleError::Malformed("dữ liệu nén zstd hỏng")),
+            };
+            filled += n;
+            self.taken += n as u64;
+            if self.taken > self.limit {
+                return Err(if self.by_ratio {
+                    BundleError::Bomb
+                } else {
+                    BundleError::TooLarge
+                });
+            }
+        }
+        Ok(filled)
+    }
+
+    /// The next change, or `None` after the count the header announced.
+    pub fn next_change(&mut self) -> Result<Option<SignedChange>, BundleError> {
+        if self.read == self.count {
+            return Ok(None);
+        }
+        let mut fixed = [0u8; RECORD_FIXED_LEN];
+        if self.payload_exact(&mut fixed)? < RECORD_FIXED_LEN {
             return Err(BundleError::Malformed("ít thay đổi hơn số đã khai"));
         }
-        let (fixed, after) = rest.split_at(RECORD_FIXED_LEN);
         let body_len = read_u32(&fixed[144..148]) as usize;
-        if after.len() < body_len {
-            return Err(BundleError::Malformed(
-                "độ dài nội dung thay đổi vượt quá tệp",
-            ));
+        // Grown as bytes arrive, never sized by the untrusted length.
+        let mut body = Vec::new();
+        let mut chunk = [0u8; 8192];
+        while body.len() < body_len {
+            let want = (body_len - body.len()).min(chunk.len());
+            let got = self.payload_exact(&mut chunk[..want])?;
+            if got < want {
+                return Err(BundleError::Malformed(
+                    "độ dài nội dung thay đổi vượt quá tệp",
+                ));
+            }
+            body.extend_from_slice(&chunk[..got]);
         }
-        let (body, after) = after.split_at(body_len);
-        changes.push(SignedChange {
+        self.read += 1;
+        Ok(Some(SignedChange {
             doc: DocId::from_bytes(array(&fixed[0..16])),
             author: NodeId::from_bytes(array(&fixed[16..48])),
             signature: array(&fixed[48..112]),
             hash: array(&fixed[112..144]),
-            body: body.to_vec(),
-        });
-        rest = after;
+            body,
+        }))
     }
-    if !rest.is_empty() {
-        return Err(BundleError::Malformed(
-            "nhiều dữ liệu hơn số thay đổi đã khai",
-        ));
+
+    /// After the last change: checks that the payload holds nothing more
+    /// and that the file's checksum matches everything read.
+    pub fn finish(mut self) -> Result<(), BundleError> {
+        if self.read < self.count {
+            return Err(BundleError::Malformed("ít thay đổi hơn số đã khai"));
+        }
+        // Whatever follows the last change is read to its end within the
+        // decompression bound, so a bomb behind a short bundle is named as
+        // one.
+        let mut extra = false;
+        let mut scratch = vec![0u8; 64 * 1024];
+        loop {
+            let n = self.payload_exact(&mut scratch)?;
+            extra |= n > 0;
+            if n < scratch.len() {
+                break;
+            }
+        }
+        if extra {
+            return Err(BundleError::Malformed(
+                "nhiều dữ liệu hơn số thay đổi đã khai",
+            ));
+        }
+        self.check_sum()
     }
-    Ok(changes)
+
+    /// Checks the checksum after a decoding error: the rest of the stored
+    /// payload is read (and hashed) without decoding it.
+    fn finish_after_error(self) -> Result<(), BundleError> {
+        self.check_sum()
+    }
+
+    fn check_sum(mut self) -> Result<(), BundleError> {
+        let mut stored = match self.payload.take() {
+            Some(Payload::Plain(p)) => p,
+            Some(Payload::Zstd(z)) => z.finish().into_inner(),
+            None => return Err(BundleError::Malformed("không đọc được tệp")),
+        };
+        std::io::copy(&mut stored, &mut std::io::sink())
+            .map_err(|_| BundleError::Malformed("không đọc được tệp"))?;
+        let mut checksum = [0u8; CHECKSUM_LEN];
+        if read_up_to(&mut stored.inner, &mut checksum)
+            .map_err(|_| BundleError::Malformed("không đọc được tệp"))?
+            < CHECKSUM_LEN
+        {
+            return Err(BundleError::ChecksumMismatch);
+        }
+        if stored.hasher.finalize()[..] != checksum[..] {
+            return Err(BundleError::ChecksumMismatch);
+        }
+        Ok(())
+    }
+}
+
+/// Reads until `buf` is full or the input ends; how many bytes were read.
+fn read_up_to<R: Read>(input: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match input.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 fn read_u32(bytes: &[u8]) -> u32 {
@@ -282,6 +476,49 @@ mod tests {
             }
         }
         assert_eq!(decode_bundle(&encode_bundle(&[])).unwrap(), vec![]);
+    }
+
+    /// A reader that hands out one byte per call, as a slow pipe might.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            match (self.0.split_first(), buf.first_mut()) {
+                (Some((b, rest)), Some(out)) => {
+                    *out = *b;
+                    self.0 = rest;
+                    Ok(1)
+                }
+                _ => Ok(0),
+            }
+        }
+    }
+
+    #[test]
+    fn a_stream_decodes_change_by_change_and_checks_the_sum_at_its_end() {
+        let changes = sample_changes(40);
+        for compression in [COMPRESSION_NONE, COMPRESSION_ZSTD] {
+            let bytes = encode_bundle_with(&changes, compression);
+            let len = bytes.len() as u64;
+            assert_eq!(verify_bundle(Trickle(&bytes), len), Ok(40));
+            let mut reader = BundleReader::new(Trickle(&bytes), len).unwrap();
+            assert_eq!(reader.count(), 40);
+            let mut back = Vec::new();
+            while let Some(change) = reader.next_change().unwrap() {
+                back.push(change);
+            }
+            reader.finish().unwrap();
+            assert_eq!(back, changes);
+            // Damage in the payload is reported as damage, by the check
+            // that runs before anything is kept.
+            let mut bad = bytes.clone();
+            let middle = HEADER_LEN + (bytes.len() - HEADER_LEN - CHECKSUM_LEN) / 2;
+            bad[middle] ^= 0x01;
+            assert_eq!(
+                verify_bundle(Trickle(&bad), len),
+                Err(BundleError::ChecksumMismatch)
+            );
+        }
     }
 
     #[test]

@@ -35,7 +35,8 @@ mod session;
 mod wire;
 
 pub use bundle::{
-    BUNDLE_PAYLOAD_BYTES_MAX, BUNDLE_RATIO_MAX, BundleError, decode_bundle, encode_bundle,
+    BUNDLE_PAYLOAD_BYTES_MAX, BUNDLE_RATIO_MAX, BundleError, BundleReader, decode_bundle,
+    encode_bundle, verify_bundle,
 };
 pub use danvan_model::{ApplyReport, Checkpoint, FeedEntry, Rejection};
 pub use limits::{

@@ -183,6 +183,10 @@ impl Store {
                 params![key, value],
             )?;
         }
+        // The revocation race: what this roster no longer admits is set
+        // aside in the same transaction (each change audited as
+        // `set-aside`), so no reader sees it after.
+        crate::revocation::set_aside_revoked(&tx, &roster, self.me.as_ref(), now_ms())?;
         audit_insert(
             &tx,
             "roster",

@@ -26,9 +26,14 @@ pub struct StoredChange {
 impl Store {
     /// The highest seq of the change log (0 when empty).
     pub fn latest_seq(&self) -> Result<u64, StoreError> {
-        let seq: Option<i64> = self
-            .conn
-            .query_row("SELECT MAX(seq) FROM changes", [], |r| r.get(0))?;
+        // A change set aside (see `revocation.rs`) keeps its place in the
+        // sequence: a peer's checkpoint may lie past the last one held.
+        let seq: Option<i64> = self.conn.query_row(
+            "SELECT MAX(m) FROM (SELECT MAX(seq) AS m FROM changes
+                                 UNION ALL SELECT MAX(seq) FROM set_aside)",
+            [],
+            |r| r.get(0),
+        )?;
         Ok(seq.unwrap_or(0) as u64)
     }
 
@@ -179,8 +184,10 @@ impl Store {
         let mut rows = stmt.query(params![since as i64, limit as i64])?;
         let mut out = Vec::new();
         let mut scanned = since;
+        let mut rows_seen = 0;
         let (peer_key, epoch) = (&peer.as_bytes()[..], &peer_epoch[..]);
         while let Some(r) = rows.next()? {
+            rows_seen += 1;
             let seq: i64 = r.get(0)?;
             scanned = seq as u64;
             // A change that cannot be sent is never offered: larger than
@@ -222,6 +229,17 @@ impl Store {
                 hash: hash32(r.get(1)?)?,
                 body_len: body_len as u32,
             });
+        }
+        if rows_seen < limit {
+            // The end of the log: changes set aside after the last one held
+            // are passed over too, so the feed reaches `latest_seq`.
+            let aside: Option<i64> = self
+                .conn
+                .prepare_cached("SELECT MAX(seq) FROM set_aside")?
+                .query_row([], |r| r.get(0))?;
+            if let Some(aside) = aside {
+                scanned = scanned.max(aside as u64);
+            }
         }
         Ok((out, scanned))
     }

@@ -43,13 +43,13 @@ impl Store {
     /// Starts a transaction for many local writes (bulk import): nothing of
     /// it is visible or durable until [`WriteBatch::commit`].
     pub fn batch(&mut self) -> Result<WriteBatch<'_>, StoreError> {
-        let epoch = self.epoch;
-        Ok(WriteBatch(self.conn.transaction()?, epoch))
+        let (epoch, me) = (self.epoch, self.me);
+        Ok(WriteBatch(self.conn.transaction()?, epoch, me))
     }
 }
 
 /// Local writes inside one transaction; dropped without commit, it rolls back.
-pub struct WriteBatch<'a>(Transaction<'a>, [u8; 8]);
+pub struct WriteBatch<'a>(Transaction<'a>, [u8; 8], Option<danvan_model::NodeId>);
 
 impl std::fmt::Debug for WriteBatch<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -71,6 +71,16 @@ impl WriteBatch<'_> {
                 });
             }
             new += insert_change(&self.0, change, Some(self.1), None)? as i64;
+        }
+        // A record marked for changes a revocation set aside here is
+        // settled by the next local write to it (see `revocation.rs`).
+        if let Some(me) = &self.2 {
+            self.0
+                .prepare_cached("DELETE FROM refusals WHERE doc = ?1 AND peer = ?2")?
+                .execute(params![
+                    write.doc.as_bytes().to_vec(),
+                    me.as_bytes().to_vec()
+                ])?;
         }
         after_write(&self.0, &write.doc, write.automerge, new, write.created)
     }

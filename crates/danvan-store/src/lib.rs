@@ -19,6 +19,7 @@ mod lock;
 mod peers;
 mod projection;
 mod refusals;
+mod revocation;
 mod schema;
 
 pub use access::AuditEntry;
@@ -30,6 +31,7 @@ pub use lock::LOCK_WAIT_MS;
 pub use peers::{PeerRow, TrustedNode};
 pub use projection::{ListFilter, Row};
 pub use refusals::{Refusal, RefusedRecord};
+pub use revocation::SetAside;
 pub use schema::SCHEMA_VERSION;
 
 use std::cell::RefCell;

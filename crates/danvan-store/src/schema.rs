@@ -5,7 +5,7 @@ use rusqlite::Connection;
 use crate::OpenError;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -166,8 +166,30 @@ END;
 INSERT INTO record_search_fts (record_search_fts) VALUES ('rebuild');
 "#;
 
+/// Changes set aside when a newer roster revoked their author and the town
+/// did not keep them, or that depend on such a change (see
+/// `revocation.rs`): the whole row, moved out of `changes` so that no
+/// document, feed or check reads it, kept for repair with its reason.
+const V6: &str = r#"
+CREATE TABLE set_aside (
+    hash         BLOB PRIMARY KEY,
+    seq          INTEGER NOT NULL,
+    doc          BLOB NOT NULL,
+    author       BLOB NOT NULL,
+    signature    BLOB NOT NULL,
+    body         BLOB NOT NULL,
+    actor_epoch  BLOB NOT NULL,
+    source       BLOB,
+    source_epoch BLOB,
+    reason       TEXT NOT NULL,
+    roster       INTEGER NOT NULL,
+    at           INTEGER NOT NULL
+);
+CREATE INDEX set_aside_doc ON set_aside (doc);
+"#;
+
 /// The migrations in order: the `n`th brings the schema to version `n`.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1, V2, V3, V4, V5];
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1, V2, V3, V4, V5, V6];
 
 /// Brings the schema to [`SCHEMA_VERSION`], refusing a newer one.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), OpenError> {

@@ -34,6 +34,7 @@ const EVENTS: &[(&str, &str)] = &[
     ("rejected-connection", "Kết nối bị từ chối"),
     ("roster", "Danh sách thành viên"),
     ("rejected-roster", "Danh sách thành viên bị từ chối"),
+    ("set-aside", "Thay đổi bị gạt ra khi thu hồi"),
 ];
 
 pub(crate) fn routes() -> Router<AppState> {
