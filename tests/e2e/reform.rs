@@ -666,3 +666,63 @@ fn a_roster_rewriting_a_published_unit_change_is_refused_and_audited() {
         "{reason}"
     );
 }
+
+#[test]
+fn the_web_report_page_shows_a_period_by_the_old_or_the_new_units() {
+    use crate::browser::{Browser, WebServer};
+    let town = Dv::init_with("town", &["--authority", "--unit", "duc-pho"]);
+    town.ok(&["roster", "unit-change", "load", &gazetteer_arg()]);
+    for (unit, date) in [("pho-minh", "2023-08-01"), ("pho-hoa", "2023-09-12")] {
+        town.add(&[
+            "activity",
+            "add",
+            "--unit",
+            unit,
+            "--type",
+            "tuyen-truyen",
+            "--date",
+            date,
+            "--title",
+            "Tuyên truyền",
+        ]);
+    }
+    let web = WebServer::web(&town, "127.0.0.1:0");
+    let browser = Browser::open();
+    browser.goto(&web.url("/bao-cao?period=2023-H2&unit=duc-pho"));
+    browser.wait_for("#report");
+    let old = browser.text("#report");
+    assert!(
+        old.contains("Phường Phổ Minh") && old.contains("Phường Phổ Hòa"),
+        "{old}"
+    );
+    assert!(!old.contains("Phường Đức Phổ"), "{old}");
+    // The form's choice: the same period by today's units.
+    browser.select("select[name=units]", "new");
+    browser.click("form.filters button[type=submit]");
+    browser.wait_until(
+        "the report by the new units",
+        std::time::Duration::from_secs(20),
+        |b| b.url().contains("units=new"),
+    );
+    browser.wait_for("#report");
+    let new = browser.text("#report");
+    assert!(new.contains("Phường Đức Phổ"), "{new}");
+    assert!(new.contains("gồm cả số liệu của"), "{new}");
+    let href = browser
+        .attr("a[href^='/bao-cao/tai-ve/csv']", "href")
+        .expect("csv link");
+    assert!(href.contains("units=new"), "{href}");
+    let (status, body) = crate::browser::http_request(web.addr, "GET", &href, &[], "");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Phường Đức Phổ"), "{body}");
+    // The records list's unit filter covers the units merged into the ward.
+    for (unit, rows) in [
+        ("phuong-duc-pho", 2),
+        ("pho-hoa", 1),
+        ("phuong-sa-huynh", 0),
+    ] {
+        browser.goto(&web.url(&format!("/ho-so?unit={unit}")));
+        browser.wait_for("main");
+        assert_eq!(browser.count("#records tbody tr"), rows, "{unit}");
+    }
+}
