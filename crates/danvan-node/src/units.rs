@@ -261,7 +261,8 @@ impl Node {
         &mut self,
         path: &Path,
     ) -> Result<Option<UnitChangesSigned>, NodeError> {
-        let (key, mut roster) = self.next_roster()?;
+        // Only the town office may sign: asked before the file is read.
+        self.next_roster()?;
         let size = std::fs::metadata(path).map_err(io(path))?.len();
         if size > UNIT_FILE_BYTES_MAX {
             return Err(input(format!(
@@ -270,6 +271,16 @@ impl Node {
             )));
         }
         let text = std::fs::read_to_string(path).map_err(io(path))?;
+        self.roster_load_units_text(text)
+    }
+
+    /// [`Node::roster_load_units`] with the file's text (the demo loads
+    /// the bundled gazetteer).
+    pub fn roster_load_units_text(
+        &mut self,
+        text: String,
+    ) -> Result<Option<UnitChangesSigned>, NodeError> {
+        let (key, mut roster) = self.next_roster()?;
         let offered = UnitTree::from_toml(&text)?;
         let held = self.units().clone();
         offered.check_extends(&held)?;
