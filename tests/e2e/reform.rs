@@ -4,8 +4,10 @@
 //! the old → new mapping; an officer of a merged ward reads and writes
 //! exactly its former units' records, made before the merge, over real
 //! QUIC; reports show a period by the old or the new units with the same
-//! totals; a roster that rewrites a published change is refused by a peer
-//! and audited.
+//! totals (the seed conclusion's tasks, and a seeded random 2023–2026
+//! history: `DANVAN_REFORM_SEED` repeats one); the web app's report page
+//! offers both; a roster that rewrites a published change is refused by a
+//! peer and audited.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -724,5 +726,94 @@ fn the_web_report_page_shows_a_period_by_the_old_or_the_new_units() {
         browser.goto(&web.url(&format!("/ho-so?unit={unit}")));
         browser.wait_for("main");
         assert_eq!(browser.count("#records tbody tr"), rows, "{unit}");
+    }
+}
+
+/// The new unit a record of `unit` is read under from 1/7/2025 (the
+/// town's organizations go to the province).
+fn new_unit_of(unit: &str) -> &'static str {
+    REFORM
+        .iter()
+        .find(|(new, former)| *new == unit || former.contains(&unit))
+        .map(|(new, _)| *new)
+        .unwrap_or("quang-ngai")
+}
+
+#[test]
+fn a_generated_history_adds_up_the_same_by_the_old_and_the_new_units() {
+    let seed = crate::harness::seed_from_env("DANVAN_REFORM_SEED");
+    println!("DANVAN_REFORM_SEED={seed}");
+    let mut state = seed | 1;
+    let mut next = move |n: u64| {
+        // xorshift64*: reproducible from the printed seed.
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) % n
+    };
+    let old_units: Vec<&str> = REFORM
+        .iter()
+        .flat_map(|(_, former)| former.iter().copied())
+        .chain(["duc-pho-ubnd", "duc-pho-mttq"])
+        .collect();
+    let new_units: Vec<&str> = REFORM.iter().map(|(new, _)| *new).collect();
+    // 2023 to mid-2026: old units before the merge; after it the new
+    // units, and now and then a late entry under an old one.
+    let mut generated = Vec::new();
+    let mut csv = String::from("type,date,title,attendance,unit\n");
+    for i in 0..300 {
+        let year = 2023 + next(4);
+        let month = 1 + next(if year == 2026 { 6 } else { 12 });
+        let date = format!("{year:04}-{month:02}-{:02}", 1 + next(28));
+        let unit = if date.as_str() < "2025-07-01" || next(5) == 0 {
+            old_units[next(old_units.len() as u64) as usize]
+        } else {
+            new_units[next(new_units.len() as u64) as usize]
+        };
+        let attendance = 10 + next(90);
+        csv.push_str(&format!(
+            "tuyen-truyen,{date},Hoạt động {i},{attendance},{unit}\n"
+        ));
+        generated.push((date, unit, attendance));
+    }
+    let town = Dv::init_with("town", &["--authority", "--unit", "duc-pho"]);
+    town.ok(&["roster", "unit-change", "load", &gazetteer_arg()]);
+    let file = town.dir.with_file_name("history.csv");
+    std::fs::write(&file, csv).unwrap();
+    town.ok(&["import", "activity", "--csv", file.to_str().unwrap()]);
+
+    for (period, from, to) in [
+        ("2023", "2023-01-01", "2023-12-31"),
+        ("2024", "2024-01-01", "2024-12-31"),
+        ("2025", "2025-01-01", "2025-12-31"),
+        ("2026-H1", "2026-01-01", "2026-06-30"),
+    ] {
+        let held: Vec<&(String, &str, u64)> = generated
+            .iter()
+            .filter(|(d, _, _)| from <= d.as_str() && d.as_str() <= to)
+            .collect();
+        let attendance: u64 = held.iter().map(|(_, _, a)| a).sum();
+        let old = report(&town, period, "duc-pho", &[]);
+        let new = report(&town, period, "duc-pho", &["--units", "new"]);
+        for r in [&old, &new] {
+            assert_eq!(r["activities"]["total"], held.len() as u64, "{period}");
+            assert_eq!(r["activities"]["attendance"], attendance, "{period}");
+            let by_unit: u64 = r["activities"]["by_unit"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|row| row["count"].as_u64().unwrap())
+                .sum();
+            assert_eq!(by_unit, held.len() as u64, "{period}");
+        }
+        // Each new unit's row is the records of its former units.
+        for new_unit in &new_units {
+            let expected = held
+                .iter()
+                .filter(|(_, u, _)| new_unit_of(u) == *new_unit)
+                .count() as u64;
+            let ward = report(&town, period, new_unit, &["--units", "new"]);
+            assert_eq!(ward["activities"]["total"], expected, "{period} {new_unit}");
+        }
     }
 }
