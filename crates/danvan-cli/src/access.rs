@@ -82,10 +82,13 @@ pub(crate) enum UnitChangeCommand {
     },
     /// Đổi tên (và mã) một đơn vị; mã id giữ nguyên
     Rename {
+        /// Mã (id) đơn vị, ví dụ xa-khanh-cuong
         #[arg(long)]
         unit: String,
+        /// Tên đầy đủ mới
         #[arg(long)]
         name: String,
+        /// Mã đơn vị hành chính mới (nếu đổi)
         #[arg(long)]
         code: Option<String>,
         #[command(flatten)]
@@ -93,8 +96,10 @@ pub(crate) enum UnitChangeCommand {
     },
     /// Chuyển một đơn vị về trực thuộc đơn vị khác
     Move {
+        /// Mã (id) đơn vị chuyển đi
         #[arg(long)]
         unit: String,
+        /// Mã (id) đơn vị cấp trên mới
         #[arg(long)]
         parent: String,
         #[command(flatten)]
@@ -102,6 +107,7 @@ pub(crate) enum UnitChangeCommand {
     },
     /// Kết thúc các đơn vị (bỏ một cấp): hồ sơ của chúng thuộc về đơn vị cấp trên còn lại
     Abolish {
+        /// Các đơn vị kết thúc, cách nhau bằng dấu phẩy
         #[arg(long, value_delimiter = ',', required = true)]
         units: Vec<String>,
         #[command(flatten)]
