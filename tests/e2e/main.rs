@@ -11,6 +11,7 @@ mod load;
 mod loss;
 mod merge;
 mod records;
+mod reform;
 mod relay;
 mod report;
 mod rogue;

@@ -541,6 +541,28 @@ fn web_demo_serves_the_hub_and_a_commune_until_ctrl_c() {
     browser.wait_for("main h1");
     let board = browser.text("main");
     assert!(board.contains("bàn giao"), "{board}");
+    // The town applied the 2025 reform: a 2023 period by the old units, or
+    // mapped to the five new ones.
+    assert!(
+        printed.contains("sắp xếp đơn vị hành chính ngày 1/7/2025"),
+        "{printed}"
+    );
+    browser.goto(&format!("{hub}/bao-cao?period=2023-H2&unit=duc-pho"));
+    browser.wait_for("#report");
+    let old = browser.text("#report");
+    assert!(
+        old.contains("Phường Phổ Minh") && !old.contains("Phường Đức Phổ"),
+        "{old}"
+    );
+    browser.goto(&format!(
+        "{hub}/bao-cao?period=2023-H2&unit=duc-pho&units=new"
+    ));
+    browser.wait_for("#report");
+    let new = browser.text("#report");
+    assert!(
+        new.contains("Phường Đức Phổ") && new.contains("Tỉnh Quảng Ngãi"),
+        "{new}"
+    );
     // The hub's Thị xã page lists the whole roster.
     browser.goto(&format!("{hub}/thi-xa"));
     browser.wait_for("#members");

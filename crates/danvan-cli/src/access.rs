@@ -36,6 +36,162 @@ pub(crate) enum RosterCommand {
         /// Mã nút
         node_id: String,
     },
+    /// Thêm thay đổi đơn vị hành chính có ngày hiệu lực (sáp nhập, đổi tên,
+    /// chuyển cấp trên, giải thể) rồi ký danh sách thành viên mới (văn phòng thị xã)
+    UnitChange {
+        #[command(subcommand)]
+        command: UnitChangeCommand,
+    },
+}
+
+/// When a unit change takes effect and on what basis.
+#[derive(clap::Args)]
+pub(crate) struct Effective {
+    /// Ngày có hiệu lực, ví dụ 01/07/2025
+    #[arg(long, value_name = "NGÀY")]
+    on: String,
+    /// Căn cứ, ví dụ "Nghị quyết 1677/NQ-UBTVQH15 ngày 16/6/2025"
+    #[arg(long)]
+    basis: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum UnitChangeCommand {
+    /// Sáp nhập các đơn vị --from vào đơn vị --into (có sẵn, hoặc mới khi có --name)
+    Merge {
+        /// Các đơn vị bị sáp nhập, cách nhau bằng dấu phẩy
+        #[arg(long, value_delimiter = ',', required = true)]
+        from: Vec<String>,
+        /// Mã (id) đơn vị nhận, ví dụ phuong-duc-pho
+        #[arg(long)]
+        into: String,
+        /// Tên đầy đủ của đơn vị mới, ví dụ "Phường Đức Phổ"
+        #[arg(long)]
+        name: Option<String>,
+        /// Loại đơn vị mới: province, town, commune, ward, village, organization
+        #[arg(long)]
+        kind: Option<String>,
+        /// Mã đơn vị hành chính (Cục Thống kê) của đơn vị mới, ví dụ 21439
+        #[arg(long)]
+        code: Option<String>,
+        /// Cấp trên của đơn vị mới (mặc định: cấp trên của đơn vị --from đầu tiên)
+        #[arg(long)]
+        parent: Option<String>,
+        #[command(flatten)]
+        effective: Effective,
+    },
+    /// Đổi tên (và mã) một đơn vị; mã id giữ nguyên
+    Rename {
+        /// Mã (id) đơn vị, ví dụ xa-khanh-cuong
+        #[arg(long)]
+        unit: String,
+        /// Tên đầy đủ mới
+        #[arg(long)]
+        name: String,
+        /// Mã đơn vị hành chính mới (nếu đổi)
+        #[arg(long)]
+        code: Option<String>,
+        #[command(flatten)]
+        effective: Effective,
+    },
+    /// Chuyển một đơn vị về trực thuộc đơn vị khác
+    Move {
+        /// Mã (id) đơn vị chuyển đi
+        #[arg(long)]
+        unit: String,
+        /// Mã (id) đơn vị cấp trên mới
+        #[arg(long)]
+        parent: String,
+        #[command(flatten)]
+        effective: Effective,
+    },
+    /// Kết thúc các đơn vị (bỏ một cấp): hồ sơ của chúng thuộc về đơn vị cấp trên còn lại
+    Abolish {
+        /// Các đơn vị kết thúc, cách nhau bằng dấu phẩy
+        #[arg(long, value_delimiter = ',', required = true)]
+        units: Vec<String>,
+        #[command(flatten)]
+        effective: Effective,
+    },
+    /// Nạp tệp danh mục đơn vị (ví dụ crates/danvan-model/data/duc-pho-2025.toml):
+    /// giữ nguyên các đơn vị và thay đổi đang có, thêm đơn vị và thay đổi mới của tệp
+    Load {
+        /// Tệp TOML: các [[unit]] như đang dùng, rồi các [[change]]
+        file: std::path::PathBuf,
+    },
+}
+
+fn unit_change(node: &mut Node, command: UnitChangeCommand) -> Result<()> {
+    use danvan_node::{UnitChangeDraft as D, UnitChangeRequest};
+    let request = |effective: Effective, action| UnitChangeRequest {
+        on: effective.on,
+        basis: effective.basis,
+        action,
+    };
+    let request = match command {
+        UnitChangeCommand::Load { file } => {
+            let Some(done) = node
+                .roster_load_units(&file)
+                .with_context(|| format!("không nạp được tệp đơn vị {}", file.display()))?
+            else {
+                println!(
+                    "Tệp {} không có đơn vị hay thay đổi nào mới; danh sách thành viên không đổi.",
+                    file.display()
+                );
+                return Ok(());
+            };
+            print_unit_changes(&done);
+            return Ok(());
+        }
+        UnitChangeCommand::Merge {
+            from,
+            into,
+            name,
+            kind,
+            code,
+            parent,
+            effective,
+        } => request(
+            effective,
+            D::Merge {
+                units: from,
+                into,
+                name,
+                kind,
+                code,
+                parent,
+            },
+        ),
+        UnitChangeCommand::Rename {
+            unit,
+            name,
+            code,
+            effective,
+        } => request(effective, D::Rename { unit, name, code }),
+        UnitChangeCommand::Move {
+            unit,
+            parent,
+            effective,
+        } => request(effective, D::Move { unit, parent }),
+        UnitChangeCommand::Abolish { units, effective } => request(effective, D::Abolish { units }),
+    };
+    let done = node.roster_unit_change(&request)?;
+    print_unit_changes(&done);
+    Ok(())
+}
+
+fn print_unit_changes(done: &danvan_node::UnitChangesSigned) {
+    if done.units_added > 0 {
+        println!("Thêm {} đơn vị vào cây đơn vị.", done.units_added);
+    }
+    for line in &done.lines {
+        println!("{}", crate::output::visible(line, false));
+    }
+    println!(
+        "Đã ký danh sách thành viên phiên bản {} với {} thay đổi đơn vị; các nút nhận ở lần đồng bộ tới.",
+        done.roster.version(),
+        done.roster.units().changes().len()
+    );
 }
 
 fn parse_id(text: &str) -> Result<NodeId> {
@@ -120,6 +276,7 @@ pub(crate) fn roster(node: &mut Node, command: RosterCommand) -> Result<()> {
             );
             println!("In lời mời cho máy đó bằng: danvan invite {id}");
         }
+        RosterCommand::UnitChange { command } => unit_change(node, command)?,
         RosterCommand::Revoke { node_id } => {
             let id = parse_id(&node_id)?;
             let (roster, kept) = node.roster_revoke(&id)?;

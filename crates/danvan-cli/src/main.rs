@@ -64,8 +64,11 @@ enum Command {
         #[arg(long)]
         units: Option<PathBuf>,
     },
-    /// Cây đơn vị
+    /// Cây đơn vị vào một ngày, và các đơn vị cũ đã sắp xếp vào đơn vị mới
     Units {
+        /// Ngày xem cây đơn vị (mặc định hôm nay), ví dụ 30/06/2025
+        #[arg(long, value_name = "NGÀY")]
+        on: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -273,6 +276,14 @@ enum Command {
         /// Ngày tính số liệu (mặc định hôm nay), dùng để tính đơn quá hạn
         #[arg(long, env = "DANVAN_TODAY")]
         today: Option<String>,
+        /// Dòng theo đơn vị nào: old = đơn vị như ngày cuối kỳ (mặc định; kỳ
+        /// trước sắp xếp theo đơn vị cũ, kỳ có sắp xếp theo đơn vị mới), new =
+        /// đơn vị như hôm nay (kỳ cũ quy về đơn vị mới). Tổng số như nhau.
+        #[arg(long, value_name = "old|new", conflicts_with = "as_of")]
+        units: Option<String>,
+        /// Dòng theo đơn vị như ngày này (ví dụ 01/07/2025)
+        #[arg(long, value_name = "NGÀY")]
+        as_of: Option<String>,
     },
     /// Việc đến hạn: đơn quá hạn hoặc sắp đến hạn, nhiệm vụ chưa báo cáo, hộ lâu chưa vận động
     Due {
@@ -720,14 +731,18 @@ fn run(cli: Cli) -> Result<()> {
             }
             return Ok(());
         }
-        Command::Units { json } => {
+        Command::Units { on, json } => {
             // Before `init`, show the bundled sample the node would start with.
             let units = if dir.join(danvan_node::UNITS_FILE).exists() {
                 Node::open(&dir)?.units().clone()
             } else {
                 danvan_model::UnitTree::sample()
             };
-            output::print_units(&units, json);
+            let day = match on {
+                Some(d) => danvan_model::parse_date(&d)?,
+                None => danvan_node::today(),
+            };
+            output::print_units(&units, day, json);
             return Ok(());
         }
         _ => {}
@@ -863,6 +878,8 @@ fn run(cli: Cli) -> Result<()> {
             out,
             force,
             today: day,
+            units,
+            as_of,
         } => {
             if let Some(path) = &out {
                 danvan_node::check_out_path(path, force)?;
@@ -881,7 +898,15 @@ fn run(cli: Cli) -> Result<()> {
                     .unwrap_or(danvan_report::Format::Markdown),
                 (None, None) => danvan_report::Format::Markdown,
             };
-            let report = node.report(unit.as_deref(), period, today)?;
+            let view = match (units.as_deref().map(str::trim), as_of) {
+                (_, Some(d)) => danvan_report::UnitView::AsOf(danvan_model::parse_date(&d)?),
+                (None | Some("old"), None) => danvan_report::UnitView::PeriodEnd,
+                (Some("new"), None) => danvan_report::UnitView::AsOf(today),
+                (Some(other), None) => bail!(
+                    "--units {other:?} không rõ: old (đơn vị như ngày cuối kỳ) hoặc new (đơn vị hiện nay)"
+                ),
+            };
+            let report = node.report_by(unit.as_deref(), period, today, view)?;
             let bytes = danvan_report::render(&report, format)?;
             match out {
                 Some(path) => {

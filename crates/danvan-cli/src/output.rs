@@ -360,28 +360,101 @@ pub(crate) fn print_conflicts(all: &[Shown]) {
     println!("Chọn giá trị đúng bằng `danvan edit MÃ --set TRƯỜNG=GIÁ_TRỊ`.");
 }
 
-pub(crate) fn print_units(units: &UnitTree, json: bool) {
+/// The unit tree as it stands on `day`, each former unit with the unit its
+/// records are read under since its end, and every dated change (those not
+/// yet in force marked so).
+pub(crate) fn print_units(all: &UnitTree, day: time::Date, json: bool) {
+    let view = all.as_of(day);
+    let listed: Vec<(usize, &danvan_model::Unit)> = view
+        .render()
+        .into_iter()
+        .filter(|(_, u)| u.exists_on(day))
+        .collect();
+    let mapping = view.mapping();
+    let date = |d: Option<time::Date>| d.map(danvan_model::format_date);
     if json {
-        let list: Vec<serde_json::Value> = units
-            .units()
+        let units: Vec<serde_json::Value> = listed
             .iter()
-            .map(|u| {
+            .map(|(_, u)| {
                 serde_json::json!({
-                    "id": u.id, "name": u.name, "kind": format!("{:?}", u.kind).to_lowercase(),
-                    "parent": u.parent, "group": u.group, "merged_into": u.merged_into
+                    "id": u.id, "name": u.name, "kind": u.kind.code(), "code": u.code,
+                    "parent": u.parent, "group": u.group, "since": date(u.since),
                 })
             })
             .collect();
-        print_json(&serde_json::Value::Array(list));
+        let mapping: Vec<serde_json::Value> = mapping
+            .iter()
+            .map(|(old, new)| {
+                serde_json::json!({
+                    "old": old.id, "old_name": old.name, "new": new.id, "new_name": new.name,
+                    "new_code": new.code, "since": date(old.until),
+                })
+            })
+            .collect();
+        let changes: Vec<serde_json::Value> = all
+            .changes()
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "date": danvan_model::format_date(c.date),
+                    "in_force": c.date <= day,
+                    "text": all.describe_change(c),
+                })
+            })
+            .collect();
+        print_json(&serde_json::json!({
+            "on": danvan_model::format_date(day),
+            "units": units,
+            "mapping": mapping,
+            "changes": changes,
+        }));
         return;
     }
-    for (depth, u) in units.render() {
-        let merged = u
-            .merged_into
+    println!("Cây đơn vị ngày {}:", danvan_model::vi_date(day));
+    for (depth, u) in &listed {
+        let code = u
+            .code
             .as_deref()
-            .map(|m| format!(" (đã sáp nhập vào {})", units.name(m)))
+            .map(|c| format!(" (mã {})", visible(c, false)))
             .unwrap_or_default();
-        println!("{}{} [{}]{}", "  ".repeat(depth), u.name, u.id, merged);
+        println!(
+            "{}{} [{}]{code}",
+            "  ".repeat(*depth),
+            visible(&u.name, false),
+            visible(&u.id, false)
+        );
+    }
+    if !mapping.is_empty() {
+        println!();
+        println!("Đơn vị cũ → đơn vị mới (hồ sơ cũ giữ đơn vị cũ, được đọc dưới đơn vị mới):");
+        for (old, new) in &mapping {
+            let since = old
+                .until
+                .map(|d| format!(", từ ngày {}", danvan_model::vi_date(d)))
+                .unwrap_or_default();
+            println!(
+                "  {} [{}] → {} [{}]{since}",
+                visible(&old.name, false),
+                visible(&old.id, false),
+                visible(&new.name, false),
+                visible(&new.id, false)
+            );
+        }
+    }
+    if !all.changes().is_empty() {
+        println!();
+        println!("Các thay đổi đơn vị:");
+        for change in all.changes() {
+            let pending = if change.date > day {
+                " (chưa có hiệu lực)"
+            } else {
+                ""
+            };
+            println!(
+                "  {}{pending}",
+                visible(&all.describe_change(change), false)
+            );
+        }
     }
 }
 

@@ -53,6 +53,16 @@ pub fn format_date(date: Date) -> String {
     )
 }
 
+/// The day in Vietnam (UTC+7 all year) at an instant given in ms since
+/// 1970: "today" for a caller that read its clock. Pure: the caller passes
+/// the instant.
+pub fn vietnam_day(ms: i64) -> Date {
+    let seconds = ms.div_euclid(1000) + 7 * 3600;
+    time::OffsetDateTime::from_unix_timestamp(seconds)
+        .map(|t| t.date())
+        .unwrap_or(Date::MIN)
+}
+
 /// Parses and re-formats a date: the canonical form of what the user typed.
 pub fn normalize_date(text: &str) -> Result<String, DateError> {
     parse_date(text).map(format_date)
@@ -210,6 +220,15 @@ impl FromStr for Period {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_day_in_vietnam_starts_at_17_utc() {
+        // 2025-06-30 16:59:59 UTC is 23:59:59 in Vietnam; a second later
+        // the merges of 1 July 2025 are in force there.
+        let ms = 1_751_302_799_000;
+        assert_eq!(format_date(vietnam_day(ms)), "2025-06-30");
+        assert_eq!(format_date(vietnam_day(ms + 1000)), "2025-07-01");
+    }
 
     #[test]
     fn dates_in_both_notations() {

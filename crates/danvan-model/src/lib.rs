@@ -17,7 +17,7 @@ mod units;
 pub mod vocab;
 
 pub use admit::{Admitted, DocHeader, admit_change};
-pub use dates::{DateError, Period, format_date, normalize_date, parse_date, vi_date};
+pub use dates::{DateError, Period, format_date, normalize_date, parse_date, vi_date, vietnam_day};
 pub use feed::{ApplyReport, Checkpoint, FeedEntry, Rejection};
 pub use fold::fold;
 pub use identity::{
@@ -35,7 +35,7 @@ pub use records::{
 pub use records::{CHANGE_BYTES_MAX, FIELD_BYTES_MAX, RECORD_BYTES_MAX, check_record_size};
 pub use roster::{
     Denied, DocScope, Invite, Member, ROSTER_BYTES_MAX, ROSTER_KEPT_MAX, ROSTER_MEMBERS_MAX, Role,
-    Roster, RosterError, Scope, SignedRoster, accept_roster, encode_kept,
+    Roster, RosterError, Scope, SignedRoster, accept_roster, accept_successor, encode_kept,
 };
 pub use unit_changes::{
     MergeInto, UNIT_CHANGES_MAX, UNITS_PER_CHANGE_MAX, UnitAction, UnitChange, UnitChangeError,

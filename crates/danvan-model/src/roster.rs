@@ -533,6 +533,21 @@ pub fn accept_roster(
     Ok(roster)
 }
 
+/// [`accept_roster`] in place of the roster `held` (if any): also refuses
+/// one that drops or alters a unit change `held` published
+/// ([`SignedRoster::check_unit_history`]). What a store calls.
+pub fn accept_successor(
+    authority: &NodeId,
+    held: Option<&SignedRoster>,
+    offered: &[u8],
+) -> Result<SignedRoster, RosterError> {
+    let roster = accept_roster(authority, held.map_or(0, SignedRoster::version), offered)?;
+    if let Some(held) = held {
+        roster.check_unit_history(held)?;
+    }
+    Ok(roster)
+}
+
 /// The format byte a roster with this unit tree is encoded with.
 fn format_for(tree: &UnitTree) -> u8 {
     if tree.changes().is_empty() {
@@ -833,6 +848,7 @@ mod tests {
             2,
         );
         assert!(appended.check_unit_history(&v1).is_ok());
+        assert!(accept_successor(&authority.id(), Some(&v1), appended.bytes()).is_ok());
         // Old rosters had no changes: the first ones are an addition.
         let before = SignedRoster::sign(&authority, &roster(vec![hub.clone()])).unwrap();
         assert!(v1.check_unit_history(&before).is_ok());
@@ -844,6 +860,10 @@ mod tests {
         ] {
             let message = offered.check_unit_history(&v1).unwrap_err().to_string();
             assert!(message.contains(words), "{message}");
+            // Signed by the authority and newer, yet refused by a store.
+            assert!(accept_roster(&authority.id(), 1, offered.bytes()).is_ok());
+            let refused = accept_successor(&authority.id(), Some(&v1), offered.bytes());
+            assert!(matches!(refused, Err(RosterError::Invalid(m)) if m.contains(words)));
         }
     }
 

@@ -52,6 +52,12 @@ pub enum UnitError {
     /// A dated change of the file cannot be applied.
     #[error("tệp đơn vị: {0}")]
     Change(#[from] UnitChangeError),
+    /// A unit file offered in place of the one held drops or alters what
+    /// the held one says (records name its units; its changes are published).
+    #[error(
+        "tệp đơn vị mới không giữ nguyên tệp đang dùng: {0}; chỉ được thêm đơn vị và thêm thay đổi sau các thay đổi đã có"
+    )]
+    NotExtension(String),
 }
 
 /// What kind of unit this is.
@@ -265,6 +271,88 @@ impl UnitTree {
             view: Arc::clone(&views[n.saturating_sub(1)]),
             history: Arc::clone(&self.history),
         }
+    }
+
+    /// The units whose records roll up into `id` on some day of
+    /// `[from, to]` (either end open when `None`): the union of
+    /// [`UnitTree::rollup`] over every view in force in that range. So the
+    /// town abolished in 2025 still covers its communes' records, and a
+    /// ward created by a merge covers its former units'.
+    pub fn rollup_between(
+        &self,
+        id: &str,
+        from: Option<Date>,
+        to: Option<Date>,
+    ) -> BTreeSet<String> {
+        let views = &self.history.views;
+        let mut out = BTreeSet::new();
+        for (i, view) in views.iter().enumerate() {
+            // The view is in force from its date to the day before the next.
+            let starts_after_range = matches!((view.date, to), (Some(d), Some(t)) if d > t);
+            let next = views.get(i + 1).and_then(|v| v.date);
+            let ends_before_range = matches!((next, from), (Some(n), Some(f)) if n <= f);
+            if starts_after_range || ends_before_range {
+                continue;
+            }
+            let tree = UnitTree {
+                view: Arc::clone(view),
+                history: Arc::clone(&self.history),
+            };
+            out.extend(tree.rollup(id));
+        }
+        out
+    }
+
+    /// Checks that `self` (a unit file offered in place of `held`'s) only
+    /// adds to it: every unit `held` lists before its changes is listed the
+    /// same way (an official code may be added), and `held`'s changes are
+    /// the first of `self`'s, in order. How the town office loads a
+    /// gazetteer (the sample's units plus the 2025 changes) into a roster
+    /// that has the sample's units.
+    pub fn check_extends(&self, held: &UnitTree) -> Result<(), UnitError> {
+        let base = |tree: &UnitTree| -> Vec<Unit> {
+            tree.history.views[0]
+                .units
+                .iter()
+                .filter(|u| u.since.is_none())
+                .cloned()
+                .collect()
+        };
+        let mine = base(self);
+        for old in base(held) {
+            let Some(new) = mine.iter().find(|u| u.id == old.id) else {
+                return Err(UnitError::NotExtension(format!(
+                    "thiếu đơn vị {:?} ({})",
+                    old.id, old.name
+                )));
+            };
+            let same = new.name == old.name
+                && new.kind == old.kind
+                && new.parent == old.parent
+                && new.group == old.group
+                && new.merged_into == old.merged_into
+                && (old.code.is_none() || new.code == old.code);
+            if !same {
+                return Err(UnitError::NotExtension(format!(
+                    "đơn vị {:?} ({}) được ghi khác đi; đổi tên, chuyển cấp trên hay sáp nhập phải ghi thành thay đổi có ngày hiệu lực",
+                    old.id, old.name
+                )));
+            }
+        }
+        let (old, new) = (held.changes(), self.changes());
+        if let Some(i) = old.iter().zip(new).position(|(a, b)| a != b) {
+            return Err(UnitError::NotExtension(format!(
+                "thay đổi đơn vị thứ {} khác thay đổi đã ban hành",
+                i + 1
+            )));
+        }
+        if new.len() < old.len() {
+            return Err(UnitError::NotExtension(format!(
+                "bỏ mất {} thay đổi đã ban hành",
+                old.len() - new.len()
+            )));
+        }
+        Ok(())
     }
 
     /// The newest view: every change applied.
@@ -551,6 +639,59 @@ mod tests {
                 (&unit.name, unit.kind, &unit.parent, &unit.group)
             );
         }
+    }
+
+    #[test]
+    fn the_gazetteer_extends_the_sample_and_roll_ups_span_views() {
+        let sample = UnitTree::sample();
+        let gazetteer = UnitTree::duc_pho_2025();
+        assert_eq!(gazetteer.check_extends(&sample), Ok(()));
+        assert_eq!(gazetteer.check_extends(&gazetteer), Ok(()));
+        // The sample drops the province's official code the gazetteer
+        // published, and a file of the province alone drops the town.
+        let message = sample.check_extends(&gazetteer).unwrap_err().to_string();
+        assert!(
+            message.contains("\"quang-ngai\" (Tỉnh Quảng Ngãi) được ghi khác"),
+            "{message}"
+        );
+        let province = UnitTree::from_toml(
+            "[[unit]]\nid='quang-ngai'\nname='Tỉnh Quảng Ngãi'\nkind='province'\n",
+        )
+        .unwrap();
+        let message = province.check_extends(&sample).unwrap_err().to_string();
+        assert!(message.contains("thiếu đơn vị \"duc-pho\""), "{message}");
+        let renamed = UnitTree::from_toml(
+            &SAMPLE_UNITS_TOML.replace("name = \"Phường Phổ Minh\"", "name = \"Phường X\""),
+        )
+        .unwrap();
+        let message = renamed.check_extends(&sample).unwrap_err().to_string();
+        assert!(
+            message.contains("\"pho-minh\" (Phường Phổ Minh) được ghi khác"),
+            "{message}"
+        );
+        let altered = UnitTree::from_toml(
+            &DUC_PHO_2025_UNITS_TOML.replace("code = \"21439\"", "code = \"21440\""),
+        )
+        .unwrap();
+        let message = altered.check_extends(&gazetteer).unwrap_err().to_string();
+        assert!(message.contains("thay đổi đơn vị thứ 1 khác"), "{message}");
+
+        let day = |t: &str| parse_date(t).unwrap();
+        // The abolished town covers its communes while it existed.
+        let town = gazetteer.rollup_between("duc-pho", None, None);
+        assert!(town.contains("pho-minh") && town.contains("duc-pho-ubnd"));
+        assert!(!gazetteer.rollup("duc-pho").contains("pho-minh"));
+        let after = gazetteer.rollup_between("duc-pho", Some(day("2025-07-01")), None);
+        assert!(!after.contains("pho-minh"));
+        let before = gazetteer.rollup_between("phuong-duc-pho", None, Some(day("2025-06-30")));
+        assert_eq!(before, ["phuong-duc-pho".to_string()].into());
+        let spanning = gazetteer.rollup_between(
+            "phuong-duc-pho",
+            Some(day("2025-01-01")),
+            Some(day("2025-12-31")),
+        );
+        assert_eq!(spanning, gazetteer.rollup("phuong-duc-pho"));
+        assert_eq!(spanning.len(), 6);
     }
 
     #[test]

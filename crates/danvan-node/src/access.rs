@@ -81,7 +81,7 @@ impl Node {
         Ok(key)
     }
 
-    fn install_signed(
+    pub(crate) fn install_signed(
         &mut self,
         authority: &NodeKey,
         roster: &Roster,
@@ -97,7 +97,7 @@ impl Node {
         Ok(self.store().roster()?)
     }
 
-    fn next_roster(&self) -> Result<(NodeKey, Roster), NodeError> {
+    pub(crate) fn next_roster(&self) -> Result<(NodeKey, Roster), NodeError> {
         let key = self.authority_key()?;
         let held = self.roster()?.ok_or(NodeError::NoRoster)?;
         let mut roster = held.roster().clone();
@@ -259,7 +259,8 @@ impl Node {
     }
 
     /// Refuses, before anything is made, a record this node may not write
-    /// under the roster (the peers would refuse it anyway).
+    /// under the roster, its units as they stand today (the peers would
+    /// refuse it anyway).
     pub fn check_write(
         &self,
         kind: &str,
@@ -270,7 +271,7 @@ impl Node {
             return Ok(());
         };
         roster
-            .check_write(
+            .check_write_on(
                 &self.id(),
                 &[0; 32],
                 &DocScope {
@@ -278,6 +279,7 @@ impl Node {
                     unit,
                     project,
                 },
+                danvan_store::today(),
             )
             .map_err(NodeError::Denied)
     }

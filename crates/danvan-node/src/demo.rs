@@ -565,6 +565,18 @@ impl DemoTown {
             m.node
                 .with(|n| n.trust_add(&hub_id, Some(&addr), Some("Trạm văn phòng thị xã")))??;
         }
+        // The town applies the 2025 reform (the Đức Phổ gazetteer): the
+        // report page then shows a past period by the old units or the new.
+        let reform = hub.with(|n| {
+            n.roster_load_units_text(danvan_model::DUC_PHO_2025_UNITS_TOML.to_string())
+        })??;
+        if let Some(reform) = reform {
+            let _ = writeln!(
+                summary,
+                "\nThị xã áp dụng sắp xếp đơn vị hành chính ngày 1/7/2025 (danh sách thành viên phiên bản {}): 15 xã, phường thành 5.",
+                reform.roster.version()
+            );
+        }
         let today = (time::OffsetDateTime::now_utc() + time::Duration::hours(7)).date();
         this_week(&members, today)?;
         sync_all(&members, hub_sync_addr).await?;

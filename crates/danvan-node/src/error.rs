@@ -85,6 +85,10 @@ pub enum NodeError {
     /// An operation that needs a roster, on a store that holds none.
     #[error("kho này chưa có danh sách thành viên")]
     NoRoster,
+    /// A unit change asked for with a missing or unreadable value (the
+    /// replay's own refusals are [`NodeError::Unit`]).
+    #[error("thay đổi đơn vị không hợp lệ: {0}; danh sách thành viên không đổi")]
+    UnitChangeInput(String),
     /// `bundle export --for` on a store that holds no roster.
     #[error("--for cần danh sách thành viên: nút này chưa thuộc thị xã nào")]
     ExportForWithoutRoster,
@@ -348,6 +352,7 @@ impl NodeError {
             | NodeError::DocId(_)
             | NodeError::ExportForWithoutRoster
             | NodeError::NoRoster
+            | NodeError::UnitChangeInput(_)
             | NodeError::Revoked(_)
             | NodeError::AlreadyRevoked(_)
             | NodeError::RevokeHub

@@ -17,6 +17,7 @@ mod report;
 mod service;
 mod sync;
 mod transfer;
+mod units;
 
 pub use access::{AUTHORITY_KEY_FILE, MemberSpec};
 pub use browse::{
@@ -42,3 +43,9 @@ pub use service::{
 };
 pub use sync::{REFUSED_LISTED_MAX, RefusedChange, SESSIONS_MAX, SharedNode, SyncSummary};
 pub use transfer::{check_out_path, parse_parcel, write_atomic};
+pub use units::{UNIT_FILE_BYTES_MAX, UnitChangeDraft, UnitChangeRequest, UnitChangesSigned};
+
+/// Today in Vietnam by this machine's clock: the day scopes are judged on.
+pub fn today() -> time::Date {
+    danvan_store::today()
+}

@@ -525,10 +525,11 @@ impl Node {
         Ok(self.store.list(filter)?)
     }
 
-    /// The unit ids a `--unit` filter covers: the unit, its subtree and merged units.
+    /// The unit ids a `--unit` filter covers: the unit, its subtree and
+    /// merged units, in every view of the unit tree (see
+    /// [`Node::unit_filter_in`] for one period).
     pub fn unit_filter(&self, unit: &str) -> Result<Vec<String>, NodeError> {
-        self.units.require(unit)?;
-        Ok(self.units.rollup(unit).into_iter().collect())
+        self.unit_filter_in(unit, None)
     }
 
     /// Who changed what, in causal order.

@@ -52,14 +52,19 @@ impl Replica for StoreReplica<'_> {
         limit: usize,
     ) -> Result<(Vec<FeedEntry>, u64), ReplicaError> {
         // Read scope is enforced here, by the sender, with the newest roster
-        // held: a peer is never offered what it may not read.
+        // held and the unit changes in force today: a peer is never offered
+        // what it may not read.
         let scope = match self.store.roster().map_err(err)? {
-            Some(roster) => Some(roster.scope(&peer.node).ok_or_else(|| {
-                ReplicaError::new(format!(
-                    "nút {} không còn trong danh sách thành viên",
-                    peer.node.short()
-                ))
-            })?),
+            Some(roster) => Some(
+                roster
+                    .scope_on(&peer.node, danvan_store::today())
+                    .ok_or_else(|| {
+                        ReplicaError::new(format!(
+                            "nút {} không còn trong danh sách thành viên",
+                            peer.node.short()
+                        ))
+                    })?,
+            ),
             None => None,
         };
         self.store

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use danvan_model::{Kind, Period, Record, Task, UnitKind, fold, format_date};
-use danvan_report::{DueList, DueRequest, Report, ReportRequest};
+use danvan_report::{DueList, DueRequest, Report, ReportRequest, UnitView};
 use danvan_store::ListFilter;
 use serde::Serialize;
 use time::Date;
@@ -123,23 +123,39 @@ impl Node {
     }
 
     /// The report of a unit (default: this node's) for a period, with
-    /// figures as of `today`.
+    /// figures as of `today`, its rows by the units as they stood at the
+    /// period's end.
     pub fn report(
         &self,
         unit: Option<&str>,
         period: Period,
         today: Date,
     ) -> Result<Report, NodeError> {
+        self.report_by(unit, period, today, UnitView::PeriodEnd)
+    }
+
+    /// [`Node::report`] with its rows by the units of `view`: a period
+    /// before a merge by the old units ([`UnitView::PeriodEnd`]) or mapped
+    /// to the units of a later day ([`UnitView::AsOf`]). The totals are the
+    /// same either way.
+    pub fn report_by(
+        &self,
+        unit: Option<&str>,
+        period: Period,
+        today: Date,
+        view: UnitView,
+    ) -> Result<Report, NodeError> {
         let unit = unit.unwrap_or(self.unit()).to_string();
-        let units = self.unit_filter(&unit)?;
+        let units = self.units_read_on(&unit, view.day(&period))?;
         let records = self.report_records(&units, Some(&period))?;
-        Ok(danvan_report::build_report(
+        Ok(danvan_report::build_report_by(
             &ReportRequest {
                 units: self.units(),
                 unit: &unit,
                 period,
                 today,
             },
+            view,
             &records,
         )?)
     }
@@ -153,7 +169,8 @@ impl Node {
         stale_days: i64,
     ) -> Result<DueList, NodeError> {
         let unit = unit.unwrap_or(self.unit()).to_string();
-        let units = self.unit_filter(&unit)?;
+        // What is due today is due at the units of today.
+        let units = self.units_read_on(&unit, today)?;
         let records = self.report_records(&units, None)?;
         Ok(danvan_report::due(
             &DueRequest {

@@ -567,23 +567,22 @@ impl Node {
     /// Turns a query as typed into the store's filter.
     pub fn list_filter(&self, query: &ListQuery) -> Result<ListFilter, NodeError> {
         let text = |v: &Option<String>| v.as_deref().and_then(non_empty).map(str::to_string);
+        let period = text(&query.period)
+            .map(|p| p.parse::<danvan_model::Period>())
+            .transpose()?;
         Ok(ListFilter {
             kind: text(&query.kind)
                 .map(|k| Kind::parse(&k).map(|k| k.code().to_string()))
                 .transpose()?,
             units: text(&query.unit)
-                .map(|u| self.unit_filter(&u))
+                .map(|u| self.unit_filter_in(&u, period.as_ref()))
                 .transpose()?,
-            period: text(&query.period)
-                .map(|p| {
-                    p.parse::<danvan_model::Period>().map(|p| {
-                        (
-                            danvan_model::format_date(p.start),
-                            danvan_model::format_date(p.end),
-                        )
-                    })
-                })
-                .transpose()?,
+            period: period.map(|p| {
+                (
+                    danvan_model::format_date(p.start),
+                    danvan_model::format_date(p.end),
+                )
+            }),
             status: text(&query.status),
             project: text(&query.project),
             words: text(&query.search)

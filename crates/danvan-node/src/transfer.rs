@@ -391,7 +391,7 @@ impl Node {
             Some(node) => {
                 let roster = self.roster()?.ok_or(NodeError::ExportForWithoutRoster)?;
                 let scope = roster
-                    .scope(node)
+                    .scope_on(node, danvan_store::today())
                     .ok_or_else(|| NodeError::NoScope(node.short()))?;
                 let mut changes = Vec::new();
                 let mut since = 0;

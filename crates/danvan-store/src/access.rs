@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use danvan_model::{ChangeError, DocId, NodeId, SignedRoster, accept_roster};
+use danvan_model::{ChangeError, DocId, NodeId, SignedRoster, accept_successor};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
@@ -159,7 +159,9 @@ impl Store {
             ));
         };
         let held = self.roster_version()?;
-        let roster = match accept_roster(&authority, held, bytes) {
+        // A newer roster may only add unit changes to those published.
+        let held_roster = self.roster()?;
+        let roster = match accept_successor(&authority, held_roster.as_deref(), bytes) {
             Ok(r) => Arc::new(r),
             Err(e) => {
                 let reason = e.to_string();

@@ -53,6 +53,8 @@ impl Store {
     ) -> Result<ApplyReport, StoreError> {
         let roster = self.roster()?;
         let own = self.own_scope()?;
+        // Both checks resolve units through the changes in force today.
+        let today = crate::today();
         let tx = self.conn.transaction()?;
         let mut report = ApplyReport::default();
         let mut seen = HashSet::new();
@@ -79,7 +81,7 @@ impl Store {
                             admit_change(&automerge, header.as_ref(), signed, &parsed, |scope| {
                                 if let Some(roster) = &roster {
                                     roster
-                                        .check_write(&signed.author, &signed.hash, scope)
+                                        .check_write_on(&signed.author, &signed.hash, scope, today)
                                         .map_err(|d| ChangeError::Denied(d.to_string()))?;
                                 }
                                 match &own {

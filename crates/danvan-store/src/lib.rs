@@ -76,6 +76,13 @@ fn file_identity(path: &Path) -> Result<String, StoreError> {
     }
 }
 
+/// Today in Vietnam by this machine's clock: the day the roster's scopes
+/// are judged on (the unit changes in force then). A clock set wrong moves
+/// only when a dated unit change starts to count, never what a change says.
+pub fn today() -> time::Date {
+    danvan_model::vietnam_day(access::now_ms())
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -268,11 +275,12 @@ impl Store {
         self.me = Some(me);
     }
 
-    /// What this node may read, per the roster held (`None`: no roster, or
-    /// this node is not in it).
+    /// What this node may read today, per the roster held (`None`: no
+    /// roster, or this node is not in it): its units resolved through the
+    /// unit changes in force today ([`today`]).
     pub fn own_scope(&self) -> Result<Option<Scope>, StoreError> {
         Ok(match (self.roster()?, self.me) {
-            (Some(roster), Some(me)) => roster.scope(&me),
+            (Some(roster), Some(me)) => roster.scope_on(&me, today()),
             _ => None,
         })
     }

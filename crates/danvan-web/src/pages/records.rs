@@ -110,7 +110,7 @@ async fn list(
         let units = if query.unit.is_empty() {
             None
         } else {
-            Some(n.unit_filter(&query.unit)?)
+            Some(n.unit_filter_in(&query.unit, period.as_ref())?)
         };
         let filter = ListFilter {
             kind: kind.clone(),

@@ -9,7 +9,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use danvan_model::Period;
-use danvan_report::Format;
+use danvan_report::{Format, UnitView};
 use maud::{Markup, PreEscaped, html};
 use serde::Deserialize;
 
@@ -25,6 +25,9 @@ pub(crate) struct ReportQuery {
     period: String,
     #[serde(default)]
     unit: String,
+    /// Rows by the units of: "" the period's end, "new" today.
+    #[serde(default)]
+    units: String,
 }
 
 impl ReportQuery {
@@ -40,6 +43,17 @@ impl ReportQuery {
     fn unit(&self) -> Option<&str> {
         (!self.unit.is_empty()).then_some(self.unit.as_str())
     }
+
+    /// Which units the rows are: those of the period's end, or of today.
+    fn view(&self) -> Result<UnitView, WebError> {
+        match self.units.as_str() {
+            "" | "old" => Ok(UnitView::PeriodEnd),
+            "new" => Ok(UnitView::AsOf(view::today_vn())),
+            other => Err(WebError::BadRequest(format!(
+                "cách chia đơn vị {other:?} không rõ (old hoặc new)"
+            ))),
+        }
+    }
 }
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -54,8 +68,9 @@ async fn show(
     Query(q): Query<ReportQuery>,
 ) -> Result<Markup, WebError> {
     let period = q.period()?;
+    let unit_view = q.view()?;
     let (report, units, own_unit) = state.call(|n| {
-        let report = n.report(q.unit(), period, view::today_vn())?;
+        let report = n.report_by(q.unit(), period, view::today_vn(), unit_view)?;
         Ok((report, n.units().clone(), n.unit().to_string()))
     })?;
     let html_bytes = danvan_report::render(&report, Format::Html)
@@ -67,7 +82,11 @@ async fn show(
     if !choices.iter().any(|(c, _)| *c == code) {
         choices.insert(0, (code.clone(), period.label_vi()));
     }
-    let query = format!("period={code}&unit={unit}");
+    let by_new = unit_view != UnitView::PeriodEnd;
+    let query = format!(
+        "period={code}&unit={unit}{}",
+        if by_new { "&units=new" } else { "" }
+    );
     Ok(page(
         &ctx,
         Nav::Report,
@@ -86,6 +105,12 @@ async fn show(
                         @for (depth, u) in units.render() {
                             option value=(u.id) selected[u.id == unit] { (" ".repeat(depth * 2)) (u.name) }
                         }
+                    }
+                }
+                label { "Theo đơn vị"
+                    select name="units" {
+                        option value="old" selected[!by_new] { "Như ngày cuối kỳ" }
+                        option value="new" selected[by_new] { "Hiện nay (sau sắp xếp)" }
                     }
                 }
                 button type="submit" { "Xem báo cáo" }
@@ -132,9 +157,10 @@ async fn download(
         return Err(WebError::NotFound(format));
     }
     let period = q.period()?;
+    let unit_view = q.view()?;
     let (report, unit) = state.call(|n| {
         Ok((
-            n.report(q.unit(), period, view::today_vn())?,
+            n.report_by(q.unit(), period, view::today_vn(), unit_view)?,
             q.unit().unwrap_or(n.unit()).to_string(),
         ))
     })?;
