@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 
-use crate::harness::Dv;
+use crate::harness::{self, Dv};
 
 /// How long a wait for the page may take by default. Generous because the
 /// CI machine is small and shared; a passing test waits only as long as the
@@ -390,8 +390,7 @@ impl WebServer {
             }
         }
         let Some(mut addr) = web else {
-            let _ = child.kill();
-            let _ = child.wait();
+            harness::stop(&mut child);
             panic!("danvan did not print the web app's address");
         };
         // The rest of the output is read and dropped, so a chatty server
@@ -417,8 +416,7 @@ impl WebServer {
 
     /// Stops the server (to use the data directory from the CLI again).
     pub(crate) fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        harness::stop(&mut self.child);
     }
 }
 

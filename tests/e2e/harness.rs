@@ -1,7 +1,7 @@
 //! Running the real `danvan` binary against temporary data directories.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -104,6 +104,13 @@ pub(crate) fn poll_until(limit: Duration, mut condition: impl FnMut() -> bool) -
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Kills a child process and reaps it; it may have ended already, so
+/// neither step can fail a test.
+pub(crate) fn stop(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// [`poll_until`], panicking with `what` when the condition never held.

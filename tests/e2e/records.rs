@@ -169,27 +169,29 @@ fn every_kind_can_be_added_edited_listed_shown_and_exported() {
     got.sort();
     assert_eq!(got, expected);
 
-    // Filtered by kind, unit, period, status, text.
-    assert_eq!(
-        ids(&dv.json(&["list", "--kind", "petition"])),
-        vec![petition.clone()]
-    );
-    assert_eq!(
-        ids(&dv.json(&["list", "--unit", "duc-pho", "--kind", "task"])),
-        vec![task.clone()]
-    );
-    assert!(ids(&dv.json(&["list", "--unit", "pho-thuan"])).is_empty());
-    let h2 = ids(&dv.json(&["list", "--period", "2023-H2", "--kind", "activity"]));
-    assert_eq!(h2, vec![activity.clone()]);
-    assert!(ids(&dv.json(&["list", "--period", "2023-H1", "--kind", "activity"])).is_empty());
-    assert_eq!(
-        ids(&dv.json(&["list", "--period", "2023-Q3", "--kind", "progress"])),
-        vec![progress.clone()]
-    );
-    assert_eq!(
-        ids(&dv.json(&["list", "--status", "dong-y"])),
-        vec![household.clone()]
-    );
+    // Filtered by kind, unit, period, status, text: the ids each list finds.
+    let filters: [(&[&str], Vec<&String>); 10] = [
+        (&["--kind", "petition"], vec![&petition]),
+        (&["--unit", "duc-pho", "--kind", "task"], vec![&task]),
+        (&["--unit", "pho-thuan"], vec![]),
+        (
+            &["--period", "2023-H2", "--kind", "activity"],
+            vec![&activity],
+        ),
+        (&["--period", "2023-H1", "--kind", "activity"], vec![]),
+        (
+            &["--period", "2023-Q3", "--kind", "progress"],
+            vec![&progress],
+        ),
+        (&["--status", "dong-y"], vec![&household]),
+        (&["--search", "dan van kheo"], vec![&model]),
+        (&["--search", "DOI THOAI bi thu"], vec![&activity]),
+        (&["--search", "Nguyễn Thị Hoa"], vec![&household]),
+    ];
+    for (filter, expected) in filters {
+        let listed = ids(&dv.json(&[&["list"][..], filter].concat()));
+        assert_eq!(listed.iter().collect::<Vec<_>>(), expected, "{filter:?}");
+    }
     assert_eq!(
         ids(&dv.json(&["list", "--search", "dan van kheo"])),
         vec![model.clone()]

@@ -92,6 +92,22 @@ fn records(dv: &Dv) -> BTreeMap<String, serde_json::Value> {
         .collect()
 }
 
+/// Every record of `before` is in `after`, unchanged (`what` names them
+/// in the failure).
+fn assert_kept(
+    before: &BTreeMap<String, serde_json::Value>,
+    after: &BTreeMap<String, serde_json::Value>,
+    what: &str,
+) {
+    for (id, record) in before {
+        assert_eq!(
+            after.get(id),
+            Some(record),
+            "{what} {id} changed or vanished"
+        );
+    }
+}
+
 /// `check --json` passes; returns the record count.
 fn checked(dv: &Dv) -> u64 {
     let c = dv.json(&["check"]);
@@ -254,13 +270,7 @@ fn recording_on_a_full_disk_fails_clearly_and_loses_nothing() {
     // work goes on.
     checked(&dv);
     let after = records(&dv);
-    for (id, record) in &before {
-        assert_eq!(
-            after.get(id),
-            Some(record),
-            "record {id} changed or vanished"
-        );
-    }
+    assert_kept(&before, &after, "record");
     for id in &acked {
         assert!(
             after.contains_key(id),
@@ -313,13 +323,7 @@ fn a_sync_onto_a_full_disk_fails_clearly_and_resumes() {
 
     let kept = checked(&node) as usize;
     let now = records(&node);
-    for (id, record) in &own {
-        assert_eq!(
-            now.get(id),
-            Some(record),
-            "own record {id} changed or vanished"
-        );
-    }
+    assert_kept(&own, &now, "own record");
     let pulled = kept - own.len();
     assert!(
         pulled < HOUSEHOLDS,

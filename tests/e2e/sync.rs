@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::harness::{Dv, poll_until, without_danvan_env};
+use crate::harness::{self, Dv, poll_until, without_danvan_env};
 
 /// A `danvan serve` process, killed on drop.
 pub(crate) struct Server {
@@ -22,8 +22,7 @@ impl Server {
     }
 
     pub(crate) fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        harness::stop(&mut self.child);
     }
 }
 
@@ -85,6 +84,27 @@ pub(crate) fn trust(a: &Dv, b: &Dv, addr: Option<SocketAddr>) {
     a.ok(&args);
 }
 
+/// `hub` serving sync to `nodes`, each trusting the other.
+fn serve_to(hub: &Dv, nodes: &[&Dv]) -> Server {
+    for node in nodes {
+        trust(hub, node, None);
+    }
+    let server = Server::start(hub, &[]);
+    for node in nodes {
+        trust(node, hub, Some(server.addr));
+    }
+    server
+}
+
+/// `danvan ARGS` in `dv`, started in the background, its output discarded.
+fn spawn_quiet(dv: &Dv, args: &[&str]) -> Child {
+    dv.command(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 fn record_ids(dv: &Dv, kind: &str) -> Vec<String> {
     let mut ids: Vec<String> = dv
         .json(&["list", "--kind", kind])
@@ -108,13 +128,7 @@ fn records_travel_through_the_hub_and_laptops_sync_directly() {
         .iter()
         .map(|u| Dv::init(u))
         .collect();
-    for c in &communes {
-        trust(&hub, c, None);
-    }
-    let server = Server::start(&hub, &[]);
-    for c in &communes {
-        trust(c, &hub, Some(server.addr));
-    }
+    let server = serve_to(&hub, &communes.iter().collect::<Vec<_>>());
     let task = hub.task(
         "1.5",
         "Tổ chức đối thoại trực tiếp",
@@ -190,18 +204,11 @@ fn an_unknown_key_is_refused_in_both_directions() {
     let server = Server::start(&hub, &[]);
     // The hub does not know the stranger.
     trust(&stranger, &hub, None);
-    let out = stranger.run(&["sync", &server.addr.to_string()]);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("từ chối"), "{err}");
+    let addr = server.addr.to_string();
+    stranger.fails(&["sync", &addr], "từ chối");
     // The stranger does not know the hub (the hub knows it).
-    let out = other.run(&["sync", &server.addr.to_string()]);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("không có trong danh sách tin cậy") && err.contains(&node_id(&hub)),
-        "{err}"
-    );
+    let err = other.fails(&["sync", &addr], "không có trong danh sách tin cậy");
+    assert!(err.contains(&node_id(&hub)), "{err}");
     assert!(other.json(&["list"]).as_array().unwrap().is_empty());
 }
 
@@ -210,11 +217,7 @@ fn live_mode_delivers_new_records_without_a_new_command() {
     let hub = Dv::init("duc-pho");
     let a = Dv::init("pho-minh");
     let b = Dv::init("pho-an");
-    trust(&hub, &a, None);
-    trust(&hub, &b, None);
-    let server = Server::start(&hub, &[]);
-    trust(&a, &hub, Some(server.addr));
-    trust(&b, &hub, Some(server.addr));
+    let server = serve_to(&hub, &[&a, &b]);
     // A record A holds before its live session starts reaches the hub when
     // the session's first round is done: from then on the session is live.
     let first = a.activity(
@@ -222,12 +225,7 @@ fn live_mode_delivers_new_records_without_a_new_command() {
         "2023-08-19",
         "Tiếp công dân trước phiên liên tục",
     );
-    let mut live = a
-        .command(&["sync", &server.addr.to_string(), "--live"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut live = spawn_quiet(&a, &["sync", &server.addr.to_string(), "--live"]);
     let started = poll_until(Duration::from_secs(20), || {
         record_ids(&hub, "activity").contains(&first)
     });
@@ -284,30 +282,20 @@ fn an_interrupted_sync_resumes_and_resends_at_most_the_batch_in_flight() {
     let source = Dv::init("pho-minh");
     let total = 6000;
     households_csv_import(&source, total as usize);
-    trust(&hub, &source, None);
-    let mut server = Server::start(&hub, &[]);
-    trust(&source, &hub, Some(server.addr));
+    let mut server = serve_to(&hub, &[&source]);
     sync(&source, server.addr);
 
     // A new laptop pulls everything; it is killed mid-transfer, then resumes.
     let mut wait_ms = 300u64;
     for attempt in 0..8 {
         let laptop = Dv::init("pho-minh");
-        trust(&hub, &laptop, None);
         // A hub started after the trust knows the laptop at once (a running
         // one would take up to a second to re-read its trust list).
         server.kill();
-        server = Server::start(&hub, &[]);
-        trust(&laptop, &hub, Some(server.addr));
-        let mut child = laptop
-            .command(&["sync", &server.addr.to_string(), "--json"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        server = serve_to(&hub, &[&laptop]);
+        let mut child = spawn_quiet(&laptop, &["sync", &server.addr.to_string(), "--json"]);
         std::thread::sleep(Duration::from_millis(wait_ms));
-        let _ = child.kill();
-        let _ = child.wait();
+        harness::stop(&mut child);
         let before = laptop.json(&["check"]);
         assert_eq!(before["ok"], true, "{before}");
         let had = before["changes"].as_u64().unwrap();

@@ -58,27 +58,21 @@ fn search_without_diacritics_finds_the_model_and_a_name_needs_every_word() {
     browser.goto(&web.url("/ho-so"));
     browser.fill("input[name=q]", "dan van kheo");
     browser.click("form.filters button[type=submit]");
-    browser.wait_for("#result-count");
     // Both hold the three words; the one with them side by side is first.
-    assert_eq!(
-        browser.count("#records tbody tr"),
-        2,
-        "{}",
-        browser.source()
-    );
-    let first = browser.attr("#records tbody tr:first-child a.record", "href");
-    assert_eq!(first.as_deref(), Some(format!("/ho-so/{model}").as_str()));
+    let first = Some(format!("/ho-so/{model}"));
+    assert_eq!(results(&browser), (2, first), "{}", browser.source());
 
     browser.goto(&web.url("/ho-so?q=nguyen+van+an"));
+    let only = Some(format!("/ho-so/{an}"));
+    assert_eq!(results(&browser), (1, only), "{}", browser.source());
+}
+
+/// Once the results are shown: how many records the list has, and the
+/// record its first row links to.
+fn results(browser: &Browser) -> (usize, Option<String>) {
     browser.wait_for("#result-count");
-    assert_eq!(
-        browser.count("#records tbody tr"),
-        1,
-        "{}",
-        browser.source()
-    );
-    let only = browser.attr("#records tbody tr a.record", "href");
-    assert_eq!(only.as_deref(), Some(format!("/ho-so/{an}").as_str()));
+    let first = browser.attr("#records tbody tr:first-child a.record", "href");
+    (browser.count("#records tbody tr"), first)
 }
 
 #[test]

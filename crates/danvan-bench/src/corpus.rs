@@ -39,16 +39,22 @@ const RECORDS_PER_BATCH: usize = 2_000;
 const YEAR_START_MS: i64 = 1_735_689_600_000;
 const DAY_MS: i64 = 86_400_000;
 
+/// Where generated stores are cached: `danvan-bench-cache` next to the
+/// scratch directories (`--dir`, else the system's temporary directory).
+pub(crate) fn cache_dir(options: &Options) -> PathBuf {
+    options
+        .dir
+        .clone()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("danvan-bench-cache")
+}
+
 /// The directory of a generated store of `records` records in the cache
 /// (`danvan-bench-cache` next to the scratch directories), generating it
 /// first if missing. The cache is never modified: copy it with
 /// [`copy_store`] before opening it.
 pub(crate) fn cached_store(options: &Options, records: usize) -> Result<PathBuf, BenchError> {
-    let base = options
-        .dir
-        .clone()
-        .unwrap_or_else(std::env::temp_dir)
-        .join("danvan-bench-cache");
+    let base = cache_dir(options);
     // The store's schema is part of the key: a cache written by an older
     // layout is not reused.
     let dir = base.join(format!(

@@ -353,11 +353,7 @@ const IDS_FILE: &str = "web-records.txt";
 /// The generated store of `sizes.records` records in the cache, generating
 /// it first if missing. The cache is never modified: it is copied.
 fn cached_store(options: &Options, sizes: Sizes) -> Result<WebStore, BenchError> {
-    let base = options
-        .dir
-        .clone()
-        .unwrap_or_else(std::env::temp_dir)
-        .join("danvan-bench-cache");
+    let base = corpus::cache_dir(options);
     let dir = base.join(format!(
         "web-v{WEB_CORPUS_VERSION}-{}-h{}",
         sizes.records, sizes.history_visits

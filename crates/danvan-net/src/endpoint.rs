@@ -450,33 +450,25 @@ impl Connection {
     /// Opens a framed bidirectional stream. The peer's
     /// [`Connection::accept_stream`] sees it when the first frame arrives.
     pub async fn open_stream(&self) -> Result<(FrameSender, FrameReceiver), NetError> {
-        let (send, recv) = self
-            .quic
-            .open_bi()
-            .await
-            .map_err(|e| connection_error(self.context.addr, e))?;
-        Ok(self.framed(send, recv))
+        self.framed(self.quic.open_bi().await)
     }
 
     /// Waits for the peer to open a framed stream.
     pub async fn accept_stream(&self) -> Result<(FrameSender, FrameReceiver), NetError> {
-        let (send, recv) = self
-            .quic
-            .accept_bi()
-            .await
-            .map_err(|e| connection_error(self.context.addr, e))?;
-        Ok(self.framed(send, recv))
+        self.framed(self.quic.accept_bi().await)
     }
 
+    /// Both halves of a stream just opened or accepted, framed, or why the
+    /// connection could not give one.
     fn framed(
         &self,
-        send: quinn::SendStream,
-        recv: quinn::RecvStream,
-    ) -> (FrameSender, FrameReceiver) {
-        (
+        stream: Result<(quinn::SendStream, quinn::RecvStream), quinn::ConnectionError>,
+    ) -> Result<(FrameSender, FrameReceiver), NetError> {
+        let (send, recv) = stream.map_err(|e| connection_error(self.context.addr, e))?;
+        Ok((
             FrameSender::new(send, self.context.clone()),
             FrameReceiver::new(recv, self.context.clone()),
-        )
+        ))
     }
 
     /// Closes the connection at once with a reason the peer will see. Frames

@@ -42,25 +42,37 @@ fn check_len(len: u64, max: usize) -> Result<usize, NetError> {
     }
 }
 
+/// What both halves of a framed stream have alike: they are made from a
+/// quinn stream and their connection's context, and print only the peer's
+/// address.
+macro_rules! stream_half {
+    ($half:ident, $stream:ty) => {
+        impl $half {
+            pub(crate) fn new(stream: $stream, context: StreamContext) -> Self {
+                $half { stream, context }
+            }
+        }
+
+        impl std::fmt::Debug for $half {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($half))
+                    .field("addr", &self.context.addr)
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+
+stream_half!(FrameSender, quinn::SendStream);
+stream_half!(FrameReceiver, quinn::RecvStream);
+
 /// The sending half of a framed stream.
 pub struct FrameSender {
     stream: quinn::SendStream,
     context: StreamContext,
 }
 
-impl std::fmt::Debug for FrameSender {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FrameSender")
-            .field("addr", &self.context.addr)
-            .finish_non_exhaustive()
-    }
-}
-
 impl FrameSender {
-    pub(crate) fn new(stream: quinn::SendStream, context: StreamContext) -> Self {
-        FrameSender { stream, context }
-    }
-
     /// Sends one frame. A frame longer than `frame_bytes_max` is refused here,
     /// before anything is written, since the peer would refuse it anyway.
     pub async fn send(&mut self, frame: &[u8]) -> Result<(), NetError> {
@@ -112,19 +124,7 @@ pub struct FrameReceiver {
     context: StreamContext,
 }
 
-impl std::fmt::Debug for FrameReceiver {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FrameReceiver")
-            .field("addr", &self.context.addr)
-            .finish_non_exhaustive()
-    }
-}
-
 impl FrameReceiver {
-    pub(crate) fn new(stream: quinn::RecvStream, context: StreamContext) -> Self {
-        FrameReceiver { stream, context }
-    }
-
     /// Receives the next frame, or `None` when the peer finished the stream
     /// cleanly between frames. A stream that ends inside a frame, a lost
     /// connection and an oversized length prefix are errors.

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use danvan_model::{NodeId, NodeKey};
 
-use crate::{Backoff, Connection, Endpoint, NetConfig, NetError, TrustFn, cert};
+use crate::{
+    Backoff, Connection, Endpoint, FrameReceiver, FrameSender, NetConfig, NetError, TrustFn, cert,
+};
 
 /// Any test that has to wait longer than this is hanging.
 const HANG: Duration = Duration::from_secs(10);
@@ -106,72 +108,110 @@ async fn trusted_nodes_exchange_frames_both_ways() {
     assert!(dialed.stats().udp_tx.bytes > sent);
 }
 
-/// Checks that a refused handshake fails on both sides, with the errors
-/// naming the refused node.
-fn check_refused(
-    dialed: Result<Connection, NetError>,
-    accepted: Result<Connection, NetError>,
-    dialer_error: impl Fn(&NetError) -> bool,
-    acceptor_error: impl Fn(&NetError) -> bool,
-    refused: NodeId,
-) {
-    let dialed = dialed.expect_err("dialer must fail");
-    let accepted = accepted.expect_err("acceptor must fail");
-    assert!(dialer_error(&dialed), "dialer: {dialed:?}");
-    assert!(acceptor_error(&accepted), "acceptor: {accepted:?}");
-    for error in [dialed, accepted] {
-        let message = error.to_string();
-        assert!(message.contains(&refused.to_string()), "{message}");
+/// How a handshake from `client` to `server` ends, as [`outcome`] says it.
+async fn handshake_outcome(
+    client: &Endpoint,
+    server: &Endpoint,
+    expected: Option<NodeId>,
+) -> String {
+    let (dialed, accepted) = handshake(client, server, expected).await;
+    outcome(&dialed, &accepted)
+}
+
+/// A stream `dialed` opened and wrote raw bytes on, bypassing the framing
+/// (a hostile or broken sender), and the framed stream `accepted` sees.
+struct RawStream {
+    raw: quinn::SendStream,
+    _raw_recv: quinn::RecvStream,
+    _to_client: FrameSender,
+    from_client: FrameReceiver,
+}
+
+/// Opens a raw stream, writes `bytes` (then finishes it if `finish`), and
+/// accepts it on the other side.
+async fn raw_stream(
+    dialed: &Connection,
+    accepted: &Connection,
+    bytes: &[&[u8]],
+    finish: bool,
+) -> RawStream {
+    let (mut raw, _raw_recv) = dialed.quic().open_bi().await.unwrap();
+    for part in bytes {
+        raw.write_all(part).await.unwrap();
+    }
+    if finish {
+        raw.finish().unwrap();
+    }
+    let (_to_client, from_client) = within(accepted.accept_stream()).await.unwrap();
+    RawStream {
+        raw,
+        _raw_recv,
+        _to_client,
+        from_client,
     }
 }
 
-#[tokio::test]
-async fn server_refuses_a_client_it_does_not_trust() {
-    let (a, b) = (key(1), key(2));
-    let client = endpoint(&a, trusting(&[b.id()]), NetConfig::default());
-    let server = endpoint(&b, trusting(&[key(3).id()]), NetConfig::default());
-    let (dialed, accepted) = handshake(&client, &server, Some(b.id())).await;
-    check_refused(
-        dialed,
-        accepted,
-        |e| matches!(e, NetError::RefusedByPeer { us, .. } if *us == a.id()),
-        |e| matches!(e, NetError::Untrusted { peer, .. } if *peer == a.id()),
-        a.id(),
-    );
+/// How a handshake ended on each side, as the tests compare it ("the
+/// dialer's | the acceptor's"), naming the test keys by their seed.
+fn outcome(
+    dialed: &Result<Connection, NetError>,
+    accepted: &Result<Connection, NetError>,
+) -> String {
+    let seed = |id: &NodeId| (1..=3).find(|&seed| key(seed).id() == *id).unwrap_or(0);
+    let side = |result: &Result<Connection, NetError>| match result {
+        Ok(_) => "connected".to_string(),
+        Err(NetError::RefusedByPeer { us, .. }) => format!("refused-by-peer {}", seed(us)),
+        Err(NetError::Untrusted { peer, .. }) => format!("untrusted {}", seed(peer)),
+        Err(NetError::UnexpectedPeer {
+            expected, actual, ..
+        }) => format!("unexpected {} for {}", seed(actual), seed(expected)),
+        Err(NetError::PeerBusy { .. }) => "peer-busy".to_string(),
+        Err(NetError::TooManyConnections {
+            connections_max, ..
+        }) => format!("too-many-connections {connections_max}"),
+        Err(other) => format!("{other:?}"),
+    };
+    format!("{} | {}", side(dialed), side(accepted))
 }
 
-#[tokio::test]
-async fn client_refuses_a_server_it_does_not_trust() {
-    let (a, b) = (key(1), key(2));
-    let client = endpoint(&a, trusting(&[key(3).id()]), NetConfig::default());
-    let server = endpoint(&b, trusting(&[a.id()]), NetConfig::default());
-    let (dialed, accepted) = handshake(&client, &server, None).await;
-    check_refused(
-        dialed,
-        accepted,
-        |e| matches!(e, NetError::Untrusted { peer, .. } if *peer == b.id()),
-        |e| matches!(e, NetError::RefusedByPeer { us, .. } if *us == b.id()),
-        b.id(),
-    );
-}
+/// Whom the client trusts, whom the server trusts, the node dialed, how the
+/// handshake ends ([`outcome`]) and the node both errors name, keys by seed.
+type RefusalCase = (&'static [u8], &'static [u8], Option<u8>, &'static str, u8);
 
+/// A handshake with a node that is not trusted, or not the one dialed, fails
+/// on both sides, each error naming the refused node.
 #[tokio::test]
-async fn client_refuses_a_trusted_server_that_is_not_the_one_dialed() {
-    let (a, b, c) = (key(1), key(2), key(3));
-    let trust = trusting(&[a.id(), b.id(), c.id()]);
-    let client = endpoint(&a, trust.clone(), NetConfig::default());
-    let server = endpoint(&b, trust, NetConfig::default());
-    let (dialed, accepted) = handshake(&client, &server, Some(c.id())).await;
-    check_refused(
-        dialed,
-        accepted,
-        |e| {
-            matches!(e, NetError::UnexpectedPeer { expected, actual, .. }
-                if *expected == c.id() && *actual == b.id())
-        },
-        |e| matches!(e, NetError::RefusedByPeer { us, .. } if *us == b.id()),
-        b.id(),
-    );
+async fn untrusted_and_unexpected_peers_are_refused_on_both_sides() {
+    // The client's key is seed 1, the server's 2.
+    let cases: [RefusalCase; 3] = [
+        // The server does not trust the client.
+        (&[2], &[3], Some(2), "refused-by-peer 1 | untrusted 1", 1),
+        // The client does not trust the server.
+        (&[3], &[1], None, "untrusted 2 | refused-by-peer 2", 2),
+        // The server is trusted but is not the node dialed.
+        (
+            &[1, 2, 3],
+            &[1, 2, 3],
+            Some(3),
+            "unexpected 2 for 3 | refused-by-peer 2",
+            2,
+        ),
+    ];
+    for (client_trusts, server_trusts, dialed, expected, refused) in cases {
+        let trust =
+            |seeds: &[u8]| trusting(&seeds.iter().map(|&s| key(s).id()).collect::<Vec<_>>());
+        let client = endpoint(&key(1), trust(client_trusts), NetConfig::default());
+        let server = endpoint(&key(2), trust(server_trusts), NetConfig::default());
+        let (dialer, acceptor) = handshake(&client, &server, dialed.map(|s| key(s).id())).await;
+        assert_eq!(outcome(&dialer, &acceptor), expected);
+        for error in [dialer.unwrap_err(), acceptor.unwrap_err()] {
+            let message = error.to_string();
+            assert!(
+                message.contains(&key(refused).id().to_string()),
+                "{message}"
+            );
+        }
+    }
 }
 
 #[tokio::test]
@@ -185,19 +225,14 @@ async fn trust_is_asked_again_at_every_connection() {
     let client = endpoint(&a, trusting(&[b.id()]), NetConfig::default());
     let server = endpoint(&b, trust, NetConfig::default());
     let (dialed, accepted) = handshake(&client, &server, None).await;
-    assert!(dialed.is_ok() && accepted.is_ok());
+    assert_eq!(outcome(&dialed, &accepted), "connected | connected");
 
     // Revoking the client refuses its next connection, even from the same
     // endpoint that was just let in.
     allowed.lock().unwrap().remove(&a.id());
-    let (dialed, accepted) = handshake(&client, &server, None).await;
-    assert!(
-        matches!(dialed, Err(NetError::RefusedByPeer { .. })),
-        "{dialed:?}"
-    );
-    assert!(
-        matches!(accepted, Err(NetError::Untrusted { .. })),
-        "{accepted:?}"
+    assert_eq!(
+        handshake_outcome(&client, &server, None).await,
+        "refused-by-peer 1 | untrusted 1"
     );
 }
 
@@ -263,26 +298,22 @@ async fn an_oversized_length_prefix_is_refused_before_reading_a_body() {
     // A hostile peer announces 4 GiB and sends nothing more. The receiver
     // must answer from the prefix alone: were it to allocate and read the
     // body, it would wait forever and this test would time out.
-    let (mut raw, _raw_recv) = dialed.quic().open_bi().await.unwrap();
-    raw.write_all(&u32::MAX.to_be_bytes()).await.unwrap();
-    let (_to_client, mut from_client) = within(accepted.accept_stream()).await.unwrap();
-    let received = within(from_client.recv()).await;
+    let mut stream = raw_stream(&dialed, &accepted, &[&u32::MAX.to_be_bytes()], false).await;
+    let received = within(stream.from_client.recv()).await;
     assert!(
         matches!(received, Err(NetError::FrameTooLarge { len, max: 1024 }) if len == u64::from(u32::MAX)),
         "{received:?}"
     );
     // The receiver stopped the stream, so the hostile sender learns it too.
-    let stopped = within(raw.stopped()).await;
+    let stopped = within(stream.raw.stopped()).await;
     assert_eq!(
         stopped.unwrap(),
         Some(quinn::VarInt::from_u32(crate::frame::STOP_FRAME_TOO_LARGE))
     );
 
     // One byte over the limit is refused the same way.
-    let (mut raw, _raw_recv) = dialed.quic().open_bi().await.unwrap();
-    raw.write_all(&1025u32.to_be_bytes()).await.unwrap();
-    let (_to_client, mut from_client) = within(accepted.accept_stream()).await.unwrap();
-    let received = within(from_client.recv()).await;
+    let mut stream = raw_stream(&dialed, &accepted, &[&1025u32.to_be_bytes()], false).await;
+    let received = within(stream.from_client.recv()).await;
     assert!(
         matches!(received, Err(NetError::FrameTooLarge { len: 1025, .. })),
         "{received:?}"
@@ -313,12 +344,10 @@ async fn a_frame_of_exactly_the_default_maximum_passes() {
 #[tokio::test]
 async fn a_connection_closed_mid_frame_is_an_error_not_a_hang() {
     let (_client, _server, dialed, accepted) = pair(NetConfig::default()).await;
-    let (mut raw, _raw_recv) = dialed.quic().open_bi().await.unwrap();
-    raw.write_all(&1000u32.to_be_bytes()).await.unwrap();
-    raw.write_all(&[7; 10]).await.unwrap();
-    let (_to_client, mut from_client) = within(accepted.accept_stream()).await.unwrap();
+    let body_start: &[&[u8]] = &[&1000u32.to_be_bytes(), &[7; 10]];
+    let mut stream = raw_stream(&dialed, &accepted, body_start, false).await;
     dialed.close("mất điện");
-    let received = within(from_client.recv()).await;
+    let received = within(stream.from_client.recv()).await;
     assert!(
         matches!(&received, Err(NetError::ConnectionLost { reason, .. }) if reason.contains("mất điện")),
         "{received:?}"
@@ -328,56 +357,34 @@ async fn a_connection_closed_mid_frame_is_an_error_not_a_hang() {
 #[tokio::test]
 async fn a_stream_finished_mid_frame_is_truncated_not_a_clean_end() {
     let (_client, _server, dialed, accepted) = pair(NetConfig::default()).await;
-    // Ends inside the body.
-    let (mut raw, _raw_recv) = dialed.quic().open_bi().await.unwrap();
-    raw.write_all(&1000u32.to_be_bytes()).await.unwrap();
-    raw.write_all(&[7; 10]).await.unwrap();
-    raw.finish().unwrap();
-    let (_to_client, mut from_client) = within(accepted.accept_stream()).await.unwrap();
-    let received = within(from_client.recv()).await;
-    assert!(
-        matches!(received, Err(NetError::Truncated { .. })),
-        "{received:?}"
-    );
-    // Ends inside the length prefix.
-    let (mut raw, _raw_recv) = dialed.quic().open_bi().await.unwrap();
-    raw.write_all(&[0, 0]).await.unwrap();
-    raw.finish().unwrap();
-    let (_to_client, mut from_client) = within(accepted.accept_stream()).await.unwrap();
-    let received = within(from_client.recv()).await;
-    assert!(
-        matches!(received, Err(NetError::Truncated { .. })),
-        "{received:?}"
-    );
+    let inside_the_body: &[&[u8]] = &[&1000u32.to_be_bytes(), &[7; 10]];
+    let inside_the_length_prefix: &[&[u8]] = &[&[0, 0]];
+    for bytes in [inside_the_body, inside_the_length_prefix] {
+        let mut stream = raw_stream(&dialed, &accepted, bytes, true).await;
+        let received = within(stream.from_client.recv()).await;
+        assert!(
+            matches!(received, Err(NetError::Truncated { .. })),
+            "{received:?}"
+        );
+    }
 }
 
 #[tokio::test]
 async fn connections_beyond_the_limit_are_refused() {
+    let (a, b, c) = (key(1), key(2), key(3));
     let config = NetConfig {
         connections_max: 1,
         ..NetConfig::default()
     };
-    let (a, b, c) = (key(1), key(2), key(3));
     let trust = trusting(&[a.id(), b.id(), c.id()]);
     let server = endpoint(&b, trust.clone(), config);
     let first = endpoint(&a, trust.clone(), NetConfig::default());
     let second = endpoint(&c, trust, NetConfig::default());
     let (dialed, accepted) = handshake(&first, &server, None).await;
     let (_kept_dialed, _kept_accepted) = (dialed.unwrap(), accepted.unwrap());
-    let (dialed, accepted) = handshake(&second, &server, None).await;
-    assert!(
-        matches!(dialed, Err(NetError::PeerBusy { .. })),
-        "{dialed:?}"
-    );
-    assert!(
-        matches!(
-            accepted,
-            Err(NetError::TooManyConnections {
-                connections_max: 1,
-                ..
-            })
-        ),
-        "{accepted:?}"
+    assert_eq!(
+        handshake_outcome(&second, &server, None).await,
+        "peer-busy | too-many-connections 1"
     );
 }
 

@@ -711,6 +711,7 @@ fn diff_fields(before: &serde_json::Value, after: &serde_json::Value) -> Vec<Fie
 #[cfg(test)]
 mod tests {
     use super::*;
+    use danvan_testkit::TempDir;
 
     fn words(q: &str) -> Vec<String> {
         query_words(q)
@@ -780,25 +781,6 @@ mod tests {
         );
     }
 
-    /// A data directory under the system's temporary directory, removed on drop.
-    struct TempDir(std::path::PathBuf);
-
-    impl TempDir {
-        fn new(tag: &str) -> TempDir {
-            let bytes: [u8; 8] = crate::random_bytes();
-            let name: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-            let path = std::env::temp_dir().join(format!("danvan-browse-{tag}-{name}"));
-            std::fs::create_dir_all(&path).expect("temporary directory");
-            TempDir(path)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
     fn model(node: &Node, name: &str) -> Record {
         Record::Model(danvan_model::Model {
             header: node.new_header(Kind::Model, None, None).expect("header"),
@@ -809,6 +791,22 @@ mod tests {
         })
     }
 
+    /// Two machines of the town, "Máy A" and "Máy B", A trusting B; their
+    /// data directories are named `prefix` + a/b and live as long as the
+    /// first value.
+    fn machines_a_and_b(prefix: &str) -> ((TempDir, TempDir), Node, Node) {
+        let dirs = (
+            TempDir::new(&format!("browse-{prefix}a")),
+            TempDir::new(&format!("browse-{prefix}b")),
+        );
+        let mut a = Node::init(dirs.0.path(), "duc-pho", Some("Máy A"), None).expect("init a");
+        let b = Node::init(dirs.1.path(), "duc-pho", Some("Máy B"), None).expect("init b");
+        a.store_mut()
+            .trust(&b.id(), None, Some("Máy B"), 0)
+            .expect("trust");
+        (dirs, a, b)
+    }
+
     fn exchange(from: &Node, to: &mut Node) {
         let changes = from.all_changes().expect("changes");
         let report = to.import_changes(&changes).expect("import");
@@ -817,12 +815,7 @@ mod tests {
 
     #[test]
     fn history_names_machines_and_conflicts_name_who_set_each_value() {
-        let (da, db) = (TempDir::new("a"), TempDir::new("b"));
-        let mut a = Node::init(&da.0, "duc-pho", Some("Máy A"), None).expect("init a");
-        let mut b = Node::init(&db.0, "duc-pho", Some("Máy B"), None).expect("init b");
-        a.store_mut()
-            .trust(&b.id(), None, Some("Máy B"), 0)
-            .expect("trust");
+        let (_dirs, mut a, mut b) = machines_a_and_b("");
         let id = a
             .add(&model(&a, "Dân vận khéo thôn 1"))
             .expect("add")
@@ -907,12 +900,7 @@ mod tests {
 
     #[test]
     fn a_long_household_history_equals_the_whole_record_comparison() {
-        let (da, db) = (TempDir::new("long-a"), TempDir::new("long-b"));
-        let mut a = Node::init(&da.0, "duc-pho", Some("Máy A"), None).expect("init a");
-        let mut b = Node::init(&db.0, "duc-pho", Some("Máy B"), None).expect("init b");
-        a.store_mut()
-            .trust(&b.id(), None, Some("Máy B"), 0)
-            .expect("trust");
+        let (_dirs, mut a, mut b) = machines_a_and_b("long-");
         let household = Record::Household(danvan_model::Household {
             header: a
                 .new_header(
@@ -1004,8 +992,8 @@ mod tests {
 
     #[test]
     fn the_search_index_follows_edits_and_a_rebuild() {
-        let d = TempDir::new("fts");
-        let mut n = Node::init(&d.0, "duc-pho", None, None).expect("init");
+        let d = TempDir::new("browse-fts");
+        let mut n = Node::init(d.path(), "duc-pho", None, None).expect("init");
         let id = n
             .add(&model(&n, "Mô hình Dân vận khéo thôn Tân An"))
             .expect("add")
@@ -1030,8 +1018,8 @@ mod tests {
 
     #[test]
     fn browsing_pages_and_ranks_and_counts_the_period() {
-        let d = TempDir::new("list");
-        let mut n = Node::init(&d.0, "duc-pho", None, None).expect("init");
+        let d = TempDir::new("browse-list");
+        let mut n = Node::init(d.path(), "duc-pho", None, None).expect("init");
         let mut records = Vec::new();
         for i in 0..5 {
             records.push(model(&n, &format!("Mô hình số {i}")));

@@ -74,27 +74,11 @@ impl Fixtures {
     fn new() -> Fixtures {
         let keys = Keys::new();
         let officer = Writer::new(&keys.officer);
-        let (base_doc, base) = officer.create(&activity(header(
-            Kind::Activity,
-            doc_id(BASE_DOC),
-            UNIT,
-            None,
-            &keys.officer.id(),
-        )));
-        let (_, valid) = officer.create(&activity(header(
-            Kind::Activity,
-            doc_id(2),
-            UNIT,
-            None,
-            &keys.officer.id(),
-        )));
-        let (_, kept) = Writer::new(&keys.revoked).create(&activity(header(
-            Kind::Activity,
-            doc_id(3),
-            UNIT,
-            None,
-            &keys.revoked.id(),
-        )));
+        let (base_doc, base) =
+            officer.create_own(activity, Kind::Activity, doc_id(BASE_DOC), UNIT, None);
+        let (_, valid) = officer.create_own(activity, Kind::Activity, doc_id(2), UNIT, None);
+        let (_, kept) =
+            Writer::new(&keys.revoked).create_own(activity, Kind::Activity, doc_id(3), UNIT, None);
         let v1 = signed_roster(&keys, 1, &[]);
         let v2 = signed_roster(&keys, 2, &[kept.hash]);
         Fixtures {
@@ -351,13 +335,7 @@ fn change_forgeries(fx: &Fixtures) -> Vec<Forgery> {
     // A second header at the root, concurrent with the creation (the same
     // officer from another store, so the change has no dependencies).
     let concurrent = Writer::other_epoch(&k.officer)
-        .create(&activity(header(
-            Kind::Activity,
-            doc_id(BASE_DOC),
-            OTHER_UNIT,
-            None,
-            &officer_id,
-        )))
+        .create_own(activity, Kind::Activity, doc_id(BASE_DOC), OTHER_UNIT, None)
         .1;
     out.push(one(
         "header-concurrent-at-root",

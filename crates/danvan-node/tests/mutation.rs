@@ -27,6 +27,13 @@ use common::*;
 
 const SEED: u64 = 0x00da_4a40_5eed;
 
+/// The seed of one test (the run's seed with the test's own `stream` bits
+/// flipped, so the tests draw different sequences) and its generator.
+fn seeded(stream: u64) -> (u64, Rng) {
+    let seed = seed() ^ stream;
+    (seed, Rng(seed))
+}
+
 fn seed() -> u64 {
     std::env::var("DANVAN_MUTATION_SEED")
         .ok()
@@ -58,36 +65,18 @@ fn valid_changes(keys: &Keys) -> Vec<SignedChange> {
     let mut out = Vec::new();
 
     let d = doc_id(1);
-    let (mut am, c) = officer.create(&activity(header(
-        Kind::Activity,
-        d,
-        UNIT,
-        None,
-        &keys.officer.id(),
-    )));
+    let (mut am, c) = officer.create_own(activity, Kind::Activity, d, UNIT, None);
     out.push(c);
     out.push(officer.edit(d, &mut am, put("title", "Đối thoại với hộ dân thôn 3")));
     out.push(officer.edit(d, &mut am, put("attendance", 55_i64)));
 
     let d = doc_id(2);
-    let (mut am, c) = officer.create(&petition(header(
-        Kind::Petition,
-        d,
-        UNIT,
-        None,
-        &keys.officer.id(),
-    )));
+    let (mut am, c) = officer.create_own(petition, Kind::Petition, d, UNIT, None);
     out.push(c);
     out.push(officer.edit(d, &mut am, put("status", vocab::PETITION_IN_PROGRESS)));
 
     let d = doc_id(3);
-    let (mut am, c) = field.create(&household(header(
-        Kind::Household,
-        d,
-        UNIT,
-        Some(PROJECT),
-        &keys.field.id(),
-    )));
+    let (mut am, c) = field.create_own(household, Kind::Household, d, UNIT, Some(PROJECT));
     out.push(c);
     let node = keys.field.id().to_string();
     let visit = Visit {
@@ -112,13 +101,7 @@ fn valid_changes(keys: &Keys) -> Vec<SignedChange> {
     }));
 
     let d = doc_id(4);
-    let (mut am, c) = town.create(&task(header(
-        Kind::Task,
-        d,
-        TOWN,
-        None,
-        &keys.town_writer.id(),
-    )));
+    let (mut am, c) = town.create_own(task, Kind::Task, d, TOWN, None);
     out.push(c);
     out.push(town.edit(d, &mut am, put("due", "2024-03-31")));
     out
@@ -283,8 +266,7 @@ fn reason_class(e: &ChangeError) -> &'static str {
 #[test]
 fn mutated_changes_are_refused() {
     let started = Instant::now();
-    let seed = seed();
-    let mut rng = Rng(seed);
+    let (seed, mut rng) = seeded(0);
     let keys = Keys::new();
     let signers = [
         &keys.officer,
@@ -300,15 +282,19 @@ fn mutated_changes_are_refused() {
     }
     let roster = signed_roster(&keys, 1, &[]);
     let tmp = TempDir::new("mutation");
+    // The receiving node, in its own data directory `name`.
+    let victim = |name: &str| {
+        node(
+            &tmp.sub(name),
+            &keys.victim,
+            UNIT,
+            &keys.authority.id(),
+            roster.bytes(),
+        )
+    };
 
     // The un-mutated changes are all stored.
-    let mut store = node(
-        &tmp.sub("all"),
-        &keys.victim,
-        UNIT,
-        &keys.authority.id(),
-        roster.bytes(),
-    );
+    let mut store = victim("all");
     let report = store
         .store_mut()
         .apply_changes(None, &originals, None)
@@ -351,13 +337,7 @@ fn mutated_changes_are_refused() {
     // repeated hash would be skipped as already seen).
     let mut by_store = 0;
     for (&i, mutants) in &passed_verify {
-        let mut node = node(
-            &tmp.sub(&format!("before-{i}")),
-            &keys.victim,
-            UNIT,
-            &keys.authority.id(),
-            roster.bytes(),
-        );
+        let mut node = victim(&format!("before-{i}"));
         let prefix = node
             .store_mut()
             .apply_changes(None, &originals[..i], None)
@@ -455,8 +435,7 @@ fn mutate_bytes(rng: &mut Rng, bytes: &[u8], other: &[u8]) -> (Vec<u8>, String) 
 #[test]
 fn mutated_rosters_are_refused() {
     let started = Instant::now();
-    let seed = seed() ^ 0x0f;
-    let mut rng = Rng(seed);
+    let (seed, mut rng) = seeded(0x0f);
     let keys = Keys::new();
     let authority = keys.authority.id();
     let originals: Vec<Vec<u8>> = (1..=3)
@@ -530,8 +509,7 @@ fn canonical(text: &str) -> String {
 #[test]
 fn mutated_invites_are_refused() {
     let started = Instant::now();
-    let seed = seed() ^ 0xf0;
-    let mut rng = Rng(seed);
+    let (seed, mut rng) = seeded(0xf0);
     let keys = Keys::new();
     let invites: Vec<Invite> = ["10.0.0.5:7700", "[fd00::17]:7700", "192.168.1.20:65535"]
         .iter()

@@ -436,8 +436,7 @@ pub fn decode_message(bytes: &[u8]) -> Result<Message, WireError> {
     if kind == KIND_ABORT {
         // Like Hello, Abort never changes layout: a peer refusing our version
         // must still be able to tell us why.
-        let len = r.count("độ dài lý do", ABORT_REASON_BYTES_MAX)?;
-        let reason = String::from_utf8_lossy(r.take(len)?).into_owned();
+        let reason = r.text("độ dài lý do", ABORT_REASON_BYTES_MAX)?;
         r.finish()?;
         return Ok(Message::Abort { reason });
     }
@@ -448,14 +447,7 @@ pub fn decode_message(bytes: &[u8]) -> Result<Message, WireError> {
         KIND_OFFER => {
             let from_seq = r.varint()?;
             let upto_seq = r.varint()?;
-            let count = r.count("số mã băm đề nghị", OFFER_HASHES_MAX)?;
-            if r.rest.len() < count * 32 {
-                return Err(WireError::Truncated);
-            }
-            let mut hashes = Vec::with_capacity(count);
-            for _ in 0..count {
-                hashes.push(r.array()?);
-            }
+            let hashes = r.list("số mã băm đề nghị", OFFER_HASHES_MAX, 32, Reader::array)?;
             Message::Offer {
                 from_seq,
                 upto_seq,
@@ -500,17 +492,19 @@ pub fn decode_message(bytes: &[u8]) -> Result<Message, WireError> {
         },
         KIND_REFUSED if version >= REFUSED_SINCE_VERSION => {
             let upto_seq = r.varint()?;
-            let count = r.count("số thay đổi bị từ chối", OFFER_HASHES_MAX)?;
-            // Each entry takes at least 33 bytes: no allocation beyond the input.
-            if r.rest.len() < count * 33 {
-                return Err(WireError::Truncated);
-            }
-            let mut refused = Vec::with_capacity(count);
-            for _ in 0..count {
-                let hash = r.array()?;
-                let len = r.count("độ dài lý do từ chối", REFUSED_REASON_BYTES_MAX)?;
-                refused.push((hash, String::from_utf8_lossy(r.take(len)?).into_owned()));
-            }
+            // Each entry takes at least 33 bytes: a hash and a length.
+            let refused = r.list(
+                "số thay đổi bị từ chối",
+                OFFER_HASHES_MAX,
+                33,
+                |r| {
+                    let hash = r.array()?;
+                    Ok((
+                        hash,
+                        r.text("độ dài lý do từ chối", REFUSED_REASON_BYTES_MAX)?,
+                    ))
+                },
+            )?;
             Message::Refused { upto_seq, refused }
         }
         other => return Err(WireError::UnknownKind(other)),
@@ -667,6 +661,35 @@ impl<'a> Reader<'a> {
         Ok(value as usize)
     }
 
+    /// A length (at most `bytes_max`) and that many bytes, read as UTF-8
+    /// text (an invalid sequence becomes U+FFFD: the text is only shown).
+    fn text(&mut self, what: &'static str, bytes_max: usize) -> Result<String, WireError> {
+        let len = self.count(what, bytes_max)?;
+        Ok(String::from_utf8_lossy(self.take(len)?).into_owned())
+    }
+
+    /// A count (at most `max`) and that many entries read by `entry`. Each
+    /// entry takes at least `entry_bytes_min` bytes, which is checked before
+    /// anything is reserved, so a lying count allocates nothing beyond the
+    /// input.
+    fn list<T>(
+        &mut self,
+        what: &'static str,
+        max: usize,
+        entry_bytes_min: usize,
+        mut entry: impl FnMut(&mut Self) -> Result<T, WireError>,
+    ) -> Result<Vec<T>, WireError> {
+        let count = self.count(what, max)?;
+        if self.rest.len() < count * entry_bytes_min {
+            return Err(WireError::Truncated);
+        }
+        let mut entries = Vec::with_capacity(count);
+        for _ in 0..count {
+            entries.push(entry(self)?);
+        }
+        Ok(entries)
+    }
+
     fn finish(&self) -> Result<(), WireError> {
         if self.rest.is_empty() {
             Ok(())
@@ -687,29 +710,29 @@ mod tests {
             signature: [3; 64],
             body: vec![4; 300],
         };
-        vec![
-            Message::Hello(Hello {
-                version: 1,
-                min_version: 1,
-                node: NodeId::from_bytes([5; 32]),
-                epoch: [6; 8],
-                latest_seq: 123_456,
-                roster_version: 7,
-                checkpoint: Some(Checkpoint {
-                    epoch: [8; 8],
-                    seq: u64::MAX,
-                }),
-                cold: true,
+        let hello = Hello {
+            version: 1,
+            min_version: 1,
+            node: NodeId::from_bytes([5; 32]),
+            epoch: [6; 8],
+            latest_seq: 123_456,
+            roster_version: 7,
+            checkpoint: Some(Checkpoint {
+                epoch: [8; 8],
+                seq: u64::MAX,
             }),
+            cold: true,
+        };
+        vec![
+            Message::Hello(hello.clone()),
+            // A newer peer's Hello, holding nothing.
             Message::Hello(Hello {
                 version: 3,
-                min_version: 1,
-                node: NodeId::from_bytes([5; 32]),
-                epoch: [6; 8],
                 latest_seq: 0,
                 roster_version: 0,
                 checkpoint: None,
                 cold: false,
+                ..hello
             }),
             Message::Offer {
                 from_seq: 10,

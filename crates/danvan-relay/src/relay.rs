@@ -241,15 +241,33 @@ fn now_us(started: Instant) -> u64 {
 /// A delay line: delivers datagrams at their arrival times, in order.
 /// Arrival times of one direction never go backwards (the link is FIFO), so
 /// sleeping until each in turn is exact.
+/// A datagram that cannot be sent is lost like any other; one that is sent
+/// counts as delivered in `direction`'s figures.
 async fn deliver(
     mut line: mpsc::Receiver<(u64, Vec<u8>)>,
     started: Instant,
-    send: impl Fn(Vec<u8>) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+    to: Destination,
+    stats: Arc<Shared>,
+    direction: fn(&Shared) -> &DirectionStats,
 ) {
     while let Some((at_us, datagram)) = line.recv().await {
         tokio::time::sleep_until((started + Duration::from_micros(at_us)).into()).await;
-        send(datagram).await;
+        let sent = match &to {
+            Destination::Upstream(socket) => socket.send(&datagram).await,
+            Destination::Client(socket, client) => socket.send_to(&datagram, *client).await,
+        };
+        if sent.is_ok() {
+            direction(&stats).delivered(datagram.len());
+        }
     }
+}
+
+/// Where a delay line delivers.
+enum Destination {
+    /// The upstream, through the client's own socket connected to it.
+    Upstream(Arc<UdpSocket>),
+    /// The client, through the listening socket.
+    Client(Arc<UdpSocket>, SocketAddr),
 }
 
 struct Client {
@@ -336,32 +354,14 @@ async fn new_client(
     )));
     let (up_line, up_rx) = mpsc::channel(IN_FLIGHT_MAX);
     let (down_line, down_rx) = mpsc::channel::<(u64, Vec<u8>)>(IN_FLIGHT_MAX);
-    {
-        let up_socket = up_socket.clone();
-        let stats = stats.clone();
-        tasks.spawn(deliver(up_rx, started, move |d| {
-            let up_socket = up_socket.clone();
-            let stats = stats.clone();
-            Box::pin(async move {
-                if up_socket.send(&d).await.is_ok() {
-                    stats.up.delivered(d.len());
-                }
-            })
-        }));
-    }
-    {
-        let socket = socket.clone();
-        let stats = stats.clone();
-        tasks.spawn(deliver(down_rx, started, move |d| {
-            let socket = socket.clone();
-            let stats = stats.clone();
-            Box::pin(async move {
-                if socket.send_to(&d, from).await.is_ok() {
-                    stats.down.delivered(d.len());
-                }
-            })
-        }));
-    }
+    let to_upstream = Destination::Upstream(up_socket.clone());
+    tasks.spawn(deliver(up_rx, started, to_upstream, stats.clone(), |s| {
+        &s.up
+    }));
+    let to_client = Destination::Client(socket.clone(), from);
+    tasks.spawn(deliver(down_rx, started, to_client, stats.clone(), |s| {
+        &s.down
+    }));
     {
         let up_socket = up_socket.clone();
         let link = link.clone();

@@ -9,7 +9,7 @@ use danvan_model::vocab;
 use crate::ReportError;
 use crate::figures::Report;
 use crate::format::{int, pct};
-use crate::tables::{Cell, Layout, PART_I, PART_II, PART_III, Table, layout};
+use crate::tables::{Cell, Layout, PART_I, Table, layout};
 
 /// An output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,13 +158,12 @@ fn markdown(l: &Layout) -> String {
             markdown_table(&mut out, t);
         }
     }
-    let _ = writeln!(out, "## {PART_II}\n");
-    for p in &l.shortcomings {
-        let _ = writeln!(out, "- {}", md_text(p));
-    }
-    let _ = writeln!(out, "\n## {PART_III}\n");
-    for p in &l.solutions {
-        let _ = writeln!(out, "- {}", md_text(p));
+    for (i, (part, sentences)) in l.closing_parts().into_iter().enumerate() {
+        let gap = if i == 0 { "" } else { "\n" };
+        let _ = writeln!(out, "{gap}## {part}\n");
+        for p in sentences {
+            let _ = writeln!(out, "- {}", md_text(p));
+        }
     }
     out
 }
@@ -228,15 +227,12 @@ fn csv(l: &Layout) -> String {
             }
         }
     }
-    out.push('\n');
-    csv_row(&mut out, [PART_II]);
-    for p in &l.shortcomings {
-        csv_row(&mut out, [p.as_str()]);
-    }
-    out.push('\n');
-    csv_row(&mut out, [PART_III]);
-    for p in &l.solutions {
-        csv_row(&mut out, [p.as_str()]);
+    for (part, sentences) in l.closing_parts() {
+        out.push('\n');
+        csv_row(&mut out, [part]);
+        for p in sentences {
+            csv_row(&mut out, [p.as_str()]);
+        }
     }
     out
 }
@@ -472,14 +468,13 @@ fn html(r: &Report, l: &Layout) -> String {
             html_table(&mut out, t);
         }
     }
-    let _ = writeln!(out, "<h2>{PART_II}</h2>\n<ul>");
-    for p in &l.shortcomings {
-        let _ = writeln!(out, "<li>{}</li>", esc(p));
+    for (part, sentences) in l.closing_parts() {
+        let _ = writeln!(out, "<h2>{part}</h2>\n<ul>");
+        for p in sentences {
+            let _ = writeln!(out, "<li>{}</li>", esc(p));
+        }
+        out.push_str("</ul>\n");
     }
-    let _ = writeln!(out, "</ul>\n<h2>{PART_III}</h2>\n<ul>");
-    for p in &l.solutions {
-        let _ = writeln!(out, "<li>{}</li>", esc(p));
-    }
-    out.push_str("</ul>\n</body>\n</html>\n");
+    out.push_str("</body>\n</html>\n");
     out
 }

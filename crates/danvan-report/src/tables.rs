@@ -74,6 +74,13 @@ pub(crate) struct Layout {
     pub(crate) solutions: Vec<String>,
 }
 
+impl Layout {
+    /// Parts II and III: each its heading and its sentences, in order.
+    pub(crate) fn closing_parts(&self) -> [(&'static str, &[String]); 2] {
+        [(PART_II, &self.shortcomings), (PART_III, &self.solutions)]
+    }
+}
+
 pub(crate) const PART_I: &str = "I. KẾT QUẢ ĐẠT ĐƯỢC";
 pub(crate) const PART_II: &str = "II. TỒN TẠI, HẠN CHẾ";
 pub(crate) const PART_III: &str = "III. NHIỆM VỤ, GIẢI PHÁP";

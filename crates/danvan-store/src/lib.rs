@@ -157,6 +157,19 @@ fn signed_from_row(
 }
 
 impl Store {
+    /// The store over an open, migrated connection, holding `lock`; this node
+    /// is not known yet (`set_self`).
+    fn with_connection(conn: Connection, dir: &Path, epoch: [u8; 8], lock: File) -> Store {
+        Store {
+            conn,
+            dir: dir.to_path_buf(),
+            epoch,
+            me: None,
+            roster_cache: RefCell::new(None),
+            _lock: lock,
+        }
+    }
+
     /// Creates a new store in `dir` (created if missing) with a fresh epoch.
     pub fn create(dir: &Path, epoch: [u8; 8]) -> Result<Store, OpenError> {
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
@@ -172,14 +185,7 @@ impl Store {
             "INSERT INTO meta (key, value) VALUES ('epoch', ?1)",
             params![epoch.to_vec()],
         )?;
-        let mut store = Store {
-            conn,
-            dir: dir.to_path_buf(),
-            epoch,
-            me: None,
-            roster_cache: RefCell::new(None),
-            _lock: lock,
-        };
+        let mut store = Store::with_connection(conn, dir, epoch, lock);
         let file = file_identity(&db)?;
         store.set_meta(META_FILE, file.as_bytes())?;
         Ok(store)
@@ -210,14 +216,7 @@ impl Store {
         let epoch: [u8; 8] = epoch
             .try_into()
             .map_err(|_| StoreError::Corrupt("epoch sai độ dài".into()))?;
-        let mut store = Store {
-            conn,
-            dir: dir.to_path_buf(),
-            epoch,
-            me: None,
-            roster_cache: RefCell::new(None),
-            _lock: lock,
-        };
+        let mut store = Store::with_connection(conn, dir, epoch, lock);
         store.detect_copy(&db)?;
         Ok(store)
     }

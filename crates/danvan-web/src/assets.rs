@@ -3,7 +3,7 @@
 
 use axum::Router;
 use axum::http::header;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::server::AppState;
@@ -22,28 +22,22 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route(
             CSS_PATH,
-            get(|| async {
-                (
-                    [
-                        (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-                        (header::CACHE_CONTROL, CACHE),
-                    ],
-                    CSS,
-                )
-                    .into_response()
-            }),
+            get(|| async { asset("text/css; charset=utf-8", CSS) }),
         )
         .route(
             JS_PATH,
-            get(|| async {
-                (
-                    [
-                        (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-                        (header::CACHE_CONTROL, CACHE),
-                    ],
-                    JS,
-                )
-                    .into_response()
-            }),
+            get(|| async { asset("text/javascript; charset=utf-8", JS) }),
         )
+}
+
+/// A compiled-in file, cached for as long as its address lasts.
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, CACHE),
+        ],
+        body,
+    )
+        .into_response()
 }

@@ -42,39 +42,45 @@ fn head(title: &str, with_script: bool) -> Markup {
     }
 }
 
-/// A whole page: `title` in the tab and as the heading, `body` below it.
-pub(crate) fn page(ctx: &Ctx, active: Nav, title: &str, body: Markup) -> Markup {
+/// A whole document: the `<head>` for `title`, then `content` as its body.
+fn document(title: &str, with_script: bool, content: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="vi" {
-            (head(title, true))
-            body {
-                header.top {
-                    a.brand href="/" { "danvan" }
-                    span.where { (ctx.node.label()) }
-                    @if let Some(user) = &ctx.user {
-                        form.logout method="post" action="/dang-xuat" {
-                            (csrf_field(ctx))
-                            span.user { (user) }
-                            button.link type="submit" { "Đăng xuất" }
-                        }
-                    }
-                }
-                nav.main {
-                    @for (nav, href, label) in NAV {
-                        a href=(href) class=[(*nav == active).then_some("active")] { (label) }
-                    }
-                    @if ctx.node.town_office {
-                        a href="/thi-xa" class=[(active == Nav::Town).then_some("active")] { "Thị xã" }
-                    }
-                }
-                main {
-                    h1 { (title) }
-                    (body)
+            (head(title, with_script))
+            body { (content) }
+        }
+    }
+}
+
+/// A whole page: `title` in the tab and as the heading, `body` below it.
+pub(crate) fn page(ctx: &Ctx, active: Nav, title: &str, body: Markup) -> Markup {
+    let content = html! {
+        header.top {
+            a.brand href="/" { "danvan" }
+            span.where { (ctx.node.label()) }
+            @if let Some(user) = &ctx.user {
+                form.logout method="post" action="/dang-xuat" {
+                    (csrf_field(ctx))
+                    span.user { (user) }
+                    button.link type="submit" { "Đăng xuất" }
                 }
             }
         }
-    }
+        nav.main {
+            @for (nav, href, label) in NAV {
+                a href=(href) class=[(*nav == active).then_some("active")] { (label) }
+            }
+            @if ctx.node.town_office {
+                a href="/thi-xa" class=[(active == Nav::Town).then_some("active")] { "Thị xã" }
+            }
+        }
+        main {
+            h1 { (title) }
+            (body)
+        }
+    };
+    document(title, true, content)
 }
 
 /// The hidden field every form carries.
@@ -84,24 +90,14 @@ pub(crate) fn csrf_field(ctx: &Ctx) -> Markup {
 
 /// A page for an error, without navigation state.
 pub(crate) fn error_page(status: StatusCode, message: &str) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="vi" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "Lỗi · danvan" }
-                link rel="stylesheet" href=(CSS_PATH);
-            }
-            body {
-                main {
-                    h1 { "Không thực hiện được" }
-                    p.error role="alert" { (message) }
-                    p.muted { "Mã lỗi HTTP " (status.as_u16()) ". " a href="/" { "Về trang tổng quan" } }
-                }
-            }
+    let content = html! {
+        main {
+            h1 { "Không thực hiện được" }
+            p.error role="alert" { (message) }
+            p.muted { "Mã lỗi HTTP " (status.as_u16()) ". " a href="/" { "Về trang tổng quan" } }
         }
-    }
+    };
+    document("Lỗi", false, content)
 }
 
 /// A notice at the top of a page (after a redirect).
@@ -122,20 +118,15 @@ pub(crate) fn multiline(text: &str) -> Markup {
 /// A page outside the navigation (the login page): the header names this
 /// machine, nothing else is offered until the officer logs in.
 pub(crate) fn bare_page(node: &crate::server::NodeInfo, title: &str, body: Markup) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="vi" {
-            (head(title, false))
-            body {
-                header.top {
-                    span.brand { "danvan" }
-                    span.where { (node.label()) }
-                }
-                main.narrow {
-                    h1 { (title) }
-                    (body)
-                }
-            }
+    let content = html! {
+        header.top {
+            span.brand { "danvan" }
+            span.where { (node.label()) }
         }
-    }
+        main.narrow {
+            h1 { (title) }
+            (body)
+        }
+    };
+    document(title, false, content)
 }

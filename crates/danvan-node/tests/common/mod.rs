@@ -299,6 +299,19 @@ impl<'a> Writer<'a> {
         })
     }
 
+    /// Creates a record this writer signs as its creator: `record` fills in
+    /// the fields of its header (`kind`, document `doc`, `unit`, `project`).
+    pub fn create_own(
+        &self,
+        record: fn(Header) -> Record,
+        kind: Kind,
+        doc: DocId,
+        unit: &str,
+        project: Option<&str>,
+    ) -> (Automerge, SignedChange) {
+        self.create(&record(header(kind, doc, unit, project, &self.key.id())))
+    }
+
     /// Makes the first change of a document `doc` with any content.
     pub fn create_raw(
         &self,

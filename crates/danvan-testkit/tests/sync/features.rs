@@ -28,6 +28,19 @@ fn node_with_records(rng: &mut ChaCha8Rng, records: usize, edits: usize) -> Test
     node
 }
 
+/// Two nodes with records (`(records, edits)` each) drawn from the
+/// generator of `seed`, which is returned for the rest of the test.
+fn two_nodes(
+    seed: u64,
+    (a_records, a_edits): (usize, usize),
+    (b_records, b_edits): (usize, usize),
+) -> (ChaCha8Rng, TestNode, TestNode) {
+    let mut rng = rng(seed);
+    let a = node_with_records(&mut rng, a_records, a_edits);
+    let b = node_with_records(&mut rng, b_records, b_edits);
+    (rng, a, b)
+}
+
 fn add_records(node: &mut TestNode, rng: &mut ChaCha8Rng, records: usize, edits: usize) {
     for _ in 0..records {
         let doc = DocId::from_bytes(rng.r#gen());
@@ -162,9 +175,7 @@ fn cold_sync_then_idle_sync_is_one_round_trip_whatever_the_size() {
 
 #[test]
 fn one_new_change_syncs_in_at_most_three_round_trips() {
-    let mut rng = rng(2);
-    let mut hub = node_with_records(&mut rng, 50, 3);
-    let mut laptop = node_with_records(&mut rng, 5, 2);
+    let (mut rng, mut hub, mut laptop) = two_nodes(2, (50, 3), (5, 2));
     for _ in 0..3 {
         sync(&mut laptop, &mut hub);
     }
@@ -190,9 +201,7 @@ fn one_new_change_syncs_in_at_most_three_round_trips() {
 
 #[test]
 fn both_directions_sync_in_one_session() {
-    let mut rng = rng(3);
-    let mut a = node_with_records(&mut rng, 30, 3);
-    let mut b = node_with_records(&mut rng, 20, 4);
+    let (_, mut a, mut b) = two_nodes(3, (30, 3), (20, 4));
     let synced = sync_with(&mut a, &mut b, small_batches());
     assert_eq!(synced.a.changes_stored, 80);
     assert_eq!(synced.b.changes_stored, 90);
@@ -235,9 +244,7 @@ fn a_cold_node_gets_bodies_inline_within_its_byte_budget() {
 
 #[test]
 fn progress_is_reported_until_the_target() {
-    let mut rng = rng(5);
-    let mut hub = node_with_records(&mut rng, 60, 3);
-    let mut laptop = node_with_records(&mut rng, 1, 1);
+    let (_, mut hub, mut laptop) = two_nodes(5, (60, 3), (1, 1));
     let mut pair = Pair::new(
         &mut laptop,
         &mut hub,
@@ -334,9 +341,7 @@ fn after_hellos<'n>(sender: &'n mut TestNode, receiver: &'n mut TestNode) -> Pai
 /// session ends with an error matching `expected`, that nothing was stored,
 /// that the peer is told why, and that a later session still syncs.
 fn check_hostile(frame: Vec<u8>, after_offer: bool, expected: impl Fn(&ProtoError) -> bool) {
-    let mut rng = rng(7);
-    let mut sender = node_with_records(&mut rng, 5, 2);
-    let mut receiver = node_with_records(&mut rng, 1, 1);
+    let (_, mut sender, mut receiver) = two_nodes(7, (5, 2), (1, 1));
     let before = snapshot(&receiver);
     {
         let mut pair = after_hellos(&mut sender, &mut receiver);
@@ -454,9 +459,7 @@ fn a_body_that_does_not_match_its_wanted_hash_stores_nothing() {
 }
 
 fn a_body_that_does_not_match_stores_nothing(forged: bool) {
-    let mut rng = rng(8);
-    let mut sender = node_with_records(&mut rng, 5, 2);
-    let mut receiver = node_with_records(&mut rng, 1, 1);
+    let (_, mut sender, mut receiver) = two_nodes(8, (5, 2), (1, 1));
     let before = snapshot(&receiver);
     let mut pair = Pair::new(
         &mut sender,
@@ -581,9 +584,7 @@ fn a_forged_change_is_rejected_and_the_rest_of_its_batch_commits() {
 /// hashes, sends back what the hub lost, and receives no body it has.
 #[test]
 fn a_restored_peer_triggers_full_reconciliation_without_loss() {
-    let mut rng = rng(10);
-    let mut hub = node_with_records(&mut rng, 30, 2);
-    let mut laptop = node_with_records(&mut rng, 10, 2);
+    let (mut rng, mut hub, mut laptop) = two_nodes(10, (30, 2), (10, 2));
     sync(&mut laptop, &mut hub);
     let backup = hub.store.clone();
     add_records(&mut hub, &mut rng, 5, 2);
@@ -614,9 +615,7 @@ fn a_restored_peer_triggers_full_reconciliation_without_loss() {
 /// the hub never echoes a node's own changes (the epoch changed).
 #[test]
 fn a_restored_node_gets_back_its_own_lost_changes() {
-    let mut rng = rng(11);
-    let mut hub = node_with_records(&mut rng, 10, 2);
-    let mut laptop = node_with_records(&mut rng, 3, 2);
+    let (mut rng, mut hub, mut laptop) = two_nodes(11, (10, 2), (3, 2));
     sync(&mut laptop, &mut hub);
     let backup = laptop.store.clone();
     add_records(&mut laptop, &mut rng, 4, 3);
@@ -662,9 +661,7 @@ fn pump_direct(
 #[test]
 fn a_newer_peer_still_syncs_and_an_unknown_version_is_refused_clearly() {
     // A peer of the next version that still speaks 1.
-    let mut rng = rng(12);
-    let mut a = node_with_records(&mut rng, 3, 2);
-    let mut b = node_with_records(&mut rng, 3, 2);
+    let (mut rng, mut a, mut b) = two_nodes(12, (3, 2), (3, 2));
     let newer = |frame: &mut Vec<u8>, version: u16, min: u16| {
         frame[0] = version as u8;
         frame[2..4].copy_from_slice(&version.to_le_bytes());
@@ -736,9 +733,7 @@ fn a_hello_from_another_node_than_the_authenticated_one_is_refused() {
 
 #[test]
 fn a_silent_peer_stalls_the_session_after_the_timeout() {
-    let mut rng = rng(14);
-    let mut hub = node_with_records(&mut rng, 20, 2);
-    let mut laptop = node_with_records(&mut rng, 1, 1);
+    let (_, mut hub, mut laptop) = two_nodes(14, (20, 2), (1, 1));
     let config = SessionConfig {
         stall_timeout_ms: 30_000,
         ..small_batches()
@@ -769,9 +764,7 @@ fn a_silent_peer_stalls_the_session_after_the_timeout() {
 /// the same state as without the duplicate.
 #[test]
 fn a_duplicated_frame_changes_nothing() {
-    let mut rng = rng(15);
-    let hub = node_with_records(&mut rng, 20, 2);
-    let laptop = node_with_records(&mut rng, 3, 2);
+    let (_, hub, laptop) = two_nodes(15, (20, 2), (3, 2));
     let config = small_batches();
     let (reference, frames) = {
         let (mut h, mut l) = (hub.clone(), laptop.clone());

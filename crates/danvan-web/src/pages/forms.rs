@@ -23,8 +23,14 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/them", get(index))
         .route("/them/{kind}", get(form).post(submit))
-        .route("/ho-so/{id}/van-dong", get(visit_form).post(visit_submit))
-        .route("/ho-so/{id}/giai-doan", get(stage_form).post(stage_submit))
+        .route(
+            "/ho-so/{id}/van-dong",
+            get(step_form::<true>).post(step_submit::<true>),
+        )
+        .route(
+            "/ho-so/{id}/giai-doan",
+            get(step_form::<false>).post(step_submit::<false>),
+        )
 }
 
 /// A persuasion visit or a stage move, as posted.
@@ -46,64 +52,34 @@ fn household_title(state: &AppState, id: &str) -> Result<String, WebError> {
     Ok(shown.record.summary().title)
 }
 
-async fn visit_form(
+/// The empty visit (`VISIT`) or stage-move form of a household, dated today.
+async fn step_form<const VISIT: bool>(
     ctx: Ctx,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Markup, WebError> {
-    step_form(&ctx, &state, &id, true)
-}
-
-async fn stage_form(
-    ctx: Ctx,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Markup, WebError> {
-    step_form(&ctx, &state, &id, false)
-}
-
-/// The empty visit (`visit`) or stage-move form of a household, dated today.
-fn step_form(ctx: &Ctx, state: &AppState, id: &str, visit: bool) -> Result<Markup, WebError> {
-    let title = household_title(state, id)?;
+    let title = household_title(&state, &id)?;
     let step = HouseholdStep {
         date: crate::fmt::date(&today()),
         ..HouseholdStep::default()
     };
-    Ok(step_page(ctx, id, &title, visit, &step, None))
+    Ok(step_page(&ctx, &id, &title, VISIT, &step, None))
 }
 
-async fn visit_submit(
-    ctx: Ctx,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    Form(step): Form<HouseholdStep>,
-) -> Result<Response, WebError> {
-    step_submit(&ctx, &state, &id, &step, true)
-}
-
-async fn stage_submit(
-    ctx: Ctx,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    Form(step): Form<HouseholdStep>,
-) -> Result<Response, WebError> {
-    step_submit(&ctx, &state, &id, &step, false)
-}
-
-/// Stores a visit (`visit`) or a stage move, then shows the household;
+/// Stores a visit (`VISIT`) or a stage move, then shows the household;
 /// refused, shows its form again with what was typed and the message
 /// beside the field it is about.
-fn step_submit(
-    ctx: &Ctx,
-    state: &AppState,
-    id: &str,
-    step: &HouseholdStep,
-    visit: bool,
+async fn step_submit<const VISIT: bool>(
+    ctx: Ctx,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form(step): Form<HouseholdStep>,
 ) -> Result<Response, WebError> {
     ctx.verify(&step.csrf)?;
-    let title = household_title(state, id)?;
+    let title = household_title(&state, &id)?;
+    let id = id.as_str();
     let stored = state.write(|n| {
-        Ok(if visit {
+        Ok(if VISIT {
             n.household_visit(id, &step.date, &step.by, &step.outcome)
                 .map(|()| "1")
         } else {
@@ -118,7 +94,7 @@ fn step_submit(
         Ok(note) => Redirect::to(&format!("/ho-so/{id}?da-luu={note}")).into_response(),
         Err(e) => (
             axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            step_page(ctx, id, &title, visit, step, Some(&e)),
+            step_page(&ctx, id, &title, VISIT, &step, Some(&e)),
         )
             .into_response(),
     })
