@@ -22,8 +22,14 @@ if [ ! -f "$DANVAN_DATA_DIR/danvan.db" ]; then
     sudo -u danvan /usr/local/bin/danvan --data-dir "$DANVAN_DATA_DIR" init "${authority[@]}" --unit "$unit"
 fi
 install -m 0644 "deploy/danvan-$role.service" /etc/systemd/system/
+# Daily backups with rotation (/var/backups/danvan, newest 14 kept).
+install -d -m 0755 /usr/local/lib/danvan
+install -m 0755 deploy/backup.sh /usr/local/lib/danvan/backup.sh
+install -d -o danvan -g danvan -m 0700 /var/backups/danvan
+install -m 0644 deploy/danvan-backup.service deploy/danvan-backup.timer /etc/systemd/system/
 systemctl daemon-reload
 systemctl enable --now "danvan-$role"
+systemctl enable --now danvan-backup.timer
 echo "Mã nút: $(sudo -u danvan /usr/local/bin/danvan --data-dir "$DANVAN_DATA_DIR" id)"
 if [ "$role" = node ]; then
     echo "Gửi mã nút này cho văn phòng thị xã; khi nhận lời mời, chạy:"

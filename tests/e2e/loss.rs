@@ -31,7 +31,7 @@ fn refused(dv: &Dv, args: &[&str]) -> String {
 }
 
 /// A town hub and a commune officer enrolled in it.
-fn town_and_officer() -> (Dv, Server, Dv) {
+pub(crate) fn town_and_officer() -> (Dv, Server, Dv) {
     let town = Dv::init_with("town", &["--authority", "--unit", "duc-pho"]);
     let hub = Server::start(&town, &[]);
     let minh = Dv::init("pho-minh");

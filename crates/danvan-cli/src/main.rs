@@ -3,6 +3,7 @@
 //! parses arguments, calls `danvan-node`, and prints in Vietnamese (or JSON).
 
 mod access;
+mod backup;
 mod interrupt;
 mod output;
 mod web;
@@ -304,6 +305,27 @@ enum Command {
     },
     /// Kiểm tra toàn vẹn kho dữ liệu
     Check {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sao lưu thư mục dữ liệu vào một tệp (dùng được khi danvan đang chạy)
+    Backup {
+        /// Tệp sao lưu (ví dụ danvan-2026-12-03.dvbak)
+        #[arg(long)]
+        out: PathBuf,
+        /// Ghi đè tệp --out nếu đã có
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Khôi phục thư mục dữ liệu từ tệp sao lưu; kho khôi phục nhận epoch mới
+    Restore {
+        /// Tệp do `danvan backup` tạo
+        file: PathBuf,
+        /// Khôi phục dù thư mục đã có kho (kho cũ được chuyển vào thư mục con, không bị xóa)
+        #[arg(long)]
+        force: bool,
         #[arg(long)]
         json: bool,
     },
@@ -689,6 +711,15 @@ fn run(cli: Cli) -> Result<()> {
         .data_dir
         .clone()
         .unwrap_or_else(danvan_node::default_data_dir);
+    // Neither opens the store: a backup reads it beside a running danvan,
+    // a restore replaces it.
+    match &cli.command {
+        Command::Backup { out, force, json } => return backup::backup(&dir, out, *force, *json),
+        Command::Restore { file, force, json } => {
+            return backup::restore(&dir, file, *force, *json);
+        }
+        _ => {}
+    }
     match cli.command {
         Command::Init {
             unit,
@@ -750,7 +781,11 @@ fn run(cli: Cli) -> Result<()> {
     let net = net_config(cli.idle_timeout_ms);
     let mut node = Node::open(&dir)?;
     match cli.command {
-        Command::Init { .. } | Command::Units { .. } | Command::Demo { .. } => {
+        Command::Init { .. }
+        | Command::Units { .. }
+        | Command::Demo { .. }
+        | Command::Backup { .. }
+        | Command::Restore { .. } => {
             unreachable!("handled above")
         }
         Command::Trust { command } => trust(&mut node, command)?,

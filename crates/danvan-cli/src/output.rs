@@ -458,6 +458,18 @@ pub(crate) fn print_units(all: &UnitTree, day: time::Date, json: bool) {
     }
 }
 
+/// A moment (Unix milliseconds) as an officer reads it: dd/mm/yyyy HH:MM,
+/// Vietnam time (UTC+7).
+pub(crate) fn local_time(ms: i64) -> Option<String> {
+    let t = time::OffsetDateTime::from_unix_timestamp(ms / 1000).ok()? + time::Duration::hours(7);
+    Some(format!(
+        "{} {:02}:{:02}",
+        danvan_model::format_date(t.date()),
+        t.hour(),
+        t.minute()
+    ))
+}
+
 pub(crate) fn print_peers(node: &Node, peers: &[danvan_node::PeerRow]) {
     if peers.is_empty() {
         println!("Chưa đồng bộ với nút nào.");
@@ -476,16 +488,7 @@ pub(crate) fn print_peers(node: &Node, peers: &[danvan_node::PeerRow]) {
     for p in peers {
         let when = p
             .last_sync
-            .and_then(|ms| time::OffsetDateTime::from_unix_timestamp(ms / 1000).ok())
-            .map(|t| {
-                let t = t + time::Duration::hours(7);
-                format!(
-                    "{} {:02}:{:02}",
-                    danvan_model::format_date(t.date()),
-                    t.hour(),
-                    t.minute()
-                )
-            })
+            .and_then(local_time)
             .unwrap_or_else(|| "chưa".into());
         println!(
             "{:<8}  {}  {:<16}  {:>8}  {:>8}  {:>10}  {:>10}  {:>8}",

@@ -45,7 +45,7 @@ impl Node {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        write_private(&dir.join(AUTHORITY_KEY_FILE), &format!("{hex}\n"))?;
+        write_private(&dir.join(AUTHORITY_KEY_FILE), format!("{hex}\n"))?;
         node.store_mut().set_authority(&authority.id())?;
         let units_path = dir.join(crate::node::UNITS_FILE);
         let units = std::fs::read_to_string(&units_path).map_err(crate::error::io(&units_path))?;

@@ -187,6 +187,9 @@ pub enum NodeError {
     /// A kind that CSV import does not take.
     #[error("chỉ nhập được household hoặc activity từ CSV, không phải {0}")]
     CsvKind(&'static str),
+    /// A restore into a data directory that has a store, without `--force`.
+    #[error("thư mục {} đã có kho dữ liệu; không khôi phục đè — thêm --force để khôi phục (kho hiện có được chuyển vào thư mục con truoc-khoi-phuc-…, không bị xóa)", .0.display())]
+    RestoreOver(PathBuf),
     /// An output file that already exists, without `--force`.
     #[error("tệp {} đã có; không ghi đè — chọn tên khác hoặc thêm --force để ghi đè", .0.display())]
     OutExists(PathBuf),
@@ -369,6 +372,7 @@ impl NodeError {
             | NodeError::BadSet(_)
             | NodeError::NotAFile(_)
             | NodeError::OutExists(_)
+            | NodeError::RestoreOver(_)
             | NodeError::NothingToSet
             | NodeError::BadParcel(_)
             | NodeError::NotANumber { .. }
@@ -414,6 +418,7 @@ fn store_exit_code(e: &danvan_store::StoreError) -> i32 {
         | StoreError::ChangeTooLarge { .. }
         | StoreError::Unsendable { .. }
         | StoreError::Io { .. }
+        | StoreError::NotABackup { .. }
         | StoreError::Corrupt(_)
         | StoreError::Sqlite(_) => 1,
     }

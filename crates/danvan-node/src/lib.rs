@@ -6,6 +6,7 @@
 //! own: what goes on the wire is decided in `danvan-proto`.
 
 mod access;
+mod backup;
 mod browse;
 pub mod demo;
 mod error;
@@ -20,6 +21,7 @@ mod transfer;
 mod units;
 
 pub use access::{AUTHORITY_KEY_FILE, MemberSpec};
+pub use backup::{BackupDone, RestoreDone, backup, restore};
 pub use browse::{
     AuthoredConflict, ConflictValue, FieldChange, FieldHistoryEntry, HISTORY_CHANGES_MAX,
     RecordPage, SEARCH_CANDIDATES_MAX, query_words,
@@ -34,7 +36,8 @@ pub use error::{EXIT_INTERRUPTED, EXIT_REFUSED, NodeError, file_error};
 pub use household::StageOutcome;
 pub use intake::{Via, receive_changes};
 pub use node::{
-    HistoryEntry, KEY_FILE, Node, Shown, UNITS_FILE, default_data_dir, now_ms, random_bytes,
+    HistoryEntry, KEY_FILE, Node, Shown, UNITS_FILE, WEB_USERS_FILE, default_data_dir, now_ms,
+    random_bytes,
 };
 pub use report::{ImportedTask, TaskImport, UnassignedTask};
 pub use service::{

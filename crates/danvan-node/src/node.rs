@@ -17,6 +17,8 @@ use crate::error::{NodeError, io};
 pub const KEY_FILE: &str = "node.key";
 /// The unit tree file inside a data directory.
 pub const UNITS_FILE: &str = "units.toml";
+/// The web app's officer accounts inside a data directory (`danvan web user`).
+pub const WEB_USERS_FILE: &str = "web-users.json";
 
 /// Milliseconds since 1970 on this machine's clock. Informational only.
 pub fn now_ms() -> i64 {
@@ -153,7 +155,9 @@ fn data_encoding_hex(text: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-pub(crate) fn write_private(path: &Path, text: &str) -> Result<(), NodeError> {
+/// Creates `path` (never an existing file or a planted link) readable by its
+/// owner only, with `text`, synced; on failure leaves nothing behind.
+pub(crate) fn write_private(path: &Path, text: impl AsRef<[u8]>) -> Result<(), NodeError> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
@@ -163,10 +167,7 @@ pub(crate) fn write_private(path: &Path, text: &str) -> Result<(), NodeError> {
         opts.mode(0o600);
     }
     let mut file = opts.open(path).map_err(io(path))?;
-    if let Err(e) = file
-        .write_all(text.as_bytes())
-        .and_then(|()| file.sync_all())
-    {
+    if let Err(e) = file.write_all(text.as_ref()).and_then(|()| file.sync_all()) {
         // A partial key is no key: leave none behind.
         drop(file);
         let _ = std::fs::remove_file(path);
@@ -197,7 +198,7 @@ impl Node {
         } else {
             let key = NodeKey::from_secret(random_bytes());
             let hex: String = key.secret().iter().map(|b| format!("{b:02x}")).collect();
-            write_private(&key_path, &format!("{hex}\n"))?;
+            write_private(&key_path, format!("{hex}\n"))?;
             key
         };
         let units_path = dir.join(UNITS_FILE);

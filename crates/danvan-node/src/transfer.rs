@@ -550,25 +550,31 @@ pub fn check_out_path(path: &Path, force: bool) -> Result<(), NodeError> {
     Ok(())
 }
 
-/// Writes a file so that a crash leaves either the old file or the whole new one.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), NodeError> {
-    use std::io::Write;
+/// A fresh temporary name in the directory of `path` (hidden, random), for a
+/// file the caller creates exclusively and then renames over `path`.
+pub(crate) fn temp_beside(path: &Path) -> std::path::PathBuf {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    // A fresh name, created exclusively: a symlink or file planted at a
-    // predictable temporary name is never followed or written through.
     let suffix: String = crate::node::random_bytes::<8>()
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let tmp = dir.join(format!(
+    dir.join(format!(
         ".{}.{suffix}.tmp",
         path.file_name()
             .and_then(|n| n.to_str())
             .unwrap_or("danvan")
-    ));
+    ))
+}
+
+/// Writes a file so that a crash leaves either the old file or the whole new one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), NodeError> {
+    use std::io::Write;
+    // A fresh name, created exclusively: a symlink or file planted at a
+    // predictable temporary name is never followed or written through.
+    let tmp = temp_beside(path);
     let file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)

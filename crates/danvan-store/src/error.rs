@@ -106,6 +106,14 @@ pub enum StoreError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A file given to `restore` is not a backup this build can restore.
+    #[error("tệp {path} không phải bản sao lưu khôi phục được: {reason}; không thay đổi gì")]
+    NotABackup {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Any other SQLite error.
     #[error("lỗi SQLite: {0}")]
     Sqlite(rusqlite::Error),

@@ -11,6 +11,7 @@
 //! talks to the network.
 
 mod access;
+mod backup;
 mod changes;
 mod disk;
 mod documents;
@@ -23,11 +24,15 @@ mod revocation;
 mod schema;
 
 pub use access::AuditEntry;
+pub use backup::{
+    BACKUP_FILE_BYTES_MAX, BackupContents, adopt_restored, backup_database, backup_files,
+    inspect_backup,
+};
 pub use changes::StoredChange;
 pub use danvan_model::{ApplyReport, Checkpoint, FeedEntry, Rejection};
 pub use documents::{LocalWrite, WriteBatch};
 pub use error::{OpenError, StoreError};
-pub use lock::LOCK_WAIT_MS;
+pub use lock::{DirLock, LOCK_WAIT_MS, lock_dir};
 pub use peers::{PeerRow, TrustedNode};
 pub use projection::{ListFilter, Row};
 pub use refusals::{Refusal, RefusedRecord};
@@ -54,7 +59,7 @@ pub const LOCK_FILE: &str = "danvan.lock";
 /// Changes after a snapshot before the snapshot is refreshed.
 const SNAPSHOT_AFTER_CHANGES: i64 = 16;
 /// The `meta` key of the database file's identity (see `Store::detect_copy`).
-const META_FILE: &str = "file";
+pub(crate) const META_FILE: &str = "file";
 
 /// The identity of a file that a copy does not keep: device and inode on
 /// Unix, the creation time elsewhere.
@@ -83,7 +88,7 @@ pub fn today() -> time::Date {
     danvan_model::vietnam_day(access::now_ms())
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

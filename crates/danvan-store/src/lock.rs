@@ -59,3 +59,17 @@ impl Store {
         wait_lock(&self._lock, &self.dir, wait_ms)
     }
 }
+
+/// A data directory held by this process without opening its store: a
+/// restore replaces the store's files under it. Released when dropped.
+#[derive(Debug)]
+pub struct DirLock {
+    _file: File,
+}
+
+/// Takes the lock of `dir` (which must exist), waiting like an open does.
+pub fn lock_dir(dir: &Path) -> Result<DirLock, OpenError> {
+    Ok(DirLock {
+        _file: take_lock(dir)?,
+    })
+}

@@ -24,7 +24,7 @@ use crate::error::WebError;
 use crate::server::AppState;
 
 /// File of officer accounts inside the data directory.
-pub const USERS_FILE: &str = "web-users.json";
+pub const USERS_FILE: &str = danvan_node::WEB_USERS_FILE;
 
 /// Version of the accounts file's format, written in the file.
 const USERS_FORMAT_VERSION: u32 = 1;
