@@ -3,18 +3,8 @@
 //! nothing lost, no sequence number used twice.
 
 use crate::harness::Dv;
-use crate::loss::town_and_officer;
+use crate::loss::{audit_events, town_and_officer};
 use crate::sync::Server;
-
-fn audit_events(dv: &Dv, event: &str) -> Vec<serde_json::Value> {
-    dv.json(&["audit"])
-        .as_array()
-        .expect("audit is an array")
-        .iter()
-        .filter(|e| e["event"] == event)
-        .cloned()
-        .collect()
-}
 
 fn has_all(dv: &Dv, ids: &[&String]) {
     let list = dv.ok(&["list"]);

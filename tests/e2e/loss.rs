@@ -359,14 +359,20 @@ fn a_change_larger_than_sync_carries_stored_by_an_older_build_does_not_wedge_syn
     assert!(stdout(&out).contains("vượt giới hạn"), "{}", stdout(&out));
 }
 
-/// How many audit entries of `event` a data directory holds.
-fn audit_count(dv: &Dv, event: &str) -> usize {
+/// The audit entries of `event` a data directory holds.
+pub(crate) fn audit_events(dv: &Dv, event: &str) -> Vec<serde_json::Value> {
     dv.json(&["audit"])
         .as_array()
         .expect("audit is an array")
         .iter()
         .filter(|e| e["event"] == event)
-        .count()
+        .cloned()
+        .collect()
+}
+
+/// How many audit entries of `event` a data directory holds.
+fn audit_count(dv: &Dv, event: &str) -> usize {
+    audit_events(dv, event).len()
 }
 
 #[test]
@@ -536,31 +542,7 @@ fn ctrl_c_during_a_sync_says_what_was_kept_and_exits_130() {
         .and_then(|s| s.local_addr())
         .expect("a free port")
         .port();
-    let child = dv
-        .command(&["sync", &format!("127.0.0.1:{port}")])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start danvan sync");
-    let pid = child.id();
-    crate::harness::wait_until(
-        "danvan sync to handle Ctrl+C",
-        std::time::Duration::from_secs(20),
-        || catches_sigint(pid),
-    );
-    let sent = std::process::Command::new("kill")
-        .args(["-INT", &pid.to_string()])
-        .status()
-        .expect("run kill");
-    assert!(sent.success());
-    let out = child.wait_with_output().expect("wait for danvan sync");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(130),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = interrupt(&dv, &["sync", &format!("127.0.0.1:{port}")]);
     assert!(
         stdout.contains("Đã dừng theo yêu cầu (Ctrl+C). Đã lưu 0 thay đổi"),
         "{stdout}"

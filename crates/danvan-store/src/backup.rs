@@ -160,15 +160,7 @@ pub fn backup_files(file: &Path) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
 /// an audit entry naming both epochs. One transaction.
 pub fn adopt_restored(db: &Path, new_epoch: [u8; 8], from: &Path) -> Result<[u8; 8], StoreError> {
     let mut conn = Connection::open(db)?;
-    let old: Vec<u8> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| {
-            r.get(0)
-        })
-        .optional()?
-        .ok_or_else(|| StoreError::Corrupt("thiếu epoch của kho".into()))?;
-    let old: [u8; 8] = old
-        .try_into()
-        .map_err(|_| StoreError::Corrupt("epoch sai độ dài".into()))?;
+    let old = crate::read_epoch(&conn)?;
     let tx = conn.transaction()?;
     tx.execute(
         "UPDATE meta SET value = ?1 WHERE key = 'epoch'",

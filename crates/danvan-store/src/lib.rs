@@ -88,6 +88,19 @@ pub fn today() -> time::Date {
     danvan_model::vietnam_day(access::now_ms())
 }
 
+/// The store epoch kept in `meta`.
+pub(crate) fn read_epoch(conn: &Connection) -> Result<[u8; 8], StoreError> {
+    let epoch: Vec<u8> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| {
+            r.get(0)
+        })
+        .optional()?
+        .ok_or_else(|| StoreError::Corrupt("thiếu epoch của kho".into()))?;
+    epoch
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("epoch sai độ dài".into()))
+}
+
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -212,15 +225,7 @@ impl Store {
         )?;
         configure(&conn)?;
         schema::migrate(&mut conn)?;
-        let epoch: Vec<u8> = conn
-            .query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| {
-                r.get(0)
-            })
-            .optional()?
-            .ok_or_else(|| StoreError::Corrupt("thiếu epoch của kho".into()))?;
-        let epoch: [u8; 8] = epoch
-            .try_into()
-            .map_err(|_| StoreError::Corrupt("epoch sai độ dài".into()))?;
+        let epoch = read_epoch(&conn)?;
         let mut store = Store::with_connection(conn, dir, epoch, lock);
         store.detect_copy(&db)?;
         Ok(store)
