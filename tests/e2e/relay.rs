@@ -233,7 +233,13 @@ fn a_megabyte_syncs_over_edge_across_outages_with_nothing_lost_or_duplicated() {
             && edge.relay.down.dropped_outage + edge.relay.up.dropped_outage > 0,
         "no outage hit the sync (seed {seed}): {edge:?}"
     );
-    assert!(edge.relay.down.dropped_loss > 0, "edge lost nothing");
+    // Edge loss comes in bursts (Gilbert–Elliott): over the ~200 packets
+    // of one direction a seed can miss every burst (seen in CI: 0 of 210
+    // down, 8 of 160 up), so the random loss is asserted over both.
+    assert!(
+        edge.relay.down.dropped_loss + edge.relay.up.dropped_loss > 0,
+        "edge lost nothing (seed {seed}): {edge:?}"
+    );
     // Resumed sessions receive at most one batch again: at 630 bytes a
     // change, 256 KiB (the default batch) is about 430 changes.
     let batch_changes = BATCH_BYTES / 600;
