@@ -11,6 +11,7 @@ use crate::output::print_json;
 pub(crate) enum RosterCommand {
     /// Xem danh sách thành viên đang giữ
     Show {
+        /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
     },

@@ -4,6 +4,7 @@
 
 mod access;
 mod backup;
+mod clap_vi;
 mod interrupt;
 mod output;
 mod web;
@@ -41,7 +42,7 @@ struct Cli {
     data_dir: Option<PathBuf>,
     /// Kết nối im lặng quá chừng này ms thì coi là đứt (mặc định 30000); dùng
     /// để thử nghiệm đường truyền xấu. Gói giữ kết nối gửi sau một phần ba khoảng này.
-    #[arg(long, global = true, env = "DANVAN_IDLE_TIMEOUT_MS")]
+    #[arg(long, global = true, env = "DANVAN_IDLE_TIMEOUT_MS", hide = true)]
     idle_timeout_ms: Option<u64>,
     #[command(subcommand)]
     command: Command,
@@ -70,6 +71,7 @@ enum Command {
         /// Ngày xem cây đơn vị (mặc định hôm nay), ví dụ 30/06/2025
         #[arg(long, value_name = "NGÀY")]
         on: Option<String>,
+        /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
     },
@@ -107,46 +109,61 @@ enum Command {
     },
     /// Sửa trường của hồ sơ: --set TRƯỜNG=GIÁ_TRỊ
     Edit {
+        /// Mã hồ sơ, vài ký tự đầu của mã, hoặc số thứ tự nhiệm vụ (ví dụ 2.4)
         id: String,
+        /// TRƯỜNG=GIÁ_TRỊ, lặp lại được; TRƯỜNG là mã hoặc tên tiếng Việt, không cần dấu (ví dụ "Tiêu đề=Họp dân thôn 3")
         #[arg(long = "set", required = true)]
         sets: Vec<String>,
+        /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
     },
     /// Xem một hồ sơ
     Show {
+        /// Mã hồ sơ, vài ký tự đầu của mã, hoặc số thứ tự nhiệm vụ (ví dụ 2.4)
         id: String,
+        /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
     },
     /// Danh sách hồ sơ
     List {
+        /// Loại hồ sơ: activity (hoạt động), petition (đơn thư), household (hộ GPMB), task (nhiệm vụ), progress (báo cáo tiến độ), model (mô hình)
         #[arg(long)]
         kind: Option<String>,
+        /// Đơn vị (gồm đơn vị trực thuộc và đơn vị đã sáp nhập vào)
         #[arg(long)]
         unit: Option<String>,
+        /// Kỳ: 2023, 2023-H1, 2023-Q3, 2023-07 hoặc 2023-01-01..2023-06-30
         #[arg(long)]
         period: Option<String>,
+        /// Trạng thái (mã), ví dụ dang-giai-quyet
         #[arg(long)]
         status: Option<String>,
+        /// Dự án GPMB
         #[arg(long)]
         project: Option<String>,
         /// Tìm theo nội dung, không cần gõ dấu
         #[arg(long)]
         search: Option<String>,
+        /// Số hồ sơ tối đa
         #[arg(long)]
         limit: Option<usize>,
+        /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
     },
     /// Lịch sử thay đổi của hồ sơ, theo thứ tự nhân quả
     History {
+        /// Mã hồ sơ, vài ký tự đầu của mã, hoặc số thứ tự nhiệm vụ (ví dụ 2.4)
         id: String,
+        /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
     },
     /// Các trường bị sửa đồng thời thành giá trị khác nhau
     Conflicts {
+        /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
     },
@@ -154,8 +171,10 @@ enum Command {
     Import {
         /// household hoặc activity
         kind: String,
+        /// Tệp CSV (UTF-8, dòng đầu là tên cột)
         #[arg(long)]
         csv: PathBuf,
+        /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
     },
@@ -164,6 +183,7 @@ enum Command {
         /// csv hoặc json
         #[arg(long, default_value = "csv")]
         format: String,
+        /// Chỉ xuất loại hồ sơ này: activity, petition, household, task, progress, model
         #[arg(long)]
         kind: Option<String>,
         /// Ghi ra tệp thay vì màn hình
@@ -195,6 +215,7 @@ enum Command {
     Join {
         /// Chuỗi lời mời (dvmoi1-…)
         invite: String,
+        /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
     },
@@ -203,6 +224,7 @@ enum Command {
         /// Số dòng mới nhất
         #[arg(long, default_value_t = 200)]
         limit: usize,
+        /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
     },
@@ -214,6 +236,7 @@ enum Command {
     },
     /// Nhận kết nối đồng bộ từ các nút khác; với --hub còn đồng bộ liên tục lên trạm thị xã
     Serve {
+        /// Địa chỉ nhận kết nối đồng bộ (IP:CỔNG, UDP)
         #[arg(long, default_value = "0.0.0.0:7420")]
         listen: std::net::SocketAddr,
         /// Địa chỉ trạm thị xã để đồng bộ lên liên tục
@@ -233,14 +256,18 @@ enum Command {
     },
     /// Một phiên đồng bộ với nút khác (mặc định: trạm thị xã trong lời mời); --live giữ kết nối và đẩy thay đổi mới ngay
     Sync {
+        /// Địa chỉ nút (IP:CỔNG); mặc định: trạm thị xã trong lời mời
         addr: Option<std::net::SocketAddr>,
+        /// Giữ kết nối và đẩy thay đổi mới ngay (Ctrl+C để dừng)
         #[arg(long)]
         live: bool,
+        /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
     },
     /// Lần đồng bộ gần nhất với từng nút
     Peers {
+        /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
     },
@@ -300,11 +327,13 @@ enum Command {
         /// Ngày tính (mặc định hôm nay)
         #[arg(long, env = "DANVAN_TODAY")]
         today: Option<String>,
+        /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
     },
     /// Kiểm tra toàn vẹn kho dữ liệu
     Check {
+        /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
     },
@@ -316,6 +345,7 @@ enum Command {
         /// Ghi đè tệp --out nếu đã có
         #[arg(long)]
         force: bool,
+        /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
     },
@@ -326,6 +356,7 @@ enum Command {
         /// Khôi phục dù thư mục đã có kho (kho cũ được chuyển vào thư mục con, không bị xóa)
         #[arg(long)]
         force: bool,
+        /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
     },
@@ -369,6 +400,7 @@ enum TaskCommand {
         /// Đơn vị ban hành, sở hữu các nhiệm vụ (mặc định: đơn vị của nút)
         #[arg(long)]
         unit: Option<String>,
+        /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
     },
@@ -393,14 +425,19 @@ struct ActivityAdd {
     /// Loại hoạt động: tuyen-truyen, tiep-dan, doi-thoai, giam-sat, hoa-giai, an-sinh, iuu, qcdc, diem-nong, …
     #[arg(long = "type")]
     activity_type: String,
+    /// Ngày tổ chức (YYYY-MM-DD hoặc DD/MM/YYYY)
     #[arg(long)]
     date: String,
+    /// Tiêu đề
     #[arg(long)]
     title: String,
+    /// Địa điểm
     #[arg(long)]
     place: Option<String>,
+    /// Đơn vị, người tổ chức
     #[arg(long)]
     organizers: Option<String>,
+    /// Số người tham dự
     #[arg(long)]
     attendance: Option<i64>,
     /// Số lượt công dân được tiếp
@@ -409,8 +446,10 @@ struct ActivityAdd {
     /// Số vụ việc, ý kiến được nêu
     #[arg(long)]
     matters: Option<i64>,
+    /// Tóm tắt nội dung
     #[arg(long)]
     summary: Option<String>,
+    /// Kết quả
     #[arg(long)]
     results: Option<String>,
     #[command(flatten)]
@@ -419,10 +458,13 @@ struct ActivityAdd {
 
 #[derive(Args)]
 struct PetitionAdd {
+    /// Ngày tiếp nhận đơn
     #[arg(long)]
     received: String,
+    /// Họ tên công dân
     #[arg(long)]
     citizen: String,
+    /// Nội dung đơn
     #[arg(long)]
     content: String,
     /// phan-anh, kien-nghi, khieu-nai, to-cao
@@ -437,12 +479,16 @@ struct PetitionAdd {
     /// Vùng sâu, vùng xa
     #[arg(long)]
     remote: bool,
+    /// Hình thức tiếp nhận: truc-tiep, tiep-dan, don-thu, dien-thoai, truc-tuyen, doi-thoai
     #[arg(long, default_value = "truc-tiep")]
     channel: String,
+    /// Địa chỉ của công dân
     #[arg(long)]
     address: Option<String>,
+    /// Số CCCD của công dân
     #[arg(long)]
     id_number: Option<String>,
+    /// Lĩnh vực, ví dụ đất đai
     #[arg(long)]
     category: Option<String>,
     /// Đơn vị được giao giải quyết
@@ -458,23 +504,31 @@ enum HouseholdCommand {
     Add(HouseholdAdd),
     /// Ghi một lần vận động
     Visit {
+        /// Mã hộ (hoặc vài ký tự đầu của mã)
         id: String,
+        /// Ngày vận động (YYYY-MM-DD hoặc DD/MM/YYYY)
         #[arg(long)]
         date: String,
+        /// Người vận động
         #[arg(long)]
         by: String,
+        /// Kết quả vận động
         #[arg(long)]
         outcome: String,
     },
     /// Chuyển giai đoạn: kiem-dem, cong-khai, dong-y, nhan-tien, ban-giao; khieu-nai, het-khieu-nai
     Status {
+        /// Mã hộ (hoặc vài ký tự đầu của mã)
         id: String,
+        /// Giai đoạn mới (mã, xem trên)
         stage: String,
         /// Ngày (mặc định hôm nay)
         #[arg(long)]
         date: Option<String>,
+        /// Người ghi nhận
         #[arg(long, default_value = "")]
         by: String,
+        /// Ghi chú
         #[arg(long, default_value = "")]
         note: String,
     },
@@ -482,15 +536,19 @@ enum HouseholdCommand {
 
 #[derive(Args)]
 struct HouseholdAdd {
+    /// Dự án GPMB của hộ
     #[arg(long)]
     project: String,
+    /// Họ tên chủ hộ
     #[arg(long)]
     head: String,
+    /// Thôn, tổ dân phố
     #[arg(long)]
     village: Option<String>,
     /// TỜ/THỬA:DIỆN_TÍCH_M2:LOẠI_ĐẤT, lặp lại được
     #[arg(long = "parcel")]
     parcels: Vec<String>,
+    /// Kết quả kiểm đếm
     #[arg(long)]
     inventory: Option<String>,
     /// Số tiền bồi thường (đồng)
@@ -502,16 +560,22 @@ struct HouseholdAdd {
 
 #[derive(Args)]
 struct TaskAdd {
+    /// Số thứ tự trong kết luận, ví dụ 2.4
     #[arg(long)]
     number: String,
+    /// Tên nhiệm vụ
     #[arg(long)]
     title: String,
+    /// Toàn văn nhiệm vụ
     #[arg(long)]
     text: Option<String>,
+    /// Đơn vị được giao, lặp lại được
     #[arg(long = "assign")]
     assign: Vec<String>,
+    /// Thời hạn hoàn thành
     #[arg(long)]
     due: Option<String>,
+    /// Văn bản nguồn, ví dụ "Kết luận số 12-KL/TU ngày 17/7/2023"
     #[arg(long)]
     source: Option<String>,
     #[command(flatten)]
@@ -520,12 +584,15 @@ struct TaskAdd {
 
 #[derive(Args)]
 struct ProgressAdd {
+    /// Nhiệm vụ: mã, vài ký tự đầu của mã, hoặc số thứ tự (ví dụ 2.4)
     task: String,
+    /// Kỳ báo cáo, ví dụ 2023-Q3
     #[arg(long)]
     period: String,
     /// chua-thuc-hien, dang-thuc-hien, hoan-thanh
     #[arg(long)]
     status: String,
+    /// Nội dung báo cáo
     #[arg(long)]
     summary: String,
     #[command(flatten)]
@@ -534,13 +601,16 @@ struct ProgressAdd {
 
 #[derive(Args)]
 struct ModelAdd {
+    /// Tên mô hình
     #[arg(long)]
     name: String,
     /// kinh-te, van-hoa-xa-hoi, quoc-phong-an-ninh, xay-dung-he-thong-chinh-tri
     #[arg(long)]
     field: String,
+    /// Năm công nhận
     #[arg(long)]
     year: i64,
+    /// Kết quả
     #[arg(long)]
     results: Option<String>,
     #[command(flatten)]
@@ -551,26 +621,33 @@ struct ModelAdd {
 enum TrustCommand {
     /// Tin cậy một nút
     Add {
+        /// Mã nút (in bằng `danvan id` trên máy đó)
         node_id: String,
         /// Địa chỉ HOST:PORT của nút (để ghim khóa khi kết nối tới)
         #[arg(long)]
         addr: Option<String>,
+        /// Tên gợi nhớ của nút
         #[arg(long)]
         name: Option<String>,
     },
     /// Các nút tin cậy
     List {
+        /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
     },
     /// Thôi tin cậy một nút
-    Remove { node_id: String },
+    Remove {
+        /// Mã nút
+        node_id: String,
+    },
 }
 
 #[derive(Subcommand)]
 enum BundleCommand {
     /// Ghi mọi thay đổi ra một tệp
     Export {
+        /// Tệp ghi ra
         #[arg(long)]
         out: PathBuf,
         /// Ghi đè tệp --out nếu đã có
@@ -582,7 +659,9 @@ enum BundleCommand {
     },
     /// Hợp nhất thay đổi từ tệp của nút khác
     Import {
+        /// Tệp gói thay đổi (.dvb)
         file: PathBuf,
+        /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
     },
@@ -655,7 +734,7 @@ fn quiet_on_closed_stdout() {
 
 fn main() {
     quiet_on_closed_stdout();
-    let cli = Cli::parse();
+    let cli = clap_vi::parse();
     // Long-running commands say what their sessions do; the others stay quiet.
     let default_filter = match cli.command {
         Command::Serve { .. } | Command::Sync { live: true, .. } => "warn,danvan_node=info",
