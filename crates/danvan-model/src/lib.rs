@@ -10,6 +10,7 @@ mod feed;
 mod fold;
 mod identity;
 mod ids;
+mod numbers;
 mod records;
 mod roster;
 mod unit_changes;
@@ -24,6 +25,7 @@ pub use identity::{
     ChangeError, EPOCH_LEN, NodeId, NodeIdError, NodeKey, SignedChange, check_body,
     parse_change_body, verify_signature,
 };
+pub use numbers::{money_vnd, thousands};
 pub use ids::{DocId, DocIdError, SHORT_ID_LEN};
 pub use records::{
     Activity, Conflict, FieldSpec, FieldType, Header, Household, Kind, Model, ObjectionEvent,
