@@ -86,7 +86,7 @@ fn invalid_values_are_refused_with_clear_messages() {
             "--summary",
             "x",
         ],
-        "lệnh này dành cho loại task",
+        "lệnh này dành cho nhiệm vụ (task)",
     );
 }
 
@@ -118,7 +118,7 @@ fn a_csv_with_bad_rows_names_each_and_imports_nothing() {
     );
     dv.fails(
         &["import", "petition", "--csv", unknown.to_str().unwrap()],
-        "chỉ nhập được household hoặc activity",
+        "chỉ nhập được hộ GPMB (household) hoặc hoạt động (activity)",
     );
     dv.fails(
         &["import", "household", "--csv", "/khong/co/tep.csv"],

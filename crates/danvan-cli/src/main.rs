@@ -44,6 +44,9 @@ struct Cli {
     /// để thử nghiệm đường truyền xấu. Gói giữ kết nối gửi sau một phần ba khoảng này.
     #[arg(long, global = true, env = "DANVAN_IDLE_TIMEOUT_MS", hide = true)]
     idle_timeout_ms: Option<u64>,
+    /// Đồng ý lưu ngày quá 30 ngày tới hoặc quá 20 năm trước (thường là gõ nhầm năm)
+    #[arg(long, global = true)]
+    yes: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -859,6 +862,7 @@ fn run(cli: Cli) -> Result<()> {
     }
     let net = net_config(cli.idle_timeout_ms);
     let mut node = Node::open(&dir)?;
+    node.confirm_unusual_dates(cli.yes);
     match cli.command {
         Command::Init { .. }
         | Command::Units { .. }

@@ -18,15 +18,18 @@ mod units;
 pub mod vocab;
 
 pub use admit::{Admitted, DocHeader, admit_change};
-pub use dates::{DateError, Period, format_date, normalize_date, parse_date, vi_date, vietnam_day};
+pub use dates::{
+    DateError, FUTURE_DAYS_MAX, PAST_YEARS_MAX, Period, UnusualDate, format_date, normalize_date,
+    parse_date, unusual_date, vi_date, vietnam_day,
+};
 pub use feed::{ApplyReport, Checkpoint, FeedEntry, Rejection};
 pub use fold::fold;
 pub use identity::{
     ChangeError, EPOCH_LEN, NodeId, NodeIdError, NodeKey, SignedChange, check_body,
     parse_change_body, verify_signature,
 };
-pub use numbers::{money_vnd, thousands};
 pub use ids::{DocId, DocIdError, SHORT_ID_LEN};
+pub use numbers::{money_vnd, thousands};
 pub use records::{
     Activity, Conflict, FieldSpec, FieldType, Header, Household, Kind, Model, ObjectionEvent,
     Parcel, Petition, Progress, Record, RecordError, SCHEMA_VERSION, StageEvent, Summary, Task,

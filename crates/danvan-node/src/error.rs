@@ -29,14 +29,24 @@ pub enum NodeError {
     #[error(transparent)]
     Bundle(#[from] danvan_proto::BundleError),
     /// A record of another kind than the command expects.
-    #[error("hồ sơ {id} là loại {found}, lệnh này dành cho loại {expected}")]
+    #[error("hồ sơ {id} là {found}, lệnh này dành cho {expected}")]
     WrongKind {
         /// The record.
         id: String,
-        /// What the command needs.
-        expected: &'static str,
-        /// What it is.
+        /// What the command needs, named ([`danvan_model::Kind::named`]).
+        expected: String,
+        /// What it is, named.
         found: String,
+    },
+    /// A day far ahead or decades back, not confirmed (`--yes`).
+    #[error("{field} {date} {why}: nếu đúng là ngày này, chạy lại lệnh với --yes; chưa lưu gì")]
+    UnusualDate {
+        /// The field, in Vietnamese.
+        field: String,
+        /// The day as stored (YYYY-MM-DD).
+        date: String,
+        /// How far it is.
+        why: danvan_model::UnusualDate,
     },
     /// A CSV file with bad rows; nothing was imported.
     #[error("tệp CSV {path} có {count} dòng lỗi, không nhập dòng nào:\n{rows}")]
@@ -185,8 +195,8 @@ pub enum NodeError {
         text: String,
     },
     /// A kind that CSV import does not take.
-    #[error("chỉ nhập được household hoặc activity từ CSV, không phải {0}")]
-    CsvKind(&'static str),
+    #[error("chỉ nhập được hộ GPMB (household) hoặc hoạt động (activity) từ CSV, không phải {0}")]
+    CsvKind(String),
     /// A restore into a data directory that has a store, without `--force`.
     #[error("thư mục {} đã có kho dữ liệu; không khôi phục đè — thêm --force để khôi phục (kho hiện có được chuyển vào thư mục con truoc-khoi-phuc-…, không bị xóa)", .0.display())]
     RestoreOver(PathBuf),
@@ -350,6 +360,7 @@ impl NodeError {
             | NodeError::Report(_)
             | NodeError::Bundle(_)
             | NodeError::WrongKind { .. }
+            | NodeError::UnusualDate { .. }
             | NodeError::Csv { .. }
             | NodeError::Roster(_)
             | NodeError::DocId(_)

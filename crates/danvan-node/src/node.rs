@@ -114,6 +114,9 @@ pub struct Node {
     key: NodeKey,
     units: UnitTree,
     unit: String,
+    /// Whether the person confirmed unusual dates (`--yes`); see
+    /// [`Node::check_date`].
+    pub(crate) unusual_dates_ok: bool,
 }
 
 impl std::fmt::Debug for Node {
@@ -213,6 +216,7 @@ impl Node {
             key,
             units,
             unit: unit.to_string(),
+            unusual_dates_ok: false,
         })
     }
 
@@ -240,6 +244,7 @@ impl Node {
             key,
             units,
             unit,
+            unusual_dates_ok: false,
         })
     }
 
@@ -348,10 +353,11 @@ impl Node {
             {
                 continue;
             }
-            danvan_model::parse_field(spec, &text)?;
+            let value = danvan_model::parse_field(spec, &text)?;
             if matches!(spec.ty, danvan_model::FieldType::Unit) && !text.is_empty() {
                 self.units.require(&text)?;
             }
+            self.check_field_date(spec, value.as_ref())?;
         }
         Ok(())
     }
@@ -424,12 +430,10 @@ impl Node {
         Ok(doc)
     }
 
-    /// Loads a record's document by id or unique prefix.
+    /// Loads a record's document by id, unique prefix or task number
+    /// ([`Node::resolve`]).
     pub fn load(&self, id: &str) -> Result<(DocId, Automerge), NodeError> {
-        let doc = match id.parse::<DocId>() {
-            Ok(doc) => doc,
-            Err(_) => self.store.resolve(id)?,
-        };
+        let doc = self.resolve(id)?;
         let automerge = self
             .store
             .load_doc(&doc)?
@@ -485,6 +489,7 @@ impl Node {
             if matches!(spec.ty, danvan_model::FieldType::Unit) && !value.trim().is_empty() {
                 self.units.require(value.trim())?;
             }
+            self.check_field_date(spec, value_parsed.as_ref())?;
             parsed.push((spec, value_parsed));
         }
         if parsed.is_empty() {
@@ -517,7 +522,7 @@ impl Node {
     /// since, newest first: the record is "chưa được chấp nhận" while
     /// this is not empty. (For the web app's record page.)
     pub fn refusals(&self, id: &str) -> Result<Vec<danvan_store::Refusal>, NodeError> {
-        let doc = self.store.resolve(id)?;
+        let doc = self.resolve(id)?;
         Ok(self.store.refusals(&doc)?)
     }
 
@@ -602,8 +607,8 @@ impl Node {
         if record.kind() != kind {
             return Err(NodeError::WrongKind {
                 id: record.header().id.clone(),
-                expected: kind.code(),
-                found: record.kind().code().into(),
+                expected: kind.named(),
+                found: record.kind().named(),
             });
         }
         Ok(())

@@ -197,7 +197,7 @@ impl Node {
     ) -> Result<usize, NodeError> {
         let allowed = columns(kind);
         if allowed.is_empty() {
-            return Err(NodeError::CsvKind(kind.code()));
+            return Err(NodeError::CsvKind(kind.named()));
         }
         let meta = std::fs::metadata(path).map_err(io(path))?;
         if meta.len() > CSV_BYTES_MAX {

@@ -45,7 +45,10 @@ const ROSTER_NOT_NEWER: &str = "không mới hơn phiên bản đang giữ";
 const ROSTER_BAD_SIGNATURE: &str = "chữ ký của danh sách thành viên không hợp lệ";
 
 fn denied(kind: &str, unit: &str) -> String {
-    format!("không được ghi hồ sơ loại {kind} của đơn vị {unit}")
+    format!(
+        "không được ghi hồ sơ loại {} của đơn vị {unit}",
+        danvan_model::Kind::named_code(kind)
+    )
 }
 
 fn loopback() -> SocketAddr {
