@@ -31,11 +31,17 @@ pub(crate) enum RosterCommand {
         /// Tên để người đọc nhận ra máy
         #[arg(long)]
         name: Option<String>,
+        /// In kết quả dạng JSON
+        #[arg(long)]
+        json: bool,
     },
     /// Thu hồi quyền của một nút (máy mất, người chuyển công tác)
     Revoke {
         /// Mã nút
         node_id: String,
+        /// In kết quả dạng JSON
+        #[arg(long)]
+        json: bool,
     },
     /// Thêm thay đổi đơn vị hành chính có ngày hiệu lực (sáp nhập, đổi tên,
     /// chuyển cấp trên, giải thể) rồi ký danh sách thành viên mới (văn phòng thị xã)
@@ -255,6 +261,7 @@ pub(crate) fn roster(node: &mut Node, command: RosterCommand) -> Result<()> {
             role,
             project,
             name,
+            json,
         } => {
             let id = parse_id(&node_id)?;
             let role = Role::parse(&role)?;
@@ -267,6 +274,13 @@ pub(crate) fn roster(node: &mut Node, command: RosterCommand) -> Result<()> {
                     name,
                 },
             )?;
+            if json {
+                print_json(&serde_json::json!({
+                    "node_id": id.to_string(), "role": role.code(), "units": unit,
+                    "roster_version": roster.version(),
+                }));
+                return Ok(());
+            }
             let units: Vec<&str> = unit.iter().map(|u| node.units().name(u)).collect();
             println!(
                 "Đã ghi nút {} — {} của {} — vào danh sách thành viên phiên bản {}.",
@@ -278,9 +292,15 @@ pub(crate) fn roster(node: &mut Node, command: RosterCommand) -> Result<()> {
             println!("In lời mời cho máy đó bằng: danvan invite {id}");
         }
         RosterCommand::UnitChange { command } => unit_change(node, command)?,
-        RosterCommand::Revoke { node_id } => {
+        RosterCommand::Revoke { node_id, json } => {
             let id = parse_id(&node_id)?;
             let (roster, kept) = node.roster_revoke(&id)?;
+            if json {
+                print_json(&serde_json::json!({
+                    "node_id": id.to_string(), "roster_version": roster.version(), "kept_changes": kept,
+                }));
+                return Ok(());
+            }
             println!(
                 "Đã thu hồi nút {} (danh sách thành viên phiên bản {}). {} thay đổi nó ghi trước đó mà thị xã đang giữ vẫn có hiệu lực; mọi thay đổi khác do nó ký sẽ bị từ chối.",
                 id.short(),
@@ -293,10 +313,14 @@ pub(crate) fn roster(node: &mut Node, command: RosterCommand) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn invite(node: &mut Node, node_id: &str, addr: Option<&str>) -> Result<()> {
+pub(crate) fn invite(node: &mut Node, node_id: &str, addr: Option<&str>, json: bool) -> Result<()> {
     let id = parse_id(node_id)?;
     let text = node.invite(&id, addr)?;
-    println!("{text}");
+    if json {
+        print_json(&serde_json::json!({ "node_id": id.to_string(), "invite": text }));
+    } else {
+        println!("{text}");
+    }
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 mod access;
 mod backup;
 mod clap_vi;
+mod conventions;
 mod interrupt;
 mod output;
 mod web;
@@ -68,6 +69,9 @@ enum Command {
         /// Tệp cây đơn vị (TOML); mặc định là cây mẫu thị xã Đức Phổ
         #[arg(long)]
         units: Option<PathBuf>,
+        /// In kết quả dạng JSON
+        #[arg(long)]
+        json: bool,
     },
     /// Cây đơn vị vào một ngày, và các đơn vị cũ đã sắp xếp vào đơn vị mới
     Units {
@@ -79,7 +83,11 @@ enum Command {
         json: bool,
     },
     /// Mã nút của máy này
-    Id,
+    Id {
+        /// In kết quả dạng JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Hoạt động dân vận
     Activity {
         #[command(subcommand)]
@@ -213,6 +221,9 @@ enum Command {
         /// Địa chỉ trạm mà các nút kết nối tới (IP:CỔNG); được ghi nhớ cho lần sau
         #[arg(long)]
         addr: Option<String>,
+        /// In kết quả dạng JSON
+        #[arg(long)]
+        json: bool,
     },
     /// Tham gia thị xã bằng lời mời rồi đồng bộ với trạm
     Join {
@@ -351,6 +362,17 @@ enum Command {
         /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
+    },
+    /// Tập lệnh gợi ý (tab) cho shell: bash, zsh, fish, powershell
+    Completions {
+        /// bash, zsh, fish hoặc powershell
+        shell: conventions::Shell,
+    },
+    /// Trang hướng dẫn (man): danvan.1 ra màn hình, hoặc mọi trang vào --out
+    Man {
+        /// Thư mục ghi các trang man (danvan.1, danvan-household-add.1, …)
+        #[arg(long, value_name = "THƯ_MỤC")]
+        out: Option<PathBuf>,
     },
     /// Khôi phục thư mục dữ liệu từ tệp sao lưu; kho khôi phục nhận epoch mới
     Restore {
@@ -518,6 +540,9 @@ enum HouseholdCommand {
         /// Kết quả vận động
         #[arg(long)]
         outcome: String,
+        /// In kết quả dạng JSON
+        #[arg(long)]
+        json: bool,
     },
     /// Chuyển giai đoạn: kiem-dem, cong-khai, dong-y, nhan-tien, ban-giao; khieu-nai, het-khieu-nai
     Status {
@@ -534,6 +559,9 @@ enum HouseholdCommand {
         /// Ghi chú
         #[arg(long, default_value = "")]
         note: String,
+        /// In kết quả dạng JSON
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -632,6 +660,9 @@ enum TrustCommand {
         /// Tên gợi nhớ của nút
         #[arg(long)]
         name: Option<String>,
+        /// In kết quả dạng JSON
+        #[arg(long)]
+        json: bool,
     },
     /// Các nút tin cậy
     List {
@@ -643,6 +674,9 @@ enum TrustCommand {
     Remove {
         /// Mã nút
         node_id: String,
+        /// In kết quả dạng JSON
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -659,6 +693,9 @@ enum BundleCommand {
         /// Chỉ những hồ sơ nút này được đọc theo danh sách thành viên (như khi đồng bộ)
         #[arg(long = "for")]
         for_node: Option<String>,
+        /// In kết quả dạng JSON
+        #[arg(long)]
+        json: bool,
     },
     /// Hợp nhất thay đổi từ tệp của nút khác
     Import {
@@ -796,6 +833,14 @@ fn run(cli: Cli) -> Result<()> {
     // Neither opens the store: a backup reads it beside a running danvan,
     // a restore replaces it.
     match &cli.command {
+        Command::Completions { shell } => return conventions::completions(*shell),
+        Command::Man { out } => {
+            let written = conventions::man(out.as_deref())?;
+            if let Some(dir) = out {
+                eprintln!("Đã ghi {} trang man vào {}", written.len(), dir.display());
+            }
+            return Ok(());
+        }
         Command::Backup { out, force, json } => return backup::backup(&dir, out, *force, *json),
         Command::Restore { file, force, json } => {
             return backup::restore(&dir, file, *force, *json);
@@ -808,16 +853,29 @@ fn run(cli: Cli) -> Result<()> {
             authority,
             name,
             units,
+            json,
         } => {
             let node = if authority {
                 Node::init_authority(&dir, &unit, name.as_deref(), units.as_deref())?
             } else {
                 Node::init(&dir, &unit, name.as_deref(), units.as_deref())?
             };
+            let roster = node.roster()?;
+            if json {
+                print_json(&serde_json::json!({
+                    "data_dir": dir,
+                    "node_id": node.id().to_string(),
+                    "unit": unit,
+                    "unit_name": node.units().name(&unit),
+                    "authority": roster.as_ref().map(|r| r.authority().to_string()),
+                    "roster_version": roster.as_ref().map(|r| r.version()),
+                }));
+                return Ok(());
+            }
             println!("Đã khởi tạo thư mục dữ liệu {}", dir.display());
             println!("Đơn vị: {} ({})", node.units().name(&unit), unit);
             println!("Mã nút: {}", node.id());
-            if let Some(roster) = node.roster()? {
+            if let Some(roster) = roster {
                 println!(
                     "Khóa thẩm quyền của thị xã: {} (tệp {}; giữ kín, sao lưu riêng)",
                     roster.authority(),
@@ -868,12 +926,18 @@ fn run(cli: Cli) -> Result<()> {
         | Command::Units { .. }
         | Command::Demo { .. }
         | Command::Backup { .. }
-        | Command::Restore { .. } => {
+        | Command::Restore { .. }
+        | Command::Completions { .. }
+        | Command::Man { .. } => {
             unreachable!("handled above")
         }
         Command::Trust { command } => trust(&mut node, command)?,
         Command::Roster { command } => access::roster(&mut node, command)?,
-        Command::Invite { node_id, addr } => access::invite(&mut node, &node_id, addr.as_deref())?,
+        Command::Invite {
+            node_id,
+            addr,
+            json,
+        } => access::invite(&mut node, &node_id, addr.as_deref(), json)?,
         Command::Join { invite, json } => {
             let invite = access::parse_invite(&invite)?;
             drop(node);
@@ -921,7 +985,17 @@ fn run(cli: Cli) -> Result<()> {
             })?;
         }
         Command::Sync { addr, live, json } => sync(node, addr, live, json, net)?,
-        Command::Id => println!("{}", node.id()),
+        Command::Id { json } => {
+            if json {
+                print_json(&serde_json::json!({
+                    "node_id": node.id().to_string(),
+                    "unit": node.unit(),
+                    "name": node.name(),
+                }));
+            } else {
+                println!("{}", node.id());
+            }
+        }
         Command::Activity {
             command: AddOnly::Add(a),
         } => {
@@ -1212,6 +1286,7 @@ fn run(cli: Cli) -> Result<()> {
                     out,
                     for_node,
                     force,
+                    json,
                 },
         } => {
             danvan_node::check_out_path(&out, force)?;
@@ -1222,7 +1297,11 @@ fn run(cli: Cli) -> Result<()> {
                 })
                 .transpose()?;
             let n = node.bundle_export(&out, for_node.as_ref())?;
-            println!("Đã ghi {n} thay đổi vào {}.", out.display());
+            if json {
+                print_json(&serde_json::json!({ "file": out, "changes": n }));
+            } else {
+                println!("Đã ghi {n} thay đổi vào {}.", out.display());
+            }
         }
         Command::Bundle {
             command: BundleCommand::Import { file, json },
@@ -1321,11 +1400,18 @@ fn trust(node: &mut Node, command: TrustCommand) -> Result<()> {
             node_id,
             addr,
             name,
+            json,
         } => {
             let id: danvan_model::NodeId = node_id
                 .parse()
                 .with_context(|| format!("mã nút {node_id:?}"))?;
             node.trust_add(&id, addr.as_deref(), name.as_deref())?;
+            if json {
+                print_json(&serde_json::json!({
+                    "node_id": id.to_string(), "addr": addr, "name": name,
+                }));
+                return Ok(());
+            }
             println!(
                 "Đã tin cậy nút {}{}.",
                 id.short(),
@@ -1355,14 +1441,18 @@ fn trust(node: &mut Node, command: TrustCommand) -> Result<()> {
                 }
             }
         }
-        TrustCommand::Remove { node_id } => {
+        TrustCommand::Remove { node_id, json } => {
             let id: danvan_model::NodeId = node_id
                 .parse()
                 .with_context(|| format!("mã nút {node_id:?}"))?;
             if !node.trust_remove(&id)? {
                 bail!("nút {} không có trong danh sách tin cậy", id.short());
             }
-            println!("Đã thôi tin cậy nút {}.", id.short());
+            if json {
+                print_json(&serde_json::json!({ "node_id": id.to_string() }));
+            } else {
+                println!("Đã thôi tin cậy nút {}.", id.short());
+            }
         }
     }
     Ok(())
@@ -1387,12 +1477,16 @@ fn household(node: &mut Node, command: HouseholdCommand) -> Result<()> {
             date,
             by,
             outcome,
+            json,
         } => {
+            let doc = node.resolve(&id)?;
             node.household_visit(&id, &date, &by, &outcome)?;
-            println!(
-                "Đã ghi lần vận động ngày {}.",
-                danvan_model::normalize_date(&date)?
-            );
+            let date = danvan_model::normalize_date(&date)?;
+            if json {
+                print_json(&serde_json::json!({ "id": doc.to_string(), "date": date }));
+            } else {
+                println!("Đã ghi lần vận động ngày {date}.");
+            }
         }
         HouseholdCommand::Status {
             id,
@@ -1400,9 +1494,25 @@ fn household(node: &mut Node, command: HouseholdCommand) -> Result<()> {
             date,
             by,
             note,
+            json,
         } => {
             let date = date.unwrap_or_else(today);
             let outcome = node.household_status(&id, &stage, &date, &by, &note)?;
+            if json {
+                let doc = node.resolve(&id)?;
+                let (outcome, from) = match &outcome {
+                    danvan_node::StageOutcome::Forward => ("forward", None),
+                    danvan_node::StageOutcome::Backwards { from } => ("backwards", Some(from)),
+                    danvan_node::StageOutcome::Unchanged => ("unchanged", None),
+                    danvan_node::StageOutcome::ObjectionRaised => ("objection_raised", None),
+                    danvan_node::StageOutcome::ObjectionResolved => ("objection_resolved", None),
+                };
+                print_json(&serde_json::json!({
+                    "id": doc.to_string(), "stage": stage, "date": danvan_model::normalize_date(&date)?,
+                    "outcome": outcome, "from": from,
+                }));
+                return Ok(());
+            }
             let label = |code: &str| {
                 let l = vocab::label(vocab::HOUSEHOLD_STAGES, code);
                 if l.is_empty() {

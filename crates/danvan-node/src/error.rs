@@ -491,5 +491,23 @@ mod tests {
             NodeError::Proto(ProtoError::Replica(ReplicaError::new("x"))).exit_code(),
             1
         );
+        // Unreachable (4) and refused by a peer that answered (3) differ.
+        let addr: std::net::SocketAddr = "192.0.2.1:7420".parse().expect("an address");
+        let unreachable = danvan_net::NetError::ConnectTimeout {
+            addr,
+            timeout_ms: 10_000,
+        };
+        assert_eq!(NodeError::Net(unreachable).exit_code(), 4);
+        let refused = danvan_net::NetError::RefusedByPeer {
+            addr,
+            us: danvan_model::NodeKey::from_secret([7; 32]).id(),
+        };
+        assert_eq!(NodeError::Net(refused).exit_code(), 3);
+        let unusual = NodeError::UnusualDate {
+            field: "ngày".into(),
+            date: "1976-01-01".into(),
+            why: danvan_model::UnusualDate::Past(50),
+        };
+        assert_eq!(unusual.exit_code(), 1);
     }
 }

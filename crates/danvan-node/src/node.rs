@@ -35,17 +35,17 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     buf
 }
 
-/// Where the data directory is when none is given: the platform's data
-/// directory (`$XDG_DATA_HOME/danvan` or `~/.local/share/danvan`).
+/// Where the data directory is when neither `--data-dir` nor
+/// `DANVAN_DATA_DIR` gives one: `danvan` in the platform's data directory
+/// (the `directories` crate: `$XDG_DATA_HOME/danvan` or
+/// `~/.local/share/danvan` on Linux, `%APPDATA%\danvan` on Windows,
+/// `~/Library/Application Support/danvan` on macOS); `danvan-data` in the
+/// working directory when the platform names no home.
 pub fn default_data_dir() -> PathBuf {
-    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
-        return PathBuf::from(xdg).join("danvan");
-    }
-    if let Some(appdata) = std::env::var_os("APPDATA").filter(|v| !v.is_empty()) {
-        return PathBuf::from(appdata).join("danvan");
-    }
-    let home = std::env::var_os("HOME").unwrap_or_else(|| ".".into());
-    PathBuf::from(home).join(".local/share/danvan")
+    directories::BaseDirs::new().map_or_else(
+        || PathBuf::from("danvan-data"),
+        |dirs| dirs.data_dir().join("danvan"),
+    )
 }
 
 /// A record as `show` presents it.
