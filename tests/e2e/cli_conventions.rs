@@ -278,12 +278,29 @@ fn every_printing_command_takes_json_with_the_documented_keys() {
             .as_str()
             .is_some_and(|i| i.starts_with("dvmoi1-"))
     );
+    let renamed = town.json(&[
+        "roster",
+        "unit-change",
+        "rename",
+        "--unit",
+        "pho-minh",
+        "--name",
+        "Phường Phổ Minh mới",
+        "--on",
+        "01/12/2026",
+    ]);
+    assert_eq!(
+        keys(&renamed),
+        ["changes_added", "lines", "roster_version", "units_added"]
+    );
+    assert_eq!(renamed["roster_version"], 3);
+    assert_eq!(renamed["changes_added"], 1);
     let revoked = town.json(&["roster", "revoke", &node_id]);
     assert_eq!(
         keys(&revoked),
         ["kept_changes", "node_id", "roster_version"]
     );
-    assert_eq!(revoked["roster_version"], 3);
+    assert_eq!(revoked["roster_version"], 4);
 
     let trusted = node.json(&[
         "trust",

@@ -48,6 +48,9 @@ pub(crate) enum RosterCommand {
     UnitChange {
         #[command(subcommand)]
         command: UnitChangeCommand,
+        /// In kết quả dạng JSON
+        #[arg(long, global = true)]
+        json: bool,
     },
 }
 
@@ -128,7 +131,7 @@ pub(crate) enum UnitChangeCommand {
     },
 }
 
-fn unit_change(node: &mut Node, command: UnitChangeCommand) -> Result<()> {
+fn unit_change(node: &mut Node, command: UnitChangeCommand, json: bool) -> Result<()> {
     use danvan_node::{UnitChangeDraft as D, UnitChangeRequest};
     let request = |effective: Effective, action| UnitChangeRequest {
         on: effective.on,
@@ -141,13 +144,20 @@ fn unit_change(node: &mut Node, command: UnitChangeCommand) -> Result<()> {
                 .roster_load_units(&file)
                 .with_context(|| format!("không nạp được tệp đơn vị {}", file.display()))?
             else {
-                println!(
-                    "Tệp {} không có đơn vị hay thay đổi nào mới; danh sách thành viên không đổi.",
-                    file.display()
-                );
+                if json {
+                    print_json(&serde_json::json!({
+                        "roster_version": node.roster()?.map(|r| r.version()),
+                        "units_added": 0, "changes_added": 0, "lines": [],
+                    }));
+                } else {
+                    println!(
+                        "Tệp {} không có đơn vị hay thay đổi nào mới; danh sách thành viên không đổi.",
+                        file.display()
+                    );
+                }
                 return Ok(());
             };
-            print_unit_changes(&done);
+            print_unit_changes(&done, json);
             return Ok(());
         }
         UnitChangeCommand::Merge {
@@ -183,11 +193,20 @@ fn unit_change(node: &mut Node, command: UnitChangeCommand) -> Result<()> {
         UnitChangeCommand::Abolish { units, effective } => request(effective, D::Abolish { units }),
     };
     let done = node.roster_unit_change(&request)?;
-    print_unit_changes(&done);
+    print_unit_changes(&done, json);
     Ok(())
 }
 
-fn print_unit_changes(done: &danvan_node::UnitChangesSigned) {
+fn print_unit_changes(done: &danvan_node::UnitChangesSigned, json: bool) {
+    if json {
+        print_json(&serde_json::json!({
+            "roster_version": done.roster.version(),
+            "units_added": done.units_added,
+            "changes_added": done.lines.len(),
+            "lines": done.lines,
+        }));
+        return;
+    }
     if done.units_added > 0 {
         println!("Thêm {} đơn vị vào cây đơn vị.", done.units_added);
     }
@@ -291,7 +310,7 @@ pub(crate) fn roster(node: &mut Node, command: RosterCommand) -> Result<()> {
             );
             println!("In lời mời cho máy đó bằng: danvan invite {id}");
         }
-        RosterCommand::UnitChange { command } => unit_change(node, command)?,
+        RosterCommand::UnitChange { command, json } => unit_change(node, command, json)?,
         RosterCommand::Revoke { node_id, json } => {
             let id = parse_id(&node_id)?;
             let (roster, kept) = node.roster_revoke(&id)?;
