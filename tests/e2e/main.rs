@@ -5,6 +5,7 @@ mod access;
 mod backup;
 mod bad_input;
 mod browser;
+mod compat;
 mod crash;
 mod fuzz_corpus;
 mod harness;
