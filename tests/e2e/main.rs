@@ -12,6 +12,7 @@ mod harness;
 mod load;
 mod loss;
 mod merge;
+mod package;
 mod records;
 mod reform;
 mod relay;
