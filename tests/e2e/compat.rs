@@ -854,3 +854,42 @@ async fn replay_over_quic(
     endpoint.close();
     answers
 }
+
+/// Today's binary speaking protocol 1 (the hidden `--protocol 1`) with
+/// today's hub: a whole session both ways, and a change the hub refuses is
+/// refused and logged there while the protocol-1 sender hears nothing of
+/// it — it exits 0 and marks nothing, where the same scenario in protocol 2
+/// exits 8 and marks the record (`loss::work_the_hub_refuses_comes_back_to_its_author`).
+#[test]
+fn a_protocol_1_node_syncs_both_ways_with_a_newer_hub_and_hears_no_refusal() {
+    let (town, _hub, minh) = crate::loss::town_and_officer();
+    let mut task = vec!["--unit", "duc-pho", "--assign", "pho-minh"];
+    task.extend(["--due", "2024-12-31"]);
+    let task = town.task("2.4", "Tuyên truyền luật đất đai", &task);
+    let kept = minh.activity("tuyen-truyen", "2024-03-01", "Tuyên truyền ở khu phố 1");
+    let old = ["--protocol", "1", "sync"];
+    let both = minh.json(&old);
+    assert_eq!(both["changes_sent"], 1, "{both}");
+    assert!(both["changes_received"].as_u64().unwrap() >= 1, "{both}");
+    assert_eq!(minh.json(&["show", &task])["number"], "2.4");
+    assert!(town.ok(&["list"]).contains(&kept[..8]));
+
+    // Written offline while the town makes the officer a viewer.
+    let lost = minh.activity("doi-thoai", "2024-03-02", "Đối thoại ở khu phố 3");
+    let id = crate::sync::node_id(&minh);
+    town.ok(&[
+        "roster", "add", &id, "--unit", "pho-minh", "--role", "viewer",
+    ]);
+    let out = minh.run(&old);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!town.ok(&["list"]).contains(&lost[..8]));
+    let refused = crate::loss::audit_events(&town, "rejected-change");
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(!minh.ok(&["show", &lost]).contains("chưa được chấp nhận"));
+    assert_eq!(minh.json(&["roster", "show"])["version"], 3);
+}
