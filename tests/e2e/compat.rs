@@ -21,7 +21,6 @@
 //!   to a hub.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use danvan_model::{Checkpoint, NodeId, NodeKey, SignedChange};
@@ -312,20 +311,7 @@ fn write_vectors(dir: &Path) {
         "2024-07-17",
         "Đối thoại giữa Bí thư Đảng ủy với Nhân dân",
     );
-    node.add(&[
-        "petition",
-        "add",
-        "--received",
-        "2024-07-20",
-        "--citizen",
-        "Lê Văn Cường",
-        "--content",
-        "Đề nghị xem xét đơn giá bồi thường đất ở",
-        "--type",
-        "khieu-nai",
-        "--category",
-        "đất đai",
-    ]);
+    crate::report::petition(&node, "khieu-nai", "2024-07-20", "đất đai", &[]);
     let household = node.household(
         "Nguyễn Thị Hoa",
         &[
@@ -357,16 +343,11 @@ fn write_vectors(dir: &Path) {
         "--summary",
         "Đã tổ chức 2 hội nghị đối thoại",
     ]);
-    node.add(&[
-        "model",
-        "add",
-        "--name",
+    node.model(
         "Dân vận khéo trong vận động hiến đất làm đường",
-        "--field",
         "kinh-te",
-        "--year",
         "2024",
-    ]);
+    );
     // The last change: the one the replay tests break.
     node.ok(&["edit", &activity, "--set", "attendance=150"]);
 
@@ -808,18 +789,7 @@ async fn replay_over_quic(
     first: [&[u8]; 2],
     bodies: Vec<u8>,
 ) -> Vec<(u8, Message)> {
-    use danvan_net::{Endpoint, NetConfig};
-    let endpoint = Endpoint::bind(
-        key,
-        "127.0.0.1:0".parse().unwrap(),
-        Arc::new(move |id| *id == hub_id),
-        NetConfig::default(),
-    )
-    .unwrap();
-    let conn = endpoint
-        .connect(hub, Some(hub_id))
-        .await
-        .expect("the kept node connects (it is in the kept roster)");
+    let (endpoint, conn) = crate::rogue::connect_as(key, hub, hub_id).await;
     let (mut tx, mut rx) = conn.open_stream().await.unwrap();
     for frame in first {
         tx.send(frame).await.unwrap();
