@@ -302,13 +302,8 @@ fn install_sh_installs_from_the_tarball_and_enables_a_node_only_once_joined() {
         .replace("203.0.113.5:7420", "127.0.0.1:7420");
     std::fs::write(&env, &edited).unwrap();
     let node = Dv::at(&node_root.join("var/lib/danvan/node"));
-    let hub = Server::start(&town, &[]);
-    enroll(
-        &town,
-        &hub,
-        &node,
-        &["--unit", "pho-minh", "--role", "officer"],
-    );
+    let officer = ["--unit", "pho-minh", "--role", "officer"];
+    enroll(&town, &Server::start(&town, &[]), &node, &officer);
     let said = ok(install(&unpacked, &node_root, &prefix));
     assert!(said.contains("Đã bật dịch vụ danvan-node"), "{said}");
     assert!(node_wants.join("danvan-node.service").is_symlink());
