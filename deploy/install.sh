@@ -90,7 +90,7 @@ fi
 
 # Enables a unit as `systemctl enable` does (its WantedBy= link), and with
 # no --destdir starts it too.
-enable() {
+enable_unit() {
     local name=$1 target
     target=$(sed -n 's/^WantedBy=//p' "$units/$name")
     if [ -n "$destdir" ]; then
@@ -101,12 +101,12 @@ enable() {
     fi
 }
 [ -n "$destdir" ] || systemctl daemon-reload
-enable danvan-backup.timer
+enable_unit danvan-backup.timer
 id=$("${as_danvan[@]}" "$destdir$bin" --data-dir "$data" id)
 echo "Mã nút: $id"
 joined=$("${as_danvan[@]}" "$destdir$bin" --data-dir "$data" roster show --json)
 if [ "$role" = hub ] || [ "$joined" != null ]; then
-    enable "danvan-$role.service"
+    enable_unit "danvan-$role.service"
     echo "Đã bật dịch vụ danvan-$role."
 else
     echo "Nút chưa tham gia thị xã nên dịch vụ danvan-node chưa được bật."

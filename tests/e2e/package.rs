@@ -150,6 +150,7 @@ fn the_tarball_and_the_deb_hold_what_an_install_needs_and_start_nothing() {
     let backup_unit =
         std::fs::read_to_string(root.join("lib/systemd/system/danvan-backup.service")).unwrap();
     assert!(backup_unit.contains("ExecStart=/usr/lib/danvan/backup.sh "));
+    assert!(backup_unit.contains("DANVAN_BIN=/usr/bin/danvan"));
     let packaged = stdout(&run(
         Command::new(root.join("usr/bin/danvan")).arg("--version")
     ));
@@ -291,6 +292,13 @@ fn install_sh_installs_from_the_tarball_and_enables_a_node_only_once_joined() {
         "{text}"
     );
     assert_eq!(mode(&node_root.join("opt/danvan/bin/danvan")), 0o755);
+    let backup = node_root.join("etc/systemd/system/danvan-backup.service");
+    let backup = std::fs::read_to_string(backup).unwrap();
+    assert!(
+        backup.contains("ExecStart=/opt/danvan/lib/danvan/backup.sh ")
+            && backup.contains("DANVAN_BIN=/opt/danvan/bin/danvan"),
+        "{backup}"
+    );
     let node_wants = node_root.join("etc/systemd/system/multi-user.target.wants");
     assert!(!node_wants.join("danvan-node.service").exists());
 
