@@ -1,6 +1,7 @@
 //! Install and upgrade (issue 16, item 8): `deploy/package.sh` makes the
 //! release tarball and the .deb from the binary the tests already built (no
-//! second build), and `deploy/install.sh` from that tarball installs into a
+//! second build; the .deb installed, reinstalled and purged by the real
+//! dpkg in a staging root), and `deploy/install.sh` from that tarball installs into a
 //! staging root with the right modes, enables the hub, and enables a node
 //! only once it has joined its town.
 
@@ -156,31 +157,26 @@ fn the_tarball_and_the_deb_hold_what_an_install_needs_and_start_nothing() {
     ));
     assert_eq!(packaged.trim(), format!("danvan {}", version()));
 
-    // Control files: the env files are conffiles; postinst creates the
-    // user and the 0700 directories and never enables or starts a unit.
+    // Control files: the env files are conffiles.
     let control = tmp.sub("control");
     run(Command::new("dpkg-deb").arg("-e").arg(&deb).arg(&control));
     let conffiles = std::fs::read_to_string(control.join("conffiles")).unwrap();
     assert_eq!(conffiles, "/etc/danvan/hub.env\n/etc/danvan/node.env\n");
-    let postinst = control.join("postinst");
-    assert_eq!(mode(&postinst), 0o755);
-    let log = run_postinst(&tmp, &postinst);
-    assert!(log.contains("useradd --system"), "{log}");
-    assert!(
-        !log.lines()
-            .any(|l| l.starts_with("systemctl") && (l.contains("enable") || l.contains("start"))),
-        "{log}"
-    );
-    for dir in ["var/lib/danvan", "var/backups/danvan"] {
-        assert_eq!(mode(&tmp.sub("dpkg-root").join(dir)), 0o700, "{dir}");
-    }
+    assert_eq!(mode(&control.join("postinst")), 0o755);
+    dpkg_install_upgrade_purge(&tmp, &deb);
 }
 
-/// Runs the .deb's postinst as dpkg would (`configure`, with `DPKG_ROOT`
-/// a staging root) with the commands that change the system — user
-/// creation, ownership, systemd — replaced by ones that only write down
-/// how they were called; returns what they wrote.
-fn run_postinst(tmp: &TempDir, postinst: &Path) -> String {
+/// Installs the .deb with the real dpkg into a staging root (`--root`, the
+/// maintainer scripts run with `DPKG_ROOT` set to it), installs it again
+/// over an edited conffile, and purges it. The commands that would change
+/// this machine — user creation, ownership, systemd — are replaced by
+/// ones that only write down how they were called.
+fn dpkg_install_upgrade_purge(tmp: &TempDir, deb: &Path) {
+    let root = tmp.sub("dpkg-root");
+    for dir in ["var/lib/dpkg/updates", "var/lib/dpkg/info"] {
+        std::fs::create_dir_all(root.join(dir)).unwrap();
+    }
+    std::fs::write(root.join("var/lib/dpkg/status"), "").unwrap();
     let bin = tmp.sub("stub-bin");
     std::fs::create_dir_all(&bin).unwrap();
     let log = tmp.sub("calls.log");
@@ -202,14 +198,46 @@ fn run_postinst(tmp: &TempDir, postinst: &Path) -> String {
         std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
-    let out = run(Command::new("sh")
-        .arg(postinst)
-        .arg("configure")
-        .arg("")
-        .env("PATH", path)
-        .env("DPKG_ROOT", tmp.sub("dpkg-root")));
-    assert!(stdout(&out).contains("chưa được bật"), "{}", stdout(&out));
-    std::fs::read_to_string(&log).unwrap_or_default()
+    let dpkg = |args: &[&str]| {
+        let mut cmd = Command::new("dpkg");
+        // The staging root's dpkg database lists no libc6: not a missing
+        // dependency of a real system.
+        cmd.arg(format!("--root={}", root.display()))
+            .args(["--force-script-chrootless", "--force-not-root"])
+            .args(["--force-depends", "--log=/dev/null"])
+            .args(args)
+            .env("PATH", &path);
+        stdout(&run(&mut cmd))
+    };
+    let deb = deb.to_str().unwrap();
+    let said = dpkg(&["-i", deb]);
+    assert!(said.contains("Dịch vụ chưa được bật"), "{said}");
+    assert_eq!(mode(&root.join("usr/bin/danvan")), 0o755);
+    for dir in ["var/lib/danvan", "var/backups/danvan"] {
+        assert_eq!(mode(&root.join(dir)), 0o700, "{dir}");
+    }
+    let calls = std::fs::read_to_string(&log).unwrap();
+    assert!(calls.contains("useradd --system"), "{calls}");
+    assert!(calls.contains("chown danvan:danvan"), "{calls}");
+    // The officer's edit of a conffile survives the next install.
+    let env = root.join("etc/danvan/node.env");
+    let edited = std::fs::read_to_string(&env).unwrap() + "DANVAN_HUB=10.0.0.1:7420\n";
+    std::fs::write(&env, &edited).unwrap();
+    let said = dpkg(&["-i", deb]);
+    assert!(said.contains("nâng cấp"), "{said}");
+    assert_eq!(std::fs::read_to_string(&env).unwrap(), edited);
+    // A purge removes the program and keeps the data.
+    dpkg(&["--purge", "danvan"]);
+    assert!(!root.join("usr/bin/danvan").exists());
+    assert!(root.join("var/lib/danvan").is_dir());
+    // Nothing enabled or started a unit at any step.
+    let calls = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        !calls
+            .lines()
+            .any(|l| l.starts_with("systemctl") && (l.contains("enable") || l.contains("start"))),
+        "{calls}"
+    );
 }
 
 /// `install.sh` of the unpacked tarball, into the staging root `root`.
