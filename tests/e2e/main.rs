@@ -12,6 +12,7 @@ mod harness;
 mod load;
 mod loss;
 mod merge;
+#[cfg(unix)]
 mod package;
 mod records;
 mod reform;
