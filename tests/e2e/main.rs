@@ -6,12 +6,15 @@ mod backup;
 mod bad_input;
 mod browser;
 mod cli_conventions;
+mod compat;
 mod crash;
 mod fuzz_corpus;
 mod harness;
 mod load;
 mod loss;
 mod merge;
+#[cfg(unix)]
+mod package;
 mod records;
 mod reform;
 mod relay;

@@ -48,6 +48,9 @@ struct Cli {
     /// Đồng ý lưu ngày quá 30 ngày tới hoặc quá 20 năm trước (thường là gõ nhầm năm)
     #[arg(long, global = true)]
     yes: bool,
+    /// Thử nghiệm: phiên bản giao thức đồng bộ mới nhất mà nút này dùng (đóng vai bản cũ)
+    #[arg(long, global = true, hide = true, value_parser = clap::value_parser!(u16).range(1..))]
+    protocol: Option<u16>,
     #[command(subcommand)]
     command: Command,
 }
@@ -919,6 +922,7 @@ fn run(cli: Cli) -> Result<()> {
         _ => {}
     }
     let net = net_config(cli.idle_timeout_ms);
+    let protocol = cli.protocol;
     let mut node = Node::open(&dir)?;
     node.confirm_unusual_dates(cli.yes);
     match cli.command {
@@ -962,7 +966,9 @@ fn run(cli: Cli) -> Result<()> {
             runtime.block_on(async move {
                 let mut node = node;
                 node.note_listen_addr(listen)?;
-                let shared = danvan_node::SharedNode::new(node, true)?.with_net_config(net);
+                let shared = danvan_node::SharedNode::new(node, true)?
+                    .with_net_config(net)
+                    .with_protocol_max(protocol);
                 let endpoint = shared.bind(listen)?;
                 let _web = match web {
                     Some(addr) => Some(web::spawn(shared.clone(), &dir, addr).await?),
@@ -984,7 +990,7 @@ fn run(cli: Cli) -> Result<()> {
                 anyhow::Ok(())
             })?;
         }
-        Command::Sync { addr, live, json } => sync(node, addr, live, json, net)?,
+        Command::Sync { addr, live, json } => sync(node, addr, live, json, net, protocol)?,
         Command::Id { json } => {
             if json {
                 print_json(&serde_json::json!({
@@ -1621,10 +1627,13 @@ fn sync(
     live: bool,
     json: bool,
     net: danvan_node::NetConfig,
+    protocol: Option<u16>,
 ) -> Result<()> {
     let runtime = runtime()?;
     runtime.block_on(async move {
-        let shared = danvan_node::SharedNode::new(node, live)?.with_net_config(net);
+        let shared = danvan_node::SharedNode::new(node, live)?
+            .with_net_config(net)
+            .with_protocol_max(protocol);
         let addr = shared.sync_target(addr)?;
         let bind: std::net::SocketAddr = if addr.is_ipv6() {
             "[::]:0"

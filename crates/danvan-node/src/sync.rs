@@ -83,6 +83,8 @@ pub struct SharedNode {
     refused: Arc<Mutex<Vec<(NodeId, String)>>>,
     id: NodeId,
     net: NetConfig,
+    /// The newest protocol version its sessions offer.
+    protocol_max: u16,
 }
 
 impl std::fmt::Debug for SharedNode {
@@ -187,7 +189,16 @@ impl SharedNode {
             refused: Arc::new(Mutex::new(Vec::new())),
             id,
             net: NetConfig::default(),
+            protocol_max: danvan_proto::PROTOCOL_VERSION,
         })
+    }
+
+    /// Offers at most protocol `version` in its sessions (`None`: this
+    /// build's newest): a test plays an older release against a newer peer
+    /// this way (the CLI's hidden `--protocol 1`).
+    pub fn with_protocol_max(mut self, version: Option<u16>) -> SharedNode {
+        self.protocol_max = version.unwrap_or(danvan_proto::PROTOCOL_VERSION);
+        self
     }
 
     /// Uses `net` for the endpoints [`SharedNode::bind`] makes from now on
@@ -347,6 +358,7 @@ impl SharedNode {
     fn start_session(&self, peer: NodeId, live: bool) -> Result<SessionRun, NodeError> {
         let config = SessionConfig {
             live,
+            protocol_max: self.protocol_max,
             ..SessionConfig::default()
         };
         let (scope, roster_before) = self.with(|node| -> Result<_, NodeError> {
