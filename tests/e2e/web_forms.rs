@@ -288,3 +288,59 @@ fn web_forms_refuse_a_bad_field_beside_it_keep_the_typing_and_store_nothing() {
 
     assert_eq!(dv.snapshot(), before, "a refused form stored something");
 }
+
+/// The web app's `--yes`: a day decades back is refused with a question and
+/// nothing stored; ticking the confirmation box that then appears stores it
+/// — on a new record's form and on a household's visit form alike.
+#[test]
+fn web_forms_ask_before_storing_an_unusual_date_and_store_it_once_confirmed() {
+    use Input::{Pick, Text, Tick};
+    let dv = Dv::init("pho-minh");
+    let household = dv.household("Trần Thị Mai", &[]);
+    let before = dv.snapshot();
+    let web = WebServer::web(&dv, "127.0.0.1:0");
+    let browser = Browser::open();
+
+    browser.goto(&web.url("/them/hoat-dong"));
+    assert_eq!(browser.count("input[name=xac-nhan-ngay]"), 0);
+    fill_and_save(
+        &browser,
+        &[
+            Pick("activity_type", "tuyen-truyen"),
+            Text("date", "17/07/1973"),
+            Text("title", "Họp dân năm xưa"),
+        ],
+    );
+    browser.wait_for("input[name=xac-nhan-ngay]");
+    let message = browser.text("p.error");
+    assert!(
+        message.starts_with("Chưa lưu") && message.contains("17/07/1973"),
+        "{message}"
+    );
+    assert!(message.contains("xác nhận"), "{message}");
+    assert!(!message.contains("--yes"), "{message}");
+    assert_eq!(browser.value("#date"), "17/07/1973");
+    assert_eq!(
+        dv.snapshot(),
+        before,
+        "an unconfirmed unusual date was stored"
+    );
+
+    fill_and_save(&browser, &[Tick("xac-nhan-ngay", "1")]);
+    let id = saved_record(&browser);
+    stored_once(&dv, "activity", &id, "Họp dân năm xưa");
+
+    browser.goto(&web.url(&format!("/ho-so/{household}/van-dong")));
+    let visit = [
+        Text("date", "02/09/1999"),
+        Text("by", "Tổ công tác"),
+        Text("outcome", "Gặp chủ hộ"),
+    ];
+    fill_and_save(&browser, &visit);
+    browser.wait_for("input[name=xac-nhan-ngay]");
+    assert!(browser.text("p.error").contains("02/09/1999"));
+    fill_and_save(&browser, &[Tick("xac-nhan-ngay", "1")]);
+    saved_record(&browser);
+    let shown = dv.ok(&["show", &household, "--json"]);
+    assert!(shown.contains("1999-09-02"), "{shown}");
+}
