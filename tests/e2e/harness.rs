@@ -288,3 +288,31 @@ impl Dv {
         stderr
     }
 }
+
+/// [`activity_args`] for an activity of `unit` (a unit other than the
+/// node's own, which the roster must let it write).
+pub(crate) fn activity_args_in<'a>(
+    unit: &'a str,
+    activity_type: &'a str,
+    date: &'a str,
+    title: &'a str,
+) -> Vec<&'a str> {
+    let mut args = activity_args(activity_type, date, title);
+    args.extend(["--unit", unit]);
+    args
+}
+
+/// The text `field` of every item of the JSON array `list` (the ids of
+/// `list --json`, the unit names of a report's rows…).
+pub(crate) fn field_texts(list: &serde_json::Value, field: &str) -> Vec<String> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not a JSON array: {list}"))
+        .iter()
+        .map(|item| {
+            item[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("no text {field:?} in {item}"))
+                .to_string()
+        })
+        .collect()
+}
