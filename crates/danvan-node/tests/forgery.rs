@@ -252,60 +252,45 @@ fn change_forgeries(fx: &Fixtures) -> Vec<Forgery> {
 
     // Tampered bytes. Each starts from a valid change of its own.
     let fresh = |n| create(&officer, Kind::Activity, n, UNIT, None);
-    let mut c = fresh(20);
-    let i = c.body.len() - 6;
-    c.body[i] ^= 0x10;
-    out.push(Forgery {
+    // A forgery the session ends at: the body is not the change offered.
+    let ending = |name, forged, reasons| Forgery {
         violation: true,
-        ..one(
-            "flipped-bit-body",
-            c,
-            vec![MALFORMED.into(), HASH_MISMATCH.into()],
-        )
-    });
+        ..one(name, forged, reasons)
+    };
+    let mut c = fresh(20);
+    c.body = flipped(&c.body, -6, 4);
+    let reasons = vec![MALFORMED.into(), HASH_MISMATCH.into()];
+    out.push(ending("flipped-bit-body", c, reasons));
     let mut c = fresh(21);
     c.signature[17] ^= 0x01;
     out.push(one("flipped-bit-signature", c, s(BAD_SIGNATURE)));
     let mut c = fresh(22);
     c.hash[5] ^= 0x80;
-    out.push(Forgery {
-        violation: true,
-        ..one("flipped-bit-hash", c, s(HASH_MISMATCH))
-    });
+    out.push(ending("flipped-bit-hash", c, s(HASH_MISMATCH)));
     let mut c = fresh(23);
-    let mut doc = *c.doc.as_bytes();
-    doc[3] ^= 0x01;
-    c.doc = DocId::from_bytes(doc);
+    c.doc = DocId::from_bytes(flipped(c.doc.as_bytes(), 3, 0).try_into().unwrap());
     out.push(one("flipped-bit-doc-id", c, s(BAD_SIGNATURE)));
     let mut c = fresh(24);
-    let mut author = *c.author.as_bytes();
-    author[9] ^= 0x04;
-    c.author = NodeId::from_bytes(author);
+    c.author = NodeId::from_bytes(flipped(c.author.as_bytes(), 9, 2).try_into().unwrap());
     out.push(one("flipped-bit-author", c, s(BAD_SIGNATURE)));
     // The change in other bytes that Automerge reads as the same change
     // (same hash, so the signature holds): other checksum bytes, and the
     // compressed encoding, which is inflated without bound.
     let mut c = fresh(26);
     c.body[5] ^= 0x20;
-    out.push(Forgery {
-        violation: true,
-        ..one("body-checksum-altered", c, s(MALFORMED))
-    });
+    out.push(ending("body-checksum-altered", c, s(MALFORMED)));
     let c = fresh(27);
     let mut parsed = automerge::Change::try_from(c.body.as_slice()).expect("a change");
     let compressed = parsed.bytes().to_vec();
     assert_eq!(compressed[8], 2, "a compressed chunk");
-    out.push(Forgery {
-        violation: true,
-        ..one(
-            "body-compressed-encoding",
-            SignedChange {
-                body: compressed,
-                ..c
-            },
-            s(MALFORMED),
-        )
-    });
+    out.push(ending(
+        "body-compressed-encoding",
+        SignedChange {
+            body: compressed,
+            ..c
+        },
+        s(MALFORMED),
+    ));
     // Made with the pho-ninh officer's actor, signed by the pho-minh officer
     // (who may write pho-minh records).
     let made = {
