@@ -15,7 +15,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use serde_json::Value;
 
-use crate::harness::{Dv, activity_args_in, field_texts};
+use crate::harness::{Dv, activity_args_in, field_numbers, field_texts};
 
 /// "Now" of every report and due list here, so that figures do not move.
 const TODAY: &str = "2023-12-31";
@@ -437,6 +437,19 @@ fn report_json(hub: &Dv, period: &str, unit: Option<&str>) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: {e}: {text}"))
 }
 
+/// Writes `hub`'s 2023-H1 report as of [`TODAY`] to `file`, in `format`
+/// (by default, the one the file's extension names).
+fn report_to(hub: &Dv, file: &Path, format: Option<&str>) {
+    let file = file.to_str().unwrap();
+    let mut args = vec![
+        "report", "--period", "2023-H1", "--out", file, "--today", TODAY,
+    ];
+    if let Some(format) = format {
+        args.extend(["--format", format]);
+    }
+    hub.ok(&args);
+}
+
 fn figures(v: &Value) -> [u64; 6] {
     [
         "received",
@@ -565,13 +578,7 @@ fn first_half_report_on_merged_data() {
         field_texts(&t["stages"], "code"),
         ["kiem-dem", "cong-khai", "dong-y", "nhan-tien", "ban-giao"]
     );
-    let stages: Vec<u64> = t["stages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["count"].as_u64().unwrap())
-        .collect();
-    assert_eq!(stages, [1, 0, 0, 1, 1]);
+    assert_eq!(field_numbers(&t["stages"], "count"), [1, 0, 0, 1, 1]);
     assert_eq!([&t["objections_open"], &t["visits"]], [1, 3]);
     assert_eq!(
         [&t["area_m2"], &t["handed_over_m2"], &t["handed_over_pct"]],
@@ -660,13 +667,7 @@ fn second_half_report_on_merged_data() {
             ("by_unit", "unit", "pho-thanh", [2, 0, 0, 0, 1, 1]),
         ],
     );
-    let days: Vec<u64> = p["overdue"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["days_overdue"].as_u64().unwrap())
-        .collect();
-    assert_eq!(days, [179, 92, 45]);
+    assert_eq!(field_numbers(&p["overdue"], "days_overdue"), [179, 92, 45]);
     // One visit in the second half (20/7, made while the other laptop moved the stage).
     assert_eq!(r["land"]["projects"][0]["total"]["visits"], 1);
     assert_eq!(r["models"]["total"], 2);
@@ -808,15 +809,7 @@ fn xlsx_opens_and_holds_the_same_figures() {
     let hub = fixture();
     let dir = output_dir("report-xlsx");
     let file = dir.join("bao-cao-2023-H1.xlsx");
-    hub.ok(&[
-        "report",
-        "--period",
-        "2023-H1",
-        "--out",
-        file.to_str().unwrap(),
-        "--today",
-        TODAY,
-    ]);
+    report_to(&hub, &file, None);
     let r = report_json(&hub, "2023-H1", None);
     let mut book: calamine::Xlsx<_> = calamine::open_workbook(&file).expect("xlsx opens");
     assert_eq!(
@@ -915,17 +908,7 @@ fn html_charts_render_in_headless_chromium() {
     let hub = fixture();
     let dir = output_dir("report-html");
     let page = dir.join("bao-cao-2023-H1.html");
-    hub.ok(&[
-        "report",
-        "--period",
-        "2023-H1",
-        "--format",
-        "html",
-        "--out",
-        page.to_str().unwrap(),
-        "--today",
-        TODAY,
-    ]);
+    report_to(&hub, &page, Some("html"));
     drop(hub);
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(html.contains("<svg") && html.contains("id=\"chart-petitions\""));
