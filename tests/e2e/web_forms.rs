@@ -107,33 +107,49 @@ fn web_forms_store_one_record_of_each_kind_with_visit_stage_and_progress() {
     assert_eq!(shown["date"], "2023-07-17");
     assert_eq!(shown["attendance"], 120);
 
-    let petition = create(
-        &browser,
-        &web,
-        "/them/don-thu",
-        &[
-            Pick("petition_type", "khieu-nai"),
-            Text("received", "02/08/2023"),
-            Text("citizen", "Nguyễn Văn An"),
-            Text("content", "Khiếu nại giá bồi thường đất ở"),
-        ],
-    );
-    stored_once(&dv, "petition", &petition, "Nguyễn Văn An");
+    // (form, what is typed, kind, what its listed title holds); the task
+    // last, as the progress report starts from its page.
+    let [petition, household, task] = [
+        (
+            "/them/don-thu",
+            &[
+                Pick("petition_type", "khieu-nai"),
+                Text("received", "02/08/2023"),
+                Text("citizen", "Nguyễn Văn An"),
+                Text("content", "Khiếu nại giá bồi thường đất ở"),
+            ][..],
+            "petition",
+            "Nguyễn Văn An",
+        ),
+        (
+            "/them/ho-gpmb",
+            &[
+                Pick("project", "cao-toc-bac-nam"),
+                Text("head", "Trần Thị Bình"),
+                Text("village", "Phước Lộc"),
+                Text("compensation_vnd", "850.000.000"),
+                Text("parcels", "12/345:250.5:ONT\n12/346:80:CLN"),
+            ],
+            "household",
+            "Trần Thị Bình",
+        ),
+        (
+            "/them/nhiem-vu",
+            &[
+                Text("number", "1.2"),
+                Text("title", "Tăng cường đối thoại với Nhân dân"),
+                Tick("assigned", "pho-minh"),
+            ],
+            "task",
+            "Tăng cường đối thoại",
+        ),
+    ]
+    .map(|(form, inputs, kind, title)| {
+        let id = create(&browser, &web, form, inputs);
+        stored_once(&dv, kind, &id, title);
+        id
+    });
     assert_eq!(dv.json(&["show", &petition])["petition_type"], "khieu-nai");
-
-    let household = create(
-        &browser,
-        &web,
-        "/them/ho-gpmb",
-        &[
-            Pick("project", "cao-toc-bac-nam"),
-            Text("head", "Trần Thị Bình"),
-            Text("village", "Phước Lộc"),
-            Text("compensation_vnd", "850.000.000"),
-            Text("parcels", "12/345:250.5:ONT\n12/346:80:CLN"),
-        ],
-    );
-    stored_once(&dv, "household", &household, "Trần Thị Bình");
     let shown = dv.json(&["show", &household]);
     assert_eq!(
         shown["parcels"].as_array().map(Vec::len),
@@ -141,18 +157,6 @@ fn web_forms_store_one_record_of_each_kind_with_visit_stage_and_progress() {
         "{shown}"
     );
     assert_eq!(shown["compensation_vnd"], 850_000_000);
-
-    let task = create(
-        &browser,
-        &web,
-        "/them/nhiem-vu",
-        &[
-            Text("number", "1.2"),
-            Text("title", "Tăng cường đối thoại với Nhân dân"),
-            Tick("assigned", "pho-minh"),
-        ],
-    );
-    stored_once(&dv, "task", &task, "Tăng cường đối thoại");
     assert_eq!(dv.json(&["show", &task])["assigned"][0], "pho-minh");
 
     // The task's page offers a progress report with its number filled in.
