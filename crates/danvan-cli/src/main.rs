@@ -4,8 +4,10 @@
 
 mod access;
 mod backup;
+mod import;
 mod interrupt;
 mod output;
+mod progress;
 mod web;
 
 use std::path::PathBuf;
@@ -150,15 +152,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Nhập hàng loạt từ CSV
-    Import {
-        /// household hoặc activity
-        kind: String,
-        #[arg(long)]
-        csv: PathBuf,
-        #[arg(long)]
-        json: bool,
-    },
+    /// Nhập hàng loạt từ tệp Excel (.xlsx) hoặc CSV; `import template` tạo tệp mẫu
+    Import(import::ImportArgs),
     /// Xuất hồ sơ
     Export {
         /// csv hoặc json
@@ -718,6 +713,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Restore { file, force, json } => {
             return backup::restore(&dir, file, *force, *json);
         }
+        Command::Import(args) if let Some(done) = args.template() => return done,
         _ => {}
     }
     match cli.command {
@@ -1088,22 +1084,7 @@ fn run(cli: Cli) -> Result<()> {
                 output::print_conflicts(&all);
             }
         }
-        Command::Import { kind, csv, json } => {
-            let kind = Kind::parse(&kind)?;
-            let stop = interrupt::stop_on_ctrl_c()?;
-            let Some(n) = interrupt::stopped(node.import_csv_until(kind, &csv, &stop))? else {
-                return Ok(());
-            };
-            if json {
-                print_json(&serde_json::json!({ "imported": n }));
-            } else {
-                println!(
-                    "Đã nhập {n} hồ sơ {} từ {}.",
-                    kind.label_vi().to_lowercase(),
-                    csv.display()
-                );
-            }
-        }
+        Command::Import(args) => import::run(&mut node, args)?,
         Command::Export {
             format,
             kind,
@@ -1352,26 +1333,14 @@ fn household(node: &mut Node, command: HouseholdCommand) -> Result<()> {
     Ok(())
 }
 
-/// The progress callback of a sync: one line rewritten in place on a terminal.
+/// The progress callback of a sync: a bar on a terminal, plain lines in a
+/// log, JSON lines with `--json` (`progress.rs`).
 fn sync_progress(json: bool) -> impl FnMut(&danvan_node::Progress) + Send {
-    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr()) && !json;
-    move |p: &danvan_node::Progress| {
-        if tty {
-            eprint!(
-                "\rĐang đồng bộ: còn nhận tối đa {} thay đổi, còn gửi tối đa {}; đã nhận {} byte, đã gửi {} byte   ",
-                p.pull_target_seq.saturating_sub(p.pulled_seq),
-                p.serve_target_seq.saturating_sub(p.served_seq),
-                p.stats.bytes_received,
-                p.stats.bytes_sent
-            );
-        }
-    }
+    let mut shown = progress::SyncProgress::new(json);
+    move |p: &danvan_node::Progress| shown.update(p)
 }
 
 fn print_summary(summary: &danvan_node::SyncSummary, json: bool) -> Result<()> {
-    if std::io::IsTerminal::is_terminal(&std::io::stderr()) && !json {
-        eprintln!();
-    }
     if json {
         print_json(&serde_json::to_value(summary)?);
     } else {
@@ -1498,6 +1467,8 @@ fn sync(
                 other => break other?,
             }
         };
+        // The bar is cleared before the summary is printed.
+        drop(progress);
         print_summary(&summary, json)?;
         endpoint.close();
         anyhow::Ok(())
