@@ -434,3 +434,102 @@ fn import_help_lists_each_kinds_columns() {
         assert!(help.contains(needle), "{needle} not in: {help}");
     }
 }
+
+/// The JSON progress events of `step` on stderr, in order.
+fn progress_events(stderr: &[u8], work: &str) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["event"] == "progress" && e["work"] == work)
+        .collect()
+}
+
+/// Events whose "remaining" never grows and ends at 0 in a final event.
+fn assert_counts_down(events: &[serde_json::Value], what: &str) {
+    assert!(events.len() >= 2, "{what}: too few events: {events:?}");
+    let remaining: Vec<u64> = events
+        .iter()
+        .map(|e| e["remaining"].as_u64().expect("remaining"))
+        .collect();
+    assert!(
+        remaining.windows(2).all(|w| w[1] <= w[0]) && remaining[0] > 0,
+        "{what}: remaining not counting down: {remaining:?}"
+    );
+    let last = events.last().unwrap();
+    assert_eq!(
+        (last["final"].as_bool(), last["remaining"].as_u64()),
+        (Some(true), Some(0)),
+        "{what}: {last}"
+    );
+    assert!(last["total"].as_u64().unwrap() > 0, "{last}");
+}
+
+#[test]
+fn long_work_reports_progress_as_json_events_and_plain_lines() {
+    let rows = 5_000;
+    let dv = Dv::init("pho-minh");
+    let file = activities(dv.dir.parent().unwrap(), "nhieu.csv", rows);
+    let out = dv.run(&["import", "activity", path(&file), "--json"]);
+    assert!(out.status.success());
+    let result: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("stdout is the result only");
+    assert_eq!(result["new"], rows);
+    let events = progress_events(&out.stderr, "import");
+    let checking: Vec<_> = events
+        .iter()
+        .filter(|e| e["step"] == "Kiểm tra dòng")
+        .cloned()
+        .collect();
+    assert_counts_down(&checking, "import rows");
+    assert_eq!(checking.last().unwrap()["total"], rows);
+    let writing: Vec<_> = events
+        .iter()
+        .filter(|e| e["step"] == "Ghi hồ sơ")
+        .cloned()
+        .collect();
+    assert_counts_down(&writing, "import writes");
+
+    // Not a terminal and no --json (a log): plain lines.
+    let other = Dv::init("pho-minh");
+    let out = other.run(&["import", "activity", path(&file)]);
+    assert!(out.status.success());
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("Kiểm tra dòng: 5.000/5.000 dòng, còn 0 dòng (100 %)"),
+        "{log}"
+    );
+    assert!(
+        log.contains("Kiểm tra dòng: 500/5.000 dòng, còn 4.500 dòng (10 %)"),
+        "{log}"
+    );
+
+    // A bundle import and a check of the same changes.
+    let bundle = dv.dir.with_file_name("nhieu.dvb");
+    dv.ok(&["bundle", "export", "--out", path(&bundle)]);
+    let third = Dv::init("pho-minh");
+    let out = third.run(&["bundle", "import", path(&bundle), "--json"]);
+    assert!(out.status.success());
+    assert_counts_down(
+        &progress_events(&out.stderr, "bundle-import"),
+        "bundle import",
+    );
+    let out = third.run(&["check", "--json"]);
+    assert!(out.status.success());
+    assert_counts_down(&progress_events(&out.stderr, "check"), "check");
+
+    // A cold sync of those changes from a hub: "còn N thay đổi" counts down.
+    let hub = &dv;
+    let laptop = Dv::init("pho-minh");
+    crate::sync::trust(hub, &laptop, None);
+    let server = crate::sync::Server::start(hub, &[]);
+    crate::sync::trust(&laptop, hub, Some(server.addr));
+    let out = laptop.run(&["sync", &server.addr.to_string(), "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the summary only");
+    assert_eq!(summary["changes_stored"], rows);
+    assert_counts_down(&progress_events(&out.stderr, "sync"), "sync");
+}

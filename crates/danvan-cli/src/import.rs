@@ -82,11 +82,9 @@ pub(crate) fn run(node: &mut Node, args: ImportArgs) -> Result<()> {
     };
     let kind = Kind::parse(&kind)?;
     let stop = interrupt::stop_on_ctrl_c()?;
-    let mut shown = progress::Reporter::new(args.json);
-    let result = node.import_file(kind, &file, args.sheet.as_deref(), &stop, &mut |p| {
-        shown.work(p)
+    let result = progress::run(args.json, |p| {
+        node.import_file(kind, &file, args.sheet.as_deref(), &stop, p)
     });
-    shown.finish();
     let Some(summary) = interrupt::stopped(result)? else {
         return Ok(());
     };

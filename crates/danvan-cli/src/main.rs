@@ -937,7 +937,9 @@ fn run(cli: Cli) -> Result<()> {
                     "--units {other:?} không rõ: old (đơn vị như ngày cuối kỳ) hoặc new (đơn vị hiện nay)"
                 ),
             };
-            let report = node.report_by(unit.as_deref(), period, today, view)?;
+            let report = progress::run(false, |p| {
+                node.report_reporting(unit.as_deref(), period, today, view, p)
+            })?;
             let bytes = danvan_report::render(&report, format)?;
             match out {
                 Some(path) => {
@@ -1126,7 +1128,8 @@ fn run(cli: Cli) -> Result<()> {
             command: BundleCommand::Import { file, json },
         } => {
             let stop = interrupt::stop_on_ctrl_c()?;
-            let Some(report) = interrupt::stopped(node.bundle_import_until(&file, &stop))
+            let imported = progress::run(json, |p| node.bundle_import_reporting(&file, &stop, p));
+            let Some(report) = interrupt::stopped(imported)
                 .with_context(|| format!("không nhập được gói {}", file.display()))?
             else {
                 return Ok(());
@@ -1171,7 +1174,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Check { json } => {
-            let check = node.check()?;
+            let check = progress::run(json, |p| node.check_reporting(p))?;
             if json {
                 print_json(&serde_json::json!({
                     "ok": check.ok(), "problems": check.problems,

@@ -12,6 +12,9 @@ use danvan_node::{Work, WorkProgress};
 
 /// Between two plain lines, at most (a line is also printed at every 10 %).
 const PLAIN_EVERY: Duration = Duration::from_secs(2);
+/// Work of fewer items than this that ends within `PLAIN_EVERY` prints no
+/// plain line: a `check` of a small store says only its result.
+const PLAIN_QUIET_BELOW: u64 = 1_000;
 
 /// How far one piece of work is, as shown.
 #[derive(Clone, Debug)]
@@ -68,7 +71,7 @@ impl Reporter {
             Work::Import => ("import", "dòng"),
             Work::BundleImport => ("bundle-import", "thay đổi"),
             Work::Check => ("check", "thay đổi"),
-            Work::Report => ("report", "hồ sơ"),
+            Work::Report => ("report", "loại hồ sơ"),
         };
         self.update(Snapshot {
             work,
@@ -110,8 +113,9 @@ impl Reporter {
             }
             Mode::Plain { last, tenth } => {
                 let now_tenth = (s.done * 10).checked_div(s.total).unwrap_or(0);
+                let quiet = s.total < PLAIN_QUIET_BELOW && self.start.elapsed() < PLAIN_EVERY;
                 let due = last.is_none_or(|t| t.elapsed() >= PLAIN_EVERY) || now_tenth > *tenth;
-                if due {
+                if due && !quiet {
                     *last = Some(Instant::now());
                     *tenth = now_tenth;
                     eprintln!("{}", line(&s, &figures));
@@ -149,6 +153,15 @@ impl Drop for Reporter {
     fn drop(&mut self) {
         self.end_step();
     }
+}
+
+/// Runs long work of the node with its progress shown (`--json`: as JSON
+/// lines); the bar is gone before the caller prints the result.
+pub(crate) fn run<T>(json: bool, work: impl FnOnce(danvan_node::OnProgress<'_>) -> T) -> T {
+    let mut shown = Reporter::new(json);
+    let result = work(&mut |p| shown.work(p));
+    shown.finish();
+    result
 }
 
 /// Rate and time left, from the time the step has taken.

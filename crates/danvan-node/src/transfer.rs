@@ -224,6 +224,17 @@ impl Node {
         path: &Path,
         stop: &AtomicBool,
     ) -> Result<danvan_model::ApplyReport, NodeError> {
+        self.bundle_import_reporting(path, stop, &mut |_| {})
+    }
+
+    /// [`Node::bundle_import_until`], telling `progress` after each batch
+    /// how many of the bundle's changes are stored or known.
+    pub fn bundle_import_reporting(
+        &mut self,
+        path: &Path,
+        stop: &AtomicBool,
+        progress: crate::OnProgress<'_>,
+    ) -> Result<danvan_model::ApplyReport, NodeError> {
         // Looked at before the file is opened: `/dev/zero`, a FIFO or a
         // directory is refused, and so is a file over the cap.
         let meta = std::fs::metadata(path).map_err(io(path))?;
@@ -267,6 +278,8 @@ impl Node {
             cause,
         };
         let mut total = danvan_model::ApplyReport::default();
+        let count = u64::from(bundle.count());
+        let mut done = 0u64;
         loop {
             let mut batch = Vec::new();
             let mut bytes = 0;
@@ -286,6 +299,7 @@ impl Node {
             if stop.load(Ordering::Relaxed) {
                 return Err(interrupted_bundle(total.new));
             }
+            let batch_len = batch.len();
             let mut report = crate::intake::receive_changes(
                 self.store_mut(),
                 crate::intake::Via::Bundle,
@@ -295,6 +309,13 @@ impl Node {
             total.duplicate += report.duplicate;
             total.documents += report.documents;
             total.rejected.append(&mut report.rejected);
+            done += batch_len as u64;
+            progress(&crate::WorkProgress {
+                work: crate::Work::BundleImport,
+                step: "Nhập gói",
+                done,
+                total: count,
+            });
         }
         bundle.finish().map_err(|e| changed(total.new, e))?;
         Ok(total)
