@@ -475,18 +475,17 @@ fn long_work_reports_progress_as_json_events_and_plain_lines() {
         serde_json::from_slice(&out.stdout).expect("stdout is the result only");
     assert_eq!(result["new"], rows);
     let events = progress_events(&out.stderr, "import");
-    let checking: Vec<_> = events
-        .iter()
-        .filter(|e| e["step"] == "Kiểm tra dòng")
-        .cloned()
-        .collect();
+    let step = |name: &str| -> Vec<serde_json::Value> {
+        events
+            .iter()
+            .filter(|e| e["step"] == name)
+            .cloned()
+            .collect()
+    };
+    let checking = step("Kiểm tra dòng");
     assert_counts_down(&checking, "import rows");
     assert_eq!(checking.last().unwrap()["total"], rows);
-    let writing: Vec<_> = events
-        .iter()
-        .filter(|e| e["step"] == "Ghi hồ sơ")
-        .cloned()
-        .collect();
+    let writing = step("Ghi hồ sơ");
     assert_counts_down(&writing, "import writes");
 
     // Not a terminal and no --json (a log): plain lines.

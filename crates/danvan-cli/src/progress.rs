@@ -10,6 +10,11 @@ use std::time::{Duration, Instant};
 
 use danvan_node::{Work, WorkProgress};
 
+/// `1234567` → "1.234.567".
+fn thousands(n: u64) -> String {
+    danvan_report::thousands(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
 /// Between two plain lines, at most (a line is also printed at every 10 %).
 const PLAIN_EVERY: Duration = Duration::from_secs(2);
 /// Work of fewer items than this that ends within `PLAIN_EVERY` prints no
@@ -230,19 +235,6 @@ fn json_line(s: &Snapshot, f: &Figures, last: bool) {
     let _ = writeln!(err, "{event}");
 }
 
-/// 1234567 → "1.234.567", as Vietnamese documents write numbers.
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push('.');
-        }
-        out.push(c);
-    }
-    out
-}
-
 fn duration(secs: u64) -> String {
     match secs {
         0..60 => format!("{secs} giây"),
@@ -284,9 +276,7 @@ impl SyncProgress {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn numbers_and_durations_read_as_vietnamese() {
-        assert_eq!(super::thousands(1_234_567), "1.234.567");
-        assert_eq!(super::thousands(999), "999");
+    fn durations_read_as_vietnamese() {
         assert_eq!(super::duration(75), "1 phút 15 giây");
     }
 }

@@ -1,8 +1,8 @@
 //! Numbers and days as Vietnamese documents write them. Depends on no other
 //! module of the crate.
 
-/// `1234567` → `1.234.567`.
-pub(crate) fn int(n: i64) -> String {
+/// `1234567` → `1.234.567` (also the CLI's progress lines).
+pub fn int(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {

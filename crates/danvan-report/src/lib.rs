@@ -33,4 +33,5 @@ pub use figures::{
     PetitionFigures, PetitionSection, Report, StageCount, TaskAssignment, TaskRow, TaskSection,
     UnitPetitionRow,
 };
+pub use format::int as thousands;
 pub use render::{Format, csv_cell_safe, render};

@@ -59,6 +59,17 @@ const fn col(
     }
 }
 
+/// The owning unit, in every kind.
+const UNIT: Column = col(
+    "unit",
+    "Đơn vị",
+    &["Mã đơn vị", "Xã, phường"],
+    false,
+    Format::Unit,
+    "Mã đơn vị (trống: đơn vị của máy này)",
+    "",
+);
+
 const HOUSEHOLD: &[Column] = &[
     col(
         "head",
@@ -114,15 +125,7 @@ const HOUSEHOLD: &[Column] = &[
         "Giai đoạn giải phóng mặt bằng (trống: đã kiểm đếm)",
         vocab::STAGE_INVENTORIED,
     ),
-    col(
-        "unit",
-        "Đơn vị",
-        &["Mã đơn vị", "Xã, phường"],
-        false,
-        Format::Unit,
-        "Mã đơn vị (trống: đơn vị của máy này)",
-        "",
-    ),
+    UNIT,
     col(
         "project",
         "Dự án",
@@ -225,15 +228,7 @@ const ACTIVITY: &[Column] = &[
         "Kết quả đạt được",
         "",
     ),
-    col(
-        "unit",
-        "Đơn vị",
-        &["Mã đơn vị", "Xã, phường"],
-        false,
-        Format::Unit,
-        "Mã đơn vị (trống: đơn vị của máy này)",
-        "",
-    ),
+    UNIT,
 ];
 
 /// The kinds a file can be imported as.
