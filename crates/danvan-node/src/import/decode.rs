@@ -1,6 +1,7 @@
 //! Text files as commune offices save them: the one decoding path every
 //! CSV import takes. A byte order mark first (UTF-8, or UTF-16 LE/BE —
-//! Excel's "Unicode text"), then valid UTF-8, else Windows-1258 (Vietnamese
+//! Excel's "Unicode text"), then UTF-16 without one (a zero byte among the
+//! first two), then valid UTF-8, else Windows-1258 (Vietnamese
 //! Windows' ANSI code page, which writes tone marks as combining
 //! characters). The text is returned in NFC, so "Nguyễn" typed on any of
 //! them is stored as the same characters.
@@ -17,6 +18,16 @@ pub fn decode(bytes: &[u8]) -> Option<(String, EncodingName)> {
         Some((encoding, bom)) => (
             encoding.decode_without_bom_handling_and_without_replacement(&bytes[bom..])?,
             encoding.name(),
+        ),
+        // UTF-16 saved without a BOM: a header starts with an ASCII
+        // letter, so one of its first two bytes is zero.
+        None if bytes.len() >= 2 && bytes[1] == 0 && bytes[0] != 0 => (
+            encoding_rs::UTF_16LE.decode_without_bom_handling_and_without_replacement(bytes)?,
+            encoding_rs::UTF_16LE.name(),
+        ),
+        None if bytes.len() >= 2 && bytes[0] == 0 && bytes[1] != 0 => (
+            encoding_rs::UTF_16BE.decode_without_bom_handling_and_without_replacement(bytes)?,
+            encoding_rs::UTF_16BE.name(),
         ),
         None => match std::str::from_utf8(bytes) {
             Ok(text) => (text.into(), "UTF-8"),
@@ -75,6 +86,9 @@ mod tests {
         }
         assert_eq!(decode(&le).unwrap().0, want);
         assert_eq!(decode(&be).unwrap().1, "UTF-16BE");
+        // And without their BOMs.
+        assert_eq!(decode(&le[2..]).unwrap(), (want.to_string(), "UTF-16LE"));
+        assert_eq!(decode(&be[2..]).unwrap(), (want.to_string(), "UTF-16BE"));
         // NFD UTF-8 (as some Mac tools write it) comes out NFC.
         let nfd: String = want.nfd().collect();
         assert_eq!(decode(nfd.as_bytes()).unwrap().0, want);

@@ -181,6 +181,12 @@ fn read_xlsx(
     let range = book
         .worksheet_range(&name)
         .map_err(|e| bad(e.to_string()))?;
+    if range.height() > ROWS_MAX + 1 {
+        return Err(NodeError::CsvTooLong {
+            path: path.to_path_buf(),
+            max: ROWS_MAX,
+        });
+    }
     let first_row = range.start().map_or(0, |(r, _)| r) as u64;
     let mut sheet_rows = range.rows().enumerate();
     let headers: Vec<String> = match sheet_rows.next() {
