@@ -713,8 +713,13 @@ fn run(cli: Cli) -> Result<()> {
         Command::Restore { file, force, json } => {
             return backup::restore(&dir, file, *force, *json);
         }
-        Command::Import(args) if let Some(done) = args.template() => return done,
         _ => {}
+    }
+    // `import template` only writes a file.
+    if let Command::Import(args) = &cli.command
+        && let Some(done) = args.template()
+    {
+        return done;
     }
     match cli.command {
         Command::Init {
