@@ -72,18 +72,18 @@ impl Reporter {
 
     /// The node's progress of `work`.
     pub(crate) fn work(&mut self, p: &WorkProgress) {
-        let (work, item) = match p.work {
-            Work::Import => ("import", "dòng"),
-            Work::BundleImport => ("bundle-import", "thay đổi"),
-            Work::Check => ("check", "thay đổi"),
-            Work::Report => ("report", "loại hồ sơ"),
+        let work = match p.work {
+            Work::Import => "import",
+            Work::BundleImport => "bundle-import",
+            Work::Check => "check",
+            Work::Report => "report",
         };
         self.update(Snapshot {
             work,
             step: p.step.to_string(),
             done: p.done,
             total: p.total,
-            item,
+            item: p.item,
         });
     }
 

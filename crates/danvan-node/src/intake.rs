@@ -120,6 +120,7 @@ impl crate::Node {
                 progress(&crate::WorkProgress {
                     work: crate::Work::Check,
                     step: "Kiểm tra thay đổi",
+                    item: "thay đổi",
                     done,
                     total: total.max(done),
                 });

@@ -23,6 +23,8 @@ pub struct WorkProgress {
     pub work: Work,
     /// The step, in Vietnamese ("Kiểm tra dòng", "Ghi hồ sơ", …).
     pub step: &'static str,
+    /// What an item is, in Vietnamese ("dòng", "thay đổi", "hồ sơ").
+    pub item: &'static str,
     /// Items done.
     pub done: u64,
     /// Items in all (0: not known yet).

@@ -106,6 +106,7 @@ impl Node {
             progress(&crate::WorkProgress {
                 work: crate::Work::Report,
                 step: "Đọc hồ sơ cho báo cáo",
+                item: "loại hồ sơ",
                 done,
                 total: 6,
             })

@@ -313,6 +313,7 @@ impl Node {
             progress(&crate::WorkProgress {
                 work: crate::Work::BundleImport,
                 step: "Nhập gói",
+                item: "thay đổi",
                 done,
                 total: count,
             });

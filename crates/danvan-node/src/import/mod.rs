@@ -107,6 +107,7 @@ impl Node {
                 progress(&WorkProgress {
                     work: Work::Import,
                     step: "Kiểm tra dòng",
+                    item: "dòng",
                     done,
                     total,
                 });
@@ -130,6 +131,7 @@ impl Node {
                 progress(&WorkProgress {
                     work: Work::Import,
                     step: "Ghi hồ sơ",
+                    item: "hồ sơ",
                     done,
                     total: new as u64,
                 })
