@@ -253,7 +253,7 @@ fn an_oversized_field_is_refused_at_every_write_and_nothing_is_stored() {
         &["import", "household", "--csv", csv.to_str().unwrap()],
         "vượt giới hạn",
     );
-    assert!(message.contains("dòng 3"), "{message}");
+    assert!(message.contains("Dòng 3"), "{message}");
     assert!(dv.ok(&["check"]).contains("toàn vẹn"));
 }
 

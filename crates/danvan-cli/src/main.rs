@@ -6,8 +6,10 @@ mod access;
 mod backup;
 mod clap_vi;
 mod conventions;
+mod import;
 mod interrupt;
 mod output;
+mod progress;
 mod web;
 
 use std::path::PathBuf;
@@ -181,17 +183,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Nhập hàng loạt từ CSV
-    Import {
-        /// household hoặc activity
-        kind: String,
-        /// Tệp CSV (UTF-8, dòng đầu là tên cột)
-        #[arg(long)]
-        csv: PathBuf,
-        /// In kết quả dạng JSON
-        #[arg(long)]
-        json: bool,
-    },
+    /// Nhập hàng loạt từ tệp Excel (.xlsx) hoặc CSV; `import template` tạo tệp mẫu
+    Import(import::ImportArgs),
     /// Xuất hồ sơ
     Export {
         /// csv hoặc json
@@ -850,6 +843,12 @@ fn run(cli: Cli) -> Result<()> {
         }
         _ => {}
     }
+    // `import template` only writes a file.
+    if let Command::Import(args) = &cli.command
+        && let Some(done) = args.template()
+    {
+        return done;
+    }
     match cli.command {
         Command::Init {
             unit,
@@ -1104,7 +1103,9 @@ fn run(cli: Cli) -> Result<()> {
                     "--units {other:?} không rõ: old (đơn vị như ngày cuối kỳ) hoặc new (đơn vị hiện nay)"
                 ),
             };
-            let report = node.report_by(unit.as_deref(), period, today, view)?;
+            let report = progress::run(false, |p| {
+                node.report_reporting(unit.as_deref(), period, today, view, p)
+            })?;
             let bytes = danvan_report::render(&report, format)?;
             match out {
                 Some(path) => {
@@ -1251,22 +1252,7 @@ fn run(cli: Cli) -> Result<()> {
                 output::print_conflicts(&all);
             }
         }
-        Command::Import { kind, csv, json } => {
-            let kind = Kind::parse(&kind)?;
-            let stop = interrupt::stop_on_ctrl_c()?;
-            let Some(n) = interrupt::stopped(node.import_csv_until(kind, &csv, &stop))? else {
-                return Ok(());
-            };
-            if json {
-                print_json(&serde_json::json!({ "imported": n }));
-            } else {
-                println!(
-                    "Đã nhập {n} hồ sơ {} từ {}.",
-                    kind.label_vi().to_lowercase(),
-                    csv.display()
-                );
-            }
-        }
+        Command::Import(args) => import::run(&mut node, args)?,
         Command::Export {
             format,
             kind,
@@ -1313,7 +1299,8 @@ fn run(cli: Cli) -> Result<()> {
             command: BundleCommand::Import { file, json },
         } => {
             let stop = interrupt::stop_on_ctrl_c()?;
-            let Some(report) = interrupt::stopped(node.bundle_import_until(&file, &stop))
+            let imported = progress::run(json, |p| node.bundle_import_reporting(&file, &stop, p));
+            let Some(report) = interrupt::stopped(imported)
                 .with_context(|| format!("không nhập được gói {}", file.display()))?
             else {
                 return Ok(());
@@ -1358,7 +1345,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Check { json } => {
-            let check = node.check()?;
+            let check = progress::run(json, |p| node.check_reporting(p))?;
             if json {
                 print_json(&serde_json::json!({
                     "ok": check.ok(), "problems": check.problems,
@@ -1551,26 +1538,14 @@ fn household(node: &mut Node, command: HouseholdCommand) -> Result<()> {
     Ok(())
 }
 
-/// The progress callback of a sync: one line rewritten in place on a terminal.
+/// The progress callback of a sync: a bar on a terminal, plain lines in a
+/// log, JSON lines with `--json` (`progress.rs`).
 fn sync_progress(json: bool) -> impl FnMut(&danvan_node::Progress) + Send {
-    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr()) && !json;
-    move |p: &danvan_node::Progress| {
-        if tty {
-            eprint!(
-                "\rĐang đồng bộ: còn nhận tối đa {} thay đổi, còn gửi tối đa {}; đã nhận {} byte, đã gửi {} byte   ",
-                p.pull_target_seq.saturating_sub(p.pulled_seq),
-                p.serve_target_seq.saturating_sub(p.served_seq),
-                p.stats.bytes_received,
-                p.stats.bytes_sent
-            );
-        }
-    }
+    let mut shown = progress::SyncProgress::new(json);
+    move |p: &danvan_node::Progress| shown.update(p)
 }
 
 fn print_summary(summary: &danvan_node::SyncSummary, json: bool) -> Result<()> {
-    if std::io::IsTerminal::is_terminal(&std::io::stderr()) && !json {
-        eprintln!();
-    }
     if json {
         print_json(&serde_json::to_value(summary)?);
     } else {
@@ -1700,6 +1675,8 @@ fn sync(
                 other => break other?,
             }
         };
+        // The bar is cleared before the summary is printed.
+        drop(progress);
         print_summary(&summary, json)?;
         endpoint.close();
         anyhow::Ok(())

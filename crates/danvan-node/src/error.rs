@@ -48,8 +48,8 @@ pub enum NodeError {
         /// How far it is.
         why: danvan_model::UnusualDate,
     },
-    /// A CSV file with bad rows; nothing was imported.
-    #[error("tệp CSV {path} có {count} dòng lỗi, không nhập dòng nào:\n{rows}")]
+    /// A CSV or Excel file with bad rows; nothing was imported.
+    #[error("tệp {} có {count} dòng lỗi, không nhập dòng nào:\n{rows}", .path.display())]
     Csv {
         /// The file.
         path: PathBuf,
@@ -195,7 +195,7 @@ pub enum NodeError {
         text: String,
     },
     /// A kind that CSV import does not take.
-    #[error("chỉ nhập được hộ GPMB (household) hoặc hoạt động (activity) từ CSV, không phải {0}")]
+    #[error("chỉ nhập được hộ GPMB (household) hoặc hoạt động (activity) từ tệp, không phải {0}")]
     CsvKind(String),
     /// A restore into a data directory that has a store, without `--force`.
     #[error("thư mục {} đã có kho dữ liệu; không khôi phục đè — thêm --force để khôi phục (kho hiện có được chuyển vào thư mục con truoc-khoi-phuc-…, không bị xóa)", .0.display())]
@@ -220,7 +220,7 @@ pub enum NodeError {
     #[error("{0}")]
     CsvRead(String),
     /// A CSV file with an unsupported column.
-    #[error("{}: cột {column:?} không được hỗ trợ (các cột: {known})", .path.display())]
+    #[error("{}: cột «{column}» không có trong mẫu nhập (các cột: {known}; xem danvan import --help)", .path.display())]
     CsvColumn {
         /// The file.
         path: PathBuf,

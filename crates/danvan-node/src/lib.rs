@@ -11,8 +11,10 @@ mod browse;
 pub mod demo;
 mod error;
 mod household;
+pub mod import;
 mod intake;
 mod node;
+mod progress;
 mod replica;
 mod report;
 mod service;
@@ -34,11 +36,13 @@ pub use danvan_store::{
 };
 pub use error::{EXIT_INTERRUPTED, EXIT_REFUSED, NodeError, file_error};
 pub use household::StageOutcome;
+pub use import::ImportSummary;
 pub use intake::{Via, receive_changes};
 pub use node::{
     HistoryEntry, KEY_FILE, Node, Shown, UNITS_FILE, WEB_USERS_FILE, default_data_dir, now_ms,
     random_bytes,
 };
+pub use progress::{OnProgress, Work, WorkProgress};
 pub use report::{ImportedTask, TaskImport, UnassignedTask};
 pub use service::{
     ActivityDraft, CheckReport, Draft, DraftError, FieldError, HouseholdDraft, ListQuery,

@@ -384,16 +384,22 @@ impl Node {
     /// document is built, written and dropped in turn, so memory stays flat.
     pub fn add_many(&mut self, records: &[Record]) -> Result<Vec<DocId>, NodeError> {
         Ok(self
-            .add_many_until(records, &std::sync::atomic::AtomicBool::new(false))?
+            .add_many_reporting(
+                records,
+                &std::sync::atomic::AtomicBool::new(false),
+                &mut |_| {},
+            )?
             .unwrap_or_default())
     }
 
     /// [`Node::add_many`], rolled back whole (`None`, nothing stored) if
-    /// `stop` is set before it commits (Ctrl+C during an import).
-    pub(crate) fn add_many_until(
+    /// `stop` is set before it commits (Ctrl+C during an import); tells
+    /// `written` how many records are written every 500 and at the end.
+    pub(crate) fn add_many_reporting(
         &mut self,
         records: &[Record],
         stop: &std::sync::atomic::AtomicBool,
+        written: &mut dyn FnMut(u64),
     ) -> Result<Option<Vec<DocId>>, NodeError> {
         let actor = self.actor();
         let mut ids = Vec::with_capacity(records.len());
@@ -410,6 +416,9 @@ impl Node {
                 created: Some(record),
             })?;
             ids.push(doc);
+            if crate::progress::due(ids.len() as u64, records.len() as u64, 500) {
+                written(ids.len() as u64);
+            }
         }
         if stop.load(std::sync::atomic::Ordering::Relaxed) {
             return Ok(None);

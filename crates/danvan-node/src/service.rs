@@ -675,9 +675,18 @@ impl Node {
     /// The store's integrity check, every stored change verified (hash,
     /// signature, actor, size; a bad one quarantined), and counts.
     pub fn check(&mut self) -> Result<CheckReport, NodeError> {
+        self.check_reporting(&mut |_| {})
+    }
+
+    /// [`Node::check`], telling `progress` how many stored changes are
+    /// verified.
+    pub fn check_reporting(
+        &mut self,
+        progress: crate::OnProgress<'_>,
+    ) -> Result<CheckReport, NodeError> {
         let mut problems = self.store().check()?;
-        problems.extend(self.verify_stored_changes()?);
         let (records, changes, documents) = self.store().counts()?;
+        problems.extend(self.verify_stored_changes(changes, progress)?);
         Ok(CheckReport {
             problems,
             records,
