@@ -132,7 +132,7 @@ pub(crate) enum UnitChangeCommand {
 }
 
 fn unit_change(node: &mut Node, command: UnitChangeCommand, json: bool) -> Result<()> {
-    use danvan_node::{UnitChangeDraft as D, UnitChangeRequest};
+    use danvan_node::{MergeDraft, UnitChangeDraft as D, UnitChangeRequest};
     let request = |effective: Effective, action| UnitChangeRequest {
         on: effective.on,
         basis: effective.basis,
@@ -172,11 +172,13 @@ fn unit_change(node: &mut Node, command: UnitChangeCommand, json: bool) -> Resul
             effective,
             D::Merge {
                 units: from,
-                into,
-                name,
-                kind,
-                code,
-                parent,
+                into: MergeDraft {
+                    into,
+                    name,
+                    kind,
+                    code,
+                    parent,
+                },
             },
         ),
         UnitChangeCommand::Rename {
@@ -355,6 +357,13 @@ pub(crate) fn parse_invite(text: &str) -> Result<Invite> {
     Ok(invite)
 }
 
+/// The first `len` characters of the text at `key` of an audit detail (a
+/// hash or a node id shortened for reading), empty if there is none.
+fn prefix<'a>(detail: &'a serde_json::Value, key: &str, len: usize) -> &'a str {
+    let text = detail[key].as_str().unwrap_or("");
+    text.get(..len).unwrap_or(text)
+}
+
 pub(crate) fn audit(node: &Node, limit: usize, json: bool) -> Result<()> {
     let entries = node.audit_log(limit)?;
     if json {
@@ -397,14 +406,8 @@ pub(crate) fn audit(node: &Node, limit: usize, json: bool) -> Result<()> {
             ),
             "rejected-change" => format!(
                 "TỪ CHỐI thay đổi {} của nút {} (hồ sơ {}, qua {}): {}",
-                d["hash"]
-                    .as_str()
-                    .map(|h| &h[..h.len().min(12)])
-                    .unwrap_or(""),
-                d["author"]
-                    .as_str()
-                    .map(|a| &a[..a.len().min(8)])
-                    .unwrap_or(""),
+                prefix(d, "hash", 12),
+                prefix(d, "author", 8),
                 d["doc"].as_str().unwrap_or("-"),
                 match d["via"].as_str() {
                     Some("bundle") => "gói chuyển tay",
@@ -434,14 +437,8 @@ pub(crate) fn audit(node: &Node, limit: usize, json: bool) -> Result<()> {
             ),
             "set-aside" => format!(
                 "GẠT RA thay đổi {} của nút {} (hồ sơ {}) khi nhận danh sách thành viên phiên bản {}: {}; vẫn giữ trên đĩa (bảng set_aside)",
-                d["hash"]
-                    .as_str()
-                    .map(|h| &h[..h.len().min(12)])
-                    .unwrap_or(""),
-                d["author"]
-                    .as_str()
-                    .map(|a| &a[..a.len().min(8)])
-                    .unwrap_or(""),
+                prefix(d, "hash", 12),
+                prefix(d, "author", 8),
                 d["doc"].as_str().unwrap_or("-"),
                 d["roster"],
                 d["reason"].as_str().unwrap_or("")

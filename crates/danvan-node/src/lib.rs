@@ -50,7 +50,9 @@ pub use service::{
 };
 pub use sync::{REFUSED_LISTED_MAX, RefusedChange, SESSIONS_MAX, SharedNode, SyncSummary};
 pub use transfer::{check_out_path, parse_parcel, write_atomic};
-pub use units::{UNIT_FILE_BYTES_MAX, UnitChangeDraft, UnitChangeRequest, UnitChangesSigned};
+pub use units::{
+    MergeDraft, UNIT_FILE_BYTES_MAX, UnitChangeDraft, UnitChangeRequest, UnitChangesSigned,
+};
 
 /// Today in Vietnam by this machine's clock: the day scopes are judged on.
 pub fn today() -> time::Date {
