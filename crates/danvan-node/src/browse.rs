@@ -409,7 +409,7 @@ impl Node {
             };
             for filter in filters {
                 self.store().for_each_json(&filter, |text| {
-                    out.push(parse_as(*kind, text)?);
+                    out.push(Record::from_json_str(*kind, text)?);
                     Ok::<(), NodeError>(())
                 })??;
             }
@@ -467,21 +467,6 @@ impl Node {
             tasks,
         })
     }
-}
-
-/// A record of a known kind from its projection JSON, parsed straight into
-/// its type: going through a `serde_json::Value` first, as
-/// [`Record::from_json`] must when the kind is unknown, reads it twice.
-fn parse_as(kind: Kind, text: &str) -> Result<Record, danvan_model::RecordError> {
-    let bad = |e: serde_json::Error| danvan_model::RecordError::Unreadable(e.to_string());
-    Ok(match kind {
-        Kind::Activity => Record::Activity(serde_json::from_str(text).map_err(bad)?),
-        Kind::Petition => Record::Petition(serde_json::from_str(text).map_err(bad)?),
-        Kind::Household => Record::Household(serde_json::from_str(text).map_err(bad)?),
-        Kind::Task => Record::Task(serde_json::from_str(text).map_err(bad)?),
-        Kind::Progress => Record::Progress(serde_json::from_str(text).map_err(bad)?),
-        Kind::Model => Record::Model(serde_json::from_str(text).map_err(bad)?),
-    })
 }
 
 /// The node whose key starts an Automerge actor (key ‖ store epoch).

@@ -67,22 +67,11 @@ impl Node {
     fn records(&self, filter: ListFilter) -> Result<Vec<Record>, NodeError> {
         let kind = Kind::parse(filter.kind.as_deref().unwrap_or(""))?;
         let mut out = Vec::new();
-        let parse = |text: &str| -> Result<Record, serde_json::Error> {
-            Ok(match kind {
-                Kind::Activity => Record::Activity(serde_json::from_str(text)?),
-                Kind::Petition => Record::Petition(serde_json::from_str(text)?),
-                Kind::Household => Record::Household(serde_json::from_str(text)?),
-                Kind::Task => Record::Task(serde_json::from_str(text)?),
-                Kind::Progress => Record::Progress(serde_json::from_str(text)?),
-                Kind::Model => Record::Model(serde_json::from_str(text)?),
-            })
-        };
         self.store()
             .for_each_json(&filter, |text| {
-                out.push(parse(text)?);
-                Ok::<(), serde_json::Error>(())
-            })?
-            .map_err(|e| danvan_model::RecordError::Unreadable(e.to_string()))?;
+                out.push(Record::from_json_str(kind, text)?);
+                Ok::<(), danvan_model::RecordError>(())
+            })??;
         Ok(out)
     }
 

@@ -229,6 +229,21 @@ pub enum Draft {
 }
 
 impl Draft {
+    /// A draft of `kind` from a JSON object of its fields by code, as a
+    /// form posts them (missing fields empty).
+    pub fn from_value(kind: Kind, value: serde_json::Value) -> Result<Draft, serde_json::Error> {
+        Ok(match kind {
+            Kind::Activity => Draft::Activity(serde_json::from_value(value)?),
+            Kind::Petition => Draft::Petition(serde_json::from_value(value)?),
+            Kind::Household => Draft::Household(serde_json::from_value(value)?),
+            Kind::Task => Draft::Task(serde_json::from_value(value)?),
+            Kind::Progress => Draft::Progress(serde_json::from_value(value)?),
+            Kind::Model => Draft::Model(serde_json::from_value(value)?),
+        })
+    }
+}
+
+impl Draft {
     /// The kind of record it makes.
     pub fn kind(&self) -> Kind {
         match self {

@@ -424,6 +424,17 @@ impl Record {
         ))
     }
 
+    /// Reads a record of a known kind from the text of its JSON, straight
+    /// into its type: going through a `serde_json::Value` first, as
+    /// [`Record::from_json`] must when the kind is unknown, reads it twice.
+    pub fn from_json_str(kind: Kind, text: &str) -> Result<Record, RecordError> {
+        let bad = |e: serde_json::Error| RecordError::Unreadable(e.to_string());
+        Ok(record_of_kind!(
+            kind,
+            serde_json::from_str(text).map_err(bad)?
+        ))
+    }
+
     /// The header.
     pub fn header(&self) -> &Header {
         each_record!(self, r => &r.header)

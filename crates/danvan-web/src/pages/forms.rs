@@ -332,15 +332,8 @@ fn draft(kind: Kind, typed: &Typed) -> Result<Draft, WebError> {
         object.insert(name.clone(), value);
     }
     let value = serde_json::Value::Object(object);
-    let bad = |e: serde_json::Error| WebError::BadRequest(format!("biểu mẫu không hợp lệ: {e}"));
-    Ok(match kind {
-        Kind::Activity => Draft::Activity(serde_json::from_value(value).map_err(bad)?),
-        Kind::Petition => Draft::Petition(serde_json::from_value(value).map_err(bad)?),
-        Kind::Household => Draft::Household(serde_json::from_value(value).map_err(bad)?),
-        Kind::Task => Draft::Task(serde_json::from_value(value).map_err(bad)?),
-        Kind::Progress => Draft::Progress(serde_json::from_value(value).map_err(bad)?),
-        Kind::Model => Draft::Model(serde_json::from_value(value).map_err(bad)?),
-    })
+    Draft::from_value(kind, value)
+        .map_err(|e| WebError::BadRequest(format!("biểu mẫu không hợp lệ: {e}")))
 }
 
 /// The current half-year in Vietnam time, e.g. `2026-H2`.
