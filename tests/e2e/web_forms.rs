@@ -329,6 +329,9 @@ fn web_forms_ask_before_storing_an_unusual_date_and_store_it_once_confirmed() {
         before,
         "an unconfirmed unusual date was stored"
     );
+    if let Some(dir) = std::env::var_os("DANVAN_SCREENSHOTS") {
+        browser.screenshot(&std::path::Path::new(&dir).join("xac-nhan-ngay.png"));
+    }
 
     fill_and_save(&browser, &[Tick("xac-nhan-ngay", "1")]);
     let id = saved_record(&browser);

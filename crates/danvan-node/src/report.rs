@@ -67,11 +67,10 @@ impl Node {
     fn records(&self, filter: ListFilter) -> Result<Vec<Record>, NodeError> {
         let kind = Kind::parse(filter.kind.as_deref().unwrap_or(""))?;
         let mut out = Vec::new();
-        self.store()
-            .for_each_json(&filter, |text| {
-                out.push(Record::from_json_str(kind, text)?);
-                Ok::<(), danvan_model::RecordError>(())
-            })??;
+        self.store().for_each_json(&filter, |text| {
+            out.push(Record::from_json_str(kind, text)?);
+            Ok::<(), danvan_model::RecordError>(())
+        })??;
         Ok(out)
     }
 
