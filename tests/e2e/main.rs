@@ -8,6 +8,7 @@ mod browser;
 mod crash;
 mod fuzz_corpus;
 mod harness;
+mod join;
 mod load;
 mod loss;
 mod merge;

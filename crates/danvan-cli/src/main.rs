@@ -187,7 +187,7 @@ enum Command {
     Invite {
         /// Mã nút (in bằng `danvan id` trên máy đó)
         node_id: String,
-        /// Địa chỉ trạm mà các nút kết nối tới (IP:CỔNG); được ghi nhớ cho lần sau
+        /// Địa chỉ trạm mà các nút kết nối tới (IP:CỔNG hoặc TÊN-MÁY:CỔNG); được ghi nhớ cho lần sau
         #[arg(long)]
         addr: Option<String>,
     },
@@ -216,9 +216,9 @@ enum Command {
     Serve {
         #[arg(long, default_value = "0.0.0.0:7420")]
         listen: std::net::SocketAddr,
-        /// Địa chỉ trạm thị xã để đồng bộ lên liên tục
+        /// Địa chỉ trạm thị xã để đồng bộ lên liên tục (IP:CỔNG hoặc TÊN-MÁY:CỔNG)
         #[arg(long)]
-        hub: Option<std::net::SocketAddr>,
+        hub: Option<danvan_node::PeerAddr>,
         /// Chạy cả trang web tại địa chỉ này (ví dụ 127.0.0.1:8420)
         #[arg(long)]
         web: Option<std::net::SocketAddr>,
@@ -233,7 +233,8 @@ enum Command {
     },
     /// Một phiên đồng bộ với nút khác (mặc định: trạm thị xã trong lời mời); --live giữ kết nối và đẩy thay đổi mới ngay
     Sync {
-        addr: Option<std::net::SocketAddr>,
+        /// Địa chỉ nút kia (IP:CỔNG hoặc TÊN-MÁY:CỔNG); mặc định: trạm thị xã
+        addr: Option<danvan_node::PeerAddr>,
         #[arg(long)]
         live: bool,
         #[arg(long)]
@@ -825,7 +826,8 @@ fn run(cli: Cli) -> Result<()> {
                     "Nút {} đang nhận đồng bộ tại {}{}",
                     shared.id(),
                     endpoint.local_addr(),
-                    hub.map(|h| format!(", đồng bộ liên tục lên trạm {h}"))
+                    hub.as_ref()
+                        .map(|h| format!(", đồng bộ liên tục lên trạm {h}"))
                         .unwrap_or_default()
                 );
                 shared
@@ -1424,7 +1426,7 @@ const QUARANTINED_PER_SYNC_MAX: usize = 8;
 /// One sync session (or a live one) with `addr`, by default the town's hub.
 fn sync(
     node: Node,
-    addr: Option<std::net::SocketAddr>,
+    addr: Option<danvan_node::PeerAddr>,
     live: bool,
     json: bool,
     net: danvan_node::NetConfig,
@@ -1433,7 +1435,14 @@ fn sync(
     runtime.block_on(async move {
         let shared = danvan_node::SharedNode::new(node, live)?.with_net_config(net);
         let addr = shared.sync_target(addr)?;
-        let bind: std::net::SocketAddr = if addr.is_ipv6() {
+        // A name is looked up here for the socket's family, and again by
+        // each session.
+        let bind: std::net::SocketAddr = if addr
+            .resolve(None)
+            .await
+            .map_err(danvan_node::NodeError::from)?
+            .is_ipv6()
+        {
             "[::]:0"
         } else {
             "0.0.0.0:0"
@@ -1465,7 +1474,7 @@ fn sync(
         let mut quarantined = 0;
         let summary = loop {
             let result = tokio::select! {
-                s = shared.sync_settled(&endpoint, addr, live, &mut progress, rescope) => s,
+                s = shared.sync_settled(&endpoint, &addr, live, &mut progress, rescope) => s,
                 _ = tokio::signal::ctrl_c() => {
                     if live {
                         println!("Đã dừng.");

@@ -130,12 +130,12 @@ pub enum NodeError {
         /// The codes known.
         known: String,
     },
-    /// An address that is not `IP:port`.
-    #[error("địa chỉ {0:?} không hợp lệ (dạng IP:cổng)")]
+    /// An address that is not `IP:port` or `HOST:port`.
+    #[error("địa chỉ {0:?} không hợp lệ (dạng IP:CỔNG hoặc TÊN-MÁY:CỔNG)")]
     BadAddress(String),
     /// An invite with no hub address to put in it.
     #[error(
-        "chưa biết địa chỉ trạm mà các nút kết nối tới: thêm --addr IP:CỔNG (ví dụ --addr 10.0.0.5:7700)"
+        "chưa biết địa chỉ trạm mà các nút kết nối tới: thêm --addr IP:CỔNG hoặc TÊN-MÁY:CỔNG (ví dụ --addr 10.0.0.5:7700)"
     )]
     NoHubAddress,
     /// `sync` with no address on a node that has not joined a town.

@@ -26,7 +26,7 @@ pub use browse::{
     AuthoredConflict, ConflictValue, FieldChange, FieldHistoryEntry, HISTORY_CHANGES_MAX,
     RecordPage, SEARCH_CANDIDATES_MAX, query_words,
 };
-pub use danvan_net::{Endpoint, NetConfig, NetError};
+pub use danvan_net::{Endpoint, NetConfig, NetError, PeerAddr};
 pub use danvan_proto::{Progress, SessionStats};
 pub use danvan_store::{
     ApplyReport, AuditEntry, ListFilter, PeerRow, Refusal, RefusedRecord, Rejection, Row,

@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use danvan_model::{NodeId, SignedRoster};
-use danvan_net::{Backoff, Connection, Endpoint, FrameReceiver, FrameSender, NetConfig, TrustFn};
+use danvan_net::{
+    Backoff, Connection, Endpoint, FrameReceiver, FrameSender, NetConfig, PeerAddr, TrustFn,
+};
 use danvan_proto::{Event, Progress, Session, SessionConfig, SessionStats};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -294,14 +296,19 @@ impl SharedNode {
     }
 
     /// The trusted node registered at an address, if any.
-    pub fn node_at(&self, addr: &SocketAddr) -> Result<Option<NodeId>, NodeError> {
-        let text = addr.to_string();
+    pub fn node_at(&self, addr: &PeerAddr) -> Result<Option<NodeId>, NodeError> {
+        let text = addr.as_str();
         self.with(|node| -> Result<_, NodeError> {
             Ok(node
                 .store()
                 .trusted()?
                 .into_iter()
-                .find(|t| t.addr.as_deref() == Some(text.as_str()))
+                .find(|t| {
+                    t.addr
+                        .as_deref()
+                        .and_then(|a| a.parse::<PeerAddr>().ok())
+                        .is_some_and(|a| a.as_str() == text)
+                })
                 .map(|t| t.id))
         })?
     }
@@ -570,16 +577,19 @@ impl SharedNode {
         }
     }
 
-    /// Dials a peer and runs one session (until caught up, or for good when live).
+    /// Dials a peer (`IP:PORT`, or `HOST:PORT` resolved now) and runs one
+    /// session (until caught up, or for good when live).
     pub async fn sync_with(
         &self,
         endpoint: &Endpoint,
-        addr: SocketAddr,
+        addr: impl Into<PeerAddr>,
         live: bool,
         progress: &mut (dyn FnMut(&Progress) + Send),
     ) -> Result<SyncSummary, NodeError> {
+        let addr = addr.into();
         let expected = self.node_at(&addr)?;
-        let conn = match endpoint.connect(addr, expected).await {
+        let resolved = addr.resolve(Some(endpoint.local_addr().is_ipv6())).await?;
+        let conn = match endpoint.connect(resolved, expected).await {
             Ok(conn) => conn,
             Err(e) => {
                 // A refused peer key goes to the audit log now: a one-shot
@@ -598,7 +608,7 @@ impl SharedNode {
     pub async fn serve(
         &self,
         endpoint: Endpoint,
-        hub: Option<SocketAddr>,
+        hub: Option<PeerAddr>,
         shutdown: impl std::future::Future<Output = ()>,
     ) -> Result<(), NodeError> {
         let endpoint = Arc::new(endpoint);
@@ -665,12 +675,19 @@ impl SharedNode {
         Ok(())
     }
 
-    async fn upstream(&self, endpoint: &Endpoint, hub: SocketAddr) {
+    async fn upstream(&self, endpoint: &Endpoint, hub: PeerAddr) {
         let backoff = Backoff::default();
         let mut attempt = 0u32;
+        let ipv6 = Some(endpoint.local_addr().is_ipv6());
         loop {
             let expected = self.node_at(&hub).ok().flatten();
-            match endpoint.connect(hub, expected).await {
+            // The name is looked up at every attempt: a hub that moved
+            // behind its name is found again.
+            let connected = match hub.resolve(ipv6).await {
+                Ok(addr) => endpoint.connect(addr, expected).await,
+                Err(e) => Err(e),
+            };
+            match connected {
                 Ok(conn) => {
                     attempt = 0;
                     match self.run_session(&conn, true, true, &mut |_| {}).await {

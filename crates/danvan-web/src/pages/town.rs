@@ -381,7 +381,7 @@ async fn invite(
                 input type="hidden" name="node" value=(id.to_string());
                 label {
                     "Địa chỉ trạm mà các máy kết nối tới"
-                    span.hint { "Dạng IP:CỔNG, ví dụ 10.0.0.5:7700" }
+                    span.hint { "Dạng IP:CỔNG hoặc TÊN-MÁY:CỔNG, ví dụ 10.0.0.5:7700" }
                     input type="text" name="addr" required;
                 }
                 div { button type="submit" { "Tạo lời mời" } }

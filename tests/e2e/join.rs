@@ -1,0 +1,74 @@
+//! Joining a town: a hub address written as a host name (resolved at each
+//! connection), the invite as a QR code, short codes read over the phone,
+//! and laptops that find each other on the LAN.
+
+use std::time::Duration;
+
+use crate::access::enroll_at;
+use crate::harness::{Dv, wait_until};
+use crate::sync::{Server, node_id};
+
+/// The hub given as `localhost:PORT` everywhere a hub address goes: in the
+/// invite (`join` syncs through it), to `sync` by default, to `sync` and to
+/// `serve --hub` written out. A name that does not resolve is refused with
+/// its own message and the unreachable exit code, and nothing is stored.
+#[test]
+fn a_hub_named_by_host_name_is_resolved_at_each_connection() {
+    let town = Dv::init_with("town", &["--authority", "--unit", "duc-pho"]);
+    let minh = Dv::init("pho-minh");
+    let ninh = Dv::init("pho-ninh");
+    let hub = Server::start(&town, &[]);
+    let named = format!("localhost:{}", hub.addr.port());
+    enroll_at(
+        &town,
+        &named,
+        &minh,
+        &["--unit", "pho-minh", "--role", "officer"],
+    );
+    enroll_at(
+        &town,
+        &named,
+        &ninh,
+        &["--unit", "pho-ninh", "--role", "officer"],
+    );
+
+    // `sync` with no address goes to the hub by its name.
+    let id = minh.activity("tiep-dan", "2024-03-05", "Tiếp dân tháng 3 phường Phổ Minh");
+    minh.ok(&["sync"]);
+    let at_town = town.ok(&["show", &id]);
+    assert!(at_town.contains("Tiếp dân tháng 3"), "{at_town}");
+    // … and written out.
+    let id2 = minh.activity("tiep-dan", "2024-04-05", "Tiếp dân tháng 4 phường Phổ Minh");
+    minh.ok(&["sync", &named]);
+    assert!(town.ok(&["show", &id2]).contains("Tiếp dân tháng 4"));
+
+    // A node serving with `--hub localhost:PORT` keeps its link up by name.
+    let ninh_server = Server::start(&ninh, &["--hub", &named]);
+    let id3 = ninh.activity("tiep-dan", "2024-05-06", "Tiếp dân phường Phổ Ninh");
+    wait_until(
+        "the upstream link carries Phổ Ninh's record",
+        Duration::from_secs(30),
+        || town.run(&["show", &id3]).status.success(),
+    );
+    drop(ninh_server);
+
+    // A name that does not resolve: a clear message, exit code 4, nothing stored.
+    let out = minh.fails(
+        &["sync", "khong-co-may-nay.invalid:7420"],
+        "không tìm thấy địa chỉ khong-co-may-nay.invalid:7420",
+    );
+    assert!(out.contains("lỗi:"), "{out}");
+    let code = minh
+        .run(&["sync", "khong-co-may-nay.invalid:7420"])
+        .status
+        .code();
+    assert_eq!(code, Some(4), "unreachable exit code");
+    // A malformed address is refused before anything is tried.
+    let out = town.run(&["invite", &node_id(&minh), "--addr", "tram thi xa:7420"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("TÊN-MÁY:CỔNG"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
