@@ -72,3 +72,70 @@ fn a_hub_named_by_host_name_is_resolved_at_each_connection() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `invite --qr` draws the invite on the terminal: read back, the drawing
+/// is exactly the QR code of the invite text printed below it, and that
+/// text is an invite for the node. `--qr-out` writes the same code as SVG
+/// or PNG (the PNG's pixels are the modules); any other extension is refused.
+#[test]
+fn an_invite_is_drawn_as_a_qr_code_on_the_terminal_and_in_files() {
+    let town = Dv::init_with("town", &["--authority", "--unit", "duc-pho"]);
+    let minh = Dv::init("pho-minh");
+    let id = node_id(&minh);
+    town.ok(&[
+        "roster", "add", &id, "--unit", "pho-minh", "--role", "officer",
+    ]);
+    let svg = town.dir.join("moi.svg");
+    let png_path = town.dir.join("moi.png");
+    let out = town.ok(&[
+        "invite",
+        &id,
+        "--addr",
+        "tram.ducpho.vn:7420",
+        "--qr",
+        "--qr-out",
+        svg.to_str().unwrap(),
+    ]);
+    let text = out.lines().last().unwrap().trim();
+    let invite = danvan_model::Invite::decode(text).expect("the printed invite parses");
+    assert_eq!(invite.node.to_string(), id);
+    assert_eq!(invite.hub_addr, "tram.ducpho.vn:7420");
+    let drawing: String = out
+        .lines()
+        .take_while(|l| !l.starts_with("Quét mã QR"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let code = danvan_web::qr::code(text).unwrap();
+    let expected = danvan_web::qr::modules(&code);
+    let mut read = danvan_web::qr::terminal_modules(&drawing);
+    read.truncate(expected.len());
+    assert_eq!(read, expected, "the terminal QR is the invite's code");
+    assert!(expected.len() > 2 * danvan_web::qr::QUIET_ZONE + 20);
+
+    let svg_text = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        svg_text.contains("<svg") && svg_text.contains("<path"),
+        "{svg_text}"
+    );
+    assert_eq!(svg_text, danvan_web::qr::svg(&code));
+
+    town.ok(&["invite", &id, "--qr-out", png_path.to_str().unwrap()]);
+    let decoder = png::Decoder::new(std::fs::File::open(&png_path).unwrap());
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let scale = info.width as usize / expected.len();
+    assert_eq!(info.width as usize, scale * expected.len());
+    for (y, row) in expected.iter().enumerate() {
+        for (x, &dark) in row.iter().enumerate() {
+            let px = buf[(y * scale + scale / 2) * info.width as usize + x * scale + scale / 2];
+            assert_eq!(px == 0, dark, "PNG module {x},{y}");
+        }
+    }
+
+    let bad = town.dir.join("moi.jpg");
+    let out = town.run(&["invite", &id, "--qr-out", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains(".svg hoặc .png"));
+    assert!(!bad.exists());
+}

@@ -292,11 +292,15 @@ pub(crate) fn roster(node: &mut Node, command: RosterCommand) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn invite(node: &mut Node, node_id: &str, addr: Option<&str>) -> Result<()> {
+pub(crate) fn invite(
+    node: &mut Node,
+    node_id: &str,
+    addr: Option<&str>,
+    show: &crate::invite::InviteShow,
+) -> Result<()> {
     let id = parse_id(node_id)?;
     let text = node.invite(&id, addr)?;
-    println!("{text}");
-    Ok(())
+    crate::invite::print_invite(&text, show)
 }
 
 /// Reads an invite and says what it names.

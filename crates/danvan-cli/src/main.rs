@@ -5,6 +5,7 @@
 mod access;
 mod backup;
 mod interrupt;
+mod invite;
 mod output;
 mod web;
 
@@ -190,6 +191,8 @@ enum Command {
         /// Địa chỉ trạm mà các nút kết nối tới (IP:CỔNG hoặc TÊN-MÁY:CỔNG); được ghi nhớ cho lần sau
         #[arg(long)]
         addr: Option<String>,
+        #[command(flatten)]
+        show: invite::InviteShow,
     },
     /// Tham gia thị xã bằng lời mời rồi đồng bộ với trạm
     Join {
@@ -791,7 +794,11 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Trust { command } => trust(&mut node, command)?,
         Command::Roster { command } => access::roster(&mut node, command)?,
-        Command::Invite { node_id, addr } => access::invite(&mut node, &node_id, addr.as_deref())?,
+        Command::Invite {
+            node_id,
+            addr,
+            show,
+        } => access::invite(&mut node, &node_id, addr.as_deref(), &show)?,
         Command::Join { invite, json } => {
             let invite = access::parse_invite(&invite)?;
             drop(node);

@@ -356,14 +356,7 @@ async fn invite(
     let name = state.call(|n| Ok(n.node_name(&id)))?;
     let body = match made {
         Ok(text) => {
-            let qr =
-                qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M)
-                    .map(|code| {
-                        code.render::<qrcode::render::svg::Color<'_>>()
-                            .min_dimensions(240, 240)
-                            .quiet_zone(true)
-                            .build()
-                    });
+            let qr = crate::qr::code(&text).map(|code| crate::qr::svg(&code));
             html! {
                 p { "Máy " strong { (name) } " (" code { (id.short()) } ") nhập lời mời này bằng " code { "danvan join LỜI_MỜI" } " hoặc quét mã QR." }
                 textarea #invite-text readonly rows="4" { (text) }
