@@ -139,3 +139,91 @@ fn an_invite_is_drawn_as_a_qr_code_on_the_terminal_and_in_files() {
     assert!(String::from_utf8_lossy(&out.stderr).contains(".svg hoặc .png"));
     assert!(!bad.exists());
 }
+
+/// Makes a short code for `node` at the town office (whose `serve` knows its
+/// own address) with `extra` options; returns the code.
+fn short_code(town: &Dv, node: &Dv, extra: &[&str]) -> String {
+    let id = node_id(node);
+    let mut args = vec!["invite", id.as_str(), "--short"];
+    args.extend_from_slice(extra);
+    let code = town.ok(&args).trim().to_string();
+    assert_eq!(code.len(), 12, "{code}");
+    assert!(
+        code.chars()
+            .all(|c| c == '-' || "23456789ABCDEFGHJKMNPQRSTUVWXYZ".contains(c))
+    );
+    code
+}
+
+/// Runs `join --code` expecting a refusal with `needle` and exit code 3,
+/// and checks the joiner wrote nothing: no roster, no trusted hub.
+fn refused_join(node: &Dv, code: &str, hub: &str, needle: &str) {
+    let out = node.fails(&["join", "--code", code, "--hub", hub], needle);
+    assert!(out.contains("lỗi:"), "{out}");
+    let again = node.run(&["join", "--code", code, "--hub", hub]);
+    assert_eq!(again.status.code(), Some(3));
+    assert_eq!(node.json(&["roster", "show"]), serde_json::Value::Null);
+    assert_eq!(node.json(&["trust", "list"]), serde_json::json!([]));
+}
+
+/// Short codes with real processes: the town office makes a code, the new
+/// laptop joins with it (through the hub's name) and syncs; a wrong code
+/// (right lookup, wrong secret) is refused and writes nothing; the same
+/// code a second time is refused as used; an expired code is refused.
+#[test]
+fn a_short_code_read_over_the_phone_joins_once_before_it_expires() {
+    let town = Dv::init_with("town", &["--authority", "--unit", "duc-pho"]);
+    let minh = Dv::init("pho-minh");
+    let ninh = Dv::init("pho-ninh");
+    let hub = Server::start(&town, &[]);
+    let named = format!("localhost:{}", hub.addr.port());
+    for (dv, unit) in [(&minh, "pho-minh"), (&ninh, "pho-ninh")] {
+        let id = node_id(dv);
+        town.ok(&["roster", "add", &id, "--unit", unit, "--role", "officer"]);
+    }
+    let town_task = town.task("1.1", "Rà soát hộ nghèo toàn thị xã", &[]);
+    // The hub's address in the invite the code stands for is its name.
+    let code = short_code(&town, &minh, &["--addr", &named]);
+
+    // One wrong character of the secret: refused, nothing written.
+    let mut wrong: Vec<char> = code.chars().collect();
+    let last = wrong.len() - 1;
+    wrong[last] = if wrong[last] == '2' { '3' } else { '2' };
+    let wrong: String = wrong.into_iter().collect();
+    refused_join(&minh, &wrong, &named, "không nhận mã ngắn này");
+
+    // The right code (typed loosely): joined and synced both ways.
+    let typed = code.to_lowercase().replace('-', " ");
+    minh.ok(&["join", "--code", &typed, "--hub", &named]);
+    assert_ne!(minh.json(&["roster", "show"]), serde_json::Value::Null);
+    assert!(minh.ok(&["show", &town_task]).contains("Rà soát hộ nghèo"));
+    let id = minh.activity(
+        "tiep-dan",
+        "2024-06-01",
+        "Tiếp dân sau khi tham gia bằng mã ngắn",
+    );
+    minh.ok(&["sync"]);
+    assert!(town.ok(&["show", &id]).contains("mã ngắn"));
+
+    // The same code again: used.
+    let out = minh.run(&["join", "--code", &code, "--hub", &named]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("đã được dùng"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // An expired code: made to last one second, used after it.
+    let code = short_code(&town, &ninh, &["--expires", "1s"]);
+    // Expiry is the passing of time itself: nothing else to wait on.
+    std::thread::sleep(Duration::from_millis(1_200));
+    refused_join(&ninh, &code, &named, "đã hết hạn");
+    // A code made for another node does not work here either.
+    let for_minh = short_code(&town, &minh, &[]);
+    refused_join(&ninh, &for_minh, &named, "không nhận mã ngắn này");
+    // Out-of-range lifetimes are refused at once.
+    let out = town.run(&["invite", &node_id(&ninh), "--short", "--expires", "8d"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("thời hạn mã ngắn"));
+}

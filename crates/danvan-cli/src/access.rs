@@ -299,6 +299,9 @@ pub(crate) fn invite(
     show: &crate::invite::InviteShow,
 ) -> Result<()> {
     let id = parse_id(node_id)?;
+    if show.short {
+        return crate::invite::short(node, &id, addr, show);
+    }
     let text = node.invite(&id, addr)?;
     crate::invite::print_invite(&text, show)
 }

@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
+use danvan_model::NodeId;
+use danvan_node::Node;
 
 /// How to show an invite besides its text.
 #[derive(clap::Args, Default)]
@@ -14,6 +16,92 @@ pub(crate) struct InviteShow {
     /// Ghi mã QR của lời mời ra tệp ảnh: đuôi .svg hoặc .png
     #[arg(long, value_name = "TỆP")]
     pub(crate) qr_out: Option<PathBuf>,
+    /// Làm mã ngắn 10 ký tự (đọc qua điện thoại được) thay cho lời mời đầy đủ;
+    /// dùng một lần, trạm đang chạy `danvan serve` đổi mã lấy lời mời
+    #[arg(long, conflicts_with_all = ["qr", "qr_out"])]
+    pub(crate) short: bool,
+    /// Thời hạn của mã ngắn, ví dụ 24h (mặc định), 30m, 2d; tối đa 7 ngày
+    #[arg(long, value_name = "THỜI_HẠN", requires = "short")]
+    pub(crate) expires: Option<String>,
+}
+
+/// `join --code`: a short code instead of the full invite.
+#[derive(clap::Args)]
+pub(crate) struct JoinCode {
+    /// Mã ngắn văn phòng thị xã đọc cho (ví dụ K7QF-M2XR-9D), thay cho lời mời đầy đủ
+    #[arg(long, value_name = "MÃ", requires = "hub", conflicts_with = "invite")]
+    pub(crate) code: Option<String>,
+    /// Địa chỉ trạm thị xã để đổi mã ngắn lấy lời mời (IP:CỔNG hoặc TÊN-MÁY:CỔNG)
+    #[arg(long, requires = "code")]
+    pub(crate) hub: Option<danvan_node::PeerAddr>,
+}
+
+/// Reads `--expires`: a number followed by s, m, h or d.
+fn parse_ttl(text: &str) -> Result<u64> {
+    let text = text.trim();
+    let split = text.len().saturating_sub(1);
+    let (number, unit) = text.split_at(split);
+    let unit_ms = match unit {
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(danvan_node::NodeError::ShortCodeTtl.into()),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| danvan_node::NodeError::ShortCodeTtl)?;
+    Ok(n.saturating_mul(unit_ms))
+}
+
+/// `invite NODE_ID --short`: makes the code and says how to use it.
+pub(crate) fn short(
+    node: &mut Node,
+    id: &NodeId,
+    addr: Option<&str>,
+    show: &InviteShow,
+) -> Result<()> {
+    let ttl_ms = match &show.expires {
+        Some(text) => parse_ttl(text)?,
+        None => danvan_node::SHORT_CODE_TTL_DEFAULT_MS,
+    };
+    let made = node.short_invite(id, addr, ttl_ms)?;
+    println!("{}", made.code);
+    let hours = ttl_ms as f64 / 3_600_000.0;
+    eprintln!(
+        "Mã ngắn cho nút {}: dùng một lần, hết hạn sau {} giờ. Trên máy đó chạy:\n  danvan join --code {} --hub {}\n(trạm phải đang chạy `danvan serve` tại địa chỉ đó)",
+        id.short(),
+        if hours >= 1.0 {
+            format!("{hours:.0}")
+        } else {
+            format!("{hours:.2}")
+        },
+        made.code,
+        made.hub_addr
+    );
+    Ok(())
+}
+
+/// `join --code CODE --hub ADDR`.
+pub(crate) fn join_code(
+    dir: &std::path::Path,
+    code: &str,
+    hub: &danvan_node::PeerAddr,
+    net: danvan_node::NetConfig,
+    progress: &mut (dyn FnMut(&danvan_node::Progress) + Send),
+) -> Result<danvan_node::SyncSummary> {
+    let runtime = crate::runtime()?;
+    let (invite, summary) = runtime.block_on(async {
+        eprintln!("Đang đổi mã ngắn lấy lời mời tại trạm {hub}…");
+        danvan_node::join_with_code(dir, code, hub, net, progress).await
+    })?;
+    eprintln!(
+        "Đã nhận lời mời đã kiểm chứng: trạm {} tại {}, khóa thẩm quyền {}.",
+        invite.hub.short(),
+        invite.hub_addr,
+        invite.authority.short()
+    );
+    Ok(summary)
 }
 
 /// Prints the invite text (last, so it can be copied), the QR code above it

@@ -196,8 +196,11 @@ enum Command {
     },
     /// Tham gia thị xã bằng lời mời rồi đồng bộ với trạm
     Join {
-        /// Chuỗi lời mời (dvmoi1-…)
-        invite: String,
+        /// Chuỗi lời mời (dvmoi1-…); hoặc dùng --code và --hub
+        #[arg(required_unless_present = "code")]
+        invite: Option<String>,
+        #[command(flatten)]
+        code: invite::JoinCode,
         #[arg(long)]
         json: bool,
     },
@@ -799,8 +802,21 @@ fn run(cli: Cli) -> Result<()> {
             addr,
             show,
         } => access::invite(&mut node, &node_id, addr.as_deref(), &show)?,
-        Command::Join { invite, json } => {
-            let invite = access::parse_invite(&invite)?;
+        Command::Join {
+            code:
+                invite::JoinCode {
+                    code: Some(code),
+                    hub: Some(hub),
+                },
+            json,
+            ..
+        } => {
+            drop(node);
+            let summary = invite::join_code(&dir, &code, &hub, net, &mut sync_progress(json))?;
+            print_summary(&summary, json)?;
+        }
+        Command::Join { invite, json, .. } => {
+            let invite = access::parse_invite(invite.as_deref().unwrap_or_default())?;
             drop(node);
             let summary = runtime()?.block_on(async {
                 let mut progress = sync_progress(json);
@@ -821,10 +837,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Serve { listen, hub, web } => {
             let runtime = runtime()?;
             runtime.block_on(async move {
-                let mut node = node;
-                node.note_listen_addr(listen)?;
                 let shared = danvan_node::SharedNode::new(node, true)?.with_net_config(net);
                 let endpoint = shared.bind(listen)?;
+                // The port bound, when 0 was asked for.
+                shared.with(|n| n.note_listen_addr(endpoint.local_addr()))??;
                 let _web = match web {
                     Some(addr) => Some(web::spawn(shared.clone(), &dir, addr).await?),
                     None => None,

@@ -218,9 +218,12 @@ impl Node {
     }
 
     /// Remembers the address `serve` listens on, for invites (only a
-    /// concrete address: 0.0.0.0 says nothing to another machine).
+    /// concrete address: 0.0.0.0 or port 0 says nothing to another machine).
     pub fn note_listen_addr(&mut self, addr: std::net::SocketAddr) -> Result<(), NodeError> {
-        if addr.ip().is_unspecified() || self.store().meta(META_HUB_ADDR)?.is_some() {
+        if addr.ip().is_unspecified()
+            || addr.port() == 0
+            || self.store().meta(META_HUB_ADDR)?.is_some()
+        {
             return Ok(());
         }
         self.store_mut()

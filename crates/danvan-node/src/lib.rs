@@ -16,6 +16,7 @@ mod node;
 mod replica;
 mod report;
 mod service;
+mod short_code;
 mod sync;
 mod transfer;
 mod units;
@@ -43,6 +44,9 @@ pub use report::{ImportedTask, TaskImport, UnassignedTask};
 pub use service::{
     ActivityDraft, CheckReport, Draft, DraftError, FieldError, HouseholdDraft, ListQuery,
     ModelDraft, PetitionDraft, ProgressDraft, TaskDraft, join_and_sync, refused_by_peer,
+};
+pub use short_code::{
+    SHORT_CODE_TTL_DEFAULT_MS, SHORT_CODE_TTL_MAX_MS, ShortInvite, fetch_invite, join_with_code,
 };
 pub use sync::{REFUSED_LISTED_MAX, RefusedChange, SESSIONS_MAX, SharedNode, SyncSummary};
 pub use transfer::{check_out_path, parse_parcel, write_atomic};

@@ -673,7 +673,7 @@ impl Node {
 /// How often `join` tries its first sync while the hub re-reads its
 /// roster (every second): a node added a moment ago may be refused once or
 /// twice.
-const JOIN_ATTEMPTS_MAX: u32 = 6;
+pub(crate) const JOIN_ATTEMPTS_MAX: u32 = 6;
 
 impl SharedNode {
     /// One sync with `addr` (by default the town's hub); when the roster

@@ -25,6 +25,8 @@ use crate::replica::{StoreReplica, scope_key};
 const POLL_INTERVAL_MS: u64 = 1_000;
 /// How long a finished session waits for the peer to end its side.
 const CLOSE_WAIT_MS: u64 = 3_000;
+/// How long an accepted connection may take to send its first frame.
+const FIRST_FRAME_MS: u64 = 30_000;
 /// Sessions a serving node runs at once; further peers wait for a slot.
 pub const SESSIONS_MAX: usize = 256;
 /// Refused connections remembered between two flushes to the audit log.
@@ -85,6 +87,8 @@ pub struct SharedNode {
     refused: Arc<Mutex<Vec<(NodeId, String)>>>,
     id: NodeId,
     net: NetConfig,
+    /// The window of wrong short-code requests (`short_code.rs`).
+    pub(crate) code_desk: Arc<Mutex<danvan_proto::code::CodeDesk>>,
 }
 
 impl std::fmt::Debug for SharedNode {
@@ -189,6 +193,7 @@ impl SharedNode {
             refused: Arc::new(Mutex::new(Vec::new())),
             id,
             net: NetConfig::default(),
+            code_desk: Arc::default(),
         })
     }
 
@@ -321,14 +326,45 @@ impl SharedNode {
         live: bool,
         progress: &mut (dyn FnMut(&Progress) + Send),
     ) -> Result<SyncSummary, NodeError> {
-        let started = Instant::now();
-        let peer = conn.peer();
         let (tx, rx) = if initiator {
             conn.open_stream().await?
         } else {
             conn.accept_stream().await?
         };
-        let (frames, reader) = read_frames(rx);
+        self.run_stream(conn.peer(), (tx, rx, None), initiator, live, progress)
+            .await
+    }
+
+    /// Answers an accepted connection: a short-code request (its first
+    /// frame says so) gets its answer and `None`; anything else is a sync
+    /// session, run live until it ends.
+    async fn respond(&self, conn: &Connection) -> Result<Option<SyncSummary>, NodeError> {
+        let (tx, mut rx) = conn.accept_stream().await?;
+        let first = tokio::time::timeout(Duration::from_millis(FIRST_FRAME_MS), rx.recv())
+            .await
+            .map_err(|_| NodeError::PeerClosed(conn.peer().short()))??;
+        if let Some(frame) = &first
+            && danvan_proto::code::is_code_request(frame)
+        {
+            self.answer_code(conn.peer(), tx, rx, frame).await?;
+            return Ok(None);
+        }
+        self.run_stream(conn.peer(), (tx, rx, first), false, true, &mut |_| {})
+            .await
+            .map(Some)
+    }
+
+    /// Runs one session over a stream (`first`: a frame already read from it).
+    async fn run_stream(
+        &self,
+        peer: NodeId,
+        (tx, rx, first): (FrameSender, FrameReceiver, Option<Vec<u8>>),
+        initiator: bool,
+        live: bool,
+        progress: &mut (dyn FnMut(&Progress) + Send),
+    ) -> Result<SyncSummary, NodeError> {
+        let started = Instant::now();
+        let (frames, reader) = read_frames(rx, first);
         let mut run = self.start_session(peer, live)?;
         let result = self.drive(&mut run, tx, frames, progress).await;
         drop(reader);
@@ -660,8 +696,9 @@ impl SharedNode {
                     return;
                 };
                 let peer = conn.peer().short();
-                match me.run_session(&conn, false, true, &mut |_| {}).await {
-                    Ok(s) => tracing::info!(
+                match me.respond(&conn).await {
+                    Ok(None) => {}
+                    Ok(Some(s)) => tracing::info!(
                         "phiên với {peer} kết thúc: gửi {} nhận {} thay đổi",
                         s.changes_sent,
                         s.changes_stored
@@ -734,9 +771,14 @@ type Frames = tokio::sync::mpsc::Receiver<Result<Option<Vec<u8>>, danvan_net::Ne
 /// branch of the driver's select wins would be lost), so one task owns the
 /// receiver and hands over whole frames. The bounded channel keeps at most
 /// two frames in memory ahead of the session.
-fn read_frames(mut rx: FrameReceiver) -> (Frames, AbortOnDrop<()>) {
+fn read_frames(mut rx: FrameReceiver, first: Option<Vec<u8>>) -> (Frames, AbortOnDrop<()>) {
     let (frames_tx, frames) = tokio::sync::mpsc::channel(2);
     let reader = AbortOnDrop(tokio::spawn(async move {
+        if let Some(frame) = first
+            && frames_tx.send(Ok(Some(frame))).await.is_err()
+        {
+            return;
+        }
         loop {
             let frame = rx.recv().await;
             let end = !matches!(frame, Ok(Some(_)));
