@@ -227,3 +227,196 @@ fn a_short_code_read_over_the_phone_joins_once_before_it_expires() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("thời hạn mã ngắn"));
 }
+
+/// Two network namespaces joined by a veth pair, made by the test and
+/// removed when dropped: the LAN two field laptops share. `None` when they
+/// cannot be made (not root, no `ip`).
+struct Lan {
+    a: String,
+    b: String,
+}
+
+impl Lan {
+    fn new() -> Option<Lan> {
+        let tag = std::process::id() % 100_000;
+        let lan = Lan {
+            a: format!("dv{tag}a"),
+            b: format!("dv{tag}b"),
+        };
+        let ip = |args: &[&str]| {
+            std::process::Command::new("ip")
+                .args(args)
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        let (va, vb) = (format!("{}v", lan.a), format!("{}v", lan.b));
+        let subnet = 1 + tag % 250;
+        let ok = ip(&["netns", "add", &lan.a])
+            && ip(&["netns", "add", &lan.b])
+            && ip(&["link", "add", &va, "type", "veth", "peer", "name", &vb])
+            && ip(&["link", "set", &va, "netns", &lan.a])
+            && ip(&["link", "set", &vb, "netns", &lan.b])
+            && ip(&[
+                "-n",
+                &lan.a,
+                "addr",
+                "add",
+                &format!("10.231.{subnet}.1/24"),
+                "dev",
+                &va,
+            ])
+            && ip(&[
+                "-n",
+                &lan.b,
+                "addr",
+                "add",
+                &format!("10.231.{subnet}.2/24"),
+                "dev",
+                &vb,
+            ])
+            && [(&lan.a, &va), (&lan.b, &vb)].iter().all(|(ns, dev)| {
+                ip(&["-n", ns, "link", "set", dev, "up"])
+                    && ip(&["-n", ns, "link", "set", "lo", "up"])
+            });
+        // Dropped on failure too: whatever was made is removed.
+        ok.then_some(lan)
+    }
+
+    /// `danvan ARGS` on `dv`'s data directory inside namespace `ns`.
+    fn command(ns: Option<&str>, dv: &Dv, args: &[&str]) -> std::process::Command {
+        let Some(ns) = ns else {
+            return dv.command(args);
+        };
+        let mut cmd = std::process::Command::new("ip");
+        cmd.args(["netns", "exec", ns])
+            .arg(crate::harness::danvan_bin())
+            .arg("--data-dir")
+            .arg(&dv.dir)
+            .args(args);
+        crate::harness::without_danvan_env(&mut cmd);
+        cmd
+    }
+}
+
+impl Drop for Lan {
+    fn drop(&mut self) {
+        for ns in [&self.a, &self.b] {
+            let _ = std::process::Command::new("ip")
+                .args(["netns", "del", ns])
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    }
+}
+
+/// Laptops that find each other: two officer laptops of the town, with no
+/// hub in reach, on one LAN. The test makes that LAN as two network
+/// namespaces joined by a veth pair when it can (root and `ip`; the CI
+/// runner can), every danvan process run with `ip netns exec`; otherwise
+/// it runs on the host's own interfaces (loopback multicast and whatever
+/// the host has). One laptop serves (and advertises over mDNS), a third
+/// machine not in the roster serves too; the other laptop's `peers --lan`
+/// lists the first by its roster name and the stranger as unknown, refuses
+/// `--yes STRANGER` without sending anything, and syncs with `--yes ID`: the
+/// record arrives.
+#[test]
+fn laptops_on_one_wifi_find_each_other_and_sync_only_with_members() {
+    let town = Dv::init_with("town", &["--authority", "--unit", "duc-pho"]);
+    let first = Dv::init("pho-minh");
+    let second = Dv::init("pho-minh");
+    let stranger = Dv::init("pho-minh");
+    {
+        let hub = Server::start(&town, &[]);
+        let officer = ["--unit", "pho-minh", "--role", "officer", "--name"];
+        let mut args = officer.to_vec();
+        args.push("Máy tổ Phổ Minh 1");
+        crate::access::enroll(&town, &hub, &first, &args);
+        let mut args = officer.to_vec();
+        args.push("Máy tổ Phổ Minh 2");
+        crate::access::enroll(&town, &hub, &second, &args);
+        // Before leaving for the village: the roster that lists both.
+        first.ok(&["sync"]);
+    }
+    let lan = Lan::new();
+    let (ns_a, ns_b) = match &lan {
+        Some(l) => (Some(l.a.as_str()), Some(l.b.as_str())),
+        None => (None, None),
+    };
+    eprintln!(
+        "LAN: {}",
+        if lan.is_some() {
+            "network namespaces"
+        } else {
+            "host interfaces"
+        }
+    );
+    let record = first.activity("tiep-dan", "2024-07-02", "Tiếp dân ở thôn không có sóng");
+    let serve = ["serve", "--listen", "0.0.0.0:0"];
+    let (mut first_serve, _) = crate::sync::spawn_serve(&mut Lan::command(ns_a, &first, &serve));
+    let (mut stranger_serve, _) =
+        crate::sync::spawn_serve(&mut Lan::command(ns_a, &stranger, &serve));
+    let first_id = node_id(&first);
+    let stranger_id = node_id(&stranger);
+
+    let browse = |extra: &[&str]| {
+        let mut args = vec!["peers", "--lan", "--timeout", "3"];
+        args.extend_from_slice(extra);
+        Lan::command(ns_b, &second, &args).output().unwrap()
+    };
+    let mut listed = serde_json::Value::Null;
+    wait_until(
+        "both machines answer on the LAN",
+        Duration::from_secs(40),
+        || {
+            let out = browse(&["--json"]);
+            listed = serde_json::from_slice(&out.stdout).unwrap_or_default();
+            listed.as_array().is_some_and(|a| a.len() >= 2)
+        },
+    );
+    let entry = |id: &str| {
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("{id} not listed: {listed}"))
+    };
+    assert_eq!(entry(&first_id)["known"], true);
+    assert_eq!(entry(&first_id)["name"], "Máy tổ Phổ Minh 1");
+    assert_eq!(entry(&stranger_id)["known"], false);
+    let text = browse(&[]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("Máy tổ Phổ Minh 1"), "{text}");
+    assert!(
+        text.contains("không có trong danh sách thành viên"),
+        "{text}"
+    );
+
+    // The stranger: refused before anything is sent.
+    let out = browse(&["--yes", &stranger_id]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("không có trong danh sách thành viên"));
+    assert!(second.run(&["show", &record]).status.code() != Some(0));
+
+    // The member, confirmed by id: synced, the record arrives.
+    let out = browse(&["--yes", &first_id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(second.ok(&["show", &record]).contains("thôn không có sóng"));
+    crate::harness::stop(&mut first_serve);
+    crate::harness::stop(&mut stranger_serve);
+    // The stranger never had a session with anyone.
+    let sessions = stranger
+        .json(&["audit"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "session")
+        .count();
+    assert_eq!(sessions, 0);
+}

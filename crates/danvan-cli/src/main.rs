@@ -6,6 +6,7 @@ mod access;
 mod backup;
 mod interrupt;
 mod invite;
+mod lan;
 mod output;
 mod web;
 
@@ -248,6 +249,8 @@ enum Command {
     },
     /// Lần đồng bộ gần nhất với từng nút
     Peers {
+        #[command(flatten)]
+        lan: lan::LanArgs,
         #[arg(long)]
         json: bool,
     },
@@ -825,7 +828,8 @@ fn run(cli: Cli) -> Result<()> {
             print_summary(&summary, json)?;
         }
         Command::Audit { limit, json } => access::audit(&node, limit, json)?,
-        Command::Peers { json } => {
+        Command::Peers { lan, json } if lan.lan => lan::run(node, &lan, json, net)?,
+        Command::Peers { json, .. } => {
             let peers = node.peers()?;
             if json {
                 print_json(&serde_json::to_value(&peers)?);
@@ -841,6 +845,10 @@ fn run(cli: Cli) -> Result<()> {
                 let endpoint = shared.bind(listen)?;
                 // The port bound, when 0 was asked for.
                 shared.with(|n| n.note_listen_addr(endpoint.local_addr()))??;
+                // Laptops on the same Wi-Fi find this one with `peers --lan`.
+                let _lan = danvan_node::advertise(&shared.id(), endpoint.local_addr().port())
+                    .inspect_err(|e| tracing::warn!("{e}"))
+                    .ok();
                 let _web = match web {
                     Some(addr) => Some(web::spawn(shared.clone(), &dir, addr).await?),
                     None => None,

@@ -71,6 +71,17 @@ pub enum NodeError {
         "máy tại {0} không chứng minh được mã ngắn này (mã sai, hoặc đó không phải trạm của thị xã): không ghi gì; kiểm tra lại mã và địa chỉ trạm"
     )]
     ShortCodeUnproven(String),
+    /// mDNS could not be used.
+    #[error("không dùng được mDNS để tìm máy trong mạng nội bộ: {0}")]
+    Lan(String),
+    /// A machine found on the LAN that is not in the roster.
+    #[error(
+        "máy {0} không có trong danh sách thành viên: không đồng bộ với máy lạ (văn phòng thị xã thêm nó bằng `roster add` nếu đó là máy của đơn vị)"
+    )]
+    LanUnknown(String),
+    /// `peers --lan --yes ID` named a machine that did not answer.
+    #[error("không tìm thấy máy {0} trong mạng nội bộ (máy đó có đang chạy `danvan serve`?)")]
+    LanNotFound(String),
     /// `--expires` out of range.
     #[error("thời hạn mã ngắn phải từ 1 giây đến 7 ngày, ví dụ 24h, 30m, 2d")]
     ShortCodeTtl,
@@ -357,7 +368,10 @@ impl NodeError {
             ) => 3,
             NodeError::Net(NetError::Config(_) | NetError::Certificate(_)) => 1,
             NodeError::Net(_) => 4,
-            NodeError::ShortCodeRefused(_) | NodeError::ShortCodeUnproven(_) => 3,
+            NodeError::ShortCodeRefused(_)
+            | NodeError::ShortCodeUnproven(_)
+            | NodeError::LanUnknown(_) => 3,
+            NodeError::Lan(_) | NodeError::LanNotFound(_) => 4,
             NodeError::Denied(_)
             | NodeError::NotAuthority
             | NodeError::AuthorityMismatch(_)

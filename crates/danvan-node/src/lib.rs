@@ -12,6 +12,7 @@ pub mod demo;
 mod error;
 mod household;
 mod intake;
+mod lan;
 mod node;
 mod replica;
 mod report;
@@ -36,6 +37,7 @@ pub use danvan_store::{
 pub use error::{EXIT_INTERRUPTED, EXIT_REFUSED, NodeError, file_error};
 pub use household::StageOutcome;
 pub use intake::{Via, receive_changes};
+pub use lan::{LAN_BROWSE_MAX, LAN_SERVICE, LanAdvert, LanPeer, advertise, browse as lan_browse};
 pub use node::{
     HistoryEntry, KEY_FILE, Node, Shown, UNITS_FILE, WEB_USERS_FILE, default_data_dir, now_ms,
     random_bytes,

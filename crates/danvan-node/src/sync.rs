@@ -625,6 +625,20 @@ impl SharedNode {
         let addr = addr.into();
         let expected = self.node_at(&addr)?;
         let resolved = addr.resolve(Some(endpoint.local_addr().is_ipv6())).await?;
+        self.sync_pinned(endpoint, resolved, expected, live, progress)
+            .await
+    }
+
+    /// Dials `resolved` insisting on node `expected` (if given) and runs
+    /// one session.
+    pub(crate) async fn sync_pinned(
+        &self,
+        endpoint: &Endpoint,
+        resolved: SocketAddr,
+        expected: Option<NodeId>,
+        live: bool,
+        progress: &mut (dyn FnMut(&Progress) + Send),
+    ) -> Result<SyncSummary, NodeError> {
         let conn = match endpoint.connect(resolved, expected).await {
             Ok(conn) => conn,
             Err(e) => {
