@@ -12,25 +12,21 @@ use crate::sync::{Server, node_id};
 /// invite (`join` syncs through it), to `sync` by default, to `sync` and to
 /// `serve --hub` written out. A name that does not resolve is refused with
 /// its own message and the unreachable exit code, and nothing is stored.
-#[test]
-fn a_hub_named_by_host_name_is_resolved_at_each_connection() {
+/// A town office serving on loopback, its address as `localhost:PORT`,
+/// and two fresh laptops of Phổ Minh and Phổ Ninh.
+fn town_with_hub() -> (Dv, Server, String, Dv, Dv) {
     let town = Dv::init_with("town", &["--authority", "--unit", "duc-pho"]);
-    let minh = Dv::init("pho-minh");
-    let ninh = Dv::init("pho-ninh");
     let hub = Server::start(&town, &[]);
     let named = format!("localhost:{}", hub.addr.port());
-    enroll_at(
-        &town,
-        &named,
-        &minh,
-        &["--unit", "pho-minh", "--role", "officer"],
-    );
-    enroll_at(
-        &town,
-        &named,
-        &ninh,
-        &["--unit", "pho-ninh", "--role", "officer"],
-    );
+    (town, hub, named, Dv::init("pho-minh"), Dv::init("pho-ninh"))
+}
+
+#[test]
+fn a_hub_named_by_host_name_is_resolved_at_each_connection() {
+    let (town, _hub, named, minh, ninh) = town_with_hub();
+    for (dv, unit) in [(&minh, "pho-minh"), (&ninh, "pho-ninh")] {
+        enroll_at(&town, &named, dv, &["--unit", unit, "--role", "officer"]);
+    }
 
     // `sync` with no address goes to the hub by its name.
     let id = minh.activity("tiep-dan", "2024-03-05", "Tiếp dân tháng 3 phường Phổ Minh");
@@ -172,11 +168,7 @@ fn refused_join(node: &Dv, code: &str, hub: &str, needle: &str) {
 /// code a second time is refused as used; an expired code is refused.
 #[test]
 fn a_short_code_read_over_the_phone_joins_once_before_it_expires() {
-    let town = Dv::init_with("town", &["--authority", "--unit", "duc-pho"]);
-    let minh = Dv::init("pho-minh");
-    let ninh = Dv::init("pho-ninh");
-    let hub = Server::start(&town, &[]);
-    let named = format!("localhost:{}", hub.addr.port());
+    let (town, _hub, named, minh, ninh) = town_with_hub();
     for (dv, unit) in [(&minh, "pho-minh"), (&ninh, "pho-ninh")] {
         let id = node_id(dv);
         town.ok(&["roster", "add", &id, "--unit", unit, "--role", "officer"]);
@@ -322,21 +314,20 @@ impl Drop for Lan {
 /// record arrives.
 #[test]
 fn laptops_on_one_wifi_find_each_other_and_sync_only_with_members() {
-    let town = Dv::init_with("town", &["--authority", "--unit", "duc-pho"]);
-    let first = Dv::init("pho-minh");
+    // The stranger is a machine of no town at all.
+    let (town, hub, _, first, stranger) = town_with_hub();
     let second = Dv::init("pho-minh");
-    let stranger = Dv::init("pho-minh");
     {
-        let hub = Server::start(&town, &[]);
-        let officer = ["--unit", "pho-minh", "--role", "officer", "--name"];
-        let mut args = officer.to_vec();
-        args.push("Máy tổ Phổ Minh 1");
-        crate::access::enroll(&town, &hub, &first, &args);
-        let mut args = officer.to_vec();
-        args.push("Máy tổ Phổ Minh 2");
-        crate::access::enroll(&town, &hub, &second, &args);
+        for (dv, name) in [
+            (&first, "Máy tổ Phổ Minh 1"),
+            (&second, "Máy tổ Phổ Minh 2"),
+        ] {
+            let args = ["--unit", "pho-minh", "--role", "officer", "--name", name];
+            crate::access::enroll(&town, &hub, dv, &args);
+        }
         // Before leaving for the village: the roster that lists both.
         first.ok(&["sync"]);
+        drop(hub);
     }
     let lan = Lan::new();
     let (ns_a, ns_b) = match &lan {
