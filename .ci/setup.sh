@@ -6,6 +6,8 @@
 #   browser tests drive it (WebDriver);
 # - prlimit (util-linux), used by the storage-fault tests to make writes fail
 #   past a file-size limit.
+# The package tests (tests/e2e/package.rs) use tar, gzip and dpkg-deb, which
+# every Debian or Ubuntu system has (dpkg is essential there).
 # Idempotent: does nothing when everything is already there.
 set -eu
 SUDO=""

@@ -177,16 +177,7 @@ fn a_missing_data_directory_is_named() {
     );
     // init twice does not wipe anything.
     let dv = Dv::init("pho-van");
-    dv.add(&[
-        "model",
-        "add",
-        "--name",
-        "Mô hình A",
-        "--field",
-        "kinh-te",
-        "--year",
-        "2023",
-    ]);
+    dv.model("Mô hình A", "kinh-te", "2023");
     dv.fails(&["init", "--unit", "pho-van"], "đã có dữ liệu");
     // 2: what was asked for does not exist; the script can tell it apart.
     let out = dv.run(&["show", "aaaaaaaaaaaaaaaaaaaaaaaaaa"]);

@@ -243,6 +243,14 @@ impl Dv {
         self.add(&args)
     }
 
+    /// Adds a "Dân vận khéo" model named `name` in `field`, of `year`;
+    /// returns its id.
+    pub(crate) fn model(&self, name: &str, field: &str, year: &str) -> String {
+        self.add(&[
+            "model", "add", "--name", name, "--field", field, "--year", year,
+        ])
+    }
+
     /// How many rows a listing command (`list`, `import`'s rows…) prints
     /// as a JSON array.
     pub(crate) fn count(&self, args: &[&str]) -> usize {

@@ -586,16 +586,7 @@ fn printers_end_cleanly_on_a_closed_stdout() {
 fn the_markdown_report_shows_html_in_records_as_text() {
     let dv = Dv::init("pho-minh");
     let attack = "<img src=x onerror=alert(1)> & <script>alert(2)</script>";
-    dv.add(&[
-        "model",
-        "add",
-        "--name",
-        attack,
-        "--field",
-        "van-hoa-xa-hoi",
-        "--year",
-        "2024",
-    ]);
+    dv.model(attack, "van-hoa-xa-hoi", "2024");
     let md = dv.ok(&["report", "--period", "2024", "--format", "md"]);
     assert!(
         !md.contains("<img") && !md.contains("<script"),
@@ -619,16 +610,7 @@ fn csv_output_never_hands_excel_a_formula() {
     for title in attacks {
         dv.activity("tuyen-truyen", "2024-02-01", title);
         // Model names are written into the report's tables.
-        dv.add(&[
-            "model",
-            "add",
-            "--name",
-            title,
-            "--field",
-            "van-hoa-xa-hoi",
-            "--year",
-            "2024",
-        ]);
+        dv.model(title, "van-hoa-xa-hoi", "2024");
     }
     let export = dv.ok(&["export", "--format", "csv"]);
     let report = dv.ok(&["report", "--period", "2024", "--format", "csv"]);

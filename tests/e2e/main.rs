@@ -5,6 +5,7 @@ mod access;
 mod backup;
 mod bad_input;
 mod browser;
+mod compat;
 mod crash;
 mod fuzz_corpus;
 mod harness;
@@ -12,6 +13,8 @@ mod join;
 mod load;
 mod loss;
 mod merge;
+#[cfg(unix)]
+mod package;
 mod records;
 mod reform;
 mod relay;

@@ -78,16 +78,11 @@ fn every_kind_can_be_added_edited_listed_shown_and_exported() {
         "--summary",
         "Đã tổ chức 2 hội nghị đối thoại",
     ]);
-    let model = dv.add(&[
-        "model",
-        "add",
-        "--name",
+    let model = dv.model(
         "Dân vận khéo trong vận động hiến đất làm đường",
-        "--field",
         "kinh-te",
-        "--year",
         "2023",
-    ]);
+    );
 
     // Shown whole, with header fields, by full id or prefix.
     let shown = dv.json(&["show", &household[..8]]);

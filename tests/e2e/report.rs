@@ -109,7 +109,15 @@ fn fixture() -> MutexGuard<'static, Dv> {
         .unwrap_or_else(|e| e.into_inner())
 }
 
-fn petition(dir: &Dv, kind: &str, received: &str, category: &str, extra: &[&str]) -> String {
+/// Adds a petition of `kind` received on `received` in `category`, with
+/// `extra` options; returns its id.
+pub(crate) fn petition(
+    dir: &Dv,
+    kind: &str,
+    received: &str,
+    category: &str,
+    extra: &[&str],
+) -> String {
     let mut args = vec![
         "petition",
         "add",
@@ -295,16 +303,7 @@ fn build_fixture() -> Dv {
         "--outcome",
         "Chưa đồng ý",
     ]);
-    minh.add(&[
-        "model",
-        "add",
-        "--name",
-        "Tổ dân phố tự quản",
-        "--field",
-        "van-hoa-xa-hoi",
-        "--year",
-        "2023",
-    ]);
+    minh.model("Tổ dân phố tự quản", "van-hoa-xa-hoi", "2023");
     let t24 = task_id(&minh, "2.4");
     let t31 = task_id(&minh, "3.1");
     minh.add(&[
@@ -410,26 +409,8 @@ fn build_fixture() -> Dv {
     petition(&thanh, "kien-nghi", "2023-11-01", "Giao thông", &[]);
     petition(&thanh, "phan-anh", "2023-12-20", "Giao thông", &[]);
     thanh.household("Lê Văn C", &["--parcel", "20/5:1000:LUC"]);
-    thanh.add(&[
-        "model",
-        "add",
-        "--name",
-        "Dân quân tự vệ giúp dân",
-        "--field",
-        "quoc-phong-an-ninh",
-        "--year",
-        "2023",
-    ]);
-    thanh.add(&[
-        "model",
-        "add",
-        "--name",
-        "Cánh đồng mẫu lớn",
-        "--field",
-        "kinh-te",
-        "--year",
-        "2022",
-    ]);
+    thanh.model("Dân quân tự vệ giúp dân", "quoc-phong-an-ninh", "2023");
+    thanh.model("Cánh đồng mẫu lớn", "kinh-te", "2022");
     let t24 = task_id(&thanh, "2.4");
     thanh.add(&[
         "progress",

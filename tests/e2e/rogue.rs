@@ -24,14 +24,13 @@ fn rogue_key() -> NodeKey {
     NodeKey::from_secret(secret)
 }
 
-/// Sends frames as the rogue and returns what the hub answered until it ended the stream.
-async fn send_frames(
+/// A QUIC connection to `hub` under `key`, from an endpoint on loopback
+/// that trusts only the hub (the peer is trusted by the hub, or in its roster).
+pub(crate) async fn connect_as(
     key: &NodeKey,
     hub: std::net::SocketAddr,
-    hub_id: &str,
-    frames: Vec<Vec<u8>>,
-) -> Vec<Message> {
-    let hub_id: danvan_model::NodeId = hub_id.parse().unwrap();
+    hub_id: danvan_model::NodeId,
+) -> (Endpoint, danvan_net::Connection) {
     let endpoint = Endpoint::bind(
         key,
         "127.0.0.1:0".parse().unwrap(),
@@ -42,7 +41,18 @@ async fn send_frames(
     let conn = endpoint
         .connect(hub, Some(hub_id))
         .await
-        .expect("rogue connects (it is trusted)");
+        .expect("the peer connects (the hub trusts it)");
+    (endpoint, conn)
+}
+
+/// Sends frames as the rogue and returns what the hub answered until it ended the stream.
+async fn send_frames(
+    key: &NodeKey,
+    hub: std::net::SocketAddr,
+    hub_id: &str,
+    frames: Vec<Vec<u8>>,
+) -> Vec<Message> {
+    let (endpoint, conn) = connect_as(key, hub, hub_id.parse().unwrap()).await;
     let (mut tx, mut rx) = conn.open_stream().await.unwrap();
     for f in frames {
         if tx.send(&f).await.is_err() {

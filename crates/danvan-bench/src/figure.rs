@@ -44,37 +44,55 @@ pub(crate) struct Figure {
     pub(crate) target: Option<Target>,
 }
 
-impl Figure {
-    /// A figure with no target: context for the others (a baseline, a count).
-    pub(crate) fn info(
-        group: &'static str,
-        name: impl Into<String>,
-        value: f64,
-        unit: &'static str,
-    ) -> Figure {
-        Figure {
+/// The figures of one group, in the order it measures them: the group is
+/// named once, each figure by what was measured, its value and unit.
+#[derive(Debug)]
+pub(crate) struct Figures {
+    group: &'static str,
+    list: Vec<Figure>,
+}
+
+impl Figures {
+    pub(crate) fn new(group: &'static str) -> Figures {
+        Figures {
             group,
-            name: name.into(),
-            value,
-            unit,
-            target: None,
+            list: Vec::new(),
         }
     }
 
+    /// A figure with no target: context for the others (a baseline, a count).
+    pub(crate) fn info(&mut self, name: impl Into<String>, value: f64, unit: &'static str) {
+        self.push(name.into(), value, unit, None);
+    }
+
     /// A figure with a target.
-    pub(crate) fn with_target(
-        group: &'static str,
+    pub(crate) fn target(
+        &mut self,
         name: impl Into<String>,
         value: f64,
         unit: &'static str,
         target: Target,
-    ) -> Figure {
-        Figure {
-            target: Some(target),
-            ..Figure::info(group, name, value, unit)
-        }
+    ) {
+        self.push(name.into(), value, unit, Some(target));
     }
 
+    fn push(&mut self, name: String, value: f64, unit: &'static str, target: Option<Target>) {
+        self.list.push(Figure {
+            group: self.group,
+            name,
+            value,
+            unit,
+            target,
+        });
+    }
+
+    /// The figures, in the order measured.
+    pub(crate) fn into_vec(self) -> Vec<Figure> {
+        self.list
+    }
+}
+
+impl Figure {
     /// Whether the target is met; `None` when there is none.
     pub(crate) fn met(&self) -> Option<bool> {
         self.target.map(|t| t.met(self.value))

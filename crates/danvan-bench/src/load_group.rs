@@ -7,7 +7,7 @@ use std::process::Command;
 
 use danvan_bench::load::{LoadConfig, run as run_load};
 
-use crate::figure::Figure;
+use crate::figure::{Figure, Figures};
 use crate::measure::ScratchDir;
 use crate::{BenchError, Options};
 
@@ -46,54 +46,46 @@ pub(crate) fn run(options: &Options) -> Result<Vec<Figure>, BenchError> {
     let r = run_load(&config)?;
     eprintln!("  {r:?}");
     let s = |d: std::time::Duration| d.as_secs_f64();
-    Ok(vec![
-        Figure::info(
-            GROUP,
-            "nodes syncing with one hub at once",
-            r.nodes as f64,
-            "nodes",
-        ),
-        Figure::info(
-            GROUP,
-            "changes on every replica at the end",
-            r.changes_total as f64,
-            "changes",
-        ),
-        Figure::info(
-            GROUP,
-            "first sync: slowest node holds everything",
-            s(r.first_sync_slowest),
-            "s",
-        ),
-        Figure::info(
-            GROUP,
-            "after a hub power cut: slowest node's catch-up",
-            s(r.catch_up_slowest),
-            "s",
-        ),
-        Figure::info(
-            GROUP,
-            "after a hub power cut: median catch-up",
-            s(r.catch_up_median),
-            "s",
-        ),
-        Figure::info(
-            GROUP,
-            "failed attempts (connection limit, hub down)",
-            r.failed_attempts as f64,
-            "attempts",
-        ),
-        Figure::info(
-            GROUP,
-            "hub peak memory (VmHWM)",
-            r.hub_peak_rss_kib as f64 / 1024.0,
-            "MiB",
-        ),
-        Figure::info(
-            GROUP,
-            "hub CPU time (user + system)",
-            r.hub_cpu_ms as f64 / 1000.0,
-            "s",
-        ),
-    ])
+    let mut figures = Figures::new(GROUP);
+    figures.info(
+        "nodes syncing with one hub at once",
+        r.nodes as f64,
+        "nodes",
+    );
+    figures.info(
+        "changes on every replica at the end",
+        r.changes_total as f64,
+        "changes",
+    );
+    figures.info(
+        "first sync: slowest node holds everything",
+        s(r.first_sync_slowest),
+        "s",
+    );
+    figures.info(
+        "after a hub power cut: slowest node's catch-up",
+        s(r.catch_up_slowest),
+        "s",
+    );
+    figures.info(
+        "after a hub power cut: median catch-up",
+        s(r.catch_up_median),
+        "s",
+    );
+    figures.info(
+        "failed attempts (connection limit, hub down)",
+        r.failed_attempts as f64,
+        "attempts",
+    );
+    figures.info(
+        "hub peak memory (VmHWM)",
+        r.hub_peak_rss_kib as f64 / 1024.0,
+        "MiB",
+    );
+    figures.info(
+        "hub CPU time (user + system)",
+        r.hub_cpu_ms as f64 / 1000.0,
+        "s",
+    );
+    Ok(figures.into_vec())
 }

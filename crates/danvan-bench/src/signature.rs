@@ -13,7 +13,7 @@ use std::time::Duration;
 use danvan_model::SignedChange;
 use danvan_node::Node;
 
-use crate::figure::{Figure, Target};
+use crate::figure::{Figure, Figures, Target};
 use crate::measure::{ScratchDir, on_cpu};
 use crate::sync::{CHANGE_SIGNATURE_CONTEXT, SIGNATURE_BYTES, signed_message, wire_bytes};
 use crate::{BenchError, Options, corpus};
@@ -41,10 +41,9 @@ pub(crate) fn run(options: &Options) -> Result<Vec<Figure>, BenchError> {
     let n = changes.len();
     let mean = changes.iter().map(|c| c.body.len()).sum::<usize>() as f64 / n as f64;
     eprintln!("  {n} changes of {RECORDS} generated records, mean body {mean:.0} B");
-    let mut figures = Vec::new();
-    let rate = |what: &str, unit: &'static str, cpu: Duration| {
-        Figure::info(
-            GROUP,
+    let mut figures = Figures::new(GROUP);
+    let rate = |figures: &mut Figures, what: &str, unit: &'static str, cpu: Duration| {
+        figures.info(
             format!("{what}, {n} changes, one core"),
             n as f64 / cpu.as_secs_f64(),
             unit,
@@ -55,7 +54,7 @@ pub(crate) fn run(options: &Options) -> Result<Vec<Figure>, BenchError> {
     if failed > 0 {
         return Err(format!("{failed} of {n} changes failed verification").into());
     }
-    figures.push(rate("SignedChange::verify", "changes/s", cpu));
+    rate(&mut figures, "SignedChange::verify", "changes/s", cpu);
 
     let (parsed, cpu) = on_cpu(|| {
         changes
@@ -63,7 +62,12 @@ pub(crate) fn run(options: &Options) -> Result<Vec<Figure>, BenchError> {
             .filter_map(|c| automerge::Change::try_from(c.body.as_slice()).ok())
             .collect::<Vec<_>>()
     });
-    figures.push(rate("of which Automerge parse + hash", "changes/s", cpu));
+    rate(
+        &mut figures,
+        "of which Automerge parse + hash",
+        "changes/s",
+        cpu,
+    );
 
     let (good, cpu) = on_cpu(|| changes.iter().filter(|c| ed25519_ok(c)).count());
     if good != n {
@@ -73,11 +77,12 @@ pub(crate) fn run(options: &Options) -> Result<Vec<Figure>, BenchError> {
         )
         .into());
     }
-    figures.push(rate(
+    rate(
+        &mut figures,
         "of which Ed25519 verification alone",
         "signatures/s",
         cpu,
-    ));
+    );
 
     let key = node.key();
     let mut parsed = parsed;
@@ -91,12 +96,11 @@ pub(crate) fn run(options: &Options) -> Result<Vec<Figure>, BenchError> {
     if signed.iter().zip(changes).any(|(s, c)| s != c) {
         return Err("re-signing a change gave another signature".into());
     }
-    figures.push(rate("NodeKey::sign_change", "changes/s", cpu));
+    rate(&mut figures, "NodeKey::sign_change", "changes/s", cpu);
 
     let wire = wire_bytes(options)?;
     let cold_share = 100.0 * (wire.cold_changes * SIGNATURE_BYTES) as f64 / wire.cold_bytes as f64;
-    figures.push(Figure::with_target(
-        GROUP,
+    figures.target(
         format!(
             "signatures, share of the bytes of a cold sync of {} records",
             wire.records
@@ -104,21 +108,19 @@ pub(crate) fn run(options: &Options) -> Result<Vec<Figure>, BenchError> {
         cold_share,
         "%",
         Target::Below(15.0),
-    ));
-    figures.push(Figure::with_target(
-        GROUP,
+    );
+    figures.target(
         "signature, share of the bytes of a one-change sync",
         100.0 * SIGNATURE_BYTES as f64 / wire.one_change_bytes as f64,
         "%",
         Target::Below(15.0),
-    ));
-    figures.push(Figure::info(
-        GROUP,
+    );
+    figures.info(
         "signature, share of a mean change body",
         100.0 * SIGNATURE_BYTES as f64 / mean,
         "%",
-    ));
-    Ok(figures)
+    );
+    Ok(figures.into_vec())
 }
 
 fn ed25519_ok(c: &SignedChange) -> bool {

@@ -16,7 +16,7 @@ use danvan_node::{ListFilter, Node};
 use rand::Rng;
 use rand::seq::SliceRandom;
 
-use crate::figure::{Figure, Target};
+use crate::figure::{Figure, Figures, Target};
 use crate::measure::{
     CpuTime, Samples, ScratchDir, file_bytes, file_system, peak_rss_mib, reset_peak_rss, timed,
 };
@@ -87,14 +87,14 @@ pub(crate) fn run(options: &Options) -> Result<Vec<Figure>, BenchError> {
             "  warning: {fs} does not fsync; pass --dir on a real disk for durable-write figures"
         );
     }
-    let mut figures = Vec::new();
+    let mut figures = Figures::new(GROUP);
     durable_add(scratch.path(), sizes, &mut figures)?;
     let dir = scratch.path().join("import");
     import(&dir, scratch.path(), sizes, &mut figures)?;
     visits(&dir, sizes, &mut figures)?;
     size_per_record(&dir, sizes, &mut figures)?;
     lists(&dir, sizes, &mut figures)?;
-    Ok(figures)
+    Ok(figures.into_vec())
 }
 
 fn node_err(step: &str) -> impl FnOnce(danvan_node::NodeError) -> BenchError + '_ {
@@ -104,7 +104,7 @@ fn node_err(step: &str) -> impl FnOnce(danvan_node::NodeError) -> BenchError + '
 /// Benchmark 1: durable single-record add, and the bare SQLite floor beside
 /// it. The two alternate, one danvan add then one bare commit, so that both
 /// see the same disk and the same load from whatever else runs on the machine.
-fn durable_add(scratch: &Path, sizes: Sizes, figures: &mut Vec<Figure>) -> Result<(), BenchError> {
+fn durable_add(scratch: &Path, sizes: Sizes, figures: &mut Figures) -> Result<(), BenchError> {
     let mut node = Node::init(&scratch.join("add"), UNIT, None, None).map_err(node_err("init"))?;
     let mut bare = BareSqlite::create(&scratch.join("bare"))?;
     let mut rng = sample::rng(2);
@@ -148,43 +148,37 @@ fn durable_add(scratch: &Path, sizes: Sizes, figures: &mut Vec<Figure>) -> Resul
     let danvan = Samples::new(&danvan_ms);
     let floor = Samples::new(&bare_ms);
     let n = sizes.adds;
-    figures.push(Figure::info(
-        GROUP,
+    figures.info(
         format!("durable add, median of {n} activities"),
         danvan.median(),
         "ms",
-    ));
-    figures.push(Figure::with_target(
-        GROUP,
+    );
+    figures.target(
         format!("durable add, p99 of {n} activities"),
         danvan.quantile(0.99),
         "ms",
         Target::Below(10.0),
-    ));
-    figures.push(Figure::info(
-        GROUP,
+    );
+    figures.info(
         format!("bare SQLite insert+commit, median of {n}"),
         floor.median(),
         "ms",
-    ));
-    figures.push(Figure::info(
-        GROUP,
+    );
+    figures.info(
         format!("bare SQLite insert+commit, p99 of {n}"),
         floor.quantile(0.99),
         "ms",
-    ));
-    figures.push(Figure::info(
-        GROUP,
+    );
+    figures.info(
         "durable add / bare SQLite, median",
         danvan.median() / floor.median(),
         "x",
-    ));
-    figures.push(Figure::info(
-        GROUP,
+    );
+    figures.info(
         "durable add / bare SQLite, p99",
         danvan.quantile(0.99) / floor.quantile(0.99),
         "x",
-    ));
+    );
     Ok(())
 }
 
@@ -218,7 +212,7 @@ fn import(
     dir: &Path,
     scratch: &Path,
     sizes: Sizes,
-    figures: &mut Vec<Figure>,
+    figures: &mut Figures,
 ) -> Result<(), BenchError> {
     let n = sizes.households;
     let csv = scratch.join("households.csv");
@@ -241,13 +235,12 @@ fn import(
     }
     let rate = n as f64 / took.as_secs_f64();
     eprintln!("    {n} in {:.1} s", took.as_secs_f64());
-    figures.push(Figure::with_target(
-        GROUP,
+    figures.target(
         format!("CSV import, {n} households"),
         rate,
         "records/s",
         Target::AtLeast(5000.0),
-    ));
+    );
     if let Some(cpu) = cpu {
         // The import runs on this thread; what is neither running nor
         // waiting for a core is I/O (the commit's fsync, page reads).
@@ -257,21 +250,19 @@ fn import(
             cpu.waiting.as_secs_f64(),
             (took.saturating_sub(cpu.running + cpu.waiting)).as_secs_f64()
         );
-        figures.push(Figure::info(
-            GROUP,
+        figures.info(
             format!("CSV import, {n} households, per CPU-second"),
             n as f64 / cpu.running.as_secs_f64(),
             "records/s",
-        ));
+        );
     }
     if let Some(peak) = peak {
         let what = if reset { "import" } else { "process so far" };
-        figures.push(Figure::info(
-            GROUP,
+        figures.info(
             format!("peak RSS of the {what}, {n} households"),
             peak,
             "MiB",
-        ));
+        );
     }
     Ok(())
 }
@@ -293,7 +284,7 @@ fn household_ids(node: &Node) -> Result<Vec<String>, BenchError> {
 
 /// Visits on a sample of the imported households, dated through 2025, so
 /// that the period filter finds something; each is a durable edit, timed.
-fn visits(dir: &Path, sizes: Sizes, figures: &mut Vec<Figure>) -> Result<(), BenchError> {
+fn visits(dir: &Path, sizes: Sizes, figures: &mut Figures) -> Result<(), BenchError> {
     let mut node = Node::open(dir).map_err(node_err("open"))?;
     let mut ids = household_ids(&node)?;
     let mut rng = sample::rng(3);
@@ -317,23 +308,21 @@ fn visits(dir: &Path, sizes: Sizes, figures: &mut Vec<Figure>) -> Result<(), Ben
         latencies.push(took);
     }
     let s = Samples::new(&latencies);
-    figures.push(Figure::info(
-        GROUP,
+    figures.info(
         format!("visit (durable edit), median of {n}"),
         s.median(),
         "ms",
-    ));
-    figures.push(Figure::info(
-        GROUP,
+    );
+    figures.info(
         format!("visit (durable edit), p99 of {n}"),
         s.quantile(0.99),
         "ms",
-    ));
+    );
     Ok(())
 }
 
 /// Benchmark 4: database bytes per record against the Automerge `save()` of a record.
-fn size_per_record(dir: &Path, sizes: Sizes, figures: &mut Vec<Figure>) -> Result<(), BenchError> {
+fn size_per_record(dir: &Path, sizes: Sizes, figures: &mut Figures) -> Result<(), BenchError> {
     // The node was closed by `visits`: closing the last connection
     // checkpoints the WAL into the database and removes it.
     let db_bytes = file_bytes(&dir.join(danvan_store::DB_FILE))?
@@ -361,24 +350,17 @@ fn size_per_record(dir: &Path, sizes: Sizes, figures: &mut Vec<Figure>) -> Resul
         "    {records} records, {changes} changes, database {:.1} MiB",
         db_bytes as f64 / 1048576.0
     );
-    figures.push(Figure::info(
-        GROUP,
+    figures.info(
         format!("database bytes per record, {records} records"),
         per_record,
         "B",
-    ));
-    figures.push(Figure::info(
-        GROUP,
+    );
+    figures.info(
         format!("Automerge save() bytes, mean of {loaded}"),
         save_mean,
         "B",
-    ));
-    figures.push(Figure::info(
-        GROUP,
-        "database bytes / save() bytes",
-        per_record / save_mean,
-        "x",
-    ));
+    );
+    figures.info("database bytes / save() bytes", per_record / save_mean, "x");
     Ok(())
 }
 
@@ -417,7 +399,7 @@ fn time_list(node: &Node, filter: &ListFilter, runs: usize) -> Result<(f64, usiz
 }
 
 /// Benchmark 3: search and a filtered list, built as `danvan list` builds them.
-fn lists(dir: &Path, sizes: Sizes, figures: &mut Vec<Figure>) -> Result<(), BenchError> {
+fn lists(dir: &Path, sizes: Sizes, figures: &mut Figures) -> Result<(), BenchError> {
     let node = Node::open(dir).map_err(node_err("open"))?;
     let (records, _, _) = node.store().counts().map_err(|e| format!("counts: {e}"))?;
     // As `danvan list --search` does: fold, then split into words.
@@ -450,32 +432,26 @@ fn lists(dir: &Path, sizes: Sizes, figures: &mut Vec<Figure>) -> Result<(), Benc
     ];
     for (name, args, filter) in cases {
         eprintln!("  danvan list {args}");
-        let (unlimited, rows) = time_list(&node, &filter, sizes.list_runs)?;
-        figures.push(Figure::with_target(
-            GROUP,
-            format!("list {name}, no limit, {records} records"),
-            unlimited,
-            "ms",
-            Target::Below(50.0),
-        ));
-        figures.push(Figure::info(
-            GROUP,
-            format!("list {name}, rows returned"),
-            rows as f64,
-            "rows",
-        ));
-        let limited = ListFilter {
-            limit: Some(SCREEN_ROWS),
-            ..filter
-        };
-        let (screen, _) = time_list(&node, &limited, sizes.list_runs)?;
-        figures.push(Figure::with_target(
-            GROUP,
-            format!("list {name}, limit {SCREEN_ROWS}, {records} records"),
-            screen,
-            "ms",
-            Target::Below(50.0),
-        ));
+        // The whole list, then the first screen of it.
+        for (limit, extent) in [
+            (None, "no limit".to_string()),
+            (Some(SCREEN_ROWS), format!("limit {SCREEN_ROWS}")),
+        ] {
+            let filter = ListFilter {
+                limit,
+                ..filter.clone()
+            };
+            let (ms, rows) = time_list(&node, &filter, sizes.list_runs)?;
+            figures.target(
+                format!("list {name}, {extent}, {records} records"),
+                ms,
+                "ms",
+                Target::Below(50.0),
+            );
+            if limit.is_none() {
+                figures.info(format!("list {name}, rows returned"), rows as f64, "rows");
+            }
+        }
     }
     Ok(())
 }

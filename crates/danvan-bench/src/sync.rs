@@ -22,7 +22,7 @@ use danvan_node::{Endpoint, ListFilter, Node, NodeError, SharedNode, SyncSummary
 use danvan_store::Store;
 
 use crate::corpus::{self, CHANGES_PER_RECORD};
-use crate::figure::{Figure, Target};
+use crate::figure::{Figure, Figures, Target};
 use crate::measure::{ScratchDir, on_cpu, process_cpu, reset_peak_rss_of, status_mib};
 use crate::{BenchError, Options};
 
@@ -111,7 +111,7 @@ pub(crate) fn wire_bytes(options: &Options) -> Result<WireBytes, BenchError> {
         scratch.path(),
         10_000,
         false,
-        &mut Vec::new(),
+        &mut Figures::new(GROUP),
     ))?;
     runtime.block_on(pair.close())?;
     WIRE_BYTES
@@ -141,7 +141,7 @@ pub(crate) fn run(options: &Options) -> Result<Vec<Figure>, BenchError> {
     let scratch = ScratchDir::new(options)?;
     eprintln!("  data under {}", scratch.path().display());
     let runtime = runtime()?;
-    let mut figures = Vec::new();
+    let mut figures = Figures::new(GROUP);
     let largest = sizes.records[sizes.records.len() - 1];
     for &n in sizes.records {
         let pair = runtime.block_on(measure_pair(
@@ -164,7 +164,7 @@ pub(crate) fn run(options: &Options) -> Result<Vec<Figure>, BenchError> {
             Ok::<_, BenchError>(())
         })?;
     }
-    Ok(figures)
+    Ok(figures.into_vec())
 }
 
 /// A hub served in this process, stopped by [`InProcessHub::stop`] (or
@@ -249,7 +249,7 @@ async fn measure_pair(
     scratch: &Path,
     records: usize,
     cold_figures: bool,
-    figures: &mut Vec<Figure>,
+    figures: &mut Figures,
 ) -> Result<Pair, BenchError> {
     let corpus_dir = corpus::cached_store(options, records)?;
     let base = scratch.join(format!("pair-{records}"));
@@ -321,20 +321,18 @@ async fn measure_pair(
         idle.bytes_sent,
         idle.bytes_received
     );
-    figures.push(Figure::with_target(
-        GROUP,
+    figures.target(
         format!("idle sync, {records} records: round trips"),
         idle.round_trips as f64,
         "",
         Target::AtMost(1.0),
-    ));
-    figures.push(Figure::with_target(
-        GROUP,
+    );
+    figures.target(
         format!("idle sync, {records} records: bytes both ways"),
         total_bytes(&idle) as f64,
         "B",
         Target::Below(2048.0),
-    ));
+    );
 
     // 2. One record changed, on the node (pushed to the hub) and on the hub
     // (pulled by the node).
@@ -357,20 +355,18 @@ async fn measure_pair(
         if one_change_bytes == 0 {
             one_change_bytes = total_bytes(&s);
         }
-        figures.push(Figure::with_target(
-            GROUP,
+        figures.target(
             format!("one change {side}, {records} records: round trips"),
             s.round_trips as f64,
             "",
             Target::AtMost(3.0),
-        ));
-        figures.push(Figure::with_target(
-            GROUP,
+        );
+        figures.target(
             format!("one change {side}, {records} records: bytes minus the change"),
             overhead as f64,
             "B",
             Target::Below(4096.0),
-        ));
+        );
     }
     {
         let mut wire = WIRE_BYTES.lock().unwrap_or_else(|p| p.into_inner());
@@ -434,51 +430,42 @@ fn cold_sync_figures(
     cold: &SyncSummary,
     took: Duration,
     cpu: Option<Duration>,
-    figures: &mut Vec<Figure>,
+    figures: &mut Figures,
 ) -> Result<(), BenchError> {
     let name = |what: &str| format!("cold sync, {records} records: {what}");
     let secs = took.as_secs_f64();
-    figures.push(match cold_target_s(records) {
-        Some(t) => Figure::with_target(GROUP, name("wall time"), secs, "s", Target::Below(t)),
-        None => Figure::info(GROUP, name("wall time"), secs, "s"),
-    });
+    match cold_target_s(records) {
+        Some(t) => figures.target(name("wall time"), secs, "s", Target::Below(t)),
+        None => figures.info(name("wall time"), secs, "s"),
+    }
     if let Some(cpu) = cpu {
-        figures.push(Figure::info(
-            GROUP,
-            name("CPU time, hub and node"),
-            cpu.as_secs_f64(),
-            "s",
-        ));
+        figures.info(name("CPU time, hub and node"), cpu.as_secs_f64(), "s");
     }
     eprintln!("  where the time goes: the same changes, stage by stage on one thread");
     let apart = Breakdown::measure(scratch, hub, hub_id, records)?;
     let bytes = total_bytes(cold) as f64;
-    figures.push(Figure::info(GROUP, name("application bytes"), bytes, "B"));
-    figures.push(Figure::info(
-        GROUP,
+    figures.info(name("application bytes"), bytes, "B");
+    figures.info(
         name("change bodies, zstd -3 as one stream"),
         apart.zstd_bodies as f64,
         "B",
-    ));
-    figures.push(Figure::with_target(
-        GROUP,
+    );
+    figures.target(
         name("bytes / zstd(bodies)"),
         bytes / apart.zstd_bodies as f64,
         "x",
         Target::AtMost(1.3),
-    ));
-    figures.push(Figure::info(
-        GROUP,
+    );
+    figures.info(
         name("bytes / zstd(bodies + signatures)"),
         bytes / apart.zstd_signed as f64,
         "x",
-    ));
-    figures.push(Figure::info(
-        GROUP,
+    );
+    figures.info(
         name("signatures, share of the bytes"),
         100.0 * (cold.changes_stored * SIGNATURE_BYTES) as f64 / bytes,
         "%",
-    ));
+    );
     eprintln!(
         "    {} changes, bodies {:.1} MiB raw, {:.1} MiB zstd; with signatures {:.1} MiB zstd; on the wire {:.1} MiB",
         apart.changes,
@@ -499,12 +486,7 @@ fn cold_sync_figures(
         ),
     ] {
         eprintln!("    {what:<40} {:>6.2} s", d.as_secs_f64());
-        figures.push(Figure::info(
-            GROUP,
-            name(&format!("one thread: {what}")),
-            d.as_secs_f64(),
-            "s",
-        ));
+        figures.info(name(&format!("one thread: {what}")), d.as_secs_f64(), "s");
     }
     Ok(())
 }
@@ -744,7 +726,7 @@ async fn hub_idle(
     records: usize,
     node: SharedNode,
     endpoint: Endpoint,
-    figures: &mut Vec<Figure>,
+    figures: &mut Figures,
 ) -> Result<(), BenchError> {
     let process = HubProcess::start(hub_dir)?;
     let pid = process.pid();
@@ -766,13 +748,12 @@ async fn hub_idle(
     let rss = status_mib(pid, "VmRSS").ok_or("cannot read the hub's VmRSS")?;
     let hwm = status_mib(pid, "VmHWM").unwrap_or(f64::NAN);
     eprintln!("    idle with {records} records: VmRSS {rss:.1} MiB, VmHWM {hwm:.1} MiB");
-    figures.push(Figure::with_target(
-        GROUP,
+    figures.target(
         format!("hub process holding {records} records, idle: RSS"),
         rss,
         "MiB",
         Target::Below(150.0),
-    ));
+    );
     endpoint.close();
     Ok(())
 }
@@ -784,7 +765,7 @@ async fn hub_concurrent(
     hub_dir: &Path,
     hub_id: NodeId,
     k: usize,
-    figures: &mut Vec<Figure>,
+    figures: &mut Figures,
 ) -> Result<(), BenchError> {
     let mut nodes = Vec::with_capacity(k);
     for i in 0..k {
@@ -855,18 +836,16 @@ async fn hub_concurrent(
             " (since start: could not reset)"
         }
     );
-    figures.push(Figure::with_target(
-        GROUP,
+    figures.target(
         format!("hub process peak RSS, {k} nodes cold-syncing {records} records at once"),
         peak,
         "MiB",
         Target::Below(300.0),
-    ));
-    figures.push(Figure::info(
-        GROUP,
+    );
+    figures.info(
         format!("{k} concurrent cold syncs of {records} records: wall time"),
         took.as_secs_f64(),
         "s",
-    ));
+    );
     Ok(())
 }

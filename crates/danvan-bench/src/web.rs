@@ -30,7 +30,7 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::corpus::{self, Timeline};
-use crate::figure::{Figure, Target};
+use crate::figure::{Figure, Figures, Target};
 use crate::http::Client;
 use crate::measure::{Samples, ScratchDir};
 use crate::{BenchError, Options, sample};
@@ -199,7 +199,7 @@ async fn measure_pages(
     records: u64,
 ) -> Result<Vec<Figure>, BenchError> {
     let mut client = Client::new(addr);
-    let mut figures = Vec::new();
+    let mut figures = Figures::new(GROUP);
     eprintln!(
         "  {:<36} {:>9} {:>9} {:>9} {:>9}",
         "page", "p50 ms", "p95 ms", "max ms", "bytes"
@@ -233,40 +233,36 @@ async fn measure_pages(
             s.quantile(1.0),
             bytes
         );
-        figures.push(Figure::info(
-            GROUP,
+        figures.info(
             format!("{}, p50 of {n}, {records} records", case.name),
             s.median(),
             "ms",
-        ));
-        figures.push(Figure::with_target(
-            GROUP,
+        );
+        figures.target(
             format!("{}, p95 of {n}, {records} records", case.name),
             s.quantile(0.95),
             "ms",
             Target::Below(PAGE_P95_TARGET_MS),
-        ));
-        figures.push(Figure::info(
-            GROUP,
+        );
+        figures.info(
             format!("{}, max of {n}, {records} records", case.name),
             s.quantile(1.0),
             "ms",
-        ));
+        );
     }
     for (name, path) in [("dashboard", "/"), ("list", "/ho-so")] {
         let (html, assets) = first_load(&mut client, path).await?;
         eprintln!(
             "  first load of {path}: HTML {html} B, assets {assets} B (CSS, JS and whatever else the page references)"
         );
-        figures.push(Figure::with_target(
-            GROUP,
+        figures.target(
             format!("first load of {name} {path}: HTML + CSS + JS"),
             (html + assets) as f64 / 1000.0,
             "kB",
             Target::Below(FIRST_LOAD_TARGET_KB),
-        ));
+        );
     }
-    Ok(figures)
+    Ok(figures.into_vec())
 }
 
 /// Fetches a page and checks it; the bytes that came over the connection.

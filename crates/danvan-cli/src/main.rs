@@ -45,6 +45,9 @@ struct Cli {
     /// để thử nghiệm đường truyền xấu. Gói giữ kết nối gửi sau một phần ba khoảng này.
     #[arg(long, global = true, env = "DANVAN_IDLE_TIMEOUT_MS")]
     idle_timeout_ms: Option<u64>,
+    /// Thử nghiệm: phiên bản giao thức đồng bộ mới nhất mà nút này dùng (đóng vai bản cũ)
+    #[arg(long, global = true, hide = true, value_parser = clap::value_parser!(u16).range(1..))]
+    protocol: Option<u16>,
     #[command(subcommand)]
     command: Command,
 }
@@ -789,6 +792,7 @@ fn run(cli: Cli) -> Result<()> {
         _ => {}
     }
     let net = net_config(cli.idle_timeout_ms);
+    let protocol = cli.protocol;
     let mut node = Node::open(&dir)?;
     match cli.command {
         Command::Init { .. }
@@ -841,7 +845,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Serve { listen, hub, web } => {
             let runtime = runtime()?;
             runtime.block_on(async move {
-                let shared = danvan_node::SharedNode::new(node, true)?.with_net_config(net);
+                let shared = danvan_node::SharedNode::new(node, true)?
+                    .with_net_config(net)
+                    .with_protocol_max(protocol);
                 let endpoint = shared.bind(listen)?;
                 // The port bound, when 0 was asked for.
                 shared.with(|n| n.note_listen_addr(endpoint.local_addr()))??;
@@ -870,7 +876,7 @@ fn run(cli: Cli) -> Result<()> {
                 anyhow::Ok(())
             })?;
         }
-        Command::Sync { addr, live, json } => sync(node, addr, live, json, net)?,
+        Command::Sync { addr, live, json } => sync(node, addr, live, json, net, protocol)?,
         Command::Id => println!("{}", node.id()),
         Command::Activity {
             command: AddOnly::Add(a),
@@ -1461,10 +1467,13 @@ fn sync(
     live: bool,
     json: bool,
     net: danvan_node::NetConfig,
+    protocol: Option<u16>,
 ) -> Result<()> {
     let runtime = runtime()?;
     runtime.block_on(async move {
-        let shared = danvan_node::SharedNode::new(node, live)?.with_net_config(net);
+        let shared = danvan_node::SharedNode::new(node, live)?
+            .with_net_config(net)
+            .with_protocol_max(protocol);
         let addr = shared.sync_target(addr)?;
         // A name is looked up here for the socket's family, and again by
         // each session.

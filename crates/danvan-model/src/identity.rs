@@ -86,11 +86,7 @@ impl fmt::Display for NodeId {
     }
 }
 
-impl fmt::Debug for NodeId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "NodeId({})", self.short())
-    }
-}
+debug_as_short!(NodeId);
 
 impl FromStr for NodeId {
     type Err = NodeIdError;

@@ -43,11 +43,7 @@ impl fmt::Display for DocId {
     }
 }
 
-impl fmt::Debug for DocId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "DocId({})", self.short())
-    }
-}
+debug_as_short!(DocId);
 
 impl FromStr for DocId {
     type Err = DocIdError;

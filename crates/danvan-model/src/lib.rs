@@ -4,6 +4,18 @@
 //! This crate is pure: no I/O, no clock, no randomness. Callers pass in the
 //! time and random bytes they want used.
 
+/// `Debug` for an id type: its name and short form, `DocId(abcdefgh)`, so
+/// that ids in logs and test failures read as they do in lists.
+macro_rules! debug_as_short {
+    ($id:ident) => {
+        impl std::fmt::Debug for $id {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, concat!(stringify!($id), "({})"), self.short())
+            }
+        }
+    };
+}
+
 mod admit;
 mod dates;
 mod feed;

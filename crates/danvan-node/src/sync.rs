@@ -89,6 +89,8 @@ pub struct SharedNode {
     net: NetConfig,
     /// The window of wrong short-code requests (`short_code.rs`).
     pub(crate) code_desk: Arc<Mutex<danvan_proto::code::CodeDesk>>,
+    /// The newest protocol version its sessions offer.
+    protocol_max: u16,
 }
 
 impl std::fmt::Debug for SharedNode {
@@ -194,7 +196,16 @@ impl SharedNode {
             id,
             net: NetConfig::default(),
             code_desk: Arc::default(),
+            protocol_max: danvan_proto::PROTOCOL_VERSION,
         })
+    }
+
+    /// Offers at most protocol `version` in its sessions (`None`: this
+    /// build's newest): a test plays an older release against a newer peer
+    /// this way (the CLI's hidden `--protocol 1`).
+    pub fn with_protocol_max(mut self, version: Option<u16>) -> SharedNode {
+        self.protocol_max = version.unwrap_or(danvan_proto::PROTOCOL_VERSION);
+        self
     }
 
     /// Uses `net` for the endpoints [`SharedNode::bind`] makes from now on
@@ -390,6 +401,7 @@ impl SharedNode {
     fn start_session(&self, peer: NodeId, live: bool) -> Result<SessionRun, NodeError> {
         let config = SessionConfig {
             live,
+            protocol_max: self.protocol_max,
             ..SessionConfig::default()
         };
         let (scope, roster_before) = self.with(|node| -> Result<_, NodeError> {

@@ -622,6 +622,27 @@ async fn sync_from_rogue(
     result
 }
 
+/// `node` serving sync on `endpoint` in the background until the returned
+/// sender sends (or is dropped); the handle ends with what `serve` returned.
+fn serve_in_background(
+    node: &SharedNode,
+    endpoint: Endpoint,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), danvan_node::NodeError>>,
+) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = node.clone();
+    let serving = tokio::spawn(async move {
+        server
+            .serve(endpoint, None, async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    (stop, serving)
+}
+
 /// The victim dials a real serving node and syncs once.
 async fn sync_from_node(
     victim: &SharedNode,
@@ -630,15 +651,7 @@ async fn sync_from_node(
     let endpoint = victim.bind(loopback()).map_err(|e| e.to_string())?;
     let relay_endpoint = relay.bind(loopback()).map_err(|e| e.to_string())?;
     let addr = relay_endpoint.local_addr();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = relay.clone();
-    let serving = tokio::spawn(async move {
-        server
-            .serve(relay_endpoint, None, async {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let (stop, serving) = serve_in_background(relay, relay_endpoint);
     let result = victim
         .sync_with(&endpoint, addr, false, &mut |_| {})
         .await
@@ -1069,15 +1082,7 @@ impl Town<'_> {
                 endpoint.close();
             } else {
                 let addr = endpoint.local_addr();
-                let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-                let server = victim.clone();
-                let serving = tokio::spawn(async move {
-                    server
-                        .serve(endpoint, None, async {
-                            let _ = stopped.await;
-                        })
-                        .await
-                });
+                let (stop, serving) = serve_in_background(&victim, endpoint);
                 let connected = other.connect(addr, Some(victim.id())).await;
                 if let Ok(conn) = connected
                     && conn.open_stream().await.is_ok()

@@ -53,6 +53,10 @@ pub struct SessionConfig {
     pub batch_bytes_max: usize,
     /// Hashes per offer this side sends; clamped to [`OFFER_HASHES_MAX`].
     pub offer_hashes_max: usize,
+    /// The newest protocol version this side offers in its Hello; clamped to
+    /// [`MIN_PROTOCOL_VERSION`]..=[`PROTOCOL_VERSION`]. Lowered only to play
+    /// an older release against a newer peer (the CLI's hidden `--protocol`).
+    pub protocol_max: u16,
 }
 
 impl Default for SessionConfig {
@@ -67,6 +71,7 @@ impl Default for SessionConfig {
             batch_bytes_max: 256 << 10,
             // 1024 hashes: 32 KiB offered again after each reconnect.
             offer_hashes_max: 1024,
+            protocol_max: PROTOCOL_VERSION,
         }
     }
 }
@@ -360,7 +365,9 @@ impl Session {
     ) -> Result<Session, ProtoError> {
         let latest_seq = replica.latest_seq();
         let my_hello = Hello {
-            version: PROTOCOL_VERSION,
+            version: config
+                .protocol_max
+                .clamp(MIN_PROTOCOL_VERSION, PROTOCOL_VERSION),
             min_version: MIN_PROTOCOL_VERSION,
             node: local,
             epoch: replica.epoch(),
@@ -596,12 +603,14 @@ impl Session {
                 claimed: hello.node,
             });
         }
-        if hello.min_version > PROTOCOL_VERSION {
+        // The newest version this side speaks in this session.
+        let newest = self.my_hello.version;
+        if hello.min_version > newest {
             return Err(ProtoError::PeerTooNew {
                 version: hello.version,
             });
         }
-        let version = hello.version.min(PROTOCOL_VERSION);
+        let version = hello.version.min(newest);
         if version < MIN_PROTOCOL_VERSION {
             return Err(ProtoError::PeerTooOld {
                 version: hello.version,
@@ -889,7 +898,7 @@ impl Session {
     fn version(&self) -> u8 {
         match self.phase {
             Phase::Running { version, .. } => version,
-            _ => PROTOCOL_VERSION as u8,
+            _ => self.my_hello.version as u8,
         }
     }
 

@@ -8,7 +8,7 @@ use serde::Serialize;
 use time::{Date, Duration};
 
 use crate::ReportError;
-use crate::aggregate::{number_key, task_applies};
+use crate::aggregate::{sort_tasks, task_applies};
 use crate::scope::Scope;
 
 /// What to look at.
@@ -201,18 +201,7 @@ where
         let key = |h: &DueHousehold| std::cmp::Reverse(h.days_since_visit.unwrap_or(i64::MAX));
         (key(a), &a.unit_name, &a.head, &a.id).cmp(&(key(b), &b.unit_name, &b.head, &b.id))
     });
-    tasks.sort_by(|a, b| {
-        (
-            a.source.as_deref().unwrap_or(""),
-            number_key(&a.number),
-            &a.header.id,
-        )
-            .cmp(&(
-                b.source.as_deref().unwrap_or(""),
-                number_key(&b.number),
-                &b.header.id,
-            ))
-    });
+    sort_tasks(&mut tasks);
     let mut due_tasks = Vec::new();
     for t in tasks {
         for unit in scope.assigned(tree, &t.assigned) {

@@ -87,8 +87,13 @@ pub(crate) const PART_III: &str = "III. NHIỆM VỤ, GIẢI PHÁP";
 pub(crate) const SUMMARY_SHEET: &str = "Tổng hợp";
 pub(crate) const TOTAL: &str = "Tổng cộng";
 
+/// Owned header strings.
+fn strings(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
 fn petition_headers(first: &str) -> Vec<String> {
-    [
+    strings(&[
         first,
         "Tiếp nhận",
         "Đã giải quyết",
@@ -96,10 +101,24 @@ fn petition_headers(first: &str) -> Vec<String> {
         "Giải quyết trễ hạn",
         "Đang giải quyết, trong hạn",
         "Quá hạn, chưa giải quyết",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
+    ])
+}
+
+/// A petition table: a row per category or unit, then the total.
+fn petition_table<'a>(
+    title: &str,
+    first_header: &str,
+    rows: impl Iterator<Item = (&'a str, &'a PetitionFigures)>,
+    total: &PetitionFigures,
+) -> Table {
+    Table {
+        title: title.into(),
+        headers: petition_headers(first_header),
+        rows: rows
+            .map(|(name, f)| petition_cells(text(name), f))
+            .collect(),
+        total: Some(petition_cells(text(TOTAL), total)),
+    }
 }
 
 fn petition_cells(first: Cell, f: &PetitionFigures) -> Vec<Cell> {
@@ -117,17 +136,13 @@ fn petition_cells(first: Cell, f: &PetitionFigures) -> Vec<Cell> {
 fn land_headers() -> Vec<String> {
     let mut h = vec!["Đơn vị".to_string(), "Số hộ bị ảnh hưởng".to_string()];
     h.extend(vocab::HOUSEHOLD_STAGES.iter().map(|(_, l)| l.to_string()));
-    h.extend(
-        [
-            "Hộ còn khiếu nại",
-            "Lượt vận động trong kỳ",
-            "Tổng diện tích (m²)",
-            "Diện tích đã bàn giao (m²)",
-            "Tỷ lệ diện tích đã bàn giao",
-        ]
-        .iter()
-        .map(|s| s.to_string()),
-    );
+    h.extend(strings(&[
+        "Hộ còn khiếu nại",
+        "Lượt vận động trong kỳ",
+        "Tổng diện tích (m²)",
+        "Diện tích đã bàn giao (m²)",
+        "Tỷ lệ diện tích đã bàn giao",
+    ]));
     h
 }
 
@@ -204,7 +219,7 @@ pub(crate) fn layout(r: &Report) -> Layout {
     };
     let by_unit = Table {
         title: "Bảng 1b. Hoạt động dân vận theo đơn vị".into(),
-        headers: [
+        headers: strings(&[
             "Đơn vị",
             "Số hoạt động",
             "Số lượt người tham dự",
@@ -212,10 +227,7 @@ pub(crate) fn layout(r: &Report) -> Layout {
             "Số lượt công dân được tiếp",
             "Số buổi đối thoại trực tiếp",
             "Số vụ việc, ý kiến nêu tại đối thoại",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect(),
+        ]),
         rows: a
             .by_unit
             .iter()
@@ -244,26 +256,20 @@ pub(crate) fn layout(r: &Report) -> Layout {
 
     // 2. Petitions.
     let p = &r.petitions;
-    let pet_category = Table {
-        title: "Bảng 2a. Phản ánh, kiến nghị, khiếu nại, tố cáo theo lĩnh vực".into(),
-        headers: petition_headers("Lĩnh vực"),
-        rows: p
-            .by_category
+    let pet_category = petition_table(
+        "Bảng 2a. Phản ánh, kiến nghị, khiếu nại, tố cáo theo lĩnh vực",
+        "Lĩnh vực",
+        p.by_category
             .iter()
-            .map(|c| petition_cells(text(&c.category), &c.figures))
-            .collect(),
-        total: Some(petition_cells(text(TOTAL), &p.total)),
-    };
-    let pet_unit = Table {
-        title: "Bảng 2b. Phản ánh, kiến nghị, khiếu nại, tố cáo theo đơn vị".into(),
-        headers: petition_headers("Đơn vị"),
-        rows: p
-            .by_unit
-            .iter()
-            .map(|u| petition_cells(text(&u.unit_name), &u.figures))
-            .collect(),
-        total: Some(petition_cells(text(TOTAL), &p.total)),
-    };
+            .map(|c| (c.category.as_str(), &c.figures)),
+        &p.total,
+    );
+    let pet_unit = petition_table(
+        "Bảng 2b. Phản ánh, kiến nghị, khiếu nại, tố cáo theo đơn vị",
+        "Đơn vị",
+        p.by_unit.iter().map(|u| (u.unit_name.as_str(), &u.figures)),
+        &p.total,
+    );
     let pet_month = Table {
         title: "Bảng 2c. Tiếp nhận và giải quyết theo tháng".into(),
         headers: vec!["Tháng".into(), "Tiếp nhận".into(), "Đã giải quyết".into()],
@@ -283,17 +289,14 @@ pub(crate) fn layout(r: &Report) -> Layout {
             "Bảng 2d. Đơn, thư quá hạn chưa giải quyết (tính đến ngày {})",
             vi_day(&r.today)
         ),
-        headers: [
+        headers: strings(&[
             "Đơn vị",
             "Loại đơn",
             "Lĩnh vực",
             "Ngày tiếp nhận",
             "Hạn giải quyết",
             "Số ngày quá hạn",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect(),
+        ]),
         rows: p
             .overdue
             .iter()
@@ -357,10 +360,7 @@ pub(crate) fn layout(r: &Report) -> Layout {
     };
     let model_list = Table {
         title: "Bảng 4b. Danh sách mô hình \"Dân vận khéo\"".into(),
-        headers: ["Tên mô hình", "Đơn vị", "Lĩnh vực", "Năm công nhận"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
+        headers: strings(&["Tên mô hình", "Đơn vị", "Lĩnh vực", "Năm công nhận"]),
         rows: m
             .list
             .iter()
@@ -393,17 +393,14 @@ pub(crate) fn layout(r: &Report) -> Layout {
     }
     let task_table = Table {
         title: "Bảng 5. Tiến độ thực hiện nhiệm vụ theo kết luận".into(),
-        headers: [
+        headers: strings(&[
             "Số",
             "Nhiệm vụ",
             "Đơn vị được giao",
             "Tình hình thực hiện",
             "Kỳ báo cáo",
             "Nội dung báo cáo",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect(),
+        ]),
         rows: task_rows,
         total: Some(vec![
             text(TOTAL),

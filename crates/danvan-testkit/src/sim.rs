@@ -493,6 +493,7 @@ impl Sim {
             stall_timeout_ms: self.config.stall_timeout_ms,
             batch_bytes_max: self.config.batch_bytes_max,
             offer_hashes_max: self.config.offer_hashes_max,
+            ..SessionConfig::default()
         }
     }
 

@@ -62,3 +62,19 @@ impl IntoResponse for WebError {
         (status, crate::layout::error_page(status, &self.to_string())).into_response()
     }
 }
+
+/// A request value that may be left empty: `None` when it is, else the
+/// parsed value; a value that does not parse is a bad request naming `what`
+/// and the value.
+pub(crate) fn parse_optional<T>(text: &str, what: &str) -> Result<Option<T>, WebError>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse()
+        .map(Some)
+        .map_err(|e| WebError::BadRequest(format!("{what} {text:?} không hợp lệ: {e}")))
+}

@@ -60,14 +60,7 @@ fn furthest_stage(doc: &automerge::Automerge) -> Option<String> {
 
 /// Writes a new record into an empty document (inside a transaction).
 pub fn write_new(tx: &mut Tx<'_>, record: &Record) -> Result<(), RecordError> {
-    match record {
-        Record::Activity(r) => autosurgeon::reconcile(tx, r)?,
-        Record::Petition(r) => autosurgeon::reconcile(tx, r)?,
-        Record::Household(r) => autosurgeon::reconcile(tx, r)?,
-        Record::Task(r) => autosurgeon::reconcile(tx, r)?,
-        Record::Progress(r) => autosurgeon::reconcile(tx, r)?,
-        Record::Model(r) => autosurgeon::reconcile(tx, r)?,
-    }
+    each_record!(record, r => autosurgeon::reconcile(tx, r)?);
     Ok(())
 }
 

@@ -388,26 +388,15 @@ impl Record {
             .ok_or_else(|| RecordError::Unreadable("thiếu header.kind".into()))
             .and_then(Kind::parse)?;
         let bad = |e: serde_json::Error| RecordError::Unreadable(e.to_string());
-        Ok(match kind {
-            Kind::Activity => Record::Activity(serde_json::from_value(value).map_err(bad)?),
-            Kind::Petition => Record::Petition(serde_json::from_value(value).map_err(bad)?),
-            Kind::Household => Record::Household(serde_json::from_value(value).map_err(bad)?),
-            Kind::Task => Record::Task(serde_json::from_value(value).map_err(bad)?),
-            Kind::Progress => Record::Progress(serde_json::from_value(value).map_err(bad)?),
-            Kind::Model => Record::Model(serde_json::from_value(value).map_err(bad)?),
-        })
+        Ok(record_of_kind!(
+            kind,
+            serde_json::from_value(value).map_err(bad)?
+        ))
     }
 
     /// The header.
     pub fn header(&self) -> &Header {
-        match self {
-            Record::Activity(r) => &r.header,
-            Record::Petition(r) => &r.header,
-            Record::Household(r) => &r.header,
-            Record::Task(r) => &r.header,
-            Record::Progress(r) => &r.header,
-            Record::Model(r) => &r.header,
-        }
+        each_record!(self, r => &r.header)
     }
 
     /// The kind.
@@ -527,15 +516,7 @@ impl Record {
 
     /// The whole record as JSON (header fields included).
     pub fn to_json(&self) -> serde_json::Value {
-        let result = match self {
-            Record::Activity(r) => serde_json::to_value(r),
-            Record::Petition(r) => serde_json::to_value(r),
-            Record::Household(r) => serde_json::to_value(r),
-            Record::Task(r) => serde_json::to_value(r),
-            Record::Progress(r) => serde_json::to_value(r),
-            Record::Model(r) => serde_json::to_value(r),
-        };
-        result.unwrap_or(serde_json::Value::Null)
+        each_record!(self, r => serde_json::to_value(r)).unwrap_or(serde_json::Value::Null)
     }
 }
 

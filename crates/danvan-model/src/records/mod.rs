@@ -16,6 +16,36 @@
 //! - `conflicts`: concurrent values of editable fields, shown, never resolved.
 //! - `deadline`: statutory petition deadlines and when a case is closed.
 
+/// `match` over a record with the same arm for every kind: `$r` is bound to
+/// the kind's own struct, so `$body` is checked against each type.
+macro_rules! each_record {
+    ($record:expr, $r:ident => $body:expr) => {
+        match $record {
+            Record::Activity($r) => $body,
+            Record::Petition($r) => $body,
+            Record::Household($r) => $body,
+            Record::Task($r) => $body,
+            Record::Progress($r) => $body,
+            Record::Model($r) => $body,
+        }
+    };
+}
+
+/// The record of `$kind` holding what `$make` gives, `$make`'s type being
+/// inferred as that kind's struct (a deserializer, a hydrate).
+macro_rules! record_of_kind {
+    ($kind:expr, $make:expr) => {
+        match $kind {
+            Kind::Activity => Record::Activity($make),
+            Kind::Petition => Record::Petition($make),
+            Kind::Household => Record::Household($make),
+            Kind::Task => Record::Task($make),
+            Kind::Progress => Record::Progress($make),
+            Kind::Model => Record::Model($make),
+        }
+    };
+}
+
 mod conflicts;
 mod deadline;
 mod doc;

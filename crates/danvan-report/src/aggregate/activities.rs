@@ -54,23 +54,20 @@ impl ActivityTally {
         let total = &mut self.section;
         total.total += 1;
         total.attendance += attendance;
-        match a.activity_type.as_str() {
-            vocab::ACTIVITY_RECEPTION => {
-                let c = a.citizens.unwrap_or(0);
-                total.receptions += 1;
-                total.citizens += c;
-                u.receptions += 1;
-                u.citizens += c;
-            }
-            vocab::ACTIVITY_DIALOGUE => {
-                let m = a.matters.unwrap_or(0);
-                total.dialogues += 1;
-                total.dialogue_matters += m;
-                u.dialogues += 1;
-                u.dialogue_matters += m;
-            }
-            _ => {}
-        }
+        // Receptions count the citizens received, dialogues the matters raised.
+        let (receptions, citizens, dialogues, matters) = match a.activity_type.as_str() {
+            vocab::ACTIVITY_RECEPTION => (1, a.citizens.unwrap_or(0), 0, 0),
+            vocab::ACTIVITY_DIALOGUE => (0, 0, 1, a.matters.unwrap_or(0)),
+            _ => (0, 0, 0, 0),
+        };
+        total.receptions += receptions;
+        total.citizens += citizens;
+        total.dialogues += dialogues;
+        total.dialogue_matters += matters;
+        u.receptions += receptions;
+        u.citizens += citizens;
+        u.dialogues += dialogues;
+        u.dialogue_matters += matters;
     }
 
     /// The section: types in vocabulary order, unit rows in tree order.

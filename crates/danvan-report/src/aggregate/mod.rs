@@ -270,8 +270,20 @@ pub fn task_applies(task: &danvan_model::Task, period: &Period) -> bool {
     issued_ok && due_ok
 }
 
+/// Tasks in the order the report and the due list show them: by source
+/// document, then number (`1.10` after `1.9`), then id.
+pub(crate) fn sort_tasks(tasks: &mut [&danvan_model::Task]) {
+    tasks.sort_by_cached_key(|t| {
+        (
+            t.source.clone().unwrap_or_default(),
+            number_key(&t.number),
+            t.header.id.clone(),
+        )
+    });
+}
+
 /// Sort key of a task number: `1.10` after `1.9`.
-pub(crate) fn number_key(number: &str) -> Vec<(u64, String)> {
+fn number_key(number: &str) -> Vec<(u64, String)> {
     number
         .split('.')
         .filter(|p| !p.is_empty())

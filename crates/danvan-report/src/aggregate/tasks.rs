@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use danvan_model::{Period, Progress, Task, vocab};
 
-use super::{Context, number_key, task_applies};
+use super::{Context, sort_tasks, task_applies};
 use crate::figures::{TaskAssignment, TaskRow, TaskSection};
 
 /// Tasks and progress reports gathered so far; they are matched in `finish`,
@@ -41,18 +41,7 @@ impl<'r> TaskTally<'r> {
     /// order with its latest progress within the period.
     pub(super) fn finish(mut self, cx: &Context<'_>) -> TaskSection {
         let mut section = TaskSection::default();
-        self.tasks.sort_by(|a, b| {
-            (
-                a.source.as_deref().unwrap_or(""),
-                number_key(&a.number),
-                &a.header.id,
-            )
-                .cmp(&(
-                    b.source.as_deref().unwrap_or(""),
-                    number_key(&b.number),
-                    &b.header.id,
-                ))
-        });
+        sort_tasks(&mut self.tasks);
         for t in self.tasks {
             let mut row = TaskRow {
                 id: t.header.id.clone(),

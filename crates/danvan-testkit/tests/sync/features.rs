@@ -716,6 +716,43 @@ fn a_newer_peer_still_syncs_and_an_unknown_version_is_refused_clearly() {
     assert!(told.unwrap().contains("phiên bản giao thức 7"));
 }
 
+/// A side capped at protocol 1 (`SessionConfig::protocol_max`, how a test
+/// plays the previous release) offers 1 in its Hello; both sides then speak
+/// only 1, whichever of them is capped, and still converge.
+#[test]
+fn a_side_capped_at_protocol_1_makes_the_whole_session_speak_1() {
+    for capped in [Side::A, Side::B] {
+        let (_, mut a, mut b) = two_nodes(13, (4, 2), (3, 2));
+        let old = SessionConfig {
+            protocol_max: 1,
+            ..SessionConfig::default()
+        };
+        let (config_a, config_b) = match capped {
+            Side::A => (old, SessionConfig::default()),
+            Side::B => (SessionConfig::default(), old),
+        };
+        let mut pair = Pair::new(&mut a, &mut b, config_a, config_b, DELAY_MS);
+        pair.run();
+        assert!(pair.done(Side::A).is_some() && pair.done(Side::B).is_some());
+        for frames in [&pair.delivered_to_a, &pair.delivered_to_b] {
+            let hello = match decode_message(&frames[0]) {
+                Ok(Message::Hello(hello)) => hello,
+                other => panic!("{other:?}"),
+            };
+            assert!(hello.version >= 1 && hello.min_version == 1);
+            assert!(frames.len() > 2);
+            assert!(frames[1..].iter().all(|f| f[0] == 1), "{capped:?}");
+        }
+        let capped_hello = match capped {
+            Side::A => &pair.delivered_to_b[0],
+            Side::B => &pair.delivered_to_a[0],
+        };
+        assert_eq!(capped_hello[0], 1);
+        drop(pair);
+        assert_converged(&a, &b);
+    }
+}
+
 #[test]
 fn a_hello_from_another_node_than_the_authenticated_one_is_refused() {
     let mut rng = rng(13);

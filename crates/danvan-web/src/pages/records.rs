@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::auth::Ctx;
-use crate::error::WebError;
+use crate::error::{WebError, parse_optional};
 use crate::fmt;
 use crate::layout::{Nav, csrf_field, multiline, notice, page};
 use crate::pages::view;
@@ -89,13 +89,7 @@ async fn list(
     State(state): State<AppState>,
     Query(query): Query<ListQuery>,
 ) -> Result<Markup, WebError> {
-    let period = if query.period.is_empty() {
-        None
-    } else {
-        Some(query.period.parse::<Period>().map_err(|e| {
-            WebError::BadRequest(format!("kỳ {:?} không hợp lệ: {e}", query.period))
-        })?)
-    };
+    let period: Option<Period> = parse_optional(&query.period, "kỳ")?;
     let kind = if query.kind.is_empty() {
         None
     } else {

@@ -14,7 +14,7 @@ use maud::{Markup, PreEscaped, html};
 use serde::Deserialize;
 
 use crate::auth::Ctx;
-use crate::error::WebError;
+use crate::error::{WebError, parse_optional};
 use crate::layout::{Nav, page};
 use crate::pages::view;
 use crate::server::AppState;
@@ -32,12 +32,7 @@ pub(crate) struct ReportQuery {
 
 impl ReportQuery {
     fn period(&self) -> Result<Period, WebError> {
-        if self.period.is_empty() {
-            return Ok(view::current_period());
-        }
-        self.period
-            .parse()
-            .map_err(|e| WebError::BadRequest(format!("kỳ {:?} không hợp lệ: {e}", self.period)))
+        Ok(parse_optional(&self.period, "kỳ")?.unwrap_or_else(view::current_period))
     }
 
     fn unit(&self) -> Option<&str> {

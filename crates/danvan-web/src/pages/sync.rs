@@ -15,7 +15,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use crate::auth::Ctx;
-use crate::error::WebError;
+use crate::error::{WebError, parse_optional};
 use crate::fmt::{thousands, time_ms};
 use crate::layout::{Nav, csrf_field, notice, page};
 use crate::server::AppState;
@@ -323,13 +323,7 @@ async fn download(
     State(state): State<AppState>,
     Query(query): Query<DownloadQuery>,
 ) -> Result<Response, WebError> {
-    let for_node = match query.for_node.trim() {
-        "" => None,
-        text => Some(
-            text.parse::<NodeId>()
-                .map_err(|e| WebError::BadRequest(format!("mã nút {text:?} không hợp lệ: {e}")))?,
-        ),
-    };
+    let for_node: Option<NodeId> = parse_optional(query.for_node.trim(), "mã nút")?;
     let tmp = TempFile::new("goi-tai-ve");
     let path = tmp.0.clone();
     let count = state.call(|n| n.bundle_export(&path, for_node.as_ref()))?;
