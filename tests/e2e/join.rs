@@ -215,9 +215,14 @@ fn a_short_code_read_over_the_phone_joins_once_before_it_expires() {
     let for_minh = short_code(&town, &minh, &[]);
     refused_join(&ninh, &for_minh, &named, "không nhận mã ngắn này");
     // Out-of-range lifetimes are refused at once.
-    let out = town.run(&["invite", &node_id(&ninh), "--short", "--expires", "8d"]);
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("thời hạn mã ngắn"));
+    for bad in ["8d", "0s", "2ngày", "h", ""] {
+        let out = town.run(&["invite", &node_id(&ninh), "--short", "--expires", bad]);
+        assert_eq!(out.status.code(), Some(1), "--expires {bad:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("thời hạn mã ngắn"),
+            "--expires {bad:?}"
+        );
+    }
 }
 
 /// Two network namespaces joined by a veth pair, made by the test and

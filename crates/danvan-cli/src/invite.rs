@@ -39,7 +39,8 @@ pub(crate) struct JoinCode {
 /// Reads `--expires`: a number followed by s, m, h or d.
 fn parse_ttl(text: &str) -> Result<u64> {
     let text = text.trim();
-    let split = text.len().saturating_sub(1);
+    // The unit is the last character, whatever was typed (`2ngày` too).
+    let split = text.char_indices().last().map_or(0, |(at, _)| at);
     let (number, unit) = text.split_at(split);
     let unit_ms = match unit {
         "s" => 1_000,
