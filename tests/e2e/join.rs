@@ -296,6 +296,16 @@ impl Lan {
     }
 }
 
+/// A process stopped when dropped, even when the test fails: none is left
+/// running in a namespace that is removed.
+struct Stopped(std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        crate::harness::stop(&mut self.0);
+    }
+}
+
 impl Drop for Lan {
     fn drop(&mut self) {
         for ns in [&self.a, &self.b] {
@@ -349,9 +359,9 @@ fn laptops_on_one_wifi_find_each_other_and_sync_only_with_members() {
     );
     let record = first.activity("tiep-dan", "2024-07-02", "Tiếp dân ở thôn không có sóng");
     let serve = ["serve", "--listen", "0.0.0.0:0"];
-    let (mut first_serve, _) = crate::sync::spawn_serve(&mut Lan::command(ns_a, &first, &serve));
-    let (mut stranger_serve, _) =
-        crate::sync::spawn_serve(&mut Lan::command(ns_a, &stranger, &serve));
+    let first_serve = Stopped(crate::sync::spawn_serve(&mut Lan::command(ns_a, &first, &serve)).0);
+    let stranger_serve =
+        Stopped(crate::sync::spawn_serve(&mut Lan::command(ns_a, &stranger, &serve)).0);
     let first_id = node_id(&first);
     let stranger_id = node_id(&stranger);
 
@@ -404,8 +414,7 @@ fn laptops_on_one_wifi_find_each_other_and_sync_only_with_members() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(second.ok(&["show", &record]).contains("thôn không có sóng"));
-    crate::harness::stop(&mut first_serve);
-    crate::harness::stop(&mut stranger_serve);
+    drop((first_serve, stranger_serve));
     // The stranger never had a session with anyone.
     let sessions = stranger
         .json(&["audit"])
