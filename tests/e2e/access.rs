@@ -80,7 +80,7 @@ fn household(dv: &Dv, unit: &str, project: &str, head: &str) -> String {
     ])
 }
 
-fn audit_reasons(dv: &Dv, event: &str) -> Vec<String> {
+pub(crate) fn audit_reasons(dv: &Dv, event: &str) -> Vec<String> {
     dv.json(&["audit"])
         .as_array()
         .expect("audit is an array")
