@@ -107,6 +107,11 @@ pub(crate) fn enroll_at(town: &Dv, addr: &str, node: &Dv, args: &[&str]) {
     node.ok(&["join", invite.trim()]);
 }
 
+/// [`enroll`] as the officer of `unit`.
+pub(crate) fn enroll_officer(town: &Dv, hub: &Server, node: &Dv, unit: &str) {
+    enroll(town, hub, node, &["--unit", unit, "--role", "officer"]);
+}
+
 #[test]
 fn roster_scopes_reads_and_writes_across_hub_direct_sync_and_revocation() {
     let town = Dv::init_with("town", &["--authority", "--unit", "duc-pho"]);
@@ -114,18 +119,8 @@ fn roster_scopes_reads_and_writes_across_hub_direct_sync_and_revocation() {
     let ninh = Dv::init("pho-ninh");
     let field = Dv::init("pho-minh");
     let hub = Server::start(&town, &[]);
-    enroll(
-        &town,
-        &hub,
-        &minh,
-        &["--unit", "pho-minh", "--role", "officer"],
-    );
-    enroll(
-        &town,
-        &hub,
-        &ninh,
-        &["--unit", "pho-ninh", "--role", "officer"],
-    );
+    enroll_officer(&town, &hub, &minh, "pho-minh");
+    enroll_officer(&town, &hub, &ninh, "pho-ninh");
     enroll(
         &town,
         &hub,

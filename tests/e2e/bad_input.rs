@@ -86,7 +86,7 @@ fn invalid_values_are_refused_with_clear_messages() {
             "--summary",
             "x",
         ],
-        "lệnh này dành cho loại task",
+        "lệnh này dành cho nhiệm vụ (task)",
     );
 }
 
@@ -103,22 +103,26 @@ fn a_csv_with_bad_rows_names_each_and_imports_nothing() {
         &["import", "household", "--csv", csv.to_str().unwrap()],
         "có 3 dòng lỗi",
     );
-    for line in ["dòng 3", "dòng 4", "dòng 5"] {
+    for line in [
+        "Dòng 3, cột «head»",
+        "Dòng 4, cột «parcels»",
+        "Dòng 5, cột «stage»",
+    ] {
         assert!(err.contains(line), "{line} not named in: {err}");
     }
     assert!(
-        !err.contains("dòng 2:") && !err.contains("dòng 6:"),
+        !err.contains("Dòng 2,") && !err.contains("Dòng 6,"),
         "valid rows named as bad: {err}"
     );
     let unknown = dv.dir.join("cols.csv");
     std::fs::write(&unknown, "head,so_nha\nA,1\n").unwrap();
     dv.fails(
         &["import", "household", "--csv", unknown.to_str().unwrap()],
-        "cột \"so_nha\"",
+        "cột «so_nha»",
     );
     dv.fails(
         &["import", "petition", "--csv", unknown.to_str().unwrap()],
-        "chỉ nhập được household hoặc activity",
+        "chỉ nhập được hộ GPMB (household) hoặc hoạt động (activity)",
     );
     dv.fails(
         &["import", "household", "--csv", "/khong/co/tep.csv"],

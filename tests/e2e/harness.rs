@@ -288,3 +288,42 @@ impl Dv {
         stderr
     }
 }
+
+/// [`activity_args`] for an activity of `unit` (a unit other than the
+/// node's own, which the roster must let it write).
+pub(crate) fn activity_args_in<'a>(
+    unit: &'a str,
+    activity_type: &'a str,
+    date: &'a str,
+    title: &'a str,
+) -> Vec<&'a str> {
+    let mut args = activity_args(activity_type, date, title);
+    args.extend(["--unit", unit]);
+    args
+}
+
+/// `field` of every item of the JSON array `list`, as `read` takes it;
+/// panics on an item whose field `read` cannot take.
+fn field_values<T>(
+    list: &serde_json::Value,
+    field: &str,
+    read: impl Fn(&serde_json::Value) -> Option<T>,
+) -> Vec<T> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not a JSON array: {list}"))
+        .iter()
+        .map(|item| read(&item[field]).unwrap_or_else(|| panic!("bad {field:?} in {item}")))
+        .collect()
+}
+
+/// The text `field` of every item of the JSON array `list` (the ids of
+/// `list --json`, the unit names of a report's rows…).
+pub(crate) fn field_texts(list: &serde_json::Value, field: &str) -> Vec<String> {
+    field_values(list, field, |v| v.as_str().map(str::to_string))
+}
+
+/// The whole number `field` of every item of the JSON array `list` (the
+/// count of each stage of a report's land table…).
+pub(crate) fn field_numbers(list: &serde_json::Value, field: &str) -> Vec<u64> {
+    field_values(list, field, serde_json::Value::as_u64)
+}

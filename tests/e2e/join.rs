@@ -325,7 +325,7 @@ impl Drop for Lan {
 /// the host has). One laptop serves (and advertises over mDNS), a third
 /// machine not in the roster serves too; the other laptop's `peers --lan`
 /// lists the first by its roster name and the stranger as unknown, refuses
-/// `--yes STRANGER` without sending anything, and syncs with `--yes ID`: the
+/// `--sync-with STRANGER` without sending anything, and syncs with `--sync-with ID`: the
 /// record arrives.
 #[test]
 fn laptops_on_one_wifi_find_each_other_and_sync_only_with_members() {
@@ -401,13 +401,13 @@ fn laptops_on_one_wifi_find_each_other_and_sync_only_with_members() {
     );
 
     // The stranger: refused before anything is sent.
-    let out = browse(&["--yes", &stranger_id]);
+    let out = browse(&["--sync-with", &stranger_id]);
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("không có trong danh sách thành viên"));
     assert!(second.run(&["show", &record]).status.code() != Some(0));
 
     // The member, confirmed by id: synced, the record arrives.
-    let out = browse(&["--yes", &first_id]);
+    let out = browse(&["--sync-with", &first_id]);
     assert!(
         out.status.success(),
         "{}",

@@ -4,7 +4,7 @@
 
 use std::process::Output;
 
-use crate::access::enroll;
+use crate::access::enroll_officer;
 use crate::harness::Dv;
 use crate::sync::{Server, node_id};
 
@@ -35,12 +35,7 @@ pub(crate) fn town_and_officer() -> (Dv, Server, Dv) {
     let town = Dv::init_with("town", &["--authority", "--unit", "duc-pho"]);
     let hub = Server::start(&town, &[]);
     let minh = Dv::init("pho-minh");
-    enroll(
-        &town,
-        &hub,
-        &minh,
-        &["--unit", "pho-minh", "--role", "officer"],
-    );
+    enroll_officer(&town, &hub, &minh, "pho-minh");
     (town, hub, minh)
 }
 
@@ -258,7 +253,7 @@ fn an_oversized_field_is_refused_at_every_write_and_nothing_is_stored() {
         &["import", "household", "--csv", csv.to_str().unwrap()],
         "vượt giới hạn",
     );
-    assert!(message.contains("dòng 3"), "{message}");
+    assert!(message.contains("Dòng 3"), "{message}");
     assert!(dv.ok(&["check"]).contains("toàn vẹn"));
 }
 
@@ -719,12 +714,7 @@ fn out_never_follows_a_planted_symlink_nor_overwrites_without_force() {
 fn changes_of_a_node_revoked_meanwhile_are_set_aside_when_the_roster_arrives() {
     let (town, hub, minh) = town_and_officer();
     let rogue = Dv::init("pho-minh");
-    enroll(
-        &town,
-        &hub,
-        &rogue,
-        &["--unit", "pho-minh", "--role", "officer"],
-    );
+    enroll_officer(&town, &hub, &rogue, "pho-minh");
     // What the town holds when it revokes the node stays valid.
     let kept = rogue.activity("tuyen-truyen", "2024-06-01", "Buổi thị xã đã nhận");
     rogue.ok(&["sync"]);

@@ -1,13 +1,9 @@
 //! Recording every kind of work offline, and finding it again.
 
-use crate::harness::Dv;
+use crate::harness::{Dv, field_texts};
 
 fn ids(list: &serde_json::Value) -> Vec<String> {
-    list.as_array()
-        .expect("list is an array")
-        .iter()
-        .map(|r| r["id"].as_str().expect("id").to_string())
-        .collect()
+    field_texts(list, "id")
 }
 
 #[test]

@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::access::enroll;
-use crate::harness::Dv;
+use crate::access::enroll_officer;
+use crate::harness::{Dv, activity_args_in, field_numbers, field_texts};
 use crate::sync::Server;
 
 /// The five units of 1 July 2025 and the former units of each.
@@ -96,6 +96,9 @@ fn the_town_office_adds_unit_changes_and_bad_ones_change_nothing() {
         all.extend_from_slice(args);
         all
     }
+    // Phổ Minh renamed "X" on a day: refused on a day that is not one, and
+    // once the merge has ended Phổ Minh.
+    let rename_minh_on = |on| change(&["rename", "--unit", "pho-minh", "--name", "X", "--on", on]);
     // Refused with the reason; no roster signed, nothing stored changed.
     for (args, needle) in [
         (
@@ -148,18 +151,7 @@ fn the_town_office_adds_unit_changes_and_bad_ones_change_nothing() {
             ]),
             "đơn vị mới cần --kind",
         ),
-        (
-            change(&[
-                "rename",
-                "--unit",
-                "pho-minh",
-                "--name",
-                "X",
-                "--on",
-                "31/02/2025",
-            ]),
-            "ngày không hợp lệ",
-        ),
+        (rename_minh_on("31/02/2025"), "ngày không hợp lệ"),
     ] {
         town.fails(&args, needle);
         assert_eq!(roster_version(&town), 1, "{args:?}");
@@ -231,18 +223,7 @@ fn the_town_office_adds_unit_changes_and_bad_ones_change_nothing() {
         ]),
         "trước ngày 1/7/2025",
     );
-    town.fails(
-        &change(&[
-            "rename",
-            "--unit",
-            "pho-minh",
-            "--name",
-            "X",
-            "--on",
-            "01/08/2025",
-        ]),
-        "không còn từ ngày 1/7/2025",
-    );
+    town.fails(&rename_minh_on("01/08/2025"), "không còn từ ngày 1/7/2025");
     assert_eq!(roster_version(&town), 2);
 
     // A merge into a new unit, dated in the future: listed from its day.
@@ -292,7 +273,7 @@ fn an_officer_of_a_merged_ward_reads_and_writes_exactly_its_former_units() {
         (&hoa, "pho-hoa"),
         (&thanh, "pho-thanh"),
     ] {
-        enroll(&town, &hub, dv, &["--unit", unit, "--role", "officer"]);
+        enroll_officer(&town, &hub, dv, unit);
     }
     // Work of 2024, under the old units.
     let a_minh = minh.activity("tiep-dan", "2024-03-05", "Tiếp dân khu phố 1");
@@ -308,12 +289,7 @@ fn an_officer_of_a_merged_ward_reads_and_writes_exactly_its_former_units() {
         "ward",
         &["--unit", "phuong-duc-pho", "--units", gazetteer.as_str()],
     );
-    enroll(
-        &town,
-        &hub,
-        &ward,
-        &["--unit", "phuong-duc-pho", "--role", "officer"],
-    );
+    enroll_officer(&town, &hub, &ward, "phuong-duc-pho");
     // Exactly its former units' records, made before the merge.
     assert_eq!(
         listed(&ward, &["--kind", "activity"], "id"),
@@ -332,31 +308,14 @@ fn an_officer_of_a_merged_ward_reads_and_writes_exactly_its_former_units() {
     // It writes them, and records for its former units; not another ward's.
     ward.ok(&["edit", &a_minh, "--set", "results=Đã trả lời 3 kiến nghị"]);
     let a_ward = ward.activity("hoa-giai", "2025-08-02", "Hòa giải tranh chấp ranh đất");
-    let a_old = ward.add(&[
-        "activity",
-        "add",
-        "--unit",
+    let a_old = ward.add(&activity_args_in(
         "pho-hoa",
-        "--type",
         "tuyen-truyen",
-        "--date",
         "2025-06-20",
-        "--title",
         "Ghi bổ sung hoạt động trước sắp xếp",
-    ]);
+    ));
     ward.fails(
-        &[
-            "activity",
-            "add",
-            "--unit",
-            "pho-thanh",
-            "--type",
-            "tuyen-truyen",
-            "--date",
-            "2025-08-01",
-            "--title",
-            "X",
-        ],
+        &activity_args_in("pho-thanh", "tuyen-truyen", "2025-08-01", "X"),
         "không được",
     );
     ward.ok(&["sync"]);
@@ -417,12 +376,7 @@ fn totals(r: &Value) -> Vec<Value> {
 }
 
 fn rows(r: &Value, section: &str) -> Vec<String> {
-    r[section]["by_unit"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|row| row["unit_name"].as_str().unwrap().to_string())
-        .collect()
+    field_texts(&r[section]["by_unit"], "unit_name")
 }
 
 #[test]
@@ -461,20 +415,9 @@ fn reports_show_a_period_by_the_old_or_the_new_units_with_the_same_totals() {
         ("pho-minh", "2025-03-01", "10"),
         ("phuong-duc-pho", "2025-09-01", "20"),
     ] {
-        town.add(&[
-            "activity",
-            "add",
-            "--unit",
-            unit,
-            "--type",
-            "tuyen-truyen",
-            "--date",
-            date,
-            "--title",
-            "Tuyên truyền",
-            "--attendance",
-            attendance,
-        ]);
+        let mut args = activity_args_in(unit, "tuyen-truyen", date, "Tuyên truyền");
+        args.extend(["--attendance", attendance]);
+        town.add(&args);
     }
     for unit in ["pho-minh", "pho-chau", "pho-khanh"] {
         town.add(&[
@@ -592,12 +535,7 @@ fn reports_show_a_period_by_the_old_or_the_new_units_with_the_same_totals() {
     // What is due at a merged commune is due at its new ward: Phổ Thạnh's
     // list is Sa Huỳnh's, with Phổ Châu's overdue petition.
     let due = town.json(&["due", "--unit", "pho-thanh", "--today", "2026-06-30"]);
-    let overdue: BTreeSet<String> = due["petitions"]
-        .as_array()
-        .expect("due petitions")
-        .iter()
-        .map(|p| p["unit"].as_str().unwrap().to_string())
-        .collect();
+    let overdue: BTreeSet<String> = field_texts(&due["petitions"], "unit").into_iter().collect();
     assert_eq!(overdue, set(&["pho-chau"]));
     town.fails(
         &["report", "--period", "2023", "--units", "both"],
@@ -611,12 +549,7 @@ fn a_roster_rewriting_a_published_unit_change_is_refused_and_audited() {
     town.ok(&["roster", "unit-change", "load", &gazetteer_arg()]);
     let mut hub = Server::start(&town, &[]);
     let minh = Dv::init("pho-minh");
-    enroll(
-        &town,
-        &hub,
-        &minh,
-        &["--unit", "pho-minh", "--role", "officer"],
-    );
+    enroll_officer(&town, &hub, &minh, "pho-minh");
     assert_eq!(roster_version(&minh), 3);
     // A roster signed by the town's own authority key that changes the code
     // of a published merge: held by a hub built from other code.
@@ -675,18 +608,12 @@ fn the_web_report_page_shows_a_period_by_the_old_or_the_new_units() {
     let town = Dv::init_with("town", &["--authority", "--unit", "duc-pho"]);
     town.ok(&["roster", "unit-change", "load", &gazetteer_arg()]);
     for (unit, date) in [("pho-minh", "2023-08-01"), ("pho-hoa", "2023-09-12")] {
-        town.add(&[
-            "activity",
-            "add",
-            "--unit",
+        town.add(&activity_args_in(
             unit,
-            "--type",
             "tuyen-truyen",
-            "--date",
             date,
-            "--title",
             "Tuyên truyền",
-        ]);
+        ));
     }
     let web = WebServer::web(&town, "127.0.0.1:0");
     let browser = Browser::open();
@@ -798,11 +725,8 @@ fn a_generated_history_adds_up_the_same_by_the_old_and_the_new_units() {
         for r in [&old, &new] {
             assert_eq!(r["activities"]["total"], held.len() as u64, "{period}");
             assert_eq!(r["activities"]["attendance"], attendance, "{period}");
-            let by_unit: u64 = r["activities"]["by_unit"]
-                .as_array()
-                .unwrap()
+            let by_unit: u64 = field_numbers(&r["activities"]["by_unit"], "count")
                 .iter()
-                .map(|row| row["count"].as_u64().unwrap())
                 .sum();
             assert_eq!(by_unit, held.len() as u64, "{period}");
         }

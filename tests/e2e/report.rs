@@ -15,7 +15,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use serde_json::Value;
 
-use crate::harness::Dv;
+use crate::harness::{Dv, activity_args_in, field_numbers, field_texts};
 
 /// "Now" of every report and due list here, so that figures do not move.
 const TODAY: &str = "2023-12-31";
@@ -166,20 +166,14 @@ fn build_fixture() -> Dv {
         "--source",
         H1_SOURCE,
     ]);
-    hub.add(&[
-        "activity",
-        "add",
-        "--unit",
+    let mut mttq = activity_args_in(
         "duc-pho-mttq",
-        "--type",
         "giam-sat",
-        "--date",
         "2023-06-10",
-        "--title",
         "Giám sát thực hiện QCDC",
-        "--attendance",
-        "30",
-    ]);
+    );
+    mttq.extend(["--attendance", "30"]);
+    hub.add(&mttq);
     send(&hub, &minh, "hub-1");
     send(&hub, &thanh, "hub-2");
 
@@ -443,6 +437,19 @@ fn report_json(hub: &Dv, period: &str, unit: Option<&str>) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: {e}: {text}"))
 }
 
+/// Writes `hub`'s 2023-H1 report as of [`TODAY`] to `file`, in `format`
+/// (by default, the one the file's extension names).
+fn report_to(hub: &Dv, file: &Path, format: Option<&str>) {
+    let file = file.to_str().unwrap();
+    let mut args = vec![
+        "report", "--period", "2023-H1", "--out", file, "--today", TODAY,
+    ];
+    if let Some(format) = format {
+        args.extend(["--format", format]);
+    }
+    hub.ok(&args);
+}
+
 fn figures(v: &Value) -> [u64; 6] {
     [
         "received",
@@ -494,14 +501,6 @@ fn row<'a>(rows: &'a Value, key: &str, value: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no row {key}={value} in {rows}"))
 }
 
-fn names(rows: &Value, key: &str) -> Vec<String> {
-    rows.as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r[key].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[test]
 fn first_half_report_on_merged_data() {
     let hub = fixture();
@@ -513,12 +512,12 @@ fn first_half_report_on_merged_data() {
     let a = &r["activities"];
     assert_eq!(activity_figures(a, "total"), [5, 251, 2, 17, 1, 6]);
     assert_eq!(
-        names(&a["by_type"], "code"),
+        field_texts(&a["by_type"], "code"),
         ["tuyen-truyen", "tiep-dan", "doi-thoai", "giam-sat"]
     );
     assert_eq!(row(&a["by_type"], "code", "tiep-dan")["attendance"], 21);
     assert_eq!(
-        names(&a["by_unit"], "unit_name"),
+        field_texts(&a["by_unit"], "unit_name"),
         [
             "Ủy ban Mặt trận Tổ quốc Việt Nam thị xã",
             "Phường Phổ Minh",
@@ -534,7 +533,7 @@ fn first_half_report_on_merged_data() {
     let p = &r["petitions"];
     assert_eq!(figures(&p["total"]), [4, 3, 2, 1, 0, 1]);
     assert_eq!(
-        names(&p["by_category"], "category"),
+        field_texts(&p["by_category"], "category"),
         ["Đất đai", "Môi trường đô thị"]
     );
     assert_rows(
@@ -576,16 +575,10 @@ fn first_half_report_on_merged_data() {
     let t = &land["total"];
     assert_eq!(t["households"], 3);
     assert_eq!(
-        names(&t["stages"], "code"),
+        field_texts(&t["stages"], "code"),
         ["kiem-dem", "cong-khai", "dong-y", "nhan-tien", "ban-giao"]
     );
-    let stages: Vec<u64> = t["stages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["count"].as_u64().unwrap())
-        .collect();
-    assert_eq!(stages, [1, 0, 0, 1, 1]);
+    assert_eq!(field_numbers(&t["stages"], "count"), [1, 0, 0, 1, 1]);
     assert_eq!([&t["objections_open"], &t["visits"]], [1, 3]);
     assert_eq!(
         [&t["area_m2"], &t["handed_over_m2"], &t["handed_over_pct"]],
@@ -620,7 +613,7 @@ fn first_half_report_on_merged_data() {
     // Tasks: the seed conclusion (17/7/2023) does not apply to the first
     // half; 3.1 does, and only Phổ Minh reported it.
     let tasks = &r["tasks"];
-    assert_eq!(names(&tasks["tasks"], "number"), ["3.1"]);
+    assert_eq!(field_texts(&tasks["tasks"], "number"), ["3.1"]);
     assert_eq!(
         [
             &tasks["assignments"],
@@ -663,7 +656,7 @@ fn second_half_report_on_merged_data() {
     let p = &r["petitions"];
     assert_eq!(figures(&p["total"]), [3, 0, 0, 0, 1, 3]);
     assert_eq!(
-        names(&p["by_category"], "category"),
+        field_texts(&p["by_category"], "category"),
         ["An ninh trật tự", "Giao thông", "Môi trường đô thị"]
     );
     assert_rows(
@@ -674,13 +667,7 @@ fn second_half_report_on_merged_data() {
             ("by_unit", "unit", "pho-thanh", [2, 0, 0, 0, 1, 1]),
         ],
     );
-    let days: Vec<u64> = p["overdue"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["days_overdue"].as_u64().unwrap())
-        .collect();
-    assert_eq!(days, [179, 92, 45]);
+    assert_eq!(field_numbers(&p["overdue"], "days_overdue"), [179, 92, 45]);
     // One visit in the second half (20/7, made while the other laptop moved the stage).
     assert_eq!(r["land"]["projects"][0]["total"]["visits"], 1);
     assert_eq!(r["models"]["total"], 2);
@@ -688,7 +675,7 @@ fn second_half_report_on_merged_data() {
     // reported 2.4 (Phổ Thạnh done, for Q3, which lies within H2).
     let tasks = &r["tasks"];
     assert_eq!(
-        names(&tasks["tasks"], "number"),
+        field_texts(&tasks["tasks"], "number"),
         ["2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "3.1"]
     );
     assert_eq!(
@@ -726,7 +713,7 @@ fn ward_report_rolls_up_only_its_own_records() {
     assert_eq!(figures(&r["petitions"]["total"]), [3, 1, 1, 0, 1, 1]);
     assert_eq!(r["land"]["projects"][0]["total"]["households"], 1);
     // Of the town's tasks, only those assigned to the ward: 2.4 and 3.1.
-    assert_eq!(names(&r["tasks"]["tasks"], "number"), ["2.4", "3.1"]);
+    assert_eq!(field_texts(&r["tasks"]["tasks"], "number"), ["2.4", "3.1"]);
     assert_eq!(r["tasks"]["assignments"], 2);
 }
 
@@ -822,15 +809,7 @@ fn xlsx_opens_and_holds_the_same_figures() {
     let hub = fixture();
     let dir = output_dir("report-xlsx");
     let file = dir.join("bao-cao-2023-H1.xlsx");
-    hub.ok(&[
-        "report",
-        "--period",
-        "2023-H1",
-        "--out",
-        file.to_str().unwrap(),
-        "--today",
-        TODAY,
-    ]);
+    report_to(&hub, &file, None);
     let r = report_json(&hub, "2023-H1", None);
     let mut book: calamine::Xlsx<_> = calamine::open_workbook(&file).expect("xlsx opens");
     assert_eq!(
@@ -929,17 +908,7 @@ fn html_charts_render_in_headless_chromium() {
     let hub = fixture();
     let dir = output_dir("report-html");
     let page = dir.join("bao-cao-2023-H1.html");
-    hub.ok(&[
-        "report",
-        "--period",
-        "2023-H1",
-        "--format",
-        "html",
-        "--out",
-        page.to_str().unwrap(),
-        "--today",
-        TODAY,
-    ]);
+    report_to(&hub, &page, Some("html"));
     drop(hub);
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(html.contains("<svg") && html.contains("id=\"chart-petitions\""));
@@ -1030,7 +999,7 @@ fn seed_conclusion_imports_sixteen_tasks_once() {
         ["duc-pho-bcd-qcdc", "duc-pho-bcd-ton-giao"]
     );
     // The general tasks name no unit and are listed as not assigned.
-    let unassigned = names(&first["unassigned"], "number");
+    let unassigned = field_texts(&first["unassigned"], "number");
     assert_eq!(
         unassigned,
         [
@@ -1097,7 +1066,7 @@ fn due_lists_what_needs_attention_on_merged_data() {
     assert_eq!(d["period"], "2023-H2");
     assert_eq!(d["stale_days"], 30);
     // P3, P4, P6 overdue; P7 due in 4 days.
-    let deadlines = names(&d["petitions"], "deadline");
+    let deadlines = field_texts(&d["petitions"], "deadline");
     assert_eq!(
         deadlines,
         ["2023-07-05", "2023-09-30", "2023-11-16", "2024-01-04"]
@@ -1117,7 +1086,10 @@ fn due_lists_what_needs_attention_on_merged_data() {
             .any(|t| t["number"] == "2.4" && t["unit"] == "pho-minh")
     );
     // Lê Văn C never visited; Trần Thị B last visited 20/7 (164 days).
-    assert_eq!(names(&d["households"], "head"), ["Lê Văn C", "Trần Thị B"]);
+    assert_eq!(
+        field_texts(&d["households"], "head"),
+        ["Lê Văn C", "Trần Thị B"]
+    );
     assert_eq!(d["households"][1]["days_since_visit"], 164);
     assert_eq!(d["households"][0]["days_since_visit"], Value::Null);
 
@@ -1132,7 +1104,7 @@ fn due_lists_what_needs_attention_on_merged_data() {
         TODAY,
     ]);
     assert_eq!(d["petitions"].as_array().unwrap().len(), 3);
-    assert_eq!(names(&d["households"], "head"), ["Lê Văn C"]);
+    assert_eq!(field_texts(&d["households"], "head"), ["Lê Văn C"]);
     // The human-readable form says the same in Vietnamese.
     let text = hub.ok(&["due", "--today", TODAY]);
     assert!(text.contains("QUÁ HẠN 179 ngày"), "{text}");
@@ -1156,26 +1128,23 @@ fn check_refused(dir: &Dv, args: &[&str], message: &str) {
 fn bad_input_is_refused_in_vietnamese_and_changes_nothing() {
     let hub = fixture();
     let dir = output_dir("report-bad-input");
-    check_refused(
-        &hub,
-        &["report", "--period", "2023-H3"],
-        "kỳ không hợp lệ: \"2023-H3\"",
-    );
-    check_refused(
-        &hub,
-        &["report", "--period", "2023-H1", "--unit", "pho-xyz"],
-        "không có đơn vị \"pho-xyz\"",
-    );
-    check_refused(
-        &hub,
-        &["due", "--unit", "pho-xyz"],
-        "không có đơn vị \"pho-xyz\"",
-    );
-    check_refused(
-        &hub,
-        &["report", "--period", "2023-H1", "--format", "pdf"],
-        "định dạng báo cáo \"pdf\" không hỗ trợ",
-    );
+    for (args, message) in [
+        (
+            &["report", "--period", "2023-H3"][..],
+            "kỳ không hợp lệ: \"2023-H3\"",
+        ),
+        (
+            &["report", "--period", "2023-H1", "--unit", "pho-xyz"],
+            "không có đơn vị \"pho-xyz\"",
+        ),
+        (&["due", "--unit", "pho-xyz"], "không có đơn vị \"pho-xyz\""),
+        (
+            &["report", "--period", "2023-H1", "--format", "pdf"],
+            "định dạng báo cáo \"pdf\" không hỗ trợ",
+        ),
+    ] {
+        check_refused(&hub, args, message);
+    }
     let out = dir.join("khong-co-thu-muc").join("bao-cao.xlsx");
     check_refused(
         &hub,

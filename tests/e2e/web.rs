@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::browser::{Browser, WebServer, http_exchange, http_request};
-use crate::harness::Dv;
+use crate::harness::{Dv, field_texts};
 use crate::web_forms::{Input, create, create_dialogue, listed};
 
 #[test]
@@ -32,12 +32,7 @@ fn csrf_in(html: &str) -> String {
 }
 
 fn roster_nodes(dv: &Dv) -> Vec<String> {
-    dv.json(&["roster", "show"])["members"]
-        .as_array()
-        .expect("members")
-        .iter()
-        .map(|m| m["node"].as_str().unwrap().to_string())
-        .collect()
+    field_texts(&dv.json(&["roster", "show"])["members"], "node")
 }
 
 #[test]

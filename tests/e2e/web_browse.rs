@@ -9,26 +9,16 @@ use crate::sync::{Server, trust};
 #[test]
 fn search_without_diacritics_finds_the_model_and_a_name_needs_every_word() {
     let dv = Dv::init("pho-minh");
-    let model = dv.add(&[
-        "model",
-        "add",
-        "--name",
+    let model = dv.model(
         "Dân vận khéo trong xây dựng nông thôn mới",
-        "--field",
         "kinh-te",
-        "--year",
         "2023",
-    ]);
-    dv.add(&[
-        "activity",
-        "add",
-        "--type",
+    );
+    dv.activity(
         "tuyen-truyen",
-        "--date",
         "2023-08-01",
-        "--title",
         "Hội nghị: khéo léo làm công tác dân vận",
-    ]);
+    );
     let an = dv.add(&[
         "petition",
         "add",

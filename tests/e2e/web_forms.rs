@@ -107,33 +107,49 @@ fn web_forms_store_one_record_of_each_kind_with_visit_stage_and_progress() {
     assert_eq!(shown["date"], "2023-07-17");
     assert_eq!(shown["attendance"], 120);
 
-    let petition = create(
-        &browser,
-        &web,
-        "/them/don-thu",
-        &[
-            Pick("petition_type", "khieu-nai"),
-            Text("received", "02/08/2023"),
-            Text("citizen", "Nguyễn Văn An"),
-            Text("content", "Khiếu nại giá bồi thường đất ở"),
-        ],
-    );
-    stored_once(&dv, "petition", &petition, "Nguyễn Văn An");
+    // (form, what is typed, kind, what its listed title holds); the task
+    // last, as the progress report starts from its page.
+    let [petition, household, task] = [
+        (
+            "/them/don-thu",
+            &[
+                Pick("petition_type", "khieu-nai"),
+                Text("received", "02/08/2023"),
+                Text("citizen", "Nguyễn Văn An"),
+                Text("content", "Khiếu nại giá bồi thường đất ở"),
+            ][..],
+            "petition",
+            "Nguyễn Văn An",
+        ),
+        (
+            "/them/ho-gpmb",
+            &[
+                Pick("project", "cao-toc-bac-nam"),
+                Text("head", "Trần Thị Bình"),
+                Text("village", "Phước Lộc"),
+                Text("compensation_vnd", "850.000.000"),
+                Text("parcels", "12/345:250.5:ONT\n12/346:80:CLN"),
+            ],
+            "household",
+            "Trần Thị Bình",
+        ),
+        (
+            "/them/nhiem-vu",
+            &[
+                Text("number", "1.2"),
+                Text("title", "Tăng cường đối thoại với Nhân dân"),
+                Tick("assigned", "pho-minh"),
+            ],
+            "task",
+            "Tăng cường đối thoại",
+        ),
+    ]
+    .map(|(form, inputs, kind, title)| {
+        let id = create(&browser, &web, form, inputs);
+        stored_once(&dv, kind, &id, title);
+        id
+    });
     assert_eq!(dv.json(&["show", &petition])["petition_type"], "khieu-nai");
-
-    let household = create(
-        &browser,
-        &web,
-        "/them/ho-gpmb",
-        &[
-            Pick("project", "cao-toc-bac-nam"),
-            Text("head", "Trần Thị Bình"),
-            Text("village", "Phước Lộc"),
-            Text("compensation_vnd", "850.000.000"),
-            Text("parcels", "12/345:250.5:ONT\n12/346:80:CLN"),
-        ],
-    );
-    stored_once(&dv, "household", &household, "Trần Thị Bình");
     let shown = dv.json(&["show", &household]);
     assert_eq!(
         shown["parcels"].as_array().map(Vec::len),
@@ -141,18 +157,6 @@ fn web_forms_store_one_record_of_each_kind_with_visit_stage_and_progress() {
         "{shown}"
     );
     assert_eq!(shown["compensation_vnd"], 850_000_000);
-
-    let task = create(
-        &browser,
-        &web,
-        "/them/nhiem-vu",
-        &[
-            Text("number", "1.2"),
-            Text("title", "Tăng cường đối thoại với Nhân dân"),
-            Tick("assigned", "pho-minh"),
-        ],
-    );
-    stored_once(&dv, "task", &task, "Tăng cường đối thoại");
     assert_eq!(dv.json(&["show", &task])["assigned"][0], "pho-minh");
 
     // The task's page offers a progress report with its number filled in.
@@ -287,4 +291,60 @@ fn web_forms_refuse_a_bad_field_beside_it_keep_the_typing_and_store_nothing() {
     assert_eq!(browser.value("#outcome"), "Chưa gặp chủ hộ");
 
     assert_eq!(dv.snapshot(), before, "a refused form stored something");
+}
+
+/// The web app's `--yes`: a day decades back is refused with a question and
+/// nothing stored; ticking the confirmation box that then appears stores it
+/// — on a new record's form and on a household's visit form alike.
+#[test]
+fn web_forms_ask_before_storing_an_unusual_date_and_store_it_once_confirmed() {
+    use Input::{Pick, Text, Tick};
+    let dv = Dv::init("pho-minh");
+    let household = dv.household("Trần Thị Mai", &[]);
+    let before = dv.snapshot();
+    let web = WebServer::web(&dv, "127.0.0.1:0");
+    let browser = Browser::open();
+
+    browser.goto(&web.url("/them/hoat-dong"));
+    assert_eq!(browser.count("input[name=xac-nhan-ngay]"), 0);
+    fill_and_save(
+        &browser,
+        &[
+            Pick("activity_type", "tuyen-truyen"),
+            Text("date", "17/07/1973"),
+            Text("title", "Họp dân năm xưa"),
+        ],
+    );
+    browser.wait_for("input[name=xac-nhan-ngay]");
+    let message = browser.text("p.error");
+    assert!(
+        message.starts_with("Chưa lưu") && message.contains("17/07/1973"),
+        "{message}"
+    );
+    assert!(message.contains("xác nhận"), "{message}");
+    assert!(!message.contains("--yes"), "{message}");
+    assert_eq!(browser.value("#date"), "17/07/1973");
+    assert_eq!(
+        dv.snapshot(),
+        before,
+        "an unconfirmed unusual date was stored"
+    );
+
+    fill_and_save(&browser, &[Tick("xac-nhan-ngay", "1")]);
+    let id = saved_record(&browser);
+    stored_once(&dv, "activity", &id, "Họp dân năm xưa");
+
+    browser.goto(&web.url(&format!("/ho-so/{household}/van-dong")));
+    let visit = [
+        Text("date", "02/09/1999"),
+        Text("by", "Tổ công tác"),
+        Text("outcome", "Gặp chủ hộ"),
+    ];
+    fill_and_save(&browser, &visit);
+    browser.wait_for("input[name=xac-nhan-ngay]");
+    assert!(browser.text("p.error").contains("02/09/1999"));
+    fill_and_save(&browser, &[Tick("xac-nhan-ngay", "1")]);
+    saved_record(&browser);
+    let shown = dv.ok(&["show", &household, "--json"]);
+    assert!(shown.contains("1999-09-02"), "{shown}");
 }

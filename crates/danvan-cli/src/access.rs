@@ -11,6 +11,7 @@ use crate::output::print_json;
 pub(crate) enum RosterCommand {
     /// Xem danh sách thành viên đang giữ
     Show {
+        /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
     },
@@ -30,17 +31,26 @@ pub(crate) enum RosterCommand {
         /// Tên để người đọc nhận ra máy
         #[arg(long)]
         name: Option<String>,
+        /// In kết quả dạng JSON
+        #[arg(long)]
+        json: bool,
     },
     /// Thu hồi quyền của một nút (máy mất, người chuyển công tác)
     Revoke {
         /// Mã nút
         node_id: String,
+        /// In kết quả dạng JSON
+        #[arg(long)]
+        json: bool,
     },
     /// Thêm thay đổi đơn vị hành chính có ngày hiệu lực (sáp nhập, đổi tên,
     /// chuyển cấp trên, giải thể) rồi ký danh sách thành viên mới (văn phòng thị xã)
     UnitChange {
         #[command(subcommand)]
         command: UnitChangeCommand,
+        /// In kết quả dạng JSON
+        #[arg(long, global = true)]
+        json: bool,
     },
 }
 
@@ -121,8 +131,8 @@ pub(crate) enum UnitChangeCommand {
     },
 }
 
-fn unit_change(node: &mut Node, command: UnitChangeCommand) -> Result<()> {
-    use danvan_node::{UnitChangeDraft as D, UnitChangeRequest};
+fn unit_change(node: &mut Node, command: UnitChangeCommand, json: bool) -> Result<()> {
+    use danvan_node::{MergeDraft, UnitChangeDraft as D, UnitChangeRequest};
     let request = |effective: Effective, action| UnitChangeRequest {
         on: effective.on,
         basis: effective.basis,
@@ -134,13 +144,20 @@ fn unit_change(node: &mut Node, command: UnitChangeCommand) -> Result<()> {
                 .roster_load_units(&file)
                 .with_context(|| format!("không nạp được tệp đơn vị {}", file.display()))?
             else {
-                println!(
-                    "Tệp {} không có đơn vị hay thay đổi nào mới; danh sách thành viên không đổi.",
-                    file.display()
-                );
+                if json {
+                    print_json(&serde_json::json!({
+                        "roster_version": node.roster()?.map(|r| r.version()),
+                        "units_added": 0, "changes_added": 0, "lines": [],
+                    }));
+                } else {
+                    println!(
+                        "Tệp {} không có đơn vị hay thay đổi nào mới; danh sách thành viên không đổi.",
+                        file.display()
+                    );
+                }
                 return Ok(());
             };
-            print_unit_changes(&done);
+            print_unit_changes(&done, json);
             return Ok(());
         }
         UnitChangeCommand::Merge {
@@ -155,11 +172,13 @@ fn unit_change(node: &mut Node, command: UnitChangeCommand) -> Result<()> {
             effective,
             D::Merge {
                 units: from,
-                into,
-                name,
-                kind,
-                code,
-                parent,
+                into: MergeDraft {
+                    into,
+                    name,
+                    kind,
+                    code,
+                    parent,
+                },
             },
         ),
         UnitChangeCommand::Rename {
@@ -176,11 +195,20 @@ fn unit_change(node: &mut Node, command: UnitChangeCommand) -> Result<()> {
         UnitChangeCommand::Abolish { units, effective } => request(effective, D::Abolish { units }),
     };
     let done = node.roster_unit_change(&request)?;
-    print_unit_changes(&done);
+    print_unit_changes(&done, json);
     Ok(())
 }
 
-fn print_unit_changes(done: &danvan_node::UnitChangesSigned) {
+fn print_unit_changes(done: &danvan_node::UnitChangesSigned, json: bool) {
+    if json {
+        print_json(&serde_json::json!({
+            "roster_version": done.roster.version(),
+            "units_added": done.units_added,
+            "changes_added": done.lines.len(),
+            "lines": done.lines,
+        }));
+        return;
+    }
     if done.units_added > 0 {
         println!("Thêm {} đơn vị vào cây đơn vị.", done.units_added);
     }
@@ -254,6 +282,7 @@ pub(crate) fn roster(node: &mut Node, command: RosterCommand) -> Result<()> {
             role,
             project,
             name,
+            json,
         } => {
             let id = parse_id(&node_id)?;
             let role = Role::parse(&role)?;
@@ -266,6 +295,13 @@ pub(crate) fn roster(node: &mut Node, command: RosterCommand) -> Result<()> {
                     name,
                 },
             )?;
+            if json {
+                print_json(&serde_json::json!({
+                    "node_id": id.to_string(), "role": role.code(), "units": unit,
+                    "roster_version": roster.version(),
+                }));
+                return Ok(());
+            }
             let units: Vec<&str> = unit.iter().map(|u| node.units().name(u)).collect();
             println!(
                 "Đã ghi nút {} — {} của {} — vào danh sách thành viên phiên bản {}.",
@@ -276,10 +312,16 @@ pub(crate) fn roster(node: &mut Node, command: RosterCommand) -> Result<()> {
             );
             println!("In lời mời cho máy đó bằng: danvan invite {id}");
         }
-        RosterCommand::UnitChange { command } => unit_change(node, command)?,
-        RosterCommand::Revoke { node_id } => {
+        RosterCommand::UnitChange { command, json } => unit_change(node, command, json)?,
+        RosterCommand::Revoke { node_id, json } => {
             let id = parse_id(&node_id)?;
             let (roster, kept) = node.roster_revoke(&id)?;
+            if json {
+                print_json(&serde_json::json!({
+                    "node_id": id.to_string(), "roster_version": roster.version(), "kept_changes": kept,
+                }));
+                return Ok(());
+            }
             println!(
                 "Đã thu hồi nút {} (danh sách thành viên phiên bản {}). {} thay đổi nó ghi trước đó mà thị xã đang giữ vẫn có hiệu lực; mọi thay đổi khác do nó ký sẽ bị từ chối.",
                 id.short(),
@@ -297,13 +339,14 @@ pub(crate) fn invite(
     node_id: &str,
     addr: Option<&str>,
     show: &crate::invite::InviteShow,
+    json: bool,
 ) -> Result<()> {
     let id = parse_id(node_id)?;
     if show.short {
-        return crate::invite::short(node, &id, addr, show);
+        return crate::invite::short(node, &id, addr, show, json);
     }
     let text = node.invite(&id, addr)?;
-    crate::invite::print_invite(&text, show)
+    crate::invite::print_invite(&id, &text, show, json)
 }
 
 /// Reads an invite and says what it names.
@@ -316,6 +359,13 @@ pub(crate) fn parse_invite(text: &str) -> Result<Invite> {
         invite.authority.short()
     );
     Ok(invite)
+}
+
+/// The first `len` characters of the text at `key` of an audit detail (a
+/// hash or a node id shortened for reading), empty if there is none.
+fn prefix<'a>(detail: &'a serde_json::Value, key: &str, len: usize) -> &'a str {
+    let text = detail[key].as_str().unwrap_or("");
+    text.get(..len).unwrap_or(text)
 }
 
 pub(crate) fn audit(node: &Node, limit: usize, json: bool) -> Result<()> {
@@ -360,14 +410,8 @@ pub(crate) fn audit(node: &Node, limit: usize, json: bool) -> Result<()> {
             ),
             "rejected-change" => format!(
                 "TỪ CHỐI thay đổi {} của nút {} (hồ sơ {}, qua {}): {}",
-                d["hash"]
-                    .as_str()
-                    .map(|h| &h[..h.len().min(12)])
-                    .unwrap_or(""),
-                d["author"]
-                    .as_str()
-                    .map(|a| &a[..a.len().min(8)])
-                    .unwrap_or(""),
+                prefix(d, "hash", 12),
+                prefix(d, "author", 8),
                 d["doc"].as_str().unwrap_or("-"),
                 match d["via"].as_str() {
                     Some("bundle") => "gói chuyển tay",
@@ -397,14 +441,8 @@ pub(crate) fn audit(node: &Node, limit: usize, json: bool) -> Result<()> {
             ),
             "set-aside" => format!(
                 "GẠT RA thay đổi {} của nút {} (hồ sơ {}) khi nhận danh sách thành viên phiên bản {}: {}; vẫn giữ trên đĩa (bảng set_aside)",
-                d["hash"]
-                    .as_str()
-                    .map(|h| &h[..h.len().min(12)])
-                    .unwrap_or(""),
-                d["author"]
-                    .as_str()
-                    .map(|a| &a[..a.len().min(8)])
-                    .unwrap_or(""),
+                prefix(d, "hash", 12),
+                prefix(d, "author", 8),
                 d["doc"].as_str().unwrap_or("-"),
                 d["roster"],
                 d["reason"].as_str().unwrap_or("")

@@ -61,12 +61,17 @@ pub(crate) fn short(
     id: &NodeId,
     addr: Option<&str>,
     show: &InviteShow,
+    json: bool,
 ) -> Result<()> {
     let ttl_ms = match &show.expires {
         Some(text) => parse_ttl(text)?,
         None => danvan_node::SHORT_CODE_TTL_DEFAULT_MS,
     };
     let made = node.short_invite(id, addr, ttl_ms)?;
+    if json {
+        crate::output::print_json(&serde_json::to_value(&made)?);
+        return Ok(());
+    }
     println!("{}", made.code);
     let hours = ttl_ms as f64 / 3_600_000.0;
     eprintln!(
@@ -106,8 +111,18 @@ pub(crate) fn join_code(
 }
 
 /// Prints the invite text (last, so it can be copied), the QR code above it
-/// when asked, and writes the image file when asked.
-pub(crate) fn print_invite(text: &str, show: &InviteShow) -> Result<()> {
+/// when asked, and writes the image file when asked. Under `--json` the
+/// invite is `{"node_id", "invite"}` and no terminal drawing is printed.
+pub(crate) fn print_invite(id: &NodeId, text: &str, show: &InviteShow, json: bool) -> Result<()> {
+    if json {
+        if let Some(path) = &show.qr_out {
+            write_image(&danvan_web::qr::code(text)?, path)?;
+        }
+        crate::output::print_json(
+            &serde_json::json!({ "node_id": id.to_string(), "invite": text }),
+        );
+        return Ok(());
+    }
     if show.qr || show.qr_out.is_some() {
         let code = danvan_web::qr::code(text).context("không vẽ được mã QR của lời mời")?;
         if let Some(path) = &show.qr_out {

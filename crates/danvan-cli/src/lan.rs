@@ -21,9 +21,10 @@ pub(crate) struct LanArgs {
     /// Thời gian tìm, tính bằng giây (tối đa 60)
     #[arg(long, requires = "lan", default_value_t = 3, value_name = "GIÂY")]
     pub(crate) timeout: u64,
-    /// Đồng bộ với máy có mã nút này mà không hỏi lại (dùng trong kịch bản)
+    /// Đồng bộ với máy có mã nút này mà không hỏi lại (dùng trong kịch bản);
+    /// máy đó phải có trong danh sách thành viên
     #[arg(long, requires = "lan", value_name = "MÃ_NÚT")]
-    pub(crate) yes: Option<String>,
+    pub(crate) sync_with: Option<String>,
 }
 
 fn describe(peer: &LanPeer) -> String {
@@ -73,7 +74,7 @@ pub(crate) fn run(
     net: danvan_node::NetConfig,
 ) -> Result<()> {
     let timeout = Duration::from_secs(args.timeout).min(danvan_node::LAN_BROWSE_MAX);
-    let wanted: Option<NodeId> = match &args.yes {
+    let wanted: Option<NodeId> = match &args.sync_with {
         Some(text) => Some(
             text.parse()
                 .map_err(|e| anyhow::anyhow!("mã nút {text:?}: {e}"))?,

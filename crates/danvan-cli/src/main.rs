@@ -4,10 +4,14 @@
 
 mod access;
 mod backup;
+mod clap_vi;
+mod conventions;
+mod import;
 mod interrupt;
 mod invite;
 mod lan;
 mod output;
+mod progress;
 mod web;
 
 use std::path::PathBuf;
@@ -43,8 +47,11 @@ struct Cli {
     data_dir: Option<PathBuf>,
     /// Kết nối im lặng quá chừng này ms thì coi là đứt (mặc định 30000); dùng
     /// để thử nghiệm đường truyền xấu. Gói giữ kết nối gửi sau một phần ba khoảng này.
-    #[arg(long, global = true, env = "DANVAN_IDLE_TIMEOUT_MS")]
+    #[arg(long, global = true, env = "DANVAN_IDLE_TIMEOUT_MS", hide = true)]
     idle_timeout_ms: Option<u64>,
+    /// Đồng ý lưu ngày quá 30 ngày tới hoặc quá 20 năm trước (thường là gõ nhầm năm)
+    #[arg(long, global = true)]
+    yes: bool,
     /// Thử nghiệm: phiên bản giao thức đồng bộ mới nhất mà nút này dùng (đóng vai bản cũ)
     #[arg(long, global = true, hide = true, value_parser = clap::value_parser!(u16).range(1..))]
     protocol: Option<u16>,
@@ -69,17 +76,25 @@ enum Command {
         /// Tệp cây đơn vị (TOML); mặc định là cây mẫu thị xã Đức Phổ
         #[arg(long)]
         units: Option<PathBuf>,
+        /// In kết quả dạng JSON
+        #[arg(long)]
+        json: bool,
     },
     /// Cây đơn vị vào một ngày, và các đơn vị cũ đã sắp xếp vào đơn vị mới
     Units {
         /// Ngày xem cây đơn vị (mặc định hôm nay), ví dụ 30/06/2025
         #[arg(long, value_name = "NGÀY")]
         on: Option<String>,
+        /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
     },
     /// Mã nút của máy này
-    Id,
+    Id {
+        /// In kết quả dạng JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Hoạt động dân vận
     Activity {
         #[command(subcommand)]
@@ -112,63 +127,72 @@ enum Command {
     },
     /// Sửa trường của hồ sơ: --set TRƯỜNG=GIÁ_TRỊ
     Edit {
+        /// Mã hồ sơ, vài ký tự đầu của mã, hoặc số thứ tự nhiệm vụ (ví dụ 2.4)
         id: String,
+        /// TRƯỜNG=GIÁ_TRỊ, lặp lại được; TRƯỜNG là mã hoặc tên tiếng Việt, không cần dấu (ví dụ "Tiêu đề=Họp dân thôn 3")
         #[arg(long = "set", required = true)]
         sets: Vec<String>,
+        /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
     },
     /// Xem một hồ sơ
     Show {
+        /// Mã hồ sơ, vài ký tự đầu của mã, hoặc số thứ tự nhiệm vụ (ví dụ 2.4)
         id: String,
+        /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
     },
     /// Danh sách hồ sơ
     List {
+        /// Loại hồ sơ: activity (hoạt động), petition (đơn thư), household (hộ GPMB), task (nhiệm vụ), progress (báo cáo tiến độ), model (mô hình)
         #[arg(long)]
         kind: Option<String>,
+        /// Đơn vị (gồm đơn vị trực thuộc và đơn vị đã sáp nhập vào)
         #[arg(long)]
         unit: Option<String>,
+        /// Kỳ: 2023, 2023-H1, 2023-Q3, 2023-07 hoặc 2023-01-01..2023-06-30
         #[arg(long)]
         period: Option<String>,
+        /// Trạng thái (mã), ví dụ dang-giai-quyet
         #[arg(long)]
         status: Option<String>,
+        /// Dự án GPMB
         #[arg(long)]
         project: Option<String>,
         /// Tìm theo nội dung, không cần gõ dấu
         #[arg(long)]
         search: Option<String>,
+        /// Số hồ sơ tối đa
         #[arg(long)]
         limit: Option<usize>,
+        /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
     },
     /// Lịch sử thay đổi của hồ sơ, theo thứ tự nhân quả
     History {
+        /// Mã hồ sơ, vài ký tự đầu của mã, hoặc số thứ tự nhiệm vụ (ví dụ 2.4)
         id: String,
+        /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
     },
     /// Các trường bị sửa đồng thời thành giá trị khác nhau
     Conflicts {
+        /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
     },
-    /// Nhập hàng loạt từ CSV
-    Import {
-        /// household hoặc activity
-        kind: String,
-        #[arg(long)]
-        csv: PathBuf,
-        #[arg(long)]
-        json: bool,
-    },
+    /// Nhập hàng loạt từ tệp Excel (.xlsx) hoặc CSV; `import template` tạo tệp mẫu
+    Import(import::ImportArgs),
     /// Xuất hồ sơ
     Export {
         /// csv hoặc json
         #[arg(long, default_value = "csv")]
         format: String,
+        /// Chỉ xuất loại hồ sơ này: activity, petition, household, task, progress, model
         #[arg(long)]
         kind: Option<String>,
         /// Ghi ra tệp thay vì màn hình
@@ -197,6 +221,9 @@ enum Command {
         addr: Option<String>,
         #[command(flatten)]
         show: invite::InviteShow,
+        /// In kết quả dạng JSON
+        #[arg(long)]
+        json: bool,
     },
     /// Tham gia thị xã bằng lời mời rồi đồng bộ với trạm
     Join {
@@ -205,6 +232,7 @@ enum Command {
         invite: Option<String>,
         #[command(flatten)]
         code: invite::JoinCode,
+        /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
     },
@@ -213,6 +241,7 @@ enum Command {
         /// Số dòng mới nhất
         #[arg(long, default_value_t = 200)]
         limit: usize,
+        /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
     },
@@ -224,6 +253,7 @@ enum Command {
     },
     /// Nhận kết nối đồng bộ từ các nút khác; với --hub còn đồng bộ liên tục lên trạm thị xã
     Serve {
+        /// Địa chỉ nhận kết nối đồng bộ (IP:CỔNG, UDP)
         #[arg(long, default_value = "0.0.0.0:7420")]
         listen: std::net::SocketAddr,
         /// Địa chỉ trạm thị xã để đồng bộ lên liên tục (IP:CỔNG hoặc TÊN-MÁY:CỔNG)
@@ -243,10 +273,12 @@ enum Command {
     },
     /// Một phiên đồng bộ với nút khác (mặc định: trạm thị xã trong lời mời); --live giữ kết nối và đẩy thay đổi mới ngay
     Sync {
-        /// Địa chỉ nút kia (IP:CỔNG hoặc TÊN-MÁY:CỔNG); mặc định: trạm thị xã
+        /// Địa chỉ nút kia (IP:CỔNG hoặc TÊN-MÁY:CỔNG); mặc định: trạm thị xã trong lời mời
         addr: Option<danvan_node::PeerAddr>,
+        /// Giữ kết nối và đẩy thay đổi mới ngay (Ctrl+C để dừng)
         #[arg(long)]
         live: bool,
+        /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
     },
@@ -254,6 +286,7 @@ enum Command {
     Peers {
         #[command(flatten)]
         lan: lan::LanArgs,
+        /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
     },
@@ -313,11 +346,13 @@ enum Command {
         /// Ngày tính (mặc định hôm nay)
         #[arg(long, env = "DANVAN_TODAY")]
         today: Option<String>,
+        /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
     },
     /// Kiểm tra toàn vẹn kho dữ liệu
     Check {
+        /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
     },
@@ -329,8 +364,20 @@ enum Command {
         /// Ghi đè tệp --out nếu đã có
         #[arg(long)]
         force: bool,
+        /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
+    },
+    /// Tập lệnh gợi ý (tab) cho shell: bash, zsh, fish, powershell
+    Completions {
+        /// bash, zsh, fish hoặc powershell
+        shell: conventions::Shell,
+    },
+    /// Trang hướng dẫn (man): danvan.1 ra màn hình, hoặc mọi trang vào --out
+    Man {
+        /// Thư mục ghi các trang man (danvan.1, danvan-household-add.1, …)
+        #[arg(long, value_name = "THƯ_MỤC")]
+        out: Option<PathBuf>,
     },
     /// Khôi phục thư mục dữ liệu từ tệp sao lưu; kho khôi phục nhận epoch mới
     Restore {
@@ -339,6 +386,7 @@ enum Command {
         /// Khôi phục dù thư mục đã có kho (kho cũ được chuyển vào thư mục con, không bị xóa)
         #[arg(long)]
         force: bool,
+        /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
     },
@@ -382,6 +430,7 @@ enum TaskCommand {
         /// Đơn vị ban hành, sở hữu các nhiệm vụ (mặc định: đơn vị của nút)
         #[arg(long)]
         unit: Option<String>,
+        /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
     },
@@ -406,14 +455,19 @@ struct ActivityAdd {
     /// Loại hoạt động: tuyen-truyen, tiep-dan, doi-thoai, giam-sat, hoa-giai, an-sinh, iuu, qcdc, diem-nong, …
     #[arg(long = "type")]
     activity_type: String,
+    /// Ngày tổ chức (YYYY-MM-DD hoặc DD/MM/YYYY)
     #[arg(long)]
     date: String,
+    /// Tiêu đề
     #[arg(long)]
     title: String,
+    /// Địa điểm
     #[arg(long)]
     place: Option<String>,
+    /// Đơn vị, người tổ chức
     #[arg(long)]
     organizers: Option<String>,
+    /// Số người tham dự
     #[arg(long)]
     attendance: Option<i64>,
     /// Số lượt công dân được tiếp
@@ -422,8 +476,10 @@ struct ActivityAdd {
     /// Số vụ việc, ý kiến được nêu
     #[arg(long)]
     matters: Option<i64>,
+    /// Tóm tắt nội dung
     #[arg(long)]
     summary: Option<String>,
+    /// Kết quả
     #[arg(long)]
     results: Option<String>,
     #[command(flatten)]
@@ -432,10 +488,13 @@ struct ActivityAdd {
 
 #[derive(Args)]
 struct PetitionAdd {
+    /// Ngày tiếp nhận đơn
     #[arg(long)]
     received: String,
+    /// Họ tên công dân
     #[arg(long)]
     citizen: String,
+    /// Nội dung đơn
     #[arg(long)]
     content: String,
     /// phan-anh, kien-nghi, khieu-nai, to-cao
@@ -450,12 +509,16 @@ struct PetitionAdd {
     /// Vùng sâu, vùng xa
     #[arg(long)]
     remote: bool,
+    /// Hình thức tiếp nhận: truc-tiep, tiep-dan, don-thu, dien-thoai, truc-tuyen, doi-thoai
     #[arg(long, default_value = "truc-tiep")]
     channel: String,
+    /// Địa chỉ của công dân
     #[arg(long)]
     address: Option<String>,
+    /// Số CCCD của công dân
     #[arg(long)]
     id_number: Option<String>,
+    /// Lĩnh vực, ví dụ đất đai
     #[arg(long)]
     category: Option<String>,
     /// Đơn vị được giao giải quyết
@@ -471,39 +534,57 @@ enum HouseholdCommand {
     Add(HouseholdAdd),
     /// Ghi một lần vận động
     Visit {
+        /// Mã hộ (hoặc vài ký tự đầu của mã)
         id: String,
+        /// Ngày vận động (YYYY-MM-DD hoặc DD/MM/YYYY)
         #[arg(long)]
         date: String,
+        /// Người vận động
         #[arg(long)]
         by: String,
+        /// Kết quả vận động
         #[arg(long)]
         outcome: String,
+        /// In kết quả dạng JSON
+        #[arg(long)]
+        json: bool,
     },
     /// Chuyển giai đoạn: kiem-dem, cong-khai, dong-y, nhan-tien, ban-giao; khieu-nai, het-khieu-nai
     Status {
+        /// Mã hộ (hoặc vài ký tự đầu của mã)
         id: String,
+        /// Giai đoạn mới (mã, xem trên)
         stage: String,
         /// Ngày (mặc định hôm nay)
         #[arg(long)]
         date: Option<String>,
+        /// Người ghi nhận
         #[arg(long, default_value = "")]
         by: String,
+        /// Ghi chú
         #[arg(long, default_value = "")]
         note: String,
+        /// In kết quả dạng JSON
+        #[arg(long)]
+        json: bool,
     },
 }
 
 #[derive(Args)]
 struct HouseholdAdd {
+    /// Dự án GPMB của hộ
     #[arg(long)]
     project: String,
+    /// Họ tên chủ hộ
     #[arg(long)]
     head: String,
+    /// Thôn, tổ dân phố
     #[arg(long)]
     village: Option<String>,
     /// TỜ/THỬA:DIỆN_TÍCH_M2:LOẠI_ĐẤT, lặp lại được
     #[arg(long = "parcel")]
     parcels: Vec<String>,
+    /// Kết quả kiểm đếm
     #[arg(long)]
     inventory: Option<String>,
     /// Số tiền bồi thường (đồng)
@@ -515,16 +596,22 @@ struct HouseholdAdd {
 
 #[derive(Args)]
 struct TaskAdd {
+    /// Số thứ tự trong kết luận, ví dụ 2.4
     #[arg(long)]
     number: String,
+    /// Tên nhiệm vụ
     #[arg(long)]
     title: String,
+    /// Toàn văn nhiệm vụ
     #[arg(long)]
     text: Option<String>,
+    /// Đơn vị được giao, lặp lại được
     #[arg(long = "assign")]
     assign: Vec<String>,
+    /// Thời hạn hoàn thành
     #[arg(long)]
     due: Option<String>,
+    /// Văn bản nguồn, ví dụ "Kết luận số 12-KL/TU ngày 17/7/2023"
     #[arg(long)]
     source: Option<String>,
     #[command(flatten)]
@@ -533,12 +620,15 @@ struct TaskAdd {
 
 #[derive(Args)]
 struct ProgressAdd {
+    /// Nhiệm vụ: mã, vài ký tự đầu của mã, hoặc số thứ tự (ví dụ 2.4)
     task: String,
+    /// Kỳ báo cáo, ví dụ 2023-Q3
     #[arg(long)]
     period: String,
     /// chua-thuc-hien, dang-thuc-hien, hoan-thanh
     #[arg(long)]
     status: String,
+    /// Nội dung báo cáo
     #[arg(long)]
     summary: String,
     #[command(flatten)]
@@ -547,13 +637,16 @@ struct ProgressAdd {
 
 #[derive(Args)]
 struct ModelAdd {
+    /// Tên mô hình
     #[arg(long)]
     name: String,
     /// kinh-te, van-hoa-xa-hoi, quoc-phong-an-ninh, xay-dung-he-thong-chinh-tri
     #[arg(long)]
     field: String,
+    /// Năm công nhận
     #[arg(long)]
     year: i64,
+    /// Kết quả
     #[arg(long)]
     results: Option<String>,
     #[command(flatten)]
@@ -564,26 +657,39 @@ struct ModelAdd {
 enum TrustCommand {
     /// Tin cậy một nút
     Add {
+        /// Mã nút (in bằng `danvan id` trên máy đó)
         node_id: String,
         /// Địa chỉ HOST:PORT của nút (để ghim khóa khi kết nối tới)
         #[arg(long)]
         addr: Option<String>,
+        /// Tên gợi nhớ của nút
         #[arg(long)]
         name: Option<String>,
+        /// In kết quả dạng JSON
+        #[arg(long)]
+        json: bool,
     },
     /// Các nút tin cậy
     List {
+        /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
     },
     /// Thôi tin cậy một nút
-    Remove { node_id: String },
+    Remove {
+        /// Mã nút
+        node_id: String,
+        /// In kết quả dạng JSON
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
 enum BundleCommand {
     /// Ghi mọi thay đổi ra một tệp
     Export {
+        /// Tệp ghi ra
         #[arg(long)]
         out: PathBuf,
         /// Ghi đè tệp --out nếu đã có
@@ -592,10 +698,15 @@ enum BundleCommand {
         /// Chỉ những hồ sơ nút này được đọc theo danh sách thành viên (như khi đồng bộ)
         #[arg(long = "for")]
         for_node: Option<String>,
+        /// In kết quả dạng JSON
+        #[arg(long)]
+        json: bool,
     },
     /// Hợp nhất thay đổi từ tệp của nút khác
     Import {
+        /// Tệp gói thay đổi (.dvb)
         file: PathBuf,
+        /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
     },
@@ -668,7 +779,7 @@ fn quiet_on_closed_stdout() {
 
 fn main() {
     quiet_on_closed_stdout();
-    let cli = Cli::parse();
+    let cli = clap_vi::parse();
     // Long-running commands say what their sessions do; the others stay quiet.
     let default_filter = match cli.command {
         Command::Serve { .. } | Command::Sync { live: true, .. } => "warn,danvan_node=info",
@@ -727,11 +838,25 @@ fn run(cli: Cli) -> Result<()> {
     // Neither opens the store: a backup reads it beside a running danvan,
     // a restore replaces it.
     match &cli.command {
+        Command::Completions { shell } => return conventions::completions(*shell),
+        Command::Man { out } => {
+            let written = conventions::man(out.as_deref())?;
+            if let Some(dir) = out {
+                eprintln!("Đã ghi {} trang man vào {}", written.len(), dir.display());
+            }
+            return Ok(());
+        }
         Command::Backup { out, force, json } => return backup::backup(&dir, out, *force, *json),
         Command::Restore { file, force, json } => {
             return backup::restore(&dir, file, *force, *json);
         }
         _ => {}
+    }
+    // `import template` only writes a file.
+    if let Command::Import(args) = &cli.command
+        && let Some(done) = args.template()
+    {
+        return done;
     }
     match cli.command {
         Command::Init {
@@ -739,16 +864,29 @@ fn run(cli: Cli) -> Result<()> {
             authority,
             name,
             units,
+            json,
         } => {
             let node = if authority {
                 Node::init_authority(&dir, &unit, name.as_deref(), units.as_deref())?
             } else {
                 Node::init(&dir, &unit, name.as_deref(), units.as_deref())?
             };
+            let roster = node.roster()?;
+            if json {
+                print_json(&serde_json::json!({
+                    "data_dir": dir,
+                    "node_id": node.id().to_string(),
+                    "unit": unit,
+                    "unit_name": node.units().name(&unit),
+                    "authority": roster.as_ref().map(|r| r.authority().to_string()),
+                    "roster_version": roster.as_ref().map(|r| r.version()),
+                }));
+                return Ok(());
+            }
             println!("Đã khởi tạo thư mục dữ liệu {}", dir.display());
             println!("Đơn vị: {} ({})", node.units().name(&unit), unit);
             println!("Mã nút: {}", node.id());
-            if let Some(roster) = node.roster()? {
+            if let Some(roster) = roster {
                 println!(
                     "Khóa thẩm quyền của thị xã: {} (tệp {}; giữ kín, sao lưu riêng)",
                     roster.authority(),
@@ -794,12 +932,15 @@ fn run(cli: Cli) -> Result<()> {
     let net = net_config(cli.idle_timeout_ms);
     let protocol = cli.protocol;
     let mut node = Node::open(&dir)?;
+    node.confirm_unusual_dates(cli.yes);
     match cli.command {
         Command::Init { .. }
         | Command::Units { .. }
         | Command::Demo { .. }
         | Command::Backup { .. }
-        | Command::Restore { .. } => {
+        | Command::Restore { .. }
+        | Command::Completions { .. }
+        | Command::Man { .. } => {
             unreachable!("handled above")
         }
         Command::Trust { command } => trust(&mut node, command)?,
@@ -808,7 +949,8 @@ fn run(cli: Cli) -> Result<()> {
             node_id,
             addr,
             show,
-        } => access::invite(&mut node, &node_id, addr.as_deref(), &show)?,
+            json,
+        } => access::invite(&mut node, &node_id, addr.as_deref(), &show, json)?,
         Command::Join {
             code:
                 invite::JoinCode {
@@ -877,7 +1019,17 @@ fn run(cli: Cli) -> Result<()> {
             })?;
         }
         Command::Sync { addr, live, json } => sync(node, addr, live, json, net, protocol)?,
-        Command::Id => println!("{}", node.id()),
+        Command::Id { json } => {
+            if json {
+                print_json(&serde_json::json!({
+                    "node_id": node.id().to_string(),
+                    "unit": node.unit(),
+                    "name": node.name(),
+                }));
+            } else {
+                println!("{}", node.id());
+            }
+        }
         Command::Activity {
             command: AddOnly::Add(a),
         } => {
@@ -980,7 +1132,9 @@ fn run(cli: Cli) -> Result<()> {
                     "--units {other:?} không rõ: old (đơn vị như ngày cuối kỳ) hoặc new (đơn vị hiện nay)"
                 ),
             };
-            let report = node.report_by(unit.as_deref(), period, today, view)?;
+            let report = progress::run(false, |p| {
+                node.report_reporting(unit.as_deref(), period, today, view, p)
+            })?;
             let bytes = danvan_report::render(&report, format)?;
             match out {
                 Some(path) => {
@@ -1127,22 +1281,7 @@ fn run(cli: Cli) -> Result<()> {
                 output::print_conflicts(&all);
             }
         }
-        Command::Import { kind, csv, json } => {
-            let kind = Kind::parse(&kind)?;
-            let stop = interrupt::stop_on_ctrl_c()?;
-            let Some(n) = interrupt::stopped(node.import_csv_until(kind, &csv, &stop))? else {
-                return Ok(());
-            };
-            if json {
-                print_json(&serde_json::json!({ "imported": n }));
-            } else {
-                println!(
-                    "Đã nhập {n} hồ sơ {} từ {}.",
-                    kind.label_vi().to_lowercase(),
-                    csv.display()
-                );
-            }
-        }
+        Command::Import(args) => import::run(&mut node, args)?,
         Command::Export {
             format,
             kind,
@@ -1168,6 +1307,7 @@ fn run(cli: Cli) -> Result<()> {
                     out,
                     for_node,
                     force,
+                    json,
                 },
         } => {
             danvan_node::check_out_path(&out, force)?;
@@ -1178,13 +1318,18 @@ fn run(cli: Cli) -> Result<()> {
                 })
                 .transpose()?;
             let n = node.bundle_export(&out, for_node.as_ref())?;
-            println!("Đã ghi {n} thay đổi vào {}.", out.display());
+            if json {
+                print_json(&serde_json::json!({ "file": out, "changes": n }));
+            } else {
+                println!("Đã ghi {n} thay đổi vào {}.", out.display());
+            }
         }
         Command::Bundle {
             command: BundleCommand::Import { file, json },
         } => {
             let stop = interrupt::stop_on_ctrl_c()?;
-            let Some(report) = interrupt::stopped(node.bundle_import_until(&file, &stop))
+            let imported = progress::run(json, |p| node.bundle_import_reporting(&file, &stop, p));
+            let Some(report) = interrupt::stopped(imported)
                 .with_context(|| format!("không nhập được gói {}", file.display()))?
             else {
                 return Ok(());
@@ -1229,7 +1374,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Check { json } => {
-            let check = node.check()?;
+            let check = progress::run(json, |p| node.check_reporting(p))?;
             if json {
                 print_json(&serde_json::json!({
                     "ok": check.ok(), "problems": check.problems,
@@ -1277,11 +1422,18 @@ fn trust(node: &mut Node, command: TrustCommand) -> Result<()> {
             node_id,
             addr,
             name,
+            json,
         } => {
             let id: danvan_model::NodeId = node_id
                 .parse()
                 .with_context(|| format!("mã nút {node_id:?}"))?;
             node.trust_add(&id, addr.as_deref(), name.as_deref())?;
+            if json {
+                print_json(&serde_json::json!({
+                    "node_id": id.to_string(), "addr": addr, "name": name,
+                }));
+                return Ok(());
+            }
             println!(
                 "Đã tin cậy nút {}{}.",
                 id.short(),
@@ -1311,14 +1463,18 @@ fn trust(node: &mut Node, command: TrustCommand) -> Result<()> {
                 }
             }
         }
-        TrustCommand::Remove { node_id } => {
+        TrustCommand::Remove { node_id, json } => {
             let id: danvan_model::NodeId = node_id
                 .parse()
                 .with_context(|| format!("mã nút {node_id:?}"))?;
             if !node.trust_remove(&id)? {
                 bail!("nút {} không có trong danh sách tin cậy", id.short());
             }
-            println!("Đã thôi tin cậy nút {}.", id.short());
+            if json {
+                print_json(&serde_json::json!({ "node_id": id.to_string() }));
+            } else {
+                println!("Đã thôi tin cậy nút {}.", id.short());
+            }
         }
     }
     Ok(())
@@ -1343,12 +1499,16 @@ fn household(node: &mut Node, command: HouseholdCommand) -> Result<()> {
             date,
             by,
             outcome,
+            json,
         } => {
+            let doc = node.resolve(&id)?;
             node.household_visit(&id, &date, &by, &outcome)?;
-            println!(
-                "Đã ghi lần vận động ngày {}.",
-                danvan_model::normalize_date(&date)?
-            );
+            let date = danvan_model::normalize_date(&date)?;
+            if json {
+                print_json(&serde_json::json!({ "id": doc.to_string(), "date": date }));
+            } else {
+                println!("Đã ghi lần vận động ngày {date}.");
+            }
         }
         HouseholdCommand::Status {
             id,
@@ -1356,9 +1516,25 @@ fn household(node: &mut Node, command: HouseholdCommand) -> Result<()> {
             date,
             by,
             note,
+            json,
         } => {
             let date = date.unwrap_or_else(today);
             let outcome = node.household_status(&id, &stage, &date, &by, &note)?;
+            if json {
+                let doc = node.resolve(&id)?;
+                let (outcome, from) = match &outcome {
+                    danvan_node::StageOutcome::Forward => ("forward", None),
+                    danvan_node::StageOutcome::Backwards { from } => ("backwards", Some(from)),
+                    danvan_node::StageOutcome::Unchanged => ("unchanged", None),
+                    danvan_node::StageOutcome::ObjectionRaised => ("objection_raised", None),
+                    danvan_node::StageOutcome::ObjectionResolved => ("objection_resolved", None),
+                };
+                print_json(&serde_json::json!({
+                    "id": doc.to_string(), "stage": stage, "date": danvan_model::normalize_date(&date)?,
+                    "outcome": outcome, "from": from,
+                }));
+                return Ok(());
+            }
             let label = |code: &str| {
                 let l = vocab::label(vocab::HOUSEHOLD_STAGES, code);
                 if l.is_empty() {
@@ -1391,26 +1567,14 @@ fn household(node: &mut Node, command: HouseholdCommand) -> Result<()> {
     Ok(())
 }
 
-/// The progress callback of a sync: one line rewritten in place on a terminal.
+/// The progress callback of a sync: a bar on a terminal, plain lines in a
+/// log, JSON lines with `--json` (`progress.rs`).
 fn sync_progress(json: bool) -> impl FnMut(&danvan_node::Progress) + Send {
-    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr()) && !json;
-    move |p: &danvan_node::Progress| {
-        if tty {
-            eprint!(
-                "\rĐang đồng bộ: còn nhận tối đa {} thay đổi, còn gửi tối đa {}; đã nhận {} byte, đã gửi {} byte   ",
-                p.pull_target_seq.saturating_sub(p.pulled_seq),
-                p.serve_target_seq.saturating_sub(p.served_seq),
-                p.stats.bytes_received,
-                p.stats.bytes_sent
-            );
-        }
-    }
+    let mut shown = progress::SyncProgress::new(json);
+    move |p: &danvan_node::Progress| shown.update(p)
 }
 
 fn print_summary(summary: &danvan_node::SyncSummary, json: bool) -> Result<()> {
-    if std::io::IsTerminal::is_terminal(&std::io::stderr()) && !json {
-        eprintln!();
-    }
     if json {
         print_json(&serde_json::to_value(summary)?);
     } else {
@@ -1547,6 +1711,8 @@ fn sync(
                 other => break other?,
             }
         };
+        // The bar is cleared before the summary is printed.
+        drop(progress);
         print_summary(&summary, json)?;
         endpoint.close();
         anyhow::Ok(())

@@ -215,7 +215,7 @@ pub(crate) fn print_shown(node: &Node, shown: &Shown) {
             line(
                 "Số tiền bồi thường:",
                 hh.compensation_vnd
-                    .map(|v| format!("{v} đồng"))
+                    .map(danvan_model::money_vnd)
                     .unwrap_or_default(),
             );
             line("Kiểm đếm:", opt(&hh.inventory));

@@ -68,6 +68,54 @@ pub fn normalize_date(text: &str) -> Result<String, DateError> {
     parse_date(text).map(format_date)
 }
 
+/// A day further ahead than this many days is asked about (`--yes`): work
+/// is recorded when done, and a month covers a meeting planned ahead; a
+/// year typed wrong (2062 for 2026) lands far beyond it.
+pub const FUTURE_DAYS_MAX: i64 = 30;
+
+/// A day more than this many years back is asked about (`--yes`): older
+/// than any case a commune still works on, and what a year typed wrong
+/// (1926, 2002 for 2026) gives.
+pub const PAST_YEARS_MAX: i32 = 20;
+
+/// Why a day is unusual enough to ask before storing it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnusualDate {
+    /// More than [`FUTURE_DAYS_MAX`] days after today, by this many days.
+    Future(i64),
+    /// More than [`PAST_YEARS_MAX`] years before today, by this many whole years.
+    Past(i32),
+}
+
+impl std::fmt::Display for UnusualDate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UnusualDate::Future(days) => write!(
+                f,
+                "sau hôm nay {days} ngày (quá {FUTURE_DAYS_MAX} ngày tới)"
+            ),
+            UnusualDate::Past(years) => write!(
+                f,
+                "trước hôm nay {years} năm (quá {PAST_YEARS_MAX} năm trước)"
+            ),
+        }
+    }
+}
+
+/// Whether `day` is unusual seen from `today`; a deadline (`ahead_ok`)
+/// may lie any time ahead.
+pub fn unusual_date(day: Date, today: Date, ahead_ok: bool) -> Option<UnusualDate> {
+    let ahead = (day - today).whole_days();
+    if !ahead_ok && ahead > FUTURE_DAYS_MAX {
+        return Some(UnusualDate::Future(ahead));
+    }
+    let mut years = today.year() - day.year();
+    if (today.month() as u8, today.day()) < (day.month() as u8, day.day()) {
+        years -= 1;
+    }
+    (years > PAST_YEARS_MAX).then_some(UnusualDate::Past(years))
+}
+
 /// A reporting period: a closed range of days with the name it was given.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Period {
@@ -219,6 +267,33 @@ impl FromStr for Period {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn unusual_dates_are_far_ahead_or_decades_back() {
+        let today = parse_date("2026-12-04").unwrap();
+        let day = |t| parse_date(t).unwrap();
+        assert_eq!(unusual_date(day("2027-01-03"), today, false), None);
+        assert_eq!(
+            unusual_date(day("2027-01-04"), today, false),
+            Some(UnusualDate::Future(31))
+        );
+        assert_eq!(unusual_date(day("2030-01-01"), today, true), None);
+        assert_eq!(unusual_date(day("2006-12-04"), today, false), None);
+        // 20 whole years back is still usual; 21 is not.
+        assert_eq!(unusual_date(day("2005-12-05"), today, false), None);
+        assert_eq!(
+            unusual_date(day("2005-12-04"), today, false),
+            Some(UnusualDate::Past(21))
+        );
+        assert_eq!(
+            unusual_date(day("1990-01-01"), today, true),
+            Some(UnusualDate::Past(36))
+        );
+        assert_eq!(
+            unusual_date(day("1976-05-01"), today, false),
+            Some(UnusualDate::Past(50))
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -22,6 +22,7 @@ mod feed;
 mod fold;
 mod identity;
 mod ids;
+mod numbers;
 mod records;
 mod roster;
 mod unit_changes;
@@ -29,7 +30,10 @@ mod units;
 pub mod vocab;
 
 pub use admit::{Admitted, DocHeader, admit_change};
-pub use dates::{DateError, Period, format_date, normalize_date, parse_date, vi_date, vietnam_day};
+pub use dates::{
+    DateError, FUTURE_DAYS_MAX, PAST_YEARS_MAX, Period, UnusualDate, format_date, normalize_date,
+    parse_date, unusual_date, vi_date, vietnam_day,
+};
 pub use feed::{ApplyReport, Checkpoint, FeedEntry, Rejection};
 pub use fold::fold;
 pub use identity::{
@@ -37,6 +41,7 @@ pub use identity::{
     parse_change_body, verify_signature,
 };
 pub use ids::{DocId, DocIdError, SHORT_ID_LEN};
+pub use numbers::{money_vnd, thousands};
 pub use records::{
     Activity, Conflict, FieldSpec, FieldType, Header, Household, Kind, Model, ObjectionEvent,
     Parcel, Petition, Progress, Record, RecordError, SCHEMA_VERSION, StageEvent, Summary, Task,

@@ -503,7 +503,7 @@ impl SignedRoster {
             Err(Denied::Write {
                 node: author.short(),
                 role: member.role.label_vi(),
-                kind: doc.kind.to_string(),
+                kind: crate::Kind::named_code(doc.kind),
                 unit: doc.unit.to_string(),
             })
         }

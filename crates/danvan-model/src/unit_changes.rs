@@ -43,16 +43,18 @@ pub struct UnitChange {
     pub basis: Option<String>,
 }
 
-/// What a change does.
+/// What a change does. `Into` names the unit a merge goes into: a
+/// [`MergeInto`] once checked; a command's draft of it (danvan-node's
+/// `MergeDraft`) before — the other actions read the same either way.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum UnitAction {
+pub enum UnitAction<Into = MergeInto> {
     /// Several units become one: they end, their records are read under
     /// the target, and their units below move under it.
     Merge {
         /// The units that end.
         units: Vec<String>,
         /// The unit they become.
-        into: MergeInto,
+        into: Into,
     },
     /// A unit gets a new name (and official code); its id stays.
     Rename {

@@ -312,15 +312,7 @@ async fn run_in(base: &Path) -> Result<(String, Vec<Member>), NodeError> {
     );
     let laptop1_endpoint = members[4].node.bind(loopback())?;
     let laptop1_addr = laptop1_endpoint.local_addr();
-    let (stop1, stopped1) = tokio::sync::oneshot::channel::<()>();
-    let laptop1 = members[4].node.clone();
-    let serve1 = tokio::spawn(async move {
-        laptop1
-            .serve(laptop1_endpoint, None, async {
-                let _ = stopped1.await;
-            })
-            .await
-    });
+    let (stop1, serve1) = members[4].node.serve_in_background(laptop1_endpoint);
     let first = sync(&members[5], laptop1_addr).await?;
     let _ = writeln!(
         out,
@@ -379,14 +371,7 @@ async fn run_in(base: &Path) -> Result<(String, Vec<Member>), NodeError> {
     let _ = writeln!(out, "\n3. Tất cả đồng bộ qua trạm thị xã");
     let hub_endpoint = members[0].node.bind(loopback())?;
     let hub_addr = hub_endpoint.local_addr();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let hub = members[0].node.clone();
-    let serve = tokio::spawn(async move {
-        hub.serve(hub_endpoint, None, async {
-            let _ = stopped.await;
-        })
-        .await
-    });
+    let (stop, serve) = members[0].node.serve_in_background(hub_endpoint);
     let mut total_bytes = 0u64;
     let mut total_round_trips = 0u64;
     let mut sessions = 0u64;
@@ -548,15 +533,7 @@ impl DemoTown {
         let hub = members[0].node.clone();
         let endpoint = hub.bind(loopback())?;
         let hub_sync_addr = endpoint.local_addr();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let serving = hub.clone();
-        let serve = tokio::spawn(async move {
-            serving
-                .serve(endpoint, None, async {
-                    let _ = stopped.await;
-                })
-                .await
-        });
+        let (stop, serve) = hub.serve_in_background(endpoint);
         // The invites named a made-up address; every node now learns where
         // the hub really listens, so "Đồng bộ ngay" on any page reaches it.
         let hub_id = hub.id();
@@ -691,28 +668,36 @@ fn this_week(members: &[Member], today: time::Date) -> Result<(), NodeError> {
                 ..ActivityDraft::default()
             }),
         )?;
-        demo_add(
-            &m.node,
-            Draft::Petition(PetitionDraft {
-                petition_type: vocab::PETITION_PROPOSAL.into(),
-                received: day(11),
-                citizen: ["Trần Văn Sáu", "Đinh Thị Hạnh", "Bùi Văn Lực"][i].into(),
-                content: "Đề nghị lắp đèn chiếu sáng tuyến đường liên thôn".into(),
-                category: "hạ tầng".into(),
-                ..PetitionDraft::default()
-            }),
-        )?;
-        demo_add(
-            &m.node,
-            Draft::Petition(PetitionDraft {
-                petition_type: vocab::PETITION_FEEDBACK.into(),
-                received: day(24),
-                citizen: ["Ngô Thị Lan", "Võ Văn Hải", "Lê Văn Tư"][i].into(),
-                content: "Phản ánh nước thải từ cơ sở chế biến hải sản gây ô nhiễm".into(),
-                category: "môi trường".into(),
-                ..PetitionDraft::default()
-            }),
-        )?;
+        // (type, received days ago, citizen in each commune, content, category)
+        let petitions = [
+            (
+                vocab::PETITION_PROPOSAL,
+                11,
+                ["Trần Văn Sáu", "Đinh Thị Hạnh", "Bùi Văn Lực"],
+                "Đề nghị lắp đèn chiếu sáng tuyến đường liên thôn",
+                "hạ tầng",
+            ),
+            (
+                vocab::PETITION_FEEDBACK,
+                24,
+                ["Ngô Thị Lan", "Võ Văn Hải", "Lê Văn Tư"],
+                "Phản ánh nước thải từ cơ sở chế biến hải sản gây ô nhiễm",
+                "môi trường",
+            ),
+        ];
+        for (petition_type, back, citizens, content, category) in petitions {
+            demo_add(
+                &m.node,
+                Draft::Petition(PetitionDraft {
+                    petition_type: petition_type.into(),
+                    received: day(back),
+                    citizen: citizens[i].into(),
+                    content: content.into(),
+                    category: category.into(),
+                    ..PetitionDraft::default()
+                }),
+            )?;
+        }
     }
     // Households of the expressway across the stages, as the field team
     // moved them this month.

@@ -29,17 +29,27 @@ pub enum NodeError {
     #[error(transparent)]
     Bundle(#[from] danvan_proto::BundleError),
     /// A record of another kind than the command expects.
-    #[error("hồ sơ {id} là loại {found}, lệnh này dành cho loại {expected}")]
+    #[error("hồ sơ {id} là {found}, lệnh này dành cho {expected}")]
     WrongKind {
         /// The record.
         id: String,
-        /// What the command needs.
-        expected: &'static str,
-        /// What it is.
+        /// What the command needs, named ([`danvan_model::Kind::named`]).
+        expected: String,
+        /// What it is, named.
         found: String,
     },
-    /// A CSV file with bad rows; nothing was imported.
-    #[error("tệp CSV {path} có {count} dòng lỗi, không nhập dòng nào:\n{rows}")]
+    /// A day far ahead or decades back, not confirmed (`--yes`).
+    #[error("{field} {date} {why}: nếu đúng là ngày này, chạy lại lệnh với --yes; chưa lưu gì")]
+    UnusualDate {
+        /// The field, in Vietnamese.
+        field: String,
+        /// The day as stored (YYYY-MM-DD).
+        date: String,
+        /// How far it is.
+        why: danvan_model::UnusualDate,
+    },
+    /// A CSV or Excel file with bad rows; nothing was imported.
+    #[error("tệp {} có {count} dòng lỗi, không nhập dòng nào:\n{rows}", .path.display())]
     Csv {
         /// The file.
         path: PathBuf,
@@ -79,7 +89,7 @@ pub enum NodeError {
         "máy {0} không có trong danh sách thành viên: không đồng bộ với máy lạ (văn phòng thị xã thêm nó bằng `roster add` nếu đó là máy của đơn vị)"
     )]
     LanUnknown(String),
-    /// `peers --lan --yes ID` named a machine that did not answer.
+    /// `peers --lan --sync-with ID` named a machine that did not answer.
     #[error("không tìm thấy máy {0} trong mạng nội bộ (máy đó có đang chạy `danvan serve`?)")]
     LanNotFound(String),
     /// `--expires` out of range.
@@ -216,8 +226,8 @@ pub enum NodeError {
         text: String,
     },
     /// A kind that CSV import does not take.
-    #[error("chỉ nhập được household hoặc activity từ CSV, không phải {0}")]
-    CsvKind(&'static str),
+    #[error("chỉ nhập được hộ GPMB (household) hoặc hoạt động (activity) từ tệp, không phải {0}")]
+    CsvKind(String),
     /// A restore into a data directory that has a store, without `--force`.
     #[error("thư mục {} đã có kho dữ liệu; không khôi phục đè — thêm --force để khôi phục (kho hiện có được chuyển vào thư mục con truoc-khoi-phuc-…, không bị xóa)", .0.display())]
     RestoreOver(PathBuf),
@@ -241,7 +251,7 @@ pub enum NodeError {
     #[error("{0}")]
     CsvRead(String),
     /// A CSV file with an unsupported column.
-    #[error("{}: cột {column:?} không được hỗ trợ (các cột: {known})", .path.display())]
+    #[error("{}: cột «{column}» không có trong mẫu nhập (các cột: {known}; xem danvan import --help)", .path.display())]
     CsvColumn {
         /// The file.
         path: PathBuf,
@@ -385,6 +395,7 @@ impl NodeError {
             | NodeError::Report(_)
             | NodeError::Bundle(_)
             | NodeError::WrongKind { .. }
+            | NodeError::UnusualDate { .. }
             | NodeError::Csv { .. }
             | NodeError::Roster(_)
             | NodeError::DocId(_)
@@ -537,5 +548,23 @@ mod tests {
             NodeError::Proto(ProtoError::Replica(ReplicaError::new("x"))).exit_code(),
             1
         );
+        // Unreachable (4) and refused by a peer that answered (3) differ.
+        let addr: std::net::SocketAddr = "192.0.2.1:7420".parse().expect("an address");
+        let unreachable = danvan_net::NetError::ConnectTimeout {
+            addr,
+            timeout_ms: 10_000,
+        };
+        assert_eq!(NodeError::Net(unreachable).exit_code(), 4);
+        let refused = danvan_net::NetError::RefusedByPeer {
+            addr,
+            us: danvan_model::NodeKey::from_secret([7; 32]).id(),
+        };
+        assert_eq!(NodeError::Net(refused).exit_code(), 3);
+        let unusual = NodeError::UnusualDate {
+            field: "ngày".into(),
+            date: "1976-01-01".into(),
+            why: danvan_model::UnusualDate::Past(50),
+        };
+        assert_eq!(unusual.exit_code(), 1);
     }
 }

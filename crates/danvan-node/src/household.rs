@@ -41,6 +41,7 @@ impl Node {
         outcome: &str,
     ) -> Result<(), NodeError> {
         let date = danvan_model::normalize_date(date)?;
+        self.check_date("ngày vận động", &date, false)?;
         if by.trim().is_empty() {
             return Err(danvan_model::RecordError::Missing("người vận động (--by)").into());
         }
@@ -71,6 +72,7 @@ impl Node {
         note: &str,
     ) -> Result<StageOutcome, NodeError> {
         let date = danvan_model::normalize_date(date)?;
+        self.check_date("ngày chuyển giai đoạn", &date, false)?;
         let stage = stage.trim();
         let is_objection = stage == vocab::OBJECTION.0 || stage == vocab::OBJECTION_RESOLVED.0;
         if !is_objection && vocab::stage_rank(stage).is_none() {

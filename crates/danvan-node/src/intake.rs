@@ -102,14 +102,29 @@ impl crate::Node {
     /// signature, actor) and against the size sync carries; quarantines
     /// each bad one so that sync never offers it, and returns the problems
     /// (empty when all are sound). For `check`.
-    pub fn verify_stored_changes(&mut self) -> Result<Vec<String>, crate::NodeError> {
+    pub fn verify_stored_changes(
+        &mut self,
+        total: u64,
+        progress: crate::OnProgress<'_>,
+    ) -> Result<Vec<String>, crate::NodeError> {
         let mut bad = Vec::new();
+        let mut done = 0u64;
         // (record, actor, seq) → hash: two different changes under one key
         // mean a data directory was copied and both copies wrote.
         let mut by_actor_seq = std::collections::HashMap::new();
         let mut problems = Vec::new();
         self.store().for_each_change(|stored| {
             let change = &stored.change;
+            done += 1;
+            if crate::progress::due(done, total.max(done), 2_000) {
+                progress(&crate::WorkProgress {
+                    work: crate::Work::Check,
+                    step: "Kiểm tra thay đổi",
+                    item: "thay đổi",
+                    done,
+                    total: total.max(done),
+                });
+            }
             let verdict = if change.body.len() > danvan_model::CHANGE_BYTES_MAX {
                 Err(format!(
                     "dài {} byte, vượt giới hạn {} byte mà đồng bộ mang được",

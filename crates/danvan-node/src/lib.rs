@@ -11,9 +11,11 @@ mod browse;
 pub mod demo;
 mod error;
 mod household;
+pub mod import;
 mod intake;
 mod lan;
 mod node;
+mod progress;
 mod replica;
 mod report;
 mod service;
@@ -36,12 +38,14 @@ pub use danvan_store::{
 };
 pub use error::{EXIT_INTERRUPTED, EXIT_REFUSED, NodeError, file_error};
 pub use household::StageOutcome;
+pub use import::ImportSummary;
 pub use intake::{Via, receive_changes};
 pub use lan::{LAN_BROWSE_MAX, LAN_SERVICE, LanAdvert, LanPeer, advertise, browse as lan_browse};
 pub use node::{
     HistoryEntry, KEY_FILE, Node, Shown, UNITS_FILE, WEB_USERS_FILE, default_data_dir, now_ms,
     random_bytes,
 };
+pub use progress::{OnProgress, Work, WorkProgress};
 pub use report::{ImportedTask, TaskImport, UnassignedTask};
 pub use service::{
     ActivityDraft, CheckReport, Draft, DraftError, FieldError, HouseholdDraft, ListQuery,
@@ -52,7 +56,9 @@ pub use short_code::{
 };
 pub use sync::{REFUSED_LISTED_MAX, RefusedChange, SESSIONS_MAX, SharedNode, SyncSummary};
 pub use transfer::{check_out_path, parse_parcel, write_atomic};
-pub use units::{UNIT_FILE_BYTES_MAX, UnitChangeDraft, UnitChangeRequest, UnitChangesSigned};
+pub use units::{
+    MergeDraft, UNIT_FILE_BYTES_MAX, UnitChangeDraft, UnitChangeRequest, UnitChangesSigned,
+};
 
 /// Today in Vietnam by this machine's clock: the day scopes are judged on.
 pub fn today() -> time::Date {

@@ -35,17 +35,17 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     buf
 }
 
-/// Where the data directory is when none is given: the platform's data
-/// directory (`$XDG_DATA_HOME/danvan` or `~/.local/share/danvan`).
+/// Where the data directory is when neither `--data-dir` nor
+/// `DANVAN_DATA_DIR` gives one: `danvan` in the platform's data directory
+/// (the `directories` crate: `$XDG_DATA_HOME/danvan` or
+/// `~/.local/share/danvan` on Linux, `%APPDATA%\danvan` on Windows,
+/// `~/Library/Application Support/danvan` on macOS); `danvan-data` in the
+/// working directory when the platform names no home.
 pub fn default_data_dir() -> PathBuf {
-    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
-        return PathBuf::from(xdg).join("danvan");
-    }
-    if let Some(appdata) = std::env::var_os("APPDATA").filter(|v| !v.is_empty()) {
-        return PathBuf::from(appdata).join("danvan");
-    }
-    let home = std::env::var_os("HOME").unwrap_or_else(|| ".".into());
-    PathBuf::from(home).join(".local/share/danvan")
+    directories::BaseDirs::new().map_or_else(
+        || PathBuf::from("danvan-data"),
+        |dirs| dirs.data_dir().join("danvan"),
+    )
 }
 
 /// A record as `show` presents it.
@@ -114,6 +114,9 @@ pub struct Node {
     key: NodeKey,
     units: UnitTree,
     unit: String,
+    /// Whether the person confirmed unusual dates (`--yes`); see
+    /// [`Node::check_date`].
+    pub(crate) unusual_dates_ok: bool,
 }
 
 impl std::fmt::Debug for Node {
@@ -213,6 +216,7 @@ impl Node {
             key,
             units,
             unit: unit.to_string(),
+            unusual_dates_ok: false,
         })
     }
 
@@ -240,6 +244,7 @@ impl Node {
             key,
             units,
             unit,
+            unusual_dates_ok: false,
         })
     }
 
@@ -348,10 +353,11 @@ impl Node {
             {
                 continue;
             }
-            danvan_model::parse_field(spec, &text)?;
+            let value = danvan_model::parse_field(spec, &text)?;
             if matches!(spec.ty, danvan_model::FieldType::Unit) && !text.is_empty() {
                 self.units.require(&text)?;
             }
+            self.check_field_date(spec, value.as_ref())?;
         }
         Ok(())
     }
@@ -378,16 +384,22 @@ impl Node {
     /// document is built, written and dropped in turn, so memory stays flat.
     pub fn add_many(&mut self, records: &[Record]) -> Result<Vec<DocId>, NodeError> {
         Ok(self
-            .add_many_until(records, &std::sync::atomic::AtomicBool::new(false))?
+            .add_many_reporting(
+                records,
+                &std::sync::atomic::AtomicBool::new(false),
+                &mut |_| {},
+            )?
             .unwrap_or_default())
     }
 
     /// [`Node::add_many`], rolled back whole (`None`, nothing stored) if
-    /// `stop` is set before it commits (Ctrl+C during an import).
-    pub(crate) fn add_many_until(
+    /// `stop` is set before it commits (Ctrl+C during an import); tells
+    /// `written` how many records are written every 500 and at the end.
+    pub(crate) fn add_many_reporting(
         &mut self,
         records: &[Record],
         stop: &std::sync::atomic::AtomicBool,
+        written: &mut dyn FnMut(u64),
     ) -> Result<Option<Vec<DocId>>, NodeError> {
         let actor = self.actor();
         let mut ids = Vec::with_capacity(records.len());
@@ -404,6 +416,9 @@ impl Node {
                 created: Some(record),
             })?;
             ids.push(doc);
+            if crate::progress::due(ids.len() as u64, records.len() as u64, 500) {
+                written(ids.len() as u64);
+            }
         }
         if stop.load(std::sync::atomic::Ordering::Relaxed) {
             return Ok(None);
@@ -424,12 +439,10 @@ impl Node {
         Ok(doc)
     }
 
-    /// Loads a record's document by id or unique prefix.
+    /// Loads a record's document by id, unique prefix or task number
+    /// ([`Node::resolve`]).
     pub fn load(&self, id: &str) -> Result<(DocId, Automerge), NodeError> {
-        let doc = match id.parse::<DocId>() {
-            Ok(doc) => doc,
-            Err(_) => self.store.resolve(id)?,
-        };
+        let doc = self.resolve(id)?;
         let automerge = self
             .store
             .load_doc(&doc)?
@@ -485,6 +498,7 @@ impl Node {
             if matches!(spec.ty, danvan_model::FieldType::Unit) && !value.trim().is_empty() {
                 self.units.require(value.trim())?;
             }
+            self.check_field_date(spec, value_parsed.as_ref())?;
             parsed.push((spec, value_parsed));
         }
         if parsed.is_empty() {
@@ -517,7 +531,7 @@ impl Node {
     /// since, newest first: the record is "chưa được chấp nhận" while
     /// this is not empty. (For the web app's record page.)
     pub fn refusals(&self, id: &str) -> Result<Vec<danvan_store::Refusal>, NodeError> {
-        let doc = self.store.resolve(id)?;
+        let doc = self.resolve(id)?;
         Ok(self.store.refusals(&doc)?)
     }
 
@@ -602,8 +616,8 @@ impl Node {
         if record.kind() != kind {
             return Err(NodeError::WrongKind {
                 id: record.header().id.clone(),
-                expected: kind.code(),
-                found: record.kind().code().into(),
+                expected: kind.named(),
+                found: record.kind().named(),
             });
         }
         Ok(())

@@ -91,6 +91,7 @@ impl Node {
         &self,
         units: &[String],
         period: Option<&Period>,
+        progress: crate::OnProgress<'_>,
     ) -> Result<Vec<Record>, NodeError> {
         let range = |p: &Period| (format_date(p.start), format_date(p.end));
         let until = period.map(|p| ("0000-01-01".to_string(), format_date(p.end)));
@@ -100,25 +101,40 @@ impl Node {
         // filter in Rust read far less.
         let units = (units.len() <= UNITS_IN_SQL_MAX).then(|| units.to_vec());
         let mut out = Vec::new();
-        for (kind, period) in [
+        // Six kinds read one after the other: done counts the kinds read.
+        let mut tell = |done: u64| {
+            progress(&crate::WorkProgress {
+                work: crate::Work::Report,
+                step: "Đọc hồ sơ cho báo cáo",
+                item: "loại hồ sơ",
+                done,
+                total: 6,
+            })
+        };
+        for (done, (kind, period)) in [
             (Kind::Activity, period.map(range)),
             (Kind::Petition, until.clone()),
             (Kind::Household, None),
             (Kind::Model, period.map(range)),
             (Kind::Progress, period.map(range)),
-        ] {
+        ]
+        .into_iter()
+        .enumerate()
+        {
             out.extend(self.records(ListFilter {
                 kind: Some(kind.code().into()),
                 units: units.clone(),
                 period,
                 ..ListFilter::default()
             })?);
+            tell(done as u64 + 1);
         }
         // Tasks are issued by the town and assigned below it: read them all.
         out.extend(self.records(ListFilter {
             kind: Some(Kind::Task.code().into()),
             ..ListFilter::default()
         })?);
+        tell(6);
         Ok(out)
     }
 
@@ -145,9 +161,21 @@ impl Node {
         today: Date,
         view: UnitView,
     ) -> Result<Report, NodeError> {
+        self.report_reporting(unit, period, today, view, &mut |_| {})
+    }
+
+    /// [`Node::report_by`], telling `progress` how far the reading is.
+    pub fn report_reporting(
+        &self,
+        unit: Option<&str>,
+        period: Period,
+        today: Date,
+        view: UnitView,
+        progress: crate::OnProgress<'_>,
+    ) -> Result<Report, NodeError> {
         let unit = unit.unwrap_or(self.unit()).to_string();
         let units = self.units_read_on(&unit, view.day(&period))?;
-        let records = self.report_records(&units, Some(&period))?;
+        let records = self.report_records(&units, Some(&period), progress)?;
         Ok(danvan_report::build_report_by(
             &ReportRequest {
                 units: self.units(),
@@ -171,7 +199,7 @@ impl Node {
         let unit = unit.unwrap_or(self.unit()).to_string();
         // What is due today is due at the units of today.
         let units = self.units_read_on(&unit, today)?;
-        let records = self.report_records(&units, None)?;
+        let records = self.report_records(&units, None, &mut |_| {})?;
         Ok(danvan_report::due(
             &DueRequest {
                 units: self.units(),

@@ -533,16 +533,40 @@ impl Node {
 
     /// A task by id, unique id prefix, or number in its conclusion (`2.4`).
     pub fn resolve_task(&self, text: &str) -> Result<DocId, NodeError> {
-        let text = text.trim();
-        if text.is_empty() {
+        if text.trim().is_empty() {
             return Err(RecordError::Missing("nhiệm vụ").into());
         }
-        let by_number = text.chars().all(|c| c.is_ascii_digit() || c == '.');
-        if !by_number {
-            let shown = self.show(text)?;
-            Node::expect_kind(&shown.record, Kind::Task)?;
-            return Ok(shown.record.header().id.parse()?);
+        let doc = self.resolve(text)?;
+        let shown = self.show(&doc.to_string())?;
+        Node::expect_kind(&shown.record, Kind::Task)?;
+        Ok(doc)
+    }
+
+    /// The record a person means by `text`, wherever a command takes an
+    /// id: the full id, a unique prefix of one, or a task's number in its
+    /// conclusion ("2.4"). Digits and dots with a dot, or a digit no id
+    /// has (0, 1, 8, 9), are a task number; digits an id may start with
+    /// ("24") are a prefix first and a task number if no id starts so.
+    pub fn resolve(&self, text: &str) -> Result<DocId, NodeError> {
+        let text = text.trim();
+        if let Ok(doc) = text.parse::<DocId>() {
+            return Ok(doc);
         }
+        let numeric = !text.is_empty() && text.chars().all(|c| c.is_ascii_digit() || c == '.');
+        if !numeric {
+            return Ok(self.store().resolve(text)?);
+        }
+        if text.chars().all(|c| ('2'..='7').contains(&c)) {
+            match self.store().resolve(text) {
+                Err(danvan_store::StoreError::NotFound(_)) => {}
+                other => return Ok(other?),
+            }
+        }
+        self.task_numbered(text)
+    }
+
+    /// The one task numbered `number` in its conclusion.
+    fn task_numbered(&self, number: &str) -> Result<DocId, NodeError> {
         let tasks = self.list(&ListFilter {
             kind: Some(Kind::Task.code().into()),
             ..ListFilter::default()
@@ -550,18 +574,63 @@ impl Node {
         let mut found = Vec::new();
         for row in tasks {
             if let Record::Task(t) = self.show(&row.id)?.record
-                && t.number.trim() == text
+                && t.number.trim().trim_end_matches('.') == number.trim_end_matches('.')
             {
                 found.push(row.id);
             }
         }
         match found.as_slice() {
             [one] => Ok(one.parse()?),
-            [] => Err(NodeError::NoTaskNumbered(text.to_string())),
+            [] => Err(NodeError::NoTaskNumbered(number.to_string())),
             many => Err(NodeError::TaskNumberAmbiguous {
-                number: text.to_string(),
+                number: number.to_string(),
                 count: many.len(),
             }),
+        }
+    }
+
+    /// Lets the next writes store unusual dates: the person said `--yes`.
+    pub fn confirm_unusual_dates(&mut self, yes: bool) {
+        self.unusual_dates_ok = yes;
+    }
+
+    /// Refuses a day far ahead or decades back
+    /// ([`danvan_model::unusual_date`]) unless the person confirmed it; a
+    /// deadline (`ahead_ok`) may lie any time ahead.
+    pub(crate) fn check_date(
+        &self,
+        field: &str,
+        date: &str,
+        ahead_ok: bool,
+    ) -> Result<(), NodeError> {
+        if self.unusual_dates_ok {
+            return Ok(());
+        }
+        let day = danvan_model::parse_date(date)?;
+        match danvan_model::unusual_date(day, crate::today(), ahead_ok) {
+            None => Ok(()),
+            Some(why) => Err(NodeError::UnusualDate {
+                field: field.to_string(),
+                date: date.to_string(),
+                why,
+            }),
+        }
+    }
+
+    /// [`Node::check_date`] of an editable field's parsed value, if it is
+    /// a date; a task's deadline may lie any time ahead.
+    pub(crate) fn check_field_date(
+        &self,
+        spec: &danvan_model::FieldSpec,
+        value: Option<&ScalarValue>,
+    ) -> Result<(), NodeError> {
+        match (spec.ty, value) {
+            (danvan_model::FieldType::Date { .. }, Some(ScalarValue::Str(date))) => {
+                let ahead_ok = spec.name == "due";
+                let field = spec.label_vi;
+                self.check_date(field, date, ahead_ok)
+            }
+            _ => Ok(()),
         }
     }
 
@@ -607,9 +676,18 @@ impl Node {
     /// The store's integrity check, every stored change verified (hash,
     /// signature, actor, size; a bad one quarantined), and counts.
     pub fn check(&mut self) -> Result<CheckReport, NodeError> {
+        self.check_reporting(&mut |_| {})
+    }
+
+    /// [`Node::check`], telling `progress` how many stored changes are
+    /// verified.
+    pub fn check_reporting(
+        &mut self,
+        progress: crate::OnProgress<'_>,
+    ) -> Result<CheckReport, NodeError> {
         let mut problems = self.store().check()?;
-        problems.extend(self.verify_stored_changes()?);
         let (records, changes, documents) = self.store().counts()?;
+        problems.extend(self.verify_stored_changes(changes, progress)?);
         Ok(CheckReport {
             problems,
             records,

@@ -35,7 +35,7 @@ pub struct ShortInvite {
     /// The code as read out: `K7QF-M2XR-9D`.
     pub code: String,
     /// The node it is for.
-    pub node: String,
+    pub node_id: String,
     /// The hub address the joiner types with it.
     pub hub_addr: String,
     /// When it stops working (ms since the epoch).
@@ -97,7 +97,7 @@ impl Node {
         self.set_short_codes(&codes)?;
         Ok(ShortInvite {
             code: made.to_string(),
-            node: node.to_string(),
+            node_id: node.to_string(),
             hub_addr: invite.hub_addr,
             expires_ms,
         })

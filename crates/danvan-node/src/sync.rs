@@ -738,6 +738,28 @@ impl SharedNode {
         Ok(())
     }
 
+    /// [`SharedNode::serve`] on `endpoint`, no upstream, in a background
+    /// task until the returned sender sends (or is dropped); the handle
+    /// ends with what `serve` returned.
+    pub fn serve_in_background(
+        &self,
+        endpoint: Endpoint,
+    ) -> (
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<Result<(), NodeError>>,
+    ) {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = self.clone();
+        let serving = tokio::spawn(async move {
+            server
+                .serve(endpoint, None, async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        (stop, serving)
+    }
+
     async fn upstream(&self, endpoint: &Endpoint, hub: PeerAddr) {
         let backoff = Backoff::default();
         let mut attempt = 0u32;

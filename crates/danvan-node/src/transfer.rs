@@ -1,4 +1,5 @@
-//! Moving records in and out: CSV import, CSV/JSON export, change bundles.
+//! Moving records in and out: record builders for imports, CSV/JSON
+//! export, change bundles (CSV and Excel import: `crate::import`).
 
 use std::io::{Read, Seek};
 use std::path::Path;
@@ -10,18 +11,9 @@ use danvan_store::ListFilter;
 use crate::error::{NodeError, io};
 use crate::node::Node;
 
-/// Bad rows listed in an error before the rest are summarized.
-const BAD_ROWS_SHOWN_MAX: usize = 50;
-/// Largest CSV file accepted, in bytes.
-pub(crate) const CSV_BYTES_MAX: u64 = 256 * 1024 * 1024;
 /// Largest bundle file imported: 256 MiB of compressed changes is many
 /// years of a town's records.
 pub(crate) const BUNDLE_FILE_BYTES_MAX: u64 = 256 * 1024 * 1024;
-/// Most rows one import takes: every row is checked before any is stored,
-/// and the checked records are held in memory (about 1.5 KiB each), so the
-/// bound keeps an import under a few hundred MiB. Split larger files.
-pub(crate) const CSV_ROWS_MAX: usize = 200_000;
-
 /// Reads `SHEET/NO:AREA_M2:LANDTYPE`, e.g. `12/345:250.5:ONT`.
 pub fn parse_parcel(text: &str) -> Result<Parcel, NodeError> {
     let bad = || NodeError::BadParcel(text.to_string());
@@ -46,63 +38,6 @@ pub fn parse_parcel(text: &str) -> Result<Parcel, NodeError> {
         area_m2,
         land_type: land_type.trim().to_uppercase(),
     })
-}
-
-fn opt(text: Option<&str>) -> Option<String> {
-    text.map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(str::to_string)
-}
-
-fn count(field: &str, text: Option<&str>) -> Result<Option<i64>, NodeError> {
-    match opt(text) {
-        None => Ok(None),
-        Some(t) => {
-            let cleaned: String = t
-                .chars()
-                .filter(|c| !matches!(c, '.' | ',' | ' '))
-                .collect();
-            cleaned
-                .parse::<i64>()
-                .ok()
-                .filter(|n| *n >= 0)
-                .map(Some)
-                .ok_or_else(|| NodeError::NotANumber {
-                    field: field.to_string(),
-                    text: t.to_string(),
-                })
-        }
-    }
-}
-
-/// The columns each importable kind accepts.
-fn columns(kind: Kind) -> &'static [&'static str] {
-    match kind {
-        Kind::Household => &[
-            "head",
-            "village",
-            "parcels",
-            "inventory",
-            "compensation_vnd",
-            "stage",
-            "unit",
-            "project",
-        ],
-        Kind::Activity => &[
-            "type",
-            "date",
-            "title",
-            "place",
-            "organizers",
-            "attendance",
-            "citizens",
-            "matters",
-            "summary",
-            "results",
-            "unit",
-        ],
-        _ => &[],
-    }
 }
 
 impl Node {
@@ -177,153 +112,6 @@ impl Node {
         });
         self.validate(&record)?;
         Ok(record)
-    }
-
-    /// Imports households or activities from a CSV file with a header row.
-    /// Every row is checked first; if any is bad, nothing is imported and
-    /// each bad row is named. Otherwise all rows commit in one transaction.
-    pub fn import_csv(&mut self, kind: Kind, path: &Path) -> Result<usize, NodeError> {
-        self.import_csv_until(kind, path, &AtomicBool::new(false))
-    }
-
-    /// [`Node::import_csv`], stopping once `stop` is set (Ctrl+C): between
-    /// two rows, or before the one transaction commits, so nothing is
-    /// stored.
-    pub fn import_csv_until(
-        &mut self,
-        kind: Kind,
-        path: &Path,
-        stop: &AtomicBool,
-    ) -> Result<usize, NodeError> {
-        let allowed = columns(kind);
-        if allowed.is_empty() {
-            return Err(NodeError::CsvKind(kind.code()));
-        }
-        let meta = std::fs::metadata(path).map_err(io(path))?;
-        if meta.len() > CSV_BYTES_MAX {
-            return Err(NodeError::TooLarge {
-                path: path.to_path_buf(),
-                bytes: meta.len(),
-                max: CSV_BYTES_MAX,
-            });
-        }
-        let mut reader = csv::ReaderBuilder::new()
-            .flexible(false)
-            .trim(csv::Trim::All)
-            .from_path(path)
-            .map_err(|e| NodeError::CsvRead(format!("không đọc được {}: {e}", path.display())))?;
-        let headers: Vec<String> = reader
-            .headers()
-            .map_err(|e| NodeError::CsvRead(format!("{}: dòng tiêu đề lỗi: {e}", path.display())))?
-            .iter()
-            .map(|h| h.trim_start_matches('\u{feff}').to_string())
-            .collect();
-        for h in &headers {
-            if !allowed.contains(&h.as_str()) {
-                return Err(NodeError::CsvColumn {
-                    path: path.to_path_buf(),
-                    column: h.clone(),
-                    known: allowed.join(", "),
-                });
-            }
-        }
-        let col = |name: &str| headers.iter().position(|h| h == name);
-        let mut records = Vec::new();
-        let mut bad = Vec::new();
-        for (i, row) in reader.records().enumerate() {
-            if stop.load(Ordering::Relaxed) {
-                return Err(interrupted_csv());
-            }
-            let line = i + 2;
-            if i >= CSV_ROWS_MAX {
-                return Err(NodeError::CsvTooLong {
-                    path: path.to_path_buf(),
-                    max: CSV_ROWS_MAX,
-                });
-            }
-            let row = match row {
-                Ok(r) => r,
-                Err(e) => {
-                    bad.push(format!("dòng {line}: {e}"));
-                    continue;
-                }
-            };
-            let get = |name: &str| col(name).and_then(|c| row.get(c));
-            let built = match kind {
-                Kind::Household => self.household_from_row(&get),
-                _ => self.activity_from_row(&get),
-            };
-            match built.and_then(|r| Ok(danvan_model::check_record_size(&r).map(|()| r)?)) {
-                Ok(r) => records.push(r),
-                Err(e) => bad.push(format!("dòng {line}: {e}")),
-            }
-        }
-        if !bad.is_empty() {
-            let count = bad.len();
-            let mut rows: Vec<String> = bad.into_iter().take(BAD_ROWS_SHOWN_MAX).collect();
-            if count > BAD_ROWS_SHOWN_MAX {
-                rows.push(format!("… và {} dòng lỗi khác", count - BAD_ROWS_SHOWN_MAX));
-            }
-            return Err(NodeError::Csv {
-                path: path.to_path_buf(),
-                count,
-                rows: rows.join("\n"),
-            });
-        }
-        if records.is_empty() {
-            return Err(NodeError::CsvEmpty(path.to_path_buf()));
-        }
-        match self.add_many_until(&records, stop)? {
-            Some(ids) => Ok(ids.len()),
-            None => Err(interrupted_csv()),
-        }
-    }
-
-    fn household_from_row<'r>(
-        &self,
-        get: &dyn Fn(&str) -> Option<&'r str>,
-    ) -> Result<Record, NodeError> {
-        let head = opt(get("head")).ok_or(danvan_model::RecordError::Missing("chủ hộ (head)"))?;
-        let parcels = match opt(get("parcels")) {
-            None => Vec::new(),
-            Some(text) => text
-                .split([';', '|'])
-                .filter(|p| !p.trim().is_empty())
-                .map(parse_parcel)
-                .collect::<Result<_, _>>()?,
-        };
-        let unit = opt(get("unit"));
-        let project = opt(get("project")).unwrap_or_else(|| vocab::PROJECTS[0].0.to_string());
-        self.new_household(
-            unit.as_deref(),
-            &project,
-            &head,
-            opt(get("village")),
-            parcels,
-            opt(get("inventory")),
-            count("compensation_vnd", get("compensation_vnd"))?,
-            opt(get("stage")).as_deref(),
-        )
-    }
-
-    fn activity_from_row<'r>(
-        &self,
-        get: &dyn Fn(&str) -> Option<&'r str>,
-    ) -> Result<Record, NodeError> {
-        let unit = opt(get("unit"));
-        self.new_activity(
-            unit.as_deref(),
-            get("type").unwrap_or(""),
-            get("date").unwrap_or(""),
-            get("title").unwrap_or(""),
-            opt(get("place")),
-            opt(get("organizers")),
-            count("attendance", get("attendance"))?,
-            count("citizens", get("citizens"))?,
-            count("matters", get("matters"))?,
-            opt(get("summary")),
-            opt(get("results")),
-        )
     }
 
     /// Exports records as CSV (summary columns) or JSON (whole records).
@@ -436,6 +224,17 @@ impl Node {
         path: &Path,
         stop: &AtomicBool,
     ) -> Result<danvan_model::ApplyReport, NodeError> {
+        self.bundle_import_reporting(path, stop, &mut |_| {})
+    }
+
+    /// [`Node::bundle_import_until`], telling `progress` after each batch
+    /// how many of the bundle's changes are stored or known.
+    pub fn bundle_import_reporting(
+        &mut self,
+        path: &Path,
+        stop: &AtomicBool,
+        progress: crate::OnProgress<'_>,
+    ) -> Result<danvan_model::ApplyReport, NodeError> {
         // Looked at before the file is opened: `/dev/zero`, a FIFO or a
         // directory is refused, and so is a file over the cap.
         let meta = std::fs::metadata(path).map_err(io(path))?;
@@ -479,6 +278,8 @@ impl Node {
             cause,
         };
         let mut total = danvan_model::ApplyReport::default();
+        let count = u64::from(bundle.count());
+        let mut done = 0u64;
         loop {
             let mut batch = Vec::new();
             let mut bytes = 0;
@@ -498,6 +299,7 @@ impl Node {
             if stop.load(Ordering::Relaxed) {
                 return Err(interrupted_bundle(total.new));
             }
+            let batch_len = batch.len();
             let mut report = crate::intake::receive_changes(
                 self.store_mut(),
                 crate::intake::Via::Bundle,
@@ -507,6 +309,14 @@ impl Node {
             total.duplicate += report.duplicate;
             total.documents += report.documents;
             total.rejected.append(&mut report.rejected);
+            done += batch_len as u64;
+            progress(&crate::WorkProgress {
+                work: crate::Work::BundleImport,
+                step: "Nhập gói",
+                item: "thay đổi",
+                done,
+                total: count,
+            });
         }
         bundle.finish().map_err(|e| changed(total.new, e))?;
         Ok(total)
@@ -528,14 +338,6 @@ fn interrupted_bundle(kept: usize) -> NodeError {
                 "Đã nhập {kept} thay đổi của gói (các lô đã xong, không có lô nào ghi dở); phần còn lại chưa nhập. Chạy lại `danvan bundle import` để nhập tiếp: thay đổi đã có được bỏ qua."
             )
         },
-    }
-}
-
-/// The error of a CSV import stopped by Ctrl+C: it stores all rows in one
-/// transaction, so nothing was stored.
-fn interrupted_csv() -> NodeError {
-    NodeError::Interrupted {
-        kept: "Chưa nhập dòng nào của tệp CSV; kho dữ liệu không đổi.".to_string(),
     }
 }
 

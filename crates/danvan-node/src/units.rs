@@ -24,48 +24,26 @@ pub const UNIT_FILE_BYTES_MAX: u64 = 1024 * 1024;
 /// The longest id a unit created by a merge may have.
 const UNIT_ID_MAX: usize = 64;
 
-/// A unit change as typed: ids, names and codes as text.
-#[derive(Clone, Debug)]
-pub enum UnitChangeDraft {
-    /// `units` end and are read under `into`: an existing unit, or a new
-    /// one when `name` is given (then `kind` is needed; `parent` defaults to
-    /// the first merged unit's parent).
-    Merge {
-        /// The units that end.
-        units: Vec<String>,
-        /// The unit they go into (its id).
-        into: String,
-        /// The name of a new unit.
-        name: Option<String>,
-        /// The kind of a new unit (province, town, commune, ward, village,
-        /// organization).
-        kind: Option<String>,
-        /// The official code of a new unit.
-        code: Option<String>,
-        /// The parent of a new unit.
-        parent: Option<String>,
-    },
-    /// A unit gets a new name (and code).
-    Rename {
-        /// The unit.
-        unit: String,
-        /// The new name.
-        name: String,
-        /// The new official code.
-        code: Option<String>,
-    },
-    /// A unit moves under another parent.
-    Move {
-        /// The unit.
-        unit: String,
-        /// Its new parent.
-        parent: String,
-    },
-    /// Units end; their records go to the nearest unit above that remains.
-    Abolish {
-        /// The units.
-        units: Vec<String>,
-    },
+/// A unit change as typed: ids, names and codes as text; a merge's target
+/// as a [`MergeDraft`], checked into the model's [`MergeInto`].
+pub type UnitChangeDraft = UnitAction<MergeDraft>;
+
+/// The unit a merge goes into, as typed: an existing unit, or a new one
+/// when `name` is given (then `kind` is needed; `parent` defaults to the
+/// first merged unit's parent).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MergeDraft {
+    /// The unit they go into (its id).
+    pub into: String,
+    /// The name of a new unit.
+    pub name: Option<String>,
+    /// The kind of a new unit (province, town, commune, ward, village,
+    /// organization).
+    pub kind: Option<String>,
+    /// The official code of a new unit.
+    pub code: Option<String>,
+    /// The parent of a new unit.
+    pub parent: Option<String>,
 }
 
 /// A unit change to add to the roster.
@@ -171,13 +149,16 @@ impl Node {
     fn build_unit_change(&self, request: &UnitChangeRequest) -> Result<UnitChange, NodeError> {
         let date = parse_date(&request.on)?;
         let action = match request.action.clone() {
-            UnitChangeDraft::Merge {
+            UnitAction::Merge {
                 units,
-                into,
-                name,
-                kind,
-                code,
-                parent,
+                into:
+                    MergeDraft {
+                        into,
+                        name,
+                        kind,
+                        code,
+                        parent,
+                    },
             } => {
                 let units: Vec<String> = units
                     .into_iter()
@@ -229,16 +210,16 @@ impl Node {
                 };
                 UnitAction::Merge { units, into }
             }
-            UnitChangeDraft::Rename { unit, name, code } => UnitAction::Rename {
+            UnitAction::Rename { unit, name, code } => UnitAction::Rename {
                 unit: unit.trim().to_string(),
                 name: non_empty(Some(name)).ok_or_else(|| input("cần tên mới (--name)"))?,
                 code: non_empty(code),
             },
-            UnitChangeDraft::Move { unit, parent } => UnitAction::Move {
+            UnitAction::Move { unit, parent } => UnitAction::Move {
                 unit: unit.trim().to_string(),
                 parent: parent.trim().to_string(),
             },
-            UnitChangeDraft::Abolish { units } => UnitAction::Abolish {
+            UnitAction::Abolish { units } => UnitAction::Abolish {
                 units: units
                     .into_iter()
                     .map(|u| u.trim().to_string())

@@ -45,7 +45,10 @@ const ROSTER_NOT_NEWER: &str = "không mới hơn phiên bản đang giữ";
 const ROSTER_BAD_SIGNATURE: &str = "chữ ký của danh sách thành viên không hợp lệ";
 
 fn denied(kind: &str, unit: &str) -> String {
-    format!("không được ghi hồ sơ loại {kind} của đơn vị {unit}")
+    format!(
+        "không được ghi hồ sơ loại {} của đơn vị {unit}",
+        danvan_model::Kind::named_code(kind)
+    )
 }
 
 fn loopback() -> SocketAddr {
@@ -190,122 +193,107 @@ fn change_forgeries(fx: &Fixtures) -> Vec<Forgery> {
         });
     }
 
-    // What the roster lets the signer write.
-    out.push(one(
-        "other-unit-officer-create",
-        create(
-            &Writer::new(&k.other_officer),
+    // What the roster lets the signer write: a record it may not create…
+    for (name, key, kind, n, unit, project) in [
+        (
+            "other-unit-officer-create",
+            &k.other_officer,
             Kind::Activity,
             12,
             UNIT,
             None,
         ),
-        vec![denied("activity", UNIT)],
-    ));
-    out.push(one(
-        "other-unit-officer-edit",
-        fx.edit_base(&Writer::new(&k.other_officer), title("sửa hộ xã khác")),
-        vec![denied("activity", UNIT)],
-    ));
-    out.push(one(
-        "field-writes-petition",
-        create(&Writer::new(&k.field), Kind::Petition, 13, UNIT, None),
-        vec![denied("petition", UNIT)],
-    ));
-    out.push(one(
-        "field-household-other-project",
-        create(
-            &Writer::new(&k.field),
+        (
+            "field-writes-petition",
+            &k.field,
+            Kind::Petition,
+            13,
+            UNIT,
+            None,
+        ),
+        (
+            "field-household-other-project",
+            &k.field,
             Kind::Household,
             14,
             UNIT,
             Some(OTHER_PROJECT),
         ),
-        vec![denied("household", UNIT)],
-    ));
-    out.push(one(
-        "field-household-unassigned-unit",
-        create(
-            &Writer::new(&k.field),
+        (
+            "field-household-unassigned-unit",
+            &k.field,
             Kind::Household,
             15,
             OTHER_UNIT,
             Some(PROJECT),
         ),
-        vec![denied("household", OTHER_UNIT)],
-    ));
-    out.push(one(
-        "viewer-create",
-        create(&Writer::new(&k.viewer), Kind::Activity, 16, UNIT, None),
-        vec![denied("activity", UNIT)],
-    ));
-    out.push(one(
-        "viewer-edit",
-        fx.edit_base(&Writer::new(&k.viewer), title("người xem sửa")),
-        vec![denied("activity", UNIT)],
-    ));
-    out.push(one(
-        "officer-writes-town-task",
-        create(&officer, Kind::Task, 17, TOWN, None),
-        vec![denied("task", TOWN)],
-    ));
+        ("viewer-create", &k.viewer, Kind::Activity, 16, UNIT, None),
+        (
+            "officer-writes-town-task",
+            &k.officer,
+            Kind::Task,
+            17,
+            TOWN,
+            None,
+        ),
+    ] {
+        let forged = create(&Writer::new(key), kind, n, unit, project);
+        out.push(one(name, forged, vec![denied(kind.code(), unit)]));
+    }
+    // …and an edit of a record of its unit it may not write.
+    for (name, key, value) in [
+        (
+            "other-unit-officer-edit",
+            &k.other_officer,
+            "sửa hộ xã khác",
+        ),
+        ("viewer-edit", &k.viewer, "người xem sửa"),
+    ] {
+        let forged = fx.edit_base(&Writer::new(key), title(value));
+        out.push(one(name, forged, vec![denied("activity", UNIT)]));
+    }
 
     // Tampered bytes. Each starts from a valid change of its own.
     let fresh = |n| create(&officer, Kind::Activity, n, UNIT, None);
-    let mut c = fresh(20);
-    let i = c.body.len() - 6;
-    c.body[i] ^= 0x10;
-    out.push(Forgery {
+    // A forgery the session ends at: the body is not the change offered.
+    let ending = |name, forged, reasons| Forgery {
         violation: true,
-        ..one(
-            "flipped-bit-body",
-            c,
-            vec![MALFORMED.into(), HASH_MISMATCH.into()],
-        )
-    });
+        ..one(name, forged, reasons)
+    };
+    let mut c = fresh(20);
+    c.body = flipped(&c.body, -6, 4);
+    let reasons = vec![MALFORMED.into(), HASH_MISMATCH.into()];
+    out.push(ending("flipped-bit-body", c, reasons));
     let mut c = fresh(21);
     c.signature[17] ^= 0x01;
     out.push(one("flipped-bit-signature", c, s(BAD_SIGNATURE)));
     let mut c = fresh(22);
     c.hash[5] ^= 0x80;
-    out.push(Forgery {
-        violation: true,
-        ..one("flipped-bit-hash", c, s(HASH_MISMATCH))
-    });
+    out.push(ending("flipped-bit-hash", c, s(HASH_MISMATCH)));
     let mut c = fresh(23);
-    let mut doc = *c.doc.as_bytes();
-    doc[3] ^= 0x01;
-    c.doc = DocId::from_bytes(doc);
+    c.doc = DocId::from_bytes(flipped(c.doc.as_bytes(), 3, 0).try_into().unwrap());
     out.push(one("flipped-bit-doc-id", c, s(BAD_SIGNATURE)));
     let mut c = fresh(24);
-    let mut author = *c.author.as_bytes();
-    author[9] ^= 0x04;
-    c.author = NodeId::from_bytes(author);
+    c.author = NodeId::from_bytes(flipped(c.author.as_bytes(), 9, 2).try_into().unwrap());
     out.push(one("flipped-bit-author", c, s(BAD_SIGNATURE)));
     // The change in other bytes that Automerge reads as the same change
     // (same hash, so the signature holds): other checksum bytes, and the
     // compressed encoding, which is inflated without bound.
     let mut c = fresh(26);
     c.body[5] ^= 0x20;
-    out.push(Forgery {
-        violation: true,
-        ..one("body-checksum-altered", c, s(MALFORMED))
-    });
+    out.push(ending("body-checksum-altered", c, s(MALFORMED)));
     let c = fresh(27);
     let mut parsed = automerge::Change::try_from(c.body.as_slice()).expect("a change");
     let compressed = parsed.bytes().to_vec();
     assert_eq!(compressed[8], 2, "a compressed chunk");
-    out.push(Forgery {
-        violation: true,
-        ..one(
-            "body-compressed-encoding",
-            SignedChange {
-                body: compressed,
-                ..c
-            },
-            s(MALFORMED),
-        )
-    });
+    out.push(ending(
+        "body-compressed-encoding",
+        SignedChange {
+            body: compressed,
+            ..c
+        },
+        s(MALFORMED),
+    ));
     // Made with the pho-ninh officer's actor, signed by the pho-minh officer
     // (who may write pho-minh records).
     let made = {
@@ -622,27 +610,6 @@ async fn sync_from_rogue(
     result
 }
 
-/// `node` serving sync on `endpoint` in the background until the returned
-/// sender sends (or is dropped); the handle ends with what `serve` returned.
-fn serve_in_background(
-    node: &SharedNode,
-    endpoint: Endpoint,
-) -> (
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<Result<(), danvan_node::NodeError>>,
-) {
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = node.clone();
-    let serving = tokio::spawn(async move {
-        server
-            .serve(endpoint, None, async {
-                let _ = stopped.await;
-            })
-            .await
-    });
-    (stop, serving)
-}
-
 /// The victim dials a real serving node and syncs once.
 async fn sync_from_node(
     victim: &SharedNode,
@@ -651,7 +618,7 @@ async fn sync_from_node(
     let endpoint = victim.bind(loopback()).map_err(|e| e.to_string())?;
     let relay_endpoint = relay.bind(loopback()).map_err(|e| e.to_string())?;
     let addr = relay_endpoint.local_addr();
-    let (stop, serving) = serve_in_background(relay, relay_endpoint);
+    let (stop, serving) = relay.serve_in_background(relay_endpoint);
     let result = victim
         .sync_with(&endpoint, addr, false, &mut |_| {})
         .await
@@ -1082,7 +1049,7 @@ impl Town<'_> {
                 endpoint.close();
             } else {
                 let addr = endpoint.local_addr();
-                let (stop, serving) = serve_in_background(&victim, endpoint);
+                let (stop, serving) = victim.serve_in_background(endpoint);
                 let connected = other.connect(addr, Some(victim.id())).await;
                 if let Ok(conn) = connected
                     && conn.open_stream().await.is_ok()

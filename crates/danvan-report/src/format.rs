@@ -2,20 +2,7 @@
 //! module of the crate.
 
 /// `1234567` → `1.234.567`.
-pub(crate) fn int(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push('.');
-        }
-        out.push(c);
-    }
-    if n < 0 {
-        out.insert(0, '-');
-    }
-    out
-}
+pub(crate) use danvan_model::thousands as int;
 
 /// `1234.5` → `1.234,5` (one decimal; `,0` dropped).
 pub(crate) fn dec(x: f64) -> String {

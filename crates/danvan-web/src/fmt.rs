@@ -26,26 +26,7 @@ pub(crate) fn time_ms(ms: i64) -> String {
     )
 }
 
-/// `850000000` → `850.000.000`.
-pub(crate) fn thousands(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
-    if n < 0 {
-        out.push('-');
-    }
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push('.');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// `850000000` → `850.000.000 đ`.
-pub(crate) fn money(n: i64) -> String {
-    format!("{} đ", thousands(n))
-}
+pub(crate) use danvan_model::{money_vnd as money, thousands};
 
 /// The Vietnamese label of a code in a vocabulary, or the code itself.
 pub(crate) fn label(table: &[danvan_model::vocab::Choice], code: &str) -> String {
@@ -66,9 +47,6 @@ mod tests {
         assert_eq!(date("2023-07-17"), "17/07/2023");
         assert_eq!(date("sai"), "sai");
         assert_eq!(money(850_000_000), "850.000.000 đ");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1000), "1.000");
-        assert_eq!(thousands(-1_234_567), "-1.234.567");
         // 2023-07-17 00:30 in Vietnam is 2023-07-16 17:30 UTC.
         assert_eq!(time_ms(1_689_528_600_000), "17/07/2023 00:30");
     }

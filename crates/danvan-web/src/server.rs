@@ -104,6 +104,22 @@ impl AppState {
         self.node.refresh()?;
         Ok(out)
     }
+
+    /// [`AppState::write`] with unusual dates (far ahead, decades back)
+    /// let through when the person ticked the confirmation box — the web
+    /// app's `--yes`; the node forgets the confirmation afterwards.
+    pub(crate) fn write_confirmed<R>(
+        &self,
+        confirmed: bool,
+        f: impl FnOnce(&mut Node) -> Result<R, NodeError>,
+    ) -> Result<R, WebError> {
+        self.write(|n| {
+            n.confirm_unusual_dates(confirmed);
+            let out = f(n);
+            n.confirm_unusual_dates(false);
+            out
+        })
+    }
 }
 
 pub(crate) fn router(state: AppState) -> Router {

@@ -135,17 +135,20 @@ pub fn editable_fields(kind: Kind) -> &'static [FieldSpec] {
     }
 }
 
-/// Finds the spec of an editable field.
+/// Finds the spec of an editable field by its code (`title`) or its
+/// Vietnamese label typed with or without diacritics ("Tiêu đề", "tieu de").
 pub fn field_spec(kind: Kind, name: &str) -> Result<&'static FieldSpec, RecordError> {
+    let name = name.trim();
+    let folded = crate::fold(name);
     editable_fields(kind)
         .iter()
-        .find(|f| f.name == name)
+        .find(|f| f.name == name || crate::fold(f.label_vi) == folded)
         .ok_or_else(|| RecordError::UnknownField {
-            kind: kind.code(),
+            kind: kind.named(),
             field: name.to_string(),
             allowed: editable_fields(kind)
                 .iter()
-                .map(|f| f.name)
+                .map(|f| format!("{} ({})", f.label_vi, f.name))
                 .collect::<Vec<_>>()
                 .join(", "),
         })
@@ -238,6 +241,33 @@ mod tests {
         assert!(parse_field(date, "2023-02-30").is_err());
         assert!(parse_field(date, "").is_err());
         assert!(field_spec(Kind::Household, "stage").is_err());
+        // Vietnamese labels, with or without diacritics, as well as codes.
+        assert_eq!(field_spec(Kind::Activity, "Tiêu đề").unwrap().name, "title");
+        assert_eq!(
+            field_spec(Kind::Activity, " tieu de ").unwrap().name,
+            "title"
+        );
+        assert_eq!(field_spec(Kind::Activity, "NGÀY").unwrap().name, "date");
+        assert_eq!(
+            field_spec(Kind::Household, "Số tiền bồi thường (đồng)")
+                .unwrap()
+                .name,
+            "compensation_vnd"
+        );
+        let unknown = field_spec(Kind::Petition, "màu").unwrap_err().to_string();
+        assert!(unknown.contains("đơn thư (petition)"), "{unknown}");
+        assert!(unknown.contains("nội dung (content)"), "{unknown}");
+        // Labels are unique within a kind, so a label finds one field.
+        for kind in Kind::ALL {
+            let fields = editable_fields(kind);
+            for f in fields {
+                let same = fields
+                    .iter()
+                    .filter(|g| crate::fold(g.label_vi) == crate::fold(f.label_vi))
+                    .count();
+                assert_eq!(same, 1, "{kind:?} {}", f.label_vi);
+            }
+        }
         let status = field_spec(Kind::Petition, "status").unwrap();
         assert!(parse_field(status, "xong").is_err());
     }

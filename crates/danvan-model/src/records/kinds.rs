@@ -59,11 +59,41 @@ impl Kind {
         }
     }
 
-    /// Reads a kind code.
+    /// The short Vietnamese name messages use: "đơn thư".
+    pub fn name_vi(self) -> &'static str {
+        match self {
+            Kind::Activity => "hoạt động",
+            Kind::Petition => "đơn thư",
+            Kind::Household => "hộ GPMB",
+            Kind::Task => "nhiệm vụ",
+            Kind::Progress => "báo cáo tiến độ",
+            Kind::Model => "mô hình",
+        }
+    }
+
+    /// How a message names the kind: "đơn thư (petition)", the name an
+    /// officer reads and the code the command line takes.
+    pub fn named(self) -> String {
+        format!("{} ({})", self.name_vi(), self.code())
+    }
+
+    /// [`Kind::named`] of a stored kind code, or the code itself when this
+    /// build does not know it.
+    pub fn named_code(code: &str) -> String {
+        Kind::parse(code).map_or_else(|_| code.to_string(), Kind::named)
+    }
+
+    /// Reads a kind: its code, or its Vietnamese name or label typed with
+    /// or without diacritics ("đơn thư", "don thu", "nhiệm vụ").
     pub fn parse(text: &str) -> Result<Kind, RecordError> {
+        let folded = crate::fold(text.trim());
         Kind::ALL
             .into_iter()
-            .find(|k| k.code() == text.trim())
+            .find(|k| {
+                k.code() == text.trim()
+                    || folded == crate::fold(k.name_vi())
+                    || folded == crate::fold(k.label_vi())
+            })
             .ok_or_else(|| RecordError::UnknownKind(text.to_string()))
     }
 }

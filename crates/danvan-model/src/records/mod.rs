@@ -71,7 +71,7 @@ pub const SCHEMA_VERSION: u64 = 1;
 pub enum RecordError {
     /// A kind this build does not know.
     #[error(
-        "loại hồ sơ không hợp lệ: {0:?} (dùng: activity, petition, household, task, progress, model)"
+        "loại hồ sơ không hợp lệ: {0:?} (dùng: activity (hoạt động), petition (đơn thư), household (hộ GPMB), task (nhiệm vụ), progress (báo cáo tiến độ), model (mô hình))"
     )]
     UnknownKind(String),
     /// A coded value not in its list.
@@ -95,8 +95,8 @@ pub enum RecordError {
     /// A field this kind does not have, or one that cannot be set directly.
     #[error("hồ sơ loại {kind} không có trường {field:?} sửa được (các trường: {allowed})")]
     UnknownField {
-        /// The record kind.
-        kind: &'static str,
+        /// The record kind, named ([`Kind::named`]).
+        kind: String,
         /// The field given.
         field: String,
         /// The fields that can be set.

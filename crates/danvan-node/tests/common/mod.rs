@@ -244,12 +244,7 @@ pub fn household(header: Header) -> Record {
         header,
         head: "Trần Thị B".into(),
         village: Some("Thôn 2".into()),
-        parcels: vec![danvan_model::Parcel {
-            sheet: "12".into(),
-            number: "345".into(),
-            area_m2: 210.5,
-            land_type: "ONT".into(),
-        }],
+        parcels: vec![danvan_node::parse_parcel("12/345:210.5:ONT").expect("a parcel")],
         inventory: None,
         compensation_vnd: Some(350_000_000),
         stage: vocab::STAGE_INVENTORIED.into(),

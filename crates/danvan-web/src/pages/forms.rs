@@ -38,6 +38,9 @@ pub(crate) fn routes() -> Router<AppState> {
 #[serde(default)]
 struct HouseholdStep {
     csrf: String,
+    /// The unusual-date confirmation box ([`CONFIRM_DATE`]).
+    #[serde(rename = "xac-nhan-ngay")]
+    confirmed: Option<String>,
     date: String,
     by: String,
     outcome: String,
@@ -78,7 +81,7 @@ async fn step_submit<const VISIT: bool>(
     ctx.verify(&step.csrf)?;
     let title = household_title(&state, &id)?;
     let id = id.as_str();
-    let stored = state.write(|n| {
+    let stored = state.write_confirmed(step.confirmed.is_some(), |n| {
         Ok(if VISIT {
             n.household_visit(id, &step.date, &step.by, &step.outcome)
                 .map(|()| "1")
@@ -98,6 +101,32 @@ async fn step_submit<const VISIT: bool>(
         )
             .into_response(),
     })
+}
+
+/// The form field by which a person confirms an unusual date — the web
+/// app's `--yes`. It is offered only after the node refused one.
+const CONFIRM_DATE: &str = "xac-nhan-ngay";
+
+/// The message for a day the node asks about before storing (far ahead,
+/// decades back), worded for a form rather than a command line.
+fn unusual_date(error: &NodeError) -> Option<String> {
+    match error {
+        NodeError::UnusualDate { field, date, why } => Some(format!(
+            "Chưa lưu: {field} {} {why}. Nếu đúng là ngày này, đánh dấu ô xác nhận bên dưới rồi bấm Lưu; nếu gõ nhầm, hãy sửa ngày.",
+            crate::fmt::date(date)
+        )),
+        _ => None,
+    }
+}
+
+/// The box that lets an unusual date through on the next submit.
+fn confirm_box() -> Markup {
+    html! {
+        label.check {
+            input type="checkbox" name=(CONFIRM_DATE) value="1";
+            " Đúng, tôi xác nhận ngày này"
+        }
+    }
 }
 
 /// Today in Vietnam time, `YYYY-MM-DD`.
@@ -126,6 +155,7 @@ fn step_page(
     step: &HouseholdStep,
     error: Option<&NodeError>,
 ) -> Markup {
+    let unusual = error.and_then(unusual_date);
     let beside = error.and_then(step_field);
     let field_error = |name: &str| {
         error
@@ -147,7 +177,8 @@ fn step_page(
         p.muted { a href={ "/ho-so/" (id) } { "← Về hồ sơ" } }
         @if let Some(e) = error {
             p.error role="alert" {
-                @if beside.is_some() { "Chưa lưu: hãy sửa ô được đánh dấu bên dưới." } @else { (e) }
+                @if let Some(message) = &unusual { (message) }
+                @else if beside.is_some() { "Chưa lưu: hãy sửa ô được đánh dấu bên dưới." } @else { (e) }
             }
         }
         form.stack method="post" action={ "/ho-so/" (id) "/" (action) } novalidate {
@@ -162,6 +193,7 @@ fn step_page(
             } @else {
                 (text_input("note", "Ghi chú", None, &step.note, None, true))
             }
+            @if unusual.is_some() { (confirm_box()) }
             div { button type="submit" { "Lưu" } }
         }
     };
@@ -257,12 +289,16 @@ async fn submit(
         .map(|(_, v)| v.as_str())
         .unwrap_or("");
     ctx.verify(csrf)?;
+    let confirmed = pairs.iter().any(|(k, _)| k == CONFIRM_DATE);
     let mut typed = Typed::new();
-    for (k, v) in pairs.into_iter().filter(|(k, _)| k != "csrf") {
+    for (k, v) in pairs
+        .into_iter()
+        .filter(|(k, _)| k != "csrf" && k != CONFIRM_DATE)
+    {
         typed.entry(k).or_default().push(v);
     }
     let draft = draft(kind, &typed)?;
-    match state.write(|n| Ok(n.add_draft(&draft)))? {
+    match state.write_confirmed(confirmed, |n| Ok(n.add_draft(&draft)))? {
         Ok(id) => Ok(Redirect::to(&format!("/ho-so/{id}?da-luu=1")).into_response()),
         Err(error) => {
             let units = state.call(|n| Ok(n.units().clone()))?;
@@ -349,7 +385,12 @@ fn render(
     error: Option<&DraftError>,
 ) -> Markup {
     let field_error = |name: &str| error.and_then(|e| e.for_field(name)).map(str::to_string);
+    let unusual = error.and_then(|e| match e {
+        DraftError::Node(e) => unusual_date(e),
+        DraftError::Fields(_) => None,
+    });
     let general = match error {
+        Some(_) if unusual.is_some() => unusual.clone(),
         Some(DraftError::Node(e)) => Some(e.to_string()),
         Some(DraftError::Fields(_)) => {
             Some("Chưa lưu: hãy sửa các ô được đánh dấu bên dưới.".to_string())
@@ -381,6 +422,7 @@ fn render(
             @if kind == Kind::Task {
                 (unit_checks("assigned", "Giao cho", units, typed.get("assigned").map(Vec::as_slice).unwrap_or(&[]), field_error("assigned")))
             }
+            @if unusual.is_some() { (confirm_box()) }
             div { button type="submit" { "Lưu" } }
         }
     };

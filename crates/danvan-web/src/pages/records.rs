@@ -502,7 +502,9 @@ async fn resolve(
 ) -> Result<Redirect, WebError> {
     ctx.verify(&form.csrf)?;
     let set = format!("{}={}", form.field, form.value);
-    let doc = state.write(|n| n.edit(&id, &[set]))?;
+    // The value chosen is one a node already stored, so a date in it was
+    // confirmed where it was written.
+    let doc = state.write_confirmed(true, |n| n.edit(&id, &[set]))?;
     Ok(Redirect::to(&format!(
         "/ho-so/{doc}?chon={}",
         encode(&form.field)
