@@ -80,7 +80,7 @@ fn household(dv: &Dv, unit: &str, project: &str, head: &str) -> String {
     ])
 }
 
-fn audit_reasons(dv: &Dv, event: &str) -> Vec<String> {
+pub(crate) fn audit_reasons(dv: &Dv, event: &str) -> Vec<String> {
     dv.json(&["audit"])
         .as_array()
         .expect("audit is an array")
@@ -92,12 +92,17 @@ fn audit_reasons(dv: &Dv, event: &str) -> Vec<String> {
 
 /// `town` adds `node` with ARGS and the node joins (and syncs) with the invite.
 pub(crate) fn enroll(town: &Dv, hub: &Server, node: &Dv, args: &[&str]) {
+    enroll_at(town, &hub.addr.to_string(), node, args);
+}
+
+/// [`enroll`] with the hub's address as written in the invite (`IP:PORT`
+/// or `HOST:PORT`).
+pub(crate) fn enroll_at(town: &Dv, addr: &str, node: &Dv, args: &[&str]) {
     let id = node_id(node);
     let mut add = vec!["roster", "add", id.as_str()];
     add.extend_from_slice(args);
     town.ok(&add);
-    let addr = hub.addr.to_string();
-    let invite = town.ok(&["invite", id.as_str(), "--addr", addr.as_str()]);
+    let invite = town.ok(&["invite", id.as_str(), "--addr", addr]);
     assert!(invite.trim().starts_with("dvmoi1-"), "{invite}");
     node.ok(&["join", invite.trim()]);
 }

@@ -11,6 +11,7 @@ mod crash;
 mod fuzz_corpus;
 mod harness;
 mod import;
+mod join;
 mod load;
 mod loss;
 mod merge;

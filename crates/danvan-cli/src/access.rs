@@ -334,15 +334,19 @@ pub(crate) fn roster(node: &mut Node, command: RosterCommand) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn invite(node: &mut Node, node_id: &str, addr: Option<&str>, json: bool) -> Result<()> {
+pub(crate) fn invite(
+    node: &mut Node,
+    node_id: &str,
+    addr: Option<&str>,
+    show: &crate::invite::InviteShow,
+    json: bool,
+) -> Result<()> {
     let id = parse_id(node_id)?;
-    let text = node.invite(&id, addr)?;
-    if json {
-        print_json(&serde_json::json!({ "node_id": id.to_string(), "invite": text }));
-    } else {
-        println!("{text}");
+    if show.short {
+        return crate::invite::short(node, &id, addr, show, json);
     }
-    Ok(())
+    let text = node.invite(&id, addr)?;
+    crate::invite::print_invite(&id, &text, show, json)
 }
 
 /// Reads an invite and says what it names.

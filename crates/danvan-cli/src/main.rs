@@ -8,6 +8,8 @@ mod clap_vi;
 mod conventions;
 mod import;
 mod interrupt;
+mod invite;
+mod lan;
 mod output;
 mod progress;
 mod web;
@@ -214,17 +216,22 @@ enum Command {
     Invite {
         /// Mã nút (in bằng `danvan id` trên máy đó)
         node_id: String,
-        /// Địa chỉ trạm mà các nút kết nối tới (IP:CỔNG); được ghi nhớ cho lần sau
+        /// Địa chỉ trạm mà các nút kết nối tới (IP:CỔNG hoặc TÊN-MÁY:CỔNG); được ghi nhớ cho lần sau
         #[arg(long)]
         addr: Option<String>,
+        #[command(flatten)]
+        show: invite::InviteShow,
         /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
     },
     /// Tham gia thị xã bằng lời mời rồi đồng bộ với trạm
     Join {
-        /// Chuỗi lời mời (dvmoi1-…)
-        invite: String,
+        /// Chuỗi lời mời (dvmoi1-…); hoặc dùng --code và --hub
+        #[arg(required_unless_present = "code")]
+        invite: Option<String>,
+        #[command(flatten)]
+        code: invite::JoinCode,
         /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
@@ -249,9 +256,9 @@ enum Command {
         /// Địa chỉ nhận kết nối đồng bộ (IP:CỔNG, UDP)
         #[arg(long, default_value = "0.0.0.0:7420")]
         listen: std::net::SocketAddr,
-        /// Địa chỉ trạm thị xã để đồng bộ lên liên tục
+        /// Địa chỉ trạm thị xã để đồng bộ lên liên tục (IP:CỔNG hoặc TÊN-MÁY:CỔNG)
         #[arg(long)]
-        hub: Option<std::net::SocketAddr>,
+        hub: Option<danvan_node::PeerAddr>,
         /// Chạy cả trang web tại địa chỉ này (ví dụ 127.0.0.1:8420)
         #[arg(long)]
         web: Option<std::net::SocketAddr>,
@@ -266,8 +273,8 @@ enum Command {
     },
     /// Một phiên đồng bộ với nút khác (mặc định: trạm thị xã trong lời mời); --live giữ kết nối và đẩy thay đổi mới ngay
     Sync {
-        /// Địa chỉ nút (IP:CỔNG); mặc định: trạm thị xã trong lời mời
-        addr: Option<std::net::SocketAddr>,
+        /// Địa chỉ nút kia (IP:CỔNG hoặc TÊN-MÁY:CỔNG); mặc định: trạm thị xã trong lời mời
+        addr: Option<danvan_node::PeerAddr>,
         /// Giữ kết nối và đẩy thay đổi mới ngay (Ctrl+C để dừng)
         #[arg(long)]
         live: bool,
@@ -277,6 +284,8 @@ enum Command {
     },
     /// Lần đồng bộ gần nhất với từng nút
     Peers {
+        #[command(flatten)]
+        lan: lan::LanArgs,
         /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
@@ -939,10 +948,24 @@ fn run(cli: Cli) -> Result<()> {
         Command::Invite {
             node_id,
             addr,
+            show,
             json,
-        } => access::invite(&mut node, &node_id, addr.as_deref(), json)?,
-        Command::Join { invite, json } => {
-            let invite = access::parse_invite(&invite)?;
+        } => access::invite(&mut node, &node_id, addr.as_deref(), &show, json)?,
+        Command::Join {
+            code:
+                invite::JoinCode {
+                    code: Some(code),
+                    hub: Some(hub),
+                },
+            json,
+            ..
+        } => {
+            drop(node);
+            let summary = invite::join_code(&dir, &code, &hub, net, &mut sync_progress(json))?;
+            print_summary(&summary, json)?;
+        }
+        Command::Join { invite, json, .. } => {
+            let invite = access::parse_invite(invite.as_deref().unwrap_or_default())?;
             drop(node);
             let summary = runtime()?.block_on(async {
                 let mut progress = sync_progress(json);
@@ -951,7 +974,8 @@ fn run(cli: Cli) -> Result<()> {
             print_summary(&summary, json)?;
         }
         Command::Audit { limit, json } => access::audit(&node, limit, json)?,
-        Command::Peers { json } => {
+        Command::Peers { lan, json } if lan.lan => lan::run(node, &lan, json, net)?,
+        Command::Peers { json, .. } => {
             let peers = node.peers()?;
             if json {
                 print_json(&serde_json::to_value(&peers)?);
@@ -963,12 +987,16 @@ fn run(cli: Cli) -> Result<()> {
         Command::Serve { listen, hub, web } => {
             let runtime = runtime()?;
             runtime.block_on(async move {
-                let mut node = node;
-                node.note_listen_addr(listen)?;
                 let shared = danvan_node::SharedNode::new(node, true)?
                     .with_net_config(net)
                     .with_protocol_max(protocol);
                 let endpoint = shared.bind(listen)?;
+                // The port bound, when 0 was asked for.
+                shared.with(|n| n.note_listen_addr(endpoint.local_addr()))??;
+                // Laptops on the same Wi-Fi find this one with `peers --lan`.
+                let _lan = danvan_node::advertise(&shared.id(), endpoint.local_addr().port())
+                    .inspect_err(|e| tracing::warn!("{e}"))
+                    .ok();
                 let _web = match web {
                     Some(addr) => Some(web::spawn(shared.clone(), &dir, addr).await?),
                     None => None,
@@ -977,7 +1005,8 @@ fn run(cli: Cli) -> Result<()> {
                     "Nút {} đang nhận đồng bộ tại {}{}",
                     shared.id(),
                     endpoint.local_addr(),
-                    hub.map(|h| format!(", đồng bộ liên tục lên trạm {h}"))
+                    hub.as_ref()
+                        .map(|h| format!(", đồng bộ liên tục lên trạm {h}"))
                         .unwrap_or_default()
                 );
                 shared
@@ -1598,7 +1627,7 @@ const QUARANTINED_PER_SYNC_MAX: usize = 8;
 /// One sync session (or a live one) with `addr`, by default the town's hub.
 fn sync(
     node: Node,
-    addr: Option<std::net::SocketAddr>,
+    addr: Option<danvan_node::PeerAddr>,
     live: bool,
     json: bool,
     net: danvan_node::NetConfig,
@@ -1610,7 +1639,14 @@ fn sync(
             .with_net_config(net)
             .with_protocol_max(protocol);
         let addr = shared.sync_target(addr)?;
-        let bind: std::net::SocketAddr = if addr.is_ipv6() {
+        // A name is looked up here for the socket's family, and again by
+        // each session.
+        let bind: std::net::SocketAddr = if addr
+            .resolve(None)
+            .await
+            .map_err(danvan_node::NodeError::from)?
+            .is_ipv6()
+        {
             "[::]:0"
         } else {
             "0.0.0.0:0"
@@ -1642,7 +1678,7 @@ fn sync(
         let mut quarantined = 0;
         let summary = loop {
             let result = tokio::select! {
-                s = shared.sync_settled(&endpoint, addr, live, &mut progress, rescope) => s,
+                s = shared.sync_settled(&endpoint, &addr, live, &mut progress, rescope) => s,
                 _ = tokio::signal::ctrl_c() => {
                     if live {
                         println!("Đã dừng.");

@@ -33,6 +33,17 @@ pub enum NetError {
         /// What went wrong, as reported by the QUIC or TLS layer.
         reason: String,
     },
+    /// A `HOST:PORT` whose name did not resolve (no DNS, a typo, no network).
+    #[error(
+        "không tìm thấy địa chỉ {addr} ({reason}): kiểm tra tên máy, mạng, \
+         hoặc dùng địa chỉ IP:CỔNG"
+    )]
+    NotFound {
+        /// The address as written.
+        addr: String,
+        /// What the resolver said.
+        reason: String,
+    },
     /// The handshake did not complete within `connect_timeout_ms`.
     #[error(
         "không kết nối được tới {addr}: quá {timeout_ms} ms không hoàn tất bắt tay \
@@ -144,6 +155,7 @@ impl NetError {
         matches!(
             self,
             NetError::Connect { .. }
+                | NetError::NotFound { .. }
                 | NetError::ConnectTimeout { .. }
                 | NetError::PeerBusy { .. }
                 | NetError::ConnectionLost { .. }

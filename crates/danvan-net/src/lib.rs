@@ -12,6 +12,7 @@
 //! stores, rosters or the sync protocol. Who is trusted is decided by the
 //! caller's callback, what the frames mean by `danvan-proto`.
 
+mod addr;
 mod backoff;
 mod cert;
 mod config;
@@ -23,6 +24,7 @@ mod verify;
 #[cfg(test)]
 mod tests;
 
+pub use addr::{BadPeerAddr, PeerAddr};
 pub use backoff::Backoff;
 pub use config::NetConfig;
 pub use endpoint::{ALPN, Connection, Endpoint};

@@ -11,6 +11,7 @@ use danvan_model::{
 
 use crate::error::NodeError;
 use crate::node::{Node, now_ms, random_bytes, read_key_file, write_private};
+use danvan_net::PeerAddr;
 
 /// The town authority's private key, only in the town office's data directory.
 pub const AUTHORITY_KEY_FILE: &str = "authority.key";
@@ -196,9 +197,11 @@ impl Node {
         let roster = self.roster()?.ok_or(NodeError::NoRoster)?;
         roster.check_peer(node).map_err(NodeError::InviteRefused)?;
         if let Some(addr) = addr {
-            addr.parse::<std::net::SocketAddr>()
+            let addr = addr
+                .parse::<PeerAddr>()
                 .map_err(|_| NodeError::BadAddress(addr.to_string()))?;
-            self.store_mut().set_meta(META_HUB_ADDR, addr.as_bytes())?;
+            self.store_mut()
+                .set_meta(META_HUB_ADDR, addr.as_str().as_bytes())?;
         }
         let hub_addr = self
             .store()
@@ -215,9 +218,12 @@ impl Node {
     }
 
     /// Remembers the address `serve` listens on, for invites (only a
-    /// concrete address: 0.0.0.0 says nothing to another machine).
+    /// concrete address: 0.0.0.0 or port 0 says nothing to another machine).
     pub fn note_listen_addr(&mut self, addr: std::net::SocketAddr) -> Result<(), NodeError> {
-        if addr.ip().is_unspecified() || self.store().meta(META_HUB_ADDR)?.is_some() {
+        if addr.ip().is_unspecified()
+            || addr.port() == 0
+            || self.store().meta(META_HUB_ADDR)?.is_some()
+        {
             return Ok(());
         }
         self.store_mut()
@@ -236,7 +242,7 @@ impl Node {
         }
         invite
             .hub_addr
-            .parse::<std::net::SocketAddr>()
+            .parse::<PeerAddr>()
             .map_err(|_| NodeError::InviteBadAddress(invite.hub_addr.clone()))?;
         self.store_mut().set_authority(&invite.authority)?;
         self.store_mut().trust(
@@ -248,8 +254,8 @@ impl Node {
         Ok(())
     }
 
-    /// The hub's address stored by `join`, if any.
-    pub fn hub_addr(&self) -> Result<Option<std::net::SocketAddr>, NodeError> {
+    /// The hub's address stored by `join`, if any (`IP:PORT` or `HOST:PORT`).
+    pub fn hub_addr(&self) -> Result<Option<PeerAddr>, NodeError> {
         Ok(self
             .store()
             .trusted()?

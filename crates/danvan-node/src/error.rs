@@ -69,6 +69,37 @@ pub enum NodeError {
     /// A transport error.
     #[error(transparent)]
     Net(#[from] danvan_net::NetError),
+    /// A typed short code that is not one.
+    #[error(transparent)]
+    ShortCodeForm(#[from] danvan_proto::code::BadShortCode),
+    /// The hub refused a short code.
+    #[error("{}", short_code_refusal(*.0))]
+    ShortCodeRefused(danvan_proto::code::CodeRefusal),
+    /// The answer to a short code did not prove the code: a wrong code, or
+    /// not the town's hub at that address.
+    #[error(
+        "máy tại {0} không chứng minh được mã ngắn này (mã sai, hoặc đó không phải trạm của thị xã): không ghi gì; kiểm tra lại mã và địa chỉ trạm"
+    )]
+    ShortCodeUnproven(String),
+    /// mDNS could not be used.
+    #[error("không dùng được mDNS để tìm máy trong mạng nội bộ: {0}")]
+    Lan(String),
+    /// A machine found on the LAN that is not in the roster.
+    #[error(
+        "máy {0} không có trong danh sách thành viên: không đồng bộ với máy lạ (văn phòng thị xã thêm nó bằng `roster add` nếu đó là máy của đơn vị)"
+    )]
+    LanUnknown(String),
+    /// `peers --lan --sync-with ID` named a machine that did not answer.
+    #[error("không tìm thấy máy {0} trong mạng nội bộ (máy đó có đang chạy `danvan serve`?)")]
+    LanNotFound(String),
+    /// `--expires` out of range.
+    #[error("thời hạn mã ngắn phải từ 1 giây đến 7 ngày, ví dụ 24h, 30m, 2d")]
+    ShortCodeTtl,
+    /// Too many short codes waiting at the hub.
+    #[error(
+        "đang có quá nhiều mã ngắn chưa dùng (tối đa {0}): chờ chúng hết hạn hoặc dùng lời mời đầy đủ"
+    )]
+    ShortCodesFull(usize),
     /// The peer ended the stream before the session was over.
     #[error("nút {0} đóng phiên đồng bộ trước khi xong")]
     PeerClosed(String),
@@ -140,12 +171,12 @@ pub enum NodeError {
         /// The codes known.
         known: String,
     },
-    /// An address that is not `IP:port`.
-    #[error("địa chỉ {0:?} không hợp lệ (dạng IP:cổng)")]
+    /// An address that is not `IP:port` or `HOST:port`.
+    #[error("địa chỉ {0:?} không hợp lệ (dạng IP:CỔNG hoặc TÊN-MÁY:CỔNG)")]
     BadAddress(String),
     /// An invite with no hub address to put in it.
     #[error(
-        "chưa biết địa chỉ trạm mà các nút kết nối tới: thêm --addr IP:CỔNG (ví dụ --addr 10.0.0.5:7700)"
+        "chưa biết địa chỉ trạm mà các nút kết nối tới: thêm --addr IP:CỔNG hoặc TÊN-MÁY:CỔNG (ví dụ --addr 10.0.0.5:7700)"
     )]
     NoHubAddress,
     /// `sync` with no address on a node that has not joined a town.
@@ -347,6 +378,10 @@ impl NodeError {
             ) => 3,
             NodeError::Net(NetError::Config(_) | NetError::Certificate(_)) => 1,
             NodeError::Net(_) => 4,
+            NodeError::ShortCodeRefused(_)
+            | NodeError::ShortCodeUnproven(_)
+            | NodeError::LanUnknown(_) => 3,
+            NodeError::Lan(_) | NodeError::LanNotFound(_) => 4,
             NodeError::Denied(_)
             | NodeError::NotAuthority
             | NodeError::AuthorityMismatch(_)
@@ -398,7 +433,10 @@ impl NodeError {
             | NodeError::Demo(_)
             | NodeError::NotConverged
             | NodeError::Io { .. }
-            | NodeError::BundleChanged { .. } => 1,
+            | NodeError::BundleChanged { .. }
+            | NodeError::ShortCodeForm(_)
+            | NodeError::ShortCodeTtl
+            | NodeError::ShortCodesFull(_) => 1,
             NodeError::Interrupted { .. } => EXIT_INTERRUPTED,
         }
     }
@@ -445,6 +483,25 @@ pub fn file_error(path: &std::path::Path, error: std::io::Error) -> NodeError {
     match danvan_store::StoreError::from_io(path, error) {
         danvan_store::StoreError::Io { path, error } => NodeError::Io { path, error },
         disk => NodeError::Store(disk),
+    }
+}
+
+/// What the joiner is told when the hub refuses a short code.
+fn short_code_refusal(why: danvan_proto::code::CodeRefusal) -> &'static str {
+    use danvan_proto::code::CodeRefusal;
+    match why {
+        CodeRefusal::Wrong => {
+            "trạm không nhận mã ngắn này cho máy này: mã sai hoặc mã làm cho máy khác; không ghi gì. Kiểm tra lại mã, hoặc nhờ văn phòng thị xã làm mã mới"
+        }
+        CodeRefusal::Used => {
+            "mã ngắn này đã được dùng (mỗi mã chỉ dùng một lần): nhờ văn phòng thị xã làm mã mới bằng `danvan invite MÃ_NÚT --short`"
+        }
+        CodeRefusal::Expired => {
+            "mã ngắn này đã hết hạn: nhờ văn phòng thị xã làm mã mới bằng `danvan invite MÃ_NÚT --short`"
+        }
+        CodeRefusal::TooMany => {
+            "trạm đã nhận quá nhiều mã sai: mã này không dùng được nữa, hoặc hãy thử lại sau một phút; nếu vẫn bị từ chối, nhờ văn phòng thị xã làm mã mới"
+        }
     }
 }
 

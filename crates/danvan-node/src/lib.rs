@@ -13,11 +13,13 @@ mod error;
 mod household;
 pub mod import;
 mod intake;
+mod lan;
 mod node;
 mod progress;
 mod replica;
 mod report;
 mod service;
+mod short_code;
 mod sync;
 mod transfer;
 mod units;
@@ -28,7 +30,7 @@ pub use browse::{
     AuthoredConflict, ConflictValue, FieldChange, FieldHistoryEntry, HISTORY_CHANGES_MAX,
     RecordPage, SEARCH_CANDIDATES_MAX, query_words,
 };
-pub use danvan_net::{Endpoint, NetConfig, NetError};
+pub use danvan_net::{Endpoint, NetConfig, NetError, PeerAddr};
 pub use danvan_proto::{Progress, SessionStats};
 pub use danvan_store::{
     ApplyReport, AuditEntry, ListFilter, PeerRow, Refusal, RefusedRecord, Rejection, Row,
@@ -38,6 +40,7 @@ pub use error::{EXIT_INTERRUPTED, EXIT_REFUSED, NodeError, file_error};
 pub use household::StageOutcome;
 pub use import::ImportSummary;
 pub use intake::{Via, receive_changes};
+pub use lan::{LAN_BROWSE_MAX, LAN_SERVICE, LanAdvert, LanPeer, advertise, browse as lan_browse};
 pub use node::{
     HistoryEntry, KEY_FILE, Node, Shown, UNITS_FILE, WEB_USERS_FILE, default_data_dir, now_ms,
     random_bytes,
@@ -47,6 +50,9 @@ pub use report::{ImportedTask, TaskImport, UnassignedTask};
 pub use service::{
     ActivityDraft, CheckReport, Draft, DraftError, FieldError, HouseholdDraft, ListQuery,
     ModelDraft, PetitionDraft, ProgressDraft, TaskDraft, join_and_sync, refused_by_peer,
+};
+pub use short_code::{
+    SHORT_CODE_TTL_DEFAULT_MS, SHORT_CODE_TTL_MAX_MS, ShortInvite, fetch_invite, join_with_code,
 };
 pub use sync::{REFUSED_LISTED_MAX, RefusedChange, SESSIONS_MAX, SharedNode, SyncSummary};
 pub use transfer::{check_out_path, parse_parcel, write_atomic};

@@ -14,6 +14,7 @@ use std::path::Path;
 
 use automerge::ScalarValue;
 use danvan_model::{DocId, Kind, NodeId, Record, RecordError, vocab};
+use danvan_net::PeerAddr;
 use danvan_store::{ListFilter, Row, TrustedNode};
 
 use crate::access::AUTHORITY_KEY_FILE;
@@ -710,7 +711,8 @@ impl Node {
         })
     }
 
-    /// Trusts a node by hand (standalone mode); `addr` is `IP:PORT`.
+    /// Trusts a node by hand (standalone mode); `addr` is `IP:PORT` or
+    /// `HOST:PORT`.
     pub fn trust_add(
         &mut self,
         id: &NodeId,
@@ -718,7 +720,7 @@ impl Node {
         name: Option<&str>,
     ) -> Result<(), NodeError> {
         if let Some(a) = addr {
-            a.parse::<SocketAddr>()
+            a.parse::<PeerAddr>()
                 .map_err(|_| NodeError::BadAddress(a.to_string()))?;
         }
         self.store_mut()
@@ -764,7 +766,7 @@ impl Node {
 /// How often `join` tries its first sync while the hub re-reads its
 /// roster (every second): a node added a moment ago may be refused once or
 /// twice.
-const JOIN_ATTEMPTS_MAX: u32 = 6;
+pub(crate) const JOIN_ATTEMPTS_MAX: u32 = 6;
 
 impl SharedNode {
     /// One sync with `addr` (by default the town's hub); when the roster
@@ -773,7 +775,7 @@ impl SharedNode {
     pub async fn sync_settled(
         &self,
         endpoint: &crate::Endpoint,
-        addr: SocketAddr,
+        addr: &PeerAddr,
         live: bool,
         progress: &mut (dyn FnMut(&crate::Progress) + Send),
         mut on_rescope: impl FnMut(),
@@ -791,7 +793,7 @@ impl SharedNode {
     }
 
     /// The address to sync with: `addr`, or the hub of the invite.
-    pub fn sync_target(&self, addr: Option<SocketAddr>) -> Result<SocketAddr, NodeError> {
+    pub fn sync_target(&self, addr: Option<PeerAddr>) -> Result<PeerAddr, NodeError> {
         match addr {
             Some(a) => Ok(a),
             None => self.with(|n| n.hub_addr())??.ok_or(NodeError::NoSyncTarget),
@@ -815,7 +817,9 @@ pub async fn join_and_sync(
     let mut attempt = 0;
     loop {
         let shared = SharedNode::new(Node::open(dir)?, false)?.with_net_config(net.clone());
-        let any: std::net::IpAddr = if hub.is_ipv6() {
+        // Resolved at each attempt: the socket speaks the family of the
+        // hub's address as it is now.
+        let any: std::net::IpAddr = if hub.resolve(None).await?.is_ipv6() {
             std::net::Ipv6Addr::UNSPECIFIED.into()
         } else {
             std::net::Ipv4Addr::UNSPECIFIED.into()
@@ -823,7 +827,7 @@ pub async fn join_and_sync(
         let bind = SocketAddr::new(any, 0);
         let endpoint = shared.bind(bind)?;
         let result = shared
-            .sync_settled(&endpoint, hub, false, progress, || {})
+            .sync_settled(&endpoint, &hub, false, progress, || {})
             .await;
         endpoint.close();
         match result {

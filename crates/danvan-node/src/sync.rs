@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use danvan_model::{NodeId, SignedRoster};
-use danvan_net::{Backoff, Connection, Endpoint, FrameReceiver, FrameSender, NetConfig, TrustFn};
+use danvan_net::{
+    Backoff, Connection, Endpoint, FrameReceiver, FrameSender, NetConfig, PeerAddr, TrustFn,
+};
 use danvan_proto::{Event, Progress, Session, SessionConfig, SessionStats};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -23,6 +25,8 @@ use crate::replica::{StoreReplica, scope_key};
 const POLL_INTERVAL_MS: u64 = 1_000;
 /// How long a finished session waits for the peer to end its side.
 const CLOSE_WAIT_MS: u64 = 3_000;
+/// How long an accepted connection may take to send its first frame.
+const FIRST_FRAME_MS: u64 = 30_000;
 /// Sessions a serving node runs at once; further peers wait for a slot.
 pub const SESSIONS_MAX: usize = 256;
 /// Refused connections remembered between two flushes to the audit log.
@@ -83,6 +87,8 @@ pub struct SharedNode {
     refused: Arc<Mutex<Vec<(NodeId, String)>>>,
     id: NodeId,
     net: NetConfig,
+    /// The window of wrong short-code requests (`short_code.rs`).
+    pub(crate) code_desk: Arc<Mutex<danvan_proto::code::CodeDesk>>,
     /// The newest protocol version its sessions offer.
     protocol_max: u16,
 }
@@ -189,6 +195,7 @@ impl SharedNode {
             refused: Arc::new(Mutex::new(Vec::new())),
             id,
             net: NetConfig::default(),
+            code_desk: Arc::default(),
             protocol_max: danvan_proto::PROTOCOL_VERSION,
         })
     }
@@ -305,14 +312,19 @@ impl SharedNode {
     }
 
     /// The trusted node registered at an address, if any.
-    pub fn node_at(&self, addr: &SocketAddr) -> Result<Option<NodeId>, NodeError> {
-        let text = addr.to_string();
+    pub fn node_at(&self, addr: &PeerAddr) -> Result<Option<NodeId>, NodeError> {
+        let text = addr.as_str();
         self.with(|node| -> Result<_, NodeError> {
             Ok(node
                 .store()
                 .trusted()?
                 .into_iter()
-                .find(|t| t.addr.as_deref() == Some(text.as_str()))
+                .find(|t| {
+                    t.addr
+                        .as_deref()
+                        .and_then(|a| a.parse::<PeerAddr>().ok())
+                        .is_some_and(|a| a.as_str() == text)
+                })
                 .map(|t| t.id))
         })?
     }
@@ -325,14 +337,45 @@ impl SharedNode {
         live: bool,
         progress: &mut (dyn FnMut(&Progress) + Send),
     ) -> Result<SyncSummary, NodeError> {
-        let started = Instant::now();
-        let peer = conn.peer();
         let (tx, rx) = if initiator {
             conn.open_stream().await?
         } else {
             conn.accept_stream().await?
         };
-        let (frames, reader) = read_frames(rx);
+        self.run_stream(conn.peer(), (tx, rx, None), initiator, live, progress)
+            .await
+    }
+
+    /// Answers an accepted connection: a short-code request (its first
+    /// frame says so) gets its answer and `None`; anything else is a sync
+    /// session, run live until it ends.
+    async fn respond(&self, conn: &Connection) -> Result<Option<SyncSummary>, NodeError> {
+        let (tx, mut rx) = conn.accept_stream().await?;
+        let first = tokio::time::timeout(Duration::from_millis(FIRST_FRAME_MS), rx.recv())
+            .await
+            .map_err(|_| NodeError::PeerClosed(conn.peer().short()))??;
+        if let Some(frame) = &first
+            && danvan_proto::code::is_code_request(frame)
+        {
+            self.answer_code(conn.peer(), tx, rx, frame).await?;
+            return Ok(None);
+        }
+        self.run_stream(conn.peer(), (tx, rx, first), false, true, &mut |_| {})
+            .await
+            .map(Some)
+    }
+
+    /// Runs one session over a stream (`first`: a frame already read from it).
+    async fn run_stream(
+        &self,
+        peer: NodeId,
+        (tx, rx, first): (FrameSender, FrameReceiver, Option<Vec<u8>>),
+        initiator: bool,
+        live: bool,
+        progress: &mut (dyn FnMut(&Progress) + Send),
+    ) -> Result<SyncSummary, NodeError> {
+        let started = Instant::now();
+        let (frames, reader) = read_frames(rx, first);
         let mut run = self.start_session(peer, live)?;
         let result = self.drive(&mut run, tx, frames, progress).await;
         drop(reader);
@@ -582,16 +625,33 @@ impl SharedNode {
         }
     }
 
-    /// Dials a peer and runs one session (until caught up, or for good when live).
+    /// Dials a peer (`IP:PORT`, or `HOST:PORT` resolved now) and runs one
+    /// session (until caught up, or for good when live).
     pub async fn sync_with(
         &self,
         endpoint: &Endpoint,
-        addr: SocketAddr,
+        addr: impl Into<PeerAddr>,
         live: bool,
         progress: &mut (dyn FnMut(&Progress) + Send),
     ) -> Result<SyncSummary, NodeError> {
+        let addr = addr.into();
         let expected = self.node_at(&addr)?;
-        let conn = match endpoint.connect(addr, expected).await {
+        let resolved = addr.resolve(Some(endpoint.local_addr().is_ipv6())).await?;
+        self.sync_pinned(endpoint, resolved, expected, live, progress)
+            .await
+    }
+
+    /// Dials `resolved` insisting on node `expected` (if given) and runs
+    /// one session.
+    pub(crate) async fn sync_pinned(
+        &self,
+        endpoint: &Endpoint,
+        resolved: SocketAddr,
+        expected: Option<NodeId>,
+        live: bool,
+        progress: &mut (dyn FnMut(&Progress) + Send),
+    ) -> Result<SyncSummary, NodeError> {
+        let conn = match endpoint.connect(resolved, expected).await {
             Ok(conn) => conn,
             Err(e) => {
                 // A refused peer key goes to the audit log now: a one-shot
@@ -610,7 +670,7 @@ impl SharedNode {
     pub async fn serve(
         &self,
         endpoint: Endpoint,
-        hub: Option<SocketAddr>,
+        hub: Option<PeerAddr>,
         shutdown: impl std::future::Future<Output = ()>,
     ) -> Result<(), NodeError> {
         let endpoint = Arc::new(endpoint);
@@ -662,8 +722,9 @@ impl SharedNode {
                     return;
                 };
                 let peer = conn.peer().short();
-                match me.run_session(&conn, false, true, &mut |_| {}).await {
-                    Ok(s) => tracing::info!(
+                match me.respond(&conn).await {
+                    Ok(None) => {}
+                    Ok(Some(s)) => tracing::info!(
                         "phiên với {peer} kết thúc: gửi {} nhận {} thay đổi",
                         s.changes_sent,
                         s.changes_stored
@@ -699,12 +760,19 @@ impl SharedNode {
         (stop, serving)
     }
 
-    async fn upstream(&self, endpoint: &Endpoint, hub: SocketAddr) {
+    async fn upstream(&self, endpoint: &Endpoint, hub: PeerAddr) {
         let backoff = Backoff::default();
         let mut attempt = 0u32;
+        let ipv6 = Some(endpoint.local_addr().is_ipv6());
         loop {
             let expected = self.node_at(&hub).ok().flatten();
-            match endpoint.connect(hub, expected).await {
+            // The name is looked up at every attempt: a hub that moved
+            // behind its name is found again.
+            let connected = match hub.resolve(ipv6).await {
+                Ok(addr) => endpoint.connect(addr, expected).await,
+                Err(e) => Err(e),
+            };
+            match connected {
                 Ok(conn) => {
                     attempt = 0;
                     match self.run_session(&conn, true, true, &mut |_| {}).await {
@@ -751,9 +819,14 @@ type Frames = tokio::sync::mpsc::Receiver<Result<Option<Vec<u8>>, danvan_net::Ne
 /// branch of the driver's select wins would be lost), so one task owns the
 /// receiver and hands over whole frames. The bounded channel keeps at most
 /// two frames in memory ahead of the session.
-fn read_frames(mut rx: FrameReceiver) -> (Frames, AbortOnDrop<()>) {
+fn read_frames(mut rx: FrameReceiver, first: Option<Vec<u8>>) -> (Frames, AbortOnDrop<()>) {
     let (frames_tx, frames) = tokio::sync::mpsc::channel(2);
     let reader = AbortOnDrop(tokio::spawn(async move {
+        if let Some(frame) = first
+            && frames_tx.send(Ok(Some(frame))).await.is_err()
+        {
+            return;
+        }
         loop {
             let frame = rx.recv().await;
             let end = !matches!(frame, Ok(Some(_)));

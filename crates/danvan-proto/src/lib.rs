@@ -29,6 +29,7 @@
 //! ```
 
 mod bundle;
+pub mod code;
 mod limits;
 mod replica;
 mod session;

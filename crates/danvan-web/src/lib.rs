@@ -14,6 +14,7 @@ mod error;
 mod fmt;
 mod layout;
 mod pages;
+pub mod qr;
 mod server;
 mod sync_runner;
 

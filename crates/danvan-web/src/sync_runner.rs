@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use danvan_node::{Endpoint, NodeError, Progress, SharedNode, SyncSummary};
+use danvan_node::{Endpoint, NodeError, PeerAddr, Progress, SharedNode, SyncSummary};
 use serde::Serialize;
 
 /// A sync from the page stops after this long. A 2G link moves a commune's
@@ -138,7 +138,7 @@ impl SyncRunner {
     }
 
     /// Starts a sync with `addr` in the background.
-    pub(crate) fn start(&self, node: SharedNode, addr: SocketAddr) -> Result<u64, StartError> {
+    pub(crate) fn start(&self, node: SharedNode, addr: PeerAddr) -> Result<u64, StartError> {
         let mut task = self.task.lock().expect("sync task lock");
         if task.as_ref().is_some_and(|t| !t.is_finished()) {
             return Err(StartError::Busy);
@@ -220,10 +220,12 @@ async fn endpoint_for(
 async fn run_sync(
     node: &SharedNode,
     endpoints: &tokio::sync::Mutex<[Option<Arc<Endpoint>>; 2]>,
-    addr: SocketAddr,
+    addr: PeerAddr,
     status: &Arc<Mutex<SyncStatus>>,
 ) -> Result<SyncSummary, NodeError> {
-    let endpoint = endpoint_for(node, endpoints, addr).await?;
+    // A name is looked up for the socket's family, and again by each session.
+    let resolved = addr.resolve(None).await?;
+    let endpoint = endpoint_for(node, endpoints, resolved).await?;
     let started = Instant::now();
     let mut earlier = SyncStats::default();
     let mut progress = |p: &Progress| {
@@ -237,7 +239,7 @@ async fn run_sync(
         status.bytes_per_s = (status.bytes_received + status.bytes_sent) * 1000 / elapsed_ms.max(1);
     };
     let mut summary = node
-        .sync_with(&endpoint, addr, false, &mut progress)
+        .sync_with(&endpoint, &addr, false, &mut progress)
         .await?;
     if summary.scope_changed {
         // The roster that arrived changed what this node may read: the
@@ -257,7 +259,7 @@ async fn run_sync(
             status.bytes_sent = earlier.bytes_sent + p.stats.bytes_sent;
         };
         summary = node
-            .sync_with(&endpoint, addr, false, &mut progress)
+            .sync_with(&endpoint, &addr, false, &mut progress)
             .await?;
         summary.add(&first);
     }

@@ -1,7 +1,7 @@
 //! Đồng bộ: sync now with the hub or a peer (in the background, with live
 //! progress), the last sync with each peer, and USB bundles both ways.
 
-use std::net::SocketAddr;
+use danvan_node::PeerAddr;
 
 use axum::Form;
 use axum::Router;
@@ -45,7 +45,7 @@ struct PeerLine {
 
 /// What the page shows besides the running sync.
 struct SyncPage {
-    hub: Option<SocketAddr>,
+    hub: Option<PeerAddr>,
     peers: Vec<PeerLine>,
 }
 
@@ -186,13 +186,13 @@ fn render(
             }
             form.stack #sync-form method="post" action="/dong-bo" {
                 (csrf_field(ctx))
-                @match data.hub {
+                @match &data.hub {
                     Some(hub) => p { "Trạm của thị xã: " code { (hub) } ". Để trống ô dưới để đồng bộ với trạm." }
                     None => p.muted { "Nút này chưa biết trạm nào: hãy ghi địa chỉ của một nút đã tin cậy." }
                 }
                 label {
                     "Địa chỉ nút khác (tuỳ chọn)"
-                    span.hint { "Dạng IP:CỔNG, ví dụ 192.168.1.20:8421" }
+                    span.hint { "Dạng IP:CỔNG hoặc TÊN-MÁY:CỔNG, ví dụ 192.168.1.20:8421" }
                     input #sync-addr type="text" name="addr" placeholder="192.168.1.20:8421" inputmode="url";
                 }
                 div { button #sync-now type="submit" disabled[running] { "Đồng bộ ngay" } }
@@ -270,11 +270,11 @@ async fn start(
             }
         }
     } else {
-        match typed.parse::<SocketAddr>() {
+        match typed.parse::<PeerAddr>() {
             Ok(addr) => addr,
             Err(_) => {
                 return Ok(error_redirect(&format!(
-                    "Địa chỉ {typed:?} không đúng dạng IP:CỔNG (ví dụ 192.168.1.20:8421)."
+                    "Địa chỉ {typed:?} không đúng dạng IP:CỔNG hoặc TÊN-MÁY:CỔNG (ví dụ 192.168.1.20:8421)."
                 )));
             }
         }

@@ -356,14 +356,7 @@ async fn invite(
     let name = state.call(|n| Ok(n.node_name(&id)))?;
     let body = match made {
         Ok(text) => {
-            let qr =
-                qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M)
-                    .map(|code| {
-                        code.render::<qrcode::render::svg::Color<'_>>()
-                            .min_dimensions(240, 240)
-                            .quiet_zone(true)
-                            .build()
-                    });
+            let qr = crate::qr::code(&text).map(|code| crate::qr::svg(&code));
             html! {
                 p { "Máy " strong { (name) } " (" code { (id.short()) } ") nhập lời mời này bằng " code { "danvan join LỜI_MỜI" } " hoặc quét mã QR." }
                 textarea #invite-text readonly rows="4" { (text) }
@@ -381,7 +374,7 @@ async fn invite(
                 input type="hidden" name="node" value=(id.to_string());
                 label {
                     "Địa chỉ trạm mà các máy kết nối tới"
-                    span.hint { "Dạng IP:CỔNG, ví dụ 10.0.0.5:7700" }
+                    span.hint { "Dạng IP:CỔNG hoặc TÊN-MÁY:CỔNG, ví dụ 10.0.0.5:7700" }
                     input type="text" name="addr" required;
                 }
                 div { button type="submit" { "Tạo lời mời" } }
