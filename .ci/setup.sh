@@ -6,6 +6,8 @@
 #   browser tests drive it (WebDriver);
 # - prlimit (util-linux), used by the storage-fault tests to make writes fail
 #   past a file-size limit.
+# - ip (iproute2), with which the LAN discovery test (tests/e2e/join.rs)
+#   makes two network namespaces joined by a veth pair for its mDNS.
 # The package tests (tests/e2e/package.rs) use tar, gzip and dpkg-deb, which
 # every Debian or Ubuntu system has (dpkg is essential there).
 # Idempotent: does nothing when everything is already there.
@@ -19,6 +21,11 @@ if ! command -v prlimit >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends util-linux
 fi
 prlimit --version
+if ! command -v ip >/dev/null 2>&1; then
+    $SUDO apt-get update
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends iproute2
+fi
+ip -V
 if command -v rustup >/dev/null 2>&1; then
     rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
     rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
