@@ -87,6 +87,11 @@ pub(crate) const PART_III: &str = "III. NHIỆM VỤ, GIẢI PHÁP";
 pub(crate) const SUMMARY_SHEET: &str = "Tổng hợp";
 pub(crate) const TOTAL: &str = "Tổng cộng";
 
+/// A table's rows: one per item, its cells as `cells` lays them out.
+fn rows<T>(items: &[T], cells: impl Fn(&T) -> Vec<Cell>) -> Vec<Vec<Cell>> {
+    items.iter().map(cells).collect()
+}
+
 /// Owned header strings.
 fn strings(names: &[&str]) -> Vec<String> {
     names.iter().map(|s| s.to_string()).collect()
@@ -193,11 +198,9 @@ pub(crate) fn layout(r: &Report) -> Layout {
             "Số hoạt động".into(),
             "Số lượt người tham dự".into(),
         ],
-        rows: a
-            .by_type
-            .iter()
-            .map(|t| vec![text(&t.label), n(t.count), Cell::Int(t.attendance)])
-            .collect(),
+        rows: rows(&a.by_type, |t| {
+            vec![text(&t.label), n(t.count), Cell::Int(t.attendance)]
+        }),
         total: Some(vec![text(TOTAL), n(a.total), Cell::Int(a.attendance)]),
     };
     let act_unit_cells = |first: Cell,
@@ -228,21 +231,17 @@ pub(crate) fn layout(r: &Report) -> Layout {
             "Số buổi đối thoại trực tiếp",
             "Số vụ việc, ý kiến nêu tại đối thoại",
         ]),
-        rows: a
-            .by_unit
-            .iter()
-            .map(|u| {
-                act_unit_cells(
-                    text(&u.unit_name),
-                    u.count,
-                    u.attendance,
-                    u.receptions,
-                    u.citizens,
-                    u.dialogues,
-                    u.dialogue_matters,
-                )
-            })
-            .collect(),
+        rows: rows(&a.by_unit, |u| {
+            act_unit_cells(
+                text(&u.unit_name),
+                u.count,
+                u.attendance,
+                u.receptions,
+                u.citizens,
+                u.dialogues,
+                u.dialogue_matters,
+            )
+        }),
         total: Some(act_unit_cells(
             text(TOTAL),
             a.total,
@@ -273,11 +272,9 @@ pub(crate) fn layout(r: &Report) -> Layout {
     let pet_month = Table {
         title: "Bảng 2c. Tiếp nhận và giải quyết theo tháng".into(),
         headers: vec!["Tháng".into(), "Tiếp nhận".into(), "Đã giải quyết".into()],
-        rows: p
-            .by_month
-            .iter()
-            .map(|m| vec![text(&m.label), n(m.received), n(m.resolved)])
-            .collect(),
+        rows: rows(&p.by_month, |m| {
+            vec![text(&m.label), n(m.received), n(m.resolved)]
+        }),
         total: Some(vec![
             text(TOTAL),
             n(p.by_month.iter().map(|m| m.received).sum()),
@@ -297,20 +294,16 @@ pub(crate) fn layout(r: &Report) -> Layout {
             "Hạn giải quyết",
             "Số ngày quá hạn",
         ]),
-        rows: p
-            .overdue
-            .iter()
-            .map(|o| {
-                vec![
-                    text(&o.unit_name),
-                    text(&o.petition_type),
-                    text(&o.category),
-                    text(vi_day(&o.received)),
-                    text(vi_day(&o.deadline)),
-                    Cell::Int(o.days_overdue),
-                ]
-            })
-            .collect(),
+        rows: rows(&p.overdue, |o| {
+            vec![
+                text(&o.unit_name),
+                text(&o.petition_type),
+                text(&o.category),
+                text(vi_day(&o.received)),
+                text(vi_day(&o.deadline)),
+                Cell::Int(o.days_overdue),
+            ]
+        }),
         total: None,
     };
 
@@ -328,11 +321,9 @@ pub(crate) fn layout(r: &Report) -> Layout {
                 vi_day(&r.today)
             ),
             headers: land_headers(),
-            rows: project
-                .by_unit
-                .iter()
-                .map(|u| land_cells(text(&u.unit_name), &u.figures))
-                .collect(),
+            rows: rows(&project.by_unit, |u| {
+                land_cells(text(&u.unit_name), &u.figures)
+            }),
             total: Some(land_cells(text(TOTAL), &project.total)),
         })
         .collect();
@@ -351,28 +342,22 @@ pub(crate) fn layout(r: &Report) -> Layout {
     let model_unit = Table {
         title: "Bảng 4a. Mô hình \"Dân vận khéo\" theo lĩnh vực và đơn vị".into(),
         headers: model_headers,
-        rows: m
-            .by_unit
-            .iter()
-            .map(|u| model_cells(text(&u.unit_name), &u.by_field, u.total))
-            .collect(),
+        rows: rows(&m.by_unit, |u| {
+            model_cells(text(&u.unit_name), &u.by_field, u.total)
+        }),
         total: Some(model_cells(text(TOTAL), &m.by_field, m.total)),
     };
     let model_list = Table {
         title: "Bảng 4b. Danh sách mô hình \"Dân vận khéo\"".into(),
         headers: strings(&["Tên mô hình", "Đơn vị", "Lĩnh vực", "Năm công nhận"]),
-        rows: m
-            .list
-            .iter()
-            .map(|x| {
-                vec![
-                    text(&x.name),
-                    text(&x.unit_name),
-                    text(&x.field),
-                    text(x.year.to_string()),
-                ]
-            })
-            .collect(),
+        rows: rows(&m.list, |x| {
+            vec![
+                text(&x.name),
+                text(&x.unit_name),
+                text(&x.field),
+                text(x.year.to_string()),
+            ]
+        }),
         total: None,
     };
 

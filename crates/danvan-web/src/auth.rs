@@ -15,9 +15,13 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use axum::extract::FromRequestParts;
+use axum::Form;
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header;
 use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::WebError;
@@ -441,6 +445,43 @@ impl Ctx {
         } else {
             Err(WebError::Csrf)
         }
+    }
+}
+
+/// A posted form whose token matched the session's, with the request's
+/// [`Ctx`]: a handler that takes its fields through this cannot read a post
+/// before the token is checked. The form's own type has no `csrf` field; a
+/// post without one is refused like a wrong one.
+pub(crate) struct Verified<T>(pub(crate) Ctx, pub(crate) T);
+
+/// The token field of a posted form.
+#[derive(Deserialize)]
+struct Token {
+    #[serde(default)]
+    csrf: String,
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for Verified<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let ctx = Ctx::from_request_parts(&mut parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let again = |bytes: Bytes| Request::from_parts(parts.clone(), Body::from(bytes));
+        let Form(token) = Form::<Token>::from_request(again(bytes.clone()), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Form(form) = Form::<T>::from_request(again(bytes), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        ctx.verify(&token.csrf)
+            .map_err(IntoResponse::into_response)?;
+        Ok(Verified(ctx, form))
     }
 }
 

@@ -14,7 +14,7 @@ use danvan_model::{FieldSpec, FieldType, Kind, UnitTree, vocab};
 use danvan_node::{Draft, DraftError, NodeError};
 use maud::{Markup, html};
 
-use crate::auth::Ctx;
+use crate::auth::{Ctx, Verified};
 use crate::error::WebError;
 use crate::layout::{Nav, csrf_field, page};
 use crate::server::AppState;
@@ -37,7 +37,6 @@ pub(crate) fn routes() -> Router<AppState> {
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(default)]
 struct HouseholdStep {
-    csrf: String,
     /// The unusual-date confirmation box ([`CONFIRM_DATE`]).
     #[serde(rename = "xac-nhan-ngay")]
     confirmed: Option<String>,
@@ -73,12 +72,10 @@ async fn step_form<const VISIT: bool>(
 /// refused, shows its form again with what was typed and the message
 /// beside the field it is about.
 async fn step_submit<const VISIT: bool>(
-    ctx: Ctx,
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Form(step): Form<HouseholdStep>,
+    Verified(ctx, step): Verified<HouseholdStep>,
 ) -> Result<Response, WebError> {
-    ctx.verify(&step.csrf)?;
     let title = household_title(&state, &id)?;
     let id = id.as_str();
     let stored = state.write_confirmed(step.confirmed.is_some(), |n| {

@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use crate::auth::{Access, Ctx, LoginOutcome, clear_session_cookie, session_cookie};
+use crate::auth::{Access, LoginOutcome, Verified, clear_session_cookie, session_cookie};
 use crate::error::WebError;
 use crate::layout::bare_page;
 use crate::server::AppState;
@@ -107,17 +107,14 @@ async fn login(
     })
 }
 
+/// The logout button's post: no field but its token.
 #[derive(Debug, Deserialize)]
-pub(crate) struct LogoutForm {
-    csrf: String,
-}
+pub(crate) struct LogoutForm {}
 
 async fn logout(
-    ctx: Ctx,
     State(state): State<AppState>,
-    Form(form): Form<LogoutForm>,
+    Verified(ctx, LogoutForm {}): Verified<LogoutForm>,
 ) -> Result<Response, WebError> {
-    ctx.verify(&form.csrf)?;
     if let (Access::Accounts(accounts), Some(id)) = (&state.auth.access, &ctx.session) {
         accounts.logout(id);
     }

@@ -3,7 +3,7 @@
 //! where a conflict is resolved by choosing one of its values.
 
 use axum::Router;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::response::Redirect;
 use axum::routing::{get, post};
 use danvan_model::{Kind, Period, Record, format_date, vocab};
@@ -12,7 +12,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::auth::Ctx;
+use crate::auth::{Ctx, Verified};
 use crate::error::{WebError, parse_optional};
 use crate::fmt;
 use crate::layout::{Nav, csrf_field, multiline, notice, page};
@@ -489,18 +489,15 @@ fn household_tables(record: &Record, units: &danvan_model::UnitTree) -> Markup {
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct ResolveForm {
-    csrf: String,
     field: String,
     value: String,
 }
 
 async fn resolve(
-    ctx: Ctx,
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Form(form): Form<ResolveForm>,
+    Verified(_, form): Verified<ResolveForm>,
 ) -> Result<Redirect, WebError> {
-    ctx.verify(&form.csrf)?;
     let set = format!("{}={}", form.field, form.value);
     // The value chosen is one a node already stored, so a date in it was
     // confirmed where it was written.

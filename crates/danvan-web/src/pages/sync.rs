@@ -3,7 +3,6 @@
 
 use danvan_node::PeerAddr;
 
-use axum::Form;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Multipart, Query, State};
@@ -14,7 +13,7 @@ use danvan_model::NodeId;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use crate::auth::Ctx;
+use crate::auth::{Ctx, Verified};
 use crate::error::{WebError, parse_optional};
 use crate::fmt::{thousands, time_ms};
 use crate::layout::{Nav, csrf_field, notice, page};
@@ -248,17 +247,14 @@ fn render(
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct StartForm {
-    csrf: String,
     #[serde(default)]
     addr: String,
 }
 
 async fn start(
-    ctx: Ctx,
     State(state): State<AppState>,
-    Form(form): Form<StartForm>,
+    Verified(_, form): Verified<StartForm>,
 ) -> Result<Response, WebError> {
-    ctx.verify(&form.csrf)?;
     let typed = form.addr.trim();
     let addr = if typed.is_empty() {
         match state.call(|n| n.hub_addr())? {

@@ -3,7 +3,6 @@
 //! audit log. Other nodes answer 404: they cannot sign a roster, and the
 //! node would refuse anyway.
 
-use axum::Form;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -13,7 +12,7 @@ use danvan_node::MemberSpec;
 use maud::{Markup, PreEscaped, html};
 use serde::Deserialize;
 
-use crate::auth::Ctx;
+use crate::auth::{Ctx, Verified};
 use crate::error::WebError;
 use crate::fmt::time_ms;
 use crate::layout::{Nav, csrf_field, notice, page};
@@ -88,8 +87,6 @@ pub(crate) struct RosterQuery {
 /// What the add form holds after a refused post, to show it again.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct AddForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     node: String,
     #[serde(default)]
@@ -220,11 +217,9 @@ fn render_roster(
 }
 
 async fn add(
-    ctx: Ctx,
     State(state): State<AppState>,
-    Form(form): Form<AddForm>,
+    Verified(ctx, form): Verified<AddForm>,
 ) -> Result<Response, WebError> {
-    ctx.verify(&form.csrf)?;
     town_only(&ctx)?;
     let refused = |message: String| -> Result<Response, WebError> {
         Ok((
@@ -311,16 +306,13 @@ async fn confirm_revoke(
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct RevokeForm {
-    csrf: String,
     node: String,
 }
 
 async fn revoke(
-    ctx: Ctx,
     State(state): State<AppState>,
-    Form(form): Form<RevokeForm>,
+    Verified(ctx, form): Verified<RevokeForm>,
 ) -> Result<Response, WebError> {
-    ctx.verify(&form.csrf)?;
     let id = town_member(&ctx, &form.node)?;
     let (signed, kept) = state.write(|n| n.roster_revoke(&id))?;
     Ok(Redirect::to(&format!(
