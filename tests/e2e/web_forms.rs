@@ -223,14 +223,21 @@ fn web_forms_store_one_record_of_each_kind_with_visit_stage_and_progress() {
     assert_eq!(shown["visits"][0]["date"], "2023-08-01");
 }
 
+/// A commune's app open in a browser, its node holding one household
+/// (`head`'s, id returned second) and nothing else; third, the store as it
+/// was then.
+fn desk(head: &str) -> (Dv, String, String, WebServer, Browser) {
+    let dv = Dv::init("pho-minh");
+    let household = dv.household(head, &[]);
+    let before = dv.snapshot();
+    let web = WebServer::web(&dv, "127.0.0.1:0");
+    (dv, household, before, web, Browser::open())
+}
+
 #[test]
 fn web_forms_refuse_a_bad_field_beside_it_keep_the_typing_and_store_nothing() {
     use Input::{Pick, Text};
-    let dv = Dv::init("pho-minh");
-    let household = dv.household("Lê Văn Cường", &[]);
-    let before = dv.snapshot();
-    let web = WebServer::web(&dv, "127.0.0.1:0");
-    let browser = Browser::open();
+    let (dv, household, before, web, browser) = desk("Lê Văn Cường");
 
     // A date that does not exist, on an activity.
     browser.goto(&web.url("/them/hoat-dong"));
@@ -299,11 +306,7 @@ fn web_forms_refuse_a_bad_field_beside_it_keep_the_typing_and_store_nothing() {
 #[test]
 fn web_forms_ask_before_storing_an_unusual_date_and_store_it_once_confirmed() {
     use Input::{Pick, Text, Tick};
-    let dv = Dv::init("pho-minh");
-    let household = dv.household("Trần Thị Mai", &[]);
-    let before = dv.snapshot();
-    let web = WebServer::web(&dv, "127.0.0.1:0");
-    let browser = Browser::open();
+    let (dv, household, before, web, browser) = desk("Trần Thị Mai");
 
     browser.goto(&web.url("/them/hoat-dong"));
     assert_eq!(browser.count("input[name=xac-nhan-ngay]"), 0);
