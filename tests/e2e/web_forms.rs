@@ -354,3 +354,86 @@ fn web_forms_ask_before_storing_an_unusual_date_and_store_it_once_confirmed() {
     let shown = dv.ok(&["show", &household, "--json"]);
     assert!(shown.contains("1999-09-02"), "{shown}");
 }
+
+/// Nhập từ tệp, from the office's browser: a CSV with Vietnamese headers
+/// (UTF-8 with BOM, semicolons) becomes two households; the same file again
+/// creates nothing; a file with a bad row names its row and column and
+/// stores nothing; each kind's template downloads as a workbook with the
+/// Vietnamese headers.
+#[test]
+fn web_import_takes_a_file_all_or_nothing_skips_rows_held_and_gives_templates() {
+    use calamine::Reader;
+    let dv = Dv::init("pho-minh");
+    let web = WebServer::web(&dv, "127.0.0.1:0");
+    let browser = Browser::open();
+    let dir = danvan_testkit::TempDir::new("web-import");
+    let good = dir.path().join("ho-thon-trung.csv");
+    std::fs::write(
+        &good,
+        "\u{feff}Chủ hộ;Thôn;Tiền bồi thường\nNguyễn Văn An;Thôn Trung;850000000\nLê Thị Bình;Thôn Trung;\n",
+    )
+    .expect("write csv");
+    // Uploads `path` as `kind` records; the text of what answers it.
+    let upload = |path: &std::path::Path, kind: &str, answer: &str| {
+        browser.goto(&web.url("/them/nhap-tep"));
+        browser.select("#kind", kind);
+        browser.choose_file("#import-file", path);
+        browser.click("#import-upload button[type=submit]");
+        browser.wait_for(answer);
+        browser.text(answer)
+    };
+
+    let said = upload(&good, "ho-gpmb", "p.notice");
+    assert!(
+        said.contains("2 hồ sơ mới") && said.contains("ho-thon-trung.csv"),
+        "{said}"
+    );
+    let heads = listed(&dv, "household");
+    assert_eq!(heads.len(), 2, "{heads:?}");
+    assert!(
+        heads.iter().any(|(_, t)| t.contains("Nguyễn Văn An")),
+        "{heads:?}"
+    );
+
+    let said = upload(&good, "ho-gpmb", "p.notice");
+    assert!(
+        said.contains("0 hồ sơ mới") && said.contains("2 dòng đã có"),
+        "{said}"
+    );
+    assert_eq!(listed(&dv, "household").len(), 2);
+
+    let before = dv.snapshot();
+    let bad = dir.path().join("hoat-dong.csv");
+    std::fs::write(
+        &bad,
+        "Loại hoạt động,Ngày,Tiêu đề\ntuyen-truyen,17/07/2023,Tuyên truyền Luật Đất đai\ntuyen-truyen,31/02/2023,Đối thoại\n",
+    )
+    .expect("write csv");
+    let why = upload(&bad, "hoat-dong", "div.error");
+    assert_eq!(browser.count("div.error ul.import-errors li"), 1);
+    assert!(why.contains("Dòng 3") && why.contains("«Ngày»"), "{why}");
+    assert!(
+        !why.contains("danvan-web-"),
+        "the temporary file shows: {why}"
+    );
+    assert_eq!(dv.snapshot(), before, "a refused file stored something");
+    if let Some(dir) = std::env::var_os("DANVAN_SCREENSHOTS") {
+        browser.screenshot(&std::path::Path::new(&dir).join("nhap-tep.png"));
+    }
+
+    let reply = crate::browser::http_exchange(web.addr, "GET", "/them/mau/ho-gpmb.xlsx", &[], "");
+    assert_eq!(reply.status, 200);
+    let mut book = calamine::Xlsx::new(std::io::Cursor::new(reply.body)).expect("a workbook");
+    let sheet = book
+        .worksheet_range_at(0)
+        .expect("a sheet")
+        .expect("readable");
+    let headers: Vec<String> = sheet
+        .rows()
+        .next()
+        .expect("headers")
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    assert!(headers.iter().any(|h| h == "Chủ hộ"), "{headers:?}");
+}

@@ -465,10 +465,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Verified<T> {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
-        let (mut parts, body) = req.into_parts();
-        let ctx = Ctx::from_request_parts(&mut parts, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
+        let (ctx, parts, body) = Ctx::split(req, state).await?;
         let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
             .await
             .map_err(IntoResponse::into_response)?;
@@ -482,6 +479,21 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Verified<T> {
         ctx.verify(&token.csrf)
             .map_err(IntoResponse::into_response)?;
         Ok(Verified(ctx, form))
+    }
+}
+
+impl Ctx {
+    /// Who sent a request, and the request's head and body for the
+    /// extractor that reads its form.
+    pub(crate) async fn split(
+        req: Request,
+        state: &AppState,
+    ) -> Result<(Ctx, Parts, Body), Response> {
+        let (mut parts, body) = req.into_parts();
+        let ctx = Ctx::from_request_parts(&mut parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok((ctx, parts, body))
     }
 }
 

@@ -17,6 +17,7 @@ mod pages;
 pub mod qr;
 mod server;
 mod sync_runner;
+mod upload;
 
 pub use auth::{USERS_FILE, UserError, add_user, has_users};
 pub use error::WebError;

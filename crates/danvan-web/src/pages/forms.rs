@@ -231,6 +231,7 @@ async fn index(ctx: Ctx) -> Markup {
                     li { a.button.secondary href={ "/them/" (slug) } { (title) } }
                 }
             }
+            p { a href="/them/nhap-tep" { "Nhập nhiều hộ GPMB hoặc hoạt động từ tệp Excel, CSV →" } }
         },
     )
 }

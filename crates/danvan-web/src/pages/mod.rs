@@ -5,6 +5,7 @@
 mod board;
 mod dashboard;
 mod forms;
+mod import;
 mod login;
 mod records;
 mod report;
@@ -21,6 +22,7 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(dashboard::show))
         .merge(forms::routes())
+        .merge(import::routes())
         .merge(login::routes())
         .merge(sync::routes())
         .merge(town::routes())

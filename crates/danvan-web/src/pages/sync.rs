@@ -5,7 +5,7 @@ use danvan_node::PeerAddr;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Multipart, Query, State};
+use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -19,6 +19,7 @@ use crate::fmt::{thousands, time_ms};
 use crate::layout::{Nav, csrf_field, notice, page};
 use crate::server::AppState;
 use crate::sync_runner::{REFUSED_LISTED_MAX, RefusedChange, SyncStatus, now_ms, refused_since};
+use crate::upload::{TempFile, Upload};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -347,58 +348,12 @@ async fn download(
         .into_response())
 }
 
-/// A file in the system's temporary directory, removed on drop.
-struct TempFile(std::path::PathBuf);
-
-impl TempFile {
-    fn new(what: &str) -> TempFile {
-        TempFile(std::env::temp_dir().join(format!(
-            "danvan-web-{what}-{}-{}.dvb",
-            std::process::id(),
-            crate::auth::random_token()
-        )))
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 /// Imports an uploaded bundle through the same verification as sync, and
 /// lists what was refused with the reasons the audit log holds.
-async fn upload(
-    ctx: Ctx,
-    State(state): State<AppState>,
-    mut multipart: Multipart,
-) -> Result<Markup, WebError> {
-    let bad = |e: axum::extract::multipart::MultipartError| {
-        WebError::BadRequest(format!("không đọc được tệp gửi lên: {e}"))
-    };
-    let mut token = None;
-    let mut bundle = None;
-    while let Some(field) = multipart.next_field().await.map_err(bad)? {
-        match field.name() {
-            Some("csrf") => token = Some(field.text().await.map_err(bad)?),
-            Some("bundle") => {
-                // The token comes first in the form: nothing is read into
-                // memory for a post that does not carry it.
-                ctx.verify(token.as_deref().unwrap_or(""))?;
-                bundle = Some(field.bytes().await.map_err(bad)?);
-            }
-            _ => {}
-        }
-    }
-    ctx.verify(token.as_deref().unwrap_or(""))?;
-    let bundle = bundle
-        .filter(|b| !b.is_empty())
-        .ok_or_else(|| WebError::BadRequest("chưa chọn tệp gói để nạp".into()))?;
-    let tmp = TempFile::new("goi-nap");
-    std::fs::write(&tmp.0, &bundle)
-        .map_err(|e| WebError::BadRequest(format!("không lưu tạm được gói: {e}")))?;
+async fn upload(State(state): State<AppState>, upload: Upload) -> Result<Markup, WebError> {
+    let ctx = &upload.ctx;
     let started_ms = now_ms();
-    let path = tmp.0.clone();
+    let path = upload.file.0.clone();
     let imported = state.write(|n| n.bundle_import(&path));
     let data = read_page(&state)?;
     let status = state.sync.status();
@@ -437,5 +392,5 @@ async fn upload(
         }
         Err(e) => html! { p.error role="alert" { "Không nạp được gói: " (e) } },
     };
-    Ok(render(&ctx, &data, &status, None, Some(result)))
+    Ok(render(ctx, &data, &status, None, Some(result)))
 }
