@@ -383,6 +383,15 @@ fn web_import_takes_a_file_all_or_nothing_skips_rows_held_and_gives_templates() 
         browser.text(answer)
     };
 
+    // The columns read as an officer types them: no raw codes.
+    browser.goto(&web.url("/them/nhap-tep"));
+    let columns = browser.text("main");
+    assert!(
+        columns.contains("850.000.000") && columns.contains("Đã kiểm đếm"),
+        "{columns}"
+    );
+    assert!(!columns.contains("kiem-dem"), "{columns}");
+
     let said = upload(&good, "ho-gpmb", "p.notice");
     assert!(
         said.contains("2 hồ sơ mới") && said.contains("ho-thon-trung.csv"),

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use danvan_model::Kind;
 use danvan_node::NodeError;
-use danvan_node::import::columns::{IMPORT_KINDS, columns};
+use danvan_node::import::columns::{Column, Format, IMPORT_KINDS, columns};
 use maud::{Markup, html};
 
 use crate::auth::Ctx;
@@ -78,12 +78,28 @@ fn render(ctx: &Ctx, chosen: Kind, result: Option<Markup>) -> Markup {
             div.table-wrap { table {
                 thead { tr { th { "Cột" } th { "Bắt buộc" } th { "Ý nghĩa" } th { "Ví dụ" } } }
                 tbody { @for c in columns(kind) { tr {
-                    td { (c.name) } td { @if c.required { "có" } } td { (c.meaning) } td { (c.sample) }
+                    td { (c.name) } td { @if c.required { "có" } } td { (c.meaning) } td { (sample(c)) }
                 } } }
             } }
         }
     };
     page(ctx, Nav::New, "Nhập từ tệp Excel hoặc CSV", body)
+}
+
+/// A column's example as an officer types it: a choice by its label, a
+/// number with its thousands marked (both are read back by the import).
+fn sample(column: &Column) -> String {
+    match column.format {
+        Format::Choice(choices) if !column.sample.is_empty() => {
+            danvan_model::vocab::label(choices, column.sample).to_string()
+        }
+        Format::Number => column
+            .sample
+            .parse::<i64>()
+            .map(thousands)
+            .unwrap_or_else(|_| column.sample.to_string()),
+        _ => column.sample.to_string(),
+    }
 }
 
 /// Stores the uploaded file's rows, all or none, and says what happened.
