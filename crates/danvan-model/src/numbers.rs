@@ -16,6 +16,16 @@ pub fn thousands(n: i64) -> String {
     out
 }
 
+/// A whole number as typed, its thousands marked or not: `850.000.000`,
+/// `1,200`, `12 000`, `1_000` → the number; `None` if it is not one.
+pub fn parse_grouped(text: &str) -> Option<i64> {
+    let digits: String = text
+        .chars()
+        .filter(|c| !matches!(c, '.' | ',' | ' ' | '_' | '\u{a0}'))
+        .collect();
+    digits.parse().ok()
+}
+
 /// `850000000` → `850.000.000 đ`.
 pub fn money_vnd(n: i64) -> String {
     format!("{} đ", thousands(n))

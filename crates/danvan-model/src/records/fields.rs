@@ -169,13 +169,8 @@ pub fn parse_field(spec: &FieldSpec, text: &str) -> Result<Option<ScalarValue>, 
         RequiredText => Some(ScalarValue::Str(text.into())),
         Count | Money if text.is_empty() => None,
         Count | Money => {
-            let cleaned: String = text
-                .chars()
-                .filter(|c| !matches!(c, '.' | ',' | ' ' | '_'))
-                .collect();
-            let n: i64 = cleaned
-                .parse()
-                .map_err(|_| bad(format!("{text:?} không phải số nguyên")))?;
+            let n = crate::parse_grouped(text)
+                .ok_or_else(|| bad(format!("{text:?} không phải số nguyên")))?;
             if n < 0 {
                 return Err(bad(format!("{text:?} là số âm")));
             }

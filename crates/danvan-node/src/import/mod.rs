@@ -160,9 +160,7 @@ impl Node {
         let mut held = HashSet::new();
         self.store().for_each_json(&filter, |text| {
             // A record that does not read is not one the import made.
-            if let Ok(record) = serde_json::from_str(text).map(Record::from_json)
-                && let Ok(record) = record
-            {
+            if let Ok(record) = Record::from_json_str(kind, text) {
                 held.insert(identity(&record));
             }
             Ok::<(), NodeError>(())
@@ -256,16 +254,10 @@ fn read_cell(node: &Node, format: Format, text: &str) -> Result<String, String> 
         Format::Text => Ok(text.to_string()),
         Format::Date => danvan_model::normalize_date(text)
             .map_err(|_| format!("«{text}» không phải ngày (viết dd/mm/yyyy, ví dụ 15/03/2024)")),
-        Format::Number => {
-            let digits: String = text
-                .chars()
-                .filter(|c| !matches!(c, '.' | ',' | ' ' | '\u{a0}'))
-                .collect();
-            match digits.parse::<i64>() {
-                Ok(n) if n >= 0 => Ok(n.to_string()),
-                _ => Err(format!("«{text}» không phải số nguyên không âm")),
-            }
-        }
+        Format::Number => match danvan_model::parse_grouped(text) {
+            Some(n) if n >= 0 => Ok(n.to_string()),
+            _ => Err(format!("«{text}» không phải số nguyên không âm")),
+        },
         Format::Parcels => parcels(text).map(|_| text.to_string()).map_err(|(p, _)| {
             format!("thửa «{p}» sai; viết TỜ/THỬA:DIỆN_TÍCH:LOẠI_ĐẤT, ví dụ 12/345:250,5:ONT")
         }),
