@@ -489,10 +489,14 @@ fn unit_select(
     let invalid = error.is_some().then_some("true");
     let control = html! {
         select id=(name) name=(name) aria-invalid=[invalid] {
+            // Units that ended are not offered, but the one already chosen —
+            // a node's own unit merged away keeps writing under it, as the
+            // CLI does, read under its successor — stays, marked as such.
             @for (depth, unit) in units.render() {
-                @if unit.merged_into.is_none() {
+                @if unit.merged_into.is_none() || unit.id == value {
                     option value=(unit.id) selected[unit.id == value] {
                         (indent(depth)) (unit.name)
+                        @if unit.merged_into.is_some() { " (đã sáp nhập)" }
                     }
                 }
             }
@@ -588,5 +592,26 @@ fn lower_first(title: &str) -> String {
     match chars.next() {
         Some(c) => c.to_lowercase().chain(chars).collect(),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// After the 2025 merges a node of Phổ Minh still writes under its own
+    /// unit (read under Phường Đức Phổ): the list keeps it chosen, marked,
+    /// rather than falling back to the first unit, the province; other
+    /// ended units are not offered.
+    #[test]
+    fn a_merged_unit_already_chosen_stays_chosen_and_others_ended_are_not_offered() {
+        let units = UnitTree::duc_pho_2025();
+        let html = unit_select("unit", "Đơn vị", &units, "pho-minh", None).into_string();
+        assert!(
+            html.contains(r#"value="pho-minh" selected"#) && html.contains("(đã sáp nhập)"),
+            "{html}"
+        );
+        assert!(!html.contains(r#"value="pho-hoa""#), "{html}");
+        assert!(html.contains(r#"value="phuong-duc-pho""#), "{html}");
     }
 }
