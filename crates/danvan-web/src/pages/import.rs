@@ -75,10 +75,11 @@ fn render(ctx: &Ctx, chosen: Kind, result: Option<Markup>) -> Markup {
         @for kind in IMPORT_KINDS {
             h2 { (slug(kind).1) }
             p { a.button.secondary href={ "/them/mau/" (slug(kind).0) ".xlsx" } { "Tải tệp mẫu Excel" } }
-            div.table-wrap { table {
+            div.table-wrap { table.responsive {
                 thead { tr { th { "Cột" } th { "Bắt buộc" } th { "Ý nghĩa" } th { "Ví dụ" } } }
                 tbody { @for c in columns(kind) { tr {
-                    td { (c.name) } td { @if c.required { "có" } } td { (c.meaning) } td { (sample(c)) }
+                    td { strong { (c.name) } } td data-label="Bắt buộc" { @if c.required { "có" } @else { "không" } }
+                    td data-label="Ý nghĩa" { (c.meaning) } td data-label="Ví dụ" { (sample(c)) }
                 } } }
             } }
         }
