@@ -43,6 +43,60 @@ pub(crate) enum RosterCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Chuyển giao thị xã cho khóa thẩm quyền kế nhiệm (của tỉnh): ký danh sách
+    /// nêu khóa đó; mọi nút nhận được tự chuyển sang, không phải tham gia lại
+    Handover {
+        /// Mã khóa thẩm quyền kế nhiệm (in khi `init --authority` ở tỉnh)
+        #[arg(long, value_name = "MÃ_KHÓA")]
+        to: String,
+        /// Mã nút trạm của tỉnh: ghi là trạm trong danh sách này, để các nút
+        /// của thị xã đồng bộ được với trạm tỉnh ngay
+        #[arg(long, value_name = "MÃ_NÚT")]
+        hub: Option<String>,
+        /// Ghi danh sách chuyển giao ra tệp, để tỉnh nhận bằng `roster adopt`
+        #[arg(long, value_name = "TỆP")]
+        out: Option<std::path::PathBuf>,
+        /// Ghi đè tệp --out đã có
+        #[arg(long)]
+        force: bool,
+        /// In kết quả dạng JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Khóa thẩm quyền kế nhiệm nhận thị xã: thêm thành viên và cây đơn vị từ
+    /// tệp danh sách chuyển giao của thị xã, ký danh sách mới mang theo nó
+    Adopt {
+        /// Tệp danh sách chuyển giao (từ `roster handover --out` của thị xã)
+        file: std::path::PathBuf,
+        /// In kết quả dạng JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ghi danh sách thành viên đang giữ (đã ký) ra tệp, để mang sang trạm
+    /// (`roster apply`) — dùng trên máy giữ khóa thẩm quyền không nối mạng
+    Sign {
+        /// Tệp ghi ra
+        #[arg(long, value_name = "TỆP")]
+        out: std::path::PathBuf,
+        /// Ghi đè tệp đã có
+        #[arg(long)]
+        force: bool,
+        /// In kết quả dạng JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Nhận tệp danh sách thành viên đã ký (từ `roster sign`), kiểm tra như
+    /// danh sách nhận qua đồng bộ; tệp hỏng, giả hay cũ bị từ chối, không đổi gì
+    Apply {
+        /// Tệp danh sách thành viên
+        file: std::path::PathBuf,
+        /// Lần đầu trên trạm mới: mã khóa thẩm quyền (phải là khóa đã ký tệp)
+        #[arg(long, value_name = "MÃ_KHÓA")]
+        authority: Option<String>,
+        /// In kết quả dạng JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Thêm thay đổi đơn vị hành chính có ngày hiệu lực (sáp nhập, đổi tên,
     /// chuyển cấp trên, giải thể) rồi ký danh sách thành viên mới (văn phòng thị xã)
     UnitChange {
@@ -222,7 +276,7 @@ fn print_unit_changes(done: &danvan_node::UnitChangesSigned, json: bool) {
     );
 }
 
-fn parse_id(text: &str) -> Result<NodeId> {
+pub(crate) fn parse_id(text: &str) -> Result<NodeId> {
     text.parse::<NodeId>()
         .with_context(|| format!("mã nút {text:?}"))
 }
@@ -313,6 +367,22 @@ pub(crate) fn roster(node: &mut Node, command: RosterCommand) -> Result<()> {
             println!("In lời mời cho máy đó bằng: danvan invite {id}");
         }
         RosterCommand::UnitChange { command, json } => unit_change(node, command, json)?,
+        RosterCommand::Handover {
+            to,
+            hub,
+            out,
+            force,
+            json,
+        } => crate::handover::handover(node, &to, hub.as_deref(), out.as_deref(), force, json)?,
+        RosterCommand::Adopt { file, json } => crate::handover::adopt(node, &file, json)?,
+        RosterCommand::Sign { out, force, json } => {
+            crate::handover::sign(node, &out, force, json)?
+        }
+        RosterCommand::Apply {
+            file,
+            authority,
+            json,
+        } => crate::handover::apply(node, &file, authority.as_deref(), json)?,
         RosterCommand::Revoke { node_id, json } => {
             let id = parse_id(&node_id)?;
             let (roster, kept) = node.roster_revoke(&id)?;
@@ -433,6 +503,12 @@ pub(crate) fn audit(node: &Node, limit: usize, json: bool) -> Result<()> {
             "rejected-roster" => format!(
                 "TỪ CHỐI danh sách thành viên: {}",
                 d["reason"].as_str().unwrap_or("")
+            ),
+            "handover" => format!(
+                "CHUYỂN GIAO khóa thẩm quyền {} → {} (danh sách thành viên phiên bản {}); từ nay chỉ nhận danh sách do khóa mới ký",
+                prefix(d, "from", 8),
+                prefix(d, "to", 8),
+                d["version"]
             ),
             "copy-detected" => format!(
                 "PHÁT HIỆN BẢN SAO: tệp dữ liệu không phải tệp lần trước (sao chép hoặc khôi phục từ bản sao lưu); đã đổi epoch {} → {} trước khi ghi, để mọi thay đổi của cả hai bản đều được giữ",

@@ -6,6 +6,7 @@ mod access;
 mod backup;
 mod clap_vi;
 mod conventions;
+mod handover;
 mod import;
 mod interrupt;
 mod invite;
@@ -70,6 +71,11 @@ enum Command {
         /// nút này là trạm (hub) của thị xã
         #[arg(long)]
         authority: bool,
+        /// Cùng --authority: chỉ giữ khóa thẩm quyền và danh sách thành viên,
+        /// trên máy không nối mạng (không phục vụ, không đồng bộ); trạm nhận
+        /// danh sách bằng tệp (`roster sign`, `roster apply`)
+        #[arg(long, requires = "authority")]
+        offline: bool,
         /// Tên hiển thị của nút
         #[arg(long)]
         name: Option<String>,
@@ -862,12 +868,13 @@ fn run(cli: Cli) -> Result<()> {
         Command::Init {
             unit,
             authority,
+            offline,
             name,
             units,
             json,
         } => {
             let node = if authority {
-                Node::init_authority(&dir, &unit, name.as_deref(), units.as_deref())?
+                Node::init_authority(&dir, &unit, name.as_deref(), units.as_deref(), offline)?
             } else {
                 Node::init(&dir, &unit, name.as_deref(), units.as_deref())?
             };
@@ -880,6 +887,7 @@ fn run(cli: Cli) -> Result<()> {
                     "unit_name": node.units().name(&unit),
                     "authority": roster.as_ref().map(|r| r.authority().to_string()),
                     "roster_version": roster.as_ref().map(|r| r.version()),
+                    "offline": offline,
                 }));
                 return Ok(());
             }
@@ -892,10 +900,18 @@ fn run(cli: Cli) -> Result<()> {
                     roster.authority(),
                     dir.join(danvan_node::AUTHORITY_KEY_FILE).display()
                 );
-                println!(
-                    "Danh sách thành viên phiên bản {}: nút này là trạm thị xã.",
-                    roster.version()
-                );
+                if offline {
+                    println!(
+                        "Danh sách thành viên phiên bản {}, chưa có trạm. Máy này không nối mạng: thêm trạm bằng `danvan roster add MÃ_NÚT_TRẠM --role hub --unit {unit}`, rồi `danvan roster sign --out TỆP` và trên trạm `danvan roster apply TỆP --authority {}`.",
+                        roster.version(),
+                        roster.authority()
+                    );
+                } else {
+                    println!(
+                        "Danh sách thành viên phiên bản {}: nút này là trạm thị xã.",
+                        roster.version()
+                    );
+                }
             }
             return Ok(());
         }
@@ -985,6 +1001,10 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Web { command, listen } => web::run(node, &dir, command, listen)?,
         Command::Serve { listen, hub, web } => {
+            node.check_may_go_online()?;
+            if let Some(warning) = node.authority_key_warning() {
+                eprintln!("{warning}");
+            }
             let runtime = runtime()?;
             runtime.block_on(async move {
                 let shared = danvan_node::SharedNode::new(node, true)?
@@ -1018,7 +1038,10 @@ fn run(cli: Cli) -> Result<()> {
                 anyhow::Ok(())
             })?;
         }
-        Command::Sync { addr, live, json } => sync(node, addr, live, json, net, protocol)?,
+        Command::Sync { addr, live, json } => {
+            node.check_may_go_online()?;
+            sync(node, addr, live, json, net, protocol)?
+        }
         Command::Id { json } => {
             if json {
                 print_json(&serde_json::json!({
@@ -1377,10 +1400,13 @@ fn run(cli: Cli) -> Result<()> {
             let check = progress::run(json, |p| node.check_reporting(p))?;
             if json {
                 print_json(&serde_json::json!({
-                    "ok": check.ok(), "problems": check.problems,
+                    "ok": check.ok(), "problems": check.problems, "warnings": check.warnings,
                     "records": check.records, "changes": check.changes, "documents": check.documents
                 }));
             } else if check.ok() {
+                for w in &check.warnings {
+                    println!("{w}");
+                }
                 println!(
                     "Kho dữ liệu toàn vẹn: {} hồ sơ, {} tài liệu, {} thay đổi.",
                     check.records, check.documents, check.changes

@@ -51,7 +51,7 @@ pub use records::{
 };
 pub use records::{CHANGE_BYTES_MAX, FIELD_BYTES_MAX, RECORD_BYTES_MAX, check_record_size};
 pub use roster::{
-    Denied, DocScope, Invite, Member, ROSTER_BYTES_MAX, ROSTER_KEPT_MAX, ROSTER_MEMBERS_MAX, Role,
+    Denied, DocScope, Invite, Member, ROSTER_BYTES_MAX, ROSTER_HANDOVERS_MAX, ROSTER_KEPT_MAX, ROSTER_MEMBERS_MAX, Role,
     Roster, RosterError, Scope, SignedRoster, accept_roster, accept_successor, encode_kept,
 };
 pub use unit_changes::{

@@ -13,6 +13,15 @@
 //! carries dated unit changes (`[[change]]`): a node too old to read them
 //! then says "update danvan" instead of failing on the unit file, and
 //! rosters without changes stay byte for byte what older nodes hold.
+//! Format 3 marks a handover ([`Roster::successor`] or
+//! [`Roster::handovers`] set): an older build says "update danvan".
+//!
+//! A handover moves a town's nodes to another authority (the province's)
+//! without re-joining: the pinned authority signs a roster naming its
+//! successor; a node that installs it pins the successor. The successor's
+//! rosters carry that handover roster inside ([`Roster::handovers`]), so a
+//! node that never saw it alone still finds the chain from the authority
+//! it pinned ([`accept_successor`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
@@ -30,6 +39,12 @@ const MAGIC: &[u8; 4] = b"DVRS";
 const FORMAT: u8 = 1;
 /// The format of a roster whose unit tree has dated changes.
 const FORMAT_UNIT_CHANGES: u8 = 2;
+/// The format of a roster that names a successor or carries handovers.
+const FORMAT_HANDOVER: u8 = 3;
+/// The most handover rosters one roster may carry (one per town handed over).
+pub const ROSTER_HANDOVERS_MAX: usize = 32;
+/// How deep handovers may nest (town → province → …).
+const HANDOVER_DEPTH_MAX: usize = 4;
 const PREFIX_LEN: usize = 4 + 1 + 32 + 64;
 
 /// The largest encoded roster accepted (it must fit in one sync frame).
@@ -141,6 +156,42 @@ pub struct Roster {
     pub units: String,
     /// Every node, active or revoked.
     pub members: Vec<Member>,
+    /// The authority (node id of its key) that takes over from the one
+    /// signing this roster: a node installing it pins the successor and
+    /// from then on accepts only the successor's newer rosters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub successor: Option<String>,
+    /// Handover rosters (base64 of their signed bytes) by which earlier
+    /// authorities named this roster's signer as successor: nodes pinned
+    /// to one of them accept this roster through it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub handovers: Vec<String>,
+}
+
+impl Roster {
+    /// Carries `handover` (a roster naming this roster's signer as
+    /// successor) inside this one; a newer handover from the same
+    /// authority replaces the older.
+    pub fn carry_handover(&mut self, handover: &SignedRoster) -> Result<(), RosterError> {
+        let encoded = BASE64.encode(handover.bytes());
+        let same_signer = |text: &String| {
+            BASE64
+                .decode(text.as_bytes())
+                .ok()
+                .and_then(|b| SignedRoster::decode(&b).ok())
+                .is_some_and(|h| h.authority == handover.authority)
+        };
+        match self.handovers.iter().position(same_signer) {
+            Some(i) => self.handovers[i] = encoded,
+            None if self.handovers.len() >= ROSTER_HANDOVERS_MAX => {
+                return Err(RosterError::Invalid(format!(
+                    "quá {ROSTER_HANDOVERS_MAX} danh sách chuyển giao"
+                )));
+            }
+            None => self.handovers.push(encoded),
+        }
+        Ok(())
+    }
 }
 
 /// Why a roster was refused or a roster edit is impossible.
@@ -280,6 +331,8 @@ pub struct SignedRoster {
     bytes: Vec<u8>,
     authority: NodeId,
     roster: Roster,
+    successor: Option<NodeId>,
+    handovers: Vec<SignedRoster>,
     tree: UnitTree,
     index: BTreeMap<NodeId, usize>,
     kept: HashMap<NodeId, HashSet<[u8; 32]>>,
@@ -300,12 +353,16 @@ impl SignedRoster {
     pub fn sign(authority: &NodeKey, roster: &Roster) -> Result<SignedRoster, RosterError> {
         let tree =
             UnitTree::from_toml(&roster.units).map_err(|e| RosterError::Invalid(e.to_string()))?;
-        SignedRoster::decode(&encode(authority, roster, format_for(&tree))?)
+        SignedRoster::decode(&encode(authority, roster, format_for(roster, &tree))?)
     }
 
     /// Reads and checks an encoded roster: size, format, the signature by
     /// the key it names, and every rule of its content. Never panics.
     pub fn decode(bytes: &[u8]) -> Result<SignedRoster, RosterError> {
+        SignedRoster::decode_at(bytes, 0)
+    }
+
+    fn decode_at(bytes: &[u8], depth: usize) -> Result<SignedRoster, RosterError> {
         if bytes.len() > ROSTER_BYTES_MAX {
             return Err(RosterError::TooLarge(bytes.len()));
         }
@@ -314,9 +371,9 @@ impl SignedRoster {
                 "không phải danh sách thành viên danvan".into(),
             ));
         }
-        if ![FORMAT, FORMAT_UNIT_CHANGES].contains(&bytes[4]) {
+        if ![FORMAT, FORMAT_UNIT_CHANGES, FORMAT_HANDOVER].contains(&bytes[4]) {
             return Err(RosterError::Malformed(format!(
-                "định dạng {} chưa được hỗ trợ (bản này đọc định dạng {FORMAT} và {FORMAT_UNIT_CHANGES}); hãy cập nhật danvan",
+                "định dạng {} chưa được hỗ trợ (bản này đọc định dạng {FORMAT} đến {FORMAT_HANDOVER}); hãy cập nhật danvan",
                 bytes[4]
             )));
         }
@@ -332,7 +389,8 @@ impl SignedRoster {
         let roster: Roster =
             serde_json::from_slice(body).map_err(|e| RosterError::Malformed(e.to_string()))?;
         let (tree, index, kept) = check(&roster)?;
-        if bytes[4] != format_for(&tree) {
+        let (successor, handovers) = check_handover(&roster, &authority, depth)?;
+        if bytes[4] != format_for(&roster, &tree) {
             return Err(RosterError::Malformed(format!(
                 "định dạng {} không khớp nội dung (thay đổi đơn vị: {})",
                 bytes[4],
@@ -343,10 +401,28 @@ impl SignedRoster {
             bytes: bytes.to_vec(),
             authority,
             roster,
+            successor,
+            handovers,
             tree,
             index,
             kept,
         })
+    }
+
+    /// The authority this roster hands the town over to, if any.
+    pub fn successor(&self) -> Option<NodeId> {
+        self.successor
+    }
+
+    /// The authority a node pins once it installed this roster: the
+    /// successor it names, else the key that signed it.
+    pub fn pinned_after(&self) -> NodeId {
+        self.successor.unwrap_or(self.authority)
+    }
+
+    /// The handover rosters this roster carries, checked.
+    pub fn handovers(&self) -> &[SignedRoster] {
+        &self.handovers
     }
 
     /// The encoded, signed roster.
@@ -381,6 +457,21 @@ impl SignedRoster {
     /// A mistake in a published change is corrected by a later change.
     pub fn check_unit_history(&self, held: &SignedRoster) -> Result<(), RosterError> {
         let (old, new) = (held.tree.changes(), self.tree.changes());
+        if held.authority != self.authority {
+            // Across a handover the successor's tree may interleave other
+            // towns' changes by date: every change `held` published must
+            // still be there, in the same order.
+            let mut rest = new.iter();
+            return match old.iter().position(|c| !rest.any(|n| n == c)) {
+                Some(i) => Err(RosterError::Invalid(format!(
+                    "danh sách của khóa thẩm quyền mới thiếu thay đổi đơn vị thứ {} đã ban hành ở phiên bản {} (của khóa {}); phải giữ mọi thay đổi cũ theo đúng thứ tự",
+                    i + 1,
+                    held.version(),
+                    held.authority.short()
+                ))),
+                None => Ok(()),
+            };
+        }
         match old.iter().zip(new).position(|(a, b)| a != b) {
             Some(i) => Err(RosterError::Invalid(format!(
                 "thay đổi đơn vị thứ {} đã ban hành ở phiên bản {} bị sửa; chỉ được thêm thay đổi mới sau các thay đổi cũ",
@@ -536,21 +627,67 @@ pub fn accept_roster(
 /// [`accept_roster`] in place of the roster `held` (if any): also refuses
 /// one that drops or alters a unit change `held` published
 /// ([`SignedRoster::check_unit_history`]). What a store calls.
+///
+/// A roster signed by another key is accepted only through a handover it
+/// carries: a roster the pinned `authority` signed, acceptable in place of
+/// `held` itself, naming the offered roster's signer as successor (checked
+/// when decoding) — and the offered roster keeps its unit history. A
+/// successor's roster without such a chain is refused as from any other
+/// key. The caller pins [`SignedRoster::pinned_after`].
 pub fn accept_successor(
     authority: &NodeId,
     held: Option<&SignedRoster>,
     offered: &[u8],
 ) -> Result<SignedRoster, RosterError> {
-    let roster = accept_roster(authority, held.map_or(0, SignedRoster::version), offered)?;
+    let roster = SignedRoster::decode(offered)?;
+    accept_decoded(authority, held, roster)
+}
+
+fn accept_decoded(
+    authority: &NodeId,
+    held: Option<&SignedRoster>,
+    roster: SignedRoster,
+) -> Result<SignedRoster, RosterError> {
+    let held_version = held.map_or(0, SignedRoster::version);
+    if roster.authority != *authority {
+        let mut refusal = RosterError::WrongAuthority {
+            signer: roster.authority.short(),
+            authority: authority.short(),
+        };
+        for handover in &roster.handovers {
+            match accept_decoded(authority, held, handover.clone()) {
+                Ok(handover) => {
+                    roster.check_unit_history(&handover)?;
+                    if let Some(held) = held {
+                        roster.check_unit_history(held)?;
+                    }
+                    return Ok(roster);
+                }
+                // The most telling reason: a chain from the pinned key
+                // that failed says more than "another key".
+                Err(e @ (RosterError::NotNewer { .. } | RosterError::Invalid(_))) => refusal = e,
+                Err(_) => {}
+            }
+        }
+        return Err(refusal);
+    }
+    if roster.version() <= held_version {
+        return Err(RosterError::NotNewer {
+            offered: roster.version(),
+            held: held_version,
+        });
+    }
     if let Some(held) = held {
         roster.check_unit_history(held)?;
     }
     Ok(roster)
 }
 
-/// The format byte a roster with this unit tree is encoded with.
-fn format_for(tree: &UnitTree) -> u8 {
-    if tree.changes().is_empty() {
+/// The format byte a roster with this content is encoded with.
+fn format_for(roster: &Roster, tree: &UnitTree) -> u8 {
+    if roster.successor.is_some() || !roster.handovers.is_empty() {
+        FORMAT_HANDOVER
+    } else if tree.changes().is_empty() {
         FORMAT
     } else {
         FORMAT_UNIT_CHANGES
@@ -573,6 +710,69 @@ fn encode(authority: &NodeKey, roster: &Roster, format: u8) -> Result<Vec<u8>, R
 /// Encodes hashes for [`Member::kept`].
 pub fn encode_kept(hashes: &[[u8; 32]]) -> String {
     BASE64.encode(&hashes.concat())
+}
+
+/// Reads the successor and the handovers of a roster signed by
+/// `authority`: the successor is another key; each handover is a roster
+/// signed by a third key, naming `authority` as its successor, older than
+/// this one.
+fn check_handover(
+    roster: &Roster,
+    authority: &NodeId,
+    depth: usize,
+) -> Result<(Option<NodeId>, Vec<SignedRoster>), RosterError> {
+    let invalid = |m: String| RosterError::Invalid(m);
+    let successor = match &roster.successor {
+        None => None,
+        Some(text) => {
+            let id: NodeId = text
+                .parse()
+                .map_err(|e| invalid(format!("khóa thẩm quyền kế nhiệm {text:?}: {e}")))?;
+            if id == *authority {
+                return Err(invalid(
+                    "khóa thẩm quyền kế nhiệm trùng khóa đang ký".into(),
+                ));
+            }
+            Some(id)
+        }
+    };
+    if roster.handovers.len() > ROSTER_HANDOVERS_MAX {
+        return Err(invalid(format!(
+            "quá {ROSTER_HANDOVERS_MAX} danh sách chuyển giao"
+        )));
+    }
+    if !roster.handovers.is_empty() && depth >= HANDOVER_DEPTH_MAX {
+        return Err(invalid(format!(
+            "chuỗi chuyển giao sâu quá {HANDOVER_DEPTH_MAX} cấp"
+        )));
+    }
+    let mut handovers = Vec::with_capacity(roster.handovers.len());
+    for (i, text) in roster.handovers.iter().enumerate() {
+        let bytes = BASE64
+            .decode(text.as_bytes())
+            .map_err(|e| invalid(format!("danh sách chuyển giao thứ {}: {e}", i + 1)))?;
+        let handover = SignedRoster::decode_at(&bytes, depth + 1).map_err(|e| {
+            invalid(format!("danh sách chuyển giao thứ {}: {e}", i + 1))
+        })?;
+        if handover.successor != Some(*authority) || handover.authority == *authority {
+            return Err(invalid(format!(
+                "danh sách chuyển giao thứ {} (khóa {}) không chuyển giao cho khóa đã ký {}",
+                i + 1,
+                handover.authority.short(),
+                authority.short()
+            )));
+        }
+        if handover.version() >= roster.version {
+            return Err(invalid(format!(
+                "danh sách chuyển giao thứ {} có phiên bản {}, không cũ hơn phiên bản {} mang nó",
+                i + 1,
+                handover.version(),
+                roster.version
+            )));
+        }
+        handovers.push(handover);
+    }
+    Ok((successor, handovers))
 }
 
 type Checked = (
@@ -686,6 +886,8 @@ mod tests {
             issued_at: 0,
             units: SAMPLE_UNITS_TOML.into(),
             members,
+            successor: None,
+            handovers: Vec::new(),
         }
     }
 
@@ -949,6 +1151,139 @@ mod tests {
         assert_ne!(
             signed.scope_on(&ward.id(), before).unwrap().key(),
             signed.scope_on(&ward.id(), after).unwrap().key()
+        );
+    }
+
+    #[test]
+    fn a_handover_moves_nodes_to_the_successor_and_only_through_the_pinned_key() {
+        let (town, province, stranger) = (
+            NodeKey::from_secret([1; 32]),
+            NodeKey::from_secret([7; 32]),
+            NodeKey::from_secret([8; 32]),
+        );
+        let hub = member(&town, Role::Hub, &["duc-pho"], None);
+        let at = |version, members: Vec<Member>| Roster {
+            version,
+            ..roster(members)
+        };
+        let held = SignedRoster::sign(&town, &at(1, vec![hub.clone()])).unwrap();
+        assert_eq!(held.pinned_after(), town.id());
+        // The town names the province's authority as its successor.
+        let handover = SignedRoster::sign(
+            &town,
+            &Roster {
+                successor: Some(province.id().to_string()),
+                ..at(2, vec![hub.clone()])
+            },
+        )
+        .unwrap();
+        assert_eq!(handover.bytes()[4], FORMAT_HANDOVER);
+        assert_eq!(handover.pinned_after(), province.id());
+        let got = accept_successor(&town.id(), Some(&held), handover.bytes()).unwrap();
+        assert_eq!(got.successor(), Some(province.id()));
+        // An older build refuses format 3 asking for an update.
+        let mut relabelled = handover.bytes().to_vec();
+        relabelled[4] = FORMAT;
+        assert!(SignedRoster::decode(&relabelled).is_err());
+
+        // The province's roster without the handover: another key, refused
+        // by a node pinned to the town; after the handover, accepted.
+        let bare = SignedRoster::sign(&province, &at(3, vec![hub.clone()])).unwrap();
+        assert!(matches!(
+            accept_successor(&town.id(), Some(&held), bare.bytes()),
+            Err(RosterError::WrongAuthority { .. })
+        ));
+        assert!(accept_successor(&province.id(), Some(&handover), bare.bytes()).is_ok());
+        // Carrying the handover, it is accepted straight from the town's
+        // key, and the node pins the province.
+        let mut carried = at(3, vec![hub.clone()]);
+        carried.carry_handover(&handover).unwrap();
+        let carried = SignedRoster::sign(&province, &carried).unwrap();
+        let got = accept_successor(&town.id(), Some(&held), carried.bytes()).unwrap();
+        assert_eq!(got.pinned_after(), province.id());
+        assert_eq!(got.handovers().len(), 1);
+        // A node that already holds something newer than the handover from
+        // the town refuses the chain (the town signed after handing over).
+        let later = SignedRoster::sign(&town, &at(2, vec![hub.clone()])).unwrap();
+        assert!(matches!(
+            accept_successor(&town.id(), Some(&later), carried.bytes()),
+            Err(RosterError::NotNewer { .. })
+        ));
+        // A handover signed by anyone but the pinned key is refused.
+        let forged = SignedRoster::sign(
+            &stranger,
+            &Roster {
+                successor: Some(province.id().to_string()),
+                ..at(2, vec![hub.clone()])
+            },
+        )
+        .unwrap();
+        assert!(matches!(
+            accept_successor(&town.id(), Some(&held), forged.bytes()),
+            Err(RosterError::WrongAuthority { .. })
+        ));
+        let mut through_forged = at(3, vec![hub.clone()]);
+        through_forged.carry_handover(&forged).unwrap();
+        let through_forged = SignedRoster::sign(&province, &through_forged).unwrap();
+        assert!(matches!(
+            accept_successor(&town.id(), Some(&held), through_forged.bytes()),
+            Err(RosterError::WrongAuthority { .. })
+        ));
+        // A carried handover must name the carrier and be older than it.
+        let mut misnamed = at(3, vec![hub.clone()]);
+        misnamed.carry_handover(&handover).unwrap();
+        assert!(matches!(
+            SignedRoster::sign(&stranger, &misnamed),
+            Err(RosterError::Invalid(_))
+        ));
+        let mut not_older = at(2, vec![hub.clone()]);
+        not_older.carry_handover(&handover).unwrap();
+        assert!(matches!(
+            SignedRoster::sign(&province, &not_older),
+            Err(RosterError::Invalid(_))
+        ));
+        // Naming oneself as successor is no handover.
+        assert!(
+            SignedRoster::sign(
+                &town,
+                &Roster {
+                    successor: Some(town.id().to_string()),
+                    ..at(2, vec![hub])
+                },
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn a_successor_keeps_the_unit_history_it_took_over() {
+        let (town, province) = (NodeKey::from_secret([1; 32]), NodeKey::from_secret([7; 32]));
+        let hub = member(&town, Role::Hub, &["duc-pho"], None);
+        let handover = SignedRoster::sign(
+            &town,
+            &Roster {
+                version: 2,
+                successor: Some(province.id().to_string()),
+                ..reform_roster(vec![hub.clone()])
+            },
+        )
+        .unwrap();
+        let province_roster = |units: String| {
+            let mut r = Roster {
+                version: 3,
+                units,
+                ..roster(vec![hub.clone()])
+            };
+            r.carry_handover(&handover).unwrap();
+            SignedRoster::sign(&province, &r).unwrap()
+        };
+        let kept = province_roster(crate::units::DUC_PHO_2025_UNITS_TOML.into());
+        assert!(accept_successor(&town.id(), None, kept.bytes()).is_ok());
+        let dropped = province_roster(SAMPLE_UNITS_TOML.into());
+        let refused = accept_successor(&town.id(), None, dropped.bytes()).unwrap_err();
+        assert!(
+            matches!(&refused, RosterError::Invalid(m) if m.contains("thiếu thay đổi đơn vị thứ 1")),
+            "{refused:?}"
         );
     }
 

@@ -33,13 +33,21 @@ pub struct MemberSpec {
 impl Node {
     /// Creates the town office's data directory: a hub node, the town's
     /// authority key beside it, and the first roster listing the hub.
+    ///
+    /// `offline`: the authority alone, on a machine that never serves — the
+    /// first roster lists no hub; the hub is added with `roster add` and
+    /// gets the roster as a file (`roster sign`, `roster apply`).
     pub fn init_authority(
         dir: &Path,
         town: &str,
         name: Option<&str>,
         units_file: Option<&Path>,
+        offline: bool,
     ) -> Result<Node, NodeError> {
         let mut node = Node::init(dir, town, name, units_file)?;
+        if offline {
+            node.mark_offline_authority()?;
+        }
         let authority = NodeKey::from_secret(random_bytes());
         let hex: String = authority
             .secret()
@@ -55,7 +63,7 @@ impl Node {
             town: town.to_string(),
             issued_at: now_ms(),
             units,
-            members: vec![Member {
+            members: if offline { Vec::new() } else { vec![Member {
                 node: node.id().to_string(),
                 name: Some(name.unwrap_or("Trạm văn phòng thị xã").to_string()),
                 role: Role::Hub,
@@ -64,7 +72,9 @@ impl Node {
                 added_at: now_ms(),
                 revoked_at: None,
                 kept: String::new(),
-            }],
+            }] },
+            successor: None,
+            handovers: Vec::new(),
         };
         node.install_signed(&authority, &roster)?;
         Ok(node)
@@ -76,7 +86,15 @@ impl Node {
             return Err(NodeError::NotAuthority);
         }
         let key = read_key_file(&path)?;
-        if self.store().authority()? != Some(key.id()) {
+        let pinned = self.store().authority()?;
+        if pinned != Some(key.id()) {
+            // After a handover this key signs nothing the nodes accept.
+            if let (Some(pinned), Some(held)) = (pinned, self.roster()?)
+                && (held.authority() == key.id()
+                    || held.handovers().iter().any(|h| h.authority() == key.id()))
+            {
+                return Err(NodeError::HandedOver(pinned.to_string()));
+            }
             return Err(NodeError::AuthorityMismatch(path));
         }
         Ok(key)
@@ -193,8 +211,22 @@ impl Node {
     /// The invite string for a node of the roster. `addr` (the hub's
     /// address as nodes reach it) is remembered for later invites.
     pub fn invite(&mut self, node: &NodeId, addr: Option<&str>) -> Result<String, NodeError> {
-        let authority = self.authority_key()?.id();
+        // Invites carry public keys only: a hub of the roster makes them
+        // with the authority it is pinned to, the authority key may be on
+        // an offline machine.
         let roster = self.roster()?.ok_or(NodeError::NoRoster)?;
+        let is_hub = roster
+            .check_peer(&self.id())
+            .is_ok_and(|m| m.role == Role::Hub);
+        let authority = match self.store().authority()? {
+            Some(pinned) if is_hub => pinned,
+            _ if self.is_offline_authority()? => {
+                return Err(NodeError::HandoverInput(
+                    "lời mời do trạm làm (`danvan invite` trên trạm, sau khi trạm nhận danh sách thành viên)".into(),
+                ));
+            }
+            _ => self.authority_key()?.id(),
+        };
         roster.check_peer(node).map_err(NodeError::InviteRefused)?;
         if let Some(addr) = addr {
             let addr = addr

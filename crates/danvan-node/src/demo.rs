@@ -198,7 +198,7 @@ async fn run_in(base: &Path) -> Result<(String, Vec<Member>), NodeError> {
     let mut nodes = Vec::new();
     for (i, (dir, unit, label)) in plan.into_iter().enumerate() {
         let node = if i == 0 {
-            Node::init_authority(&base.join(dir), unit, Some(label), None)?
+            Node::init_authority(&base.join(dir), unit, Some(label), None, false)?
         } else {
             Node::init(&base.join(dir), unit, Some(label), None)?
         };

@@ -126,6 +126,20 @@ pub enum NodeError {
     /// An operation that needs a roster, on a store that holds none.
     #[error("kho này chưa có danh sách thành viên")]
     NoRoster,
+    /// A roster command after this town's authority handed over to another.
+    #[error(
+        "thị xã đã chuyển giao cho khóa thẩm quyền {0}: danh sách thành viên nay do nơi giữ khóa đó ký"
+    )]
+    HandedOver(String),
+    /// A handover, an adopted roster or a roster file that cannot be used
+    /// here; nothing was changed.
+    #[error("{0}; không thay đổi gì")]
+    HandoverInput(String),
+    /// `serve` or `sync` on the offline authority's data directory.
+    #[error(
+        "thư mục này giữ khóa thẩm quyền ngoại tuyến (tạo bằng `init --authority --offline`): không phục vụ và không đồng bộ; ký danh sách bằng `danvan roster sign --out TỆP` rồi mang sang trạm và chạy `danvan roster apply TỆP`"
+    )]
+    OfflineAuthority,
     /// A unit change asked for with a missing or unreadable value (the
     /// replay's own refusals are [`NodeError::Unit`]).
     #[error("thay đổi đơn vị không hợp lệ: {0}; danh sách thành viên không đổi")]
@@ -385,6 +399,8 @@ impl NodeError {
             NodeError::Denied(_)
             | NodeError::NotAuthority
             | NodeError::AuthorityMismatch(_)
+            | NodeError::HandedOver(_)
+            | NodeError::OfflineAuthority
             | NodeError::InviteRefused(_)
             | NodeError::NoScope(_) => 3,
             NodeError::NotMember(_) | NodeError::NoTaskNumbered(_) => 2,
@@ -398,6 +414,7 @@ impl NodeError {
             | NodeError::UnusualDate { .. }
             | NodeError::Csv { .. }
             | NodeError::Roster(_)
+            | NodeError::HandoverInput(_)
             | NodeError::DocId(_)
             | NodeError::ExportForWithoutRoster
             | NodeError::NoRoster

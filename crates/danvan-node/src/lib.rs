@@ -10,6 +10,7 @@ mod backup;
 mod browse;
 pub mod demo;
 mod error;
+mod handover;
 mod household;
 pub mod import;
 mod intake;
@@ -36,6 +37,7 @@ pub use danvan_store::{
     ApplyReport, AuditEntry, ListFilter, PeerRow, Refusal, RefusedRecord, Rejection, Row,
     TrustedNode,
 };
+pub use handover::{Adopted, read_roster_file};
 pub use error::{EXIT_INTERRUPTED, EXIT_REFUSED, NodeError, file_error};
 pub use household::StageOutcome;
 pub use import::ImportSummary;

@@ -396,6 +396,8 @@ pub struct ListQuery {
 pub struct CheckReport {
     /// Problems found; empty when the store is sound.
     pub problems: Vec<String>,
+    /// What is sound but unwise (the authority key on a hub), in Vietnamese.
+    pub warnings: Vec<String>,
     /// Records in the projection.
     pub records: u64,
     /// Changes in the log.
@@ -705,6 +707,7 @@ impl Node {
         problems.extend(self.verify_stored_changes(changes, progress)?);
         Ok(CheckReport {
             problems,
+            warnings: self.authority_key_warning().into_iter().collect(),
             records,
             changes,
             documents,

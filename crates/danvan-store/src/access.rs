@@ -20,7 +20,7 @@ pub struct AuditEntry {
     /// When, ms since 1970.
     pub at: i64,
     /// `session`, `rejected-change`, `rejected-connection`, `roster`,
-    /// `rejected-roster`.
+    /// `rejected-roster`, `handover`.
     pub event: String,
     /// The peer, if any.
     pub peer: Option<String>,
@@ -144,8 +144,10 @@ impl Store {
         Ok(Some(roster))
     }
 
-    /// Installs a roster if the pinned authority signed it and it is newer
-    /// than the one held; a refused roster is logged. `from` is the peer it
+    /// Installs a roster if the pinned authority signed it (or it comes
+    /// through a handover from the pinned authority) and it is newer than
+    /// the one held; a refused roster is logged. A roster naming a
+    /// successor re-pins the authority to it. `from` is the peer it
     /// came from (`None`: made or imported here).
     pub fn install_roster(
         &mut self,
@@ -189,6 +191,28 @@ impl Store {
         // aside in the same transaction (each change audited as
         // `set-aside`), so no reader sees it after.
         crate::revocation::set_aside_revoked(&tx, &roster, self.me.as_ref(), now_ms())?;
+        // A handover (this roster names a successor, or the successor's
+        // roster came through the handover it carries) re-pins the
+        // authority in the same transaction: from now on only the new
+        // authority's newer rosters are accepted.
+        let pinned = roster.pinned_after();
+        if pinned != authority {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![META_AUTHORITY, pinned.as_bytes().to_vec()],
+            )?;
+            audit_insert(
+                &tx,
+                "handover",
+                from,
+                &serde_json::json!({
+                    "from": authority.to_string(),
+                    "to": pinned.to_string(),
+                    "version": roster.version(),
+                }),
+            )?;
+        }
         audit_insert(
             &tx,
             "roster",

@@ -1052,6 +1052,8 @@ fn sample_roster() -> Roster {
             member(2, Role::Viewer, "pho-ninh", None),
             revoked,
         ],
+        successor: None,
+        handovers: Vec::new(),
     }
 }
 

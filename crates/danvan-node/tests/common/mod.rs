@@ -144,6 +144,8 @@ pub fn roster(keys: &Keys, version: u64, kept: &[[u8; 32]]) -> Roster {
             revoked,
             member(&keys.town_writer, "Văn phòng", Role::Hub, &[TOWN], None),
         ],
+        successor: None,
+        handovers: Vec::new(),
     }
 }
 
