@@ -5,7 +5,7 @@
 //! key or for another record). Every mutation that changes the message is
 //! refused, by the checks a node runs on what it receives: for changes
 //! `SignedChange::verify` and then `Store::apply_changes`; for rosters
-//! `accept_roster` (as `Store::install_roster`); for invites
+//! `accept_successor` (as `Store::install_roster`, handovers and successor rosters included); for invites
 //! `Invite::decode`. No un-mutated message is refused.
 //!
 //! Seeded and reproducible: `DANVAN_MUTATION_SEED=<n>` picks another seed,
@@ -20,7 +20,7 @@ use automerge::ROOT;
 use automerge::transaction::Transactable;
 use danvan_model::{
     ChangeError, DocId, Invite, Kind, NodeId, NodeKey, RosterError, SignedChange, SignedRoster,
-    StageEvent, Visit, accept_roster, vocab,
+    StageEvent, Visit, accept_successor, vocab,
 };
 
 use common::*;
@@ -438,12 +438,24 @@ fn mutated_rosters_are_refused() {
     let (seed, mut rng) = seeded(0x0f);
     let keys = Keys::new();
     let authority = keys.authority.id();
-    let originals: Vec<Vec<u8>> = (1..=3)
+    let mut originals: Vec<Vec<u8>> = (1..=3)
         .map(|v| signed_roster(&keys, v, &[[0x42; 32], [0x43; 32]][..(v as usize - 1)]))
         .map(|r| r.bytes().to_vec())
         .collect();
+    // A handover naming a successor, and the successor's roster carrying
+    // it: both accepted from the town's key, so every byte of the
+    // successor field and of the carried roster is mutated too.
+    let successor = NodeKey::from_secret([0x77; 32]);
+    let mut handover = common::roster(&keys, 4, &[]);
+    handover.successor = Some(successor.id().to_string());
+    let handover = SignedRoster::sign(&keys.authority, &handover).expect("the handover is valid");
+    let mut carried = common::roster(&keys, 5, &[]);
+    carried.carry_handover(&handover).expect("carrying the handover");
+    let carried = SignedRoster::sign(&successor, &carried).expect("the successor's roster");
+    originals.extend([handover.bytes().to_vec(), carried.bytes().to_vec()]);
+    let accept = |bytes: &[u8]| accept_successor(&authority, None, bytes);
     for bytes in &originals {
-        accept_roster(&authority, 0, bytes).expect("an un-mutated roster is accepted");
+        accept(bytes).expect("an un-mutated roster is accepted");
     }
     let n = count(5_000);
     let mut refused: BTreeMap<&str, usize> = BTreeMap::new();
@@ -452,11 +464,14 @@ fn mutated_rosters_are_refused() {
         let original = &originals[rng.below(originals.len())];
         let (mutant, what) = if rng.below(10) == 0 {
             // The same content, signed by another key.
-            let content = SignedRoster::decode(original)
+            let mut content = SignedRoster::decode(original)
                 .expect("valid")
                 .roster()
                 .clone();
             let key = NodeKey::from_secret([rng.byte() | 0x80; 32]);
+            // A carried handover must name its carrier: another key signs
+            // the rest.
+            content.handovers.clear();
             let bytes = SignedRoster::sign(&key, &content)
                 .expect("signing")
                 .bytes()
@@ -469,12 +484,12 @@ fn mutated_rosters_are_refused() {
         if originals.contains(&mutant) {
             unchanged += 1;
             assert!(
-                accept_roster(&authority, 0, &mutant).is_ok(),
+                accept(&mutant).is_ok(),
                 "seed {seed} case {case}: an un-mutated roster is refused ({what})"
             );
             continue;
         }
-        match accept_roster(&authority, 0, &mutant) {
+        match accept(&mutant) {
             Ok(r) => panic!(
                 "seed {seed} case {case}: a mutated roster (version {}) is accepted: {what}",
                 r.version()
