@@ -10,6 +10,7 @@ mod compat;
 mod crash;
 mod fuzz_corpus;
 mod harness;
+mod hubs;
 mod import;
 mod join;
 mod load;

@@ -43,7 +43,7 @@ fn gazetteer() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/danvan-model/data/duc-pho-2025.toml")
 }
 
-fn gazetteer_arg() -> String {
+pub(crate) fn gazetteer_arg() -> String {
     gazetteer().to_str().expect("utf-8 path").to_string()
 }
 

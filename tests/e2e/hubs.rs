@@ -1,0 +1,217 @@
+//! Hubs above hubs, end to end with real processes: a province hub
+//! (Quảng Ngãi's authority) above the former town hub of Đức Phổ; a commune
+//! node that syncs only with the town hub and a ward node that syncs only
+//! with the province hub. The town hands over to the province's authority;
+//! the handover spreads and every node re-pins without re-joining; records
+//! flow both ways across both levels; a node not on the province's roster
+//! is refused. Then the authority key off the hub: an offline authority
+//! signs rosters carried to the hub as files; a forged or older file is
+//! refused, audited, and changes nothing.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::access::{audit_reasons, enroll_at};
+use crate::harness::{Dv, activity_args_in, wait_until};
+use crate::reform::gazetteer_arg;
+use crate::sync::{Server, node_id};
+
+/// A data directory of `unit` in the Đức Phổ 2025 gazetteer's tree, with
+/// `extra` init options (`--authority`…).
+fn init_in(name: &str, unit: &str, extra: &[&str]) -> Dv {
+    let units = gazetteer_arg();
+    let mut args = vec!["--unit", unit, "--units", units.as_str()];
+    args.extend_from_slice(extra);
+    Dv::init_with(name, &args)
+}
+
+/// The authority a node is pinned to now, as `roster show` reports the
+/// signer of the roster it holds, and the version.
+fn roster_of(dv: &Dv) -> (String, u64) {
+    let v = dv.json(&["roster", "show"]);
+    (
+        v["authority"].as_str().expect("authority").to_string(),
+        v["version"].as_u64().expect("version"),
+    )
+}
+
+fn events(dv: &Dv, event: &str) -> Vec<Value> {
+    dv.json(&["audit"])
+        .as_array()
+        .expect("audit is an array")
+        .iter()
+        .filter(|e| e["event"] == event)
+        .cloned()
+        .collect()
+}
+
+fn titles(dv: &Dv, kind: &str) -> BTreeSet<String> {
+    dv.json(&["list", "--kind", kind])
+        .as_array()
+        .expect("list is an array")
+        .iter()
+        .map(|r| r["title"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+fn activity(dv: &Dv, unit: &str, title: &str) {
+    dv.add(&activity_args_in(unit, "tuyen-truyen", "2026-12-01", title));
+}
+
+fn has(set: &BTreeSet<String>, title: &str) -> bool {
+    set.iter().any(|t| t.contains(title))
+}
+
+#[test]
+fn a_province_hub_above_a_town_hub_after_the_handover() {
+    // The town as it ran before: its hub, and a commune node under it.
+    let town = init_in("town", "duc-pho", &["--authority"]);
+    let town_hub = Server::start(&town, &[]);
+    let commune = init_in("commune", "xa-nguyen-nghiem", &[]);
+    enroll_at(
+        &town,
+        &town_hub.addr.to_string(),
+        &commune,
+        &["--unit", "xa-nguyen-nghiem", "--role", "officer"],
+    );
+    let (town_authority, _) = roster_of(&town);
+    assert_eq!(roster_of(&commune).0, town_authority);
+    activity(&commune, "xa-nguyen-nghiem", "Tuyên truyền của xã Nguyễn Nghiêm");
+    commune.task("9.1", "Việc do xã Nguyễn Nghiêm giao", &[]);
+    commune.ok(&["sync"]);
+
+    // The province: its own authority and hub, the province above the
+    // towns' and wards' units.
+    let province = init_in("province", "quang-ngai", &["--authority"]);
+    let province_hub = Server::start(&province, &[]);
+    let (province_authority, _) = roster_of(&province);
+    let province_hub_id = node_id(&province);
+
+    // A successor's roster before the handover: refused by the town's
+    // nodes as from any other key, and audited.
+    let early = province.dir.join("../early.dvr");
+    province.ok(&["roster", "sign", "--out", early.to_str().unwrap()]);
+    commune.fails(
+        &["roster", "apply", early.to_str().unwrap()],
+        "không phải khóa thẩm quyền",
+    );
+    assert!(
+        audit_reasons(&commune, "rejected-roster")
+            .iter()
+            .any(|r| r.contains("không phải khóa thẩm quyền")),
+        "the refused roster is audited"
+    );
+
+    // The town hands over, naming the province's hub so its nodes may
+    // sync with it at once; the town office's own store re-pins.
+    let file = town.dir.join("../handover.dvr");
+    let handed = town.json(&[
+        "roster",
+        "handover",
+        "--to",
+        &province_authority,
+        "--hub",
+        &province_hub_id,
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(handed["successor"], province_authority.as_str());
+    let handover_version = handed["roster_version"].as_u64().unwrap();
+    assert_eq!(events(&town, "handover").len(), 1);
+    // The old key signs nothing any more.
+    let stray = init_in("stray", "phuong-sa-huynh", &[]);
+    let stray_id = node_id(&stray);
+    town.fails(
+        &[
+            "roster", "add", &stray_id, "--unit", "phuong-sa-huynh", "--role", "officer",
+        ],
+        "đã chuyển giao",
+    );
+
+    // The province adopts the town: its members, its units, and the
+    // handover carried inside the province's roster.
+    let adopted = province.json(&["roster", "adopt", file.to_str().unwrap()]);
+    assert_eq!(adopted["from"], town_authority.as_str());
+    assert!(adopted["members_added"].as_u64().unwrap() >= 2, "{adopted}");
+    assert!(adopted["roster_version"].as_u64().unwrap() > handover_version);
+
+    // A ward node joins the province directly.
+    let ward = init_in("ward", "phuong-duc-pho", &[]);
+    enroll_at(
+        &province,
+        &province_hub.addr.to_string(),
+        &ward,
+        &["--unit", "phuong-duc-pho", "--role", "officer"],
+    );
+    // Adding the ward signed one more version.
+    let province_version = roster_of(&province).1;
+    assert!(province_version > adopted["roster_version"].as_u64().unwrap());
+    assert_eq!(roster_of(&ward), (province_authority.clone(), province_version));
+    activity(&ward, "phuong-duc-pho", "Đối thoại của phường Đức Phổ");
+    ward.task("9.2", "Việc do phường Đức Phổ giao", &[]);
+    ward.ok(&["sync"]);
+
+    // The former town hub syncs with the province hub as a peer.
+    let province_addr = province_hub.addr.to_string();
+    town.ok(&["sync", &province_addr]);
+    assert_eq!(
+        roster_of(&town),
+        (province_authority.clone(), province_version)
+    );
+    // The commune never saw the handover roster alone: the province's
+    // roster, through the town hub, carries it; the commune re-pins
+    // without re-joining, and audits the handover.
+    commune.ok(&["sync"]);
+    assert_eq!(
+        roster_of(&commune),
+        (province_authority.clone(), province_version)
+    );
+    let handover = events(&commune, "handover");
+    assert_eq!(handover.len(), 1, "{handover:?}");
+    assert_eq!(handover[0]["detail"]["from"], town_authority.as_str());
+    assert_eq!(handover[0]["detail"]["to"], province_authority.as_str());
+
+    // Store and forward across both levels, both ways.
+    town.ok(&["sync", &province_addr]);
+    commune.ok(&["sync"]);
+    ward.ok(&["sync"]);
+    for (dv, who) in [(&commune, "commune"), (&ward, "ward")] {
+        let tasks = titles(dv, "task");
+        assert!(has(&tasks, "xã Nguyễn Nghiêm giao"), "{who}: {tasks:?}");
+        assert!(has(&tasks, "phường Đức Phổ giao"), "{who}: {tasks:?}");
+    }
+    for (dv, who) in [(&town, "town"), (&province, "province")] {
+        let activities = titles(dv, "activity");
+        assert!(has(&activities, "xã Nguyễn Nghiêm"), "{who}: {activities:?}");
+        assert!(has(&activities, "phường Đức Phổ"), "{who}: {activities:?}");
+    }
+    // Read scopes hold across the levels: each unit sees only its own
+    // activities.
+    assert!(!has(&titles(&ward, "activity"), "xã Nguyễn Nghiêm"));
+    assert!(!has(&titles(&commune, "activity"), "phường Đức Phổ"));
+
+    // A node not on the province's roster is refused by the province hub.
+    let province_id = node_id(&province);
+    stray.ok(&[
+        "trust",
+        "add",
+        &province_id,
+        "--addr",
+        &province_addr,
+    ]);
+    let refused = stray.run(&["sync", &province_addr]);
+    assert!(!refused.status.success(), "a stranger synced with the province");
+    wait_until(
+        "the province hub audits the refused connection",
+        Duration::from_secs(10),
+        || {
+            events(&province, "rejected-connection")
+                .iter()
+                .any(|e| e["peer"].as_str() == Some(stray_id.as_str()))
+        },
+    );
+    assert!(titles(&stray, "task").is_empty());
+    drop(town_hub);
+}
