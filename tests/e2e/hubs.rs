@@ -9,6 +9,8 @@
 //! refused, audited, and changes nothing.
 
 use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -214,4 +216,116 @@ fn a_province_hub_above_a_town_hub_after_the_handover() {
     );
     assert!(titles(&stray, "task").is_empty());
     drop(town_hub);
+}
+
+#[test]
+fn the_authority_key_off_the_hub_signs_rosters_carried_as_files() {
+    // The authority on a machine that never serves.
+    let authority = init_in("authority", "duc-pho", &["--authority", "--offline"]);
+    let (authority_id, first) = roster_of(&authority);
+    assert_eq!(first, 1);
+    assert!(
+        authority.json(&["roster", "show"])["members"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    for args in [
+        &["serve", "--listen", "127.0.0.1:0"][..],
+        &["sync", "127.0.0.1:9"][..],
+    ] {
+        authority.fails(args, "khóa thẩm quyền ngoại tuyến");
+    }
+
+    // The hub holds only rosters: the first one pins the authority.
+    let hub = init_in("hub", "duc-pho", &[]);
+    let hub_id = node_id(&hub);
+    authority.ok(&["roster", "add", &hub_id, "--unit", "duc-pho", "--role", "hub"]);
+    let dir = authority.dir.join("..");
+    let sign = |name: &str| {
+        let path = dir.join(name);
+        let signed = authority.json(&["roster", "sign", "--out", path.to_str().unwrap()]);
+        assert_eq!(signed["authority"], authority_id.as_str());
+        path.to_str().unwrap().to_string()
+    };
+    let v2 = sign("v2.dvr");
+    hub.fails(&["roster", "apply", &v2], "--authority");
+    let applied = hub.json(&["roster", "apply", &v2, "--authority", &authority_id]);
+    assert_eq!(applied["roster_version"], 2);
+    assert!(!hub.dir.join("authority.key").exists());
+    let check = hub.json(&["check"]);
+    assert_eq!(check["warnings"], serde_json::json!([]), "{check}");
+
+    // The hub serves; a new officer is added offline, the file carried.
+    let server = Server::start(&hub, &[]);
+    let officer = init_in("officer", "phuong-duc-pho", &[]);
+    let officer_id = node_id(&officer);
+    authority.ok(&[
+        "roster",
+        "add",
+        &officer_id,
+        "--unit",
+        "phuong-duc-pho",
+        "--role",
+        "officer",
+    ]);
+    let v3 = sign("v3.dvr");
+    assert_eq!(hub.json(&["roster", "apply", &v3])["roster_version"], 3);
+    // The hub makes the invite with the authority it pinned.
+    let invite = hub.ok(&["invite", &officer_id, "--addr", &server.addr.to_string()]);
+    officer.ok(&["join", invite.trim()]);
+    assert_eq!(roster_of(&officer), (authority_id.clone(), 3));
+    activity(&officer, "phuong-duc-pho", "Tiếp dân phường Đức Phổ");
+    officer.ok(&["sync"]);
+    assert!(has(&titles(&hub, "activity"), "Tiếp dân phường Đức Phổ"));
+
+    // An older file, a forged one (another authority's) and a damaged one:
+    // refused, audited, nothing changed.
+    hub.fails(&["roster", "apply", &v2], "không mới hơn");
+    let forger = init_in("forger", "duc-pho", &["--authority", "--offline"]);
+    forger.ok(&["roster", "add", &hub_id, "--unit", "duc-pho", "--role", "hub"]);
+    forger.ok(&["roster", "add", &hub_id, "--unit", "duc-pho", "--role", "viewer"]);
+    forger.ok(&["roster", "add", &hub_id, "--unit", "duc-pho", "--role", "hub"]);
+    let forged = dir.join("forged.dvr");
+    forger.ok(&["roster", "sign", "--out", forged.to_str().unwrap()]);
+    hub.fails(
+        &["roster", "apply", forged.to_str().unwrap()],
+        "không phải khóa thẩm quyền",
+    );
+    let mut bytes = std::fs::read(&v3).unwrap();
+    let last = bytes.len() - 5;
+    bytes[last] ^= 1;
+    let damaged = dir.join("damaged.dvr");
+    std::fs::write(&damaged, bytes).unwrap();
+    hub.fails(&["roster", "apply", damaged.to_str().unwrap()], "chữ ký");
+    assert_eq!(roster_of(&hub), (authority_id.clone(), 3));
+    assert_eq!(audit_reasons(&hub, "rejected-roster").len(), 3);
+
+    // A hub that keeps the authority key still works, with a warning.
+    let town = init_in("town", "duc-pho", &["--authority"]);
+    let warned = town.json(&["check"]);
+    assert_eq!(warned["ok"], true);
+    assert!(
+        warned["warnings"][0]
+            .as_str()
+            .is_some_and(|w| w.contains("cảnh báo: khóa thẩm quyền")),
+        "{warned}"
+    );
+    assert!(town.ok(&["check"]).contains("cảnh báo: khóa thẩm quyền"));
+    let log = dir.join("serve.err");
+    let mut serve = town
+        .command(&["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("start danvan serve");
+    let mut line = String::new();
+    BufReader::new(serve.stdout.take().unwrap())
+        .read_line(&mut line)
+        .expect("serve prints its address");
+    crate::harness::stop(&mut serve);
+    assert!(line.contains("đang nhận đồng bộ"), "{line}");
+    let stderr = std::fs::read_to_string(&log).unwrap();
+    assert!(stderr.contains("cảnh báo: khóa thẩm quyền"), "{stderr}");
+    drop(server);
 }
