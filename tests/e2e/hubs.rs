@@ -122,6 +122,11 @@ fn a_province_hub_above_a_town_hub_after_the_handover() {
     assert_eq!(handed["successor"], province_authority.as_str());
     let handover_version = handed["roster_version"].as_u64().unwrap();
     assert_eq!(events(&town, "handover").len(), 1);
+    // The roster held is still the town's, the pin already the province's.
+    let shown = town.json(&["roster", "show"]);
+    assert_eq!(shown["authority"], town_authority.as_str());
+    assert_eq!(shown["pinned"], province_authority.as_str());
+    assert_eq!(shown["successor"], province_authority.as_str());
     // The old key signs nothing any more.
     let stray = init_in("stray", "phuong-sa-huynh", &[]);
     let stray_id = node_id(&stray);
@@ -174,6 +179,9 @@ fn a_province_hub_above_a_town_hub_after_the_handover() {
     assert_eq!(handover.len(), 1, "{handover:?}");
     assert_eq!(handover[0]["detail"]["from"], town_authority.as_str());
     assert_eq!(handover[0]["detail"]["to"], province_authority.as_str());
+    let shown = commune.json(&["roster", "show"]);
+    assert_eq!(shown["pinned"], province_authority.as_str());
+    assert_eq!(shown["handovers_from"], serde_json::json!([town_authority]));
 
     // Store and forward across both levels, both ways.
     town.ok(&["sync", &province_addr]);
@@ -193,6 +201,34 @@ fn a_province_hub_above_a_town_hub_after_the_handover() {
     // activities.
     assert!(!has(&titles(&ward, "activity"), "xã Nguyễn Nghiêm"));
     assert!(!has(&titles(&commune, "activity"), "phường Đức Phổ"));
+
+    // The former town hub now keeps in step with the province on its own
+    // (`serve --hub`, the upstream link): new work crosses both levels
+    // with each end syncing only with its own hub.
+    drop(town_hub);
+    let town_hub = Server::start(&town, &["--hub", &province_addr]);
+    // It listens on a new port: the commune syncs with it there.
+    let town_addr = town_hub.addr.to_string();
+    ward.task("9.3", "Việc mới của phường Đức Phổ", &[]);
+    ward.ok(&["sync"]);
+    wait_until(
+        "the ward's new task reaches the commune",
+        Duration::from_secs(20),
+        || {
+            commune.ok(&["sync", &town_addr]);
+            has(&titles(&commune, "task"), "Việc mới của phường")
+        },
+    );
+    commune.task("9.4", "Việc mới của xã Nguyễn Nghiêm", &[]);
+    commune.ok(&["sync", &town_addr]);
+    wait_until(
+        "the commune's new task reaches the ward",
+        Duration::from_secs(20),
+        || {
+            ward.ok(&["sync"]);
+            has(&titles(&ward, "task"), "Việc mới của xã")
+        },
+    );
 
     // A node not on the province's roster is refused by the province hub.
     let province_id = node_id(&province);

@@ -297,9 +297,19 @@ pub(crate) fn roster(node: &mut Node, command: RosterCommand) -> Result<()> {
             if json {
                 let mut v = serde_json::to_value(roster.roster())?;
                 v["authority"] = roster.authority().to_string().into();
+                v["pinned"] = node.pinned_authority()?.map(|p| p.to_string()).into();
                 if let Some(obj) = v.as_object_mut() {
                     obj.remove("units");
+                    // The carried handover rosters by who signed them, not
+                    // their bytes.
+                    obj.remove("handovers");
                 }
+                v["handovers_from"] = roster
+                    .handovers()
+                    .iter()
+                    .map(|h| h.authority().to_string())
+                    .collect::<Vec<_>>()
+                    .into();
                 print_json(&v);
                 return Ok(());
             }
@@ -310,6 +320,20 @@ pub(crate) fn roster(node: &mut Node, command: RosterCommand) -> Result<()> {
                 r.version,
                 roster.authority().short()
             );
+            if let Some(pinned) = node.pinned_authority()?
+                && pinned != roster.authority()
+            {
+                println!(
+                    "Đã chuyển giao: kho này nay chỉ nhận danh sách do khóa thẩm quyền {pinned} ký."
+                );
+            }
+            for h in roster.handovers() {
+                println!(
+                    "Nhận chuyển giao từ khóa thẩm quyền {} (danh sách phiên bản {}).",
+                    h.authority().short(),
+                    h.version()
+                );
+            }
             for m in &r.members {
                 let units: Vec<&str> = m.units.iter().map(|u| node.units().name(u)).collect();
                 println!(

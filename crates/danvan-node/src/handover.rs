@@ -160,6 +160,12 @@ impl Node {
         Ok(installed)
     }
 
+    /// The authority this store is pinned to now (after a handover, the
+    /// successor, while the roster held may still be the old key's).
+    pub fn pinned_authority(&self) -> Result<Option<NodeId>, NodeError> {
+        Ok(self.store().authority()?)
+    }
+
     /// Marks a new authority data directory as offline (`init --authority
     /// --offline`): it signs rosters and never serves or syncs.
     pub(crate) fn mark_offline_authority(&mut self) -> Result<(), NodeError> {
