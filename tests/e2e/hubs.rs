@@ -80,7 +80,11 @@ fn a_province_hub_above_a_town_hub_after_the_handover() {
     );
     let (town_authority, _) = roster_of(&town);
     assert_eq!(roster_of(&commune).0, town_authority);
-    activity(&commune, "xa-nguyen-nghiem", "Tuyên truyền của xã Nguyễn Nghiêm");
+    activity(
+        &commune,
+        "xa-nguyen-nghiem",
+        "Tuyên truyền của xã Nguyễn Nghiêm",
+    );
     commune.task("9.1", "Việc do xã Nguyễn Nghiêm giao", &[]);
     commune.ok(&["sync"]);
 
@@ -132,7 +136,13 @@ fn a_province_hub_above_a_town_hub_after_the_handover() {
     let stray_id = node_id(&stray);
     town.fails(
         &[
-            "roster", "add", &stray_id, "--unit", "phuong-sa-huynh", "--role", "officer",
+            "roster",
+            "add",
+            &stray_id,
+            "--unit",
+            "phuong-sa-huynh",
+            "--role",
+            "officer",
         ],
         "đã chuyển giao",
     );
@@ -155,7 +165,10 @@ fn a_province_hub_above_a_town_hub_after_the_handover() {
     // Adding the ward signed one more version.
     let province_version = roster_of(&province).1;
     assert!(province_version > adopted["roster_version"].as_u64().unwrap());
-    assert_eq!(roster_of(&ward), (province_authority.clone(), province_version));
+    assert_eq!(
+        roster_of(&ward),
+        (province_authority.clone(), province_version)
+    );
     activity(&ward, "phuong-duc-pho", "Đối thoại của phường Đức Phổ");
     ward.task("9.2", "Việc do phường Đức Phổ giao", &[]);
     ward.ok(&["sync"]);
@@ -194,7 +207,10 @@ fn a_province_hub_above_a_town_hub_after_the_handover() {
     }
     for (dv, who) in [(&town, "town"), (&province, "province")] {
         let activities = titles(dv, "activity");
-        assert!(has(&activities, "xã Nguyễn Nghiêm"), "{who}: {activities:?}");
+        assert!(
+            has(&activities, "xã Nguyễn Nghiêm"),
+            "{who}: {activities:?}"
+        );
         assert!(has(&activities, "phường Đức Phổ"), "{who}: {activities:?}");
     }
     // Read scopes hold across the levels: each unit sees only its own
@@ -232,15 +248,12 @@ fn a_province_hub_above_a_town_hub_after_the_handover() {
 
     // A node not on the province's roster is refused by the province hub.
     let province_id = node_id(&province);
-    stray.ok(&[
-        "trust",
-        "add",
-        &province_id,
-        "--addr",
-        &province_addr,
-    ]);
+    stray.ok(&["trust", "add", &province_id, "--addr", &province_addr]);
     let refused = stray.run(&["sync", &province_addr]);
-    assert!(!refused.status.success(), "a stranger synced with the province");
+    assert!(
+        !refused.status.success(),
+        "a stranger synced with the province"
+    );
     wait_until(
         "the province hub audits the refused connection",
         Duration::from_secs(10),
@@ -276,7 +289,9 @@ fn the_authority_key_off_the_hub_signs_rosters_carried_as_files() {
     // The hub holds only rosters: the first one pins the authority.
     let hub = init_in("hub", "duc-pho", &[]);
     let hub_id = node_id(&hub);
-    authority.ok(&["roster", "add", &hub_id, "--unit", "duc-pho", "--role", "hub"]);
+    authority.ok(&[
+        "roster", "add", &hub_id, "--unit", "duc-pho", "--role", "hub",
+    ]);
     let dir = authority.dir.join("..");
     let sign = |name: &str| {
         let path = dir.join(name);
@@ -319,9 +334,15 @@ fn the_authority_key_off_the_hub_signs_rosters_carried_as_files() {
     // refused, audited, nothing changed.
     hub.fails(&["roster", "apply", &v2], "không mới hơn");
     let forger = init_in("forger", "duc-pho", &["--authority", "--offline"]);
-    forger.ok(&["roster", "add", &hub_id, "--unit", "duc-pho", "--role", "hub"]);
-    forger.ok(&["roster", "add", &hub_id, "--unit", "duc-pho", "--role", "viewer"]);
-    forger.ok(&["roster", "add", &hub_id, "--unit", "duc-pho", "--role", "hub"]);
+    forger.ok(&[
+        "roster", "add", &hub_id, "--unit", "duc-pho", "--role", "hub",
+    ]);
+    forger.ok(&[
+        "roster", "add", &hub_id, "--unit", "duc-pho", "--role", "viewer",
+    ]);
+    forger.ok(&[
+        "roster", "add", &hub_id, "--unit", "duc-pho", "--role", "hub",
+    ]);
     let forged = dir.join("forged.dvr");
     forger.ok(&["roster", "sign", "--out", forged.to_str().unwrap()]);
     hub.fails(

@@ -399,9 +399,7 @@ pub(crate) fn roster(node: &mut Node, command: RosterCommand) -> Result<()> {
             json,
         } => crate::handover::handover(node, &to, hub.as_deref(), out.as_deref(), force, json)?,
         RosterCommand::Adopt { file, json } => crate::handover::adopt(node, &file, json)?,
-        RosterCommand::Sign { out, force, json } => {
-            crate::handover::sign(node, &out, force, json)?
-        }
+        RosterCommand::Sign { out, force, json } => crate::handover::sign(node, &out, force, json)?,
         RosterCommand::Apply {
             file,
             authority,

@@ -51,8 +51,9 @@ pub use records::{
 };
 pub use records::{CHANGE_BYTES_MAX, FIELD_BYTES_MAX, RECORD_BYTES_MAX, check_record_size};
 pub use roster::{
-    Denied, DocScope, Invite, Member, ROSTER_BYTES_MAX, ROSTER_HANDOVERS_MAX, ROSTER_KEPT_MAX, ROSTER_MEMBERS_MAX, Role,
-    Roster, RosterError, Scope, SignedRoster, accept_roster, accept_successor, encode_kept,
+    Denied, DocScope, Invite, Member, ROSTER_BYTES_MAX, ROSTER_HANDOVERS_MAX, ROSTER_KEPT_MAX,
+    ROSTER_MEMBERS_MAX, Role, Roster, RosterError, Scope, SignedRoster, accept_roster,
+    accept_successor, encode_kept,
 };
 pub use unit_changes::{
     MergeInto, UNIT_CHANGES_MAX, UNITS_PER_CHANGE_MAX, UnitAction, UnitChange, UnitChangeError,

@@ -751,9 +751,8 @@ fn check_handover(
         let bytes = BASE64
             .decode(text.as_bytes())
             .map_err(|e| invalid(format!("danh sách chuyển giao thứ {}: {e}", i + 1)))?;
-        let handover = SignedRoster::decode_at(&bytes, depth + 1).map_err(|e| {
-            invalid(format!("danh sách chuyển giao thứ {}: {e}", i + 1))
-        })?;
+        let handover = SignedRoster::decode_at(&bytes, depth + 1)
+            .map_err(|e| invalid(format!("danh sách chuyển giao thứ {}: {e}", i + 1)))?;
         if handover.successor != Some(*authority) || handover.authority == *authority {
             return Err(invalid(format!(
                 "danh sách chuyển giao thứ {} (khóa {}) không chuyển giao cho khóa đã ký {}",

@@ -63,16 +63,20 @@ impl Node {
             town: town.to_string(),
             issued_at: now_ms(),
             units,
-            members: if offline { Vec::new() } else { vec![Member {
-                node: node.id().to_string(),
-                name: Some(name.unwrap_or("Trạm văn phòng thị xã").to_string()),
-                role: Role::Hub,
-                units: vec![town.to_string()],
-                project: None,
-                added_at: now_ms(),
-                revoked_at: None,
-                kept: String::new(),
-            }] },
+            members: if offline {
+                Vec::new()
+            } else {
+                vec![Member {
+                    node: node.id().to_string(),
+                    name: Some(name.unwrap_or("Trạm văn phòng thị xã").to_string()),
+                    role: Role::Hub,
+                    units: vec![town.to_string()],
+                    project: None,
+                    added_at: now_ms(),
+                    revoked_at: None,
+                    kept: String::new(),
+                }]
+            },
             successor: None,
             handovers: Vec::new(),
         };

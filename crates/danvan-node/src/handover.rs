@@ -9,9 +9,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use danvan_model::{
-    Member, NodeId, ROSTER_BYTES_MAX, Role, SignedRoster, UnitTree,
-};
+use danvan_model::{Member, NodeId, ROSTER_BYTES_MAX, Role, SignedRoster, UnitTree};
 
 use crate::access::AUTHORITY_KEY_FILE;
 use crate::error::NodeError;

@@ -37,8 +37,8 @@ pub use danvan_store::{
     ApplyReport, AuditEntry, ListFilter, PeerRow, Refusal, RefusedRecord, Rejection, Row,
     TrustedNode,
 };
-pub use handover::{Adopted, read_roster_file};
 pub use error::{EXIT_INTERRUPTED, EXIT_REFUSED, NodeError, file_error};
+pub use handover::{Adopted, read_roster_file};
 pub use household::StageOutcome;
 pub use import::ImportSummary;
 pub use intake::{Via, receive_changes};

@@ -450,7 +450,9 @@ fn mutated_rosters_are_refused() {
     handover.successor = Some(successor.id().to_string());
     let handover = SignedRoster::sign(&keys.authority, &handover).expect("the handover is valid");
     let mut carried = common::roster(&keys, 5, &[]);
-    carried.carry_handover(&handover).expect("carrying the handover");
+    carried
+        .carry_handover(&handover)
+        .expect("carrying the handover");
     let carried = SignedRoster::sign(&successor, &carried).expect("the successor's roster");
     originals.extend([handover.bytes().to_vec(), carried.bytes().to_vec()]);
     let accept = |bytes: &[u8]| accept_successor(&authority, None, bytes);
