@@ -1145,11 +1145,49 @@ fn forgeries_are_refused_before_storage_and_audited() {
     assert_ne!(text, bumped);
     forged_version.truncate(body);
     forged_version.extend_from_slice(bumped.as_bytes());
+    // Handovers: one signed by a stranger, the successor's roster without
+    // a handover or through a forged or an older one.
+    let successor = NodeKey::from_secret([0x66; 32]);
+    let handover_by = |signer: &NodeKey, version| {
+        let mut r = roster(k, version, &[fx.kept.hash]);
+        r.successor = Some(successor.id().to_string());
+        SignedRoster::sign(signer, &r).expect("signing a handover")
+    };
+    let successor_carrying = |handover: Option<&SignedRoster>| {
+        let mut r = roster(k, 5, &[fx.kept.hash]);
+        if let Some(h) = handover {
+            r.carry_handover(h).expect("carrying");
+        }
+        SignedRoster::sign(&successor, &r)
+            .expect("signing the successor's roster")
+            .bytes()
+            .to_vec()
+    };
     let rosters: Vec<(&str, Vec<u8>, &str)> = vec![
         (
             "roster-other-signer",
             by_stranger.bytes().to_vec(),
             ROSTER_WRONG_AUTHORITY,
+        ),
+        (
+            "roster-handover-by-other-signer",
+            handover_by(&k.stranger, 3).bytes().to_vec(),
+            ROSTER_WRONG_AUTHORITY,
+        ),
+        (
+            "roster-successor-before-handover",
+            successor_carrying(None),
+            ROSTER_WRONG_AUTHORITY,
+        ),
+        (
+            "roster-successor-through-forged-handover",
+            successor_carrying(Some(&handover_by(&k.stranger, 3))),
+            ROSTER_WRONG_AUTHORITY,
+        ),
+        (
+            "roster-successor-through-older-handover",
+            successor_carrying(Some(&handover_by(&k.authority, 2))),
+            ROSTER_NOT_NEWER,
         ),
         ("roster-older", fx.v1.bytes().to_vec(), ROSTER_NOT_NEWER),
         ("roster-equal", fx.v2.bytes().to_vec(), ROSTER_NOT_NEWER),
