@@ -887,7 +887,6 @@ fn run(cli: Cli) -> Result<()> {
                     "unit_name": node.units().name(&unit),
                     "authority": roster.as_ref().map(|r| r.authority().to_string()),
                     "roster_version": roster.as_ref().map(|r| r.version()),
-                    "offline": offline,
                 }));
                 return Ok(());
             }
