@@ -414,6 +414,8 @@ fn reports_show_a_period_by_the_old_or_the_new_units_with_the_same_totals() {
         // 2025, either side of the merge.
         ("pho-minh", "2025-03-01", "10"),
         ("phuong-duc-pho", "2025-09-01", "20"),
+        // Kon Tum's, under the province since 1/7/2025: never Đức Phổ's.
+        ("kon-tum", "2023-09-15", "500"),
     ] {
         let mut args = activity_args_in(unit, "tuyen-truyen", date, "Tuyên truyền");
         args.extend(["--attendance", attendance]);
@@ -455,7 +457,9 @@ fn reports_show_a_period_by_the_old_or_the_new_units_with_the_same_totals() {
     let as_of = report(&town, "2023-H2", "duc-pho", &["--as-of", "01/07/2025"]);
     assert_eq!(new, as_of);
     assert_eq!(old["unit_name"], "Thị xã Đức Phổ");
-    assert_eq!(new["unit_name"], "Tỉnh Quảng Ngãi");
+    // The town was abolished: by today's units it is reported as its
+    // former units, never as the whole province (Kon Tum's record).
+    assert_eq!(new["unit_name"], "Thị xã Đức Phổ (cũ)");
     assert_eq!(totals(&old), totals(&new));
     assert_eq!(old["activities"]["total"], 5);
     assert_eq!(old["activities"]["attendance"], 220);
@@ -473,7 +477,7 @@ fn reports_show_a_period_by_the_old_or_the_new_units_with_the_same_totals() {
     assert_eq!(
         rows(&new, "activities"),
         [
-            "Tỉnh Quảng Ngãi",
+            "Thị xã Đức Phổ (cũ)",
             "Phường Đức Phổ",
             "Phường Sa Huỳnh",
             "Phường Trà Câu"
@@ -636,6 +640,10 @@ fn the_web_report_page_shows_a_period_by_the_old_or_the_new_units() {
     browser.wait_for("#report");
     let new = browser.text("#report");
     assert!(new.contains("Phường Đức Phổ"), "{new}");
+    // The abolished town by today's units: its former units, named as the
+    // old town, never the province.
+    assert!(new.contains("Thị xã Đức Phổ (cũ)"), "{new}");
+    assert!(!new.contains("Tỉnh Quảng Ngãi"), "{new}");
     assert!(new.contains("gồm cả số liệu của"), "{new}");
     let href = browser
         .attr("a[href^='/bao-cao/tai-ve/csv']", "href")
