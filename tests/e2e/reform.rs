@@ -9,7 +9,7 @@
 //! offers both; a roster that rewrites a published change is refused by a
 //! peer and audited.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -748,4 +748,50 @@ fn a_generated_history_adds_up_the_same_by_the_old_and_the_new_units() {
             assert_eq!(ward["activities"]["total"], expected, "{period} {new_unit}");
         }
     }
+}
+
+#[test]
+fn a_scope_widened_by_a_merge_lists_only_the_records_that_became_readable() {
+    let town = Dv::init_with("town", &["--authority", "--unit", "duc-pho"]);
+    let hub = Server::start(&town, &[]);
+    let minh = Dv::init("pho-minh");
+    enroll_officer(&town, &hub, &minh, "pho-minh");
+    // The town holds Phổ Minh's work (the officer pulls it), Phổ Hòa's
+    // (readable once both are Phường Đức Phổ) and Phổ Thạnh's (never).
+    let mut made = BTreeMap::new();
+    for (unit, n) in [("pho-minh", 12), ("pho-hoa", 5), ("pho-thanh", 7)] {
+        for i in 0..n {
+            let id = town.add(&activity_args_in(
+                unit,
+                "tuyen-truyen",
+                "2024-03-05",
+                &format!("Tuyên truyền {unit} {i}"),
+            ));
+            made.entry(unit).or_insert_with(Vec::new).push(id);
+        }
+    }
+    // An empty store is sent bodies inline, without a list of hashes.
+    let first = minh.json(&["sync"]);
+    assert_eq!(first["changes_stored"], 12, "{first}");
+    // The reform: Phổ Minh's officer now reads Phường Đức Phổ, Phổ Hòa
+    // included. Its checkpoint was made under the old scope, so it pulls
+    // from 0 — and the hub lists only Phổ Hòa's 5, not the 12 it holds.
+    town.ok(&["roster", "unit-change", "load", &gazetteer_arg()]);
+    let widened = minh.json(&["sync"]);
+    assert_eq!(widened["hashes_offered_to_us"], 5, "{widened}");
+    assert_eq!(widened["changes_stored"], 5, "{widened}");
+    let mut readable: BTreeSet<String> = made["pho-minh"].iter().cloned().collect();
+    readable.extend(made["pho-hoa"].iter().cloned());
+    assert_eq!(listed(&minh, &["--kind", "activity"], "id"), readable);
+    // Nothing is missed: a new record of either unit comes next time, once.
+    let later = town.add(&activity_args_in(
+        "pho-hoa",
+        "tuyen-truyen",
+        "2025-08-01",
+        "Sau sắp xếp",
+    ));
+    let next = minh.json(&["sync"]);
+    assert_eq!(next["hashes_offered_to_us"], 1, "{next}");
+    readable.insert(later);
+    assert_eq!(listed(&minh, &["--kind", "activity"], "id"), readable);
 }
