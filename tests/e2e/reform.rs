@@ -9,7 +9,7 @@
 //! offers both; a roster that rewrites a published change is refused by a
 //! peer and audited.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -414,6 +414,8 @@ fn reports_show_a_period_by_the_old_or_the_new_units_with_the_same_totals() {
         // 2025, either side of the merge.
         ("pho-minh", "2025-03-01", "10"),
         ("phuong-duc-pho", "2025-09-01", "20"),
+        // Kon Tum's, under the province since 1/7/2025: never Đức Phổ's.
+        ("kon-tum", "2023-09-15", "500"),
     ] {
         let mut args = activity_args_in(unit, "tuyen-truyen", date, "Tuyên truyền");
         args.extend(["--attendance", attendance]);
@@ -455,7 +457,9 @@ fn reports_show_a_period_by_the_old_or_the_new_units_with_the_same_totals() {
     let as_of = report(&town, "2023-H2", "duc-pho", &["--as-of", "01/07/2025"]);
     assert_eq!(new, as_of);
     assert_eq!(old["unit_name"], "Thị xã Đức Phổ");
-    assert_eq!(new["unit_name"], "Tỉnh Quảng Ngãi");
+    // The town was abolished: by today's units it is reported as its
+    // former units, never as the whole province (Kon Tum's record).
+    assert_eq!(new["unit_name"], "Thị xã Đức Phổ (cũ)");
     assert_eq!(totals(&old), totals(&new));
     assert_eq!(old["activities"]["total"], 5);
     assert_eq!(old["activities"]["attendance"], 220);
@@ -473,7 +477,7 @@ fn reports_show_a_period_by_the_old_or_the_new_units_with_the_same_totals() {
     assert_eq!(
         rows(&new, "activities"),
         [
-            "Tỉnh Quảng Ngãi",
+            "Thị xã Đức Phổ (cũ)",
             "Phường Đức Phổ",
             "Phường Sa Huỳnh",
             "Phường Trà Câu"
@@ -636,6 +640,10 @@ fn the_web_report_page_shows_a_period_by_the_old_or_the_new_units() {
     browser.wait_for("#report");
     let new = browser.text("#report");
     assert!(new.contains("Phường Đức Phổ"), "{new}");
+    // The abolished town by today's units: its former units, named as the
+    // old town, never the province.
+    assert!(new.contains("Thị xã Đức Phổ (cũ)"), "{new}");
+    assert!(!new.contains("Tỉnh Quảng Ngãi"), "{new}");
     assert!(new.contains("gồm cả số liệu của"), "{new}");
     let href = browser
         .attr("a[href^='/bao-cao/tai-ve/csv']", "href")
@@ -740,4 +748,50 @@ fn a_generated_history_adds_up_the_same_by_the_old_and_the_new_units() {
             assert_eq!(ward["activities"]["total"], expected, "{period} {new_unit}");
         }
     }
+}
+
+#[test]
+fn a_scope_widened_by_a_merge_lists_only_the_records_that_became_readable() {
+    let town = Dv::init_with("town", &["--authority", "--unit", "duc-pho"]);
+    let hub = Server::start(&town, &[]);
+    let minh = Dv::init("pho-minh");
+    enroll_officer(&town, &hub, &minh, "pho-minh");
+    // The town holds Phổ Minh's work (the officer pulls it), Phổ Hòa's
+    // (readable once both are Phường Đức Phổ) and Phổ Thạnh's (never).
+    let mut made = BTreeMap::new();
+    for (unit, n) in [("pho-minh", 12), ("pho-hoa", 5), ("pho-thanh", 7)] {
+        for i in 0..n {
+            let id = town.add(&activity_args_in(
+                unit,
+                "tuyen-truyen",
+                "2024-03-05",
+                &format!("Tuyên truyền {unit} {i}"),
+            ));
+            made.entry(unit).or_insert_with(Vec::new).push(id);
+        }
+    }
+    // An empty store is sent bodies inline, without a list of hashes.
+    let first = minh.json(&["sync"]);
+    assert_eq!(first["changes_stored"], 12, "{first}");
+    // The reform: Phổ Minh's officer now reads Phường Đức Phổ, Phổ Hòa
+    // included. Its checkpoint was made under the old scope, so it pulls
+    // from 0 — and the hub lists only Phổ Hòa's 5, not the 12 it holds.
+    town.ok(&["roster", "unit-change", "load", &gazetteer_arg()]);
+    let widened = minh.json(&["sync"]);
+    assert_eq!(widened["hashes_offered_to_us"], 5, "{widened}");
+    assert_eq!(widened["changes_stored"], 5, "{widened}");
+    let mut readable: BTreeSet<String> = made["pho-minh"].iter().cloned().collect();
+    readable.extend(made["pho-hoa"].iter().cloned());
+    assert_eq!(listed(&minh, &["--kind", "activity"], "id"), readable);
+    // Nothing is missed: a new record of either unit comes next time, once.
+    let later = town.add(&activity_args_in(
+        "pho-hoa",
+        "tuyen-truyen",
+        "2025-08-01",
+        "Sau sắp xếp",
+    ));
+    let next = minh.json(&["sync"]);
+    assert_eq!(next["hashes_offered_to_us"], 1, "{next}");
+    readable.insert(later);
+    assert_eq!(listed(&minh, &["--kind", "activity"], "id"), readable);
 }

@@ -555,7 +555,7 @@ fn web_demo_serves_the_hub_and_a_commune_until_ctrl_c() {
     browser.wait_for("#report");
     let new = browser.text("#report");
     assert!(
-        new.contains("Phường Đức Phổ") && new.contains("Tỉnh Quảng Ngãi"),
+        new.contains("Phường Đức Phổ") && new.contains("Thị xã Đức Phổ (cũ)"),
         "{new}"
     );
     // The hub's Thị xã page lists the whole roster.

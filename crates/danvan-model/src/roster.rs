@@ -323,6 +323,25 @@ impl Scope {
             self.project.as_deref().unwrap_or("")
         )
     }
+
+    /// The scope a [`Scope::key`] was made from; `None` for a text that is
+    /// not one. How a sender reads back the scope it last served a peer
+    /// under (`danvan-node/src/served.rs`).
+    pub fn from_key(key: &str) -> Option<Scope> {
+        let mut parts = key.splitn(3, '|');
+        let role = Role::parse(parts.next()?).ok()?;
+        let units = parts.next()?;
+        let project = parts.next()?;
+        Some(Scope {
+            role,
+            units: units
+                .split(',')
+                .filter(|u| !u.is_empty())
+                .map(str::to_string)
+                .collect(),
+            project: (!project.is_empty()).then(|| project.to_string()),
+        })
+    }
 }
 
 /// A roster with its signature, checked and indexed.

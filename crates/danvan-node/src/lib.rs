@@ -19,6 +19,7 @@ mod node;
 mod progress;
 mod replica;
 mod report;
+mod served;
 mod service;
 mod short_code;
 mod sync;

@@ -67,8 +67,21 @@ impl Replica for StoreReplica<'_> {
             ),
             None => None,
         };
+        // What the peer's store is known to hold already (served to it
+        // under an earlier scope): a widened scope lists only the rest.
+        let held = match &scope {
+            Some(_) => crate::served::held_by(self.store, peer).map_err(err)?,
+            None => None,
+        };
         self.store
-            .feed(&peer.node, peer.epoch, since, limit, scope.as_ref())
+            .feed(
+                &peer.node,
+                peer.epoch,
+                since,
+                limit,
+                scope.as_ref(),
+                held.as_ref().map(|(s, seq)| (s, *seq)),
+            )
             .map_err(err)
     }
 

@@ -125,6 +125,9 @@ pub struct SyncSummary {
     pub bytes_received: u64,
     /// Round trips this side waited for.
     pub round_trips: u64,
+    /// Hashes the peer listed to this node (what a widened scope lists
+    /// again: only what became readable).
+    pub hashes_offered_to_us: u64,
     /// Wall time of the session in ms.
     pub elapsed_ms: u64,
 }
@@ -154,6 +157,7 @@ impl SyncSummary {
         self.bytes_sent += earlier.bytes_sent;
         self.bytes_received += earlier.bytes_received;
         self.round_trips += earlier.round_trips;
+        self.hashes_offered_to_us += earlier.hashes_offered_to_us;
         self.elapsed_ms += earlier.elapsed_ms;
     }
 
@@ -170,6 +174,7 @@ impl SyncSummary {
             bytes_sent: stats.bytes_sent,
             bytes_received: stats.bytes_received,
             round_trips: stats.round_trips,
+            hashes_offered_to_us: stats.hashes_offered_by_peer,
             elapsed_ms,
         }
     }
@@ -404,8 +409,12 @@ impl SharedNode {
             protocol_max: self.protocol_max,
             ..SessionConfig::default()
         };
-        let (scope, roster_before) = self.with(|node| -> Result<_, NodeError> {
-            Ok((scope_key(node.store())?, node.store().roster_version()?))
+        let (scope, roster_before, peer_scope) = self.with(|node| -> Result<_, NodeError> {
+            Ok((
+                scope_key(node.store())?,
+                node.store().roster_version()?,
+                crate::served::peer_scope_key(node.store(), &peer)?,
+            ))
         })??;
         let session = self.with(|node| {
             let id = node.id();
@@ -423,6 +432,7 @@ impl SharedNode {
             live,
             scope,
             roster_before,
+            peer_scope,
             last_progress: None,
             refused: Vec::new(),
         })
@@ -585,6 +595,7 @@ impl SharedNode {
             "received": stats.changes_received,
             "stored": stats.changes_stored,
             "rejected": stats.changes_rejected,
+            "hashes_offered": stats.hashes_offered,
             "bytes_sent": stats.bytes_sent,
             "bytes_received": stats.bytes_received,
             "elapsed_ms": elapsed_ms,
@@ -604,6 +615,11 @@ impl SharedNode {
                 behind,
             ) {
                 tracing::warn!("không ghi được số liệu phiên với {}: {e}", peer.short());
+            }
+            if let Some(served) = run.session.served()
+                && let Err(e) = crate::served::record(node.store_mut(), &served, &run.peer_scope)
+            {
+                tracing::warn!("không ghi được phần đã gửi cho {}: {e}", peer.short());
             }
             if let Err(e) = node.store_mut().audit("session", Some(&peer), &detail) {
                 tracing::warn!("không ghi được nhật ký phiên với {}: {e}", peer.short());
@@ -806,6 +822,9 @@ struct SessionRun {
     scope: String,
     /// The roster version when the session began.
     roster_before: u64,
+    /// The peer's read-scope key, as this node's roster gives it, when the
+    /// session began (`None` without a roster).
+    peer_scope: Option<String>,
     last_progress: Option<Progress>,
     /// This node's changes the peer refused (the first
     /// [`REFUSED_LISTED_MAX`]).

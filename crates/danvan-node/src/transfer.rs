@@ -188,7 +188,7 @@ impl Node {
                     // skipped as "its own".
                     let (entries, scanned) =
                         self.store()
-                            .feed(node, [0; 8], since, 10_000, Some(&scope))?;
+                            .feed(node, [0; 8], since, 10_000, Some(&scope), None)?;
                     let hashes: Vec<[u8; 32]> = entries.iter().map(|e| e.hash).collect();
                     changes.extend(self.store().bodies(&hashes)?);
                     if scanned == since {

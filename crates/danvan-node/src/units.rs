@@ -117,12 +117,14 @@ impl Node {
     }
 
     /// The units whose records a report or due list of `unit` reads when
-    /// its rows are the units of `day`: the roll-up of what `unit` had
-    /// become by then.
+    /// its rows are the units of `day`: the roll-up of what a merged `unit`
+    /// had become by then, or an abolished one's former units
+    /// (`danvan_report::units_reported`, what the report counts).
     pub(crate) fn units_read_on(&self, unit: &str, day: Date) -> Result<Vec<String>, NodeError> {
         self.units().require(unit)?;
-        let view = self.units().as_of(day);
-        Ok(view.rollup(&view.current(unit)).into_iter().collect())
+        Ok(danvan_report::units_reported(self.units(), unit, day)?
+            .into_iter()
+            .collect())
     }
 
     /// Adds one unit change to the roster (town office only): checked

@@ -46,5 +46,5 @@ pub use limits::{
     OFFER_BODY_BYTES_MAX, OFFER_HASHES_MAX, PROTOCOL_VERSION, REFUSED_REASON_BYTES_MAX,
 };
 pub use replica::{PeerStore, Replica, ReplicaError};
-pub use session::{Event, Progress, ProtoError, Session, SessionConfig, SessionStats};
+pub use session::{Event, Progress, ProtoError, Served, Session, SessionConfig, SessionStats};
 pub use wire::{Hello, Message, WireChange, WireError, decode_message, encode_message};

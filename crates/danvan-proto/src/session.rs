@@ -179,6 +179,28 @@ pub struct SessionStats {
     /// Changes this side sent that the peer refused (it says so from
     /// protocol version 2 on).
     pub changes_refused_by_peer: u64,
+    /// Hashes this side offered (inline batches offer none): what a peer
+    /// whose scope widened is listed again.
+    pub hashes_offered: u64,
+    /// Hashes the peer offered this side.
+    pub hashes_offered_by_peer: u64,
+}
+
+/// What this side served the peer in a session: its feed from `from_seq`
+/// up to `acked_seq`, every batch acknowledged after the peer's commit.
+/// The driver keeps it, so that when the peer's read scope later widens
+/// only what became readable below it is offered again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Served {
+    /// The peer's store (node and epoch) served.
+    pub peer: PeerStore,
+    /// Where serving started: the peer's checkpoint, 0 without one.
+    pub from_seq: u64,
+    /// Every entry up to this seq the peer was offered is committed there.
+    pub acked_seq: u64,
+    /// Both sides held the same roster version when they said Hello, so
+    /// the peer's checkpoint was made under the scope this side gives it.
+    pub same_roster: bool,
 }
 
 impl fmt::Display for SessionStats {
@@ -342,6 +364,8 @@ pub struct Session {
     awaiting_roster: bool,
     /// The newest roster version the peer is known to hold.
     peer_roster_version: u64,
+    /// Where serving started and whether the two Hellos named one roster.
+    served_from: Option<(PeerStore, u64, bool)>,
 }
 
 impl fmt::Debug for Session {
@@ -392,9 +416,21 @@ impl Session {
             caught_up: false,
             awaiting_roster: false,
             peer_roster_version: 0,
+            served_from: None,
         };
         session.send(&Message::Hello(my_hello));
         Ok(session)
+    }
+
+    /// What this side served the peer so far (`None` before its Hello).
+    pub fn served(&self) -> Option<Served> {
+        let (peer, from_seq, same_roster) = self.served_from?;
+        Some(Served {
+            peer,
+            from_seq,
+            acked_seq: self.serve.acked_seq,
+            same_roster,
+        })
     }
 
     /// Feeds one frame received from the peer.
@@ -643,6 +679,11 @@ impl Session {
             version: version as u8,
             peer_store,
         };
+        self.served_from = Some((
+            peer_store,
+            serve_start,
+            hello.roster_version == self.my_hello.roster_version,
+        ));
         // The roster syncs first: the side holding the newer one sends it
         // before any offer, and the other serves nothing until it arrives.
         self.peer_roster_version = hello.roster_version;
@@ -689,6 +730,7 @@ impl Session {
                 "Offer khi đã yêu cầu gửi kèm nội dung",
             ));
         }
+        self.stats.hashes_offered_by_peer += hashes.len() as u64;
         if from_seq != self.pull.next_seq {
             return Err(ProtoError::OutOfOrder("Offer không nối tiếp điểm đã kéo"));
         }
@@ -1072,6 +1114,7 @@ impl Session {
                     state,
                 });
             } else {
+                self.stats.hashes_offered += hashes.len() as u64;
                 self.send(&Message::Offer {
                     from_seq,
                     upto_seq,

@@ -34,3 +34,4 @@ pub use figures::{
     UnitPetitionRow,
 };
 pub use render::{Format, csv_cell_safe, render};
+pub use scope::units_reported;

@@ -12,7 +12,7 @@ use danvan_model::{
     parse_date, vocab,
 };
 use danvan_report::{
-    DueRequest, Format, Report, ReportRequest, UnitView, build_report_by, due, render,
+    DueList, DueRequest, Format, Report, ReportRequest, UnitView, build_report_by, due, render,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -92,6 +92,33 @@ fn activity_rows(r: &Report) -> Vec<(String, u64)> {
         .collect()
 }
 
+/// What is due for Đức Phổ on 1/3/2026, within 30 days.
+fn town_due_in_2026(tree: &UnitTree, records: &[Record]) -> DueList {
+    due(
+        &DueRequest {
+            units: tree,
+            unit: "duc-pho",
+            today: day("2026-03-01"),
+            within_days: 30,
+            stale_days: 30,
+        },
+        records,
+    )
+    .unwrap()
+}
+
+/// The first line of a report on Đức Phổ after the reform says the town
+/// ended and whose figures these are.
+fn says_the_town_ended(r: &Report) {
+    assert!(
+        r.unit_changes[0].starts_with(
+            "Thị xã Đức Phổ kết thúc hoạt động từ ngày 1/7/2025; báo cáo gồm số liệu của các đơn vị trước đây thuộc thị xã"
+        ),
+        "{:#?}",
+        r.unit_changes
+    );
+}
+
 #[test]
 fn duc_pho_before_the_reform_by_old_or_new_units() {
     let tree = UnitTree::duc_pho_2025();
@@ -119,8 +146,9 @@ fn duc_pho_before_the_reform_by_old_or_new_units() {
         ]
     );
     assert!(old.unit_changes.is_empty());
-    // 2024 mapped to the units of 2026: the town's records are the
-    // province's now, and each commune's are its new ward's.
+    // 2024 mapped to the units of 2026: the abolished town is reported as
+    // its former units ("(cũ)"), each commune's records under its new ward,
+    // the town's own (its organizations went up with it) in its own row.
     let mapped = report(
         &tree,
         "duc-pho",
@@ -128,11 +156,11 @@ fn duc_pho_before_the_reform_by_old_or_new_units() {
         UnitView::AsOf(day("2026-01-01")),
         &records,
     );
-    assert_eq!(mapped.unit_name, "Tỉnh Quảng Ngãi");
+    assert_eq!(mapped.unit_name, "Thị xã Đức Phổ (cũ)");
     assert_eq!(
         activity_rows(&mapped),
         [
-            ("Tỉnh Quảng Ngãi".to_string(), 1),
+            ("Thị xã Đức Phổ (cũ)".to_string(), 1),
             ("Phường Đức Phổ".to_string(), 2),
             ("Phường Sa Huỳnh".to_string(), 1),
         ]
@@ -156,11 +184,7 @@ fn duc_pho_before_the_reform_by_old_or_new_units() {
         "{:#?}",
         spanning.unit_changes
     );
-    assert!(
-        spanning.unit_changes[0].starts_with("Số liệu của Tỉnh Quảng Ngãi (mã 51) gồm cả số liệu của Tỉnh Kon Tum, Thị xã Đức Phổ, 15 cơ quan, tổ chức"),
-        "{:#?}",
-        spanning.unit_changes
-    );
+    says_the_town_ended(&spanning);
     assert_eq!(spanning.unit_changes.len(), 6);
     // The line is in every rendering.
     let md = String::from_utf8(render(&spanning, Format::Markdown).unwrap()).unwrap();
@@ -227,17 +251,7 @@ fn tasks_of_2023_by_old_units_then_by_new_units() {
         ]
     );
     // What is due in 2026 is due at the new units.
-    let due_list = due(
-        &DueRequest {
-            units: &tree,
-            unit: "duc-pho",
-            today: day("2026-03-01"),
-            within_days: 30,
-            stale_days: 30,
-        },
-        &records,
-    )
-    .unwrap();
+    let due_list = town_due_in_2026(&tree, &records);
     let due_units: Vec<&str> = due_list.tasks.iter().map(|t| t.unit.as_str()).collect();
     assert_eq!(due_units, ["phuong-duc-pho", "phuong-sa-huynh"]);
 }
@@ -570,4 +584,88 @@ fn totals_are_the_same_in_every_view_of_random_merge_trees() {
     );
     assert!(changes > cases, "too few valid changes to mean anything");
     assert!(refused > 0, "no invalid change was generated");
+}
+
+/// The Đức Phổ gazetteer with a second town under the province, abolished
+/// on the same day, so the province holds records that are not Đức Phổ's.
+fn two_towns() -> UnitTree {
+    let text = format!(
+        "{}\n[[unit]]\nid = \"tu-nghia\"\nname = \"Huyện Tư Nghĩa\"\nkind = \"town\"\nparent = \"quang-ngai\"\n\n[[unit]]\nid = \"nghia-ky\"\nname = \"Xã Nghĩa Kỳ\"\nkind = \"commune\"\nparent = \"tu-nghia\"\n\n[[change]]\ndate = \"2025-07-01\"\naction = \"abolish\"\nunits = [\"tu-nghia\"]\n",
+        danvan_model::DUC_PHO_2025_UNITS_TOML
+    );
+    UnitTree::from_toml(&text).unwrap()
+}
+
+#[test]
+fn an_abolished_town_by_the_new_units_covers_only_its_former_units() {
+    let tree = two_towns();
+    let records = vec![
+        activity(1, "pho-minh", day("2024-03-01"), 50),
+        activity(2, "pho-chau", day("2024-05-01"), 20),
+        activity(3, "duc-pho-ubnd", day("2024-05-02"), 10),
+        // Not Đức Phổ's: another town's commune, the province, Kon Tum.
+        activity(4, "nghia-ky", day("2024-06-01"), 1000),
+        activity(5, "quang-ngai", day("2024-06-02"), 1000),
+        activity(6, "kon-tum", day("2024-06-03"), 1000),
+        // After the reform: under the new ward, and another town's commune.
+        activity(7, "phuong-duc-pho", day("2025-09-01"), 7),
+        activity(8, "nghia-ky", day("2025-09-02"), 1000),
+    ];
+    let new_units = UnitView::AsOf(day("2026-01-01"));
+    let old = report(&tree, "duc-pho", "2024", UnitView::PeriodEnd, &records);
+    let mapped = report(&tree, "duc-pho", "2024", new_units, &records);
+    assert_eq!(old.activities.total, 3);
+    assert_eq!(mapped.activities.total, 3);
+    assert_eq!(mapped.activities.attendance, 80);
+    assert_eq!(mapped.unit, "duc-pho");
+    assert_eq!(mapped.unit_name, "Thị xã Đức Phổ (cũ)");
+    // The other town under the province changes no row: the rows are the
+    // ones the Đức Phổ gazetteer alone gives (checked by name above).
+    let alone = report(
+        &UnitTree::duc_pho_2025(),
+        "duc-pho",
+        "2024",
+        new_units,
+        &records,
+    );
+    assert_eq!(activity_rows(&mapped), activity_rows(&alone));
+    assert_eq!(activity_rows(&mapped).len(), 3);
+    // No line says the old town took in Kon Tum or the other town.
+    assert!(
+        mapped
+            .unit_changes
+            .iter()
+            .all(|l| !l.contains("Kon Tum") && !l.contains("Tư Nghĩa")),
+        "{:#?}",
+        mapped.unit_changes
+    );
+    says_the_town_ended(&mapped);
+    // A period spanning the reform: the new ward's own records count, the
+    // other town's do not.
+    let spanning = report(
+        &tree,
+        "duc-pho",
+        "2024-01-01..2025-12-31",
+        new_units,
+        &records,
+    );
+    assert_eq!(spanning.activities.total, 4);
+    assert_eq!(spanning.activities.attendance, 87);
+    // The province by the new units still counts everything.
+    let province = report(
+        &tree,
+        "quang-ngai",
+        "2024-01-01..2025-12-31",
+        new_units,
+        &records,
+    );
+    assert_eq!(province.activities.total, 8);
+    // What is due for the old town in 2026 is its former units' only.
+    let open = vec![
+        petition(1, "pho-an", day("2025-01-02")),
+        petition(2, "nghia-ky", day("2025-01-03")),
+    ];
+    let due_list = town_due_in_2026(&tree, &open);
+    let due_units: Vec<&str> = due_list.petitions.iter().map(|p| p.unit.as_str()).collect();
+    assert_eq!(due_units, ["pho-an"]);
 }

@@ -168,6 +168,10 @@ impl Store {
     ///
     /// With a `scope` (the peer's, per the roster), changes of records the
     /// peer may not read are skipped too: it is never offered their hashes.
+    /// With `held` (a scope and a seq: every entry up to that seq readable
+    /// under that scope is known to be in the peer's store), those are
+    /// skipped as well, so a peer whose scope widened is offered only what
+    /// became readable below that seq.
     pub fn feed(
         &self,
         peer: &NodeId,
@@ -175,6 +179,7 @@ impl Store {
         since: u64,
         limit: usize,
         scope: Option<&Scope>,
+        held: Option<(&Scope, u64)>,
     ) -> Result<(Vec<FeedEntry>, u64), StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT c.seq, c.hash, length(c.body), c.author, c.actor_epoch, c.source, c.source_epoch,
@@ -209,11 +214,11 @@ impl Store {
             if source.as_deref() == Some(peer_key) && source_epoch.as_deref() == Some(epoch) {
                 continue;
             }
-            if let Some(scope) = scope {
+            if scope.is_some() || held.is_some_and(|(_, upto)| seq as u64 <= upto) {
                 let kind: Option<String> = r.get(7)?;
                 let unit: Option<String> = r.get(8)?;
                 let project: Option<String> = r.get(9)?;
-                let readable = match (&kind, &unit) {
+                let readable = |scope: &Scope| match (&kind, &unit) {
                     (Some(kind), Some(unit)) => scope.may_read(&danvan_model::DocScope {
                         kind,
                         unit,
@@ -222,7 +227,10 @@ impl Store {
                     // A document without a readable header yet: not offered.
                     _ => false,
                 };
-                if !readable {
+                if scope.is_some_and(|scope| !readable(scope)) {
+                    continue;
+                }
+                if held.is_some_and(|(old, upto)| seq as u64 <= upto && readable(old)) {
                     continue;
                 }
             }

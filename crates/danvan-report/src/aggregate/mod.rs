@@ -107,8 +107,11 @@ impl Context<'_> {
         self.start.as_str() <= day && day <= self.end.as_str()
     }
 
-    /// A unit's name in full.
+    /// A unit's name in full ("… (cũ)" for an abolished unit reported on).
     fn name(&self, unit: &str) -> String {
+        if unit == self.scope.root {
+            return self.scope.root_name.clone();
+        }
         self.tree.name(unit).to_string()
     }
 }
@@ -125,8 +128,9 @@ where
 
 /// Builds a report with its rows by the units of `view`. Records keep the
 /// unit they were made under; each is counted under the row its unit is
-/// read under in that view. The unit reported on is resolved the same way
-/// (a town abolished by then is reported as the province above it).
+/// read under in that view. The unit reported on is resolved the same way:
+/// a unit merged by then is reported as the unit it became; a town
+/// abolished by then as its former units, as they became ("… (cũ)").
 pub fn build_report_by<'r, I>(
     req: &ReportRequest<'_>,
     view: UnitView,
@@ -200,6 +204,17 @@ where
 /// period's start and the view's day: which former units its figures
 /// include. Organizations are counted, not named, to keep the line short.
 fn folded_lines(cx: &Context<'_>, view_day: Date) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(until) = cx.scope.abolished {
+        lines.push(format!(
+            "{} kết thúc hoạt động từ ngày {}; báo cáo gồm số liệu của các đơn vị trước đây thuộc {}, theo các đơn vị sau sắp xếp.",
+            cx.tree.name(&cx.scope.root),
+            vi_date(until),
+            cx.tree
+                .get(&cx.scope.root)
+                .map_or("đơn vị này", |u| u.kind.label_vi()),
+        ));
+    }
     let mut folded: BTreeMap<(usize, String, Date), (Vec<String>, usize)> = BTreeMap::new();
     for unit in cx.tree.units() {
         let Some(until) = unit
@@ -211,6 +226,11 @@ fn folded_lines(cx: &Context<'_>, view_day: Date) -> Vec<String> {
         let Some(bucket) = cx.scope.bucket_of(&unit.id) else {
             continue;
         };
+        // The abolished unit reported on took in nothing: its first line
+        // says what its figures are.
+        if cx.scope.abolished.is_some() && bucket == cx.scope.root {
+            continue;
+        }
         let entry = folded
             .entry((cx.scope.rank(bucket), bucket.to_string(), until))
             .or_default();
@@ -220,7 +240,7 @@ fn folded_lines(cx: &Context<'_>, view_day: Date) -> Vec<String> {
             entry.0.push(unit.name.clone());
         }
     }
-    folded
+    lines.extend(folded
         .into_iter()
         .map(|((_, bucket, until), (mut names, organizations))| {
             if organizations > 0 {
@@ -238,8 +258,8 @@ fn folded_lines(cx: &Context<'_>, view_day: Date) -> Vec<String> {
                 names.join(", "),
                 vi_date(until)
             )
-        })
-        .collect()
+        }));
+    lines
 }
 
 fn date(text: &str) -> Option<Date> {

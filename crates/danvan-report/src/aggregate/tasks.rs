@@ -32,7 +32,7 @@ impl<'r> TaskTally<'r> {
     /// unit).
     pub(super) fn add_progress(&mut self, cx: &Context<'_>, p: &'r Progress) {
         self.progress
-            .entry((p.task.clone(), cx.tree.current(&p.header.unit)))
+            .entry((p.task.clone(), cx.scope.read_under(cx.tree, &p.header.unit)))
             .or_default()
             .push(p);
     }

@@ -480,6 +480,7 @@ const DETAIL_LABELS: &[(&str, &str)] = &[
     ("received", "đã nhận"),
     ("stored", "đã lưu"),
     ("rejected", "bị từ chối"),
+    ("hashes_offered", "mã thay đổi đã chào"),
     ("held", "phiên bản đang giữ"),
     ("initiator", "máy này mở phiên"),
     ("live", "liên tục"),
