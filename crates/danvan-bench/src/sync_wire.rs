@@ -104,8 +104,13 @@ pub(crate) fn measure(
     let hub_dir = base.join("hub");
     let node_dir = base.join("node");
     corpus::copy_store(&corpus_dir, &hub_dir)?;
-    let node = Node::init(&node_dir, "pho-minh", Some("Máy UBND phường Phổ Minh"), None)
-        .map_err(|e| format!("init node: {e}"))?;
+    let node = Node::init(
+        &node_dir,
+        "pho-minh",
+        Some("Máy UBND phường Phổ Minh"),
+        None,
+    )
+    .map_err(|e| format!("init node: {e}"))?;
     let node_id = node.id();
     drop(node);
     let hub_id = {
@@ -135,11 +140,7 @@ pub(crate) fn measure(
 
     let cold = node_sync(&node_dir, &relay)?;
     cold.print(&format!("cold sync of {WIRE_RECORDS} records"));
-    cold.figures(
-        &format!("cold sync, {WIRE_RECORDS} records"),
-        None,
-        figures,
-    );
+    cold.figures(&format!("cold sync, {WIRE_RECORDS} records"), None, figures);
     // The first idle sync after a cold one still moves checkpoints; the
     // second is the steady state of a node checking in.
     let first = node_sync(&node_dir, &relay)?;
@@ -178,8 +179,12 @@ pub(crate) fn measure(
 /// Makes the node trust the hub at the relay's address.
 fn trust_hub(node_dir: &Path, hub_id: NodeId, addr: SocketAddr) -> Result<(), BenchError> {
     let mut node = Node::open(node_dir).map_err(|e| format!("open node: {e}"))?;
-    node.store_mut()
-        .trust(&hub_id, Some(&addr.to_string()), Some("Trạm thị xã"), now_ms())?;
+    node.store_mut().trust(
+        &hub_id,
+        Some(&addr.to_string()),
+        Some("Trạm thị xã"),
+        now_ms(),
+    )?;
     Ok(())
 }
 
