@@ -29,6 +29,7 @@ mod sample;
 mod signature;
 mod store;
 mod sync;
+mod sync_wire;
 mod web;
 
 use std::path::PathBuf;
@@ -98,6 +99,10 @@ pub(crate) struct Options {
     /// Keep the data directories instead of removing them, to inspect them
     #[arg(long, global = true)]
     pub(crate) keep: bool,
+    /// sync: only the figures on the wire between real processes (a hub
+    /// process, node processes, a counting relay), skipping the rest
+    #[arg(long, global = true)]
+    pub(crate) wire_only: bool,
 }
 
 #[derive(clap::Parser)]

@@ -140,8 +140,12 @@ pub(crate) fn run(options: &Options) -> Result<Vec<Figure>, BenchError> {
     let sizes = Sizes::new(options.quick);
     let scratch = ScratchDir::new(options)?;
     eprintln!("  data under {}", scratch.path().display());
-    let runtime = runtime()?;
     let mut figures = Figures::new(GROUP);
+    crate::sync_wire::measure(options, scratch.path(), &mut figures)?;
+    if options.wire_only {
+        return Ok(figures.into_vec());
+    }
+    let runtime = runtime()?;
     let largest = sizes.records[sizes.records.len() - 1];
     for &n in sizes.records {
         let pair = runtime.block_on(measure_pair(
@@ -398,7 +402,7 @@ async fn timed_async<T>(f: impl std::future::Future<Output = T>) -> (T, Duration
 
 /// Adds a visit to the first household of the store (as a field team's
 /// laptop records it); returns the size of the change it made.
-fn edit_one_record(node: &mut Node) -> Result<usize, NodeError> {
+pub(crate) fn edit_one_record(node: &mut Node) -> Result<usize, NodeError> {
     let rows = node.list(&ListFilter {
         kind: Some(Kind::Household.code().into()),
         limit: Some(1),
@@ -660,15 +664,15 @@ fn automerge_apply(changes: &[SignedChange]) -> Result<(Duration, Duration), Ben
 }
 
 /// A hub run as `danvan serve`, killed when dropped.
-struct HubProcess {
+pub(crate) struct HubProcess {
     child: std::process::Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     // Kept open so that the hub never writes to a closed pipe.
     _stdout: std::io::BufReader<std::process::ChildStdout>,
 }
 
 impl HubProcess {
-    fn start(dir: &Path) -> Result<HubProcess, BenchError> {
+    pub(crate) fn start(dir: &Path) -> Result<HubProcess, BenchError> {
         let exe = std::env::current_exe()?;
         let danvan = exe.with_file_name("danvan");
         if !danvan.exists() {
@@ -706,7 +710,7 @@ impl HubProcess {
         })
     }
 
-    fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 }

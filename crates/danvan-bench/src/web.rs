@@ -706,6 +706,7 @@ mod tests {
             json: false,
             dir: None,
             keep: false,
+            wire_only: false,
         })
         .expect("scratch");
         let options = Options {
@@ -713,6 +714,7 @@ mod tests {
             json: false,
             dir: Some(base.path().to_path_buf()),
             keep: false,
+            wire_only: false,
         };
         let sizes = Sizes {
             records: 400,

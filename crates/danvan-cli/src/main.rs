@@ -1660,6 +1660,12 @@ fn sync(
 ) -> Result<()> {
     let runtime = runtime()?;
     runtime.block_on(async move {
+        // This process only dials: its endpoint uses no connection ids,
+        // which saves bytes on every check-in (danvan-net `dial_only`).
+        let net = danvan_node::NetConfig {
+            dial_only: true,
+            ..net
+        };
         let shared = danvan_node::SharedNode::new(node, live)?
             .with_net_config(net)
             .with_protocol_max(protocol);

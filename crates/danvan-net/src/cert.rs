@@ -51,9 +51,9 @@ pub(crate) fn certificate(key: &NodeKey) -> Result<CertificateDer<'static>, NetE
         ));
     }
     let mut params = rcgen::CertificateParams::new(vec![SERVER_NAME.to_string()]).map_err(fail)?;
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, key.id().to_string());
+    // No subject name: a peer reads only the key (`node_id`), so a name
+    // would be bytes in every handshake that no verifier looks at, old or new.
+    params.distinguished_name = rcgen::DistinguishedName::new();
     let cert = params.self_signed(&key_pair).map_err(fail)?;
     Ok(cert.der().clone())
 }

@@ -31,6 +31,13 @@ pub struct NetConfig {
     /// at once; more are refused. Default 64: a hub serves a town's communes
     /// and field laptops, a node far fewer.
     pub connections_max: usize,
+    /// The endpoint only dials (a `danvan sync` process) and never accepts.
+    /// Its connections then use zero-length connection ids: packets to it
+    /// carry none and the peer issues one spare id instead of four, which
+    /// is a tenth of an idle check-in's bytes (ARCHITECTURE.md,
+    /// Decisions). Such an endpoint is found by its address, so it must not
+    /// serve: `accept` never yields. Default false.
+    pub dial_only: bool,
 }
 
 impl Default for NetConfig {
@@ -41,6 +48,7 @@ impl Default for NetConfig {
             frame_bytes_max: 4 * 1024 * 1024,
             connect_timeout_ms: 10_000,
             connections_max: 64,
+            dial_only: false,
         }
     }
 }
@@ -78,11 +86,46 @@ impl NetConfig {
             .max_concurrent_bidi_streams(quinn::VarInt::from_u32(STREAMS_PER_CONNECTION_MAX))
             // Only framed bidirectional streams are used; refuse the rest.
             .max_concurrent_uni_streams(quinn::VarInt::from_u32(0))
-            .datagram_receive_buffer_size(None);
+            .datagram_receive_buffer_size(None)
+            // No path MTU probing: every probe is a padded datagram of up to
+            // 1452 bytes each way, acknowledged, and a check-in that moves a
+            // few hundred bytes of danvan's own paid more for the probes
+            // than for everything else (ARCHITECTURE.md, Decisions). Packets
+            // stay at QUIC's 1200-byte floor, which every path carries.
+            .mtu_discovery_config(None);
         Ok(Arc::new(transport))
+    }
+
+    /// The endpoint settings: connection ids of quinn's default length for
+    /// an endpoint that serves, none for one that only dials.
+    pub(crate) fn endpoint(&self) -> quinn::EndpointConfig {
+        let mut endpoint = quinn::EndpointConfig::default();
+        if self.dial_only {
+            endpoint.cid_generator(|| Box::new(NoConnectionIds));
+        }
+        endpoint
     }
 
     pub(crate) fn connect_timeout(&self) -> Duration {
         Duration::from_millis(self.connect_timeout_ms)
+    }
+}
+
+/// Zero-length connection ids, for an endpoint that only dials: its peer
+/// then routes nothing by id to it, and it tells its connections apart by
+/// the peer's address (one connection per peer is all `danvan sync` makes).
+struct NoConnectionIds;
+
+impl quinn::ConnectionIdGenerator for NoConnectionIds {
+    fn generate_cid(&mut self) -> quinn::ConnectionId {
+        quinn::ConnectionId::new(&[])
+    }
+
+    fn cid_len(&self) -> usize {
+        0
+    }
+
+    fn cid_lifetime(&self) -> Option<Duration> {
+        None
     }
 }

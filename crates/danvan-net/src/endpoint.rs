@@ -89,9 +89,20 @@ impl Endpoint {
         });
         // Every incoming connection gets its own config in `accept`; this one
         // only lets quinn hand incoming connections to us, and verifies like the rest.
-        let server_config = shared.server_config(addr, RefusalSlot::default())?;
-        let quic = quinn::Endpoint::server(server_config, addr)
-            .map_err(|source| NetError::Bind { addr, source })?;
+        let server_config = if shared.config.dial_only {
+            None
+        } else {
+            Some(shared.server_config(addr, RefusalSlot::default())?)
+        };
+        let bind_error = |source| NetError::Bind { addr, source };
+        let socket = std::net::UdpSocket::bind(addr).map_err(bind_error)?;
+        let quic = quinn::Endpoint::new(
+            shared.config.endpoint(),
+            server_config,
+            socket,
+            Arc::new(quinn::TokioRuntime),
+        )
+        .map_err(bind_error)?;
         Ok(Endpoint { quic, shared })
     }
 

@@ -6,7 +6,9 @@
 //! 0-RTT, no session resumption) and both pin: a peer is let in only if a
 //! trust callback accepts its node id, and a dialer may insist on one node.
 //! Over a verified [`Connection`], streams carry length-prefixed frames of
-//! bounded size. [`Backoff`] paces reconnection.
+//! bounded size. [`Backoff`] paces reconnection. No path MTU probing, and an
+//! endpoint that only dials uses no connection ids: an idle check-in is
+//! about the three padded datagrams the QUIC handshake requires.
 //!
 //! This crate never looks inside a frame: it knows nothing of records,
 //! stores, rosters or the sync protocol. Who is trusted is decided by the

@@ -477,3 +477,65 @@ fn inconsistent_settings_are_refused() {
     }
     assert!(NetConfig::default().validate().is_ok());
 }
+
+/// A `danvan sync` process dials with a dial-only endpoint: still pinned
+/// both ways, refused when untrusted, never accepting, and a small
+/// exchange costs about the three padded handshake datagrams the QUIC
+/// spec requires (1,200 bytes each) and little more: no path MTU probes,
+/// no spare connection ids sent to it.
+#[tokio::test]
+async fn a_dial_only_endpoint_is_pinned_and_spends_few_bytes() {
+    let (a, b, stranger) = (key(1), key(2), key(3));
+    let trust = trusting(&[a.id(), b.id()]);
+    let dial_only = NetConfig {
+        dial_only: true,
+        ..NetConfig::default()
+    };
+    let server = endpoint(&b, trust.clone(), NetConfig::default());
+    let client = endpoint(&a, trust.clone(), dial_only.clone());
+    let (dialed, accepted) = handshake(&client, &server, Some(b.id())).await;
+    let (dialed, accepted) = (dialed.unwrap(), accepted.unwrap());
+    assert_eq!(dialed.peer(), b.id());
+    assert_eq!(accepted.peer(), a.id());
+
+    let (mut to_server, mut from_server) = dialed.open_stream().await.unwrap();
+    to_server.send(&[7; 60]).await.unwrap();
+    let (mut to_client, mut from_client) = within(accepted.accept_stream()).await.unwrap();
+    assert_eq!(within(from_client.recv()).await.unwrap().unwrap(), [7; 60]);
+    to_client.send(&[8; 60]).await.unwrap();
+    assert_eq!(within(from_server.recv()).await.unwrap().unwrap(), [8; 60]);
+    let stats = dialed.stats();
+    assert_eq!(stats.path.sent_plpmtud_probes, 0, "no MTU probing");
+    assert_eq!(stats.frame_tx.new_connection_id, 0, "it issues no ids");
+    assert!(
+        stats.frame_rx.new_connection_id <= 1,
+        "the server issues one spare id, not four"
+    );
+    let wire = stats.udp_tx.bytes + stats.udp_rx.bytes;
+    assert!(wire < 4_000, "handshake and two frames took {wire} B");
+
+    // A dial-only endpoint is pinned like any other: an unexpected or
+    // untrusted server is refused, and a server refuses an untrusted dialer.
+    let impostor = endpoint(&stranger, trusting(&[a.id()]), NetConfig::default());
+    let (dialed, _) = handshake(&client, &impostor, Some(b.id())).await;
+    assert!(matches!(dialed, Err(NetError::UnexpectedPeer { .. })));
+    let outsider = endpoint(&stranger, trust.clone(), dial_only);
+    let (dialed, accepted) = handshake(&outsider, &server, None).await;
+    assert!(matches!(accepted, Err(NetError::Untrusted { .. })));
+    assert!(dialed.is_err());
+
+    // And it serves nobody: a dial to it is never answered.
+    let prober = endpoint(
+        &b,
+        trust,
+        NetConfig {
+            connect_timeout_ms: 500,
+            ..NetConfig::default()
+        },
+    );
+    let refused = prober.connect(client.local_addr(), None).await;
+    assert!(
+        refused.is_err(),
+        "a dial-only endpoint accepted a connection"
+    );
+}
