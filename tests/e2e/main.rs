@@ -22,6 +22,7 @@ mod reform;
 mod relay;
 mod report;
 mod rogue;
+mod sealed;
 mod soak;
 mod storage_faults;
 mod sync;
