@@ -115,3 +115,69 @@ fn sealed_bundle_hides_personal_data_and_only_its_recipients_import_it() {
     assert!(imported["new"].as_u64().unwrap() > 0, "{imported}");
     assert_eq!(reader.count(&["list", "--kind", "petition"]), 1);
 }
+
+#[test]
+fn files_written_with_personal_data_are_owner_only_under_umask_022() {
+    use std::os::unix::fs::PermissionsExt;
+    let dv = Dv::init("pho-minh");
+    dv.add(&[
+        "petition",
+        "add",
+        "--received",
+        "2023-07-20",
+        "--citizen",
+        CITIZEN,
+        "--id-number",
+        CCCD,
+        "--content",
+        "Đề nghị",
+    ]);
+    let dir = dv.dir.join("ra");
+    std::fs::create_dir(&dir).unwrap();
+    let out = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let runs: [Vec<String>; 3] = [
+        vec![
+            "export".into(),
+            "--format".into(),
+            "csv".into(),
+            "--out".into(),
+            out("x.csv"),
+        ],
+        vec![
+            "report".into(),
+            "--period".into(),
+            "2023-H2".into(),
+            "--out".into(),
+            out("r.txt"),
+        ],
+        vec![
+            "bundle".into(),
+            "export".into(),
+            "--plain".into(),
+            "--out".into(),
+            out("b.dvb"),
+        ],
+    ];
+    for args in &runs {
+        let status = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("umask 022; exec \"$@\"")
+            .arg("sh")
+            .arg(crate::harness::danvan_bin())
+            .arg("--data-dir")
+            .arg(&dv.dir)
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(status.success(), "{args:?}");
+        let path = args.last().unwrap();
+        let mode = std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{path}: {mode:o}");
+    }
+    // The report carries no citizen's name or CCCD.
+    let report = std::fs::read_to_string(dir.join("r.txt")).unwrap();
+    assert!(
+        !report.contains(CITIZEN) && !report.contains(CCCD),
+        "{report}"
+    );
+}

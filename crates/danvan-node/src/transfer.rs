@@ -467,14 +467,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), NodeError> {
     use std::io::Write;
     // A fresh name, created exclusively: a symlink or file planted at a
     // predictable temporary name is never followed or written through.
+    // Every file written here may hold citizens' personal data (exports,
+    // reports, bundles): readable by its owner only (0600), whatever the
+    // umask.
     let tmp = temp_beside(path);
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .map_err(io(&tmp))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(&tmp).map_err(io(&tmp))?;
     let written = (|| {
         let mut file = file;
+        #[cfg(unix)]
+        file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
         file.write_all(bytes)?;
         file.sync_all()
     })();
