@@ -181,3 +181,49 @@ fn files_written_with_personal_data_are_owner_only_under_umask_022() {
         "{report}"
     );
 }
+
+#[test]
+fn show_masks_the_cccd_for_a_node_that_may_not_write_the_petition() {
+    use crate::access::enroll;
+    use crate::sync::Server;
+    let town = Dv::init_with("town", &["--authority", "--unit", "duc-pho"]);
+    let officer = Dv::init("pho-minh");
+    let viewer = Dv::init("pho-minh");
+    let hub = Server::start(&town, &[]);
+    enroll(
+        &town,
+        &hub,
+        &officer,
+        &["--unit", "pho-minh", "--role", "officer"],
+    );
+    enroll(
+        &town,
+        &hub,
+        &viewer,
+        &["--unit", "pho-minh", "--role", "viewer"],
+    );
+    let id = officer.add(&[
+        "petition",
+        "add",
+        "--received",
+        "2023-07-20",
+        "--citizen",
+        CITIZEN,
+        "--id-number",
+        CCCD,
+        "--content",
+        "Đề nghị",
+    ]);
+    // The officer may write it: whole on its record page.
+    assert!(officer.ok(&["show", &id]).contains(CCCD));
+    officer.ok(&["sync"]);
+    viewer.ok(&["sync"]);
+    let shown = viewer.ok(&["show", &id]);
+    assert!(!shown.contains(CCCD), "{shown}");
+    assert!(shown.contains("0512******90"), "{shown}");
+    let json = viewer.json(&["show", &id]).to_string();
+    assert!(
+        !json.contains(CCCD) && json.contains("0512******90"),
+        "{json}"
+    );
+}
