@@ -35,14 +35,9 @@ fn zstd_decode(payload: &[u8]) -> Vec<u8> {
     out.stdout
 }
 
-fn contains(hay: &[u8], needle: &str) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
-}
-
-#[test]
-fn sealed_bundle_hides_personal_data_and_only_its_recipients_import_it() {
-    let sender = Dv::init("pho-minh");
-    sender.add(&[
+/// Adds a petition of [`CITIZEN`] with [`CCCD`] and returns its id.
+fn add_petition(dv: &Dv, more: &[&str]) -> String {
+    let mut args = vec![
         "petition",
         "add",
         "--received",
@@ -51,11 +46,21 @@ fn sealed_bundle_hides_personal_data_and_only_its_recipients_import_it() {
         CITIZEN,
         "--id-number",
         CCCD,
-        "--address",
-        "Thôn Vĩnh Xuân",
         "--content",
         "Đề nghị xem xét đơn giá bồi thường",
-    ]);
+    ];
+    args.extend_from_slice(more);
+    dv.add(&args)
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+#[test]
+fn sealed_bundle_hides_personal_data_and_only_its_recipients_import_it() {
+    let sender = Dv::init("pho-minh");
+    add_petition(&sender, &["--address", "Thôn Vĩnh Xuân"]);
     let reader = Dv::init("pho-minh");
     let other = Dv::init("pho-minh");
     let plain = sender.dir.join("plain.dvb");
@@ -120,18 +125,7 @@ fn sealed_bundle_hides_personal_data_and_only_its_recipients_import_it() {
 fn files_written_with_personal_data_are_owner_only_under_umask_022() {
     use std::os::unix::fs::PermissionsExt;
     let dv = Dv::init("pho-minh");
-    dv.add(&[
-        "petition",
-        "add",
-        "--received",
-        "2023-07-20",
-        "--citizen",
-        CITIZEN,
-        "--id-number",
-        CCCD,
-        "--content",
-        "Đề nghị",
-    ]);
+    add_petition(&dv, &[]);
     let dir = dv.dir.join("ra");
     std::fs::create_dir(&dir).unwrap();
     let out = |name: &str| dir.join(name).to_str().unwrap().to_string();
@@ -202,18 +196,7 @@ fn show_masks_the_cccd_for_a_node_that_may_not_write_the_petition() {
         &viewer,
         &["--unit", "pho-minh", "--role", "viewer"],
     );
-    let id = officer.add(&[
-        "petition",
-        "add",
-        "--received",
-        "2023-07-20",
-        "--citizen",
-        CITIZEN,
-        "--id-number",
-        CCCD,
-        "--content",
-        "Đề nghị",
-    ]);
+    let id = add_petition(&officer, &[]);
     // The officer may write it: whole on its record page.
     assert!(officer.ok(&["show", &id]).contains(CCCD));
     officer.ok(&["sync"]);
