@@ -226,11 +226,18 @@ fn roster_scopes_reads_and_writes_across_hub_direct_sync_and_revocation() {
         "--for",
         &field_id,
     ]);
+    // It is sealed to the field laptop: another node carrying it reads
+    // nothing of it; the field laptop opens it (it holds all of it already).
     let carrier = Dv::init("pho-minh");
-    carrier.ok(&["bundle", "import", bundle.to_str().unwrap()]);
-    assert_eq!(ids(&carrier, "household"), set(&[&h_minh, &h_ninh]));
-    assert_eq!(ids(&carrier, "task"), set(&[&task]));
-    assert!(ids(&carrier, "petition").is_empty());
+    carrier.fails(
+        &["bundle", "import", bundle.to_str().unwrap()],
+        "mã hoá cho nút khác",
+    );
+    assert!(ids(&carrier, "household").is_empty());
+    let imported = field.json(&["bundle", "import", bundle.to_str().unwrap()]);
+    assert_eq!(imported["new"], 0, "{imported}");
+    assert_eq!(ids(&field, "household"), set(&[&h_minh, &h_ninh]));
+    assert!(ids(&field, "petition").is_empty());
 
     // The field laptop edits a case it holds; the edit reaches the hub and
     // the commune, and the record's unit cannot be changed by an edit.
@@ -330,7 +337,13 @@ fn roster_scopes_reads_and_writes_across_hub_direct_sync_and_revocation() {
     );
     let late = petition(&ninh, "Sau khi thu hồi");
     let bundle = ninh.dir.join("late.dvb");
-    ninh.ok(&["bundle", "export", "--out", bundle.to_str().unwrap()]);
+    ninh.ok(&[
+        "bundle",
+        "export",
+        "--plain",
+        "--out",
+        bundle.to_str().unwrap(),
+    ]);
     let before = town.snapshot();
     let out = town.run(&["bundle", "import", bundle.to_str().unwrap()]);
     // The import finishes, and says with its exit code that it refused some.

@@ -136,7 +136,13 @@ fn restore_refuses_what_is_not_a_backup_and_changes_nothing() {
     let kept = minh.activity("tuyen-truyen", "2024-11-01", "Đã có");
     let dir = minh.dir.parent().unwrap();
     let bundle = dir.join("goi.dvb");
-    minh.ok(&["bundle", "export", "--out", bundle.to_str().unwrap()]);
+    minh.ok(&[
+        "bundle",
+        "export",
+        "--plain",
+        "--out",
+        bundle.to_str().unwrap(),
+    ]);
     let garbage = dir.join("rac.dvbak");
     std::fs::write(&garbage, vec![0x5a; 10_000]).unwrap();
     let missing = dir.join("khong-co.dvbak");

@@ -138,7 +138,13 @@ fn corrupt_or_truncated_bundles_are_refused_whole() {
         other.activity("tuyen-truyen", "2023-06-01", &format!("Tuyên truyền {i}"));
     }
     let good = other.dir.join("good.dvb");
-    other.ok(&["bundle", "export", "--out", good.to_str().unwrap()]);
+    other.ok(&[
+        "bundle",
+        "export",
+        "--plain",
+        "--out",
+        good.to_str().unwrap(),
+    ]);
     let bytes = std::fs::read(&good).unwrap();
 
     let truncated = dv.dir.join("truncated.dvb");

@@ -351,8 +351,14 @@ fn every_printing_command_takes_json_with_the_documented_keys() {
     );
 
     let file = tmp.path().join("gui.dvb");
-    let bundle = node.json(&["bundle", "export", "--out", file.to_str().expect("utf-8")]);
-    assert_eq!(keys(&bundle), ["changes", "file"]);
+    let bundle = node.json(&[
+        "bundle",
+        "export",
+        "--plain",
+        "--out",
+        file.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(keys(&bundle), ["changes", "file", "personal", "sealed_to"]);
     assert!(
         bundle["changes"].as_u64().is_some_and(|n| n >= 4),
         "{bundle}"

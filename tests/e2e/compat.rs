@@ -362,7 +362,13 @@ fn write_vectors(dir: &Path) {
     write_json(&dir.join("list.json"), &list);
     write_json(&dir.join("records.json"), &Value::Array(records));
     let bundle = dir.join("node.dvb");
-    node.ok(&["bundle", "export", "--out", bundle.to_str().unwrap()]);
+    node.ok(&[
+        "bundle",
+        "export",
+        "--plain",
+        "--out",
+        bundle.to_str().unwrap(),
+    ]);
     // A command after the hub stopped checkpoints the town's WAL.
     town.ok(&["check"]);
     node.ok(&["check"]);

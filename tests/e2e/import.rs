@@ -410,7 +410,7 @@ fn importing_the_same_rows_again_creates_nothing_here_or_after_a_bundle() {
     // Another laptop that received these records (a bundle here; sync
     // carries the same changes) recognises the rows too.
     let bundle = dv.dir.with_file_name("ho.dvb");
-    dv.ok(&["bundle", "export", "--out", path(&bundle)]);
+    dv.ok(&["bundle", "export", "--plain", "--out", path(&bundle)]);
     let other = Dv::init("pho-minh");
     other.ok(&["bundle", "import", path(&bundle)]);
     let there = other.json(&["import", "activity", path(&file)]);
@@ -504,7 +504,7 @@ fn long_work_reports_progress_as_json_events_and_plain_lines() {
 
     // A bundle import and a check of the same changes.
     let bundle = dv.dir.with_file_name("nhieu.dvb");
-    dv.ok(&["bundle", "export", "--out", path(&bundle)]);
+    dv.ok(&["bundle", "export", "--plain", "--out", path(&bundle)]);
     let third = Dv::init("pho-minh");
     let out = third.run(&["bundle", "import", path(&bundle), "--json"]);
     assert!(out.status.success());

@@ -164,7 +164,13 @@ fn bundle_import_reports_what_it_refused_and_exits_non_zero() {
         "roster", "add", &id, "--unit", "pho-minh", "--role", "viewer",
     ]);
     let bundle = minh.dir.join("gui.dvb");
-    minh.ok(&["bundle", "export", "--out", bundle.to_str().unwrap()]);
+    minh.ok(&[
+        "bundle",
+        "export",
+        "--plain",
+        "--out",
+        bundle.to_str().unwrap(),
+    ]);
     let text = refused(&town, &["bundle", "import", bundle.to_str().unwrap()]);
     assert!(text.contains("1 bị từ chối"), "{text}");
     assert!(
@@ -442,7 +448,13 @@ fn a_copy_made_by_an_older_build_has_only_its_clashing_edit_refused_and_check_fi
     // with the original's (same actor, same sequence number) is refused on
     // its own and explained (it used to fail the whole import).
     let bundle = copy.dir.join("ban-sao.dvb");
-    copy.ok(&["bundle", "export", "--out", bundle.to_str().unwrap()]);
+    copy.ok(&[
+        "bundle",
+        "export",
+        "--plain",
+        "--out",
+        bundle.to_str().unwrap(),
+    ]);
     let text = refused(&minh, &["bundle", "import", bundle.to_str().unwrap()]);
     assert!(text.contains("1 bị từ chối"), "{text}");
     assert!(text.contains("cùng tác nhân và số thứ tự"), "{text}");
@@ -676,7 +688,13 @@ fn out_never_follows_a_planted_symlink_nor_overwrites_without_force() {
         vec![
             "report", "--period", "2024", "--format", "csv", "--out", out_text,
         ],
-        vec!["bundle", "export", "--out", bundle.to_str().unwrap()],
+        vec![
+            "bundle",
+            "export",
+            "--plain",
+            "--out",
+            bundle.to_str().unwrap(),
+        ],
     ];
     for args in &cases {
         dv.fails(args, "--force");
@@ -863,7 +881,13 @@ fn ctrl_c_during_an_import_says_what_was_kept_and_exits_130() {
     let small = activities_csv(&dv, "vua.csv", rows);
     dv.ok(&["import", "activity", "--csv", small.to_str().unwrap()]);
     let bundle = dv.dir.with_file_name("lon.dvb");
-    dv.ok(&["bundle", "export", "--out", bundle.to_str().unwrap()]);
+    dv.ok(&[
+        "bundle",
+        "export",
+        "--plain",
+        "--out",
+        bundle.to_str().unwrap(),
+    ]);
     let other = Dv::init("pho-minh");
     let text = interrupt(&other, &["bundle", "import", bundle.to_str().unwrap()]);
     let check = other.json(&["check"]);

@@ -23,6 +23,7 @@ mod reform;
 mod relay;
 mod report;
 mod rogue;
+mod sealed;
 mod soak;
 mod storage_faults;
 mod sync;

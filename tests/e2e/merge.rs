@@ -8,7 +8,13 @@ fn concurrent_edits_merge_identically_and_conflicts_show_until_set() {
     let b = Dv::init("pho-minh");
     let h = a.household("Trần Thị Bé", &["--village", "Thôn Cũ"]);
     let seed = a.dir.join("seed.dvb");
-    a.ok(&["bundle", "export", "--out", seed.to_str().unwrap()]);
+    a.ok(&[
+        "bundle",
+        "export",
+        "--plain",
+        "--out",
+        seed.to_str().unwrap(),
+    ]);
     b.ok(&["bundle", "import", seed.to_str().unwrap()]);
     assert_eq!(a.json(&["show", &h]), b.json(&["show", &h]));
 
@@ -50,8 +56,8 @@ fn concurrent_edits_merge_identically_and_conflicts_show_until_set() {
     a.ok(&["household", "status", &h, "dong-y", "--date", "2023-08-09"]);
 
     let (fa, fb) = (a.dir.join("a.dvb"), b.dir.join("b.dvb"));
-    a.ok(&["bundle", "export", "--out", fa.to_str().unwrap()]);
-    b.ok(&["bundle", "export", "--out", fb.to_str().unwrap()]);
+    a.ok(&["bundle", "export", "--plain", "--out", fa.to_str().unwrap()]);
+    b.ok(&["bundle", "export", "--plain", "--out", fb.to_str().unwrap()]);
     a.ok(&["bundle", "import", fb.to_str().unwrap()]);
     b.ok(&["bundle", "import", fa.to_str().unwrap()]);
 
@@ -97,7 +103,14 @@ fn concurrent_edits_merge_identically_and_conflicts_show_until_set() {
     a.ok(&["edit", &h, "--set", "compensation_vnd=120000000"]);
     assert!(a.json(&["conflicts"]).as_array().unwrap().is_empty());
     assert!(!b.json(&["conflicts"]).as_array().unwrap().is_empty());
-    a.ok(&["bundle", "export", "--out", fa.to_str().unwrap(), "--force"]);
+    a.ok(&[
+        "bundle",
+        "export",
+        "--plain",
+        "--out",
+        fa.to_str().unwrap(),
+        "--force",
+    ]);
     b.ok(&["bundle", "import", fa.to_str().unwrap()]);
     assert!(b.json(&["conflicts"]).as_array().unwrap().is_empty());
     assert_eq!(a.json(&["show", &h]), b.json(&["show", &h]));

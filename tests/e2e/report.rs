@@ -60,7 +60,13 @@ fn init_in(root: &Path, name: &str, unit: &str) -> Dv {
 /// Moves everything `from` holds to `to` as a bundle file named `name`.
 fn send(from: &Dv, to: &Dv, name: &str) {
     let file = from.dir.with_file_name(format!("{name}.bundle"));
-    from.ok(&["bundle", "export", "--out", file.to_str().unwrap()]);
+    from.ok(&[
+        "bundle",
+        "export",
+        "--plain",
+        "--out",
+        file.to_str().unwrap(),
+    ]);
     to.ok(&["bundle", "import", file.to_str().unwrap()]);
 }
 

@@ -271,7 +271,13 @@ fn web_town_roster_invite_revoke_audit_and_refused_bundle() {
     // upload lists the refused change with its reason and stores nothing.
     let late = activity(&laptop, "Ghi sau khi bị thu hồi");
     let bundle = laptop.dir.join("late.dvb");
-    laptop.ok(&["bundle", "export", "--out", bundle.to_str().unwrap()]);
+    laptop.ok(&[
+        "bundle",
+        "export",
+        "--plain",
+        "--out",
+        bundle.to_str().unwrap(),
+    ]);
     browser.goto(&web.url("/dong-bo"));
     browser.choose_file("#bundle-file", &bundle);
     browser.click("#bundle-upload button");

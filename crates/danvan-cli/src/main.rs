@@ -701,9 +701,12 @@ enum BundleCommand {
         /// Ghi đè tệp --out nếu đã có
         #[arg(long)]
         force: bool,
-        /// Chỉ những hồ sơ nút này được đọc theo danh sách thành viên (như khi đồng bộ)
+        /// Mã hoá cho nút này (mã nút; lặp lại được cho nhiều nút, ví dụ máy chủ thị xã): chỉ nút đó đọc được gói, và gói chỉ gồm những hồ sơ nút đó được đọc theo danh sách thành viên
         #[arg(long = "for")]
-        for_node: Option<String>,
+        for_node: Vec<String>,
+        /// Ghi gói KHÔNG mã hoá (mọi thay đổi; in ra dữ liệu cá nhân trong gói)
+        #[arg(long, conflicts_with = "for_node")]
+        plain: bool,
         /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
@@ -1243,7 +1246,13 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Show { id, json } => {
-            let shown = node.show(&id)?;
+            let mut shown = node.show(&id)?;
+            // The CCCD whole only for a node whose role may write the record.
+            if node.check_record_write(&shown.record).is_err()
+                && let danvan_model::Record::Petition(p) = &mut shown.record
+            {
+                p.id_number = p.id_number.as_deref().map(danvan_model::mask_id_number);
+            }
             if json {
                 print_json(&shown.to_json());
             } else {
@@ -1328,22 +1337,47 @@ fn run(cli: Cli) -> Result<()> {
                 BundleCommand::Export {
                     out,
                     for_node,
+                    plain,
                     force,
                     json,
                 },
         } => {
             danvan_node::check_out_path(&out, force)?;
-            let for_node = for_node
+            let for_nodes = for_node
+                .iter()
                 .map(|t| {
                     t.parse::<danvan_model::NodeId>()
                         .with_context(|| format!("mã nút {t:?}"))
                 })
-                .transpose()?;
-            let n = node.bundle_export(&out, for_node.as_ref())?;
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let done = node.bundle_export(&out, &for_nodes, plain)?;
+            let sealed_to: Vec<String> = done.sealed_to.iter().map(|n| n.to_string()).collect();
             if json {
-                print_json(&serde_json::json!({ "file": out, "changes": n }));
+                print_json(&serde_json::json!({
+                    "file": out,
+                    "changes": done.changes,
+                    "sealed_to": sealed_to,
+                    "personal": done.personal,
+                }));
             } else {
-                println!("Đã ghi {n} thay đổi vào {}.", out.display());
+                if let Some(personal) = &done.personal {
+                    eprintln!("{}", personal.describe());
+                }
+                if sealed_to.is_empty() {
+                    println!(
+                        "Đã ghi {} thay đổi vào {} (không mã hoá).",
+                        done.changes,
+                        out.display()
+                    );
+                } else {
+                    println!(
+                        "Đã ghi {} thay đổi vào {}, mã hoá cho {} nút: {}.",
+                        done.changes,
+                        out.display(),
+                        sealed_to.len(),
+                        sealed_to.join(", ")
+                    );
+                }
             }
         }
         Command::Bundle {

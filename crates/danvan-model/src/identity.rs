@@ -70,6 +70,12 @@ impl NodeId {
     pub fn verifying_key(&self) -> Result<ed25519_dalek::VerifyingKey, NodeIdError> {
         ed25519_dalek::VerifyingKey::from_bytes(&self.0).map_err(|_| NodeIdError::Key)
     }
+
+    /// The X25519 public key of this node (its Ed25519 key on the
+    /// Montgomery curve): bundles are sealed to it.
+    pub fn x25519_public(&self) -> Result<[u8; 32], NodeIdError> {
+        Ok(self.verifying_key()?.to_montgomery().to_bytes())
+    }
 }
 
 impl fmt::Display for NodeId {
@@ -133,6 +139,12 @@ impl NodeKey {
     /// The 32 secret bytes, for writing the key file.
     pub fn secret(&self) -> [u8; 32] {
         self.0.to_bytes()
+    }
+
+    /// The X25519 secret of this key (the clamped Ed25519 scalar), with
+    /// which a bundle sealed to [`NodeId::x25519_public`] is opened.
+    pub fn x25519_secret(&self) -> [u8; 32] {
+        self.0.to_scalar_bytes()
     }
 
     /// This key's public id.

@@ -41,7 +41,7 @@ pub use identity::{
     parse_change_body, verify_signature,
 };
 pub use ids::{DocId, DocIdError, SHORT_ID_LEN};
-pub use numbers::{money_vnd, parse_grouped, thousands};
+pub use numbers::{mask_id_number, money_vnd, parse_grouped, thousands};
 pub use records::{
     Activity, Conflict, FieldSpec, FieldType, Header, Household, Kind, Model, ObjectionEvent,
     Parcel, Petition, Progress, Record, RecordError, SCHEMA_VERSION, StageEvent, Summary, Task,

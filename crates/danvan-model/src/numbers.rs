@@ -44,3 +44,33 @@ mod tests {
         assert_eq!(thousands(-1_234_567), "-1.234.567");
     }
 }
+
+/// A CCCD number as lists, reports and logs show it: the first 4 and the
+/// last 2 characters, the rest as `*` (`0512******90`). A value too short
+/// to keep anything hidden is all `*`. The one masking function: only the
+/// record page, for a node that may write the record, shows it whole.
+pub fn mask_id_number(id: &str) -> String {
+    let chars: Vec<char> = id.trim().chars().collect();
+    if chars.len() <= 6 {
+        return "*".repeat(chars.len());
+    }
+    let n = chars.len();
+    chars
+        .iter()
+        .enumerate()
+        .map(|(i, c)| if i < 4 || i >= n - 2 { *c } else { '*' })
+        .collect()
+}
+
+#[cfg(test)]
+mod mask_tests {
+    use super::mask_id_number;
+
+    #[test]
+    fn cccd_keeps_first_four_and_last_two() {
+        assert_eq!(mask_id_number("051234567890"), "0512******90");
+        assert_eq!(mask_id_number(" 051234567890 "), "0512******90");
+        assert_eq!(mask_id_number("12345"), "*****");
+        assert_eq!(mask_id_number(""), "");
+    }
+}

@@ -147,6 +147,14 @@ pub enum NodeError {
     /// `bundle export --for` on a store that holds no roster.
     #[error("--for cần danh sách thành viên: nút này chưa thuộc thị xã nào")]
     ExportForWithoutRoster,
+    /// A sealed bundle this node cannot open.
+    #[error(transparent)]
+    Sealed(#[from] danvan_proto::OpenError),
+    /// `bundle export` with neither a recipient nor `--plain`.
+    #[error(
+        "gói chứa dữ liệu cá nhân của công dân nên phải mã hoá: thêm --for MÃ_NÚT (nút nhận, có thể nhiều lần, ví dụ mã nút của máy chủ thị xã), hoặc --plain để ghi tệp không mã hoá"
+    )]
+    BundleNeedsRecipient,
     /// A node (short id) that the roster does not list.
     #[error("nút {0} không có trong danh sách thành viên")]
     NotMember(String),
@@ -417,6 +425,8 @@ impl NodeError {
             | NodeError::HandoverInput(_)
             | NodeError::DocId(_)
             | NodeError::ExportForWithoutRoster
+            | NodeError::Sealed(_)
+            | NodeError::BundleNeedsRecipient
             | NodeError::NoRoster
             | NodeError::UnitChangeInput(_)
             | NodeError::Revoked(_)

@@ -16,6 +16,7 @@ pub mod import;
 mod intake;
 mod lan;
 mod node;
+mod personal;
 mod progress;
 mod replica;
 mod report;
@@ -48,6 +49,7 @@ pub use node::{
     HistoryEntry, KEY_FILE, Node, Shown, UNITS_FILE, WEB_USERS_FILE, default_data_dir, now_ms,
     random_bytes,
 };
+pub use personal::PersonalCounts;
 pub use progress::{OnProgress, Work, WorkProgress};
 pub use report::{ImportedTask, TaskImport, UnassignedTask};
 pub use service::{
@@ -58,7 +60,7 @@ pub use short_code::{
     SHORT_CODE_TTL_DEFAULT_MS, SHORT_CODE_TTL_MAX_MS, ShortInvite, fetch_invite, join_with_code,
 };
 pub use sync::{REFUSED_LISTED_MAX, RefusedChange, SESSIONS_MAX, SharedNode, SyncSummary};
-pub use transfer::{check_out_path, parse_parcel, write_atomic};
+pub use transfer::{BundleExported, check_out_path, parse_parcel, write_atomic};
 pub use units::{
     MergeDraft, UNIT_FILE_BYTES_MAX, UnitChangeDraft, UnitChangeRequest, UnitChangesSigned,
 };

@@ -5,7 +5,7 @@ use std::io::{Read, Seek};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use danvan_model::{Activity, Household, Kind, NodeId, Parcel, Record, vocab};
+use danvan_model::{Activity, Household, Kind, NodeId, Parcel, Record, SignedChange, vocab};
 use danvan_store::ListFilter;
 
 use crate::error::{NodeError, io};
@@ -170,38 +170,85 @@ impl Node {
         }
     }
 
-    /// Writes every stored change to a bundle file — or, `for_node` given,
-    /// only the changes of records that node may read under the roster, as
-    /// sync would offer them — and returns the number of changes.
-    pub fn bundle_export(&self, out: &Path, for_node: Option<&NodeId>) -> Result<usize, NodeError> {
-        let changes = match for_node {
-            None => self.all_changes()?,
-            Some(node) => {
-                let roster = self.roster()?.ok_or(NodeError::ExportForWithoutRoster)?;
-                let scope = roster
-                    .scope_on(node, danvan_store::today())
-                    .ok_or_else(|| NodeError::NoScope(node.short()))?;
-                let mut changes = Vec::new();
-                let mut since = 0;
-                loop {
-                    // No epoch of that node's store is known: nothing is
-                    // skipped as "its own".
-                    let (entries, scanned) =
-                        self.store()
-                            .feed(node, [0; 8], since, 10_000, Some(&scope), None)?;
-                    let hashes: Vec<[u8; 32]> = entries.iter().map(|e| e.hash).collect();
-                    changes.extend(self.store().bodies(&hashes)?);
-                    if scanned == since {
-                        break;
+    /// Writes a bundle file and says what it holds. With `for_nodes`, the
+    /// changes of records any of those nodes may read under the roster (as
+    /// sync would offer them), sealed to those nodes and signed by this
+    /// node ([`danvan_proto::seal_bundle`]); with none, every stored change
+    /// — and then only with `plain` (a plaintext file), whose personal
+    /// data is counted for the caller to show.
+    pub fn bundle_export(
+        &self,
+        out: &Path,
+        for_nodes: &[NodeId],
+        plain: bool,
+    ) -> Result<BundleExported, NodeError> {
+        if for_nodes.is_empty() && !plain {
+            return Err(NodeError::BundleNeedsRecipient);
+        }
+        let mut changes = Vec::new();
+        if for_nodes.is_empty() {
+            changes = self.all_changes()?;
+        } else {
+            let mut seen = std::collections::HashSet::new();
+            for node in for_nodes {
+                for change in self.changes_for(node)? {
+                    if seen.insert(change.hash) {
+                        changes.push(change);
                     }
-                    since = scanned;
                 }
-                changes
             }
+        }
+        let inner = danvan_proto::encode_bundle(&changes);
+        let (bytes, personal) = if plain {
+            (inner, Some(self.personal_counts(&changes)?))
+        } else {
+            let sealed = danvan_proto::seal_bundle(
+                &inner,
+                self.key(),
+                for_nodes,
+                crate::node::random_bytes(),
+                crate::node::random_bytes(),
+            )?;
+            (sealed, None)
         };
-        let bytes = danvan_proto::encode_bundle(&changes);
         write_atomic(out, &bytes)?;
-        Ok(changes.len())
+        Ok(BundleExported {
+            changes: changes.len(),
+            sealed_to: if plain {
+                Vec::new()
+            } else {
+                for_nodes.to_vec()
+            },
+            personal,
+        })
+    }
+
+    /// The changes of the records `node` may read under the roster.
+    /// Without a roster (a node not yet in a town) nothing can be
+    /// filtered: every change, as a plain export would carry.
+    fn changes_for(&self, node: &NodeId) -> Result<Vec<SignedChange>, NodeError> {
+        let Some(roster) = self.roster()? else {
+            return self.all_changes();
+        };
+        let scope = roster
+            .scope_on(node, danvan_store::today())
+            .ok_or_else(|| NodeError::NoScope(node.short()))?;
+        let mut changes = Vec::new();
+        let mut since = 0;
+        loop {
+            // No epoch of that node's store is known: nothing is
+            // skipped as "its own".
+            let (entries, scanned) =
+                self.store()
+                    .feed(node, [0; 8], since, 10_000, Some(&scope), None)?;
+            let hashes: Vec<[u8; 32]> = entries.iter().map(|e| e.hash).collect();
+            changes.extend(self.store().bodies(&hashes)?);
+            if scanned == since {
+                break;
+            }
+            since = scanned;
+        }
+        Ok(changes)
     }
 
     /// Reads a bundle file and merges its changes after verifying every one.
@@ -266,12 +313,45 @@ impl Node {
         ) -> std::io::BufReader<std::io::Take<&std::fs::File>> {
             std::io::BufReader::new(file.take(len))
         }
+        let mut head = [0u8; 9];
+        let got = file.read(&mut head).map_err(io(path))?;
+        file.rewind().map_err(io(path))?;
+        if danvan_proto::is_sealed_bundle(&head[..got]) {
+            // A sealed file is read whole (it is bounded by
+            // BUNDLE_FILE_BYTES_MAX), its signature checked and opened
+            // with this node's key; the bundle inside goes through the same
+            // checks and intake as a plaintext one.
+            let mut bytes = Vec::with_capacity(len as usize);
+            reader(&file, len)
+                .read_to_end(&mut bytes)
+                .map_err(io(path))?;
+            let (_, inner) = danvan_proto::open_sealed_bundle(&bytes, self.key())?;
+            drop(bytes);
+            let inner_len = inner.len() as u64;
+            danvan_proto::verify_bundle(inner.as_slice(), inner_len)?;
+            let bundle = danvan_proto::BundleReader::new(inner.as_slice(), inner_len)?;
+            return self.import_bundle(path, bundle, stop, progress);
+        }
         danvan_proto::verify_bundle(reader(&file, len), len)?;
         if stop.load(Ordering::Relaxed) {
             return Err(interrupted_bundle(0));
         }
         file.rewind().map_err(io(path))?;
-        let mut bundle = danvan_proto::BundleReader::new(reader(&file, len), len)?;
+        let bundle = danvan_proto::BundleReader::new(reader(&file, len), len)?;
+        self.import_bundle(path, bundle, stop, progress)
+    }
+
+    /// Stores the changes of a bundle whose form is checked, in batches.
+    fn import_bundle<R: Read>(
+        &mut self,
+        path: &Path,
+        mut bundle: danvan_proto::BundleReader<R>,
+        stop: &AtomicBool,
+        progress: crate::OnProgress<'_>,
+    ) -> Result<danvan_model::ApplyReport, NodeError> {
+        if stop.load(Ordering::Relaxed) {
+            return Err(interrupted_bundle(0));
+        }
         let changed = |kept, cause| NodeError::BundleChanged {
             path: path.to_path_buf(),
             kept,
@@ -321,6 +401,17 @@ impl Node {
         bundle.finish().map_err(|e| changed(total.new, e))?;
         Ok(total)
     }
+}
+
+/// What `bundle export` wrote.
+#[derive(Debug, Clone)]
+pub struct BundleExported {
+    /// Changes in the file.
+    pub changes: usize,
+    /// The nodes it is sealed to (empty: a plaintext file).
+    pub sealed_to: Vec<NodeId>,
+    /// The personal data a plaintext file carries.
+    pub personal: Option<crate::personal::PersonalCounts>,
 }
 
 /// Changes stored per transaction of a bundle import: bounds its memory and
@@ -376,14 +467,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), NodeError> {
     use std::io::Write;
     // A fresh name, created exclusively: a symlink or file planted at a
     // predictable temporary name is never followed or written through.
+    // Every file written here may hold citizens' personal data (exports,
+    // reports, bundles): readable by its owner only (0600), whatever the
+    // umask.
     let tmp = temp_beside(path);
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .map_err(io(&tmp))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(&tmp).map_err(io(&tmp))?;
     let written = (|| {
         let mut file = file;
+        #[cfg(unix)]
+        file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
         file.write_all(bytes)?;
         file.sync_all()
     })();

@@ -69,6 +69,10 @@ pub enum BundleError {
     /// The SHA-256 at the end does not match the content: the file was damaged.
     #[error("tệp gói thay đổi bị hỏng (sai tổng kiểm tra SHA-256); hãy chép lại tệp")]
     ChecksumMismatch,
+    /// The sender's signature over a sealed bundle does not hold: a byte
+    /// was changed after it was signed.
+    #[error("chữ ký của gói mã hoá không đúng: tệp đã bị sửa hoặc bị hỏng; không nhập gì")]
+    BadSignature,
     /// The content is inconsistent although its checksum matches.
     #[error("nội dung gói thay đổi không hợp lệ: {0}")]
     Malformed(&'static str),

@@ -32,6 +32,7 @@ mod bundle;
 pub mod code;
 mod limits;
 mod replica;
+mod sealed;
 mod session;
 mod wire;
 
@@ -46,5 +47,9 @@ pub use limits::{
     OFFER_BODY_BYTES_MAX, OFFER_HASHES_MAX, PROTOCOL_VERSION, REFUSED_REASON_BYTES_MAX,
 };
 pub use replica::{PeerStore, Replica, ReplicaError};
+pub use sealed::{
+    OpenError, SEALED_RECIPIENTS_MAX, SEALED_VERSION, SealedHeader, is_sealed_bundle,
+    open_sealed_bundle, seal_bundle, sealed_header,
+};
 pub use session::{Event, Progress, ProtoError, Served, Session, SessionConfig, SessionStats};
 pub use wire::{Hello, Message, WireChange, WireError, decode_message, encode_message};

@@ -224,8 +224,8 @@ fn render(
             div.bundles {
                 form.stack #bundle-download method="get" action="/dong-bo/goi" {
                     label {
-                        "Chỉ những gì nút này được đọc (tuỳ chọn)"
-                        span.hint { "Mã nút nhận gói; để trống để lấy tất cả" }
+                        "Mã hoá cho nút nhận gói"
+                        span.hint { "Mã nút nhận (một thành viên trong danh sách); để trống để mã hoá cho máy chủ thị xã. Chỉ nút đó đọc được gói, và gói chỉ gồm những hồ sơ nút đó được đọc." }
                         input type="text" name="for" placeholder="mã nút";
                     }
                     div { button.secondary type="submit" { "Tải gói về" } }
@@ -323,7 +323,15 @@ async fn download(
     let for_node: Option<NodeId> = parse_optional(query.for_node.trim(), "mã nút")?;
     let tmp = TempFile::new("goi-tai-ve");
     let path = tmp.0.clone();
-    let count = state.call(|n| n.bundle_export(&path, for_node.as_ref()))?;
+    // Always sealed: to the node named, or else to the town's hub.
+    let count = state.call(move |n| {
+        let to = match for_node {
+            Some(id) => id,
+            None => n.hub_id()?,
+        };
+        n.bundle_export(&path, &[to], false)
+            .map(|done| done.changes)
+    })?;
     let bytes = std::fs::read(&tmp.0)
         .map_err(|e| WebError::BadRequest(format!("không đọc được gói vừa tạo: {e}")))?;
     let name = format!(
