@@ -184,7 +184,7 @@ fn bundle_import_reports_what_it_refused_and_exits_non_zero() {
 /// The data directory's SQLite file, opened beside danvan (for damaging it
 /// the way bit rot, tampering or an older build would).
 fn db(dv: &Dv) -> rusqlite::Connection {
-    rusqlite::Connection::open(dv.dir.join("danvan.db")).expect("open danvan.db")
+    crate::harness::open_db(&dv.dir)
 }
 
 /// Flips the last byte of a stored change's body, as bit rot would.

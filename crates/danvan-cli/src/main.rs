@@ -76,6 +76,9 @@ enum Command {
         /// Tệp cây đơn vị (TOML); mặc định là cây mẫu thị xã Đức Phổ
         #[arg(long)]
         units: Option<PathBuf>,
+        /// Tạo kho KHÔNG mã hoá (mặc định kho được mã hoá bằng mật khẩu)
+        #[arg(long)]
+        plaintext: bool,
         /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
@@ -780,6 +783,7 @@ fn quiet_on_closed_stdout() {
 fn main() {
     quiet_on_closed_stdout();
     let cli = clap_vi::parse();
+    danvan_node::passphrase::install_prompt();
     // Long-running commands say what their sessions do; the others stay quiet.
     let default_filter = match cli.command {
         Command::Serve { .. } | Command::Sync { live: true, .. } => "warn,danvan_node=info",
@@ -864,8 +868,10 @@ fn run(cli: Cli) -> Result<()> {
             authority,
             name,
             units,
+            plaintext,
             json,
         } => {
+            danvan_node::passphrase::check_init(&dir, plaintext)?;
             let node = if authority {
                 Node::init_authority(&dir, &unit, name.as_deref(), units.as_deref())?
             } else {

@@ -15,6 +15,7 @@ pub mod import;
 mod intake;
 mod lan;
 mod node;
+pub mod passphrase;
 mod progress;
 mod replica;
 mod report;
