@@ -122,7 +122,7 @@ pub fn inspect_backup(file: &Path) -> Result<BackupContents, StoreError> {
     )
     .map_err(|e| match e {
         StoreError::Corrupt(reason) => not(reason),
-        other => other,
+        other => not(other.to_string()),
     })?;
     let check: String = conn
         .query_row("PRAGMA quick_check", [], |r| r.get(0))
@@ -203,7 +203,12 @@ fn open_file(file: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(file, flags)?;
     if cipher::is_encrypted(file) {
         let key = open_err(cipher::key_for_file(file))?;
-        open_err(cipher::unlock(&conn, &key))?;
+        open_err(cipher::unlock(&conn, &key).map_err(|e| match e {
+            crate::OpenError::WrongPassphrase => crate::OpenError::Passphrase(
+                "sai mật khẩu, hoặc tệp không phải bản sao lưu danvan".into(),
+            ),
+            other => other,
+        }))?;
     }
     Ok(conn)
 }

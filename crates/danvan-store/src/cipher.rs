@@ -106,6 +106,15 @@ pub type Prompt = fn(confirm: bool) -> Option<String>;
 static PROMPT: OnceLock<Prompt> = OnceLock::new();
 static CREATE_PLAIN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+static PROCESS_KEY: OnceLock<StoreKey> = OnceLock::new();
+
+/// Every store this process creates or opens is keyed with `key` when no
+/// environment variable names a key or passphrase (benchmarks, in-process
+/// tests).
+pub fn set_process_key(key: StoreKey) {
+    let _ = PROCESS_KEY.set(key);
+}
+
 /// New stores of this process are plaintext whatever the sources (`init
 /// --plaintext`).
 pub fn create_plaintext() {
@@ -130,6 +139,7 @@ pub fn is_encrypted(db: &Path) -> bool {
 /// Where a key comes from.
 #[derive(Debug)]
 enum Source {
+    Key(StoreKey),
     KeyFile(PathBuf),
     Passphrase(String),
 }
@@ -157,6 +167,9 @@ fn source_env(dir: Option<&Path>) -> Result<Option<Source>, OpenError> {
     }
     if let Some(own) = dir.map(|d| d.join(STORE_KEY_FILE)).filter(|p| p.exists()) {
         return Ok(Some(Source::KeyFile(own)));
+    }
+    if let Some(key) = PROCESS_KEY.get() {
+        return Ok(Some(Source::Key(key.clone())));
     }
     if let Some(p) = std::env::var_os(PASSPHRASE_FILE_ENV).filter(|p| !p.is_empty()) {
         let pass = read_secret(Path::new(&p))?;
@@ -285,6 +298,7 @@ pub fn how_to_give() -> String {
 /// The key to open the existing encrypted store of `dir`.
 pub fn key_to_open(dir: &Path) -> Result<StoreKey, OpenError> {
     match source(dir)? {
+        Some(Source::Key(key)) => Ok(key),
         Some(Source::KeyFile(path)) => key_from_file(&path),
         Some(Source::Passphrase(pass)) => Kdf::read(dir)?.derive(&pass),
         None => {
@@ -306,6 +320,7 @@ pub fn key_to_create(dir: &Path) -> Result<Option<(StoreKey, [u8; 16])>, OpenErr
     }
     let kdf = Kdf::fresh()?;
     let pass = match source(dir)? {
+        Some(Source::Key(key)) => return Ok(Some((key, kdf.salt))),
         Some(Source::KeyFile(path)) => return key_from_file(&path).map(|k| Some((k, kdf.salt))),
         Some(Source::Passphrase(pass)) => pass,
         None => match PROMPT.get().and_then(|prompt| prompt(true)) {
@@ -320,7 +335,7 @@ pub fn key_to_create(dir: &Path) -> Result<Option<(StoreKey, [u8; 16])>, OpenErr
 /// Writes `danvan.kdf` for a store restored from the encrypted `file`
 /// (default parameters, the file's salt), unless a key file keys it.
 pub fn adopt_kdf(dir: &Path, file: &Path) -> Result<(), OpenError> {
-    if !is_encrypted(file) || matches!(source(dir)?, Some(Source::KeyFile(_))) {
+    if !is_encrypted(file) || matches!(source(dir)?, Some(Source::KeyFile(_) | Source::Key(_))) {
         return Ok(());
     }
     let salt = file_salt(file)
@@ -356,6 +371,7 @@ pub fn key_for_file(file: &Path) -> Result<StoreKey, OpenError> {
     };
     let dir = file.parent().unwrap_or(Path::new("."));
     match source_env(None)? {
+        Some(Source::Key(key)) => Ok(key),
         Some(Source::KeyFile(path)) => key_from_file(&path),
         Some(Source::Passphrase(pass)) => kdf.derive(&pass),
         None => match PROMPT.get().and_then(|prompt| prompt(false)) {
