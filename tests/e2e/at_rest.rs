@@ -193,3 +193,130 @@ fn the_data_directory_is_0700_and_its_files_0600_under_umask_022() {
         assert_eq!(mode(&path), 0o600, "{}", path.display());
     }
 }
+
+/// Reads the child's stderr until it says it stopped at `point`.
+fn wait_for_stop(child: &mut std::process::Child, point: &str) {
+    use std::io::BufRead;
+    let stderr = child.stderr.take().unwrap();
+    for line in std::io::BufReader::new(stderr).lines() {
+        let line = line.unwrap();
+        if line.contains(&format!("dừng tại {point}")) {
+            return;
+        }
+    }
+    panic!("`danvan encrypt` ended before {point}");
+}
+
+#[test]
+fn encrypt_converts_a_plaintext_store_and_a_kill_at_any_point_loses_nothing() {
+    for point in ["exported", "synced", "renamed"] {
+        let tmp = TempDir::new("encrypt");
+        let dv = Dv::at(&tmp.path().join("data"));
+        run(&dv, true, &["init", "--unit", "pho-minh", "--plaintext"]);
+        let mut add = PETITION.to_vec();
+        add.push("--json");
+        let ids: Vec<String> = (0..4)
+            .map(|_| {
+                let v: serde_json::Value = serde_json::from_str(&run(&dv, true, &add)).unwrap();
+                v["id"].as_str().unwrap().to_string()
+            })
+            .collect();
+        let db = dv.dir.join("danvan.db");
+        assert!(holds(&db, CCCD) || holds(&dv.dir.join("danvan.db-wal"), CCCD));
+        // SIGKILL at `point`.
+        let mut child = dv
+            .command(&["encrypt"])
+            .env("DANVAN_TEST_STOP_AT", point)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_for_stop(&mut child, point);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let encrypted = danvan_store::cipher::is_encrypted(&db);
+        assert_eq!(encrypted, point == "renamed", "{point}");
+        // Plain or encrypted, the store opens whole with every record.
+        for id in &ids {
+            assert!(dv.ok(&["show", id]).contains(CITIZEN), "{point}: {id}");
+        }
+        assert_eq!(dv.json(&["check"])["ok"], true, "{point}");
+        if !encrypted {
+            dv.ok(&["encrypt"]);
+            assert!(danvan_store::cipher::is_encrypted(&db));
+            for id in &ids {
+                assert!(dv.ok(&["show", id]).contains(CITIZEN), "{point}: {id}");
+            }
+        }
+        assert!(!dv.dir.join("danvan.db.encrypting").exists());
+        for file in ["danvan.db", "danvan.db-wal"] {
+            assert!(
+                !holds(&dv.dir.join(file), CCCD),
+                "{point}: CCCD left in {file}"
+            );
+        }
+        // Once encrypted, a second `encrypt` is refused and changes nothing.
+        let out = dv.run(&["encrypt"]);
+        assert_eq!(out.status.code(), Some(9));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("đã được mã hoá"));
+    }
+}
+
+#[test]
+fn an_old_releases_plaintext_store_is_encrypted_by_encrypt_with_every_record() {
+    let kept = Path::new(env!("CARGO_MANIFEST_DIR")).join("golden/compat/0.1.0/node");
+    let tmp = TempDir::new("encrypt-compat");
+    let dir = tmp.path().join("node");
+    std::fs::create_dir_all(&dir).unwrap();
+    for file in ["danvan.db", "node.key", "units.toml"] {
+        std::fs::copy(kept.join(file), dir.join(file)).unwrap();
+    }
+    let dv = Dv::at(&dir);
+    let before = dv.json(&["list"]);
+    assert!(!before.as_array().unwrap().is_empty());
+    dv.ok(&["encrypt"]);
+    assert!(danvan_store::cipher::is_encrypted(&dir.join("danvan.db")));
+    assert_eq!(dv.json(&["list"]), before, "every record after encrypt");
+    assert_eq!(dv.json(&["check"])["ok"], true);
+}
+
+#[test]
+fn passphrase_changes_the_key_and_the_old_one_no_longer_opens() {
+    let tmp = TempDir::new("rekey");
+    let dv = Dv::at(&tmp.path().join("data"));
+    dv.ok(&["init", "--unit", "pho-minh"]);
+    let id = dv.add(&PETITION);
+    let new = tmp.path().join("mat-khau-moi");
+    std::fs::write(&new, "mật khẩu mới của xã 2027\n").unwrap();
+    // Killed just before the rekey: still the old passphrase, whole.
+    let mut child = dv
+        .command(&["passphrase"])
+        .env("DANVAN_NEW_PASSPHRASE_FILE", &new)
+        .env("DANVAN_TEST_STOP_AT", "rekeying")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_stop(&mut child, "rekeying");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(dv.ok(&["show", &id]).contains(CITIZEN));
+    let out = dv
+        .command(&["passphrase"])
+        .env("DANVAN_NEW_PASSPHRASE_FILE", &new)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The suite's (old) passphrase is now wrong; the new one opens it.
+    let old = dv.run(&["show", &id]);
+    assert_eq!(old.status.code(), Some(9));
+    let out = dv
+        .command(&["show", &id])
+        .env("DANVAN_PASSPHRASE_FILE", &new)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains(CITIZEN));
+    assert!(!holds(&dv.dir.join("danvan.db"), CCCD));
+}

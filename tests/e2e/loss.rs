@@ -296,11 +296,11 @@ fn check_verifies_every_stored_body_and_signature() {
         .map(|i| dv.activity("tuyen-truyen", "2024-06-01", &format!("Buổi {i}")))
         .collect();
     assert!(dv.ok(&["check"]).contains("toàn vẹn"));
-    let conn = db(&dv);
     // An altered body (the hash no longer names it) and an altered signature.
     let body_seq = first_change_seq(&dv, &ids[0]);
     let sig_seq = first_change_seq(&dv, &ids[2]);
     flip_last_body_byte(&dv, body_seq);
+    let conn = db(&dv);
     conn.execute(
         "UPDATE changes SET signature = zeroblob(64) WHERE seq = ?1",
         [sig_seq],

@@ -706,6 +706,7 @@ mod tests {
             json: false,
             dir: None,
             keep: false,
+            encrypted: false,
         })
         .expect("scratch");
         let options = Options {
@@ -713,6 +714,7 @@ mod tests {
             json: false,
             dir: Some(base.path().to_path_buf()),
             keep: false,
+            encrypted: false,
         };
         let sizes = Sizes {
             records: 400,

@@ -353,6 +353,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Mã hoá tại chỗ một kho dữ liệu chưa mã hoá (bằng mật khẩu hoặc tệp khoá)
+    Encrypt,
+    /// Đổi mật khẩu của kho dữ liệu đã mã hoá
+    Passphrase,
     /// Kiểm tra toàn vẹn kho dữ liệu
     Check {
         /// In kết quả dạng JSON
@@ -851,6 +855,16 @@ fn run(cli: Cli) -> Result<()> {
             return Ok(());
         }
         Command::Backup { out, force, json } => return backup::backup(&dir, out, *force, *json),
+        Command::Encrypt => {
+            danvan_node::passphrase::encrypt(&dir)?;
+            println!("Đã mã hoá kho dữ liệu {}.", dir.display());
+            return Ok(());
+        }
+        Command::Passphrase => {
+            danvan_node::passphrase::change(&dir)?;
+            println!("Đã đổi mật khẩu kho dữ liệu {}.", dir.display());
+            return Ok(());
+        }
         Command::Restore { file, force, json } => {
             return backup::restore(&dir, file, *force, *json);
         }
@@ -944,6 +958,8 @@ fn run(cli: Cli) -> Result<()> {
         | Command::Units { .. }
         | Command::Demo { .. }
         | Command::Backup { .. }
+        | Command::Encrypt
+        | Command::Passphrase
         | Command::Restore { .. }
         | Command::Completions { .. }
         | Command::Man { .. } => {

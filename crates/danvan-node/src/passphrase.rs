@@ -64,11 +64,40 @@ pub fn check_init(dir: &Path, plaintext: bool) -> Result<(), NodeError> {
 /// (`store.key`, 0600), so the demo runs encrypted without a prompt.
 pub fn demo_store_key(dir: &Path) -> Result<(), NodeError> {
     danvan_store::private::private_dir(dir)?;
-    let key = cipher::StoreKey::random()?;
-    let hex: String = key.bytes().iter().map(|b| format!("{b:02x}")).collect();
-    danvan_store::private::write_private_atomic(
-        &dir.join(cipher::STORE_KEY_FILE),
-        format!("{hex}\n").as_bytes(),
-    )?;
+    cipher::StoreKey::random()?.write_key_file(dir)?;
+    Ok(())
+}
+
+/// `danvan encrypt`: the plaintext store of `dir` encrypted in place
+/// (danvan-store's `convert`), under the passphrase or key file given.
+pub fn encrypt(dir: &Path) -> Result<(), NodeError> {
+    danvan_store::convert::encrypt_in_place(dir)?;
+    Ok(())
+}
+
+/// `danvan passphrase`: a new passphrase for the encrypted store of `dir`,
+/// from `DANVAN_NEW_PASSPHRASE_FILE` or asked twice on the terminal.
+pub fn change(dir: &Path) -> Result<(), NodeError> {
+    use danvan_store::convert::NEW_PASSPHRASE_FILE_ENV;
+    let new = match std::env::var_os(NEW_PASSPHRASE_FILE_ENV).filter(|p| !p.is_empty()) {
+        Some(path) => {
+            let path = std::path::PathBuf::from(path);
+            std::fs::read_to_string(&path)
+                .map_err(crate::error::io(&path))?
+                .trim_end_matches(['\n', '\r'])
+                .to_string()
+        }
+        None => prompt(true).ok_or_else(|| {
+            NodeError::Open(danvan_store::OpenError::NeedPassphrase(format!(
+                "cần mật khẩu mới: gõ trên cửa sổ lệnh, hoặc đặt {NEW_PASSPHRASE_FILE_ENV}=TỆP"
+            )))
+        })?,
+    };
+    if new.chars().count() < PASSPHRASE_CHARS_MIN {
+        return Err(NodeError::Open(danvan_store::OpenError::Passphrase(
+            format!("mật khẩu mới quá ngắn: cần ít nhất {PASSPHRASE_CHARS_MIN} ký tự"),
+        )));
+    }
+    danvan_store::convert::change_passphrase(dir, &new)?;
     Ok(())
 }

@@ -77,6 +77,13 @@ impl StoreKey {
         &self.0
     }
 
+    /// Writes this key as the raw key file `store.key` of `dir` (0600).
+    pub fn write_key_file(&self, dir: &Path) -> Result<(), OpenError> {
+        let text = format!("{}\n", crate::hex(&self.0));
+        crate::private::write_private_atomic(&dir.join(STORE_KEY_FILE), text.as_bytes())
+            .map_err(OpenError::Store)
+    }
+
     /// Keys `conn` with this key (an existing file: its salt is read from
     /// it).
     pub(crate) fn apply(&self, conn: &Connection) -> Result<(), rusqlite::Error> {
@@ -113,6 +120,11 @@ static PROCESS_KEY: OnceLock<StoreKey> = OnceLock::new();
 /// tests).
 pub fn set_process_key(key: StoreKey) {
     let _ = PROCESS_KEY.set(key);
+}
+
+/// The process key, if set.
+pub fn process_key() -> Option<&'static StoreKey> {
+    PROCESS_KEY.get()
 }
 
 /// New stores of this process are plaintext whatever the sources (`init

@@ -14,6 +14,7 @@ mod access;
 mod backup;
 mod changes;
 pub mod cipher;
+pub mod convert;
 mod disk;
 mod documents;
 mod error;
@@ -65,7 +66,7 @@ pub(crate) const META_FILE: &str = "file";
 
 /// The identity of a file that a copy does not keep: device and inode on
 /// Unix, the creation time elsewhere.
-fn file_identity(path: &Path) -> Result<String, StoreError> {
+pub(crate) fn file_identity(path: &Path) -> Result<String, StoreError> {
     let meta = std::fs::metadata(path).map_err(io_err(path))?;
     #[cfg(unix)]
     {
