@@ -81,6 +81,15 @@ for dir in "$destdir/var/lib/danvan" "$destdir/var/backups/danvan"; do
     install -d -m 0700 "$dir"
     [ -n "$destdir" ] || chown danvan:danvan "$dir"
 done
+if [ ! -f "$data/danvan.db" ] && [ -z "${DANVAN_PASSPHRASE_FILE:-}" ] \
+    && [ -z "${DANVAN_KEY_FILE:-}" ] && [ ! -f "$data/store.key" ]; then
+    # A service starts unattended: its store is encrypted with a random key
+    # kept beside it, readable by the danvan user only (README: the
+    # key-file trade-off; a laptop uses a passphrase instead).
+    install -d -m 0700 "$data"
+    (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$data/store.key" && echo >>"$data/store.key")
+    [ -n "$destdir" ] || chown danvan:danvan "$data" "$data/store.key"
+fi
 if [ ! -f "$data/danvan.db" ]; then
     # The town office's hub holds the town's authority key and signs the roster.
     authority=()

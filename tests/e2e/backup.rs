@@ -178,7 +178,7 @@ fn the_deploy_backup_script_keeps_the_newest_backups() {
     let out = minh.dir.with_file_name("sao-luu");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/backup.sh");
     for _ in 0..4 {
-        let status = std::process::Command::new("bash")
+        let status = crate::harness::without_danvan_env(&mut std::process::Command::new("bash"))
             .arg(script)
             .arg(&minh.dir)
             .arg(&out)

@@ -391,8 +391,8 @@ fn wal_empty(dir: &Path) -> bool {
 }
 
 /// Reads what a Hello says from a store file.
-fn store_facts(db: &Path) -> (Vec<u8>, u64, Vec<u8>, Option<Checkpoint>) {
-    let conn = rusqlite::Connection::open(db).unwrap();
+fn store_facts(dir: &Path) -> (Vec<u8>, u64, Vec<u8>, Option<Checkpoint>) {
+    let conn = crate::harness::open_db(dir);
     let meta = |key: &str| -> Vec<u8> {
         conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
             .unwrap()
@@ -424,10 +424,9 @@ fn store_facts(db: &Path) -> (Vec<u8>, u64, Vec<u8>, Option<Checkpoint>) {
 fn write_wire(dir: &Path, node: &Dv, town: &Dv, bundle: &Path) {
     let key = read_key(&node.dir);
     let me = key.id();
-    let (epoch, latest_seq, roster, checkpoint) = store_facts(&node.dir.join("danvan.db"));
+    let (epoch, latest_seq, roster, checkpoint) = store_facts(&node.dir);
     // Where the town's pull from this node stands: the offer continues there.
-    let from_seq: u64 = rusqlite::Connection::open(town.dir.join("danvan.db"))
-        .unwrap()
+    let from_seq: u64 = crate::harness::open_db(&town.dir)
         .query_row(
             "SELECT seq FROM peers WHERE peer = ?1 AND epoch = ?2",
             rusqlite::params![me.as_bytes().to_vec(), epoch],

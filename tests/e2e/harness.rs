@@ -63,8 +63,53 @@ pub(crate) use danvan_testkit::TempDir;
 /// Clears the variables the binary reads as defaults of its options, so that
 /// a developer's shell (a `DANVAN_DATA_DIR`, a `DANVAN_TODAY`) cannot change
 /// what a test runs; a test that wants one sets it on the command.
+///
+/// Every command gets the suite's passphrase file, so every store the e2e
+/// suite makes is encrypted (SQLCipher) like an officer's; a test of a
+/// plaintext store removes it (`init --plaintext`, [`plaintext`]).
 pub(crate) fn without_danvan_env(cmd: &mut Command) -> &mut Command {
-    cmd.env_remove("DANVAN_DATA_DIR").env_remove("DANVAN_TODAY")
+    cmd.env_remove("DANVAN_DATA_DIR")
+        .env_remove("DANVAN_TODAY")
+        .env_remove("DANVAN_KEY_FILE")
+        .env("DANVAN_PASSPHRASE_FILE", passphrase_file())
+}
+
+/// The suite's passphrase, as an officer would type it.
+pub(crate) const PASSPHRASE: &str = "mật khẩu xã Phổ Minh 2026";
+
+/// A file holding [`PASSPHRASE`] (0600), made once per test process.
+pub(crate) fn passphrase_file() -> &'static Path {
+    static FILE: std::sync::OnceLock<(TempDir, PathBuf)> = std::sync::OnceLock::new();
+    &FILE
+        .get_or_init(|| {
+            let tmp = TempDir::new("passphrase");
+            let path = tmp.path().join("mat-khau");
+            std::fs::write(&path, format!("{PASSPHRASE}\n")).expect("writing the passphrase file");
+            (tmp, path)
+        })
+        .1
+}
+
+/// The SQLite file of the data directory `dir` opened beside danvan (for
+/// reading or damaging it), keyed with the suite's passphrase when it is
+/// encrypted.
+pub(crate) fn open_db(dir: &Path) -> rusqlite::Connection {
+    let db = dir.join("danvan.db");
+    let conn = rusqlite::Connection::open(&db).expect("open danvan.db");
+    if danvan_store::cipher::is_encrypted(&db) {
+        let key = danvan_store::cipher::Kdf::read(dir)
+            .and_then(|kdf| kdf.derive(PASSPHRASE))
+            .expect("the store's key from the suite's passphrase");
+        danvan_store::cipher::unlock(&conn, &key).expect("the suite's passphrase opens the store");
+    }
+    conn
+}
+
+/// `cmd` without any passphrase source: a plaintext store, or a test of a
+/// missing passphrase.
+pub(crate) fn plaintext(cmd: &mut Command) -> &mut Command {
+    cmd.env_remove("DANVAN_PASSPHRASE_FILE")
+        .env_remove("DANVAN_KEY_FILE")
 }
 
 /// Whether to run the long versions of the slow scenarios (the relay's ten

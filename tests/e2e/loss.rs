@@ -190,7 +190,7 @@ fn bundle_import_reports_what_it_refused_and_exits_non_zero() {
 /// The data directory's SQLite file, opened beside danvan (for damaging it
 /// the way bit rot, tampering or an older build would).
 fn db(dv: &Dv) -> rusqlite::Connection {
-    rusqlite::Connection::open(dv.dir.join("danvan.db")).expect("open danvan.db")
+    crate::harness::open_db(&dv.dir)
 }
 
 /// Flips the last byte of a stored change's body, as bit rot would.
@@ -302,11 +302,11 @@ fn check_verifies_every_stored_body_and_signature() {
         .map(|i| dv.activity("tuyen-truyen", "2024-06-01", &format!("Buổi {i}")))
         .collect();
     assert!(dv.ok(&["check"]).contains("toàn vẹn"));
-    let conn = db(&dv);
     // An altered body (the hash no longer names it) and an altered signature.
     let body_seq = first_change_seq(&dv, &ids[0]);
     let sig_seq = first_change_seq(&dv, &ids[2]);
     flip_last_body_byte(&dv, body_seq);
+    let conn = db(&dv);
     conn.execute(
         "UPDATE changes SET signature = zeroblob(64) WHERE seq = ?1",
         [sig_seq],

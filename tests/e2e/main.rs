@@ -2,6 +2,7 @@
 //! processes. One integration-test binary (see STYLE.md).
 
 mod access;
+mod at_rest;
 mod backup;
 mod bad_input;
 mod browser;

@@ -558,8 +558,7 @@ fn a_roster_rewriting_a_published_unit_change_is_refused_and_audited() {
     // A roster signed by the town's own authority key that changes the code
     // of a published merge: held by a hub built from other code.
     hub.kill();
-    let db = town.dir.join("danvan.db");
-    let conn = rusqlite::Connection::open(&db).unwrap();
+    let conn = crate::harness::open_db(&town.dir);
     let held: Vec<u8> = conn
         .query_row("SELECT value FROM meta WHERE key = 'roster'", [], |r| {
             r.get(0)

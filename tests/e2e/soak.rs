@@ -59,7 +59,7 @@ impl Writer {
             danvan_bin().display(),
             dv.dir.display()
         );
-        let mut child = Command::new("sh")
+        let mut child = crate::harness::without_danvan_env(&mut Command::new("sh"))
             .arg("-c")
             .arg(&script)
             .stdout(Stdio::piped())

@@ -270,6 +270,14 @@ pub fn run(config: &LoadConfig) -> Result<LoadReport, LoadError> {
         .arg(&hub_dir)
         .args(["init", "--unit", "duc-pho"])
         .env_remove("DANVAN_DATA_DIR")
+        // The other nodes are made in this process, keyed as it is
+        // (`--encrypted`); the hub gets this process's passphrase source or
+        // none (then plaintext, as they are).
+        .args(
+            (std::env::var_os("DANVAN_PASSPHRASE_FILE").is_none()
+                && std::env::var_os("DANVAN_KEY_FILE").is_none())
+            .then_some("--plaintext"),
+        )
         .stdout(Stdio::null())
         .status()?;
     if !status.success() {

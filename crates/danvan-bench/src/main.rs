@@ -103,6 +103,10 @@ pub(crate) struct Options {
     /// process, node processes, a counting relay), skipping the rest
     #[arg(long, global = true)]
     pub(crate) wire_only: bool,
+    /// Every store encrypted (SQLCipher) with one random key, to compare
+    /// with a run without it (the cost of encryption at rest)
+    #[arg(long, global = true)]
+    pub(crate) encrypted: bool,
 }
 
 #[derive(clap::Parser)]
@@ -136,6 +140,16 @@ fn main() -> ExitCode {
         Ok(cli) => cli.options,
         Err(e) => e.exit(),
     };
+    if options.encrypted {
+        match danvan_store::cipher::StoreKey::random() {
+            Ok(key) => danvan_store::cipher::set_process_key(key),
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::exit(1);
+            }
+        }
+        eprintln!("every store encrypted (SQLCipher, one random key)");
+    }
     let selected: Vec<&Group> = GROUPS
         .iter()
         .filter(|g| name == "all" || g.name == name)

@@ -682,6 +682,11 @@ impl HubProcess {
             )
             .into());
         }
+        // An encrypted run (`--encrypted`): the hub process reads the key
+        // this process made the store with from `store.key`.
+        if let Some(key) = danvan_store::cipher::process_key() {
+            key.write_key_file(dir).map_err(|e| e.to_string())?;
+        }
         let mut child = std::process::Command::new(&danvan)
             .arg("--data-dir")
             .arg(dir)

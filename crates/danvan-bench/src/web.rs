@@ -707,6 +707,7 @@ mod tests {
             dir: None,
             keep: false,
             wire_only: false,
+            encrypted: false,
         })
         .expect("scratch");
         let options = Options {
@@ -715,6 +716,7 @@ mod tests {
             dir: Some(base.path().to_path_buf()),
             keep: false,
             wire_only: false,
+            encrypted: false,
         };
         let sizes = Sizes {
             records: 400,

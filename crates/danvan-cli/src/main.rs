@@ -82,6 +82,9 @@ enum Command {
         /// Tệp cây đơn vị (TOML); mặc định là cây mẫu thị xã Đức Phổ
         #[arg(long)]
         units: Option<PathBuf>,
+        /// Tạo kho KHÔNG mã hoá (mặc định kho được mã hoá bằng mật khẩu)
+        #[arg(long)]
+        plaintext: bool,
         /// In kết quả dạng JSON
         #[arg(long)]
         json: bool,
@@ -356,6 +359,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Mã hoá tại chỗ một kho dữ liệu chưa mã hoá (bằng mật khẩu hoặc tệp khoá)
+    Encrypt,
+    /// Đổi mật khẩu của kho dữ liệu đã mã hoá
+    Passphrase,
     /// Kiểm tra toàn vẹn kho dữ liệu
     Check {
         /// In kết quả dạng JSON
@@ -789,6 +796,7 @@ fn quiet_on_closed_stdout() {
 fn main() {
     quiet_on_closed_stdout();
     let cli = clap_vi::parse();
+    danvan_node::passphrase::install_prompt();
     // Long-running commands say what their sessions do; the others stay quiet.
     let default_filter = match cli.command {
         Command::Serve { .. } | Command::Sync { live: true, .. } => "warn,danvan_node=info",
@@ -856,6 +864,16 @@ fn run(cli: Cli) -> Result<()> {
             return Ok(());
         }
         Command::Backup { out, force, json } => return backup::backup(&dir, out, *force, *json),
+        Command::Encrypt => {
+            danvan_node::passphrase::encrypt(&dir)?;
+            println!("Đã mã hoá kho dữ liệu {}.", dir.display());
+            return Ok(());
+        }
+        Command::Passphrase => {
+            danvan_node::passphrase::change(&dir)?;
+            println!("Đã đổi mật khẩu kho dữ liệu {}.", dir.display());
+            return Ok(());
+        }
         Command::Restore { file, force, json } => {
             return backup::restore(&dir, file, *force, *json);
         }
@@ -874,8 +892,10 @@ fn run(cli: Cli) -> Result<()> {
             offline,
             name,
             units,
+            plaintext,
             json,
         } => {
+            danvan_node::passphrase::check_init(&dir, plaintext)?;
             let node = if authority {
                 Node::init_authority(&dir, &unit, name.as_deref(), units.as_deref(), offline)?
             } else {
@@ -956,6 +976,8 @@ fn run(cli: Cli) -> Result<()> {
         | Command::Units { .. }
         | Command::Demo { .. }
         | Command::Backup { .. }
+        | Command::Encrypt
+        | Command::Passphrase
         | Command::Restore { .. }
         | Command::Completions { .. }
         | Command::Man { .. } => {

@@ -191,6 +191,7 @@ fn put_in_place(
         for (name, body) in files {
             write_private(&dir.join(name), body)?;
         }
+        danvan_store::cipher::adopt_kdf(dir, file)?;
         std::fs::rename(&tmp, &target).map_err(io(&target))?;
         Ok((old_epoch, new_epoch))
     })();

@@ -197,6 +197,7 @@ async fn run_in(base: &Path) -> Result<(String, Vec<Member>), NodeError> {
     // joins with an invite (the roster comes with the first contact).
     let mut nodes = Vec::new();
     for (i, (dir, unit, label)) in plan.into_iter().enumerate() {
+        crate::passphrase::demo_store_key(&base.join(dir))?;
         let node = if i == 0 {
             Node::init_authority(&base.join(dir), unit, Some(label), None, false)?
         } else {

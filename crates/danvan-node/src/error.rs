@@ -469,12 +469,18 @@ impl NodeError {
     }
 }
 
+/// Exit code of a wrong, missing or unreadable store passphrase or key.
+pub(crate) const EXIT_PASSPHRASE: i32 = 9;
+
 /// The exit code of an open error (see [`NodeError::exit_code`]).
 fn open_exit_code(e: &danvan_store::OpenError) -> i32 {
     use danvan_store::OpenError;
     match e {
         OpenError::Locked(_) => 5,
         OpenError::Store(e) => store_exit_code(e),
+        OpenError::WrongPassphrase | OpenError::NeedPassphrase(_) | OpenError::Passphrase(_) => {
+            EXIT_PASSPHRASE
+        }
         OpenError::NoDataDir(_)
         | OpenError::NotInitialized(_)
         | OpenError::AlreadyInitialized(_)

@@ -17,6 +17,7 @@ mod intake;
 mod lan;
 mod node;
 mod personal;
+pub mod passphrase;
 mod progress;
 mod replica;
 mod report;

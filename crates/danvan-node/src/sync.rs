@@ -604,6 +604,21 @@ impl SharedNode {
                 Err(e) => e.to_string(),
             },
         });
+        // A session that failed on a full or failing disk has said so; the
+        // figures and the log entry after it fail on the same disk (an
+        // encrypted store's checkpoint, too) and are not said again.
+        let session_failed = result.is_err();
+        let note = move |what: &str, e: &danvan_store::StoreError| {
+            let disk = matches!(
+                e,
+                danvan_store::StoreError::DiskFull(_) | danvan_store::StoreError::DiskIo(_)
+            );
+            if session_failed && disk {
+                tracing::debug!("không ghi được {what} với {}: {e}", peer.short());
+            } else {
+                tracing::warn!("không ghi được {what} với {}: {e}", peer.short());
+            }
+        };
         let after = self.with(|node| -> Result<bool, NodeError> {
             if let Err(e) = node.store_mut().record_session(
                 &peer,
@@ -614,7 +629,7 @@ impl SharedNode {
                 stats.bytes_received,
                 behind,
             ) {
-                tracing::warn!("không ghi được số liệu phiên với {}: {e}", peer.short());
+                note("số liệu phiên", &e);
             }
             if let Some(served) = run.session.served()
                 && let Err(e) = crate::served::record(node.store_mut(), &served, &run.peer_scope)
@@ -622,7 +637,7 @@ impl SharedNode {
                 tracing::warn!("không ghi được phần đã gửi cho {}: {e}", peer.short());
             }
             if let Err(e) = node.store_mut().audit("session", Some(&peer), &detail) {
-                tracing::warn!("không ghi được nhật ký phiên với {}: {e}", peer.short());
+                note("nhật ký phiên", &e);
             }
             if node.store().roster_version()? != run.roster_before {
                 // The units may have changed with the roster.

@@ -14,6 +14,7 @@ use std::path::Path;
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
+use crate::cipher;
 use crate::error::StoreError;
 use crate::schema::SCHEMA_VERSION;
 use crate::{DB_FILE, META_FILE, access};
@@ -51,12 +52,18 @@ pub fn backup_database(
     files: &[(String, Vec<u8>)],
 ) -> Result<BackupContents, StoreError> {
     let db = dir.join(DB_FILE);
-    let src = Connection::open_with_flags(
+    let src = open_err(crate::connect(
+        dir,
         &db,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
+    ))?;
     src.busy_timeout(std::time::Duration::from_secs(5))?;
     let mut out = Connection::open(dest)?;
+    // An encrypted store's backup is encrypted with the same key and salt.
+    if let Some(key) = open_err(crate::open_key(dir))? {
+        let salt = cipher::file_salt(&db).unwrap_or_default();
+        key.apply_new(&out, &salt)?;
+    }
     {
         let backup = Backup::new(&src, &mut out)?;
         let mut tries = 0;
@@ -109,11 +116,14 @@ pub fn inspect_backup(file: &Path) -> Result<BackupContents, StoreError> {
         path: file.to_path_buf(),
         reason,
     };
-    let conn = Connection::open_with_flags(
+    let conn = open_file(
         file,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
-    .map_err(|e| not(e.to_string()))?;
+    .map_err(|e| match e {
+        StoreError::Corrupt(reason) => not(reason),
+        other => not(other.to_string()),
+    })?;
     let check: String = conn
         .query_row("PRAGMA quick_check", [], |r| r.get(0))
         .map_err(|e| not(format!("không đọc được như cơ sở dữ liệu SQLite ({e})")))?;
@@ -142,7 +152,7 @@ pub fn inspect_backup(file: &Path) -> Result<BackupContents, StoreError> {
 /// The other files a backup carries (name, contents), each at most
 /// [`BACKUP_FILE_BYTES_MAX`].
 pub fn backup_files(file: &Path) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-    let conn = Connection::open_with_flags(file, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let conn = open_file(file, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let mut stmt = conn.prepare(&format!(
         "SELECT name, body FROM {FILES_TABLE} WHERE length(body) <= ?1 ORDER BY name"
     ))?;
@@ -159,7 +169,10 @@ pub fn backup_files(file: &Path) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
 /// the old file identity forgotten (the next open records this file's), and
 /// an audit entry naming both epochs. One transaction.
 pub fn adopt_restored(db: &Path, new_epoch: [u8; 8], from: &Path) -> Result<[u8; 8], StoreError> {
-    let mut conn = Connection::open(db)?;
+    let mut conn = open_file(
+        db,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
     let old = crate::read_epoch(&conn)?;
     let tx = conn.transaction()?;
     tx.execute(
@@ -183,6 +196,30 @@ pub fn adopt_restored(db: &Path, new_epoch: [u8; 8], from: &Path) -> Result<[u8;
     )?;
     tx.commit()?;
     Ok(old)
+}
+
+/// Opens a backup file (or its copy) by itself, keyed when encrypted.
+fn open_file(file: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(file, flags)?;
+    if cipher::is_encrypted(file) {
+        let key = open_err(cipher::key_for_file(file))?;
+        open_err(cipher::unlock(&conn, &key).map_err(|e| match e {
+            crate::OpenError::WrongPassphrase => crate::OpenError::Passphrase(
+                "sai mật khẩu, hoặc tệp không phải bản sao lưu danvan".into(),
+            ),
+            other => other,
+        }))?;
+    }
+    Ok(conn)
+}
+
+/// An open error as a store error (the backup module's error type): a
+/// wrong or missing passphrase keeps its words.
+fn open_err<T>(r: Result<T, crate::OpenError>) -> Result<T, StoreError> {
+    r.map_err(|e| match e {
+        crate::OpenError::Store(e) => e,
+        other => StoreError::Corrupt(other.to_string()),
+    })
 }
 
 fn read_contents(conn: &Connection, file: &Path) -> Result<BackupContents, StoreError> {

@@ -31,6 +31,17 @@ pub enum OpenError {
         /// Newest this build knows.
         supported: i64,
     },
+    /// The store is encrypted and the key read does not open it.
+    #[error(
+        "sai mật khẩu (hoặc sai tệp khoá): không mở được kho dữ liệu đã mã hoá — không có gì bị thay đổi; hãy nhập lại đúng mật khẩu"
+    )]
+    WrongPassphrase,
+    /// The store is encrypted and no passphrase or key was given.
+    #[error("kho dữ liệu đã được mã hoá, cần mật khẩu: {0}")]
+    NeedPassphrase(String),
+    /// A passphrase or key file could not be read or is malformed.
+    #[error("mật khẩu/khoá: {0}")]
+    Passphrase(String),
     /// Reading or preparing the store failed: a disk fault, damage, SQLite.
     #[error(transparent)]
     Store(#[from] StoreError),

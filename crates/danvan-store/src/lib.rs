@@ -13,11 +13,14 @@
 mod access;
 mod backup;
 mod changes;
+pub mod cipher;
+pub mod convert;
 mod disk;
 mod documents;
 mod error;
 mod lock;
 mod peers;
+pub mod private;
 mod projection;
 mod refusals;
 mod revocation;
@@ -63,7 +66,7 @@ pub(crate) const META_FILE: &str = "file";
 
 /// The identity of a file that a copy does not keep: device and inode on
 /// Unix, the creation time elsewhere.
-fn file_identity(path: &Path) -> Result<String, StoreError> {
+pub(crate) fn file_identity(path: &Path) -> Result<String, StoreError> {
     let meta = std::fs::metadata(path).map_err(io_err(path))?;
     #[cfg(unix)]
     {
@@ -136,6 +139,32 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The key of the store of `dir`: `None` for a plaintext store (a legacy
+/// one, or one made without a passphrase), else the key from the sources
+/// `cipher` reads (a prompt last).
+pub fn open_key(dir: &Path) -> Result<Option<cipher::StoreKey>, OpenError> {
+    if cipher::is_encrypted(&dir.join(DB_FILE)) {
+        cipher::key_to_open(dir).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// Opens another connection to the database file `db` of `dir` (backups,
+/// checks, benchmarks, tests; a backup file by itself), keyed when the store is encrypted.
+pub fn connect(dir: &Path, db: &Path, flags: OpenFlags) -> Result<Connection, OpenError> {
+    let key = if cipher::is_encrypted(db) && db != dir.join(DB_FILE) {
+        Some(cipher::key_for_file(db)?)
+    } else {
+        open_key(dir)?
+    };
+    let conn = Connection::open_with_flags(db, flags)?;
+    if let Some(key) = &key {
+        cipher::unlock(&conn, key)?;
+    }
+    Ok(conn)
+}
+
 fn doc_id(bytes: Vec<u8>) -> Result<DocId, StoreError> {
     let arr: [u8; 16] = bytes
         .try_into()
@@ -191,12 +220,19 @@ impl Store {
     /// Creates a new store in `dir` (created if missing) with a fresh epoch.
     pub fn create(dir: &Path, epoch: [u8; 8]) -> Result<Store, OpenError> {
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        private::private_dir(dir)?;
         let lock = take_lock(dir)?;
         let db = dir.join(DB_FILE);
         if db.exists() {
             return Err(OpenError::AlreadyInitialized(dir.to_path_buf()));
         }
+        let key = cipher::key_to_create(dir)?;
+        // Created 0600 first: SQLite gives its -wal and -shm the same mode.
+        private::touch_private(&db)?;
         let mut conn = Connection::open(&db)?;
+        if let Some((key, salt)) = &key {
+            key.apply_new(&conn, salt)?;
+        }
         configure(&conn)?;
         schema::migrate(&mut conn)?;
         conn.execute(
@@ -219,10 +255,15 @@ impl Store {
             return Err(OpenError::NotInitialized(dir.to_path_buf()));
         }
         let lock = take_lock(dir)?;
+        let key = open_key(dir)?;
+        private::tighten(dir)?;
         let mut conn = Connection::open_with_flags(
             &db,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
+        if let Some(key) = &key {
+            cipher::unlock(&conn, key)?;
+        }
         configure(&conn)?;
         schema::migrate(&mut conn)?;
         let epoch = read_epoch(&conn)?;

@@ -13,12 +13,14 @@ pub const LOCK_WAIT_MS: u64 = 3_000;
 
 pub(crate) fn take_lock(dir: &Path) -> Result<File, OpenError> {
     let path = dir.join(LOCK_FILE);
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(io_err(&path))?;
+    let mut opts = OpenOptions::new();
+    opts.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(crate::private::FILE_MODE);
+    }
+    let file = opts.open(&path).map_err(io_err(&path))?;
     wait_lock(&file, dir, LOCK_WAIT_MS)?;
     Ok(file)
 }
