@@ -153,7 +153,8 @@ fn files_written_with_personal_data_are_owner_only_under_umask_022() {
         ],
     ];
     for args in &runs {
-        let status = std::process::Command::new("sh")
+        let mut cmd = std::process::Command::new("sh");
+        let status = crate::harness::without_danvan_env(&mut cmd)
             .arg("-c")
             .arg("umask 022; exec \"$@\"")
             .arg("sh")
