@@ -718,7 +718,10 @@ mod tests {
             .collect();
         assert_eq!(live.len(), 96);
         let wards = live.iter().filter(|u| u.kind == UnitKind::Ward).count();
-        let special = live.iter().filter(|u| u.name.starts_with("Đặc khu ")).count();
+        let special = live
+            .iter()
+            .filter(|u| u.name.starts_with("Đặc khu "))
+            .count();
         assert_eq!((wards, special, live.len() - wards - special), (9, 1, 86));
         let mut codes = BTreeSet::new();
         for unit in &live {
@@ -738,7 +741,10 @@ mod tests {
             assert!(unit.name.starts_with(prefix), "{}", unit.name);
         }
         // The province keeps the code the Đức Phổ gazetteer published.
-        assert_eq!(tree.require("quang-ngai").unwrap().code.as_deref(), Some("51"));
+        assert_eq!(
+            tree.require("quang-ngai").unwrap().code.as_deref(),
+            Some("51")
+        );
         // It extends the Đức Phổ gazetteer (and so the sample), and loads
         // in its place: same units, same changes, more units.
         let duc_pho = UnitTree::duc_pho_2025();
@@ -752,8 +758,14 @@ mod tests {
                 assert_eq!(tree.resolve(old, after), new);
             }
         }
-        assert_eq!(tree.require("phuong-kon-tum").unwrap().code.as_deref(), Some("23293"));
-        assert_eq!(tree.require("dac-khu-ly-son").unwrap().code.as_deref(), Some("21548"));
+        assert_eq!(
+            tree.require("phuong-kon-tum").unwrap().code.as_deref(),
+            Some("23293")
+        );
+        assert_eq!(
+            tree.require("dac-khu-ly-son").unwrap().code.as_deref(),
+            Some("21548")
+        );
     }
 
     #[test]
