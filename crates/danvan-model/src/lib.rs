@@ -58,4 +58,7 @@ pub use roster::{
 pub use unit_changes::{
     MergeInto, UNIT_CHANGES_MAX, UNITS_PER_CHANGE_MAX, UnitAction, UnitChange, UnitChangeError,
 };
-pub use units::{DUC_PHO_2025_UNITS_TOML, SAMPLE_UNITS_TOML, Unit, UnitError, UnitKind, UnitTree};
+pub use units::{
+    DUC_PHO_2025_UNITS_TOML, QUANG_NGAI_2025_UNITS_TOML, SAMPLE_UNITS_TOML, Unit, UnitError,
+    UnitKind, UnitTree,
+};

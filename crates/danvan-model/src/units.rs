@@ -26,6 +26,12 @@ pub const SAMPLE_UNITS_TOML: &str = include_str!("../data/duc-pho.toml");
 /// Kon Tum into Quảng Ngãi), sources named in the file.
 pub const DUC_PHO_2025_UNITS_TOML: &str = include_str!("../data/duc-pho-2025.toml");
 
+/// The Quảng Ngãi gazetteer: the Đức Phổ gazetteer (same units, same
+/// changes, so it extends it) plus the province's other 91 commune-level
+/// units from 1 July 2025 with their statistics office codes; sources and
+/// what is missing named in the file.
+pub const QUANG_NGAI_2025_UNITS_TOML: &str = include_str!("../data/quang-ngai-2025.toml");
+
 /// Why a unit file could not be used.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum UnitError {
@@ -692,6 +698,74 @@ mod tests {
         );
         assert_eq!(spanning, gazetteer.rollup("phuong-duc-pho"));
         assert_eq!(spanning.len(), 6);
+    }
+
+    #[test]
+    fn the_quang_ngai_gazetteer_has_the_96_units_it_claims_and_extends_duc_pho() {
+        let tree = UnitTree::from_toml(QUANG_NGAI_2025_UNITS_TOML).unwrap();
+        let header: String = QUANG_NGAI_2025_UNITS_TOML
+            .lines()
+            .take_while(|l| l.starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(header.contains("96 đơn vị hành chính cấp xã (86 xã, 9 phường, 1 đặc khu)"));
+        assert!(header.contains("thêm 91 đơn vị"));
+        let after = parse_date("2025-07-01").unwrap();
+        let live: Vec<&Unit> = tree
+            .units()
+            .iter()
+            .filter(|u| u.exists_on(after) && u.kind.is_commune_level())
+            .collect();
+        assert_eq!(live.len(), 96);
+        let wards = live.iter().filter(|u| u.kind == UnitKind::Ward).count();
+        let special = live
+            .iter()
+            .filter(|u| u.name.starts_with("Đặc khu "))
+            .count();
+        assert_eq!((wards, special, live.len() - wards - special), (9, 1, 86));
+        let mut codes = BTreeSet::new();
+        for unit in &live {
+            assert_eq!(unit.parent.as_deref(), Some("quang-ngai"), "{}", unit.id);
+            let code = unit.code.as_deref().unwrap_or_default();
+            assert!(
+                code.len() == 5 && code.bytes().all(|b| b.is_ascii_digit()),
+                "{}: {code:?}",
+                unit.id
+            );
+            assert!(codes.insert(code), "mã {code} bị trùng");
+            let prefix = match unit.kind {
+                UnitKind::Ward => "Phường ",
+                _ if unit.id.starts_with("dac-khu-") => "Đặc khu ",
+                _ => "Xã ",
+            };
+            assert!(unit.name.starts_with(prefix), "{}", unit.name);
+        }
+        // The province keeps the code the Đức Phổ gazetteer published.
+        assert_eq!(
+            tree.require("quang-ngai").unwrap().code.as_deref(),
+            Some("51")
+        );
+        // It extends the Đức Phổ gazetteer (and so the sample), and loads
+        // in its place: same units, same changes, more units.
+        let duc_pho = UnitTree::duc_pho_2025();
+        assert_eq!(tree.check_extends(&duc_pho), Ok(()));
+        assert_eq!(tree.check_extends(&UnitTree::sample()), Ok(()));
+        assert_eq!(tree.changes(), duc_pho.changes());
+        assert!(duc_pho.check_extends(&tree).is_err());
+        for (new, code, former) in REFORM_2025 {
+            assert_eq!(tree.require(new).unwrap().code.as_deref(), Some(code));
+            for old in former {
+                assert_eq!(tree.resolve(old, after), new);
+            }
+        }
+        assert_eq!(
+            tree.require("phuong-kon-tum").unwrap().code.as_deref(),
+            Some("23293")
+        );
+        assert_eq!(
+            tree.require("dac-khu-ly-son").unwrap().code.as_deref(),
+            Some("21548")
+        );
     }
 
     #[test]
