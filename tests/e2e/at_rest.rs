@@ -195,7 +195,7 @@ fn the_data_directory_is_0700_and_its_files_0600_under_umask_022() {
 }
 
 /// Reads the child's stderr until it says it stopped at `point`.
-fn wait_for_stop(child: &mut std::process::Child, point: &str) {
+pub(crate) fn wait_for_stop(child: &mut std::process::Child, point: &str) {
     use std::io::BufRead;
     let stderr = child.stderr.take().unwrap();
     for line in std::io::BufReader::new(stderr).lines() {

@@ -178,3 +178,43 @@ fn backup_and_restore_carry_the_sealed_keys() {
         "officer",
     ]);
 }
+
+#[test]
+fn a_passphrase_change_killed_before_the_rekey_leaves_keys_both_passphrases_open() {
+    let tmp = TempDir::new("keys-rekey-kill");
+    let dv = Dv::at(&tmp.path().join("data"));
+    dv.ok(&["init", "--unit", "pho-minh"]);
+    let id = node_id(&dv);
+    let new = tmp.path().join("moi");
+    let new_pass = "mật khẩu mới sau sự cố";
+    std::fs::write(&new, format!("{new_pass}\n")).unwrap();
+    let mut child = dv
+        .command(&["passphrase"])
+        .env("DANVAN_NEW_PASSPHRASE_FILE", &new)
+        .env("DANVAN_TEST_STOP_AT", "rekeying")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    crate::at_rest::wait_for_stop(&mut child, "rekeying");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The store is still under the old passphrase; the key files open
+    // under it and under the new one, whichever the rekey would have left.
+    check_sealed(&dv, "node.key", PASSPHRASE, Some(&id));
+    check_sealed(&dv, "node.key", new_pass, Some(&id));
+    assert_eq!(
+        node_id(&dv),
+        id,
+        "the old passphrase still opens everything"
+    );
+    dv.ok(&[
+        "activity",
+        "add",
+        "--type",
+        "tuyen-truyen",
+        "--date",
+        "2025-03-02",
+        "--title",
+        "Sau sự cố",
+    ]);
+}
