@@ -188,16 +188,7 @@ fn a_passphrase_change_killed_before_the_rekey_leaves_keys_both_passphrases_open
     let new = tmp.path().join("moi");
     let new_pass = "mật khẩu mới sau sự cố";
     std::fs::write(&new, format!("{new_pass}\n")).unwrap();
-    let mut child = dv
-        .command(&["passphrase"])
-        .env("DANVAN_NEW_PASSPHRASE_FILE", &new)
-        .env("DANVAN_TEST_STOP_AT", "rekeying")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    crate::at_rest::wait_for_stop(&mut child, "rekeying");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    crate::at_rest::passphrase_killed_before_rekey(&dv, &new);
     // The store is still under the old passphrase; the key files open
     // under it and under the new one, whichever the rekey would have left.
     check_sealed(&dv, "node.key", PASSPHRASE, Some(&id));
