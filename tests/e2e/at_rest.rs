@@ -279,6 +279,21 @@ fn an_old_releases_plaintext_store_is_encrypted_by_encrypt_with_every_record() {
     assert_eq!(dv.json(&["check"])["ok"], true);
 }
 
+/// Runs `danvan passphrase` to the new passphrase in `new` on `dv` and kills
+/// it just before the database is re-keyed.
+pub(crate) fn passphrase_killed_before_rekey(dv: &Dv, new: &Path) {
+    let mut child = dv
+        .command(&["passphrase"])
+        .env("DANVAN_NEW_PASSPHRASE_FILE", new)
+        .env("DANVAN_TEST_STOP_AT", "rekeying")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_stop(&mut child, "rekeying");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 #[test]
 fn passphrase_changes_the_key_and_the_old_one_no_longer_opens() {
     let tmp = TempDir::new("rekey");
@@ -288,16 +303,7 @@ fn passphrase_changes_the_key_and_the_old_one_no_longer_opens() {
     let new = tmp.path().join("mat-khau-moi");
     std::fs::write(&new, "mật khẩu mới của xã 2027\n").unwrap();
     // Killed just before the rekey: still the old passphrase, whole.
-    let mut child = dv
-        .command(&["passphrase"])
-        .env("DANVAN_NEW_PASSPHRASE_FILE", &new)
-        .env("DANVAN_TEST_STOP_AT", "rekeying")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_for_stop(&mut child, "rekeying");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    passphrase_killed_before_rekey(&dv, &new);
     assert!(dv.ok(&["show", &id]).contains(CITIZEN));
     let out = dv
         .command(&["passphrase"])

@@ -25,6 +25,7 @@ mod relay;
 mod report;
 mod rogue;
 mod sealed;
+mod sealed_keys;
 mod soak;
 mod storage_faults;
 mod sync;

@@ -10,7 +10,7 @@ use danvan_model::{
 };
 
 use crate::error::NodeError;
-use crate::node::{Node, now_ms, random_bytes, read_key_file, write_private};
+use crate::node::{Node, now_ms, random_bytes};
 use danvan_net::PeerAddr;
 
 /// The town authority's private key, only in the town office's data directory.
@@ -49,12 +49,7 @@ impl Node {
             node.mark_offline_authority()?;
         }
         let authority = NodeKey::from_secret(random_bytes());
-        let hex: String = authority
-            .secret()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        write_private(&dir.join(AUTHORITY_KEY_FILE), format!("{hex}\n"))?;
+        crate::key_files::create(dir, &dir.join(AUTHORITY_KEY_FILE), &authority)?;
         node.store_mut().set_authority(&authority.id())?;
         let units_path = dir.join(crate::node::UNITS_FILE);
         let units = std::fs::read_to_string(&units_path).map_err(crate::error::io(&units_path))?;
@@ -89,7 +84,7 @@ impl Node {
         if !path.exists() {
             return Err(NodeError::NotAuthority);
         }
-        let key = read_key_file(&path)?;
+        let key = crate::key_files::read_key(self.store().dir(), &path)?;
         let pinned = self.store().authority()?;
         if pinned != Some(key.id()) {
             // After a handover this key signs nothing the nodes accept.

@@ -14,6 +14,7 @@ mod handover;
 mod household;
 pub mod import;
 mod intake;
+mod key_files;
 mod lan;
 mod node;
 pub mod passphrase;

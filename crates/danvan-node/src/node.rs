@@ -129,33 +129,7 @@ impl std::fmt::Debug for Node {
 }
 
 fn read_key(dir: &Path) -> Result<NodeKey, NodeError> {
-    read_key_file(&dir.join(KEY_FILE))
-}
-
-/// Reads a hex-encoded Ed25519 secret key file.
-pub(crate) fn read_key_file(path: &Path) -> Result<NodeKey, NodeError> {
-    let path = path.to_path_buf();
-    let text = std::fs::read_to_string(&path).map_err(|e| NodeError::Key {
-        path: path.clone(),
-        reason: e.to_string(),
-    })?;
-    let bytes = data_encoding_hex(text.trim()).ok_or_else(|| NodeError::Key {
-        path: path.clone(),
-        reason: "không phải 64 ký tự hex".into(),
-    })?;
-    Ok(NodeKey::from_secret(bytes))
-}
-
-fn data_encoding_hex(text: &str) -> Option<[u8; 32]> {
-    if text.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, chunk) in text.as_bytes().chunks(2).enumerate() {
-        let s = std::str::from_utf8(chunk).ok()?;
-        out[i] = u8::from_str_radix(s, 16).ok()?;
-    }
-    Some(out)
+    crate::key_files::read_key(dir, &dir.join(KEY_FILE))
 }
 
 /// Creates `path` (never an existing file or a planted link) readable by its
@@ -200,8 +174,7 @@ impl Node {
             read_key(dir)?
         } else {
             let key = NodeKey::from_secret(random_bytes());
-            let hex: String = key.secret().iter().map(|b| format!("{b:02x}")).collect();
-            write_private(&key_path, format!("{hex}\n"))?;
+            crate::key_files::create(dir, &key_path, &key)?;
             key
         };
         let units_path = dir.join(UNITS_FILE);
@@ -224,6 +197,9 @@ impl Node {
     pub fn open(dir: &Path) -> Result<Node, NodeError> {
         let mut store = Store::open(dir)?;
         let key = read_key(dir)?;
+        // Key files left plaintext beside an encrypted store (a store
+        // encrypted before keys were sealed) are sealed now.
+        crate::key_files::seal_plaintext(dir)?;
         store.set_self(key.id());
         // A node of a town uses the unit tree of the town's roster.
         let units = match store.roster()? {

@@ -72,6 +72,9 @@ pub fn demo_store_key(dir: &Path) -> Result<(), NodeError> {
 /// (danvan-store's `convert`), under the passphrase or key file given.
 pub fn encrypt(dir: &Path) -> Result<(), NodeError> {
     danvan_store::convert::encrypt_in_place(dir)?;
+    // The store is encrypted from the rename on; its key files are sealed
+    // next (a crash in between: `Node::open` seals them).
+    crate::key_files::seal_plaintext(dir)?;
     Ok(())
 }
 
@@ -98,6 +101,13 @@ pub fn change(dir: &Path) -> Result<(), NodeError> {
             format!("mật khẩu mới quá ngắn: cần ít nhất {PASSPHRASE_CHARS_MIN} ký tự"),
         )));
     }
-    danvan_store::convert::change_passphrase(dir, &new)?;
+    // The key files are sealed under the old key and the new one before the
+    // database is re-keyed, so whichever key a crash leaves the store under
+    // opens them; then under the new key alone.
+    danvan_store::convert::change_passphrase(dir, &new, |old, new| {
+        crate::key_files::reseal(dir, &[old, new])
+    })?;
+    let key = cipher::key_to_open(dir)?;
+    crate::key_files::reseal(dir, &[&key])?;
     Ok(())
 }

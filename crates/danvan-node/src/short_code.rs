@@ -163,7 +163,7 @@ pub async fn fetch_invite(
     net: crate::NetConfig,
 ) -> Result<Invite, NodeError> {
     let short = ShortCode::parse(typed)?;
-    let key = crate::node::read_key_file(&dir.join(crate::node::KEY_FILE))?;
+    let key = crate::key_files::read_key(dir, &dir.join(crate::node::KEY_FILE))?;
     let me = key.id();
     // Argon2 takes a moment: done before connecting, off the runtime's
     // threads.

@@ -307,8 +307,36 @@ pub fn how_to_give() -> String {
     )
 }
 
+/// The stores this process opened or created, by data directory, with
+/// their key (`None`: plaintext). The key files beside a store are read
+/// through this, without asking twice and without opening the database
+/// file again: closing any descriptor of it would drop the POSIX locks
+/// SQLite holds on it in this process.
+#[allow(clippy::type_complexity)]
+static OPENED: std::sync::Mutex<Vec<(PathBuf, Option<StoreKey>)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Remembers that the store of `dir` opens with `key` (`None`: plaintext),
+/// as checked by SQLCipher or an authenticated key file.
+pub fn remember(dir: &Path, key: Option<&StoreKey>) {
+    if let Ok(mut held) = OPENED.lock() {
+        held.retain(|(d, _)| d != dir);
+        held.push((dir.to_path_buf(), key.cloned()));
+    }
+}
+
+/// What [`remember`] holds for `dir`: `None` when no store of `dir` was
+/// opened by this process.
+pub fn opened(dir: &Path) -> Option<Option<StoreKey>> {
+    let held = OPENED.lock().ok()?;
+    held.iter().find(|(d, _)| d == dir).map(|(_, k)| k.clone())
+}
+
 /// The key to open the existing encrypted store of `dir`.
 pub fn key_to_open(dir: &Path) -> Result<StoreKey, OpenError> {
+    if let Some(Some(key)) = opened(dir) {
+        return Ok(key);
+    }
     match source(dir)? {
         Some(Source::Key(key)) => Ok(key),
         Some(Source::KeyFile(path)) => key_from_file(&path),

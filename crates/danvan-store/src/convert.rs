@@ -101,6 +101,7 @@ pub fn encrypt_in_place(dir: &Path) -> Result<(), OpenError> {
         })
     })?;
     private::sync_dir(dir)?;
+    cipher::remember(dir, Some(&key));
     stop_point("renamed");
     Ok(())
 }
@@ -113,36 +114,52 @@ pub const NEW_PASSPHRASE_FILE_ENV: &str = "DANVAN_NEW_PASSPHRASE_FILE";
 /// `new_passphrase` (the current one from the usual sources). The salt and
 /// parameters in `danvan.kdf` stay, so no file but the database changes and
 /// `PRAGMA rekey` is one SQLite transaction: a crash leaves the store under
-/// the old passphrase or the new one, whole.
-pub fn change_passphrase(dir: &Path, new_passphrase: &str) -> Result<(), OpenError> {
+/// the old passphrase or the new one, whole. `before_rekey(old, new)` runs
+/// once the old key is known to open the store, under the store's lock,
+/// before the database changes (the key files are sealed under both keys
+/// there); an error from it leaves the database as it was.
+pub fn change_passphrase<E: From<OpenError>>(
+    dir: &Path,
+    new_passphrase: &str,
+    before_rekey: impl FnOnce(&cipher::StoreKey, &cipher::StoreKey) -> Result<(), E>,
+) -> Result<(), E> {
     let db = dir.join(DB_FILE);
     if !db.exists() {
-        return Err(OpenError::NotInitialized(dir.to_path_buf()));
+        return Err(OpenError::NotInitialized(dir.to_path_buf()).into());
     }
     let _lock = take_lock(dir)?;
     if !cipher::is_encrypted(&db) {
         return Err(OpenError::Passphrase(
             "kho dữ liệu chưa được mã hoá; hãy chạy `danvan encrypt` trước".into(),
-        ));
+        )
+        .into());
     }
     if dir.join(cipher::STORE_KEY_FILE).exists() || std::env::var_os(cipher::KEY_FILE_ENV).is_some()
     {
-        return Err(OpenError::Passphrase(
-            "kho này dùng tệp khoá, không dùng mật khẩu".into(),
-        ));
+        return Err(
+            OpenError::Passphrase("kho này dùng tệp khoá, không dùng mật khẩu".into()).into(),
+        );
     }
     let kdf = cipher::Kdf::read(dir)?;
     let old = cipher::key_to_open(dir)?;
     let new = kdf.derive(new_passphrase)?;
-    let conn = Connection::open_with_flags(&db, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+    let conn = Connection::open_with_flags(&db, OpenFlags::SQLITE_OPEN_READ_WRITE)
+        .map_err(OpenError::from)?;
     cipher::unlock(&conn, &old)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    cipher::remember(dir, Some(&old));
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(OpenError::from)?;
+    before_rekey(&old, &new)?;
     // Rekey in rollback-journal mode: one transaction whose hot journal
     // (pages under the old key) undoes an interrupted rekey.
-    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-    conn.pragma_update(None, "journal_mode", "DELETE")?;
-    stop_point("rekeying");
-    conn.execute_batch(&format!("PRAGMA rekey = \"x'{}'\";", hex(new.bytes())))?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
+    let rekey = || -> Result<(), rusqlite::Error> {
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        conn.pragma_update(None, "journal_mode", "DELETE")?;
+        stop_point("rekeying");
+        conn.execute_batch(&format!("PRAGMA rekey = \"x'{}'\";", hex(new.bytes())))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+    };
+    rekey().map_err(OpenError::from)?;
+    cipher::remember(dir, Some(&new));
     Ok(())
 }

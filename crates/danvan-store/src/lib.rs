@@ -25,6 +25,7 @@ mod projection;
 mod refusals;
 mod revocation;
 mod schema;
+pub mod sealed_key;
 
 pub use access::AuditEntry;
 pub use backup::{
@@ -233,6 +234,7 @@ impl Store {
         if let Some((key, salt)) = &key {
             key.apply_new(&conn, salt)?;
         }
+        cipher::remember(dir, key.as_ref().map(|(k, _)| k));
         configure(&conn)?;
         schema::migrate(&mut conn)?;
         conn.execute(
@@ -264,6 +266,7 @@ impl Store {
         if let Some(key) = &key {
             cipher::unlock(&conn, key)?;
         }
+        cipher::remember(dir, key.as_ref());
         configure(&conn)?;
         schema::migrate(&mut conn)?;
         let epoch = read_epoch(&conn)?;
