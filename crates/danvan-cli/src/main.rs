@@ -1196,6 +1196,13 @@ fn run(cli: Cli) -> Result<()> {
                         report.period_label,
                         path.display()
                     );
+                    // Reports carry no personal field: logged all the same.
+                    node.audit_outgoing(
+                        "report",
+                        danvan_node::Outgoing::File(&path),
+                        &danvan_node::PersonalCounts::default(),
+                        &[],
+                    )?;
                 }
                 None => write_stdout(&bytes).context("không ghi được báo cáo ra màn hình")?,
             }
@@ -1345,13 +1352,22 @@ fn run(cli: Cli) -> Result<()> {
                 danvan_node::check_out_path(path, force)?;
             }
             let kind = kind.map(|k| Kind::parse(&k)).transpose()?;
-            let text = node.export(&format, kind)?;
+            let (text, counts) = node.export_counted(&format, kind)?;
             match out {
                 Some(path) => {
                     danvan_node::write_atomic(&path, text.as_bytes())?;
+                    node.audit_outgoing(
+                        "export",
+                        danvan_node::Outgoing::File(&path),
+                        &counts,
+                        &[],
+                    )?;
                     eprintln!("Đã ghi {}", path.display());
                 }
-                None => write_stdout(text.as_bytes())?,
+                None => {
+                    node.audit_outgoing("export", danvan_node::Outgoing::Stdout, &counts, &[])?;
+                    write_stdout(text.as_bytes())?
+                }
             }
         }
         Command::Bundle {
@@ -1373,6 +1389,12 @@ fn run(cli: Cli) -> Result<()> {
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let done = node.bundle_export(&out, &for_nodes, plain)?;
+            node.audit_outgoing(
+                "bundle-export",
+                danvan_node::Outgoing::File(&out),
+                &done.counts,
+                &done.sealed_to,
+            )?;
             let sealed_to: Vec<String> = done.sealed_to.iter().map(|n| n.to_string()).collect();
             if json {
                 print_json(&serde_json::json!({

@@ -16,8 +16,9 @@ pub mod import;
 mod intake;
 mod lan;
 mod node;
-mod personal;
+mod outgoing;
 pub mod passphrase;
+mod personal;
 mod progress;
 mod replica;
 mod report;
@@ -50,6 +51,7 @@ pub use node::{
     HistoryEntry, KEY_FILE, Node, Shown, UNITS_FILE, WEB_USERS_FILE, default_data_dir, now_ms,
     random_bytes,
 };
+pub use outgoing::{Outgoing, mask_record_json};
 pub use personal::PersonalCounts;
 pub use progress::{OnProgress, Work, WorkProgress};
 pub use report::{ImportedTask, TaskImport, UnassignedTask};

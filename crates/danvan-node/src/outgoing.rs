@@ -1,0 +1,118 @@
+//! Personal data leaving the machine: every export, report, bundle and
+//! web download is written to the audit log by [`Node::audit_outgoing`],
+//! with the personal fields it carries and how many records.
+
+use danvan_model::{Kind, Record};
+use danvan_store::ListFilter;
+
+use crate::{Node, NodeError, PersonalCounts};
+
+/// Where personal data went.
+#[derive(Clone, Copy, Debug)]
+pub enum Outgoing<'a> {
+    /// A file on this machine.
+    File(&'a std::path::Path),
+    /// The terminal or a pipe.
+    Stdout,
+    /// A download from the web app.
+    Web,
+}
+
+impl Outgoing<'_> {
+    fn label(&self) -> String {
+        match self {
+            Outgoing::File(p) => p.display().to_string(),
+            Outgoing::Stdout => "stdout".into(),
+            Outgoing::Web => "web".into(),
+        }
+    }
+}
+
+impl PersonalCounts {
+    /// The personal fields counted, by name.
+    pub fn fields(&self) -> Vec<&'static str> {
+        [
+            ("name", self.names),
+            ("id_number", self.id_numbers),
+            ("address", self.addresses),
+            ("compensation_vnd", self.compensation),
+        ]
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(f, _)| f)
+        .collect()
+    }
+}
+
+/// The CCCD of a record's JSON (as `export --format json` and `list
+/// --json` print it) masked: `0512******90`.
+pub fn mask_record_json(value: &mut serde_json::Value) {
+    if let Some(id) = value.get_mut("id_number")
+        && let Some(text) = id.as_str()
+    {
+        *id = danvan_model::mask_id_number(text).into();
+    }
+}
+
+impl Node {
+    /// Logs that personal data left this machine: `event` (`export`,
+    /// `report`, `bundle-export`), where it went, the personal fields and
+    /// counts it carries, and the nodes a sealed bundle is for. Every path
+    /// that writes records out calls this.
+    pub fn audit_outgoing(
+        &mut self,
+        event: &str,
+        to: Outgoing<'_>,
+        counts: &PersonalCounts,
+        recipients: &[danvan_model::NodeId],
+    ) -> Result<(), NodeError> {
+        let mut detail = serde_json::json!({
+            "to": to.label(),
+            "fields": counts.fields(),
+            "records": counts.records,
+            "names": counts.names,
+            "id_numbers": counts.id_numbers,
+            "addresses": counts.addresses,
+            "compensation": counts.compensation,
+        });
+        if !recipients.is_empty() {
+            detail["recipients"] = recipients
+                .iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .into();
+        }
+        self.store_mut().audit(event, None, &detail)?;
+        Ok(())
+    }
+
+    /// [`Node::export`] and the personal data the text carries: a JSON
+    /// export holds whole records (CCCD masked); a CSV export holds the
+    /// titles, which name the citizen of a petition or a household's head.
+    pub fn export_counted(
+        &self,
+        format: &str,
+        kind: Option<Kind>,
+    ) -> Result<(String, PersonalCounts), NodeError> {
+        let text = self.export(format, kind)?;
+        let filter = ListFilter {
+            kind: kind.map(|k| k.code().to_string()),
+            ..ListFilter::default()
+        };
+        let mut counts = PersonalCounts::default();
+        for value in self.store().list_json(&filter)? {
+            let Ok(record) = Record::from_json(value) else {
+                continue;
+            };
+            if format == "csv" {
+                let mut names = PersonalCounts::default();
+                names.add(&record);
+                counts.records += 1;
+                counts.names += names.names;
+            } else {
+                counts.add(&record);
+            }
+        }
+        Ok((text, counts))
+    }
+}

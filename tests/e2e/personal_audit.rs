@@ -1,0 +1,112 @@
+//! Personal data leaving the machine is audited, and the CCCD is masked
+//! everywhere but the record page of a node that may write the record.
+
+use crate::harness::Dv;
+
+const CITIZEN: &str = "Lê Văn Thành";
+const CCCD: &str = "051234567890";
+const MASKED: &str = "0512******90";
+
+fn add_petition(dv: &Dv) -> String {
+    dv.add(&[
+        "petition",
+        "add",
+        "--received",
+        "2023-07-20",
+        "--citizen",
+        CITIZEN,
+        "--id-number",
+        CCCD,
+        "--address",
+        "Thôn Vĩnh Xuân",
+        "--content",
+        "Đề nghị xem xét đơn giá bồi thường",
+    ])
+}
+
+/// The audit entries of `event`, newest last.
+fn audited(dv: &Dv, event: &str) -> Vec<serde_json::Value> {
+    let all = dv.json(&["audit"]);
+    all.as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == event)
+        .map(|e| e["detail"].clone())
+        .collect()
+}
+
+#[test]
+fn exports_and_bundles_are_audited_with_the_personal_data_they_carry() {
+    let dv = Dv::init("pho-minh");
+    add_petition(&dv);
+    dv.activity("tuyen-truyen", "2023-07-21", "Họp dân thôn Vĩnh Xuân");
+    assert!(audited(&dv, "export").is_empty());
+
+    let file = dv.dir.join("ra.json");
+    dv.ok(&[
+        "export",
+        "--format",
+        "json",
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    let printed = dv.ok(&["export", "--format", "csv"]);
+    assert!(printed.contains(CITIZEN), "{printed}");
+    let bundle = dv.dir.join("plain.dvb");
+    dv.ok(&[
+        "bundle",
+        "export",
+        "--plain",
+        "--out",
+        bundle.to_str().unwrap(),
+    ]);
+
+    let exports = audited(&dv, "export");
+    assert_eq!(exports.len(), 2, "{exports:?}");
+    let to_file = &exports[0];
+    assert_eq!(to_file["to"], file.to_str().unwrap());
+    assert_eq!(to_file["records"], 2);
+    assert_eq!(to_file["names"], 1);
+    assert_eq!(to_file["id_numbers"], 1);
+    assert_eq!(to_file["addresses"], 1);
+    assert_eq!(
+        to_file["fields"],
+        serde_json::json!(["name", "id_number", "address"])
+    );
+    // A CSV carries titles: the citizen's name, not the CCCD.
+    let to_stdout = &exports[1];
+    assert_eq!(to_stdout["to"], "stdout");
+    assert_eq!(to_stdout["names"], 1);
+    assert_eq!(to_stdout["id_numbers"], 0);
+
+    let bundles = audited(&dv, "bundle-export");
+    assert_eq!(bundles.len(), 1, "{bundles:?}");
+    assert_eq!(bundles[0]["to"], bundle.to_str().unwrap());
+    assert_eq!(bundles[0]["id_numbers"], 1);
+    assert_eq!(bundles[0]["names"], 1);
+    assert!(bundles[0].get("recipients").is_none());
+
+    // The terminal view says it in Vietnamese.
+    let log = dv.ok(&["audit"]);
+    assert!(
+        log.contains("XUẤT gói vào tệp")
+            && log.contains("KHÔNG mã hoá")
+            && log.contains("1 số CCCD"),
+        "{log}"
+    );
+}
+
+#[test]
+fn json_export_masks_the_cccd_that_show_gives_whole_to_the_writer() {
+    let dv = Dv::init("pho-minh");
+    let id = add_petition(&dv);
+    let shown = dv.json(&["show", &id]);
+    assert!(shown.to_string().contains(CCCD), "{shown}");
+
+    let exported = dv.ok(&["export", "--format", "json"]);
+    assert!(!exported.contains(CCCD), "{exported}");
+    assert!(exported.contains(MASKED), "{exported}");
+    assert!(exported.contains(CITIZEN));
+    let listed = dv.ok(&["list", "--json"]);
+    assert!(!listed.contains(CCCD), "{listed}");
+}
