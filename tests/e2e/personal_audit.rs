@@ -110,3 +110,54 @@ fn json_export_masks_the_cccd_that_show_gives_whole_to_the_writer() {
     let listed = dv.ok(&["list", "--json"]);
     assert!(!listed.contains(CCCD), "{listed}");
 }
+
+#[test]
+fn web_record_page_gives_the_cccd_whole_only_to_a_writer_and_downloads_are_audited() {
+    use crate::access::enroll;
+    use crate::browser::{WebServer, http_request};
+    use crate::sync::Server;
+    let town = Dv::init_with("town", &["--authority", "--unit", "duc-pho"]);
+    let officer = Dv::init("pho-minh");
+    let viewer = Dv::init("pho-minh");
+    let hub = Server::start(&town, &[]);
+    enroll(
+        &town,
+        &hub,
+        &officer,
+        &["--unit", "pho-minh", "--role", "officer"],
+    );
+    enroll(
+        &town,
+        &hub,
+        &viewer,
+        &["--unit", "pho-minh", "--role", "viewer"],
+    );
+    let id = add_petition(&officer);
+    officer.ok(&["sync"]);
+    viewer.ok(&["sync"]);
+
+    let page = |dv: &Dv| {
+        let web = WebServer::web(dv, "127.0.0.1:0");
+        let (status, body) = http_request(web.addr, "GET", &format!("/ho-so/{id}"), &[], "");
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains(CITIZEN), "{body}");
+        body
+    };
+    let written = page(&officer);
+    assert!(written.contains(CCCD), "the writer sees it whole");
+    let read = page(&viewer);
+    assert!(!read.contains(CCCD), "{read}");
+    assert!(read.contains(MASKED), "{read}");
+
+    // A bundle downloaded from the web app is audited, sealed to the hub.
+    {
+        let web = WebServer::web(&officer, "127.0.0.1:0");
+        let (status, _) = http_request(web.addr, "GET", "/dong-bo/goi", &[], "");
+        assert_eq!(status, 200);
+    }
+    let bundles = audited(&officer, "bundle-export");
+    assert_eq!(bundles.len(), 1, "{bundles:?}");
+    assert_eq!(bundles[0]["to"], "web");
+    assert_eq!(bundles[0]["id_numbers"], 1);
+    assert_eq!(bundles[0]["recipients"].as_array().unwrap().len(), 1);
+}

@@ -1275,13 +1275,8 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Show { id, json } => {
-            let mut shown = node.show(&id)?;
             // The CCCD whole only for a node whose role may write the record.
-            if node.check_record_write(&shown.record).is_err()
-                && let danvan_model::Record::Petition(p) = &mut shown.record
-            {
-                p.id_number = p.id_number.as_deref().map(danvan_model::mask_id_number);
-            }
+            let shown = node.show_for_reader(&id)?;
             if json {
                 print_json(&shown.to_json());
             } else {

@@ -116,3 +116,40 @@ impl Node {
         Ok((text, counts))
     }
 }
+
+impl Node {
+    /// A record for its page (`show`, the web record page): the CCCD
+    /// whole only when this node's role may write the record, masked
+    /// otherwise — in the record and in the history shown beside it.
+    pub fn show_for_reader(&self, id: &str) -> Result<crate::Shown, NodeError> {
+        let mut shown = self.show(id)?;
+        if self.check_record_write(&shown.record).is_err()
+            && let Record::Petition(p) = &mut shown.record
+        {
+            p.id_number = p.id_number.as_deref().map(danvan_model::mask_id_number);
+        }
+        Ok(shown)
+    }
+
+    /// [`Node::field_history`] with the CCCD values masked unless this
+    /// node may write the record.
+    pub fn field_history_for_reader(
+        &self,
+        id: &str,
+        record: &Record,
+    ) -> Result<Vec<crate::FieldHistoryEntry>, NodeError> {
+        let mut history = self.field_history(id)?;
+        if self.check_record_write(record).is_err() {
+            for change in history.iter_mut().flat_map(|e| e.fields.iter_mut()) {
+                if change.field == "id_number" {
+                    for value in [&mut change.old, &mut change.new] {
+                        if let Some(text) = value.as_str() {
+                            *value = danvan_model::mask_id_number(text).into();
+                        }
+                    }
+                }
+            }
+        }
+        Ok(history)
+    }
+}
