@@ -161,3 +161,60 @@ fn web_record_page_gives_the_cccd_whole_only_to_a_writer_and_downloads_are_audit
     assert_eq!(bundles[0]["id_numbers"], 1);
     assert_eq!(bundles[0]["recipients"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn erase_clears_the_citizen_syncs_to_the_hub_and_is_audited() {
+    use crate::access::enroll;
+    use crate::sync::Server;
+    let town = Dv::init_with("town", &["--authority", "--unit", "duc-pho"]);
+    let officer = Dv::init("pho-minh");
+    let viewer = Dv::init("pho-minh");
+    let hub = Server::start(&town, &[]);
+    enroll(
+        &town,
+        &hub,
+        &officer,
+        &["--unit", "pho-minh", "--role", "officer"],
+    );
+    enroll(
+        &town,
+        &hub,
+        &viewer,
+        &["--unit", "pho-minh", "--role", "viewer"],
+    );
+    let id = add_petition(&officer);
+    officer.ok(&["sync"]);
+    viewer.ok(&["sync"]);
+
+    // A viewer may not erase; without a terminal nor --yes, nothing is erased.
+    viewer.fails(&["--yes", "erase", &id], "");
+    officer.fails(&["erase", &id], "--yes");
+    assert!(officer.ok(&["show", &id]).contains(CCCD));
+
+    let said = officer.ok(&["--yes", "erase", &id]);
+    assert!(said.contains("Còn lại trong lịch sử"), "{said}");
+    let shown = officer.json(&["show", &id]).to_string();
+    assert!(
+        !shown.contains(CCCD) && !shown.contains(CITIZEN) && !shown.contains("Vĩnh Xuân"),
+        "{shown}"
+    );
+    assert!(shown.contains("(đã xoá theo yêu cầu)"), "{shown}");
+
+    // The change reaches the hub.
+    officer.ok(&["sync"]);
+    drop(hub);
+    let at_hub = town.json(&["show", &id]).to_string();
+    assert!(
+        !at_hub.contains(CCCD) && at_hub.contains("(đã xoá theo yêu cầu)"),
+        "{at_hub}"
+    );
+
+    let erased = audited(&officer, "erased");
+    assert_eq!(erased.len(), 1, "{erased:?}");
+    assert_eq!(erased[0]["doc"], id);
+    assert_eq!(
+        erased[0]["fields"],
+        serde_json::json!(["citizen", "id_number", "address"])
+    );
+    assert!(erased[0]["earlier_changes"].as_u64().unwrap() >= 1);
+}

@@ -569,6 +569,19 @@ pub(crate) fn audit(node: &Node, limit: usize, json: bool) -> Result<()> {
                 d["reason"].as_str().unwrap_or("")
             ),
             "export" | "report" | "bundle-export" => outgoing_line(&e.event, d),
+            "erased" => format!(
+                "XOÁ dữ liệu cá nhân ({}) của hồ sơ {} theo yêu cầu; {} thay đổi trước đó vẫn giữ giá trị cũ",
+                d["fields"]
+                    .as_array()
+                    .map(|f| f
+                        .iter()
+                        .filter_map(|v| v.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "))
+                    .unwrap_or_default(),
+                d["doc"].as_str().unwrap_or("-"),
+                d["earlier_changes"]
+            ),
             other => format!("{other}: {d}"),
         };
         println!("{when}  {peer:<8}  {text}");

@@ -245,6 +245,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Xoá dữ liệu cá nhân của công dân trong một hồ sơ theo yêu cầu hợp pháp (họ tên, số CCCD, địa chỉ): ghi một thay đổi mới; các thay đổi trước vẫn giữ giá trị cũ
+    Erase {
+        /// Mã hồ sơ
+        id: String,
+        /// In kết quả dạng JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Nhật ký kiểm tra: các phiên đồng bộ, thay đổi và kết nối bị từ chối kèm lý do
     Audit {
         /// Số dòng mới nhất
@@ -1014,6 +1022,7 @@ fn run(cli: Cli) -> Result<()> {
             print_summary(&summary, json)?;
         }
         Command::Audit { limit, json } => access::audit(&node, limit, json)?,
+        Command::Erase { id, json } => erase(&mut node, &id, cli.yes, json)?,
         Command::Peers { lan, json } if lan.lan => lan::run(node, &lan, json, net)?,
         Command::Peers { json, .. } => {
             let peers = node.peers()?;
@@ -1821,4 +1830,44 @@ fn sync(
         endpoint.close();
         anyhow::Ok(())
     })
+}
+
+/// `danvan erase`: asks on a terminal (or takes `--yes`), then clears the
+/// record's personal fields and says what remains in its history.
+fn erase(node: &mut Node, id: &str, yes: bool, json: bool) -> Result<()> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let shown = node.show(id)?;
+    node.check_record_write(&shown.record)?;
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            bail!(
+                "xoá dữ liệu cá nhân cần xác nhận: chạy trên màn hình lệnh để trả lời, hoặc thêm --yes (chưa xoá gì)"
+            );
+        }
+        eprint!(
+            "Xoá họ tên, số CCCD, địa chỉ của công dân trong hồ sơ “{}”? Gõ “co” để xác nhận: ",
+            shown.record.summary().title
+        );
+        std::io::stderr().flush().ok();
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "co" | "có") {
+            bail!("đã huỷ: không xoá gì");
+        }
+    }
+    let erased = node.erase(id)?;
+    if json {
+        print_json(&serde_json::to_value(&erased)?);
+    } else {
+        println!(
+            "Đã xoá {} của hồ sơ {} bằng một thay đổi mới; thay đổi này sẽ được gửi đi ở lần đồng bộ tới.",
+            erased.fields.join(", "),
+            erased.id
+        );
+        println!(
+            "Còn lại trong lịch sử: {} thay đổi trước đó vẫn giữ giá trị cũ, trên máy này và trên mọi máy đã đồng bộ hồ sơ (xem PRIVACY.md).",
+            erased.earlier_changes
+        );
+    }
+    Ok(())
 }

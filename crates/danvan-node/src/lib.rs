@@ -9,6 +9,7 @@ mod access;
 mod backup;
 mod browse;
 pub mod demo;
+mod erase;
 mod error;
 mod handover;
 mod household;
@@ -41,6 +42,7 @@ pub use danvan_store::{
     ApplyReport, AuditEntry, ListFilter, PeerRow, Refusal, RefusedRecord, Rejection, Row,
     TrustedNode,
 };
+pub use erase::{ERASED_NAME, Erased};
 pub use error::{EXIT_INTERRUPTED, EXIT_REFUSED, NodeError, file_error};
 pub use handover::{Adopted, read_roster_file};
 pub use household::StageOutcome;
