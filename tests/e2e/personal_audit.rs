@@ -187,7 +187,7 @@ fn erase_clears_the_citizen_syncs_to_the_hub_and_is_audited() {
     viewer.ok(&["sync"]);
 
     // A viewer may not erase; without a terminal nor --yes, nothing is erased.
-    viewer.fails(&["--yes", "erase", &id], "");
+    viewer.fails(&["--yes", "erase", &id], "không được phép");
     officer.fails(&["erase", &id], "--yes");
     assert!(officer.ok(&["show", &id]).contains(CCCD));
 

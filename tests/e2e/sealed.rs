@@ -153,7 +153,9 @@ fn files_written_with_personal_data_are_owner_only_under_umask_022() {
         ],
     ];
     for args in &runs {
-        let status = std::process::Command::new("sh")
+        let mut sh = std::process::Command::new("sh");
+        crate::harness::without_danvan_env(&mut sh);
+        let status = sh
             .arg("-c")
             .arg("umask 022; exec \"$@\"")
             .arg("sh")
