@@ -1369,8 +1369,8 @@ fn run(cli: Cli) -> Result<()> {
                     eprintln!("Đã ghi {}", path.display());
                 }
                 None => {
+                    write_stdout(text.as_bytes())?;
                     node.audit_outgoing("export", danvan_node::Outgoing::Stdout, &counts, &[])?;
-                    write_stdout(text.as_bytes())?
                 }
             }
         }
