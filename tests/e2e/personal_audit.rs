@@ -154,7 +154,20 @@ fn web_record_page_gives_the_cccd_whole_only_to_a_writer_and_downloads_are_audit
         let web = WebServer::web(&officer, "127.0.0.1:0");
         let (status, _) = http_request(web.addr, "GET", "/dong-bo/goi", &[], "");
         assert_eq!(status, 200);
+        let (status, report) = http_request(
+            web.addr,
+            "GET",
+            "/bao-cao/tai-ve/csv?period=2023-H2",
+            &[],
+            "",
+        );
+        assert_eq!(status, 200, "{report}");
+        assert!(!report.contains(CITIZEN), "{report}");
     }
+    let reports = audited(&officer, "report");
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0]["to"], "web");
+    assert_eq!(reports[0]["fields"], serde_json::json!([]));
     let bundles = audited(&officer, "bundle-export");
     assert_eq!(bundles.len(), 1, "{bundles:?}");
     assert_eq!(bundles[0]["to"], "web");
