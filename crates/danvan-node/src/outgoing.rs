@@ -47,10 +47,8 @@ impl PersonalCounts {
 /// The CCCD of a record's JSON (as `export --format json` and `list
 /// --json` print it) masked: `0512******90`.
 pub fn mask_record_json(value: &mut serde_json::Value) {
-    if let Some(id) = value.get_mut("id_number")
-        && let Some(text) = id.as_str()
-    {
-        *id = danvan_model::mask_id_number(text).into();
+    if let Some(id) = value.get_mut("id_number") {
+        mask_value(id);
     }
 }
 
@@ -117,16 +115,29 @@ impl Node {
     }
 }
 
+/// A CCCD value masked in place (text only; `null` stays).
+fn mask_value(value: &mut serde_json::Value) {
+    if let Some(text) = value.as_str() {
+        *value = danvan_model::mask_id_number(text).into();
+    }
+}
+
 impl Node {
     /// A record for its page (`show`, the web record page): the CCCD
     /// whole only when this node's role may write the record, masked
     /// otherwise — in the record and in the history shown beside it.
     pub fn show_for_reader(&self, id: &str) -> Result<crate::Shown, NodeError> {
         let mut shown = self.show(id)?;
-        if self.check_record_write(&shown.record).is_err()
-            && let Record::Petition(p) = &mut shown.record
-        {
+        if self.check_record_write(&shown.record).is_ok() {
+            return Ok(shown);
+        }
+        if let Record::Petition(p) = &mut shown.record {
             p.id_number = p.id_number.as_deref().map(danvan_model::mask_id_number);
+        }
+        for conflict in shown.conflicts.iter_mut() {
+            if conflict.field == "id_number" {
+                conflict.values.iter_mut().for_each(mask_value);
+            }
         }
         Ok(shown)
     }
@@ -142,11 +153,8 @@ impl Node {
         if self.check_record_write(record).is_err() {
             for change in history.iter_mut().flat_map(|e| e.fields.iter_mut()) {
                 if change.field == "id_number" {
-                    for value in [&mut change.old, &mut change.new] {
-                        if let Some(text) = value.as_str() {
-                            *value = danvan_model::mask_id_number(text).into();
-                        }
-                    }
+                    mask_value(&mut change.old);
+                    mask_value(&mut change.new);
                 }
             }
         }
