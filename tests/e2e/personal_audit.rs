@@ -231,3 +231,20 @@ fn erase_clears_the_citizen_syncs_to_the_hub_and_is_audited() {
     );
     assert!(erased[0]["earlier_changes"].as_u64().unwrap() >= 1);
 }
+
+#[test]
+fn erase_clears_a_households_head_and_refuses_a_record_without_personal_data() {
+    let dv = Dv::init("pho-minh");
+    let head = "Phạm Thị Hoa";
+    let household = dv.household(head, &[]);
+    let activity = dv.activity("tuyen-truyen", "2023-07-21", "Tuyên truyền GPMB");
+    dv.fails(&["--yes", "erase", &activity], "không chứa dữ liệu cá nhân");
+
+    let erased = dv.json(&["--yes", "erase", &household]);
+    assert_eq!(erased["fields"], serde_json::json!(["head"]));
+    let shown = dv.json(&["show", &household]).to_string();
+    assert!(!shown.contains(head), "{shown}");
+    assert!(shown.contains("(đã xoá theo yêu cầu)"), "{shown}");
+    let log = dv.ok(&["audit"]);
+    assert!(log.contains("XOÁ dữ liệu cá nhân (head)"), "{log}");
+}
