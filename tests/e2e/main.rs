@@ -19,6 +19,7 @@ mod loss;
 mod merge;
 #[cfg(unix)]
 mod package;
+mod personal_audit;
 mod records;
 mod reform;
 mod relay;

@@ -460,6 +460,29 @@ fn prefix<'a>(detail: &'a serde_json::Value, key: &str, len: usize) -> &'a str {
     text.get(..len).unwrap_or(text)
 }
 
+/// An audit line for personal data that left the machine.
+fn outgoing_line(event: &str, d: &serde_json::Value) -> String {
+    let what = match event {
+        "export" => "XUẤT dữ liệu",
+        "report" => "XUẤT báo cáo",
+        _ => "XUẤT gói",
+    };
+    let to = match d["to"].as_str().unwrap_or("") {
+        "stdout" => "ra màn hình".to_string(),
+        "web" => "tải về qua web".to_string(),
+        file => format!("vào tệp {file}"),
+    };
+    let sealed = match d["recipients"].as_array() {
+        Some(r) if !r.is_empty() => format!(", mã hoá cho {} nút", r.len()),
+        _ if event == "bundle-export" => ", KHÔNG mã hoá".to_string(),
+        _ => String::new(),
+    };
+    format!(
+        "{what} {to}{sealed}: {} hồ sơ, {} họ tên, {} số CCCD, {} địa chỉ, {} số tiền bồi thường",
+        d["records"], d["names"], d["id_numbers"], d["addresses"], d["compensation"]
+    )
+}
+
 pub(crate) fn audit(node: &Node, limit: usize, json: bool) -> Result<()> {
     let entries = node.audit_log(limit)?;
     if json {
@@ -544,6 +567,20 @@ pub(crate) fn audit(node: &Node, limit: usize, json: bool) -> Result<()> {
                 d["doc"].as_str().unwrap_or("-"),
                 d["roster"],
                 d["reason"].as_str().unwrap_or("")
+            ),
+            "export" | "report" | "bundle-export" => outgoing_line(&e.event, d),
+            "erased" => format!(
+                "XOÁ dữ liệu cá nhân ({}) của hồ sơ {} theo yêu cầu; {} thay đổi trước đó vẫn giữ giá trị cũ",
+                d["fields"]
+                    .as_array()
+                    .map(|f| f
+                        .iter()
+                        .filter_map(|v| v.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "))
+                    .unwrap_or_default(),
+                d["doc"].as_str().unwrap_or("-"),
+                d["earlier_changes"]
             ),
             other => format!("{other}: {d}"),
         };

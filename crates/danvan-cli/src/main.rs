@@ -245,6 +245,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Xoá dữ liệu cá nhân của công dân trong một hồ sơ theo yêu cầu hợp pháp (họ tên, số CCCD, địa chỉ): ghi một thay đổi mới; các thay đổi trước vẫn giữ giá trị cũ
+    Erase {
+        /// Mã hồ sơ
+        id: String,
+        /// In kết quả dạng JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Nhật ký kiểm tra: các phiên đồng bộ, thay đổi và kết nối bị từ chối kèm lý do
     Audit {
         /// Số dòng mới nhất
@@ -1014,6 +1022,7 @@ fn run(cli: Cli) -> Result<()> {
             print_summary(&summary, json)?;
         }
         Command::Audit { limit, json } => access::audit(&node, limit, json)?,
+        Command::Erase { id, json } => erase(&mut node, &id, cli.yes, json)?,
         Command::Peers { lan, json } if lan.lan => lan::run(node, &lan, json, net)?,
         Command::Peers { json, .. } => {
             let peers = node.peers()?;
@@ -1196,6 +1205,13 @@ fn run(cli: Cli) -> Result<()> {
                         report.period_label,
                         path.display()
                     );
+                    // Reports carry no personal field: logged all the same.
+                    node.audit_outgoing(
+                        "report",
+                        danvan_node::Outgoing::File(&path),
+                        &danvan_node::PersonalCounts::default(),
+                        &[],
+                    )?;
                 }
                 None => write_stdout(&bytes).context("không ghi được báo cáo ra màn hình")?,
             }
@@ -1268,13 +1284,8 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Show { id, json } => {
-            let mut shown = node.show(&id)?;
             // The CCCD whole only for a node whose role may write the record.
-            if node.check_record_write(&shown.record).is_err()
-                && let danvan_model::Record::Petition(p) = &mut shown.record
-            {
-                p.id_number = p.id_number.as_deref().map(danvan_model::mask_id_number);
-            }
+            let shown = node.show_for_reader(&id)?;
             if json {
                 print_json(&shown.to_json());
             } else {
@@ -1345,13 +1356,22 @@ fn run(cli: Cli) -> Result<()> {
                 danvan_node::check_out_path(path, force)?;
             }
             let kind = kind.map(|k| Kind::parse(&k)).transpose()?;
-            let text = node.export(&format, kind)?;
+            let (text, counts) = node.export_counted(&format, kind)?;
             match out {
                 Some(path) => {
                     danvan_node::write_atomic(&path, text.as_bytes())?;
+                    node.audit_outgoing(
+                        "export",
+                        danvan_node::Outgoing::File(&path),
+                        &counts,
+                        &[],
+                    )?;
                     eprintln!("Đã ghi {}", path.display());
                 }
-                None => write_stdout(text.as_bytes())?,
+                None => {
+                    write_stdout(text.as_bytes())?;
+                    node.audit_outgoing("export", danvan_node::Outgoing::Stdout, &counts, &[])?;
+                }
             }
         }
         Command::Bundle {
@@ -1373,6 +1393,12 @@ fn run(cli: Cli) -> Result<()> {
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let done = node.bundle_export(&out, &for_nodes, plain)?;
+            node.audit_outgoing(
+                "bundle-export",
+                danvan_node::Outgoing::File(&out),
+                &done.counts,
+                &done.sealed_to,
+            )?;
             let sealed_to: Vec<String> = done.sealed_to.iter().map(|n| n.to_string()).collect();
             if json {
                 print_json(&serde_json::json!({
@@ -1804,4 +1830,44 @@ fn sync(
         endpoint.close();
         anyhow::Ok(())
     })
+}
+
+/// `danvan erase`: asks on a terminal (or takes `--yes`), then clears the
+/// record's personal fields and says what remains in its history.
+fn erase(node: &mut Node, id: &str, yes: bool, json: bool) -> Result<()> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let shown = node.show(id)?;
+    node.check_record_write(&shown.record)?;
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            bail!(
+                "xoá dữ liệu cá nhân cần xác nhận: chạy trên màn hình lệnh để trả lời, hoặc thêm --yes (chưa xoá gì)"
+            );
+        }
+        eprint!(
+            "Xoá họ tên, số CCCD, địa chỉ của công dân trong hồ sơ “{}”? Gõ “co” để xác nhận: ",
+            shown.record.summary().title
+        );
+        std::io::stderr().flush().ok();
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "co" | "có") {
+            bail!("đã huỷ: không xoá gì");
+        }
+    }
+    let erased = node.erase(id)?;
+    if json {
+        print_json(&serde_json::to_value(&erased)?);
+    } else {
+        println!(
+            "Đã xoá {} của hồ sơ {} bằng một thay đổi mới; thay đổi này sẽ được gửi đi ở lần đồng bộ tới.",
+            erased.fields.join(", "),
+            erased.id
+        );
+        println!(
+            "Còn lại trong lịch sử: {} thay đổi trước đó vẫn giữ giá trị cũ, trên máy này và trên mọi máy đã đồng bộ hồ sơ (xem PRIVACY.md).",
+            erased.earlier_changes
+        );
+    }
+    Ok(())
 }

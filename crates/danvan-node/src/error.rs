@@ -293,6 +293,11 @@ pub enum NodeError {
     /// A CSV file with no data row.
     #[error("{}: không có dòng dữ liệu nào", .0.display())]
     CsvEmpty(PathBuf),
+    /// `erase` of a record that holds no citizen's personal field.
+    #[error(
+        "hồ sơ loại {0} không chứa dữ liệu cá nhân của công dân để xoá (chỉ đơn thư và hộ GPMB)"
+    )]
+    NothingToErase(String),
     /// An export that could not be encoded.
     #[error("{0}")]
     Export(String),
@@ -456,6 +461,7 @@ impl NodeError {
             | NodeError::CsvTooLong { .. }
             | NodeError::CsvEmpty(_)
             | NodeError::Export(_)
+            | NodeError::NothingToErase(_)
             | NodeError::ExportFormat(_)
             | NodeError::Demo(_)
             | NodeError::NotConverged

@@ -9,6 +9,7 @@ mod access;
 mod backup;
 mod browse;
 pub mod demo;
+mod erase;
 mod error;
 mod handover;
 mod household;
@@ -17,6 +18,7 @@ mod intake;
 mod key_files;
 mod lan;
 mod node;
+mod outgoing;
 pub mod passphrase;
 mod personal;
 mod progress;
@@ -41,6 +43,7 @@ pub use danvan_store::{
     ApplyReport, AuditEntry, ListFilter, PeerRow, Refusal, RefusedRecord, Rejection, Row,
     TrustedNode,
 };
+pub use erase::{ERASED_NAME, Erased};
 pub use error::{EXIT_INTERRUPTED, EXIT_REFUSED, NodeError, file_error};
 pub use handover::{Adopted, read_roster_file};
 pub use household::StageOutcome;
@@ -51,6 +54,7 @@ pub use node::{
     HistoryEntry, KEY_FILE, Node, Shown, UNITS_FILE, WEB_USERS_FILE, default_data_dir, now_ms,
     random_bytes,
 };
+pub use outgoing::{Outgoing, mask_record_json};
 pub use personal::PersonalCounts;
 pub use progress::{OnProgress, Work, WorkProgress};
 pub use report::{ImportedTask, TaskImport, UnassignedTask};

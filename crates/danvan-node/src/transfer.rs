@@ -122,7 +122,10 @@ impl Node {
         };
         match format {
             "json" => {
-                let all = self.store().list_json(&filter)?;
+                let mut all = self.store().list_json(&filter)?;
+                // Lists and files show the CCCD masked; whole only on the
+                // record page for a node that may write the record.
+                all.iter_mut().for_each(crate::mask_record_json);
                 Ok(serde_json::to_string_pretty(&all).unwrap_or_default())
             }
             "csv" => {
@@ -199,8 +202,9 @@ impl Node {
             }
         }
         let inner = danvan_proto::encode_bundle(&changes);
+        let counts = self.personal_counts(&changes)?;
         let (bytes, personal) = if plain {
-            (inner, Some(self.personal_counts(&changes)?))
+            (inner, Some(counts))
         } else {
             let sealed = danvan_proto::seal_bundle(
                 &inner,
@@ -220,6 +224,7 @@ impl Node {
                 for_nodes.to_vec()
             },
             personal,
+            counts,
         })
     }
 
@@ -412,6 +417,8 @@ pub struct BundleExported {
     pub sealed_to: Vec<NodeId>,
     /// The personal data a plaintext file carries.
     pub personal: Option<crate::personal::PersonalCounts>,
+    /// The personal data the file carries, sealed or not (for the audit log).
+    pub counts: crate::personal::PersonalCounts,
 }
 
 /// Changes stored per transaction of a bundle import: bounds its memory and

@@ -247,8 +247,9 @@ async fn show(
     Query(q): Query<ShowQuery>,
 ) -> Result<Markup, WebError> {
     let (shown, history, conflicts, units, creator) = state.call(|n| {
-        let shown = n.show(&id)?;
-        let history = n.field_history(&id)?;
+        // The CCCD whole only when this node may write the record.
+        let shown = n.show_for_reader(&id)?;
+        let history = n.field_history_for_reader(&id, &shown.record)?;
         let conflicts = n.authored_conflicts(&id)?;
         let creator = shown
             .record

@@ -154,10 +154,15 @@ async fn download(
     let period = q.period()?;
     let unit_view = q.view()?;
     let (report, unit) = state.call(|n| {
-        Ok((
-            n.report_by(q.unit(), period, view::today_vn(), unit_view)?,
-            q.unit().unwrap_or(n.unit()).to_string(),
-        ))
+        let report = n.report_by(q.unit(), period, view::today_vn(), unit_view)?;
+        // Reports carry no personal field: the download is logged all the same.
+        n.audit_outgoing(
+            "report",
+            danvan_node::Outgoing::Web,
+            &danvan_node::PersonalCounts::default(),
+            &[],
+        )?;
+        Ok((report, q.unit().unwrap_or(n.unit()).to_string()))
     })?;
     let bytes =
         danvan_report::render(&report, fmt).map_err(|e| WebError::BadRequest(e.to_string()))?;

@@ -329,8 +329,14 @@ async fn download(
             Some(id) => id,
             None => n.hub_id()?,
         };
-        n.bundle_export(&path, &[to], false)
-            .map(|done| done.changes)
+        let done = n.bundle_export(&path, &[to], false)?;
+        n.audit_outgoing(
+            "bundle-export",
+            danvan_node::Outgoing::Web,
+            &done.counts,
+            &done.sealed_to,
+        )?;
+        Ok(done.changes)
     })?;
     let bytes = std::fs::read(&tmp.0)
         .map_err(|e| WebError::BadRequest(format!("không đọc được gói vừa tạo: {e}")))?;

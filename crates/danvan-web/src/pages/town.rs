@@ -34,6 +34,10 @@ const EVENTS: &[(&str, &str)] = &[
     ("roster", "Danh sách thành viên"),
     ("rejected-roster", "Danh sách thành viên bị từ chối"),
     ("set-aside", "Thay đổi bị gạt ra khi thu hồi"),
+    ("export", "Xuất dữ liệu"),
+    ("report", "Xuất báo cáo"),
+    ("bundle-export", "Xuất gói"),
+    ("erased", "Xoá dữ liệu cá nhân"),
 ];
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -487,6 +491,15 @@ const DETAIL_LABELS: &[(&str, &str)] = &[
     ("bytes_sent", "byte gửi"),
     ("bytes_received", "byte nhận"),
     ("elapsed_ms", "thời gian (ms)"),
+    ("to", "nơi đến"),
+    ("fields", "trường cá nhân"),
+    ("records", "hồ sơ"),
+    ("names", "họ tên"),
+    ("id_numbers", "số CCCD"),
+    ("addresses", "địa chỉ"),
+    ("compensation", "số tiền bồi thường"),
+    ("recipients", "mã hoá cho"),
+    ("earlier_changes", "thay đổi trước còn giữ giá trị cũ"),
 ];
 
 /// An audit entry's detail as short text: the reason first when there is
@@ -513,7 +526,9 @@ fn detail_text(detail: &serde_json::Value) -> String {
                 "sync" => "đồng bộ".to_string(),
                 "bundle" => "gói USB".to_string(),
                 "ok" => "thành công".to_string(),
-                s if key == "result" => s.to_string(),
+                "stdout" => "màn hình".to_string(),
+                "web" => "tải về qua web".to_string(),
+                s if key == "result" || key == "to" => s.to_string(),
                 s => s.get(..16).unwrap_or(s).to_string(),
             },
             serde_json::Value::Bool(true) => "có".to_string(),
@@ -522,6 +537,15 @@ fn detail_text(detail: &serde_json::Value) -> String {
                 Some(n) => crate::fmt::thousands(n),
                 None => n.to_string(),
             },
+            serde_json::Value::Array(items) if items.is_empty() => "không có".to_string(),
+            serde_json::Value::Array(items) => items
+                .iter()
+                .map(|i| {
+                    let s = i.as_str().unwrap_or("");
+                    s.get(..16).unwrap_or(s).to_string()
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
             other => other.to_string(),
         };
         parts.push(format!("{label}: {text}"));

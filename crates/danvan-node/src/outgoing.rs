@@ -1,0 +1,163 @@
+//! Personal data leaving the machine: every export, report, bundle and
+//! web download is written to the audit log by [`Node::audit_outgoing`],
+//! with the personal fields it carries and how many records.
+
+use danvan_model::{Kind, Record};
+use danvan_store::ListFilter;
+
+use crate::{Node, NodeError, PersonalCounts};
+
+/// Where personal data went.
+#[derive(Clone, Copy, Debug)]
+pub enum Outgoing<'a> {
+    /// A file on this machine.
+    File(&'a std::path::Path),
+    /// The terminal or a pipe.
+    Stdout,
+    /// A download from the web app.
+    Web,
+}
+
+impl Outgoing<'_> {
+    fn label(&self) -> String {
+        match self {
+            Outgoing::File(p) => p.display().to_string(),
+            Outgoing::Stdout => "stdout".into(),
+            Outgoing::Web => "web".into(),
+        }
+    }
+}
+
+impl PersonalCounts {
+    /// The personal fields counted, by name.
+    pub fn fields(&self) -> Vec<&'static str> {
+        [
+            ("name", self.names),
+            ("id_number", self.id_numbers),
+            ("address", self.addresses),
+            ("compensation_vnd", self.compensation),
+        ]
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(f, _)| f)
+        .collect()
+    }
+}
+
+/// The CCCD of a record's JSON (as `export --format json` and `list
+/// --json` print it) masked: `0512******90`.
+pub fn mask_record_json(value: &mut serde_json::Value) {
+    if let Some(id) = value.get_mut("id_number") {
+        mask_value(id);
+    }
+}
+
+impl Node {
+    /// Logs that personal data left this machine: `event` (`export`,
+    /// `report`, `bundle-export`), where it went, the personal fields and
+    /// counts it carries, and the nodes a sealed bundle is for. Every path
+    /// that writes records out calls this.
+    pub fn audit_outgoing(
+        &mut self,
+        event: &str,
+        to: Outgoing<'_>,
+        counts: &PersonalCounts,
+        recipients: &[danvan_model::NodeId],
+    ) -> Result<(), NodeError> {
+        let mut detail = serde_json::json!({
+            "to": to.label(),
+            "fields": counts.fields(),
+            "records": counts.records,
+            "names": counts.names,
+            "id_numbers": counts.id_numbers,
+            "addresses": counts.addresses,
+            "compensation": counts.compensation,
+        });
+        if !recipients.is_empty() {
+            detail["recipients"] = recipients
+                .iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .into();
+        }
+        self.store_mut().audit(event, None, &detail)?;
+        Ok(())
+    }
+
+    /// [`Node::export`] and the personal data the text carries: a JSON
+    /// export holds whole records (CCCD masked); a CSV export holds the
+    /// titles, which name the citizen of a petition or a household's head.
+    pub fn export_counted(
+        &self,
+        format: &str,
+        kind: Option<Kind>,
+    ) -> Result<(String, PersonalCounts), NodeError> {
+        let text = self.export(format, kind)?;
+        let filter = ListFilter {
+            kind: kind.map(|k| k.code().to_string()),
+            ..ListFilter::default()
+        };
+        let mut counts = PersonalCounts::default();
+        for value in self.store().list_json(&filter)? {
+            let Ok(record) = Record::from_json(value) else {
+                continue;
+            };
+            if format == "csv" {
+                let mut names = PersonalCounts::default();
+                names.add(&record);
+                counts.records += 1;
+                counts.names += names.names;
+            } else {
+                counts.add(&record);
+            }
+        }
+        Ok((text, counts))
+    }
+}
+
+/// A CCCD value masked in place (text only; `null` stays).
+fn mask_value(value: &mut serde_json::Value) {
+    if let Some(text) = value.as_str() {
+        *value = danvan_model::mask_id_number(text).into();
+    }
+}
+
+impl Node {
+    /// A record for its page (`show`, the web record page): the CCCD
+    /// whole only when this node's role may write the record, masked
+    /// otherwise — in the record and in the history shown beside it.
+    pub fn show_for_reader(&self, id: &str) -> Result<crate::Shown, NodeError> {
+        let mut shown = self.show(id)?;
+        if self.check_record_write(&shown.record).is_ok() {
+            return Ok(shown);
+        }
+        if let Record::Petition(p) = &mut shown.record {
+            p.id_number = p.id_number.as_deref().map(danvan_model::mask_id_number);
+        }
+        for conflict in shown.conflicts.iter_mut() {
+            if conflict.field == "id_number" {
+                conflict.values.iter_mut().for_each(mask_value);
+            }
+        }
+        Ok(shown)
+    }
+
+    /// [`Node::field_history`] with the CCCD values masked unless this
+    /// node may write the record.
+    pub fn field_history_for_reader(
+        &self,
+        id: &str,
+        record: &Record,
+    ) -> Result<Vec<crate::FieldHistoryEntry>, NodeError> {
+        let mut history = self.field_history(id)?;
+        if self.check_record_write(record).is_err() {
+            for change in history.iter_mut().flat_map(|e| e.fields.iter_mut()) {
+                if change.field == "id_number" {
+                    mask_value(&mut change.old);
+                    mask_value(&mut change.new);
+                }
+            }
+        }
+        Ok(history)
+    }
+}
