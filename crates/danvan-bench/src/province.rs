@@ -145,7 +145,8 @@ pub(crate) fn run(options: &Options) -> Result<Vec<Figure>, BenchError> {
             let slope = (b - a) / span;
             figures.info(
                 format!("EXTRAPOLATED (linear) to 1,000,000 records: {name}"),
-                b + slope * ahead,
+                // A figure that did not grow (idle memory) is taken as flat.
+                (b + slope * ahead).max(a.max(b)),
                 unit,
             );
         }
