@@ -22,6 +22,7 @@ fn dozens_of_nodes_converge_through_one_hub_and_after_its_power_cut() {
         phase_deadline: Duration::from_secs(90),
         seed: 7,
         outage: Duration::from_secs(4),
+        hub_seed: None,
     };
     let r = run(&config).unwrap_or_else(|e| panic!("load run failed: {e}"));
     eprintln!("load test: {r:?}");

@@ -37,6 +37,11 @@ pub struct LoadConfig {
     pub seed: u64,
     /// How long the hub stays down in the power cut.
     pub outage: Duration,
+    /// A closed data directory the hub starts as a copy of (records it
+    /// already holds, as a province hub does), instead of an empty store.
+    /// Every node then pulls all of them in the first phase: the nodes are
+    /// on trust lists, not a roster, so nothing narrows what they read.
+    pub hub_seed: Option<PathBuf>,
 }
 
 /// The figures of one run.
@@ -62,6 +67,11 @@ pub struct LoadReport {
     pub hub_cpu_ms: u64,
     /// Changes the hub holds at the end.
     pub hub_changes: u64,
+    /// Changes the hub held before any node synced (from `hub_seed`).
+    pub seed_changes: u64,
+    /// Resident memory of the hub once started and settled, before any
+    /// node synced, KiB.
+    pub hub_idle_rss_kib: u64,
 }
 
 /// A `danvan serve` hub process.
@@ -112,6 +122,18 @@ impl Hub {
             })
             .unwrap_or(0);
         (hwm, ticks * 1000 / clock_ticks_per_s())
+    }
+
+    /// Current resident memory (VmRSS), KiB.
+    fn rss_kib(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            })
+            .unwrap_or(0)
     }
 
     /// A power cut: SIGKILL, no goodbye to anyone.
@@ -265,25 +287,32 @@ fn activity(node: &mut Node, title: &str) -> Result<(), LoadError> {
 /// Runs the whole scenario and checks that every replica converged.
 pub fn run(config: &LoadConfig) -> Result<LoadReport, LoadError> {
     let hub_dir = config.dir.join("hub");
-    let status = Command::new(&config.danvan_bin)
-        .arg("--data-dir")
-        .arg(&hub_dir)
-        .args(["init", "--unit", "duc-pho"])
-        .env_remove("DANVAN_DATA_DIR")
-        // The other nodes are made in this process, keyed as it is
-        // (`--encrypted`); the hub gets this process's passphrase source or
-        // none (then plaintext, as they are).
-        .args(
-            (std::env::var_os("DANVAN_PASSPHRASE_FILE").is_none()
-                && std::env::var_os("DANVAN_KEY_FILE").is_none())
-            .then_some("--plaintext"),
-        )
-        .stdout(Stdio::null())
-        .status()?;
-    if !status.success() {
-        return Err("danvan init of the hub failed".into());
+    if let Some(seed) = &config.hub_seed {
+        copy_data_dir(seed, &hub_dir)?;
+    } else {
+        let status = Command::new(&config.danvan_bin)
+            .arg("--data-dir")
+            .arg(&hub_dir)
+            .args(["init", "--unit", "duc-pho"])
+            .env_remove("DANVAN_DATA_DIR")
+            // The other nodes are made in this process, keyed as it is
+            // (`--encrypted`); the hub gets this process's passphrase source or
+            // none (then plaintext, as they are).
+            .args(
+                (std::env::var_os("DANVAN_PASSPHRASE_FILE").is_none()
+                    && std::env::var_os("DANVAN_KEY_FILE").is_none())
+                .then_some("--plaintext"),
+            )
+            .stdout(Stdio::null())
+            .status()?;
+        if !status.success() {
+            return Err("danvan init of the hub failed".into());
+        }
     }
-    let hub_id = Node::open(&hub_dir)?.id();
+    let (hub_id, seed_changes) = {
+        let hub = Node::open(&hub_dir)?;
+        (hub.id(), hub.store().counts()?.1)
+    };
 
     // The nodes, each with records of its own, and the hub's trust list.
     let mut made = Vec::with_capacity(config.nodes);
@@ -308,6 +337,8 @@ pub fn run(config: &LoadConfig) -> Result<LoadReport, LoadError> {
     }
     let mut hub = Hub::start(&config.danvan_bin, &hub_dir, "127.0.0.1:0")?;
     let hub_addr = hub.addr;
+    std::thread::sleep(Duration::from_secs(1));
+    let hub_idle_rss_kib = hub.rss_kib();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -325,7 +356,7 @@ pub fn run(config: &LoadConfig) -> Result<LoadReport, LoadError> {
         let endpoint = std::sync::Arc::new(shared.bind("127.0.0.1:0".parse()?)?);
         nodes.push((shared, endpoint));
     }
-    let mut expected = (config.nodes * config.records_per_node) as u64;
+    let mut expected = seed_changes + (config.nodes * config.records_per_node) as u64;
 
     // Phase 1: everyone at once.
     let started = Instant::now();
@@ -383,5 +414,20 @@ pub fn run(config: &LoadConfig) -> Result<LoadReport, LoadError> {
         hub_peak_rss_kib: rss_1.max(rss_2),
         hub_cpu_ms: cpu_1 + cpu_2,
         hub_changes,
+        seed_changes,
+        hub_idle_rss_kib,
     })
+}
+
+/// Copies a closed data directory's files (database, key, unit tree).
+fn copy_data_dir(from: &Path, to: &Path) -> Result<(), LoadError> {
+    std::fs::create_dir_all(to).map_err(|e| format!("cannot create {}: {e}", to.display()))?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name()))
+                .map_err(|e| format!("cannot copy {}: {e}", entry.path().display()))?;
+        }
+    }
+    Ok(())
 }

@@ -14,7 +14,7 @@ use crate::{BenchError, Options};
 const GROUP: &str = "load";
 
 /// The `danvan` binary beside this one, built first so that it is current.
-fn danvan_bin() -> Result<PathBuf, BenchError> {
+pub(crate) fn danvan_bin() -> Result<PathBuf, BenchError> {
     let exe = std::env::current_exe()?;
     let dir = exe.parent().ok_or("no directory for the bench binary")?;
     let release = dir.file_name().is_some_and(|n| n == "release");
@@ -41,6 +41,7 @@ pub(crate) fn run(options: &Options) -> Result<Vec<Figure>, BenchError> {
         phase_deadline: std::time::Duration::from_secs(600),
         seed: 1,
         outage: std::time::Duration::from_secs(10),
+        hub_seed: None,
     };
     eprintln!("  {nodes} nodes, 5 records each, one hub process");
     let r = run_load(&config)?;

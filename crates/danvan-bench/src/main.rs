@@ -25,6 +25,7 @@ mod figure;
 mod http;
 mod load_group;
 mod measure;
+mod province;
 mod sample;
 mod signature;
 mod store;
@@ -74,6 +75,11 @@ const GROUPS: &[Group] = &[
         name: "load",
         about: "hub under load: hundreds of nodes at once, then all back after a power cut",
         run: load_group::run,
+    },
+    Group {
+        name: "province",
+        about: "province hub: many records, many nodes, a power cut, the report over every unit",
+        run: province::run,
     },
     Group {
         name: "web",
