@@ -305,16 +305,7 @@ fn passphrase_changes_the_key_and_the_old_one_no_longer_opens() {
     // Killed just before the rekey: still the old passphrase, whole.
     passphrase_killed_before_rekey(&dv, &new);
     assert!(dv.ok(&["show", &id]).contains(CITIZEN));
-    let out = dv
-        .command(&["passphrase"])
-        .env("DANVAN_NEW_PASSPHRASE_FILE", &new)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::at_rest::change_passphrase(&dv, &new);
     // The suite's (old) passphrase is now wrong; the new one opens it.
     let old = dv.run(&["show", &id]);
     assert_eq!(old.status.code(), Some(9));
@@ -325,4 +316,19 @@ fn passphrase_changes_the_key_and_the_old_one_no_longer_opens() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains(CITIZEN));
     assert!(!holds(&dv.dir.join("danvan.db"), CCCD));
+}
+
+/// Runs `danvan passphrase` with the new passphrase read from `new`, and
+/// asserts it succeeded.
+pub(crate) fn change_passphrase(dv: &Dv, new: &Path) {
+    let out = dv
+        .command(&["passphrase"])
+        .env("DANVAN_NEW_PASSPHRASE_FILE", new)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

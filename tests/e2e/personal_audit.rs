@@ -3,25 +3,11 @@
 
 use crate::harness::Dv;
 
-const CITIZEN: &str = "Lê Văn Thành";
-const CCCD: &str = "051234567890";
+use crate::sealed::{CCCD, CITIZEN};
 const MASKED: &str = "0512******90";
 
 fn add_petition(dv: &Dv) -> String {
-    dv.add(&[
-        "petition",
-        "add",
-        "--received",
-        "2023-07-20",
-        "--citizen",
-        CITIZEN,
-        "--id-number",
-        CCCD,
-        "--address",
-        "Thôn Vĩnh Xuân",
-        "--content",
-        "Đề nghị xem xét đơn giá bồi thường",
-    ])
+    crate::sealed::add_petition(dv, &["--address", "Thôn Vĩnh Xuân"])
 }
 
 /// The audit entries of `event`, newest last.
@@ -113,25 +99,8 @@ fn json_export_masks_the_cccd_that_show_gives_whole_to_the_writer() {
 
 #[test]
 fn web_record_page_gives_the_cccd_whole_only_to_a_writer_and_downloads_are_audited() {
-    use crate::access::enroll;
     use crate::browser::{WebServer, http_request};
-    use crate::sync::Server;
-    let town = Dv::init_with("town", &["--authority", "--unit", "duc-pho"]);
-    let officer = Dv::init("pho-minh");
-    let viewer = Dv::init("pho-minh");
-    let hub = Server::start(&town, &[]);
-    enroll(
-        &town,
-        &hub,
-        &officer,
-        &["--unit", "pho-minh", "--role", "officer"],
-    );
-    enroll(
-        &town,
-        &hub,
-        &viewer,
-        &["--unit", "pho-minh", "--role", "viewer"],
-    );
+    let (_town, _hub, officer, viewer) = crate::sealed::town_officer_viewer();
     let id = add_petition(&officer);
     officer.ok(&["sync"]);
     viewer.ok(&["sync"]);
@@ -177,24 +146,7 @@ fn web_record_page_gives_the_cccd_whole_only_to_a_writer_and_downloads_are_audit
 
 #[test]
 fn erase_clears_the_citizen_syncs_to_the_hub_and_is_audited() {
-    use crate::access::enroll;
-    use crate::sync::Server;
-    let town = Dv::init_with("town", &["--authority", "--unit", "duc-pho"]);
-    let officer = Dv::init("pho-minh");
-    let viewer = Dv::init("pho-minh");
-    let hub = Server::start(&town, &[]);
-    enroll(
-        &town,
-        &hub,
-        &officer,
-        &["--unit", "pho-minh", "--role", "officer"],
-    );
-    enroll(
-        &town,
-        &hub,
-        &viewer,
-        &["--unit", "pho-minh", "--role", "viewer"],
-    );
+    let (town, hub, officer, viewer) = crate::sealed::town_officer_viewer();
     let id = add_petition(&officer);
     officer.ok(&["sync"]);
     viewer.ok(&["sync"]);

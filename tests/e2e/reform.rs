@@ -565,12 +565,8 @@ fn a_roster_rewriting_a_published_unit_change_is_refused_and_audited() {
         })
         .unwrap();
     let held = danvan_model::SignedRoster::decode(&held).unwrap();
-    let secret = std::fs::read_to_string(town.dir.join("authority.key")).unwrap();
-    let mut bytes = [0u8; 32];
-    for (i, b) in bytes.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&secret.trim()[2 * i..2 * i + 2], 16).unwrap();
-    }
-    let authority = danvan_model::NodeKey::from_secret(bytes);
+    let secret = crate::sealed_keys::unsealed_secret(&town, "authority.key");
+    let authority = danvan_model::NodeKey::from_secret(secret);
     let mut forged = held.roster().clone();
     forged.version = 4;
     forged.units = forged.units.replace("code = \"21439\"", "code = \"21440\"");

@@ -4,8 +4,8 @@
 use crate::harness::Dv;
 use crate::sync::node_id;
 
-const CITIZEN: &str = "Trần Thị Bích Ngọc";
-const CCCD: &str = "051234567890";
+pub(crate) const CITIZEN: &str = "Trần Thị Bích Ngọc";
+pub(crate) const CCCD: &str = "051234567890";
 
 /// Decompresses the zstd payload of a version-1 bundle (as `zstd -d`
 /// over its payload would) and returns it with the raw file: what
@@ -36,7 +36,7 @@ fn zstd_decode(payload: &[u8]) -> Vec<u8> {
 }
 
 /// Adds a petition of [`CITIZEN`] with [`CCCD`] and returns its id.
-fn add_petition(dv: &Dv, more: &[&str]) -> String {
+pub(crate) fn add_petition(dv: &Dv, more: &[&str]) -> String {
     let mut args = vec![
         "petition",
         "add",
@@ -179,24 +179,7 @@ fn files_written_with_personal_data_are_owner_only_under_umask_022() {
 
 #[test]
 fn show_masks_the_cccd_for_a_node_that_may_not_write_the_petition() {
-    use crate::access::enroll;
-    use crate::sync::Server;
-    let town = Dv::init_with("town", &["--authority", "--unit", "duc-pho"]);
-    let officer = Dv::init("pho-minh");
-    let viewer = Dv::init("pho-minh");
-    let hub = Server::start(&town, &[]);
-    enroll(
-        &town,
-        &hub,
-        &officer,
-        &["--unit", "pho-minh", "--role", "officer"],
-    );
-    enroll(
-        &town,
-        &hub,
-        &viewer,
-        &["--unit", "pho-minh", "--role", "viewer"],
-    );
+    let (_town, _hub, officer, viewer) = crate::sealed::town_officer_viewer();
     let id = add_petition(&officer, &[]);
     // The officer may write it: whole on its record page.
     assert!(officer.ok(&["show", &id]).contains(CCCD));
@@ -210,4 +193,18 @@ fn show_masks_the_cccd_for_a_node_that_may_not_write_the_petition() {
         !json.contains(CCCD) && json.contains("0512******90"),
         "{json}"
     );
+}
+
+/// A town hub serving, with an officer and a viewer of Phổ Minh enrolled
+/// and joined: the town, its hub, the officer, the viewer.
+pub(crate) fn town_officer_viewer() -> (Dv, crate::sync::Server, Dv, Dv) {
+    use crate::access::enroll;
+    let town = Dv::init_with("town", &["--authority", "--unit", "duc-pho"]);
+    let officer = Dv::init("pho-minh");
+    let viewer = Dv::init("pho-minh");
+    let hub = crate::sync::Server::start(&town, &[]);
+    for (dv, role) in [(&officer, "officer"), (&viewer, "viewer")] {
+        enroll(&town, &hub, dv, &["--unit", "pho-minh", "--role", role]);
+    }
+    (town, hub, officer, viewer)
 }
