@@ -95,10 +95,7 @@ fn an_encrypted_store_its_wal_and_backup_show_no_citizen_and_a_plaintext_one_doe
 
 #[test]
 fn a_wrong_or_missing_passphrase_is_refused_and_changes_nothing() {
-    let tmp = TempDir::new("wrong-pass");
-    let dv = Dv::at(&tmp.path().join("data"));
-    dv.ok(&["init", "--unit", "pho-minh"]);
-    let id = dv.add(&PETITION);
+    let (tmp, dv, id) = store_with_petition("wrong-pass");
     let db = dv.dir.join("danvan.db");
     let before = std::fs::read(&db).unwrap();
     let wrong = tmp.path().join("sai");
@@ -162,11 +159,7 @@ fn the_data_directory_is_0700_and_its_files_0600_under_umask_022() {
         .env("D", &dir)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::harness::assert_succeeded(&out);
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&dir), 0o700, "data directory");
     let mut seen = 0;
@@ -296,10 +289,7 @@ pub(crate) fn passphrase_killed_before_rekey(dv: &Dv, new: &Path) {
 
 #[test]
 fn passphrase_changes_the_key_and_the_old_one_no_longer_opens() {
-    let tmp = TempDir::new("rekey");
-    let dv = Dv::at(&tmp.path().join("data"));
-    dv.ok(&["init", "--unit", "pho-minh"]);
-    let id = dv.add(&PETITION);
+    let (tmp, dv, id) = store_with_petition("rekey");
     let new = tmp.path().join("mat-khau-moi");
     std::fs::write(&new, "mật khẩu mới của xã 2027\n").unwrap();
     // Killed just before the rekey: still the old passphrase, whole.
@@ -326,9 +316,15 @@ pub(crate) fn change_passphrase(dv: &Dv, new: &Path) {
         .env("DANVAN_NEW_PASSPHRASE_FILE", new)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::harness::assert_succeeded(&out);
+}
+
+/// A fresh encrypted store of Phổ Minh in its own temporary directory,
+/// holding one petition of [`CITIZEN`]: the directory, the store, the id.
+fn store_with_petition(name: &str) -> (TempDir, Dv, String) {
+    let tmp = TempDir::new(name);
+    let dv = Dv::at(&tmp.path().join("data"));
+    dv.ok(&["init", "--unit", "pho-minh"]);
+    let id = dv.add(&PETITION);
+    (tmp, dv, id)
 }

@@ -372,3 +372,12 @@ pub(crate) fn field_texts(list: &serde_json::Value, field: &str) -> Vec<String> 
 pub(crate) fn field_numbers(list: &serde_json::Value, field: &str) -> Vec<u64> {
     field_values(list, field, serde_json::Value::as_u64)
 }
+
+/// Asserts a finished command succeeded, showing its stderr if not.
+pub(crate) fn assert_succeeded(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -82,11 +82,7 @@ fn encrypt_seals_a_plaintext_stores_keys_and_passphrase_keeps_them_readable() {
         plaintext(&mut dv.command(&["init", "--authority", "--unit", "duc-pho", "--plaintext"]))
             .output()
             .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::harness::assert_succeeded(&out);
     let plain = std::fs::read_to_string(dv.dir.join("node.key")).unwrap();
     assert_eq!(plain.trim().len(), 64, "a plaintext store keeps hex keys");
     let id = String::from_utf8(plaintext(&mut dv.command(&["id"])).output().unwrap().stdout)
@@ -130,11 +126,7 @@ fn encrypt_seals_a_plaintext_stores_keys_and_passphrase_keeps_them_readable() {
         .env("DANVAN_PASSPHRASE_FILE", &new)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::harness::assert_succeeded(&out);
     let out = dv
         .command(&["id"])
         .env("DANVAN_PASSPHRASE_FILE", &new)
