@@ -34,3 +34,4 @@ mod web;
 mod web_browse;
 mod web_forms;
 mod web_look;
+mod web_roster;

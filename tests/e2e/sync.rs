@@ -370,6 +370,37 @@ fn the_demo_runs_and_converges() {
         .map(|r| r["unit"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(units, ["pho-an".to_string()].into(), "{units:?}");
+    // The authority key is only in the offline directory: the hub holds
+    // rosters, with no warning, and its roster is the authority's, carried
+    // as a signed file that verifies on a fresh store too.
+    let hub = Dv::at(&keep.join("hub"));
+    let authority = Dv::at(&keep.join("co-quan-ky"));
+    assert!(!hub.dir.join("authority.key").exists());
+    assert!(authority.dir.join("authority.key").exists());
+    assert_eq!(hub.json(&["check"])["warnings"], serde_json::json!([]));
+    authority.fails(&["sync", "127.0.0.1:9"], "khóa thẩm quyền ngoại tuyến");
+    let held = hub.json(&["roster", "show"]);
+    let signer = authority.json(&["roster", "show"])["authority"].clone();
+    assert_eq!(held["authority"], signer, "{held}");
+    assert_eq!(held["pinned"], signer, "{held}");
+    let carried = keep.join("usb").join(format!(
+        "danh-sach-v{}.dvr",
+        held["version"].as_u64().unwrap()
+    ));
+    assert!(text.contains("usb/danh-sach-v"), "{text}");
+    let fresh = Dv::init("duc-pho");
+    let applied = fresh.json(&[
+        "roster",
+        "apply",
+        carried.to_str().unwrap(),
+        "--authority",
+        signer.as_str().unwrap(),
+    ]);
+    assert_eq!(applied["roster_version"], held["version"]);
+    hub.fails(
+        &["roster", "apply", carried.to_str().unwrap()],
+        "không mới hơn",
+    );
     let laptop = Dv::at(&keep.join("laptop-1"));
     let conflicts = laptop.json(&["conflicts"]);
     assert_eq!(

@@ -23,7 +23,7 @@ fn web_dashboard_in_vietnamese() {
 }
 
 /// The form token in a page's HTML (the first hidden `csrf` field).
-fn csrf_in(html: &str) -> String {
+pub(crate) fn csrf_in(html: &str) -> String {
     let at = html
         .find("name=\"csrf\" value=\"")
         .unwrap_or_else(|| panic!("no form token in {html}"));
@@ -564,10 +564,15 @@ fn web_demo_serves_the_hub_and_a_commune_until_ctrl_c() {
         new.contains("Phường Đức Phổ") && new.contains("Thị xã Đức Phổ (cũ)"),
         "{new}"
     );
-    // The hub's Thị xã page lists the whole roster.
+    // The hub's Thị xã page lists the whole roster; the hub holds no
+    // authority key, so it applies signed roster files and signs nothing.
+    assert!(printed.contains("co-quan-ky"), "{printed}");
     browser.goto(&format!("{hub}/thi-xa"));
     browser.wait_for("#members");
     assert!(browser.count("#members tbody tr") >= 6);
+    assert_eq!(browser.count("#roster-apply"), 1);
+    assert_eq!(browser.count("#member-add"), 0);
+    assert!(!demo.data.join("hub").join("authority.key").exists());
 
     let (clean, rest) = demo.stop();
     assert!(clean, "{rest}");

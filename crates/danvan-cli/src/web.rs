@@ -25,6 +25,13 @@ pub(crate) fn run(
             Ok(())
         }
         None => {
+            // The offline authority's machine may show its town pages (to
+            // sign rosters and hand out the file), but only to itself.
+            if !listen.ip().is_loopback() && node.is_offline_authority()? {
+                anyhow::bail!(
+                    "đây là máy giữ khóa thẩm quyền ngoại tuyến: trang web chỉ mở tại 127.0.0.1 (không mở cho mạng), ví dụ `danvan web --listen 127.0.0.1:8420`"
+                );
+            }
             let runtime = crate::runtime()?;
             runtime.block_on(async move {
                 let shared = SharedNode::new(node, true)?;

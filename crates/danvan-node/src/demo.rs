@@ -2,7 +2,10 @@
 //! nodes and two field laptops, each with its own data directory and a real
 //! QUIC endpoint on loopback, record work offline, sync laptop to laptop,
 //! then everyone through the hub; the report says who has what and what it
-//! cost on the wire.
+//! cost on the wire. The town's authority key is in a directory of its own
+//! ([`AUTHORITY_DIR`]) that never serves or syncs, as on the offline
+//! machine of a real town: every roster is signed there and carried to the
+//! hub as a file, and the hub holds only rosters.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -163,7 +166,7 @@ pub async fn run(keep: Option<&Path>) -> Result<String, NodeError> {
         Some(dir) => dir.to_path_buf(),
         None => temp_base(),
     };
-    let result = run_in(&base).await.map(|(out, _)| out);
+    let result = run_in(&base).await.map(|(out, _, _)| out);
     if keep.is_none() {
         let _ = std::fs::remove_dir_all(&base);
     }
@@ -181,7 +184,35 @@ fn temp_base() -> PathBuf {
     ))
 }
 
-async fn run_in(base: &Path) -> Result<(String, Vec<Member>), NodeError> {
+/// Where the demo keeps the town's authority key: a data directory of its
+/// own, standing for a machine that is never connected (it serves nothing
+/// and never syncs).
+pub const AUTHORITY_DIR: &str = "co-quan-ky";
+
+/// Where the demo "carries" signed roster files from the authority's
+/// directory to the hub (a USB stick in real life).
+pub const CARRY_DIR: &str = "usb";
+
+/// Signs the roster the offline authority holds into a file under
+/// [`CARRY_DIR`] and applies that file on the hub, as an officer does with
+/// a USB stick (`roster sign --out`, then `roster apply`); `pin` on the
+/// hub's first roster. Returns the file's name, relative to `base`.
+fn carry_roster(
+    base: &Path,
+    authority: &Node,
+    hub: &mut Node,
+    pin: Option<&danvan_model::NodeId>,
+) -> Result<(String, u64), NodeError> {
+    let version = authority.roster()?.ok_or(NodeError::NoRoster)?.version();
+    let name = format!("{CARRY_DIR}/danh-sach-v{version}.dvr");
+    let carry = base.join(CARRY_DIR);
+    std::fs::create_dir_all(&carry).map_err(crate::error::io(&carry))?;
+    authority.roster_sign(&base.join(&name), false)?;
+    let applied = hub.roster_apply(&base.join(&name), pin)?;
+    Ok((name, applied.version()))
+}
+
+async fn run_in(base: &Path) -> Result<(String, Vec<Member>, Node), NodeError> {
     let mut out = String::new();
     let plan: [(&str, &str, &str); 6] = [
         ("hub", "duc-pho", "Trạm thị xã (Ban Dân vận Thị ủy)"),
@@ -192,30 +223,44 @@ async fn run_in(base: &Path) -> Result<(String, Vec<Member>), NodeError> {
         ("laptop-2", "pho-minh", "Máy tổ công tác GPMB số 2"),
     ];
     let _ = writeln!(out, "danvan demo — dữ liệu tại {}", base.display());
-    // The town office creates the authority key and the roster; each
-    // commune officer and each field laptop is added with its role and
-    // joins with an invite (the roster comes with the first contact).
+    // The town's authority key is made in a directory of its own that never
+    // serves or syncs (the offline machine); the hub holds only the rosters
+    // it signs, carried over as files. Each commune officer and each field
+    // laptop is added there with its role, and joins with an invite the hub
+    // makes (the roster comes with the first contact).
+    crate::passphrase::demo_store_key(&base.join(AUTHORITY_DIR))?;
+    let mut authority = Node::init_authority(
+        &base.join(AUTHORITY_DIR),
+        "duc-pho",
+        Some("Máy giữ khóa thẩm quyền (không nối mạng)"),
+        None,
+        true,
+    )?;
     let mut nodes = Vec::new();
-    for (i, (dir, unit, label)) in plan.into_iter().enumerate() {
+    for (dir, unit, label) in plan {
         crate::passphrase::demo_store_key(&base.join(dir))?;
-        let node = if i == 0 {
-            Node::init_authority(&base.join(dir), unit, Some(label), None, false)?
-        } else {
-            Node::init(&base.join(dir), unit, Some(label), None)?
-        };
+        let node = Node::init(&base.join(dir), unit, Some(label), None)?;
         nodes.push((label, unit, node));
     }
-    let hub_addr_for_invites = "127.0.0.1:7420";
-    for i in 1..nodes.len() {
-        let (label, unit, id) = (nodes[i].0, nodes[i].1, nodes[i].2.id());
+    for (i, (label, unit, node)) in nodes.iter().enumerate() {
         let field = i >= 4;
         let spec = crate::MemberSpec {
-            role: if field { Role::Field } else { Role::Officer },
+            role: match i {
+                0 => Role::Hub,
+                _ if field => Role::Field,
+                _ => Role::Officer,
+            },
             units: vec![unit.to_string()],
             project: field.then(|| "cao-toc-bac-nam".to_string()),
             name: Some(label.to_string()),
         };
-        nodes[0].2.roster_add(&id, spec)?;
+        authority.roster_add(&node.id(), spec)?;
+    }
+    let authority_id = authority.pinned_authority()?.ok_or(NodeError::NoRoster)?;
+    let (file, _) = carry_roster(base, &authority, &mut nodes[0].2, Some(&authority_id))?;
+    let hub_addr_for_invites = "127.0.0.1:7420";
+    for i in 1..nodes.len() {
+        let id = nodes[i].2.id();
         let invite = nodes[0].2.invite(&id, Some(hub_addr_for_invites))?;
         nodes[i].2.join(&Invite::decode(&invite)?)?;
     }
@@ -225,7 +270,11 @@ async fn run_in(base: &Path) -> Result<(String, Vec<Member>), NodeError> {
     }
     let _ = writeln!(
         out,
-        "   danh sách thành viên phiên bản {}: 1 trạm, 3 cán bộ xã/phường, 2 máy tổ GPMB (dự án cao tốc, phường Phổ Minh)",
+        "   khóa thẩm quyền của thị xã ở {AUTHORITY_DIR}/ (máy giữ khóa, không nối mạng: không phục vụ, không đồng bộ);\n   trạm (hub/) chỉ giữ danh sách thành viên đã ký"
+    );
+    let _ = writeln!(
+        out,
+        "   danh sách thành viên phiên bản {}: 1 trạm, 3 cán bộ xã/phường, 2 máy tổ GPMB (dự án cao tốc, phường Phổ Minh);\n   ký ở {AUTHORITY_DIR}/, mang sang trạm bằng tệp {file}; trạm kiểm tra chữ ký rồi áp dụng, và làm lời mời",
         roster.version()
     );
 
@@ -492,7 +541,7 @@ async fn run_in(base: &Path) -> Result<(String, Vec<Member>), NodeError> {
         counts[0],
         shown.len()
     );
-    Ok((out, members))
+    Ok((out, members, authority))
 }
 
 /// The demo town left running after its scripted run, for the web app to
@@ -530,7 +579,7 @@ impl DemoTown {
     }
 
     async fn start_in(base: &Path, remove_on_stop: bool) -> Result<DemoTown, NodeError> {
-        let (mut summary, members) = run_in(base).await?;
+        let (mut summary, members, mut authority) = run_in(base).await?;
         let hub = members[0].node.clone();
         let endpoint = hub.bind(loopback())?;
         let hub_sync_addr = endpoint.local_addr();
@@ -543,18 +592,23 @@ impl DemoTown {
             m.node
                 .with(|n| n.trust_add(&hub_id, Some(&addr), Some("Trạm văn phòng thị xã")))??;
         }
-        // The town applies the 2025 reform (the Đức Phổ gazetteer): the
+        // The town applies the 2025 reform (the Đức Phổ gazetteer), signed
+        // on the authority's machine and carried to the hub as a file: the
         // report page then shows a past period by the old units or the new.
-        let reform = hub.with(|n| {
-            n.roster_load_units_text(danvan_model::DUC_PHO_2025_UNITS_TOML.to_string())
-        })??;
+        let reform =
+            authority.roster_load_units_text(danvan_model::DUC_PHO_2025_UNITS_TOML.to_string())?;
         if let Some(reform) = reform {
+            let (file, _) = hub.with(|n| carry_roster(base, &authority, n, None))??;
+            hub.refresh()?;
             let _ = writeln!(
                 summary,
-                "\nThị xã áp dụng sắp xếp đơn vị hành chính ngày 1/7/2025 (danh sách thành viên phiên bản {}): 15 xã, phường thành 5.",
+                "\nThị xã áp dụng sắp xếp đơn vị hành chính ngày 1/7/2025 (danh sách thành viên phiên bản {}, ký ở {AUTHORITY_DIR}/, trạm áp dụng tệp {file}): 15 xã, phường thành 5.",
                 reform.roster.version()
             );
         }
+        // The authority's directory is closed: the officer may now sign
+        // there with the command line while the demo runs.
+        drop(authority);
         let today = (time::OffsetDateTime::now_utc() + time::Duration::hours(7)).date();
         this_week(&members, today)?;
         sync_all(&members, hub_sync_addr).await?;
@@ -567,6 +621,18 @@ impl DemoTown {
             today.day(),
             u8::from(today.month()),
             today.year()
+        );
+        let authority_dir = base.join(AUTHORITY_DIR);
+        let laptop = members[5].node.id();
+        let _ = writeln!(
+            summary,
+            "\nKhóa thẩm quyền của thị xã ở {dir} (máy giữ khóa, không nối mạng: không có trang web, không đồng bộ); trạm chỉ giữ danh sách thành viên đã ký.\n\
+             Thêm, thu hồi máy hay đổi đơn vị: ký ở máy giữ khóa rồi mang tệp sang trạm. Ví dụ giao thêm Xã Phổ An cho máy tổ GPMB số 2:\n\
+             \x20 danvan --data-dir {dir} roster add {laptop} --unit pho-minh,pho-an --role field --project cao-toc-bac-nam\n\
+             \x20 danvan --data-dir {dir} roster sign --out {file}\n\
+             rồi ở trang Thị xã của trạm bấm «Áp dụng danh sách đã ký» và chọn tệp đó.",
+            dir = authority_dir.display(),
+            file = base.join(CARRY_DIR).join("danh-sach-moi.dvr").display(),
         );
         let mut nodes = members.into_iter().map(|m| m.node);
         let hub = nodes.next().expect("the hub");

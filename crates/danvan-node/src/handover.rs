@@ -18,6 +18,22 @@ use crate::node::{Node, now_ms};
 /// Store meta: set on the data directory of an authority made offline.
 const META_OFFLINE_AUTHORITY: &str = "offline_authority";
 
+/// What the town office's work (the roster, invites) looks like on this
+/// machine: the interfaces offer what it can do, and nothing else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TownDesk {
+    /// The authority key is in this online hub's data directory (it still
+    /// works, with a warning): rosters are signed here.
+    SignsOnline,
+    /// The offline authority (`init --authority --offline`): rosters are
+    /// signed here and carried to the hub as a file; it makes no invites
+    /// and never syncs.
+    SignsOffline,
+    /// A hub that holds only rosters: shows them, applies signed roster
+    /// files (`roster apply`), makes invites; it has no key to sign with.
+    AppliesFiles,
+}
+
 /// What `roster adopt` did.
 #[derive(Clone, Debug)]
 pub struct Adopted {
@@ -173,6 +189,21 @@ impl Node {
     /// Whether this is the offline authority's data directory.
     pub fn is_offline_authority(&self) -> Result<bool, NodeError> {
         Ok(self.store().meta(META_OFFLINE_AUTHORITY)?.is_some())
+    }
+
+    /// The town office's work this machine does, `None` on a machine that
+    /// neither holds the authority key nor is an active hub of the roster.
+    pub fn town_desk(&self) -> Result<Option<TownDesk>, NodeError> {
+        if self.is_offline_authority()? {
+            return Ok(Some(TownDesk::SignsOffline));
+        }
+        if self.is_authority() {
+            return Ok(Some(TownDesk::SignsOnline));
+        }
+        let hub = self
+            .roster()?
+            .is_some_and(|r| r.check_peer(&self.id()).is_ok_and(|m| m.role == Role::Hub));
+        Ok(hub.then_some(TownDesk::AppliesFiles))
     }
 
     /// Refuses to serve or sync from the offline authority's directory.

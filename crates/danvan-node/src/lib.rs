@@ -45,7 +45,7 @@ pub use danvan_store::{
 };
 pub use erase::{ERASED_NAME, Erased};
 pub use error::{EXIT_INTERRUPTED, EXIT_REFUSED, NodeError, file_error};
-pub use handover::{Adopted, read_roster_file};
+pub use handover::{Adopted, TownDesk, read_roster_file};
 pub use household::StageOutcome;
 pub use import::ImportSummary;
 pub use intake::{Via, receive_changes};

@@ -71,7 +71,7 @@ pub(crate) fn page(ctx: &Ctx, active: Nav, title: &str, body: Markup) -> Markup 
             @for (nav, href, label) in NAV {
                 a href=(href) class=[(*nav == active).then_some("active")] { (label) }
             }
-            @if ctx.node.town_office {
+            @if ctx.node.town_office.is_some() {
                 a href="/thi-xa" class=[(active == Nav::Town).then_some("active")] { "Thị xã" }
             }
         }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use danvan_node::{Node, NodeError, SharedNode};
+use danvan_node::{Node, NodeError, SharedNode, TownDesk};
 
 use crate::auth::Auth;
 use crate::error::WebError;
@@ -46,9 +46,10 @@ pub(crate) struct NodeInfo {
     pub(crate) unit: String,
     /// Its Vietnamese name.
     pub(crate) unit_name: String,
-    /// The town office's hub, which holds the authority key: it manages
-    /// the roster.
-    pub(crate) town_office: bool,
+    /// The town office's work on this machine (`None`: not the town
+    /// office): signing rosters where the authority key is, applying
+    /// signed roster files on a hub that holds only rosters.
+    pub(crate) town_office: Option<TownDesk>,
 }
 
 impl NodeInfo {
@@ -59,7 +60,9 @@ impl NodeInfo {
                 .unwrap_or_else(|| format!("Nút {}", node.id().short())),
             unit: node.unit().to_string(),
             unit_name: node.units().name(node.unit()).to_string(),
-            town_office: node.is_authority(),
+            // Read at start, like the name: a hub that gets its first
+            // roster while the app runs shows the town pages after a restart.
+            town_office: node.town_desk().unwrap_or(None),
         }
     }
 

@@ -223,6 +223,8 @@ async fn run_sync(
     addr: PeerAddr,
     status: &Arc<Mutex<SyncStatus>>,
 ) -> Result<SyncSummary, NodeError> {
+    // The offline authority's machine never syncs, whatever the page asks.
+    node.with(|n| n.check_may_go_online())??;
     // A name is looked up for the socket's family, and again by each session.
     let resolved = addr.resolve(None).await?;
     let endpoint = endpoint_for(node, endpoints, resolved).await?;

@@ -9,8 +9,10 @@ mod import;
 mod login;
 mod records;
 mod report;
+mod roster_files;
 mod sync;
 mod town;
+mod town_units;
 mod view;
 
 use axum::Router;

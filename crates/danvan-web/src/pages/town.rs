@@ -1,14 +1,16 @@
-//! Thị xã: the town office's pages, on the node that holds the authority
-//! key — the roster (add, revoke), invites as text and QR code, and the
-//! audit log. Other nodes answer 404: they cannot sign a roster, and the
-//! node would refuse anyway.
+//! Thị xã: the town office's pages — the roster, invites as text and QR
+//! code, the units, and the audit log. What a page offers follows the
+//! machine ([`TownDesk`]): where the authority key is, members are added
+//! and revoked (signed there); on a hub that holds only rosters they are
+//! shown read-only, a signed roster file is applied (`roster_files.rs`),
+//! and the page says where the signing happens. Other nodes answer 404.
 
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use danvan_model::{NodeId, Role, vocab};
-use danvan_node::MemberSpec;
+use danvan_node::{MemberSpec, TownDesk};
 use maud::{Markup, PreEscaped, html};
 use serde::Deserialize;
 
@@ -47,15 +49,28 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/thi-xa/thu-hoi", get(confirm_revoke).post(revoke))
         .route("/thi-xa/loi-moi", get(invite))
         .route("/thi-xa/nhat-ky", get(audit))
+        .merge(crate::pages::roster_files::routes())
+        .merge(crate::pages::town_units::routes())
 }
 
-fn town_only(ctx: &Ctx) -> Result<(), WebError> {
-    if ctx.node.town_office {
-        Ok(())
-    } else {
-        Err(WebError::NotFound(
-            "trang của văn phòng thị xã (chỉ có trên máy giữ khóa thẩm quyền)".into(),
-        ))
+pub(crate) fn town_only(ctx: &Ctx) -> Result<TownDesk, WebError> {
+    ctx.node.town_office.ok_or_else(|| {
+        WebError::NotFound(
+            "trang của văn phòng thị xã (chỉ có trên trạm thị xã và máy giữ khóa thẩm quyền)"
+                .into(),
+        )
+    })
+}
+
+/// Refuses, on a hub that holds only rosters, a page that would sign one:
+/// the hub has no key, and says where the signing happens.
+fn signing_desk(ctx: &Ctx) -> Result<TownDesk, WebError> {
+    match town_only(ctx)? {
+        TownDesk::AppliesFiles => Err(WebError::BadRequest(format!(
+            "trạm này không giữ khóa thẩm quyền nên không ký được danh sách thành viên: thêm, thu hồi máy trên máy giữ khóa (không nối mạng), rồi áp dụng tệp đã ký ở trang Thị xã. {}",
+            crate::pages::roster_files::SIGN_ELSEWHERE_SHORT
+        ))),
+        desk => Ok(desk),
     }
 }
 
@@ -72,10 +87,12 @@ fn parse_id(text: &str) -> Result<NodeId, String> {
         .map_err(|e| format!("mã nút {:?} không hợp lệ: {e}", text.trim()))
 }
 
-fn sub_nav() -> Markup {
+pub(crate) fn sub_nav() -> Markup {
     html! {
         nav.sub {
             a href="/thi-xa" { "Thành viên" }
+            " · "
+            a href="/thi-xa/don-vi" { "Đơn vị" }
             " · "
             a href="/thi-xa/nhat-ky" { "Nhật ký kiểm tra" }
         }
@@ -109,25 +126,45 @@ async fn roster(
     Query(query): Query<RosterQuery>,
 ) -> Result<Markup, WebError> {
     town_only(&ctx)?;
-    render_roster(&ctx, &state, query.ok.as_deref(), None, &AddForm::default())
+    render_roster(&ctx, &state, query.ok.as_deref(), Refused::None)
 }
 
-fn render_roster(
+/// What a refused post on the roster page is shown with.
+pub(crate) enum Refused<'a> {
+    None,
+    /// The add form, its error beside it and what was typed.
+    Add(&'a str, &'a AddForm),
+    /// A roster file not applied: the error beside the upload form.
+    Apply(&'a str),
+}
+
+pub(crate) fn render_roster(
     ctx: &Ctx,
     state: &AppState,
     ok: Option<&str>,
-    error: Option<&str>,
-    form: &AddForm,
+    refused: Refused<'_>,
 ) -> Result<Markup, WebError> {
-    let (roster, units) = state.call(|n| {
+    let desk = town_only(ctx)?;
+    let (roster, units, warning) = state.call(|n| {
         let units: Vec<(String, String)> = n
             .units()
             .units()
             .iter()
             .map(|u| (u.id.clone(), u.name.clone()))
             .collect();
-        Ok((n.roster()?, units))
+        Ok((n.roster()?, units, n.authority_key_warning()))
     })?;
+    let blank = AddForm::default();
+    let (error, form) = match refused {
+        Refused::Add(error, form) => (Some(error), form),
+        _ => (None, &blank),
+    };
+    let apply_error = match refused {
+        Refused::Apply(error) => Some(error),
+        _ => None,
+    };
+    let signs = desk != TownDesk::AppliesFiles;
+    let invites = desk != TownDesk::SignsOffline;
     let unit_name = |id: &str| -> String {
         units
             .iter()
@@ -142,12 +179,14 @@ fn render_roster(
         html! {
             (sub_nav())
             @if let Some(ok) = ok { (notice(ok)) }
+            @if let Some(warning) = warning { p.warning role="note" { (warning) } }
             @match &roster {
                 None => p.muted { "Chưa có danh sách thành viên." }
                 Some(signed) => {
-                    p.muted {
+                    p.muted #roster-version {
                         "Danh sách phiên bản " (signed.version()) ", ký bởi khóa thẩm quyền "
-                        code { (signed.authority().short()) } "."
+                        code title=(signed.authority().to_string()) { (signed.authority().short()) } ". "
+                        (crate::pages::roster_files::desk_line(desk))
                     }
                     div.table-wrap {
                         table.responsive #members {
@@ -168,9 +207,13 @@ fn render_roster(
                                         }
                                         td.actions {
                                             @if !m.is_revoked() && m.role != Role::Hub {
-                                                a href={ "/thi-xa/loi-moi?node=" (m.node) } { "Lời mời" }
-                                                " · "
-                                                a.warn href={ "/thi-xa/thu-hoi?node=" (m.node) } { "Thu hồi" }
+                                                @if invites {
+                                                    a href={ "/thi-xa/loi-moi?node=" (m.node) } { "Lời mời" }
+                                                }
+                                                @if invites && signs { " · " }
+                                                @if signs {
+                                                    a.warn href={ "/thi-xa/thu-hoi?node=" (m.node) } { "Thu hồi" }
+                                                }
                                             }
                                         }
                                     }
@@ -180,6 +223,8 @@ fn render_roster(
                     }
                 }
             }
+            (crate::pages::roster_files::section(ctx, desk, roster.as_deref(), apply_error))
+            @if signs {
             h2 { "Thêm máy vào thị xã" }
             form.stack #member-add method="post" action="/thi-xa/them" {
                 (csrf_field(ctx))
@@ -216,6 +261,7 @@ fn render_roster(
                 }
                 div { button type="submit" { "Thêm vào danh sách" } }
             }
+            }
         },
     ))
 }
@@ -224,11 +270,11 @@ async fn add(
     State(state): State<AppState>,
     Verified(ctx, form): Verified<AddForm>,
 ) -> Result<Response, WebError> {
-    town_only(&ctx)?;
+    signing_desk(&ctx)?;
     let refused = |message: String| -> Result<Response, WebError> {
         Ok((
             axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            render_roster(&ctx, &state, None, Some(&message), &form)?,
+            render_roster(&ctx, &state, None, Refused::Add(&message, &form))?,
         )
             .into_response())
     };
@@ -281,6 +327,7 @@ async fn confirm_revoke(
     State(state): State<AppState>,
     Query(query): Query<NodeQuery>,
 ) -> Result<Markup, WebError> {
+    signing_desk(&ctx)?;
     let id = town_member(&ctx, &query.node)?;
     let member = state.call(|n| Ok(n.roster()?.and_then(|r| r.member(&id).cloned())))?;
     let member = member.ok_or_else(|| WebError::NotFound(format!("máy {}", id.short())))?;
@@ -317,6 +364,7 @@ async fn revoke(
     State(state): State<AppState>,
     Verified(ctx, form): Verified<RevokeForm>,
 ) -> Result<Response, WebError> {
+    signing_desk(&ctx)?;
     let id = town_member(&ctx, &form.node)?;
     let (signed, kept) = state.write(|n| n.roster_revoke(&id))?;
     Ok(Redirect::to(&format!(
@@ -554,7 +602,7 @@ fn detail_text(detail: &serde_json::Value) -> String {
 }
 
 /// Percent-encodes a notice for a redirect's query string.
-fn encode(text: &str) -> String {
+pub(crate) fn encode(text: &str) -> String {
     let mut out = String::new();
     for byte in text.bytes() {
         if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
