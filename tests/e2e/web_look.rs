@@ -176,6 +176,7 @@ fn web_pages_fit_the_laptop_and_the_phone() {
         look("thi-xa", format!("{hub}/thi-xa")),
         look("loi-moi", format!("{hub}{invite}&addr=192.168.1.10:7420")),
         look("nhat-ky", format!("{hub}/thi-xa/nhat-ky")),
+        look("don-vi", format!("{hub}/thi-xa/don-vi")),
     ];
     for page in main.iter().chain(&laptop_only) {
         check(&browser, page, "1366", &shots);

@@ -388,7 +388,14 @@ pub(crate) fn roster(node: &mut Node, command: RosterCommand) -> Result<()> {
                 units.join(", "),
                 roster.version()
             );
-            println!("In lời mời cho máy đó bằng: danvan invite {id}");
+            if node.is_offline_authority()? {
+                // No invite here: the hub makes it once it holds this roster.
+                println!(
+                    "Mang danh sách sang trạm: `danvan roster sign --out TỆP` ở đây, `danvan roster apply TỆP` trên trạm; rồi in lời mời trên trạm bằng: danvan invite {id}"
+                );
+            } else {
+                println!("In lời mời cho máy đó bằng: danvan invite {id}");
+            }
         }
         RosterCommand::UnitChange { command, json } => unit_change(node, command, json)?,
         RosterCommand::Handover {

@@ -28,6 +28,13 @@ use crate::upload::Upload;
 /// refusal on the hub.
 pub(crate) const SIGN_ELSEWHERE_SHORT: &str = "Trên máy giữ khóa: `danvan --data-dir THƯ_MỤC_KHÓA roster add MÃ_NÚT …` (hoặc `roster revoke MÃ_NÚT`), rồi `roster sign --out TỆP`.";
 
+/// What the town office runs on the authority's machine, shown on the hub.
+const SIGN_COMMANDS: [&str; 3] = [
+    "danvan --data-dir THƯ_MỤC_KHÓA roster add MÃ_NÚT --unit pho-minh --role officer",
+    "danvan --data-dir THƯ_MỤC_KHÓA roster revoke MÃ_NÚT",
+    "danvan --data-dir THƯ_MỤC_KHÓA roster sign --out /media/usb/danh-sach.dvr",
+];
+
 /// Characters of an uploaded file's name shown back; the rest is cut.
 const FILE_NAME_SHOWN_MAX: usize = 80;
 
@@ -86,14 +93,14 @@ pub(crate) fn section(
                     "Cách dễ nhất: trên máy đó mở trang web (" code { "danvan --data-dir THƯ_MỤC_KHÓA web" } "), "
                     "vào Thị xã, thêm hay thu hồi máy, bấm «Tải tệp danh sách đã ký» và chép tệp vào USB. Hoặc dùng lệnh:"
                 }
-                pre.command {
-                    "danvan --data-dir THƯ_MỤC_KHÓA roster add MÃ_NÚT --unit pho-minh --role officer\n"
-                    "danvan --data-dir THƯ_MỤC_KHÓA roster revoke MÃ_NÚT\n"
-                    "danvan --data-dir THƯ_MỤC_KHÓA roster sign --out /media/usb/danh-sach.dvr"
+                // One command a line; a line too long for the box wraps
+                // indented, so it does not read as another command.
+                div.commands {
+                    @for command in SIGN_COMMANDS { code { (command) } }
                 }
                 p.muted {
                     "THƯ_MỤC_KHÓA là thư mục dữ liệu của máy giữ khóa (theo deploy/README.md: "
-                    code { "/var/lib/danvan/khoa" } "). Mang tệp sang đây và áp dụng ở ô trên (hoặc "
+                    code { "/var/lib/danvan/khoa" } "). Mang tệp sang đây và áp dụng ở ô «Áp dụng danh sách đã ký» (hoặc "
                     code { "danvan roster apply TỆP" } " trên trạm). Lời mời cho máy mới làm ngay tại trạm này: liên kết «Lời mời» trong bảng."
                 }
             }

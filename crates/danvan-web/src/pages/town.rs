@@ -223,7 +223,6 @@ pub(crate) fn render_roster(
                     }
                 }
             }
-            (crate::pages::roster_files::section(ctx, desk, roster.as_deref(), apply_error))
             @if signs {
             h2 { "Thêm máy vào thị xã" }
             form.stack #member-add method="post" action="/thi-xa/them" {
@@ -262,6 +261,9 @@ pub(crate) fn render_roster(
                 div { button type="submit" { "Thêm vào danh sách" } }
             }
             }
+            // After the add form: on the authority's machine the file is
+            // what is carried once the changes are made.
+            (crate::pages::roster_files::section(ctx, desk, roster.as_deref(), apply_error))
         },
     ))
 }
