@@ -4,7 +4,7 @@
 //! uploaded through "Áp dụng danh sách đã ký" (the path of `roster apply
 //! FILE`), refuses an older or forged file with nothing changed and
 //! audited, and never signs. On the offline authority's machine the page
-//! signs, hands out the file, and opens only on loopback.
+//! signs, hands out the file, opens only on loopback and never syncs.
 
 use std::path::{Path, PathBuf};
 
@@ -163,6 +163,13 @@ fn web_on_the_offline_authority_signs_and_hands_out_the_file() {
 
     let web = WebServer::web(&authority, "127.0.0.1:0");
     let browser = Browser::open();
+    // Nor does its page sync, whatever address is typed.
+    browser.goto(&web.url("/dong-bo"));
+    browser.fill("#sync-addr", "127.0.0.1:9");
+    browser.click("#sync-now");
+    browser.wait_for("p.error#sync-result");
+    let refused = browser.text("#sync-result");
+    assert!(refused.contains("khóa thẩm quyền ngoại tuyến"), "{refused}");
     browser.goto(&web.url("/thi-xa"));
     browser.wait_for("#member-add");
     assert_eq!(browser.count("#roster-apply"), 0);
