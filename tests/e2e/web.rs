@@ -228,8 +228,16 @@ fn web_town_roster_invite_revoke_audit_and_refused_bundle() {
     let web = WebServer::web(&town, "127.0.0.1:0");
     let browser = Browser::open();
 
-    // Add the laptop to the roster through the form.
+    // A hub that keeps the authority key signs here, and says it should not.
     browser.goto(&web.url("/thi-xa"));
+    browser.wait_for("#member-add");
+    assert!(
+        browser
+            .text("p.warning")
+            .contains("Cảnh báo: khóa thẩm quyền")
+    );
+
+    // Add the laptop to the roster through the form.
     browser.fill("#member-add input[name=node]", &laptop_id);
     browser.fill("#member-add input[name=name]", "Máy cán bộ Phổ Minh");
     browser.fill("#member-add input[name=units]", "pho-minh");

@@ -179,7 +179,7 @@ pub(crate) fn render_roster(
         html! {
             (sub_nav())
             @if let Some(ok) = ok { (notice(ok)) }
-            @if let Some(warning) = warning { p.warning role="note" { (warning) } }
+            @if let Some(warning) = warning { p.warning role="note" { (crate::pages::view::capitalize(&warning)) } }
             @match &roster {
                 None => p.muted { "Chưa có danh sách thành viên." }
                 Some(signed) => {
