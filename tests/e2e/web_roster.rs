@@ -173,6 +173,9 @@ fn web_on_the_offline_authority_signs_and_hands_out_the_file() {
     browser.goto(&web.url("/thi-xa"));
     browser.wait_for("#member-add");
     assert_eq!(browser.count("#roster-apply"), 0);
+    // Nor does its navigation offer Đồng bộ.
+    assert_eq!(browser.count("nav.main a[href='/dong-bo']"), 0);
+    assert_eq!(browser.count("nav.main a[href='/thi-xa']"), 1);
     browser.fill("#member-add input[name=node]", &hub_id);
     browser.fill("#member-add input[name=name]", "Trạm thị xã");
     browser.select("#member-add select[name=role]", "hub");

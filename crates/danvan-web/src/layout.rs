@@ -2,6 +2,7 @@
 //! and unit, the navigation, and small pieces forms use (token, errors).
 
 use axum::http::StatusCode;
+use danvan_node::TownDesk;
 use maud::{DOCTYPE, Markup, html};
 
 use crate::assets::{CSS_PATH, JS_PATH};
@@ -68,7 +69,10 @@ pub(crate) fn page(ctx: &Ctx, active: Nav, title: &str, body: Markup) -> Markup 
             }
         }
         nav.main {
-            @for (nav, href, label) in NAV {
+            // The offline authority never syncs: no Đồng bộ item there.
+            @for (nav, href, label) in NAV.iter().filter(|(nav, ..)| {
+                *nav != Nav::Sync || ctx.node.town_office != Some(TownDesk::SignsOffline)
+            }) {
                 a href=(href) class=[(*nav == active).then_some("active")] { (label) }
             }
             @if ctx.node.town_office.is_some() {
