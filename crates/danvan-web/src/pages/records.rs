@@ -250,7 +250,7 @@ async fn show(
         // The CCCD whole only when this node may write the record.
         let shown = n.show_for_reader(&id)?;
         let history = n.field_history_for_reader(&id, &shown.record)?;
-        let conflicts = n.authored_conflicts(&id)?;
+        let conflicts = n.authored_conflicts_for_reader(&id, &shown.record)?;
         let creator = shown
             .record
             .header()
