@@ -81,7 +81,7 @@ fn edit(step: usize) -> String {
     match step % 4 {
         0 => format!(
             "status={}",
-            if step % 8 == 0 {
+            if step.is_multiple_of(8) {
                 PETITION_IN_PROGRESS
             } else {
                 PETITION_NEW

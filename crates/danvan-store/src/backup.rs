@@ -216,7 +216,7 @@ fn open_file(file: &Path, flags: OpenFlags) -> Result<Connection, OpenError> {
     let conn = Connection::open_with_flags(file, flags)?;
     if cipher::is_encrypted(file) {
         let len = std::fs::metadata(file).map_or(0, |m| m.len());
-        if len == 0 || len % PAGE_BYTES_MIN != 0 {
+        if len == 0 || !len.is_multiple_of(PAGE_BYTES_MIN) {
             return Err(StoreError::Corrupt(
                 "không phải tệp do `danvan backup` tạo (không phải cơ sở dữ liệu)".into(),
             )
