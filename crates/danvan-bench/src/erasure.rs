@@ -220,6 +220,11 @@ fn one_petition(node: &mut Node, dir: &Path, figures: &mut Figures) -> Result<()
         "share",
     );
     figures.info(
+        name("… and of it saved without compression"),
+        found_in(&doc.save_nocompress(), &values) as f64 / n,
+        "share",
+    );
+    figures.info(
         name("erased values Automerge reads back from its history"),
         recoverable(&doc, &values) as f64 / n,
         "share",
