@@ -291,10 +291,13 @@ fn a_cccd_in_conflict_is_masked_in_every_list_log_and_export_and_whole_only_on_a
         read.contains("0512******11") && read.contains("0512******22"),
         "{read}"
     );
+    // A reader may not choose: no button offers a masked value to write.
+    assert!(!read.contains("Chọn giá trị này"), "{read}");
     seen.push_str(&read);
     for cccd in [CCCD, ONE, TWO] {
         assert!(!seen.contains(cccd), "{cccd} shown whole:\n{seen}");
     }
     let written = page(&officer) + &officer.ok(&["show", &id]);
     assert!(written.contains(ONE) && written.contains(TWO), "{written}");
+    assert!(written.contains("Chọn giá trị này"), "{written}");
 }
