@@ -275,14 +275,21 @@ fn an_old_releases_plaintext_store_is_encrypted_by_encrypt_with_every_record() {
 /// Runs `danvan passphrase` to the new passphrase in `new` on `dv` and kills
 /// it just before the database is re-keyed.
 pub(crate) fn passphrase_killed_before_rekey(dv: &Dv, new: &Path) {
+    passphrase_killed_at(dv, new, "rekeying");
+}
+
+/// Runs `danvan passphrase` to the new passphrase in `new` on `dv` and kills
+/// it at `point` (`rekeying`: before the database is re-keyed; `rekeyed`:
+/// after, before the key files are sealed under the new key alone).
+pub(crate) fn passphrase_killed_at(dv: &Dv, new: &Path, point: &str) {
     let mut child = dv
         .command(&["passphrase"])
         .env("DANVAN_NEW_PASSPHRASE_FILE", new)
-        .env("DANVAN_TEST_STOP_AT", "rekeying")
+        .env("DANVAN_TEST_STOP_AT", point)
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    wait_for_stop(&mut child, "rekeying");
+    wait_for_stop(&mut child, point);
     child.kill().unwrap();
     child.wait().unwrap();
 }

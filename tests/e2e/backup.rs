@@ -204,3 +204,102 @@ fn the_deploy_backup_script_keeps_the_newest_backups() {
     restored.ok(&["restore", out.join(&names[1]).to_str().unwrap()]);
     assert_eq!(restored.count(&["list"]), 1);
 }
+
+/// The exit code and stderr of `out`, which must have failed.
+fn failed(out: &std::process::Output) -> (Option<i32>, String) {
+    assert!(!out.status.success(), "should have failed");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The names in `dir`, sorted.
+fn names_in(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_wrong_or_missing_passphrase_on_a_backup_says_so_with_its_exit_code_and_touches_nothing() {
+    use crate::harness::plaintext;
+    let minh = Dv::init("pho-minh");
+    let kept = minh.activity("tuyen-truyen", "2024-11-01", "Đã có");
+    let dir = minh.dir.parent().unwrap().to_path_buf();
+    let file = dir.join("sao-luu.dvbak");
+    let file_arg = file.to_str().unwrap();
+    let wrong = dir.join("sai-mat-khau");
+    std::fs::write(&wrong, "không phải mật khẩu này\n").unwrap();
+    let before = names_in(&dir);
+
+    // `backup` with no passphrase source and no terminal: the passphrase is
+    // asked for (9), not damage (7); nothing written beside the output.
+    let out = plaintext(&mut minh.command(&["backup", "--out", file_arg]))
+        .output()
+        .unwrap();
+    let (code, err) = failed(&out);
+    assert_eq!(code, Some(9), "{err}");
+    assert!(
+        err.contains("cần mật khẩu") && err.contains("DANVAN_PASSPHRASE_FILE"),
+        "{err}"
+    );
+    // `backup` under a wrong passphrase: said so, 9.
+    let out = minh
+        .command(&["backup", "--out", file_arg])
+        .env("DANVAN_PASSPHRASE_FILE", &wrong)
+        .output()
+        .unwrap();
+    let (code, err) = failed(&out);
+    assert_eq!(code, Some(9), "{err}");
+    assert!(err.contains("sai mật khẩu"), "{err}");
+    assert_eq!(names_in(&dir), before, "a refused backup wrote nothing");
+
+    minh.ok(&["backup", "--out", file_arg]);
+    let store = names_in(&minh.dir);
+    let elsewhere = dir.join("khac");
+    // `restore` of that backup under a wrong passphrase, over the store and
+    // into a new directory: the wrong-passphrase error (9), nothing moved.
+    for (target, force) in [(&minh.dir, true), (&elsewhere, false)] {
+        let target_dv = Dv::at(target);
+        let mut args = vec!["restore", file_arg];
+        if force {
+            args.push("--force");
+        }
+        let out = target_dv
+            .command(&args)
+            .env("DANVAN_PASSPHRASE_FILE", &wrong)
+            .output()
+            .unwrap();
+        let (code, err) = failed(&out);
+        assert_eq!(code, Some(9), "{err}");
+        assert!(
+            err.contains("sai mật khẩu") && err.contains("sao-luu.dvbak"),
+            "{err}"
+        );
+        assert!(
+            !err.contains("không phải bản sao lưu khôi phục được"),
+            "{err}"
+        );
+        // No passphrase at all: asked for, 9.
+        let out = plaintext(&mut target_dv.command(&args)).output().unwrap();
+        let (code, err) = failed(&out);
+        assert_eq!(code, Some(9), "{err}");
+        assert!(err.contains("DANVAN_PASSPHRASE_FILE"), "{err}");
+    }
+    assert_eq!(names_in(&minh.dir), store, "the store was not moved aside");
+    assert!(
+        !elsewhere.exists(),
+        "no directory made for a refused restore"
+    );
+    assert!(minh.ok(&["list"]).contains(&kept[..8]));
+    // The right passphrase restores it.
+    Dv::at(&elsewhere).ok(&["restore", file_arg]);
+    assert!(Dv::at(&elsewhere).ok(&["list"]).contains(&kept[..8]));
+}

@@ -200,3 +200,104 @@ fn erase_clears_a_households_head_and_refuses_a_record_without_personal_data() {
     let log = dv.ok(&["audit"]);
     assert!(log.contains("XOÁ dữ liệu cá nhân (head)"), "{log}");
 }
+
+/// Everything a command printed, on stdout and stderr (its log lines).
+fn printed(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn a_cccd_in_conflict_is_masked_in_every_list_log_and_export_and_whole_only_on_a_writers_page() {
+    use crate::browser::{WebServer, http_request};
+    const ONE: &str = "051234567811";
+    const TWO: &str = "051234567822";
+    let (town, hub, officer, viewer) = crate::sealed::town_officer_viewer();
+    let other = Dv::init("pho-minh");
+    crate::access::enroll(
+        &town,
+        &hub,
+        &other,
+        &["--unit", "pho-minh", "--role", "officer"],
+    );
+    let id = add_petition(&officer);
+    officer.ok(&["sync"]);
+    other.ok(&["sync"]);
+    // Two officers correct the CCCD apart: a conflict on it.
+    officer.ok(&["edit", &id, "--set", &format!("id_number={ONE}")]);
+    other.ok(&["edit", &id, "--set", &format!("id_number={TWO}")]);
+    let mut seen = String::new();
+    for dv in [&other, &officer, &viewer] {
+        let out = dv
+            .command(&["sync"])
+            .env("DANVAN_LOG", "debug")
+            .output()
+            .unwrap();
+        crate::harness::assert_succeeded(&out);
+        seen.push_str(&printed(&out));
+    }
+
+    let report = ["report", "--period", "2023-H2"];
+    for dv in [&officer, &viewer] {
+        let listed = dv.json(&["conflicts"]);
+        assert_eq!(listed[0]["id"], id, "{listed}");
+        assert_eq!(listed[0]["conflicts"][0]["field"], "id_number", "{listed}");
+        let mut values: Vec<&str> = listed[0]["conflicts"][0]["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        values.sort();
+        assert_eq!(values, ["0512******11", "0512******22"], "{listed}");
+        let history = ["history", &id];
+        let history_json = ["history", &id, "--json"];
+        let commands: [&[&str]; 10] = [
+            &["conflicts"],
+            &["conflicts", "--json"],
+            &["list"],
+            &["list", "--json"],
+            &["export", "--format", "csv"],
+            &["export", "--format", "json"],
+            &history,
+            &history_json,
+            &report,
+            &["audit", "--json"],
+        ];
+        for args in commands {
+            let out = dv.run(args);
+            crate::harness::assert_succeeded(&out);
+            seen.push_str(&printed(&out));
+        }
+        seen.push_str(&dv.ok(&["audit"]));
+    }
+    assert!(seen.contains("Số CCCD được che"), "{seen}");
+    // The viewer's record page masks them; the writer's shows them whole.
+    let shown = viewer.ok(&["show", &id]) + &viewer.ok(&["show", &id, "--json"]);
+    assert!(shown.contains("0512******"), "{shown}");
+    seen.push_str(&shown);
+    let page = |dv: &Dv| {
+        let web = WebServer::web(dv, "127.0.0.1:0");
+        let (status, body) = http_request(web.addr, "GET", &format!("/ho-so/{id}"), &[], "");
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("Xung đột cần chọn"), "{body}");
+        body
+    };
+    let read = page(&viewer);
+    assert!(
+        read.contains("0512******11") && read.contains("0512******22"),
+        "{read}"
+    );
+    // A reader may not choose: no button offers a masked value to write.
+    assert!(!read.contains("Chọn giá trị này"), "{read}");
+    seen.push_str(&read);
+    for cccd in [CCCD, ONE, TWO] {
+        assert!(!seen.contains(cccd), "{cccd} shown whole:\n{seen}");
+    }
+    let written = page(&officer) + &officer.ok(&["show", &id]);
+    assert!(written.contains(ONE) && written.contains(TWO), "{written}");
+    assert!(written.contains("Chọn giá trị này"), "{written}");
+}

@@ -170,6 +170,11 @@ fn a_passphrase_change_killed_before_the_rekey_leaves_keys_both_passphrases_open
         id,
         "the old passphrase still opens everything"
     );
+    // That open finished the interrupted change the way it went: the key
+    // files under the old passphrase alone, the new one opens none.
+    let bytes = check_sealed(&dv, "node.key", PASSPHRASE, Some(&id));
+    assert_eq!(sealed_key::slots(&bytes), 1);
+    assert!(sealed_key::unseal(&store_key(&dv.dir, new_pass), &bytes).is_err());
     dv.ok(&[
         "activity",
         "add",
@@ -179,6 +184,66 @@ fn a_passphrase_change_killed_before_the_rekey_leaves_keys_both_passphrases_open
         "2025-03-02",
         "--title",
         "Sau sự cố",
+    ]);
+}
+
+#[test]
+fn a_passphrase_change_killed_after_the_rekey_is_finished_by_the_next_open_under_the_new_one() {
+    let tmp = TempDir::new("keys-rekeyed-kill");
+    let dv = Dv::at(&tmp.path().join("data"));
+    dv.ok(&["init", "--authority", "--unit", "duc-pho"]);
+    let id = node_id(&dv);
+    let new = tmp.path().join("moi");
+    let new_pass = "mật khẩu mới đã đổi xong";
+    std::fs::write(&new, format!("{new_pass}\n")).unwrap();
+    crate::at_rest::passphrase_killed_at(&dv, &new, "rekeyed");
+    let names = ["node.key", "authority.key"];
+    let old_key = store_key(&dv.dir, PASSPHRASE);
+    // The crash left the database under the new passphrase and the key
+    // files still sealed under the old one too.
+    for name in names {
+        let bytes = std::fs::read(dv.dir.join(name)).unwrap();
+        assert_eq!(sealed_key::slots(&bytes), 2, "{name}");
+    }
+    // The old passphrase opens nothing.
+    let out = dv.run(&["id"]);
+    assert_eq!(out.status.code(), Some(9), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sai mật khẩu"));
+    // The next open under the new one finishes the change: every key file
+    // under the new key alone, the old key opens none of them.
+    let with_new = |args: &[&str]| {
+        let out = dv
+            .command(args)
+            .env("DANVAN_PASSPHRASE_FILE", &new)
+            .output()
+            .unwrap();
+        crate::harness::assert_succeeded(&out);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(with_new(&["id"]).trim(), id);
+    for name in names {
+        let bytes = check_sealed(&dv, name, new_pass, None);
+        assert_eq!(sealed_key::slots(&bytes), 1, "{name}");
+        assert_eq!(
+            sealed_key::unseal(&old_key, &bytes),
+            Err(sealed_key::UnsealError::WrongKey),
+            "{name} still opens under the old passphrase"
+        );
+    }
+    assert_eq!(
+        check_sealed(&dv, "node.key", new_pass, Some(&id)),
+        std::fs::read(dv.dir.join("node.key")).unwrap()
+    );
+    // The authority key still signs under the new passphrase.
+    let other = Dv::init("pho-ninh");
+    with_new(&[
+        "roster",
+        "add",
+        &node_id(&other),
+        "--unit",
+        "pho-ninh",
+        "--role",
+        "officer",
     ]);
 }
 

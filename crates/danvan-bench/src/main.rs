@@ -21,6 +21,7 @@
 //! depends on it.
 
 mod corpus;
+mod erasure;
 mod figure;
 mod http;
 mod load_group;
@@ -80,6 +81,11 @@ const GROUPS: &[Group] = &[
         name: "province",
         about: "province hub: many records, many nodes, a power cut, the report over every unit",
         run: province::run,
+    },
+    Group {
+        name: "erasure",
+        about: "erasure: what `erase` leaves in history, and compaction's cost and what it breaks",
+        run: erasure::run,
     },
     Group {
         name: "web",

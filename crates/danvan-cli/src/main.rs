@@ -1327,7 +1327,8 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Conflicts { json } => {
-            let all = node.conflicts()?;
+            // A list: the CCCD masked whatever the role (whole on `show`).
+            let all = node.conflicts_listed()?;
             if json {
                 let list: Vec<serde_json::Value> = all
                     .iter()

@@ -358,6 +358,15 @@ pub(crate) fn print_conflicts(all: &[Shown]) {
         }
     }
     println!("Chọn giá trị đúng bằng `danvan edit MÃ --set TRƯỜNG=GIÁ_TRỊ`.");
+    let masked = all
+        .iter()
+        .flat_map(|s| &s.conflicts)
+        .any(|c| c.field == "id_number");
+    if masked {
+        println!(
+            "Số CCCD được che trong danh sách; máy được ghi hồ sơ xem đầy đủ bằng `danvan show MÃ`."
+        );
+    }
 }
 
 /// The unit tree as it stands on `day`, each former unit with the unit its

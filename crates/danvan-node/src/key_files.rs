@@ -44,21 +44,55 @@ pub(crate) fn read_secret(dir: &Path, path: &Path) -> Result<[u8; 32], NodeError
         let text = std::str::from_utf8(&bytes).map_err(|_| bad(path, "không phải 64 ký tự hex"))?;
         return parse_hex(text.trim()).ok_or_else(|| bad(path, "không phải 64 ký tự hex"));
     }
+    // A key this process opened the store with was checked by SQLCipher.
+    let checked = matches!(cipher::opened(dir), Some(Some(_)));
     let key = store_key(dir)?.ok_or_else(|| {
         bad(
             path,
             "tệp khoá đã mã hoá nhưng kho dữ liệu không mã hoá: hãy khôi phục từ bản sao lưu",
         )
     })?;
-    match sealed_key::unseal(&key, &bytes) {
-        Ok(secret) => {
-            // The seal is authenticated: this key opens the store too.
-            cipher::remember(dir, Some(&key));
-            Ok(secret)
-        }
-        Err(UnsealError::WrongKey) => Err(OpenError::WrongPassphrase.into()),
-        Err(UnsealError::Malformed) => Err(bad(path, "tệp khoá mã hoá bị hỏng")),
+    let secret = match sealed_key::unseal(&key, &bytes) {
+        Ok(secret) => secret,
+        Err(UnsealError::WrongKey) => return Err(OpenError::WrongPassphrase.into()),
+        Err(UnsealError::Malformed) => return Err(bad(path, "tệp khoá mã hoá bị hỏng")),
+    };
+    if sealed_key::slots(&bytes) == 1 {
+        // A file of one slot is sealed under the key the store has (see
+        // `reseal`): this key opens the store too.
+        cipher::remember(dir, Some(&key));
+        return Ok(secret);
     }
+    // Two slots: a `danvan passphrase` stopped between sealing under the
+    // old and the new key and sealing under the new one alone, and the
+    // database is under one of them. Only the key it opens with counts
+    // (the other passphrase is refused here, as it is by the store), and
+    // the file is sealed under that key alone, so the other passphrase
+    // opens nothing from now on.
+    if !checked {
+        cipher::check_key(dir, &key)?;
+        cipher::remember(dir, Some(&key));
+    }
+    danvan_store::private::write_private_atomic(path, &sealed_key::seal(&[&key], &secret))?;
+    Ok(secret)
+}
+
+/// Finishes a passphrase change a crash interrupted: every key file of
+/// `dir` still sealed under two keys is sealed under the store's key alone
+/// (by [`read_secret`]). Returns how many were.
+pub(crate) fn finish_passphrase_change(dir: &Path) -> Result<usize, NodeError> {
+    let mut finished = 0;
+    for name in SECRET_FILES {
+        let path = dir.join(name);
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        if sealed_key::slots(&bytes) > 1 {
+            read_secret(dir, &path)?;
+            finished += 1;
+        }
+    }
+    Ok(finished)
 }
 
 /// The key in the key file `path` of `dir`.

@@ -200,6 +200,9 @@ impl Node {
         // Key files left plaintext beside an encrypted store (a store
         // encrypted before keys were sealed) are sealed now.
         crate::key_files::seal_plaintext(dir)?;
+        // Key files a crash left sealed under an old passphrase too are
+        // sealed under the store's key alone.
+        crate::key_files::finish_passphrase_change(dir)?;
         store.set_self(key.id());
         // A node of a town uses the unit tree of the town's roster.
         let units = match store.roster()? {

@@ -122,6 +122,25 @@ fn mask_value(value: &mut serde_json::Value) {
     }
 }
 
+/// The competing values of a conflicting `field` masked when it is the
+/// CCCD (other fields as they are).
+fn mask_conflict<'a>(field: &str, values: impl Iterator<Item = &'a mut serde_json::Value>) {
+    if field == "id_number" {
+        values.for_each(mask_value);
+    }
+}
+
+/// A record as a reader that may not write it sees it: its CCCD masked,
+/// in the record and in the competing values of a conflict on it.
+fn mask_shown(shown: &mut crate::Shown) {
+    if let Record::Petition(p) = &mut shown.record {
+        p.id_number = p.id_number.as_deref().map(danvan_model::mask_id_number);
+    }
+    for conflict in shown.conflicts.iter_mut() {
+        mask_conflict(conflict.field, conflict.values.iter_mut());
+    }
+}
+
 impl Node {
     /// A record for its page (`show`, the web record page): the CCCD
     /// whole only when this node's role may write the record, masked
@@ -131,15 +150,34 @@ impl Node {
         if self.check_record_write(&shown.record).is_ok() {
             return Ok(shown);
         }
-        if let Record::Petition(p) = &mut shown.record {
-            p.id_number = p.id_number.as_deref().map(danvan_model::mask_id_number);
-        }
-        for conflict in shown.conflicts.iter_mut() {
-            if conflict.field == "id_number" {
-                conflict.values.iter_mut().for_each(mask_value);
+        mask_shown(&mut shown);
+        Ok(shown)
+    }
+
+    /// Records with conflicting fields, as the `conflicts` list shows
+    /// them: a list, so a CCCD (in the record and among the competing
+    /// values) is masked whatever this node's role. A node that may write
+    /// the record sees the values whole on its page (`show`).
+    pub fn conflicts_listed(&self) -> Result<Vec<crate::Shown>, NodeError> {
+        let mut all = self.conflicts()?;
+        all.iter_mut().for_each(mask_shown);
+        Ok(all)
+    }
+
+    /// [`Node::authored_conflicts`] for the record page: the competing
+    /// CCCD values masked unless this node may write `record`.
+    pub fn authored_conflicts_for_reader(
+        &self,
+        id: &str,
+        record: &Record,
+    ) -> Result<Vec<crate::AuthoredConflict>, NodeError> {
+        let mut conflicts = self.authored_conflicts(id)?;
+        if self.check_record_write(record).is_err() {
+            for c in conflicts.iter_mut() {
+                mask_conflict(c.field, c.values.iter_mut().map(|v| &mut v.value));
             }
         }
-        Ok(shown)
+        Ok(conflicts)
     }
 
     /// [`Node::field_history`] with the CCCD values masked unless this

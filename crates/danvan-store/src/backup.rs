@@ -15,7 +15,7 @@ use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::cipher;
-use crate::error::StoreError;
+use crate::error::{OpenError, StoreError};
 use crate::schema::SCHEMA_VERSION;
 use crate::{DB_FILE, META_FILE, access};
 
@@ -45,22 +45,24 @@ pub struct BackupContents {
 /// Copies the database of `dir` into `dest`, a new empty file the caller
 /// created (exclusively, with the mode it wants), and stores `files`
 /// (name, contents) beside it. Takes no danvan lock: SQLite gives the copy
-/// one consistent moment while other processes keep writing.
+/// one consistent moment while other processes keep writing. A wrong or
+/// missing passphrase is an [`OpenError`] of its own (not damage): it is
+/// found before anything is written to `dest`.
 pub fn backup_database(
     dir: &Path,
     dest: &Path,
     files: &[(String, Vec<u8>)],
-) -> Result<BackupContents, StoreError> {
+) -> Result<BackupContents, OpenError> {
     let db = dir.join(DB_FILE);
-    let src = open_err(crate::connect(
+    let src = crate::connect(
         dir,
         &db,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    ))?;
+    )?;
     src.busy_timeout(std::time::Duration::from_secs(5))?;
     let mut out = Connection::open(dest)?;
     // An encrypted store's backup is encrypted with the same key and salt.
-    if let Some(key) = open_err(crate::open_key(dir))? {
+    if let Some(key) = crate::open_key(dir)? {
         let salt = cipher::file_salt(&db).unwrap_or_default();
         key.apply_new(&out, &salt)?;
     }
@@ -80,7 +82,8 @@ pub fn backup_database(
                 _ => {
                     return Err(StoreError::Corrupt(
                         "cơ sở dữ liệu bận quá lâu, chưa sao lưu được; hãy chạy lại".into(),
-                    ));
+                    )
+                    .into());
                 }
             }
         }
@@ -110,8 +113,10 @@ pub fn backup_database(
 
 /// Checks that `file` is a backup this build can restore (a sound SQLite
 /// database, a store schema not newer than this build's, an epoch, the
-/// files table) and says what it holds. Opens it read-only.
-pub fn inspect_backup(file: &Path) -> Result<BackupContents, StoreError> {
+/// files table) and says what it holds. Opens it read-only. A wrong or
+/// missing passphrase for an encrypted backup is that [`OpenError`], not
+/// "not a backup".
+pub fn inspect_backup(file: &Path) -> Result<BackupContents, OpenError> {
     let not = |reason: String| StoreError::NotABackup {
         path: file.to_path_buf(),
         reason,
@@ -121,20 +126,22 @@ pub fn inspect_backup(file: &Path) -> Result<BackupContents, StoreError> {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(|e| match e {
-        StoreError::Corrupt(reason) => not(reason),
-        other => not(other.to_string()),
+        OpenError::Store(StoreError::Corrupt(reason)) => not(reason).into(),
+        OpenError::Store(other) => not(other.to_string()).into(),
+        passphrase => passphrase,
     })?;
     let check: String = conn
         .query_row("PRAGMA quick_check", [], |r| r.get(0))
         .map_err(|e| not(format!("không đọc được như cơ sở dữ liệu SQLite ({e})")))?;
     if check != "ok" {
-        return Err(not(format!("tệp bị hỏng ({check})")));
+        return Err(not(format!("tệp bị hỏng ({check})")).into());
     }
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version > SCHEMA_VERSION {
         return Err(not(format!(
             "được tạo bởi bản danvan mới hơn (lược đồ {version}, bản này hỗ trợ tới {SCHEMA_VERSION}); hãy cập nhật danvan"
-        )));
+        ))
+        .into());
     }
     let has_files: bool = conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
@@ -142,16 +149,16 @@ pub fn inspect_backup(file: &Path) -> Result<BackupContents, StoreError> {
         |r| r.get(0),
     )?;
     if !has_files || version == 0 {
-        return Err(not(
-            "không phải tệp do `danvan backup` tạo (thiếu phần tệp kèm theo)".into(),
-        ));
+        return Err(
+            not("không phải tệp do `danvan backup` tạo (thiếu phần tệp kèm theo)".into()).into(),
+        );
     }
-    read_contents(&conn, file)
+    Ok(read_contents(&conn, file)?)
 }
 
 /// The other files a backup carries (name, contents), each at most
 /// [`BACKUP_FILE_BYTES_MAX`].
-pub fn backup_files(file: &Path) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+pub fn backup_files(file: &Path) -> Result<Vec<(String, Vec<u8>)>, OpenError> {
     let conn = open_file(file, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let mut stmt = conn.prepare(&format!(
         "SELECT name, body FROM {FILES_TABLE} WHERE length(body) <= ?1 ORDER BY name"
@@ -168,7 +175,7 @@ pub fn backup_files(file: &Path) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
 /// database, a store life of its own: `new_epoch`, the files table dropped,
 /// the old file identity forgotten (the next open records this file's), and
 /// an audit entry naming both epochs. One transaction.
-pub fn adopt_restored(db: &Path, new_epoch: [u8; 8], from: &Path) -> Result<[u8; 8], StoreError> {
+pub fn adopt_restored(db: &Path, new_epoch: [u8; 8], from: &Path) -> Result<[u8; 8], OpenError> {
     let mut conn = open_file(
         db,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -198,28 +205,33 @@ pub fn adopt_restored(db: &Path, new_epoch: [u8; 8], from: &Path) -> Result<[u8;
     Ok(old)
 }
 
-/// Opens a backup file (or its copy) by itself, keyed when encrypted.
-fn open_file(file: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
+/// SQLite's smallest page: every SQLite or SQLCipher file is a whole
+/// number of pages, so a length that is not a multiple of it is no backup.
+const PAGE_BYTES_MIN: u64 = 512;
+
+/// Opens a backup file (or its copy) by itself, keyed when encrypted. A
+/// key that does not read a file shaped like an encrypted database (whole
+/// pages) is the wrong passphrase; any other file is not a backup.
+fn open_file(file: &Path, flags: OpenFlags) -> Result<Connection, OpenError> {
     let conn = Connection::open_with_flags(file, flags)?;
     if cipher::is_encrypted(file) {
-        let key = open_err(cipher::key_for_file(file))?;
-        open_err(cipher::unlock(&conn, &key).map_err(|e| match e {
-            crate::OpenError::WrongPassphrase => crate::OpenError::Passphrase(
-                "sai mật khẩu, hoặc tệp không phải bản sao lưu danvan".into(),
-            ),
+        let len = std::fs::metadata(file).map_or(0, |m| m.len());
+        if len == 0 || !len.is_multiple_of(PAGE_BYTES_MIN) {
+            return Err(StoreError::Corrupt(
+                "không phải tệp do `danvan backup` tạo (không phải cơ sở dữ liệu)".into(),
+            )
+            .into());
+        }
+        let key = cipher::key_for_file(file)?;
+        cipher::unlock(&conn, &key).map_err(|e| match e {
+            OpenError::WrongPassphrase => OpenError::Passphrase(format!(
+                "sai mật khẩu: không mở được bản sao lưu {} (hoặc tệp không phải bản sao lưu danvan) — không có gì bị thay đổi; bản sao lưu mở bằng mật khẩu kho có lúc sao lưu (nếu đã đổi mật khẩu, dùng mật khẩu cũ)",
+                file.display()
+            )),
             other => other,
-        }))?;
+        })?;
     }
     Ok(conn)
-}
-
-/// An open error as a store error (the backup module's error type): a
-/// wrong or missing passphrase keeps its words.
-fn open_err<T>(r: Result<T, crate::OpenError>) -> Result<T, StoreError> {
-    r.map_err(|e| match e {
-        crate::OpenError::Store(e) => e,
-        other => StoreError::Corrupt(other.to_string()),
-    })
 }
 
 fn read_contents(conn: &Connection, file: &Path) -> Result<BackupContents, StoreError> {

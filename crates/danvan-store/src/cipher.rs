@@ -424,6 +424,18 @@ pub fn key_for_file(file: &Path) -> Result<StoreKey, OpenError> {
     }
 }
 
+/// Checks that `key` opens the encrypted database of `dir`, on a
+/// connection of its own that is closed again. Only for a process that has
+/// not opened that store ([`opened`] is `None`): closing a descriptor of
+/// the file would drop the POSIX locks SQLite holds on it in this process.
+pub fn check_key(dir: &Path, key: &StoreKey) -> Result<(), OpenError> {
+    let conn = Connection::open_with_flags(
+        dir.join(crate::DB_FILE),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    unlock(&conn, key)
+}
+
 /// Whether an error opening a keyed database means the key is wrong.
 pub(crate) fn is_wrong_key(e: &rusqlite::Error) -> bool {
     matches!(

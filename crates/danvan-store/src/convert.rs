@@ -161,5 +161,6 @@ pub fn change_passphrase<E: From<OpenError>>(
     };
     rekey().map_err(OpenError::from)?;
     cipher::remember(dir, Some(&new));
+    stop_point("rekeyed");
     Ok(())
 }

@@ -8,7 +8,8 @@
 //! 32-byte secret, 48)`. One slot normally; `danvan passphrase` writes the
 //! file with a slot under the old key and one under the new before it
 //! re-keys the database, so a crash at any point leaves a file that the key
-//! the store then has opens. A file without the magic is the plaintext
+//! the store then has opens (danvan-node then seals it under that key alone
+//! on the next open). A file without the magic is the plaintext
 //! format (64 hex digits), of old and `--plaintext` stores.
 
 use chacha20poly1305::aead::{Aead, KeyInit};
@@ -51,6 +52,16 @@ pub fn seal(keys: &[&StoreKey], secret: &[u8; 32]) -> Vec<u8> {
         out.extend_from_slice(&sealed);
     }
     out
+}
+
+/// How many slots the sealed file `bytes` has: 1 normally, 2 when a
+/// passphrase change was interrupted between sealing under both keys and
+/// sealing under the new one alone (0 when malformed).
+pub fn slots(bytes: &[u8]) -> usize {
+    bytes
+        .strip_prefix(&MAGIC[..])
+        .and_then(|rest| rest.first())
+        .map_or(0, |&n| usize::from(n))
 }
 
 /// Why a sealed file did not open.
@@ -105,6 +116,7 @@ mod tests {
         assert_eq!(unseal(&a, &two), Ok(secret));
         assert_eq!(unseal(&b, &two), Ok(secret));
         assert_eq!(unseal(&c, &two), Err(UnsealError::WrongKey));
+        assert_eq!((slots(&one), slots(&two), slots(b"64 hex")), (1, 2, 0));
         let mut cut = one.clone();
         cut.pop();
         assert_eq!(unseal(&a, &cut), Err(UnsealError::Malformed));

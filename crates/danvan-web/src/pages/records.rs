@@ -246,11 +246,12 @@ async fn show(
     Path(id): Path<String>,
     Query(q): Query<ShowQuery>,
 ) -> Result<Markup, WebError> {
-    let (shown, history, conflicts, units, creator) = state.call(|n| {
+    let (shown, history, conflicts, units, creator, may_write) = state.call(|n| {
         // The CCCD whole only when this node may write the record.
         let shown = n.show_for_reader(&id)?;
         let history = n.field_history_for_reader(&id, &shown.record)?;
-        let conflicts = n.authored_conflicts(&id)?;
+        let conflicts = n.authored_conflicts_for_reader(&id, &shown.record)?;
+        let may_write = n.check_record_write(&shown.record).is_ok();
         let creator = shown
             .record
             .header()
@@ -258,7 +259,14 @@ async fn show(
             .parse::<danvan_model::NodeId>()
             .map(|c| n.node_name(&c))
             .unwrap_or_else(|_| shown.record.header().creator.clone());
-        Ok((shown, history, conflicts, n.units().clone(), creator))
+        Ok((
+            shown,
+            history,
+            conflicts,
+            n.units().clone(),
+            creator,
+            may_write,
+        ))
     })?;
     let record = &shown.record;
     let kind = record.kind();
@@ -299,23 +307,37 @@ async fn show(
             @if !conflicts.is_empty() {
                 section #conflicts {
                     h2 { "Xung đột cần chọn (" (conflicts.len()) ")" }
-                    p.muted { "Hai máy đã sửa cùng một trường khác nhau khi chưa đồng bộ. Chọn giá trị đúng; lựa chọn được ghi như một lần sửa." }
+                    p.muted {
+                        "Hai máy đã sửa cùng một trường khác nhau khi chưa đồng bộ. "
+                        @if may_write {
+                            "Chọn giá trị đúng; lựa chọn được ghi như một lần sửa."
+                        } @else {
+                            "Chỉ máy được ghi hồ sơ này mới chọn được giá trị."
+                        }
+                    }
                     @for c in &conflicts {
                         div.card.conflict data-field=(c.field) {
                             strong { (view::capitalize(c.label_vi)) }
                             ul.values {
                                 @for v in &c.values {
+                                    @let value_and_setters = html! {
+                                        span.value { (view::field_value(&units, kind, c.field, &v.value)) }
+                                        " "
+                                        span.muted { "— do "
+                                            (v.set_by.iter().map(|s| s.1.as_str()).collect::<Vec<_>>().join(", ")) " đặt" }
+                                    };
                                     li {
-                                        form.inline method="post" action=(format!("/ho-so/{}/chon-gia-tri", header.id)) data-value=(view::edit_text(&v.value)) {
-                                            (csrf_field(&ctx))
-                                            input type="hidden" name="field" value=(c.field);
-                                            input type="hidden" name="value" value=(view::edit_text(&v.value));
-                                            span.value { (view::field_value(&units, kind, c.field, &v.value)) }
-                                            " "
-                                            span.muted { "— do "
-                                                (v.set_by.iter().map(|s| s.1.as_str()).collect::<Vec<_>>().join(", ")) " đặt" }
-                                            " "
-                                            button type="submit" { "Chọn giá trị này" }
+                                        @if may_write {
+                                            form.inline method="post" action=(format!("/ho-so/{}/chon-gia-tri", header.id)) data-value=(view::edit_text(&v.value)) {
+                                                (csrf_field(&ctx))
+                                                input type="hidden" name="field" value=(c.field);
+                                                input type="hidden" name="value" value=(view::edit_text(&v.value));
+                                                (value_and_setters)
+                                                " "
+                                                button type="submit" { "Chọn giá trị này" }
+                                            }
+                                        } @else {
+                                            (value_and_setters)
                                         }
                                     }
                                 }
