@@ -15,6 +15,7 @@ fn sigkill_while_adding_loses_no_acknowledged_record() {
     let mut acknowledged: Vec<String> = Vec::new();
     for round in 0..kills {
         let writer = Writer::start(&dv, round);
+        acknowledged.extend(writer.wait_for_first(Duration::from_secs(60)));
         let wait = Duration::from_millis(40 + rng.next() % 400);
         let start = Instant::now();
         while start.elapsed() < wait {

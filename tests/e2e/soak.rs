@@ -92,6 +92,23 @@ impl Writer {
             .collect()
     }
 
+    /// Blocks until the writer has acknowledged its first record (at most
+    /// `limit`), so that a kill on a loaded machine still interrupts a
+    /// writer that is writing; returns the ids acknowledged so far.
+    pub(crate) fn wait_for_first(&self, limit: Duration) -> Vec<String> {
+        let deadline = Instant::now() + limit;
+        let mut ids = Vec::new();
+        while ids.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => ids.extend(printed_id(&line)),
+                Err(_) => break,
+            }
+        }
+        ids.extend(self.acknowledged());
+        ids
+    }
+
     /// SIGKILL to the whole group; returns the ids it acknowledged last.
     pub(crate) fn kill(mut self) -> Vec<String> {
         let pgid = self.child.id();
