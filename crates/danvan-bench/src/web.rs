@@ -709,6 +709,8 @@ mod tests {
             keep: false,
             wire_only: false,
             encrypted: false,
+            records: None,
+            nodes: None,
         })
         .expect("scratch");
         let options = Options {
@@ -718,6 +720,8 @@ mod tests {
             keep: false,
             wire_only: false,
             encrypted: false,
+            records: None,
+            nodes: None,
         };
         let sizes = Sizes {
             records: 400,
