@@ -163,3 +163,61 @@ pub(crate) fn seed(dir: &Path, records: usize, nodes: usize) -> Result<Province,
         records: written,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records of each unit in a store, by unit.
+    fn by_unit(node: &Node) -> std::collections::BTreeMap<String, u64> {
+        let mut out = std::collections::BTreeMap::new();
+        for (unit, _, n) in node.store().counts_by_unit().expect("counts") {
+            *out.entry(unit).or_default() += n;
+        }
+        out
+    }
+
+    /// A tiny province, so the fast path cannot rot: 98 nodes (two units
+    /// with two nodes), 196 records. The hub holds every record, each node
+    /// exactly its unit's, each node is an officer of its unit on the
+    /// roster it holds, and every record was signed by a node's key.
+    #[test]
+    fn the_seeded_province_starts_in_sync_on_the_roster() {
+        let dir = std::env::temp_dir().join(format!("province-seed-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let nodes = PROVINCE_COMMUNES + 2;
+        let province = seed(&dir, 2 * nodes, nodes).expect("seed");
+        assert_eq!(province.records, 2 * nodes);
+
+        let hub = Node::open(&province.hub_dir).expect("hub");
+        assert_eq!(hub.store().counts().expect("counts").0, 2 * nodes as u64);
+        let at_hub = by_unit(&hub);
+        assert_eq!(at_hub.len(), PROVINCE_COMMUNES, "every unit has records");
+        let roster = hub.roster().expect("roster").expect("a roster");
+        let mut signed_by_nodes = 0;
+        for (dir, unit) in province.node_dirs.iter().zip(&province.node_units) {
+            let node = Node::open(dir).expect("node");
+            let held = by_unit(&node);
+            assert_eq!(held.len(), 1, "{unit}: only its unit");
+            assert_eq!(held[unit], at_hub[unit], "{unit}: all of its unit");
+            let member = roster
+                .roster()
+                .members
+                .iter()
+                .find(|m| m.node == node.id().to_string())
+                .expect("on the roster");
+            assert_eq!(member.role, Role::Officer);
+            assert_eq!(member.units, vec![unit.clone()]);
+            let own = node.store().roster().expect("roster").expect("held");
+            assert_eq!(own.version(), roster.version());
+            signed_by_nodes += hub.store().hashes_by(&node.id()).expect("hashes").len();
+        }
+        let changes = hub.store().counts().expect("counts").1;
+        assert_eq!(signed_by_nodes as u64, changes, "every change by a node");
+        let shared = &province.node_units[0];
+        assert_eq!(at_hub[shared], 4, "two nodes' two records each");
+        drop(hub);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
