@@ -111,20 +111,24 @@ fn generate(dir: &Path, records: usize) -> Result<(), BenchError> {
     write_in_batches(
         &mut node,
         records,
-        |node, n| record(node, &mut rng, n, &CORPUS_TIMELINE, None),
+        |node, n| record(node, &mut rng, n, &CORPUS_TIMELINE, None, None),
         |_| {},
+        &mut [],
     )?;
     Ok(())
 }
 
 /// Writes `records` records made by `build` (given the record's number)
 /// through the store's batch writer, `RECORDS_PER_BATCH` per transaction;
-/// `written` is told the count after each batch.
+/// `written` is told the count after each batch. The same signed changes
+/// are written to every store of `mirrors` too (a hub and the other nodes
+/// that read them), so that they start in sync with `node`.
 pub(crate) fn write_in_batches(
     node: &mut Node,
     records: usize,
     mut build: impl FnMut(&Node, i64) -> Result<(DocId, Automerge, Vec<SignedChange>), BenchError>,
     mut written_so_far: impl FnMut(usize),
+    mirrors: &mut [&mut Node],
 ) -> Result<(), BenchError> {
     let mut written = 0;
     while written < records {
@@ -133,16 +137,18 @@ pub(crate) fn write_in_batches(
         for i in 0..n {
             built.push(build(node, (written + i) as i64)?);
         }
-        let mut batch = node.store_mut().batch()?;
-        for (doc, automerge, changes) in built {
-            batch.write(&LocalWrite {
-                doc,
-                changes,
-                automerge: &automerge,
-                created: None,
-            })?;
+        for store in std::iter::once(&mut *node).chain(mirrors.iter_mut().map(|m| &mut **m)) {
+            let mut batch = store.store_mut().batch()?;
+            for (doc, automerge, changes) in &built {
+                batch.write(&LocalWrite {
+                    doc: *doc,
+                    changes: changes.clone(),
+                    automerge,
+                    created: None,
+                })?;
+            }
+            batch.commit()?;
         }
-        batch.commit()?;
         written += n;
         written_so_far(written);
     }
@@ -169,16 +175,24 @@ const CORPUS_TIMELINE: Timeline = Timeline {
     dated_activities: false,
 };
 
+/// Villages of a unit that `sample::COMMUNES` does not list.
+const GENERIC_VILLAGES: &[&str] = &["Thôn 1", "Thôn 2", "Thôn 3", "Thôn 4", "Thôn 5"];
+
 /// One record with its five signed changes: a household (60% when
-/// `household` is `None`) or an activity.
+/// `household` is `None`) or an activity, in `unit` (`None`: a commune of
+/// `sample::COMMUNES` at random).
 pub(crate) fn record(
     node: &Node,
     rng: &mut ChaCha8Rng,
     n: i64,
     timeline: &Timeline,
     household: Option<bool>,
+    unit: Option<&str>,
 ) -> Result<(DocId, Automerge, Vec<SignedChange>), BenchError> {
-    let (unit, villages) = sample::COMMUNES[rng.gen_range(0..sample::COMMUNES.len())];
+    let (unit, villages) = match unit {
+        Some(unit) => (unit, GENERIC_VILLAGES),
+        None => sample::COMMUNES[rng.gen_range(0..sample::COMMUNES.len())],
+    };
     let village = villages[rng.gen_range(0..villages.len())];
     let created_at = timeline.start_ms + n * timeline.step_ms + rng.gen_range(0..timeline.step_ms);
     let household = household.unwrap_or_else(|| rng.gen_bool(0.6));

@@ -75,13 +75,15 @@ pub struct LoadReport {
 }
 
 /// A `danvan serve` hub process.
-struct Hub {
+pub struct Hub {
     child: Child,
-    addr: SocketAddr,
+    /// The address it listens on.
+    pub addr: SocketAddr,
 }
 
 impl Hub {
-    fn start(bin: &Path, dir: &Path, listen: &str) -> Result<Hub, LoadError> {
+    /// Starts `danvan serve` on `dir`, listening on `listen` (port 0: any).
+    pub fn start(bin: &Path, dir: &Path, listen: &str) -> Result<Hub, LoadError> {
         let mut child = Command::new(bin)
             .arg("--data-dir")
             .arg(dir)
@@ -102,7 +104,7 @@ impl Hub {
     }
 
     /// (peak RSS KiB, CPU ms) read from /proc while the process lives.
-    fn usage(&self) -> (u64, u64) {
+    pub fn usage(&self) -> (u64, u64) {
         let pid = self.child.id();
         let hwm = std::fs::read_to_string(format!("/proc/{pid}/status"))
             .ok()
@@ -125,7 +127,7 @@ impl Hub {
     }
 
     /// Current resident memory (VmRSS), KiB.
-    fn rss_kib(&self) -> u64 {
+    pub fn rss_kib(&self) -> u64 {
         std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .ok()
             .and_then(|s| {
@@ -137,7 +139,7 @@ impl Hub {
     }
 
     /// A power cut: SIGKILL, no goodbye to anyone.
-    fn kill(&mut self) {
+    pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -163,7 +165,7 @@ fn clock_ticks_per_s() -> u64 {
 /// hub died ends in seconds rather than 30 s, and a short dial timeout, so
 /// that dials to the dead hub fail and back off during the cut instead of
 /// riding it out in handshake retransmissions.
-fn node_net() -> NetConfig {
+pub fn node_net() -> NetConfig {
     NetConfig {
         idle_timeout_ms: 5_000,
         keep_alive_ms: 1_500,
@@ -172,7 +174,8 @@ fn node_net() -> NetConfig {
     }
 }
 
-fn changes(node: &SharedNode) -> Result<u64, LoadError> {
+/// The changes a node holds.
+pub fn changes(node: &SharedNode) -> Result<u64, LoadError> {
     Ok(node
         .with(|n| n.store().counts())?
         .map_err(|e| format!("count changes: {e}"))?
@@ -226,22 +229,38 @@ async fn catch_up(
     }
 }
 
-/// Starts every node's [`catch_up`] at once.
+/// Starts every node's [`catch_up`] at once, each node to hold `expected`
+/// changes.
 fn all_catch_up(
-    nodes: &[(SharedNode, std::sync::Arc<danvan_node::Endpoint>)],
+    nodes: &[LoadNode],
     hub: SocketAddr,
     expected: u64,
     deadline: Duration,
     seed: u64,
 ) -> tokio::task::JoinSet<Result<(Instant, u64), LoadError>> {
+    all_catch_up_each(nodes, hub, &vec![expected; nodes.len()], deadline, seed)
+}
+
+/// A node of the load run: the node and its QUIC endpoint.
+pub type LoadNode = (SharedNode, std::sync::Arc<danvan_node::Endpoint>);
+
+/// Starts every node's [`catch_up`] at once, node `i` to hold
+/// `expected[i]` changes (nodes on a roster read different shares).
+pub fn all_catch_up_each(
+    nodes: &[LoadNode],
+    hub: SocketAddr,
+    expected: &[u64],
+    deadline: Duration,
+    seed: u64,
+) -> tokio::task::JoinSet<Result<(Instant, u64), LoadError>> {
     let deadline = Instant::now() + deadline;
     let mut tasks = tokio::task::JoinSet::new();
-    for (i, (node, endpoint)) in nodes.iter().enumerate() {
+    for (i, ((node, endpoint), expected)) in nodes.iter().zip(expected).enumerate() {
         tasks.spawn(catch_up(
             node.clone(),
             endpoint.clone(),
             hub,
-            expected,
+            *expected,
             deadline,
             seed.wrapping_add(i as u64),
         ));
@@ -251,7 +270,7 @@ fn all_catch_up(
 
 /// Waits for every node; returns each node's time since `since`, sorted,
 /// and the failed attempts.
-async fn finished(
+pub async fn finished(
     mut tasks: tokio::task::JoinSet<Result<(Instant, u64), LoadError>>,
     since: Instant,
 ) -> Result<(Vec<Duration>, u64), LoadError> {

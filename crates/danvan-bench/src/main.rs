@@ -27,6 +27,7 @@ mod http;
 mod load_group;
 mod measure;
 mod province;
+mod province_seed;
 mod sample;
 mod signature;
 mod store;
@@ -119,6 +120,12 @@ pub(crate) struct Options {
     /// with a run without it (the cost of encryption at rest)
     #[arg(long, global = true)]
     pub(crate) encrypted: bool,
+    /// province: records at the hub (default 100,000; 2,000 with --quick)
+    #[arg(long, global = true, value_name = "N")]
+    pub(crate) records: Option<usize>,
+    /// province: commune nodes on the roster (default 100; 10 with --quick)
+    #[arg(long, global = true, value_name = "M")]
+    pub(crate) nodes: Option<usize>,
 }
 
 #[derive(clap::Parser)]

@@ -671,6 +671,16 @@ pub(crate) struct HubProcess {
     _stdout: std::io::BufReader<std::process::ChildStdout>,
 }
 
+/// An encrypted run (`--encrypted`): a `danvan` process started on `dir`
+/// (a hub, a node's `sync`) reads the key this process made the store with
+/// from `store.key`.
+pub(crate) fn key_for_processes(dir: &Path) -> Result<(), BenchError> {
+    if let Some(key) = danvan_store::cipher::process_key() {
+        key.write_key_file(dir).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
 impl HubProcess {
     pub(crate) fn start(dir: &Path) -> Result<HubProcess, BenchError> {
         let exe = std::env::current_exe()?;
@@ -682,11 +692,7 @@ impl HubProcess {
             )
             .into());
         }
-        // An encrypted run (`--encrypted`): the hub process reads the key
-        // this process made the store with from `store.key`.
-        if let Some(key) = danvan_store::cipher::process_key() {
-            key.write_key_file(dir).map_err(|e| e.to_string())?;
-        }
+        key_for_processes(dir)?;
         let mut child = std::process::Command::new(&danvan)
             .arg("--data-dir")
             .arg(dir)

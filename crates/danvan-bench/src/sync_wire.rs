@@ -113,6 +113,8 @@ pub(crate) fn measure(
     .map_err(|e| format!("init node: {e}"))?;
     let node_id = node.id();
     drop(node);
+    // The node's `danvan sync` processes open an encrypted store too.
+    crate::sync::key_for_processes(&node_dir)?;
     let hub_id = {
         let mut hub = Node::open(&hub_dir).map_err(|e| format!("open hub: {e}"))?;
         hub.store_mut()

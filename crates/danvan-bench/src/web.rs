@@ -427,6 +427,7 @@ fn generate(dir: &Path, peer: &Path, sizes: Sizes) -> Result<(String, String), B
                 eprintln!("    {written} records");
             }
         },
+        &mut [],
     )?;
     Ok((long_history, conflict))
 }
@@ -530,10 +531,10 @@ fn mixed_record(
 ) -> Result<Built, BenchError> {
     let pick = rng.gen_range(0..1000);
     if pick < 450 {
-        return corpus::record(node, rng, n, timeline, Some(true));
+        return corpus::record(node, rng, n, timeline, Some(true), None);
     }
     if pick < 730 {
-        return corpus::record(node, rng, n, timeline, Some(false));
+        return corpus::record(node, rng, n, timeline, Some(false), None);
     }
     let (unit, villages) = sample::COMMUNES[rng.gen_range(0..sample::COMMUNES.len())];
     let village = villages[rng.gen_range(0..villages.len())];
@@ -708,6 +709,8 @@ mod tests {
             keep: false,
             wire_only: false,
             encrypted: false,
+            records: None,
+            nodes: None,
         })
         .expect("scratch");
         let options = Options {
@@ -717,6 +720,8 @@ mod tests {
             keep: false,
             wire_only: false,
             encrypted: false,
+            records: None,
+            nodes: None,
         };
         let sizes = Sizes {
             records: 400,
