@@ -7,7 +7,7 @@
 //! stores a change from elsewhere.
 
 use danvan_model::{ApplyReport, ChangeError, Checkpoint, DocId, NodeId, Rejection, SignedChange};
-use danvan_store::{Incoming, Store, StoreError};
+use danvan_store::{Incoming, Parsed, Store, StoreError};
 
 /// Where received changes come from.
 #[derive(Clone, Copy, Debug)]
@@ -83,20 +83,35 @@ pub fn receive_changes(
 
 /// Verifies one document's received changes (encoding, hash, signature,
 /// actor): the verified ones as one item for the store, with their parsed
-/// bodies, each refused one as an item of its own.
+/// bodies (and, for a change without dependencies, the document it would
+/// create), each refused one as an item of its own.
 fn verify_doc((doc, changes): (DocId, Vec<SignedChange>)) -> Vec<Incoming> {
     let mut items = Vec::new();
     let mut verified = Vec::with_capacity(changes.len());
     for change in changes {
         // A panic while reading a body refuses that change: it must never
         // end the verifying thread early, which would end the batch short.
-        let verdict = std::panic::catch_unwind(|| change.verify()).unwrap_or_else(|_| {
+        let verdict = std::panic::catch_unwind(|| {
+            let parsed = change.verify()?;
+            // A document's first change: what it creates is computed
+            // here, off the committing thread (it reads only the change).
+            let creation = parsed
+                .deps()
+                .is_empty()
+                .then(|| danvan_model::prepare_creation(&change, &parsed));
+            Ok((parsed, creation))
+        })
+        .unwrap_or_else(|_| {
             Err(ChangeError::Malformed(
                 "không đọc được thay đổi Automerge".into(),
             ))
         });
         match verdict {
-            Ok(parsed) => verified.push((change, Ok(parsed))),
+            Ok((parsed, creation)) => verified.push(Parsed {
+                signed: change,
+                parsed: Ok(parsed),
+                creation,
+            }),
             Err(reason) => items.push(Incoming::Refused(Rejection {
                 hash: change.hash,
                 author: change.author,

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use danvan_model::{
     ApplyReport, ChangeError, Checkpoint, DocHeader, DocId, FeedEntry, NodeId, Rejection, Scope,
-    SignedChange, admit_change,
+    SignedChange, admit_change_prepared,
 };
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
@@ -19,17 +19,27 @@ use crate::{Store, access, hash32, signed_from_row};
 /// these through a bounded channel while the store commits).
 #[derive(Debug)]
 pub enum Incoming {
-    /// Received changes of one document, in the order received, each with
-    /// its body as parsed (once, by the caller) or why it could not be. A
-    /// change already held is a no-op whatever its parse; the others are
+    /// Received changes of one document, in the order received. A change
+    /// already held is a no-op whatever its parse; the others are
     /// admitted, applied and stored, or refused and audited.
-    Doc(
-        DocId,
-        Vec<(SignedChange, Result<automerge::Change, ChangeError>)>,
-    ),
+    Doc(DocId, Vec<Parsed>),
     /// A change the caller refused before the store (its signature, hash or
     /// actor): audited and reported, whether it is held or not.
     Refused(Rejection),
+}
+
+/// A received change with its body as parsed (once, by the caller) or why
+/// it could not be.
+#[derive(Debug)]
+pub struct Parsed {
+    /// The change as received.
+    pub signed: SignedChange,
+    /// Its body, parsed.
+    pub parsed: Result<automerge::Change, ChangeError>,
+    /// For a change without dependencies, what it makes as a document's
+    /// first (`danvan_model::prepare_creation`), if the caller computed it:
+    /// used when the change must create its document.
+    pub creation: Option<Result<danvan_model::Admitted, ChangeError>>,
 }
 
 /// Changes grouped by document, in document order; each group in the order
@@ -89,7 +99,11 @@ impl Store {
                     .map(|signed| {
                         let parsed = automerge::Change::try_from(signed.body.as_slice())
                             .map_err(|e| ChangeError::Malformed(e.to_string()));
-                        (signed, parsed)
+                        Parsed {
+                            signed,
+                            parsed,
+                            creation: None,
+                        }
                     })
                     .collect();
                 Incoming::Doc(doc, parsed)
@@ -135,11 +149,12 @@ impl Store {
             let mut list = Vec::with_capacity(changes.len());
             {
                 let mut exists = tx.prepare_cached("SELECT 1 FROM changes WHERE hash = ?1")?;
-                for (signed, parsed) in changes {
-                    if !seen.insert(signed.hash) || exists.exists(params![signed.hash.to_vec()])? {
+                for change in changes {
+                    let hash = change.signed.hash;
+                    if !seen.insert(hash) || exists.exists(params![hash.to_vec()])? {
                         report.duplicate += 1;
                     } else {
-                        list.push((signed, parsed));
+                        list.push(change);
                     }
                 }
             }
@@ -149,11 +164,21 @@ impl Store {
             let mut automerge = load_doc(&tx, &doc)?.unwrap_or_default();
             let mut header = DocHeader::of(&automerge);
             let mut stored = 0;
-            for (signed, parsed) in list {
+            for Parsed {
+                signed,
+                parsed,
+                creation,
+            } in list
+            {
                 let signed = &signed;
                 let verdict = parsed.and_then(|parsed| {
-                    let admitted =
-                        admit_change(&automerge, header.as_ref(), signed, &parsed, |scope| {
+                    let admitted = admit_change_prepared(
+                        &automerge,
+                        header.as_ref(),
+                        signed,
+                        &parsed,
+                        creation,
+                        |scope| {
                             if let Some(roster) = &roster {
                                 roster
                                     .check_write_on(&signed.author, &signed.hash, scope, today)
@@ -165,7 +190,8 @@ impl Store {
                                 )),
                                 _ => Ok(()),
                             }
-                        })?;
+                        },
+                    )?;
                     Ok((parsed, admitted))
                 });
                 let verdict = match verdict {
