@@ -26,9 +26,14 @@ pub enum Via<'a> {
     Bundle,
 }
 
-/// Most verified documents waiting for the store at once: the bound of the
-/// channel between the verifying thread and the committing one.
-const VERIFIED_DOCS_IN_FLIGHT: usize = 64;
+/// Verified documents handed from the verifying thread to the committing
+/// one in one message: each hand-over may wake a sleeping thread, which on
+/// a busy machine waits its turn for a core, so they go in groups.
+const VERIFIED_DOCS_PER_MESSAGE: usize = 32;
+
+/// Messages of verified documents waiting for the store at once: the bound
+/// of the channel (so at most 64 documents wait, plus the one being built).
+const VERIFIED_MESSAGES_IN_FLIGHT: usize = 2;
 
 /// Below this many changes the caller's thread verifies them itself: a
 /// thread of its own is not worth starting.
@@ -41,8 +46,9 @@ const PIPELINE_CHANGES_MIN: usize = 64;
 /// Each body is parsed once, by the verification, and the parsed change is
 /// what the store applies. A batch of [`PIPELINE_CHANGES_MIN`] changes or
 /// more is verified on a second thread, one document at a time, while this
-/// one commits the documents already verified (at most
-/// [`VERIFIED_DOCS_IN_FLIGHT`] wait between them): verification and the
+/// one commits the documents already verified (handed over
+/// [`VERIFIED_DOCS_PER_MESSAGE`] at a time, at most
+/// [`VERIFIED_MESSAGES_IN_FLIGHT`] messages waiting): verification and the
 /// store's Automerge and SQLite work run on both cores at once. The store
 /// commits only after the verifier has handed over its last document.
 pub fn receive_changes(
@@ -67,17 +73,23 @@ pub fn receive_changes(
         return store.apply_incoming(source, docs.into_iter().flat_map(verify_doc), checkpoint);
     }
     std::thread::scope(|scope| {
-        let (sender, receiver) = std::sync::mpsc::sync_channel(VERIFIED_DOCS_IN_FLIGHT);
+        let (sender, receiver) = std::sync::mpsc::sync_channel(VERIFIED_MESSAGES_IN_FLIGHT);
         scope.spawn(move || {
-            for item in docs.into_iter().flat_map(verify_doc) {
-                // The store stopped on an error, which it returns: no
-                // need to verify the rest.
-                if sender.send(item).is_err() {
+            let mut docs = docs.into_iter();
+            loop {
+                let items: Vec<Incoming> = docs
+                    .by_ref()
+                    .take(VERIFIED_DOCS_PER_MESSAGE)
+                    .flat_map(verify_doc)
+                    .collect();
+                // All sent; or the store stopped on an error, which it
+                // returns: no need to verify the rest.
+                if items.is_empty() || sender.send(items).is_err() {
                     break;
                 }
             }
         });
-        store.apply_incoming(source, receiver, checkpoint)
+        store.apply_incoming(source, receiver.into_iter().flatten(), checkpoint)
     })
 }
 
