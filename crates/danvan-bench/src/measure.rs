@@ -150,12 +150,29 @@ pub(crate) fn peak_rss_mib() -> Option<f64> {
 /// `/proc/self/stat`, if known. Clock ticks are taken as 1/100 s, which is
 /// what Linux reports on every common platform.
 pub(crate) fn process_cpu() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    stat_cpu("self", 11)
+}
+
+/// CPU time of another process (every thread, user and system), if known.
+pub(crate) fn process_cpu_of(pid: u32) -> Option<Duration> {
+    stat_cpu(&pid.to_string(), 11)
+}
+
+/// CPU time of this process's children that ended and were waited for
+/// (cutime and cstime): a child process's whole CPU once it exited.
+pub(crate) fn children_cpu() -> Option<Duration> {
+    stat_cpu("self", 13)
+}
+
+/// Two clock-tick fields of `/proc/PID/stat`, counted after the command
+/// name, summed: `first` = 11 is utime + stime, 13 is cutime + cstime.
+fn stat_cpu(pid: &str, first: usize) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name, which is in parentheses and may hold spaces.
     let rest = &stat[stat.rfind(')')? + 2..];
     let fields: Vec<&str> = rest.split(' ').collect();
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    let ticks: u64 =
+        fields.get(first)?.parse::<u64>().ok()? + fields.get(first + 1)?.parse::<u64>().ok()?;
     Some(Duration::from_millis(ticks * 10))
 }
 

@@ -6,8 +6,8 @@
 //! not only danvan's own frames.
 
 use std::net::SocketAddr;
-use std::path::Path;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use danvan_model::NodeId;
 use danvan_node::{Node, now_ms};
@@ -15,7 +15,7 @@ use danvan_relay::{LinkProfile, Relay, RelayFigures};
 
 use crate::corpus;
 use crate::figure::{Figures, Target};
-use crate::measure::status_mib;
+use crate::measure::{children_cpu, process_cpu_of, status_mib};
 use crate::sync::{HubProcess, edit_one_record};
 use crate::{BenchError, Options};
 
@@ -28,6 +28,11 @@ const SETTLE_MS: u64 = 300;
 /// The issue's targets, bytes on the wire both ways, handshake included.
 const IDLE_WIRE_BYTES_BELOW: f64 = 4096.0;
 const ONE_CHANGE_WIRE_BYTES_BELOW: f64 = 6144.0;
+/// Records of the cold syncs between real processes that the issue sets
+/// targets for: wall time and bytes on the wire.
+const COLD_RECORDS: usize = 10_000;
+const COLD_WALL_S_BELOW: f64 = 2.0;
+const COLD_WIRE_BYTES_BELOW: f64 = 2.1e6;
 
 /// What the relay counted during one `danvan sync` process.
 #[derive(Clone, Copy, Debug)]
@@ -40,12 +45,21 @@ struct Wire {
     round_trips: u64,
     /// danvan's own frame bytes, both ways, as the node reported them.
     app_bytes: u64,
+    /// From starting the `danvan sync` process to its exit.
+    wall: Duration,
+    /// CPU time of the `danvan sync` process, every thread.
+    node_cpu: Option<Duration>,
+    /// CPU time the hub process spent meanwhile.
+    hub_cpu: Option<Duration>,
 }
 
 impl Wire {
     fn between(before: &RelayFigures, after: &RelayFigures, summary: &serde_json::Value) -> Wire {
         let field = |name: &str| summary.get(name).and_then(|v| v.as_u64()).unwrap_or(0);
         Wire {
+            wall: Duration::ZERO,
+            node_cpu: None,
+            hub_cpu: None,
             up_packets: after.up.sent_packets - before.up.sent_packets,
             up_bytes: after.up.sent_bytes - before.up.sent_bytes,
             down_packets: after.down.sent_packets - before.down.sent_packets,
@@ -69,6 +83,16 @@ impl Wire {
             self.down_bytes,
             self.app_bytes,
             self.round_trips
+        );
+        let secs = |d: Option<Duration>| {
+            d.map(|d| format!("{:.2} s", d.as_secs_f64()))
+                .unwrap_or_else(|| "?".into())
+        };
+        eprintln!(
+            "    wall {:.2} s, node process CPU {}, hub process CPU {}",
+            self.wall.as_secs_f64(),
+            secs(self.node_cpu),
+            secs(self.hub_cpu)
         );
     }
 
@@ -99,63 +123,25 @@ pub(crate) fn measure(
     scratch: &Path,
     figures: &mut Figures,
 ) -> Result<(), BenchError> {
-    let corpus_dir = corpus::cached_store(options, WIRE_RECORDS)?;
-    let base = scratch.join("wire");
-    let hub_dir = base.join("hub");
-    let node_dir = base.join("node");
-    corpus::copy_store(&corpus_dir, &hub_dir)?;
-    let node = Node::init(
-        &node_dir,
-        "pho-minh",
-        Some("Máy UBND phường Phổ Minh"),
-        None,
-    )
-    .map_err(|e| format!("init node: {e}"))?;
-    let node_id = node.id();
-    drop(node);
-    // The node's `danvan sync` processes open an encrypted store too.
-    crate::sync::key_for_processes(&node_dir)?;
-    let hub_id = {
-        let mut hub = Node::open(&hub_dir).map_err(|e| format!("open hub: {e}"))?;
-        hub.store_mut()
-            .trust(&node_id, None, Some("Phổ Minh"), now_ms())?;
-        hub.id()
-    };
-    let process = HubProcess::start(&hub_dir)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()?;
-    let relay = runtime.block_on(Relay::start(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        process.addr,
-        LinkProfile::clean(),
-        1,
-    ))?;
-    trust_hub(&node_dir, hub_id, relay.local_addr())?;
-    eprintln!(
-        "  hub process pid {} at {}, relay {} (clean profile, counting)",
-        process.pid(),
-        process.addr,
-        relay.local_addr()
-    );
+    let rig = Rig::new(options, &scratch.join("wire"), WIRE_RECORDS)?;
+    let (node_dir, relay, process) = (&rig.node_dir, &rig.relay, &rig.process);
 
-    let cold = node_sync(&node_dir, &relay)?;
+    let cold = node_sync(node_dir, relay, process)?;
     cold.print(&format!("cold sync of {WIRE_RECORDS} records"));
     cold.figures(&format!("cold sync, {WIRE_RECORDS} records"), None, figures);
     // The first idle sync after a cold one still moves checkpoints; the
     // second is the steady state of a node checking in.
-    let first = node_sync(&node_dir, &relay)?;
+    let first = node_sync(node_dir, relay, process)?;
     first.print("idle sync, first after the cold sync");
-    let idle = node_sync(&node_dir, &relay)?;
+    let idle = node_sync(node_dir, relay, process)?;
     idle.print("idle sync");
     idle.figures("idle sync", Some(IDLE_WIRE_BYTES_BELOW), figures);
 
     let change_bytes = {
-        let mut node = Node::open(&node_dir).map_err(|e| format!("open node: {e}"))?;
+        let mut node = Node::open(node_dir).map_err(|e| format!("open node: {e}"))?;
         edit_one_record(&mut node).map_err(|e| format!("editing a record: {e}"))?
     };
-    let one = node_sync(&node_dir, &relay)?;
+    let one = node_sync(node_dir, relay, process)?;
     eprintln!("  (the change itself: {change_bytes} B)");
     one.print("one change on the node, pushed");
     one.figures(
@@ -173,9 +159,101 @@ pub(crate) fn measure(
             "MiB",
         );
     }
-    drop(relay);
-    drop(process);
+    drop(rig);
+    cold_sync(options, scratch, COLD_RECORDS, figures)
+}
+
+/// A cold sync of `records` records between real processes: a new node's
+/// `danvan sync` pulling everything from a `danvan serve` hub through the
+/// counting relay. Wall time, bytes on the wire, and each process's CPU.
+fn cold_sync(
+    options: &Options,
+    scratch: &Path,
+    records: usize,
+    figures: &mut Figures,
+) -> Result<(), BenchError> {
+    let rig = Rig::new(
+        options,
+        &scratch.join(format!("wire-cold-{records}")),
+        records,
+    )?;
+    let cold = node_sync(&rig.node_dir, &rig.relay, &rig.process)?;
+    let what = format!("cold sync, {records} records");
+    cold.print(&what);
+    cold.figures(&what, Some(COLD_WIRE_BYTES_BELOW), figures);
+    let name = |x: &str| format!("{what}, real processes: {x}");
+    figures.target(
+        name("wall time"),
+        cold.wall.as_secs_f64(),
+        "s",
+        Target::Below(COLD_WALL_S_BELOW),
+    );
+    for (who, cpu) in [("node", cold.node_cpu), ("hub", cold.hub_cpu)] {
+        if let Some(cpu) = cpu {
+            figures.info(name(&format!("{who} process CPU")), cpu.as_secs_f64(), "s");
+        }
+    }
     Ok(())
+}
+
+/// A hub process holding generated records, a new node's data directory
+/// (each trusting the other) and the counting relay between them. Dropped
+/// in field order: the relay, then the hub process, then the relay's runtime.
+struct Rig {
+    relay: Relay,
+    process: HubProcess,
+    node_dir: PathBuf,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Rig {
+    fn new(options: &Options, base: &Path, records: usize) -> Result<Rig, BenchError> {
+        let corpus_dir = corpus::cached_store(options, records)?;
+        let hub_dir = base.join("hub");
+        let node_dir = base.join("node");
+        corpus::copy_store(&corpus_dir, &hub_dir)?;
+        let node = Node::init(
+            &node_dir,
+            "pho-minh",
+            Some("Máy UBND phường Phổ Minh"),
+            None,
+        )
+        .map_err(|e| format!("init node: {e}"))?;
+        let node_id = node.id();
+        drop(node);
+        // The node's `danvan sync` processes open an encrypted store too.
+        crate::sync::key_for_processes(&node_dir)?;
+        let hub_id = {
+            let mut hub = Node::open(&hub_dir).map_err(|e| format!("open hub: {e}"))?;
+            hub.store_mut()
+                .trust(&node_id, None, Some("Phổ Minh"), now_ms())?;
+            hub.id()
+        };
+        let process = HubProcess::start(&hub_dir)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()?;
+        let relay = runtime.block_on(Relay::start(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            process.addr,
+            LinkProfile::clean(),
+            1,
+        ))?;
+        trust_hub(&node_dir, hub_id, relay.local_addr())?;
+        eprintln!(
+            "  hub process pid {} at {} with {records} records, relay {} (clean profile, counting)",
+            process.pid(),
+            process.addr,
+            relay.local_addr()
+        );
+        Ok(Rig {
+            relay,
+            process,
+            node_dir,
+            _runtime: runtime,
+        })
+    }
 }
 
 /// Makes the node trust the hub at the relay's address.
@@ -192,9 +270,11 @@ fn trust_hub(node_dir: &Path, hub_id: NodeId, addr: SocketAddr) -> Result<(), Be
 
 /// Runs `danvan sync --json` through the relay as a process of its own and
 /// returns what the relay counted while it ran.
-fn node_sync(node_dir: &Path, relay: &Relay) -> Result<Wire, BenchError> {
+fn node_sync(node_dir: &Path, relay: &Relay, hub: &HubProcess) -> Result<Wire, BenchError> {
     let danvan = std::env::current_exe()?.with_file_name("danvan");
     let before = relay.figures();
+    let (hub_before, node_before) = (process_cpu_of(hub.pid()), children_cpu());
+    let started = Instant::now();
     let output = std::process::Command::new(&danvan)
         .arg("--data-dir")
         .arg(node_dir)
@@ -204,6 +284,13 @@ fn node_sync(node_dir: &Path, relay: &Relay) -> Result<Wire, BenchError> {
         .stdin(std::process::Stdio::null())
         .output()
         .map_err(|e| format!("cannot start {}: {e}", danvan.display()))?;
+    let wall = started.elapsed();
+    let node_cpu = children_cpu()
+        .zip(node_before)
+        .map(|(a, b)| a.saturating_sub(b));
+    let hub_cpu = process_cpu_of(hub.pid())
+        .zip(hub_before)
+        .map(|(a, b)| a.saturating_sub(b));
     if !output.status.success() {
         return Err(format!(
             "danvan sync failed ({}): {}",
@@ -222,5 +309,10 @@ fn node_sync(node_dir: &Path, relay: &Relay) -> Result<Wire, BenchError> {
         .filter(|v| v.get("round_trips").is_some())
         .last()
         .ok_or("danvan sync --json printed no summary")?;
-    Ok(Wire::between(&before, &after, &summary))
+    Ok(Wire {
+        wall,
+        node_cpu,
+        hub_cpu,
+        ..Wire::between(&before, &after, &summary)
+    })
 }

@@ -86,6 +86,32 @@ pub fn admit_change(
     change: &automerge::Change,
     allow: impl FnOnce(&DocScope<'_>) -> Result<(), ChangeError>,
 ) -> Result<Admitted, ChangeError> {
+    admit_change_prepared(doc, header, signed, change, None, allow)
+}
+
+/// What [`admit_change`] makes of a change when it is a document's first:
+/// its header checked against the signer and the document id, and the new
+/// document. It reads nothing but the change, so a receiver may compute it
+/// for each change without dependencies on another thread, ahead of the
+/// admission ([`admit_change_prepared`]).
+pub fn prepare_creation(
+    signed: &SignedChange,
+    change: &automerge::Change,
+) -> Result<Admitted, ChangeError> {
+    creation(signed, change)
+}
+
+/// [`admit_change`] with the change's [`prepare_creation`] already
+/// computed, if it was: used only when the change must create the
+/// document, in place of computing it again; every other check is the same.
+pub fn admit_change_prepared(
+    doc: &Automerge,
+    header: Option<&DocHeader>,
+    signed: &SignedChange,
+    change: &automerge::Change,
+    prepared: Option<Result<Admitted, ChangeError>>,
+    allow: impl FnOnce(&DocScope<'_>) -> Result<(), ChangeError>,
+) -> Result<Admitted, ChangeError> {
     for dep in change.deps() {
         if doc.get_change_meta_by_hash(dep).is_none() {
             return Err(ChangeError::MissingDeps);
@@ -106,7 +132,7 @@ pub fn admit_change(
                 "hồ sơ đang lưu không có phần đầu hợp lệ".into(),
             ));
         }
-        None => creation(signed, change)?,
+        None => prepared.unwrap_or_else(|| creation(signed, change))?,
     };
     allow(&admitted.header.scope())?;
     Ok(admitted)

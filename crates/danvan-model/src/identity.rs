@@ -303,6 +303,19 @@ pub fn parse_change_body(body: &[u8]) -> Result<automerge::Change, ChangeError> 
     Ok(change)
 }
 
+/// The hash a received body names, without parsing it: for a plain
+/// change chunk, Automerge's change hash of it in this encoding (the
+/// SHA-256 of the chunk after magic and checksum); for anything else, the
+/// SHA-256 of all its bytes. A body that is not the well-formed change
+/// this hash names fails [`SignedChange::verify`], which parses it.
+pub fn body_hash(body: &[u8]) -> [u8; 32] {
+    if body.len() >= 9 && body[..4] == CHUNK_MAGIC && body[8] == CHUNK_CHANGE {
+        Sha256::digest(&body[8..]).into()
+    } else {
+        Sha256::digest(body).into()
+    }
+}
+
 /// Whether a stored body is, in its signed encoding, the change `hash`
 /// names: what a sender checks before it sends a body, so that a damaged
 /// row is caught at home instead of ending the peer's session. Automerge's
@@ -310,12 +323,7 @@ pub fn parse_change_body(body: &[u8]) -> Result<automerge::Change, ChangeError> 
 /// is checked first (cheap); only when that does not match is the body
 /// parsed, to say what is wrong.
 pub fn check_body(hash: &[u8; 32], body: &[u8]) -> Result<(), ChangeError> {
-    if body.len() >= 9
-        && body[..4] == CHUNK_MAGIC
-        && body[8] == CHUNK_CHANGE
-        && body[4..8] == hash[..4]
-        && Sha256::digest(&body[8..])[..] == hash[..]
-    {
+    if body.len() >= 9 && body[4..8] == hash[..4] && body_hash(body) == *hash {
         return Ok(());
     }
     let change = parse_change_body(body)?;

@@ -29,7 +29,7 @@ mod unit_changes;
 mod units;
 pub mod vocab;
 
-pub use admit::{Admitted, DocHeader, admit_change};
+pub use admit::{Admitted, DocHeader, admit_change, admit_change_prepared, prepare_creation};
 pub use dates::{
     DateError, FUTURE_DAYS_MAX, PAST_YEARS_MAX, Period, UnusualDate, format_date, normalize_date,
     parse_date, unusual_date, vi_date, vietnam_day,
@@ -37,7 +37,7 @@ pub use dates::{
 pub use feed::{ApplyReport, Checkpoint, FeedEntry, Rejection};
 pub use fold::fold;
 pub use identity::{
-    ChangeError, EPOCH_LEN, NodeId, NodeIdError, NodeKey, SignedChange, check_body,
+    ChangeError, EPOCH_LEN, NodeId, NodeIdError, NodeKey, SignedChange, body_hash, check_body,
     parse_change_body, verify_signature,
 };
 pub use ids::{DocId, DocIdError, SHORT_ID_LEN};

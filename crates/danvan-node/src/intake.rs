@@ -6,8 +6,8 @@
 //! directly, and so does the `store_apply` fuzz target; no other code
 //! stores a change from elsewhere.
 
-use danvan_model::{ApplyReport, ChangeError, Checkpoint, NodeId, Rejection, SignedChange};
-use danvan_store::{Store, StoreError};
+use danvan_model::{ApplyReport, ChangeError, Checkpoint, DocId, NodeId, Rejection, SignedChange};
+use danvan_store::{Incoming, Parsed, Store, StoreError};
 
 /// Where received changes come from.
 #[derive(Clone, Copy, Debug)]
@@ -26,57 +26,116 @@ pub enum Via<'a> {
     Bundle,
 }
 
+/// Verified documents handed from the verifying thread to the committing
+/// one in one message: each hand-over may wake a sleeping thread, which on
+/// a busy machine waits its turn for a core, so they go in groups.
+const VERIFIED_DOCS_PER_MESSAGE: usize = 32;
+
+/// Messages of verified documents waiting for the store at once: the bound
+/// of the channel (so at most 64 documents wait, plus the one being built).
+const VERIFIED_MESSAGES_IN_FLIGHT: usize = 2;
+
+/// Below this many changes the caller's thread verifies them itself: a
+/// thread of its own is not worth starting.
+const PIPELINE_CHANGES_MIN: usize = 64;
+
 /// Verifies, admits and stores received changes; every refused change is
 /// logged in the audit log and listed in the report, the others are
 /// stored (with the checkpoint, if any, in the same transaction).
+///
+/// Each body is parsed once, by the verification, and the parsed change is
+/// what the store applies. A batch of [`PIPELINE_CHANGES_MIN`] changes or
+/// more is verified on a second thread, one document at a time, while this
+/// one commits the documents already verified (handed over
+/// [`VERIFIED_DOCS_PER_MESSAGE`] at a time, at most
+/// [`VERIFIED_MESSAGES_IN_FLIGHT`] messages waiting): verification and the
+/// store's Automerge and SQLite work run on both cores at once. The store
+/// commits only after the verifier has handed over its last document.
 pub fn receive_changes(
     store: &mut Store,
     via: Via<'_>,
     changes: Vec<SignedChange>,
 ) -> Result<ApplyReport, StoreError> {
-    let peer = match via {
-        Via::Sync { peer, .. } => Some(peer),
-        Via::Bundle => None,
-    };
-    let mut verified = Vec::with_capacity(changes.len());
-    let mut refused = Vec::new();
-    for change in changes {
-        match change.verify() {
-            Ok(_) => verified.push(change),
-            Err(reason) => {
-                store.audit_rejection(
-                    peer,
-                    &change.hash,
-                    &change.author,
-                    Some(&change.doc),
-                    &reason,
-                )?;
-                refused.push(Rejection {
-                    hash: change.hash,
-                    author: change.author,
-                    doc: change.doc,
-                    reason,
-                });
-            }
-        }
-    }
-    // The store admits each verified change inside its transaction, and
-    // logs the ones it refuses itself.
-    let mut report = match via {
+    let (source, checkpoint) = match via {
         Via::Sync {
             peer,
             epoch,
             checkpoint,
-        } => store.apply_changes(
+        } => (
             Some((peer, epoch)),
-            &verified,
             checkpoint.map(|(cp, scope)| (peer, cp, scope)),
-        )?,
-        Via::Bundle => store.apply_changes(None, &verified, None)?,
+        ),
+        Via::Bundle => (None, None),
     };
-    refused.append(&mut report.rejected);
-    report.rejected = refused;
-    Ok(report)
+    let pipelined = changes.len() >= PIPELINE_CHANGES_MIN;
+    let docs = danvan_store::by_doc(changes);
+    if !pipelined {
+        return store.apply_incoming(source, docs.into_iter().flat_map(verify_doc), checkpoint);
+    }
+    std::thread::scope(|scope| {
+        let (sender, receiver) = std::sync::mpsc::sync_channel(VERIFIED_MESSAGES_IN_FLIGHT);
+        scope.spawn(move || {
+            let mut docs = docs.into_iter();
+            loop {
+                let items: Vec<Incoming> = docs
+                    .by_ref()
+                    .take(VERIFIED_DOCS_PER_MESSAGE)
+                    .flat_map(verify_doc)
+                    .collect();
+                // All sent; or the store stopped on an error, which it
+                // returns: no need to verify the rest.
+                if items.is_empty() || sender.send(items).is_err() {
+                    break;
+                }
+            }
+        });
+        store.apply_incoming(source, receiver.into_iter().flatten(), checkpoint)
+    })
+}
+
+/// Verifies one document's received changes (encoding, hash, signature,
+/// actor): the verified ones as one item for the store, with their parsed
+/// bodies (and, for a change without dependencies, the document it would
+/// create), each refused one as an item of its own.
+fn verify_doc((doc, changes): (DocId, Vec<SignedChange>)) -> Vec<Incoming> {
+    let mut items = Vec::new();
+    let mut verified = Vec::with_capacity(changes.len());
+    for change in changes {
+        // A panic while reading a body refuses that change: it must never
+        // end the verifying thread early, which would end the batch short.
+        let verdict = std::panic::catch_unwind(|| {
+            let parsed = change.verify()?;
+            // A document's first change: what it creates is computed
+            // here, off the committing thread (it reads only the change).
+            let creation = parsed
+                .deps()
+                .is_empty()
+                .then(|| danvan_model::prepare_creation(&change, &parsed));
+            Ok((parsed, creation))
+        })
+        .unwrap_or_else(|_| {
+            Err(ChangeError::Malformed(
+                "không đọc được thay đổi Automerge".into(),
+            ))
+        });
+        match verdict {
+            Ok((parsed, creation)) => verified.push(Parsed {
+                signed: change,
+                parsed: Ok(parsed),
+                creation,
+            }),
+            Err(reason) => items.push(Incoming::Refused(Rejection {
+                hash: change.hash,
+                author: change.author,
+                doc: change.doc,
+                reason,
+            })),
+        }
+    }
+    if !verified.is_empty() {
+        items.push(Incoming::Doc(doc, verified));
+    }
+    items
 }
 
 /// Logs a body a sync session refused before any commit, for not being the

@@ -22,8 +22,9 @@
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
 
-use danvan_model::{ChangeError, EPOCH_LEN, NodeId, SignedChange, parse_change_body};
-use sha2::{Digest, Sha256};
+use danvan_model::{
+    ChangeError, EPOCH_LEN, NodeId, SignedChange, body_hash, check_body, parse_change_body,
+};
 
 use crate::limits::{
     BATCH_BYTES_MAX, BATCHES_IN_FLIGHT_MAX, CHANGE_BYTES_MAX, MIN_PROTOCOL_VERSION,
@@ -881,12 +882,9 @@ impl Session {
         let changes = changes
             .into_iter()
             .map(|change| {
-                // Parsed as `verify` parses it: a compressed body is never inflated.
-                let hash = match parse_change_body(&change.body) {
-                    Ok(parsed) => parsed.hash().0,
-                    // Not a change in its signed encoding: name it by its bytes.
-                    Err(_) => Sha256::digest(&change.body).into(),
-                };
+                // Named without parsing (the intake's `verify` parses each
+                // body once); a compressed body is never inflated.
+                let hash = body_hash(&change.body);
                 change.with_hash(hash)
             })
             .collect();
@@ -1212,12 +1210,7 @@ fn chunk_by_bytes(bodies: Vec<SignedChange>, bytes_max: usize) -> Vec<Vec<WireCh
 
 /// Whether a body is, in its signed encoding, the change its hash names.
 fn body_matches(signed: &SignedChange) -> Result<(), ChangeError> {
-    let parsed = parse_change_body(&signed.body)?;
-    if parsed.hash().0 == signed.hash {
-        Ok(())
-    } else {
-        Err(ChangeError::HashMismatch)
-    }
+    check_body(&signed.hash, &signed.body)
 }
 
 fn hex_prefix(hash: &[u8; 32]) -> String {

@@ -6,13 +6,53 @@ use std::collections::{BTreeMap, HashSet};
 
 use danvan_model::{
     ApplyReport, ChangeError, Checkpoint, DocHeader, DocId, FeedEntry, NodeId, Rejection, Scope,
-    SignedChange, admit_change,
+    SignedChange, admit_change_prepared,
 };
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::documents::{after_write, apply_received, load_doc};
 use crate::error::StoreError;
 use crate::{Store, access, hash32, signed_from_row};
+
+/// What a caller hands [`Store::apply_incoming`], one item at a time, in
+/// the order it decided (a receiver verifies on another thread and sends
+/// these through a bounded channel while the store commits).
+#[derive(Debug)]
+pub enum Incoming {
+    /// Received changes of one document, in the order received. A change
+    /// already held is a no-op whatever its parse; the others are
+    /// admitted, applied and stored, or refused and audited.
+    Doc(DocId, Vec<Parsed>),
+    /// A change the caller refused before the store (its signature, hash or
+    /// actor): audited and reported, whether it is held or not.
+    Refused(Rejection),
+}
+
+/// A received change with its body as parsed (once, by the caller) or why
+/// it could not be.
+#[derive(Debug)]
+pub struct Parsed {
+    /// The change as received.
+    pub signed: SignedChange,
+    /// Its body, parsed.
+    pub parsed: Result<automerge::Change, ChangeError>,
+    /// For a change without dependencies, what it makes as a document's
+    /// first (`danvan_model::prepare_creation`), if the caller computed it:
+    /// used when the change must create its document.
+    pub creation: Option<Result<danvan_model::Admitted, ChangeError>>,
+}
+
+/// Changes grouped by document, in document order; each group in the order
+/// received (the order [`Store::apply_changes`] applies them in).
+pub fn by_doc(
+    changes: impl IntoIterator<Item = SignedChange>,
+) -> BTreeMap<DocId, Vec<SignedChange>> {
+    let mut by_doc: BTreeMap<DocId, Vec<SignedChange>> = BTreeMap::new();
+    for change in changes {
+        by_doc.entry(change.doc).or_default().push(change);
+    }
+    by_doc
+}
 
 /// A change as stored, with its local sequence number.
 #[derive(Clone, Debug)]
@@ -51,6 +91,38 @@ impl Store {
         changes: &[SignedChange],
         checkpoint: Option<(&NodeId, Checkpoint, &str)>,
     ) -> Result<ApplyReport, StoreError> {
+        let docs = by_doc(changes.iter().cloned())
+            .into_iter()
+            .map(|(doc, list)| {
+                let parsed = list
+                    .into_iter()
+                    .map(|signed| {
+                        let parsed = automerge::Change::try_from(signed.body.as_slice())
+                            .map_err(|e| ChangeError::Malformed(e.to_string()));
+                        Parsed {
+                            signed,
+                            parsed,
+                            creation: None,
+                        }
+                    })
+                    .collect();
+                Incoming::Doc(doc, parsed)
+            });
+        self.apply_incoming(source, docs, checkpoint)
+    }
+
+    /// [`Store::apply_changes`] for changes the caller already parsed (and
+    /// verified), handed over one document at a time as `incoming` yields
+    /// them: every item goes into one transaction, committed (with the
+    /// checkpoint) only once `incoming` has ended, so a caller that
+    /// produces the items on another thread overlaps its work with this
+    /// one's. Each document's changes are applied and projected together.
+    pub fn apply_incoming(
+        &mut self,
+        source: Option<(&NodeId, [u8; 8])>,
+        incoming: impl IntoIterator<Item = Incoming>,
+        checkpoint: Option<(&NodeId, Checkpoint, &str)>,
+    ) -> Result<ApplyReport, StoreError> {
         let roster = self.roster()?;
         let own = self.own_scope()?;
         // Both checks resolve units through the changes in force today.
@@ -58,41 +130,70 @@ impl Store {
         let tx = self.conn.transaction()?;
         let mut report = ApplyReport::default();
         let mut seen = HashSet::new();
-        let mut by_doc: BTreeMap<DocId, Vec<&SignedChange>> = BTreeMap::new();
-        {
-            let mut exists = tx.prepare_cached("SELECT 1 FROM changes WHERE hash = ?1")?;
-            for change in changes {
-                if !seen.insert(change.hash) || exists.exists(params![change.hash.to_vec()])? {
-                    report.duplicate += 1;
-                } else {
-                    by_doc.entry(change.doc).or_default().push(change);
+        for item in incoming {
+            let (doc, changes) = match item {
+                Incoming::Refused(rejection) => {
+                    access::audit_rejection(
+                        &tx,
+                        source.map(|s| s.0),
+                        &rejection.hash,
+                        &rejection.author,
+                        Some(&rejection.doc),
+                        &rejection.reason,
+                    )?;
+                    report.rejected.push(rejection);
+                    continue;
+                }
+                Incoming::Doc(doc, changes) => (doc, changes),
+            };
+            let mut list = Vec::with_capacity(changes.len());
+            {
+                let mut exists = tx.prepare_cached("SELECT 1 FROM changes WHERE hash = ?1")?;
+                for change in changes {
+                    let hash = change.signed.hash;
+                    if !seen.insert(hash) || exists.exists(params![hash.to_vec()])? {
+                        report.duplicate += 1;
+                    } else {
+                        list.push(change);
+                    }
                 }
             }
-        }
-        for (doc, list) in by_doc {
+            if list.is_empty() {
+                continue;
+            }
             let mut automerge = load_doc(&tx, &doc)?.unwrap_or_default();
             let mut header = DocHeader::of(&automerge);
             let mut stored = 0;
-            for signed in list {
-                let verdict = automerge::Change::try_from(signed.body.as_slice())
-                    .map_err(|e| ChangeError::Malformed(e.to_string()))
-                    .and_then(|parsed| {
-                        let admitted =
-                            admit_change(&automerge, header.as_ref(), signed, &parsed, |scope| {
-                                if let Some(roster) = &roster {
-                                    roster
-                                        .check_write_on(&signed.author, &signed.hash, scope, today)
-                                        .map_err(|d| ChangeError::Denied(d.to_string()))?;
-                                }
-                                match &own {
-                                    Some(own) if !own.may_read(scope) => Err(ChangeError::Denied(
-                                        "hồ sơ ngoài phạm vi đọc của nút nhận".into(),
-                                    )),
-                                    _ => Ok(()),
-                                }
-                            })?;
-                        Ok((parsed, admitted))
-                    });
+            for Parsed {
+                signed,
+                parsed,
+                creation,
+            } in list
+            {
+                let signed = &signed;
+                let verdict = parsed.and_then(|parsed| {
+                    let admitted = admit_change_prepared(
+                        &automerge,
+                        header.as_ref(),
+                        signed,
+                        &parsed,
+                        creation,
+                        |scope| {
+                            if let Some(roster) = &roster {
+                                roster
+                                    .check_write_on(&signed.author, &signed.hash, scope, today)
+                                    .map_err(|d| ChangeError::Denied(d.to_string()))?;
+                            }
+                            match &own {
+                                Some(own) if !own.may_read(scope) => Err(ChangeError::Denied(
+                                    "hồ sơ ngoài phạm vi đọc của nút nhận".into(),
+                                )),
+                                _ => Ok(()),
+                            }
+                        },
+                    )?;
+                    Ok((parsed, admitted))
+                });
                 let verdict = match verdict {
                     Ok((parsed, admitted)) => {
                         let epoch = actor_epoch(&parsed)?;

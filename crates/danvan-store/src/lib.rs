@@ -32,7 +32,7 @@ pub use backup::{
     BACKUP_FILE_BYTES_MAX, BackupContents, adopt_restored, backup_database, backup_files,
     inspect_backup,
 };
-pub use changes::StoredChange;
+pub use changes::{Incoming, Parsed, StoredChange, by_doc};
 pub use danvan_model::{ApplyReport, Checkpoint, FeedEntry, Rejection};
 pub use documents::{LocalWrite, WriteBatch};
 pub use error::{OpenError, StoreError};
