@@ -192,15 +192,21 @@ pub(crate) fn write_household_csv(path: &Path, rows: usize) -> Result<u64, Bench
         out,
         "head,village,parcels,inventory,compensation_vnd,stage,unit,project"
     )?;
-    for _ in 0..rows {
+    for row in 0..rows {
         let (unit, villages) = COMMUNES[rng.gen_range(0..COMMUNES.len())];
         let village = pick(&mut rng, villages);
         let sheet = rng.gen_range(1..=60);
+        // The first parcel's number is the row's own, so that no two rows
+        // name the same household (the import would skip the second).
         let parcels: Vec<String> = (0..rng.gen_range(1..=3))
-            .map(|_| {
+            .map(|p| {
+                let number = if p == 0 {
+                    row + 1
+                } else {
+                    rng.gen_range(1..=900)
+                };
                 format!(
-                    "{sheet}/{}:{:.1}:{}",
-                    rng.gen_range(1..=900),
+                    "{sheet}/{number}:{:.1}:{}",
                     rng.gen_range(40.0..3000.0),
                     weighted(&mut rng, LAND_TYPES)
                 )
