@@ -8,6 +8,7 @@
 mod access;
 mod backup;
 mod browse;
+mod bulk;
 pub mod demo;
 mod erase;
 mod error;

@@ -120,15 +120,21 @@ impl Store {
     }
 
     /// Hands the JSON text of every record the filter selects to `each`, in
-    /// no particular order and without a row limit (`filter.limit` is
+    /// the order they are stored and without a row limit (`filter.limit` is
     /// ignored): for reports, which read many rows and need no order, so
-    /// that neither SQLite sorts them nor the caller holds them all as text.
+    /// that neither SQLite sorts the texts nor the caller holds them all.
+    ///
+    /// The filter's index gives the rows' ids, and the rows are then read in
+    /// id order: read in the index's order, every row is on another page of
+    /// a table larger than the page cache, and a 6-month report over
+    /// 200,000 records spent most of its time reading the same pages again
+    /// (see ARCHITECTURE.md, "Side targets of issue 13").
     pub fn for_each_json<E>(
         &self,
         filter: &ListFilter,
         mut each: impl FnMut(&str) -> Result<(), E>,
     ) -> Result<Result<(), E>, StoreError> {
-        let (sql, values) = filter_query("json", filter, false);
+        let (sql, values) = stored_order_query(filter);
         let mut stmt = self.conn.prepare(&sql)?;
         let mut rows = stmt.query(rusqlite::params_from_iter(values.iter()))?;
         while let Some(row) = rows.next()? {
@@ -196,6 +202,17 @@ fn list_query(columns: &str, f: &ListFilter) -> (String, Vec<rusqlite::types::Va
     let limit = f.limit.unwrap_or(LIST_ROWS_MAX).min(LIST_ROWS_MAX);
     sql.push_str(&format!(" LIMIT {limit}"));
     (sql, values)
+}
+
+/// The JSON of the rows a filter selects, in the order they are stored:
+/// the ids from the filter's index first (a list SQLite keeps sorted),
+/// then each row by its id.
+fn stored_order_query(f: &ListFilter) -> (String, Vec<rusqlite::types::Value>) {
+    let (selected, values) = filter_query("records.rowid", f, false);
+    (
+        format!("SELECT json FROM records WHERE rowid IN ({selected}) ORDER BY rowid"),
+        values,
+    )
 }
 
 /// The `SELECT … WHERE …` of a filter, without order or limit; joined
@@ -362,10 +379,19 @@ pub(crate) fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
 mod tests {
     use super::*;
 
-    /// SQLite's plan for a filter's query, one line per step of the
-    /// query itself (a subquery's steps, such as the newest refusal's
-    /// sort, are left out).
+    /// SQLite's plan for a filter's query, one line per step.
     fn plan(store: &Store, sql: &str, values: &[rusqlite::types::Value]) -> String {
+        plan_steps(store, sql, values, false)
+    }
+
+    /// The steps of a plan; `top_only`: the query's own, without a
+    /// subquery's (such as the newest refusal's sort).
+    fn plan_steps(
+        store: &Store,
+        sql: &str,
+        values: &[rusqlite::types::Value],
+        top_only: bool,
+    ) -> String {
         let mut stmt = store
             .conn
             .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
@@ -379,7 +405,7 @@ mod tests {
             .expect("plan text");
         steps
             .into_iter()
-            .filter(|(parent, _)| *parent == 0)
+            .filter(|(parent, _)| !top_only || *parent == 0)
             .map(|(_, step)| step)
             .collect::<Vec<_>>()
             .join("\n")
@@ -417,9 +443,15 @@ mod tests {
             status: Some("moi".into()),
             ..ListFilter::default()
         };
-        let (sql, values) = filter_query("json", &open, false);
+        let (sql, values) = stored_order_query(&open);
         let petitions = plan(&store, &sql, &values);
         assert!(petitions.contains("records_kind_status"), "{petitions}");
+        // Read in stored order without sorting the texts.
+        let top = plan_steps(&store, &sql, &values, true);
+        assert!(
+            top.contains("USING INTEGER PRIMARY KEY") && !top.contains("TEMP B-TREE"),
+            "{top}"
+        );
         let (sql, values) = list_query(
             "id",
             &ListFilter {
@@ -446,7 +478,7 @@ mod tests {
             );
             values.push(rusqlite::types::Value::Integer(5000));
             sql.push_str(" ORDER BY record_search_fts.rowid DESC LIMIT ?3");
-            let searched = plan(&store, &sql, &values);
+            let searched = plan_steps(&store, &sql, &values, true);
             assert!(
                 searched.contains("VIRTUAL TABLE INDEX")
                     && !searched.contains("SCAN record_search ")
