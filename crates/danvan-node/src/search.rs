@@ -82,25 +82,28 @@ fn typed_form(query: &str, words: &[String]) -> Option<String> {
 /// words the title lacks; last, whether the title is spelled otherwise
 /// than typed (`typed`, lowercase with diacritics).
 fn rank(title: &str, words: &[String], tier: Tier, typed: Option<&str>) -> (u8, usize, bool) {
-    let folded = fold(title);
-    let last = words.len().saturating_sub(1);
-    let in_title = words
-        .iter()
-        .enumerate()
-        .filter(|(i, w)| has_word(&folded, w, *i == last && w.chars().count() >= 3))
-        .count();
-    let class = match tier {
-        Tier::TitleStart => 0,
-        Tier::Phrase if has_phrase(&folded, words) => 1,
-        Tier::Phrase => 2,
-        Tier::Words if in_title == words.len() => 3,
-        Tier::Words => 4,
+    let (class, missing) = if tier == Tier::TitleStart {
+        // The phrase begins the title: every word is in it.
+        (0, 0)
+    } else {
+        let folded = fold(title);
+        let last = words.len().saturating_sub(1);
+        let in_title = words
+            .iter()
+            .enumerate()
+            .filter(|(i, w)| has_word(&folded, w, *i == last && w.chars().count() >= 3))
+            .count();
+        let class = match tier {
+            Tier::Phrase if has_phrase(&folded, words) => 1,
+            Tier::Phrase => 2,
+            _ if in_title == words.len() => 3,
+            _ => 4,
+        };
+        (class, words.len() - in_title)
     };
-    let spelled_otherwise = typed.is_some_and(|t| {
-        let title: String = title.nfc().flat_map(char::to_lowercase).collect();
-        !tokens(&title).collect::<Vec<_>>().join(" ").contains(t)
-    });
-    (class, words.len() - in_title, spelled_otherwise)
+    // Compared as stored (the import stores NFC, as keyboards type).
+    let spelled_otherwise = typed.is_some_and(|t| !title.to_lowercase().contains(t));
+    (class, missing, spelled_otherwise)
 }
 
 impl Node {
