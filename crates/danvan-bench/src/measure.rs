@@ -93,18 +93,6 @@ impl CpuTime {
     }
 }
 
-/// CPU time of the whole process so far (every thread, user and system),
-/// from `/proc/self/stat` (Linux), in the kernel's 100 Hz ticks.
-pub(crate) fn process_cpu() -> Option<Duration> {
-    let text = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name (which may hold spaces) in parentheses.
-    let rest = text.get(text.rfind(')')? + 2..)?;
-    let mut fields = rest.split_whitespace().skip(11);
-    let user: u64 = fields.next()?.parse().ok()?;
-    let system: u64 = fields.next()?.parse().ok()?;
-    Some(Duration::from_millis((user + system) * 10))
-}
-
 /// Runs `f` and returns its result and the CPU time the calling thread
 /// spent on it (wall time where the kernel does not say), so that a core
 /// shared with other work does not make the code look slower.
