@@ -4,22 +4,13 @@
 //! the overview. Nothing here writes; the web app and the CLI render it.
 
 use automerge::{Automerge, ChangeHash, ReadDoc};
-use danvan_model::{Kind, NodeId, Period, Record, fold, format_date};
+use danvan_model::{Kind, NodeId, Period, Record, format_date};
 use danvan_store::{ListFilter, Row};
 use serde::Serialize;
 
 use crate::error::NodeError;
 use crate::node::Node;
-
-/// A search reads at most this many candidate rows before ranking them: a
-/// query of one common word ("van") over a whole town would otherwise read
-/// every record. Past this, the words are too common to rank usefully and
-/// the person is asked to type more; the candidates are then the most
-/// recently stored records holding the words.
-pub const SEARCH_CANDIDATES_MAX: usize = 5_000;
-
-/// At most this many words of a query are used; more only slow the scan.
-const QUERY_WORDS_MAX: usize = 8;
+use crate::search::{SEARCH_CANDIDATES_MAX, query_words};
 
 /// A record's field history reads at most this many changes: every change
 /// costs a fork of the document, and a record edited more often than this
@@ -87,66 +78,6 @@ pub struct AuthoredConflict {
     pub values: Vec<ConflictValue>,
 }
 
-/// The folded words of a query, without repeats.
-pub fn query_words(query: &str) -> Vec<String> {
-    let mut words: Vec<String> = Vec::new();
-    for w in fold(query).split(|c: char| !c.is_alphanumeric()) {
-        if !w.is_empty() && !words.iter().any(|x| x == w) && words.len() < QUERY_WORDS_MAX {
-            words.push(w.to_string());
-        }
-    }
-    words
-}
-
-/// Whether `word` occurs in `text` (folded) as a whole word, or as the
-/// start of one when `prefix` is allowed. Substrings inside words do not
-/// count: "an" must not find "Thanh".
-fn has_word(text: &str, word: &str, prefix: bool) -> bool {
-    text.split(|c: char| !c.is_alphanumeric())
-        .any(|t| t == word || (prefix && t.starts_with(word)))
-}
-
-/// Whether the words occur in order, side by side, in `text`.
-fn has_phrase(text: &str, words: &[String]) -> bool {
-    let tokens: Vec<&str> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|t| !t.is_empty())
-        .collect();
-    !words.is_empty()
-        && tokens
-            .windows(words.len())
-            .any(|w| w.iter().zip(words).all(|(a, b)| *a == b.as_str()))
-}
-
-/// The rank of a record for a query; smaller is better. Records with every
-/// word in the title come first, then those with the words side by side in
-/// the title, then by how many words the title holds.
-fn rank(title: &str, words: &[String]) -> (bool, bool, usize) {
-    let title = fold(title);
-    let last = words.len().saturating_sub(1);
-    let in_title = words
-        .iter()
-        .enumerate()
-        .filter(|(i, w)| has_word(&title, w, *i == last && w.len() >= 3))
-        .count();
-    (
-        in_title < words.len(),
-        !has_phrase(&title, words),
-        words.len() - in_title,
-    )
-}
-
-/// Whether a record's folded search text holds every word: whole words,
-/// except that the last word may be the start of one (a person still
-/// typing) when it has at least three letters.
-fn matches_all(search: &str, words: &[String]) -> bool {
-    let last = words.len().saturating_sub(1);
-    words
-        .iter()
-        .enumerate()
-        .all(|(i, w)| has_word(search, w, i == last && w.len() >= 3))
-}
-
 impl Node {
     /// A page of the record list. Without `query` the rows come in the
     /// store's order (newest first); with one, only records holding every
@@ -160,8 +91,7 @@ impl Node {
         per_page: usize,
     ) -> Result<RecordPage, NodeError> {
         let per_page = per_page.max(1);
-        let words = query_words(query);
-        if words.is_empty() {
+        if query_words(query).is_empty() {
             let mut filter = filter.clone();
             filter.words.clear();
             filter.limit = Some((page + 1) * per_page + 1);
@@ -179,39 +109,21 @@ impl Node {
                 truncated: false,
             });
         }
-        // The store keeps only rows holding every word somewhere (inside
-        // words too); the whole-word test and the ranking are here, on the
-        // projection's title and folded text: parsing each candidate's JSON
-        // and folding its text again cost more than the rest of the search.
-        let mut filter = filter.clone();
-        filter.words = words.clone();
-        filter.limit = Some(SEARCH_CANDIDATES_MAX + 1);
-        let mut candidates = self.store().search_candidates(&filter)?;
-        let truncated = candidates.len() > SEARCH_CANDIDATES_MAX;
-        candidates.truncate(SEARCH_CANDIDATES_MAX);
-        // Equal ranks keep the list's order: newest date first (records
-        // without a date last), then by id.
-        candidates.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.id.cmp(&b.0.id)));
-        let mut ranked: Vec<((bool, bool, usize), usize, Row)> = Vec::new();
-        for (order, (row, search, _)) in candidates.into_iter().enumerate() {
-            if !matches_all(&search, &words) {
-                continue;
-            }
-            ranked.push((rank(&row.title, &words), order, row));
-        }
-        ranked.sort_by_key(|r| (r.0, r.1));
-        let total = ranked.len();
-        let rows = ranked
+        // Ranked by relevance (`search.rs`), the same search as `danvan
+        // list --search`.
+        let found = self.search(filter, query, SEARCH_CANDIDATES_MAX)?;
+        let total = found.rows.len();
+        let rows = found
+            .rows
             .into_iter()
             .skip(page * per_page)
             .take(per_page)
-            .map(|(_, _, row)| row)
             .collect();
         Ok(RecordPage {
             rows,
             more: total > (page + 1) * per_page,
             total: Some(total),
-            truncated,
+            truncated: found.truncated,
         })
     }
 
@@ -697,47 +609,6 @@ fn diff_fields(before: &serde_json::Value, after: &serde_json::Value) -> Vec<Fie
 mod tests {
     use super::*;
     use danvan_testkit::TempDir;
-
-    fn words(q: &str) -> Vec<String> {
-        query_words(q)
-    }
-
-    #[test]
-    fn a_query_matches_whole_words_without_diacritics() {
-        let text = fold("Mô hình Dân vận khéo thôn An Thạch");
-        assert!(matches_all(&text, &words("dan van kheo")));
-        assert!(matches_all(&text, &words("DÂN VẬN")));
-        // A person's name must not match every record containing "văn".
-        let other = fold("Nguyễn Văn Thanh: xin cấp sổ đỏ");
-        assert!(!matches_all(&other, &words("Nguyen Van An")));
-        assert!(matches_all(
-            &fold("Nguyễn Văn An: đường ngập"),
-            &words("nguyen van an")
-        ));
-        // "an" is not found inside "Thanh"; a longer last word may be a prefix.
-        assert!(!matches_all(&other, &words("an")));
-        assert!(matches_all(&other, &words("nguyen tha")));
-        assert!(!matches_all(&other, &words("ng van")));
-    }
-
-    #[test]
-    fn titles_holding_every_word_rank_first_and_phrases_before_scattered_words() {
-        let w = words("dan van kheo");
-        let best = rank("Dân vận khéo ở thôn 3", &w);
-        let scattered = rank("Khéo léo trong dân vận", &w);
-        let partial = rank("Hội nghị dân vận", &w);
-        let none = rank("Đối thoại", &w);
-        assert!(best < scattered, "{best:?} {scattered:?}");
-        assert!(scattered < partial, "{scattered:?} {partial:?}");
-        assert!(partial < none, "{partial:?} {none:?}");
-    }
-
-    #[test]
-    fn query_words_are_folded_deduplicated_and_bounded() {
-        assert_eq!(words(" Dân, vận  dân! "), vec!["dan", "van"]);
-        assert_eq!(words("a b c d e f g h i j").len(), QUERY_WORDS_MAX);
-        assert!(words("  ,.; ").is_empty());
-    }
 
     #[test]
     fn a_diff_lists_changed_added_and_removed_fields() {

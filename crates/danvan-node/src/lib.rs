@@ -8,6 +8,7 @@
 mod access;
 mod backup;
 mod browse;
+mod bulk;
 pub mod demo;
 mod erase;
 mod error;
@@ -24,6 +25,7 @@ mod personal;
 mod progress;
 mod replica;
 mod report;
+mod search;
 mod served;
 mod service;
 mod short_code;
@@ -35,7 +37,7 @@ pub use access::{AUTHORITY_KEY_FILE, MemberSpec};
 pub use backup::{BackupDone, RestoreDone, backup, restore};
 pub use browse::{
     AuthoredConflict, ConflictValue, FieldChange, FieldHistoryEntry, HISTORY_CHANGES_MAX,
-    RecordPage, SEARCH_CANDIDATES_MAX, query_words,
+    RecordPage,
 };
 pub use danvan_net::{Endpoint, NetConfig, NetError, PeerAddr};
 pub use danvan_proto::{Progress, SessionStats};
@@ -58,6 +60,7 @@ pub use outgoing::{Outgoing, mask_record_json};
 pub use personal::PersonalCounts;
 pub use progress::{OnProgress, Work, WorkProgress};
 pub use report::{ImportedTask, TaskImport, UnassignedTask};
+pub use search::{Found, SEARCH_CANDIDATES_MAX, query_words};
 pub use service::{
     ActivityDraft, CheckReport, Draft, DraftError, FieldError, HouseholdDraft, ListQuery,
     ModelDraft, PetitionDraft, ProgressDraft, TaskDraft, join_and_sync, refused_by_peer,

@@ -383,23 +383,29 @@ impl Node {
         let actor = self.actor();
         let mut ids = Vec::with_capacity(records.len());
         let mut batch = self.store.batch()?;
-        for record in records {
-            if stop.load(std::sync::atomic::Ordering::Relaxed) {
-                return Ok(None);
-            }
-            let (doc, automerge, changes) = build_new(&self.key, actor.clone(), record)?;
-            batch.write(&LocalWrite {
-                doc,
-                changes,
-                automerge: &automerge,
-                created: Some(record),
-            })?;
-            ids.push(doc);
-            if crate::progress::due(ids.len() as u64, records.len() as u64, 500) {
-                written(ids.len() as u64);
-            }
-        }
-        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+        // Built on every core (`bulk.rs`), written here in order.
+        let finished = crate::bulk::build_and_write(
+            records,
+            &self.key,
+            &actor,
+            stop,
+            build_new,
+            &mut |(doc, automerge, changes)| {
+                let record = &records[ids.len()];
+                batch.write(&LocalWrite {
+                    doc,
+                    changes,
+                    automerge: &automerge,
+                    created: Some(record),
+                })?;
+                ids.push(doc);
+                if crate::progress::due(ids.len() as u64, records.len() as u64, 500) {
+                    written(ids.len() as u64);
+                }
+                Ok(())
+            },
+        )?;
+        if !finished || stop.load(std::sync::atomic::Ordering::Relaxed) {
             return Ok(None);
         }
         batch.commit()?;

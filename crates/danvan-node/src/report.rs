@@ -88,18 +88,15 @@ impl Node {
         // look every row up; for a town-wide report the date index and a
         // filter in Rust read far less.
         let units = (units.len() <= UNITS_IN_SQL_MAX).then(|| units.to_vec());
-        let mut out = Vec::new();
-        // Six kinds read one after the other: done counts the kinds read.
-        let mut tell = |done: u64| {
-            progress(&crate::WorkProgress {
-                work: crate::Work::Report,
-                step: "Đọc hồ sơ cho báo cáo",
-                item: "loại hồ sơ",
-                done,
-                total: 6,
-            })
+        let tell = |done: u64| crate::WorkProgress {
+            work: crate::Work::Report,
+            step: "Đọc hồ sơ cho báo cáo",
+            item: "lượt đọc",
+            done,
+            total: 1,
         };
-        for (done, (kind, period)) in [
+        progress(&tell(0));
+        let mut filters: Vec<ListFilter> = [
             (Kind::Activity, period.map(range)),
             (Kind::Petition, until.clone()),
             (Kind::Household, None),
@@ -107,22 +104,26 @@ impl Node {
             (Kind::Progress, period.map(range)),
         ]
         .into_iter()
-        .enumerate()
-        {
-            out.extend(self.records(ListFilter {
-                kind: Some(kind.code().into()),
-                units: units.clone(),
-                period,
-                ..ListFilter::default()
-            })?);
-            tell(done as u64 + 1);
-        }
+        .map(|(kind, period)| ListFilter {
+            kind: Some(kind.code().into()),
+            units: units.clone(),
+            period,
+            ..ListFilter::default()
+        })
+        .collect();
         // Tasks are issued by the town and assigned below it: read them all.
-        out.extend(self.records(ListFilter {
+        filters.push(ListFilter {
             kind: Some(Kind::Task.code().into()),
             ..ListFilter::default()
-        })?);
-        tell(6);
+        });
+        // Every kind in one pass over the table, in stored order: the kinds'
+        // rows share its pages (see `Store::for_each_json_of`).
+        let mut out = Vec::new();
+        self.store().for_each_json_of(&filters, |kind, text| {
+            out.push(Record::from_json_str(Kind::parse(kind)?, text)?);
+            Ok::<(), danvan_model::RecordError>(())
+        })??;
+        progress(&tell(1));
         Ok(out)
     }
 

@@ -685,9 +685,23 @@ impl Node {
         })
     }
 
-    /// The records a query asks for.
+    /// The records a query asks for: with words to find, best match first
+    /// ([`Node::search`], ranked among at least
+    /// [`crate::SEARCH_CANDIDATES_MAX`] candidates, every match without a
+    /// limit); otherwise newest first.
     pub fn query(&self, query: &ListQuery) -> Result<Vec<Row>, NodeError> {
-        self.list(&self.list_filter(query)?)
+        let filter = self.list_filter(query)?;
+        match query.search.as_deref() {
+            Some(text) if !crate::query_words(text).is_empty() => {
+                let candidates = filter.limit.map_or(danvan_store::LIST_ROWS_MAX, |n| {
+                    n.max(crate::SEARCH_CANDIDATES_MAX)
+                });
+                let mut rows = self.search(&filter, text, candidates)?.rows;
+                rows.truncate(filter.limit.unwrap_or(usize::MAX));
+                Ok(rows)
+            }
+            _ => self.list(&filter),
+        }
     }
 
     /// The store's integrity check, every stored change verified (hash,

@@ -26,6 +26,7 @@ mod refusals;
 mod revocation;
 mod schema;
 pub mod sealed_key;
+mod search;
 
 pub use access::AuditEntry;
 pub use backup::{
@@ -42,6 +43,7 @@ pub use projection::{ListFilter, Row};
 pub use refusals::{Refusal, RefusedRecord};
 pub use revocation::SetAside;
 pub use schema::SCHEMA_VERSION;
+pub use search::{Hit, Tier};
 
 use std::cell::RefCell;
 use std::fs::File;

@@ -104,40 +104,6 @@ impl Store {
         Ok(n as u64)
     }
 
-    /// The candidates of a text search: records the filter selects, with
-    /// the folded text a search matches against and their start date, so
-    /// that a search can test and rank them without parsing each record's
-    /// JSON. They come newest stored first, and the scan stops at
-    /// `filter.limit`: a common word ("nguyen") is in half of a town's
-    /// records, and sorting them all by date before the limit cost more
-    /// than the rest of the search.
-    pub fn search_candidates(
-        &self,
-        filter: &ListFilter,
-    ) -> Result<Vec<(Row, String, Option<String>)>, StoreError> {
-        let (mut sql, values) = filter_query(
-            &format!("{ROW_COLUMNS}, record_search.search, date_from"),
-            filter,
-            true,
-        );
-        let limit = filter.limit.unwrap_or(LIST_ROWS_MAX).min(LIST_ROWS_MAX);
-        // Newest stored first; with words, in the index's own order (the
-        // same rowids), so SQLite stops at the limit without sorting.
-        let order = if filter.words.is_empty() {
-            "record_search.rowid"
-        } else {
-            "record_search_fts.rowid"
-        };
-        sql.push_str(&format!(" ORDER BY {order} DESC LIMIT {limit}"));
-        let mut stmt = self.conn.prepare(&sql)?;
-        let rows = stmt
-            .query_map(rusqlite::params_from_iter(values.iter()), |r| {
-                Ok((read_row(r)?, r.get(9)?, r.get(10)?))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
-    }
-
     /// The full JSON of the listed records, from the projection.
     pub fn list_json(&self, filter: &ListFilter) -> Result<Vec<serde_json::Value>, StoreError> {
         let (sql, values) = list_query("json", filter);
@@ -154,23 +120,45 @@ impl Store {
     }
 
     /// Hands the JSON text of every record the filter selects to `each`, in
-    /// no particular order and without a row limit (`filter.limit` is
+    /// the order they are stored and without a row limit (`filter.limit` is
     /// ignored): for reports, which read many rows and need no order, so
-    /// that neither SQLite sorts them nor the caller holds them all as text.
+    /// that neither SQLite sorts the texts nor the caller holds them all.
+    ///
+    /// The filter's index gives the rows' ids, and the rows are then read in
+    /// id order: read in the index's order, every row is on another page of
+    /// a table larger than the page cache, and a 6-month report over
+    /// 200,000 records spent most of its time reading the same pages again
+    /// (see ARCHITECTURE.md, "Side targets of issue 13").
     pub fn for_each_json<E>(
         &self,
         filter: &ListFilter,
         mut each: impl FnMut(&str) -> Result<(), E>,
     ) -> Result<Result<(), E>, StoreError> {
-        let (sql, values) = filter_query("json", filter, false);
+        self.for_each_json_of(std::slice::from_ref(filter), |_, text| each(text))
+    }
+
+    /// [`Store::for_each_json`] of several filters in one pass: every
+    /// record any of them selects, once, with its kind code. A report reads
+    /// six kinds whose rows share the table's pages; one pass reads each
+    /// page once instead of once per kind.
+    pub fn for_each_json_of<E>(
+        &self,
+        filters: &[ListFilter],
+        mut each: impl FnMut(&str, &str) -> Result<(), E>,
+    ) -> Result<Result<(), E>, StoreError> {
+        if filters.is_empty() {
+            return Ok(Ok(()));
+        }
+        let (sql, values) = stored_order_query(filters);
         let mut stmt = self.conn.prepare(&sql)?;
         let mut rows = stmt.query(rusqlite::params_from_iter(values.iter()))?;
         while let Some(row) = rows.next()? {
-            let text = row
-                .get_ref(0)?
-                .as_str()
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            if let Err(e) = each(text) {
+            let text = |i| -> Result<&str, StoreError> {
+                row.get_ref(i)?
+                    .as_str()
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))
+            };
+            if let Err(e) = each(text(0)?, text(1)?) {
                 return Ok(Err(e));
             }
         }
@@ -232,6 +220,24 @@ fn list_query(columns: &str, f: &ListFilter) -> (String, Vec<rusqlite::types::Va
     (sql, values)
 }
 
+/// The kind and JSON of the rows any of the filters selects, once each, in
+/// the order they are stored: the ids from each filter's index first (a
+/// list SQLite keeps sorted), then each row by its id.
+fn stored_order_query(filters: &[ListFilter]) -> (String, Vec<rusqlite::types::Value>) {
+    let mut values = Vec::new();
+    let mut selections = Vec::new();
+    for f in filters {
+        let (selected, more) = filter_query_from("records.rowid", f, false, None, values);
+        values = more;
+        selections.push(selected);
+    }
+    let selected = selections.join(" UNION ALL ");
+    (
+        format!("SELECT kind, json FROM records WHERE rowid IN ({selected}) ORDER BY rowid"),
+        values,
+    )
+}
+
 /// The `SELECT … WHERE …` of a filter, without order or limit; joined
 /// with `record_search` when the filter has words or `with_search` asks.
 fn filter_query(
@@ -239,12 +245,36 @@ fn filter_query(
     f: &ListFilter,
     with_search: bool,
 ) -> (String, Vec<rusqlite::types::Value>) {
+    let fts = (!f.words.is_empty()).then(|| fts_query(&f.words));
+    filter_query_matching(columns, f, with_search, fts)
+}
+
+/// [`filter_query`] with the full-text query `fts` in place of the
+/// filter's words (`search.rs` asks for its tiers so).
+pub(crate) fn filter_query_matching(
+    columns: &str,
+    f: &ListFilter,
+    with_search: bool,
+    fts: Option<String>,
+) -> (String, Vec<rusqlite::types::Value>) {
+    filter_query_from(columns, f, with_search, fts, Vec::new())
+}
+
+/// [`filter_query_matching`] whose parameters follow `values` (a query
+/// made of several filters' selections).
+fn filter_query_from(
+    columns: &str,
+    f: &ListFilter,
+    with_search: bool,
+    fts: Option<String>,
+    mut values: Vec<rusqlite::types::Value>,
+) -> (String, Vec<rusqlite::types::Value>) {
     use rusqlite::types::Value;
     // With a text search, the small `record_search` table is scanned first
     // (CROSS JOIN fixes that order in SQLite) and only matching records are
     // looked up; otherwise `records`' own indexes serve the filters.
     // With words, the full-text index finds the matching rows first.
-    let source = if !f.words.is_empty() {
+    let source = if fts.is_some() {
         "record_search_fts CROSS JOIN record_search ON record_search.rowid = record_search_fts.rowid
          CROSS JOIN records ON records.doc = record_search.doc"
     } else if with_search {
@@ -253,7 +283,6 @@ fn filter_query(
         "records"
     };
     let mut sql = format!("SELECT {columns} FROM {source} WHERE 1=1");
-    let mut values: Vec<Value> = Vec::new();
     if let Some(kind) = &f.kind {
         values.push(Value::Text(kind.clone()));
         sql.push_str(&format!(" AND kind = ?{}", values.len()));
@@ -280,8 +309,8 @@ fn filter_query(
         values.push(Value::Text(project.clone()));
         sql.push_str(&format!(" AND project = ?{}", values.len()));
     }
-    if !f.words.is_empty() {
-        values.push(Value::Text(fts_query(&f.words)));
+    if let Some(fts) = fts {
+        values.push(Value::Text(fts));
         sql.push_str(&format!(" AND record_search_fts MATCH ?{}", values.len()));
     }
     if f.conflicts_only {
@@ -360,12 +389,13 @@ fn fts_query(words: &[String]) -> String {
 
 /// The columns of a [`Row`], in [`read_row`]'s order: the newest refusal's
 /// reason is read with the row.
-const ROW_COLUMNS: &str = "records.id, kind, unit, project, title, date, status, conflicts,
+pub(crate) const ROW_COLUMNS: &str =
+    "records.id, kind, unit, project, title, date, status, conflicts,
      (SELECT reason FROM refusals WHERE refusals.doc = records.doc
       ORDER BY at DESC LIMIT 1)";
 
 /// A [`Row`] from the first columns of a query that selected [`ROW_COLUMNS`].
-fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+pub(crate) fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     Ok(Row {
         id: r.get(0)?,
         kind: r.get(1)?,
@@ -385,18 +415,34 @@ mod tests {
 
     /// SQLite's plan for a filter's query, one line per step.
     fn plan(store: &Store, sql: &str, values: &[rusqlite::types::Value]) -> String {
+        plan_steps(store, sql, values, false)
+    }
+
+    /// The steps of a plan; `top_only`: the query's own, without a
+    /// subquery's (such as the newest refusal's sort).
+    fn plan_steps(
+        store: &Store,
+        sql: &str,
+        values: &[rusqlite::types::Value],
+        top_only: bool,
+    ) -> String {
         let mut stmt = store
             .conn
             .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
             .expect("plan");
-        let steps: Vec<String> = stmt
+        let steps: Vec<(i64, String)> = stmt
             .query_map(rusqlite::params_from_iter(values.iter()), |r| {
-                r.get::<_, String>(3)
+                Ok((r.get(1)?, r.get(3)?))
             })
             .expect("plan rows")
             .collect::<Result<_, _>>()
             .expect("plan text");
-        steps.join("\n")
+        steps
+            .into_iter()
+            .filter(|(parent, _)| !top_only || *parent == 0)
+            .map(|(_, step)| step)
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     /// The pages a town opens all day must not read every record: the
@@ -431,9 +477,15 @@ mod tests {
             status: Some("moi".into()),
             ..ListFilter::default()
         };
-        let (sql, values) = filter_query("json", &open, false);
+        let (sql, values) = stored_order_query(std::slice::from_ref(&open));
         let petitions = plan(&store, &sql, &values);
         assert!(petitions.contains("records_kind_status"), "{petitions}");
+        // Read in stored order without sorting the texts.
+        let top = plan_steps(&store, &sql, &values, true);
+        assert!(
+            top.contains("USING INTEGER PRIMARY KEY") && !top.contains("TEMP B-TREE"),
+            "{top}"
+        );
         let (sql, values) = list_query(
             "id",
             &ListFilter {
@@ -444,19 +496,31 @@ mod tests {
         );
         let listed = plan(&store, &sql, &values);
         assert!(listed.contains("records_kind_date_from"), "{listed}");
-        // The candidates of a search, as `search_candidates` asks for them.
+        // Every tier of a search, as `search.rs` asks for it: the index
+        // first, in its own order, stopping at the limit.
         let words = ListFilter {
-            words: vec!["nguyen".into()],
+            words: vec!["nguyen".into(), "van".into()],
+            kind: Some("household".into()),
             ..ListFilter::default()
         };
-        let (mut sql, values) = filter_query("records.id, record_search.search", &words, true);
-        sql.push_str(" ORDER BY record_search_fts.rowid DESC LIMIT 5001");
-        let searched = plan(&store, &sql, &values);
-        assert!(
-            searched.contains("VIRTUAL TABLE INDEX") && !searched.contains("SCAN record_search "),
-            "{searched}"
-        );
-        assert!(!searched.contains("TEMP B-TREE"), "{searched}");
+        for (tier, fts) in crate::search::tier_queries(&words.words) {
+            let (mut sql, mut values) = filter_query_matching(
+                &format!("{ROW_COLUMNS}, date_from"),
+                &words,
+                false,
+                Some(fts),
+            );
+            values.push(rusqlite::types::Value::Integer(5000));
+            sql.push_str(" ORDER BY record_search_fts.rowid DESC LIMIT ?3");
+            let searched = plan_steps(&store, &sql, &values, true);
+            assert!(
+                searched.contains("VIRTUAL TABLE INDEX")
+                    && !searched.contains("SCAN record_search ")
+                    && !searched.contains("SCAN records"),
+                "{tier:?}: {searched}"
+            );
+            assert!(!searched.contains("TEMP B-TREE"), "{tier:?}: {searched}");
+        }
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
     }
