@@ -578,6 +578,13 @@ fn web_demo_serves_the_hub_and_a_commune_until_ctrl_c() {
     browser.goto(&format!("{hub}/thi-xa"));
     browser.wait_for("#members");
     assert!(browser.count("#members tbody tr") >= 6);
+    // The demo's roster carries the 2025 merges: a member's former unit is
+    // named with the unit its records are read under now.
+    let members = browser.text("#members");
+    assert!(
+        members.contains("Phường Phổ Minh (nay thuộc Phường Đức Phổ)"),
+        "{members}"
+    );
     assert_eq!(browser.count("#roster-apply"), 1);
     assert_eq!(browser.count("#member-add"), 0);
     assert!(!demo.data.join("hub").join("authority.key").exists());

@@ -145,14 +145,29 @@ pub(crate) fn render_roster(
     refused: Refused<'_>,
 ) -> Result<Markup, WebError> {
     let desk = town_only(ctx)?;
-    let (roster, units, warning) = state.call(|n| {
-        let units: Vec<(String, String)> = n
-            .units()
+    let (roster, units, shown, warning) = state.call(|n| {
+        let tree = n.units();
+        let units: Vec<(String, String)> = tree
             .units()
             .iter()
             .map(|u| (u.id.clone(), u.name.clone()))
             .collect();
-        Ok((n.roster()?, units, n.authority_key_warning()))
+        // A member's unit that has since merged is named with the unit its
+        // records are read under now (a roster keeps the unit it was given).
+        let shown: Vec<(String, String)> = tree
+            .units()
+            .iter()
+            .map(|u| {
+                let now = tree.current(&u.id);
+                let name = if now == u.id {
+                    u.name.clone()
+                } else {
+                    format!("{} (nay thuộc {})", u.name, tree.name(&now))
+                };
+                (u.id.clone(), name)
+            })
+            .collect();
+        Ok((n.roster()?, units, shown, n.authority_key_warning()))
     })?;
     let blank = AddForm::default();
     let (error, form) = match refused {
@@ -166,7 +181,7 @@ pub(crate) fn render_roster(
     let signs = desk != TownDesk::AppliesFiles;
     let invites = desk != TownDesk::SignsOffline;
     let unit_name = |id: &str| -> String {
-        units
+        shown
             .iter()
             .find(|(u, _)| u == id)
             .map(|(_, name)| name.clone())
