@@ -187,17 +187,22 @@ fn the_data_directory_is_0700_and_its_files_0600_under_umask_022() {
     }
 }
 
-/// Reads the child's stderr until it says it stopped at `point`.
-fn wait_for_stop(child: &mut std::process::Child, point: &str) {
+/// Runs `command` with the test stop point `point`, waits on its stderr
+/// until it says it stopped there, and SIGKILLs it.
+fn killed_at(mut command: std::process::Command, point: &str) {
     use std::io::BufRead;
+    let mut child = command
+        .env("DANVAN_TEST_STOP_AT", point)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let stderr = child.stderr.take().unwrap();
-    for line in std::io::BufReader::new(stderr).lines() {
-        let line = line.unwrap();
-        if line.contains(&format!("dừng tại {point}")) {
-            return;
-        }
-    }
-    panic!("`danvan encrypt` ended before {point}");
+    let stopped = std::io::BufReader::new(stderr)
+        .lines()
+        .any(|line| line.unwrap().contains(&format!("dừng tại {point}")));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(stopped, "the command ended before {point}");
 }
 
 #[test]
@@ -217,15 +222,7 @@ fn encrypt_converts_a_plaintext_store_and_a_kill_at_any_point_loses_nothing() {
         let db = dv.dir.join("danvan.db");
         assert!(holds(&db, CCCD) || holds(&dv.dir.join("danvan.db-wal"), CCCD));
         // SIGKILL at `point`.
-        let mut child = dv
-            .command(&["encrypt"])
-            .env("DANVAN_TEST_STOP_AT", point)
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        wait_for_stop(&mut child, point);
-        child.kill().unwrap();
-        child.wait().unwrap();
+        killed_at(dv.command(&["encrypt"]), point);
         let encrypted = danvan_store::cipher::is_encrypted(&db);
         assert_eq!(encrypted, point == "renamed", "{point}");
         // Plain or encrypted, the store opens whole with every record.
@@ -282,16 +279,9 @@ pub(crate) fn passphrase_killed_before_rekey(dv: &Dv, new: &Path) {
 /// it at `point` (`rekeying`: before the database is re-keyed; `rekeyed`:
 /// after, before the key files are sealed under the new key alone).
 pub(crate) fn passphrase_killed_at(dv: &Dv, new: &Path, point: &str) {
-    let mut child = dv
-        .command(&["passphrase"])
-        .env("DANVAN_NEW_PASSPHRASE_FILE", new)
-        .env("DANVAN_TEST_STOP_AT", point)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_for_stop(&mut child, point);
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let mut command = dv.command(&["passphrase"]);
+    command.env("DANVAN_NEW_PASSPHRASE_FILE", new);
+    killed_at(command, point);
 }
 
 #[test]

@@ -13,10 +13,9 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::Duration;
 
-use serde_json::Value;
-
 use crate::access::{audit_reasons, enroll_at};
 use crate::harness::{Dv, activity_args_in, wait_until};
+use crate::loss::audit_events;
 use crate::reform::gazetteer_arg;
 use crate::sync::{Server, node_id};
 
@@ -37,16 +36,6 @@ fn roster_of(dv: &Dv) -> (String, u64) {
         v["authority"].as_str().expect("authority").to_string(),
         v["version"].as_u64().expect("version"),
     )
-}
-
-fn events(dv: &Dv, event: &str) -> Vec<Value> {
-    dv.json(&["audit"])
-        .as_array()
-        .expect("audit is an array")
-        .iter()
-        .filter(|e| e["event"] == event)
-        .cloned()
-        .collect()
 }
 
 fn titles(dv: &Dv, kind: &str) -> BTreeSet<String> {
@@ -125,7 +114,7 @@ fn a_province_hub_above_a_town_hub_after_the_handover() {
     ]);
     assert_eq!(handed["successor"], province_authority.as_str());
     let handover_version = handed["roster_version"].as_u64().unwrap();
-    assert_eq!(events(&town, "handover").len(), 1);
+    assert_eq!(audit_events(&town, "handover").len(), 1);
     // The roster held is still the town's, the pin already the province's.
     let shown = town.json(&["roster", "show"]);
     assert_eq!(shown["authority"], town_authority.as_str());
@@ -188,7 +177,7 @@ fn a_province_hub_above_a_town_hub_after_the_handover() {
         roster_of(&commune),
         (province_authority.clone(), province_version)
     );
-    let handover = events(&commune, "handover");
+    let handover = audit_events(&commune, "handover");
     assert_eq!(handover.len(), 1, "{handover:?}");
     assert_eq!(handover[0]["detail"]["from"], town_authority.as_str());
     assert_eq!(handover[0]["detail"]["to"], province_authority.as_str());
@@ -258,7 +247,7 @@ fn a_province_hub_above_a_town_hub_after_the_handover() {
         "the province hub audits the refused connection",
         Duration::from_secs(10),
         || {
-            events(&province, "rejected-connection")
+            audit_events(&province, "rejected-connection")
                 .iter()
                 .any(|e| e["peer"].as_str() == Some(stray_id.as_str()))
         },

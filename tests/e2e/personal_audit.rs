@@ -12,11 +12,8 @@ fn add_petition(dv: &Dv) -> String {
 
 /// The audit entries of `event`, newest last.
 fn audited(dv: &Dv, event: &str) -> Vec<serde_json::Value> {
-    let all = dv.json(&["audit"]);
-    all.as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["event"] == event)
+    crate::loss::audit_events(dv, event)
+        .into_iter()
         .map(|e| e["detail"].clone())
         .collect()
 }

@@ -235,22 +235,22 @@ fn a_passphrase_change_killed_after_the_rekey_is_finished_by_the_next_open_under
         std::fs::read(dv.dir.join("node.key")).unwrap()
     );
     // The authority key still signs under the new passphrase.
-    let other = Dv::init("pho-ninh");
-    with_new(&[
-        "roster",
-        "add",
-        &node_id(&other),
-        "--unit",
-        "pho-ninh",
-        "--role",
-        "officer",
-    ]);
+    signs_a_roster_by(|args| {
+        with_new(args);
+    });
 }
 
 /// `dv`'s authority key still signs: a new officer added to its roster.
 fn signs_a_roster(dv: &Dv) {
+    signs_a_roster_by(|args| {
+        dv.ok(args);
+    });
+}
+
+/// Adds a new officer to the roster through `run` (which asserts success).
+fn signs_a_roster_by(run: impl Fn(&[&str])) {
     let other = Dv::init("pho-ninh");
-    dv.ok(&[
+    run(&[
         "roster",
         "add",
         &node_id(&other),
