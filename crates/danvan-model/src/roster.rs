@@ -286,6 +286,17 @@ impl Scope {
         self.role
     }
 
+    /// The units whose records this scope may read (a field team: some of
+    /// their households), or `None` when it reads every unit (the hub).
+    /// Tasks are read by every role besides, whatever their unit. The
+    /// store's scoped feed reads its index by these (`feed_readers`).
+    pub fn read_units(&self) -> Option<&BTreeSet<String>> {
+        match self.role {
+            Role::Hub => None,
+            Role::Officer | Role::Viewer | Role::Field => Some(&self.units),
+        }
+    }
+
     /// Whether a record may be read. Tasks are issued by the town and are
     /// read by every role.
     pub fn may_read(&self, doc: &DocScope<'_>) -> bool {

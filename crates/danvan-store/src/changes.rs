@@ -2,7 +2,7 @@
 //! pull from, bodies by hash, and per-peer checkpoints. A checkpoint is
 //! only ever written in the transaction that stores what it covers.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use danvan_model::{
     ApplyReport, ChangeError, Checkpoint, DocHeader, DocId, FeedEntry, NodeId, Rejection, Scope,
@@ -52,6 +52,75 @@ pub fn by_doc(
         by_doc.entry(change.doc).or_default().push(change);
     }
     by_doc
+}
+
+/// The columns a feed reads of a change and its record's header.
+const FEED_SELECT: &str =
+    "SELECT c.seq, c.hash, length(c.body), c.author, c.actor_epoch, c.source, c.source_epoch,
+        d.kind, d.unit, d.project,
+        EXISTS (SELECT 1 FROM quarantine q WHERE q.hash = c.hash)
+ FROM changes c LEFT JOIN documents d ON d.doc = c.doc";
+
+/// The `feed_readers` reader of tasks, which every role reads (schema V7).
+const TASK_READER: &str = "*";
+
+/// What a feed skips for one peer (see [`Store::feed`]).
+struct FeedFilter<'a> {
+    peer: &'a [u8],
+    epoch: &'a [u8],
+    scope: Option<&'a Scope>,
+    held: Option<(&'a Scope, u64)>,
+}
+
+impl FeedFilter<'_> {
+    /// The entry of a [`FEED_SELECT`] row, or `None` when the peer is not
+    /// offered it.
+    fn entry(&self, r: &rusqlite::Row<'_>) -> Result<Option<FeedEntry>, StoreError> {
+        let seq: i64 = r.get(0)?;
+        // A change that cannot be sent is never offered: larger than sync
+        // carries (stored by an older build), or quarantined.
+        let body_len: i64 = r.get(2)?;
+        let quarantined: bool = r.get(10)?;
+        if body_len as usize > danvan_model::CHANGE_BYTES_MAX || quarantined {
+            return Ok(None);
+        }
+        let author: Vec<u8> = r.get(3)?;
+        let actor_epoch: Vec<u8> = r.get(4)?;
+        if author == self.peer && actor_epoch == self.epoch {
+            return Ok(None);
+        }
+        let source: Option<Vec<u8>> = r.get(5)?;
+        let source_epoch: Option<Vec<u8>> = r.get(6)?;
+        if source.as_deref() == Some(self.peer) && source_epoch.as_deref() == Some(self.epoch) {
+            return Ok(None);
+        }
+        let held_here = self.held.filter(|(_, upto)| seq as u64 <= *upto);
+        if self.scope.is_some() || held_here.is_some() {
+            let kind: Option<String> = r.get(7)?;
+            let unit: Option<String> = r.get(8)?;
+            let project: Option<String> = r.get(9)?;
+            let readable = |scope: &Scope| match (&kind, &unit) {
+                (Some(kind), Some(unit)) => scope.may_read(&danvan_model::DocScope {
+                    kind,
+                    unit,
+                    project: project.as_deref(),
+                }),
+                // A document without a readable header yet: not offered.
+                _ => false,
+            };
+            if self.scope.is_some_and(|scope| !readable(scope)) {
+                return Ok(None);
+            }
+            if held_here.is_some_and(|(old, _)| readable(old)) {
+                return Ok(None);
+            }
+        }
+        Ok(Some(FeedEntry {
+            seq: seq as u64,
+            hash: hash32(r.get(1)?)?,
+            body_len: body_len as u32,
+        }))
+    }
 }
 
 /// A change as stored, with its local sequence number.
@@ -273,6 +342,11 @@ impl Store {
     /// under that scope is known to be in the peer's store), those are
     /// skipped as well, so a peer whose scope widened is offered only what
     /// became readable below that seq.
+    ///
+    /// A scope of some units is served from the `feed_readers` index: the
+    /// cost follows what the peer may read, not the whole log (a commune's
+    /// officer at a province hub). Only the hub's own kind of scope (every
+    /// unit) walks the log.
     pub fn feed(
         &self,
         peer: &NodeId,
@@ -282,64 +356,37 @@ impl Store {
         scope: Option<&Scope>,
         held: Option<(&Scope, u64)>,
     ) -> Result<(Vec<FeedEntry>, u64), StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT c.seq, c.hash, length(c.body), c.author, c.actor_epoch, c.source, c.source_epoch,
-                    d.kind, d.unit, d.project,
-                    EXISTS (SELECT 1 FROM quarantine q WHERE q.hash = c.hash)
-             FROM changes c LEFT JOIN documents d ON d.doc = c.doc
-             WHERE c.seq > ?1 ORDER BY c.seq LIMIT ?2",
-        )?;
+        let filter = FeedFilter {
+            peer: peer.as_bytes(),
+            epoch: &peer_epoch,
+            scope,
+            held,
+        };
+        match scope.and_then(Scope::read_units) {
+            Some(units) => self.feed_by_reader(units, since, limit, &filter),
+            None => self.feed_scan(since, limit, &filter),
+        }
+    }
+
+    /// The feed read in log order, every row looked at.
+    fn feed_scan(
+        &self,
+        since: u64,
+        limit: usize,
+        filter: &FeedFilter<'_>,
+    ) -> Result<(Vec<FeedEntry>, u64), StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "{FEED_SELECT} WHERE c.seq > ?1 ORDER BY c.seq LIMIT ?2"
+        ))?;
         let mut rows = stmt.query(params![since as i64, limit as i64])?;
         let mut out = Vec::new();
         let mut scanned = since;
         let mut rows_seen = 0;
-        let (peer_key, epoch) = (&peer.as_bytes()[..], &peer_epoch[..]);
         while let Some(r) = rows.next()? {
             rows_seen += 1;
             let seq: i64 = r.get(0)?;
             scanned = seq as u64;
-            // A change that cannot be sent is never offered: larger than
-            // sync carries (stored by an older build), or quarantined.
-            let body_len: i64 = r.get(2)?;
-            let quarantined: bool = r.get(10)?;
-            if body_len as usize > danvan_model::CHANGE_BYTES_MAX || quarantined {
-                continue;
-            }
-            let author: Vec<u8> = r.get(3)?;
-            let actor_epoch: Vec<u8> = r.get(4)?;
-            if author == peer_key && actor_epoch == epoch {
-                continue;
-            }
-            let source: Option<Vec<u8>> = r.get(5)?;
-            let source_epoch: Option<Vec<u8>> = r.get(6)?;
-            if source.as_deref() == Some(peer_key) && source_epoch.as_deref() == Some(epoch) {
-                continue;
-            }
-            if scope.is_some() || held.is_some_and(|(_, upto)| seq as u64 <= upto) {
-                let kind: Option<String> = r.get(7)?;
-                let unit: Option<String> = r.get(8)?;
-                let project: Option<String> = r.get(9)?;
-                let readable = |scope: &Scope| match (&kind, &unit) {
-                    (Some(kind), Some(unit)) => scope.may_read(&danvan_model::DocScope {
-                        kind,
-                        unit,
-                        project: project.as_deref(),
-                    }),
-                    // A document without a readable header yet: not offered.
-                    _ => false,
-                };
-                if scope.is_some_and(|scope| !readable(scope)) {
-                    continue;
-                }
-                if held.is_some_and(|(old, upto)| seq as u64 <= upto && readable(old)) {
-                    continue;
-                }
-            }
-            out.push(FeedEntry {
-                seq: seq as u64,
-                hash: hash32(r.get(1)?)?,
-                body_len: body_len as u32,
-            });
+            out.extend(filter.entry(r)?);
         }
         if rows_seen < limit {
             // The end of the log: changes set aside after the last one held
@@ -350,6 +397,57 @@ impl Store {
                 .query_row([], |r| r.get(0))?;
             if let Some(aside) = aside {
                 scanned = scanned.max(aside as u64);
+            }
+        }
+        Ok((out, scanned))
+    }
+
+    /// The feed of a scope of `units` (and the tasks every role reads),
+    /// read from `feed_readers`: the next `limit` seqs among its readers'
+    /// entries, then those rows, filtered as the scan filters them. The
+    /// end of the log is read first, so a change committed meanwhile is
+    /// past it and served next time.
+    fn feed_by_reader(
+        &self,
+        units: &BTreeSet<String>,
+        since: u64,
+        limit: usize,
+        filter: &FeedFilter<'_>,
+    ) -> Result<(Vec<FeedEntry>, u64), StoreError> {
+        let latest = self.latest_seq()?;
+        if since >= latest {
+            return Ok((Vec::new(), since));
+        }
+        let mut seqs: Vec<i64> = Vec::new();
+        let mut by_reader = self.conn.prepare_cached(
+            "SELECT seq FROM feed_readers WHERE reader = ?1 AND seq > ?2 AND seq <= ?3
+             ORDER BY seq LIMIT ?4",
+        )?;
+        for reader in units.iter().map(String::as_str).chain([TASK_READER]) {
+            let rows = by_reader.query_map(
+                params![reader, since as i64, latest as i64, limit as i64],
+                |r| r.get(0),
+            )?;
+            for seq in rows {
+                seqs.push(seq?);
+            }
+        }
+        seqs.sort_unstable();
+        seqs.dedup();
+        seqs.truncate(limit);
+        let scanned = match seqs.last() {
+            Some(&last) if seqs.len() == limit => last as u64,
+            _ => latest,
+        };
+        let mut row = self
+            .conn
+            .prepare_cached(&format!("{FEED_SELECT} WHERE c.seq = ?1"))?;
+        let mut out = Vec::new();
+        for seq in seqs {
+            let mut rows = row.query(params![seq])?;
+            // An entry whose change was set aside since has no row: skipped.
+            if let Some(r) = rows.next()? {
+                out.extend(filter.entry(r)?);
             }
         }
         Ok((out, scanned))

@@ -5,7 +5,7 @@ use rusqlite::Connection;
 use crate::OpenError;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -188,8 +188,43 @@ CREATE TABLE set_aside (
 CREATE INDEX set_aside_doc ON set_aside (doc);
 "#;
 
+/// The feed by reader: for each change of a record with a header, who may
+/// read it by unit (`reader` is the record's unit, or `*` for a task, which
+/// every role reads; see `Scope::may_read`). A peer with a scope of a few
+/// units is served from here in the order of the log, reading only its
+/// own entries, instead of the whole log (a province hub holds a hundred
+/// units). Kept by triggers on both tables, whichever row comes first; an
+/// entry whose change was set aside is left and skipped by the join.
+const V7: &str = r#"
+CREATE TABLE feed_readers (
+    reader TEXT NOT NULL,
+    seq    INTEGER NOT NULL,
+    PRIMARY KEY (reader, seq)
+) WITHOUT ROWID;
+CREATE TRIGGER feed_readers_change AFTER INSERT ON changes BEGIN
+    INSERT OR IGNORE INTO feed_readers (reader, seq)
+        SELECT CASE WHEN d.kind = 'task' THEN '*' ELSE d.unit END, new.seq
+        FROM documents d WHERE d.doc = new.doc AND d.unit IS NOT NULL;
+END;
+CREATE TRIGGER feed_readers_header AFTER UPDATE OF kind, unit ON documents
+WHEN new.unit IS NOT NULL AND (old.unit IS NOT new.unit OR old.kind IS NOT new.kind) BEGIN
+    INSERT OR IGNORE INTO feed_readers (reader, seq)
+        SELECT CASE WHEN new.kind = 'task' THEN '*' ELSE new.unit END, c.seq
+        FROM changes c WHERE c.doc = new.doc;
+END;
+CREATE TRIGGER feed_readers_document AFTER INSERT ON documents
+WHEN new.unit IS NOT NULL BEGIN
+    INSERT OR IGNORE INTO feed_readers (reader, seq)
+        SELECT CASE WHEN new.kind = 'task' THEN '*' ELSE new.unit END, c.seq
+        FROM changes c WHERE c.doc = new.doc;
+END;
+INSERT OR IGNORE INTO feed_readers (reader, seq)
+    SELECT CASE WHEN d.kind = 'task' THEN '*' ELSE d.unit END, c.seq
+    FROM changes c JOIN documents d ON d.doc = c.doc WHERE d.unit IS NOT NULL;
+"#;
+
 /// The migrations in order: the `n`th brings the schema to version `n`.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1, V2, V3, V4, V5, V6];
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1, V2, V3, V4, V5, V6, V7];
 
 /// Brings the schema to [`SCHEMA_VERSION`], refusing a newer one.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), OpenError> {
