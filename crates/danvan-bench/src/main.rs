@@ -24,6 +24,7 @@ mod corpus;
 mod erasure;
 mod figure;
 mod http;
+mod link;
 mod load_group;
 mod measure;
 mod province;
@@ -67,6 +68,11 @@ const GROUPS: &[Group] = &[
         name: "sync",
         about: "sync over QUIC on loopback: idle, one change, cold sync, hub memory",
         run: sync::run,
+    },
+    Group {
+        name: "link",
+        about: "cold sync over an emulated 2G EDGE link: wall time against bytes ÷ bandwidth",
+        run: link::run,
     },
     Group {
         name: "signature",
@@ -120,7 +126,8 @@ pub(crate) struct Options {
     /// with a run without it (the cost of encryption at rest)
     #[arg(long, global = true)]
     pub(crate) encrypted: bool,
-    /// province: records at the hub (default 100,000; 2,000 with --quick)
+    /// province: records at the hub (default 100,000; 2,000 with --quick);
+    /// link: records of the cold sync (default 10,000; 1,000 with --quick)
     #[arg(long, global = true, value_name = "N")]
     pub(crate) records: Option<usize>,
     /// province: commune nodes on the roster (default 100; 10 with --quick)

@@ -36,17 +36,17 @@ const COLD_WIRE_BYTES_BELOW: f64 = 2.1e6;
 
 /// What the relay counted during one `danvan sync` process.
 #[derive(Clone, Copy, Debug)]
-struct Wire {
+pub(crate) struct Wire {
     up_packets: u64,
-    up_bytes: u64,
+    pub(crate) up_bytes: u64,
     down_packets: u64,
-    down_bytes: u64,
+    pub(crate) down_bytes: u64,
     /// danvan's own round trips, as the node reported them.
     round_trips: u64,
     /// danvan's own frame bytes, both ways, as the node reported them.
     app_bytes: u64,
     /// From starting the `danvan sync` process to its exit.
-    wall: Duration,
+    pub(crate) wall: Duration,
     /// CPU time of the `danvan sync` process, every thread.
     node_cpu: Option<Duration>,
     /// CPU time the hub process spent meanwhile.
@@ -69,11 +69,11 @@ impl Wire {
         }
     }
 
-    fn total(&self) -> u64 {
+    pub(crate) fn total(&self) -> u64 {
         self.up_bytes + self.down_bytes
     }
 
-    fn print(&self, what: &str) {
+    pub(crate) fn print(&self, what: &str) {
         eprintln!(
             "  {what}: {} B on the wire (node→hub {} datagrams, {} B; hub→node {} datagrams, {} B); danvan's own frames {} B, {} round trips",
             self.total(),
@@ -123,7 +123,12 @@ pub(crate) fn measure(
     scratch: &Path,
     figures: &mut Figures,
 ) -> Result<(), BenchError> {
-    let rig = Rig::new(options, &scratch.join("wire"), WIRE_RECORDS)?;
+    let rig = Rig::new(
+        options,
+        &scratch.join("wire"),
+        WIRE_RECORDS,
+        LinkProfile::clean(),
+    )?;
     let (node_dir, relay, process) = (&rig.node_dir, &rig.relay, &rig.process);
 
     let cold = node_sync(node_dir, relay, process)?;
@@ -176,6 +181,7 @@ fn cold_sync(
         options,
         &scratch.join(format!("wire-cold-{records}")),
         records,
+        LinkProfile::clean(),
     )?;
     let cold = node_sync(&rig.node_dir, &rig.relay, &rig.process)?;
     let what = format!("cold sync, {records} records");
@@ -197,17 +203,23 @@ fn cold_sync(
 }
 
 /// A hub process holding generated records, a new node's data directory
-/// (each trusting the other) and the counting relay between them. Dropped
-/// in field order: the relay, then the hub process, then the relay's runtime.
-struct Rig {
-    relay: Relay,
-    process: HubProcess,
-    node_dir: PathBuf,
+/// (each trusting the other) and the counting relay between them, with a
+/// link profile. Dropped in field order: the relay, then the hub process,
+/// then the relay's runtime.
+pub(crate) struct Rig {
+    pub(crate) relay: Relay,
+    pub(crate) process: HubProcess,
+    pub(crate) node_dir: PathBuf,
     _runtime: tokio::runtime::Runtime,
 }
 
 impl Rig {
-    fn new(options: &Options, base: &Path, records: usize) -> Result<Rig, BenchError> {
+    pub(crate) fn new(
+        options: &Options,
+        base: &Path,
+        records: usize,
+        link: LinkProfile,
+    ) -> Result<Rig, BenchError> {
         let corpus_dir = corpus::cached_store(options, records)?;
         let hub_dir = base.join("hub");
         let node_dir = base.join("node");
@@ -237,12 +249,12 @@ impl Rig {
         let relay = runtime.block_on(Relay::start(
             SocketAddr::from(([127, 0, 0, 1], 0)),
             process.addr,
-            LinkProfile::clean(),
+            link,
             1,
         ))?;
         trust_hub(&node_dir, hub_id, relay.local_addr())?;
         eprintln!(
-            "  hub process pid {} at {} with {records} records, relay {} (clean profile, counting)",
+            "  hub process pid {} at {} with {records} records, relay {} (counting)",
             process.pid(),
             process.addr,
             relay.local_addr()
@@ -270,7 +282,11 @@ fn trust_hub(node_dir: &Path, hub_id: NodeId, addr: SocketAddr) -> Result<(), Be
 
 /// Runs `danvan sync --json` through the relay as a process of its own and
 /// returns what the relay counted while it ran.
-fn node_sync(node_dir: &Path, relay: &Relay, hub: &HubProcess) -> Result<Wire, BenchError> {
+pub(crate) fn node_sync(
+    node_dir: &Path,
+    relay: &Relay,
+    hub: &HubProcess,
+) -> Result<Wire, BenchError> {
     let danvan = std::env::current_exe()?.with_file_name("danvan");
     let before = relay.figures();
     let (hub_before, node_before) = (process_cpu_of(hub.pid()), children_cpu());

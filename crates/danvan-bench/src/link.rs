@@ -1,0 +1,64 @@
+//! The `link` group: a cold sync between real processes over the relay's
+//! `edge` profile (2G EDGE at a commune office: 200 kbit/s down, 80 kbit/s
+//! up, ~800 ms round trip, 4 % loss in bursts). Issue 13's target: the wall
+//! time within 10 % of what the bytes need at the link's rates, so that a
+//! slow link costs only its bandwidth, not the transport's reaction to loss.
+//!
+//! The bytes are what the relay counted both ways (every UDP payload, the
+//! handshake and retransmissions included); the floor is the slower of the
+//! two directions at its rate, since both flow at once.
+
+use std::time::Duration;
+
+use danvan_relay::LinkProfile;
+
+use crate::figure::{Figure, Figures, Target};
+use crate::measure::ScratchDir;
+use crate::sync_wire::{Rig, node_sync};
+use crate::{BenchError, Options};
+
+const GROUP: &str = "link";
+/// The issue's target: wall time ÷ (bytes ÷ bandwidth).
+const WALL_OVER_FLOOR_AT_MOST: f64 = 1.10;
+
+/// The time `bytes` take at `bits_per_s`.
+fn at_rate(bytes: u64, bits_per_s: u64) -> Duration {
+    Duration::from_secs_f64(bytes as f64 * 8.0 / bits_per_s as f64)
+}
+
+pub(crate) fn run(options: &Options) -> Result<Vec<Figure>, BenchError> {
+    let records = options
+        .records
+        .unwrap_or(if options.quick { 1_000 } else { 10_000 });
+    let link = LinkProfile::edge();
+    let scratch = ScratchDir::new(options)?;
+    let rig = Rig::new(
+        options,
+        &scratch.path().join(format!("edge-{records}")),
+        records,
+        link,
+    )?;
+    let cold = node_sync(&rig.node_dir, &rig.relay, &rig.process)?;
+    let what = format!("cold sync over edge, {records} records");
+    cold.print(&what);
+    let floor = at_rate(cold.down_bytes, link.down.rate_bits_per_s)
+        .max(at_rate(cold.up_bytes, link.up.rate_bits_per_s));
+    let ratio = cold.wall.as_secs_f64() / floor.as_secs_f64();
+    eprintln!(
+        "    bytes ÷ bandwidth {:.1} s, wall {:.1} s: {ratio:.2}×",
+        floor.as_secs_f64(),
+        cold.wall.as_secs_f64()
+    );
+    let mut figures = Figures::new(GROUP);
+    let name = |x: &str| format!("{what}: {x}");
+    figures.info(name("bytes on the wire"), cold.total() as f64, "B");
+    figures.info(name("bytes ÷ bandwidth"), floor.as_secs_f64(), "s");
+    figures.info(name("wall time"), cold.wall.as_secs_f64(), "s");
+    figures.target(
+        name("wall ÷ (bytes ÷ bandwidth)"),
+        ratio,
+        "×",
+        Target::AtMost(WALL_OVER_FLOOR_AT_MOST),
+    );
+    Ok(figures.into_vec())
+}
