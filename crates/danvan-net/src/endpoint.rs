@@ -35,6 +35,9 @@ struct Shared {
     trust: TrustFn,
     config: NetConfig,
     transport: Arc<quinn::TransportConfig>,
+    /// The socket's address, real port included: what the server side
+    /// names as its preferred address (see `server_config`).
+    local: SocketAddr,
 }
 
 /// A node's QUIC endpoint: one UDP socket that accepts peers and dials them.
@@ -79,6 +82,9 @@ impl Endpoint {
     ) -> Result<Endpoint, NetError> {
         config.validate()?;
         let transport = config.transport()?;
+        let bind_error = |source| NetError::Bind { addr, source };
+        let socket = std::net::UdpSocket::bind(addr).map_err(bind_error)?;
+        let local = socket.local_addr().map_err(bind_error)?;
         let shared = Arc::new(Shared {
             id,
             provider,
@@ -86,6 +92,7 @@ impl Endpoint {
             trust,
             config,
             transport,
+            local,
         });
         // Every incoming connection gets its own config in `accept`; this one
         // only lets quinn hand incoming connections to us, and verifies like the rest.
@@ -94,8 +101,6 @@ impl Endpoint {
         } else {
             Some(shared.server_config(addr, RefusalSlot::default())?)
         };
-        let bind_error = |source| NetError::Bind { addr, source };
-        let socket = std::net::UdpSocket::bind(addr).map_err(bind_error)?;
         let quic = quinn::Endpoint::new(
             shared.config.endpoint(),
             server_config,
@@ -316,6 +321,17 @@ impl Shared {
         let quic = QuicServerConfig::try_from(tls).map_err(tls_error)?;
         let mut config = quinn::ServerConfig::with_crypto(Arc::new(quic));
         config.transport_config(self.transport.clone());
+        // Our own address as the "preferred address": it carries the one
+        // spare connection id a peer is given inside the handshake flight,
+        // in bytes that are padding otherwise, instead of a NEW_CONNECTION_ID
+        // packet of its own (46 bytes of every check-in; ARCHITECTURE.md,
+        // Decisions). quinn takes the id and never moves to the address; a
+        // client that did would reach the same socket, or (bound to
+        // 0.0.0.0) fail to validate that path and stay on the one it has.
+        match self.local {
+            SocketAddr::V4(local) => config.preferred_address_v4(Some(local)),
+            SocketAddr::V6(local) => config.preferred_address_v6(Some(local)),
+        };
         Ok(config)
     }
 

@@ -507,9 +507,9 @@ async fn a_dial_only_endpoint_is_pinned_and_spends_few_bytes() {
     let stats = dialed.stats();
     assert_eq!(stats.path.sent_plpmtud_probes, 0, "no MTU probing");
     assert_eq!(stats.frame_tx.new_connection_id, 0, "it issues no ids");
-    assert!(
-        stats.frame_rx.new_connection_id <= 1,
-        "the server issues one spare id, not four"
+    assert_eq!(
+        stats.frame_rx.new_connection_id, 0,
+        "the server's one spare id comes inside its handshake flight"
     );
     let wire = stats.udp_tx.bytes + stats.udp_rx.bytes;
     assert!(wire < 4_000, "handshake and two frames took {wire} B");
@@ -538,4 +538,67 @@ async fn a_dial_only_endpoint_is_pinned_and_spends_few_bytes() {
         refused.is_err(),
         "a dial-only endpoint accepted a connection"
     );
+}
+
+/// One exchange of an idle check-in's shape from a dial-only endpoint: the
+/// handshake, one small frame each way. Returns what the dialer sent and
+/// received: (datagrams sent, datagrams received, bytes both ways, spare
+/// connection ids received in frames of their own).
+async fn check_in_datagrams(client: &Endpoint, server: &Endpoint) -> (u64, u64, u64, u64) {
+    let (dialed, accepted) = handshake(client, server, None).await;
+    let (dialed, accepted) = (dialed.unwrap(), accepted.unwrap());
+    let (mut to_server, mut from_server) = dialed.open_stream().await.unwrap();
+    to_server.send(&[7; 60]).await.unwrap();
+    let (mut to_client, mut from_client) = within(accepted.accept_stream()).await.unwrap();
+    assert_eq!(within(from_client.recv()).await.unwrap().unwrap(), [7; 60]);
+    to_client.send(&[8; 60]).await.unwrap();
+    assert_eq!(within(from_server.recv()).await.unwrap().unwrap(), [8; 60]);
+    let stats = dialed.stats();
+    dialed.close("xong");
+    accepted.close("xong");
+    (
+        stats.udp_tx.datagrams,
+        stats.udp_rx.datagrams,
+        stats.udp_tx.bytes + stats.udp_rx.bytes,
+        stats.frame_rx.new_connection_id,
+    )
+}
+
+/// What keeps an idle check-in under 4 KB (issue 13): past the three
+/// padded handshake datagrams, the hub sends HANDSHAKE_DONE and its answer,
+/// the node its Hello, one datagram each. The spare connection id rides in
+/// the hub's padded flight (its "preferred address") instead of a packet
+/// of its own, and a frame's length prefix leaves in the same packet as
+/// the frame. Both sides run on several threads, as `danvan serve` and
+/// `danvan sync` do, so that a prefix written apart could leave alone. A
+/// slow machine may add an acknowledgement or a retransmission to one try
+/// (timers, not the protocol), so the shape must show in one of five;
+/// a spare id in a packet of its own fails every try.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_check_in_is_three_datagrams_each_way() {
+    let (a, b) = (key(1), key(2));
+    let trust = trusting(&[a.id(), b.id()]);
+    let server = endpoint(&b, trust.clone(), NetConfig::default());
+    let client = endpoint(
+        &a,
+        trust,
+        NetConfig {
+            dial_only: true,
+            ..NetConfig::default()
+        },
+    );
+    let mut tries = Vec::new();
+    for _ in 0..5 {
+        let (sent, received, bytes, spare_ids) = check_in_datagrams(&client, &server).await;
+        assert_eq!(
+            spare_ids, 0,
+            "a spare connection id came in a packet of its own"
+        );
+        assert!(bytes < 4_000, "handshake and two frames took {bytes} B");
+        tries.push((sent, received, bytes));
+        if (sent, received) == (3, 3) {
+            return;
+        }
+    }
+    panic!("(datagrams sent, received, bytes) of five tries, none of 3 and 3: {tries:?}");
 }

@@ -347,7 +347,7 @@ impl SharedNode {
         } else {
             conn.accept_stream().await?
         };
-        self.run_stream(conn.peer(), (tx, rx, None), initiator, live, progress)
+        self.run_stream(conn, (tx, rx, None), initiator, live, progress)
             .await
     }
 
@@ -365,7 +365,7 @@ impl SharedNode {
             self.answer_code(conn.peer(), tx, rx, frame).await?;
             return Ok(None);
         }
-        self.run_stream(conn.peer(), (tx, rx, first), false, true, &mut |_| {})
+        self.run_stream(conn, (tx, rx, first), false, true, &mut |_| {})
             .await
             .map(Some)
     }
@@ -373,16 +373,17 @@ impl SharedNode {
     /// Runs one session over a stream (`first`: a frame already read from it).
     async fn run_stream(
         &self,
-        peer: NodeId,
+        conn: &Connection,
         (tx, rx, first): (FrameSender, FrameReceiver, Option<Vec<u8>>),
         initiator: bool,
         live: bool,
         progress: &mut (dyn FnMut(&Progress) + Send),
     ) -> Result<SyncSummary, NodeError> {
         let started = Instant::now();
+        let peer = conn.peer();
         let (frames, reader) = read_frames(rx, first);
         let mut run = self.start_session(peer, live)?;
-        let result = self.drive(&mut run, tx, frames, progress).await;
+        let result = self.drive(conn, &mut run, tx, frames, progress).await;
         drop(reader);
         if let Err(e) = &result
             && let Some((hash, reason)) = e.unsendable_change()
@@ -442,6 +443,7 @@ impl SharedNode {
     /// its frames and events out, until it ends.
     async fn drive(
         &self,
+        conn: &Connection,
         run: &mut SessionRun,
         mut tx: FrameSender,
         mut frames: Frames,
@@ -480,7 +482,17 @@ impl SharedNode {
                             self.notify();
                         }
                     }
-                    Ok(None) if run.live => return Ok(session.stats()),
+                    Ok(None) if run.live => {
+                        // The peer ended the session having read what it
+                        // wanted: close at once rather than end our side
+                        // of the stream first, whose packet (and the
+                        // peer's acknowledgement of it) a check-in would
+                        // pay for before the close (ARCHITECTURE.md,
+                        // Decisions). Closing before `tx` drops sends
+                        // nothing else.
+                        conn.close("xong");
+                        return Ok(session.stats());
+                    }
                     Ok(None) => return Err(NodeError::PeerClosed(peer.short())),
                     Err(e) => return Err(e.into()),
                 },
