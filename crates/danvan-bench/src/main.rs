@@ -120,7 +120,9 @@ pub(crate) struct Options {
     /// with a run without it (the cost of encryption at rest)
     #[arg(long, global = true)]
     pub(crate) encrypted: bool,
-    /// province: records at the hub (default 100,000; 2,000 with --quick)
+    /// province: records at the hub (default 100,000; 2,000 with --quick);
+    /// sync --wire-only: records of the cold sync between real processes
+    /// (default 10,000)
     #[arg(long, global = true, value_name = "N")]
     pub(crate) records: Option<usize>,
     /// province: commune nodes on the roster (default 100; 10 with --quick)
