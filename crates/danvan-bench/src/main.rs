@@ -128,6 +128,8 @@ pub(crate) struct Options {
     pub(crate) encrypted: bool,
     /// province: records at the hub (default 100,000; 2,000 with --quick);
     /// link: records of the cold sync (default 10,000; 1,000 with --quick)
+    /// sync --wire-only: records of the cold sync between real processes
+    /// (default 10,000)
     #[arg(long, global = true, value_name = "N")]
     pub(crate) records: Option<usize>,
     /// province: commune nodes on the roster (default 100; 10 with --quick)

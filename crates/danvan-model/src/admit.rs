@@ -138,6 +138,85 @@ pub fn admit_change_prepared(
     Ok(admitted)
 }
 
+/// A document the store holds nothing of, built whole from its received
+/// changes ([`admit_new`]).
+#[derive(Debug)]
+pub struct NewDocument {
+    /// The header the document's creation wrote (`None` when no change was
+    /// admitted).
+    pub header: Option<DocHeader>,
+    /// The document with every admitted change applied.
+    pub doc: Automerge,
+    /// Per change, in the order given: whether the rules let it in.
+    pub verdicts: Vec<Result<(), ChangeError>>,
+}
+
+/// What [`admit_change`] would decide for each of a document's changes, in
+/// order, starting from an empty document and applying each change it
+/// admits before the next — with a policy that allows every change: the
+/// caller then asks its policy about each admitted change on the header
+/// (every change of a document has the same one), and must take the
+/// changes one at a time through [`admit_change`] instead if the policy
+/// refuses any, since a refused change leaves its dependents missing.
+///
+/// The admitted changes are applied in one `apply_changes` call instead of
+/// one at a time. `None` when that fails or panics (two changes with one
+/// actor and sequence number, say): the caller then takes the changes one
+/// at a time, which refuses the offending one alone. Each item is a change
+/// with its parse and, for a change without dependencies, its
+/// [`prepare_creation`] if already computed.
+pub fn admit_new<'a>(
+    changes: impl IntoIterator<
+        Item = (
+            &'a SignedChange,
+            Result<automerge::Change, ChangeError>,
+            Option<Result<Admitted, ChangeError>>,
+        ),
+    >,
+) -> Option<NewDocument> {
+    let mut header: Option<DocHeader> = None;
+    let mut doc = Automerge::new();
+    // Hashes admitted so far: on an empty document, exactly the changes
+    // `doc.get_change_meta_by_hash` would find once applied.
+    let mut admitted = std::collections::HashSet::new();
+    let mut later = Vec::new();
+    let mut verdicts = Vec::new();
+    for (signed, parsed, prepared) in changes {
+        let verdict = parsed.and_then(|change| {
+            if change.deps().iter().any(|dep| !admitted.contains(dep)) {
+                return Err(ChangeError::MissingDeps);
+            }
+            match &header {
+                Some(header) => {
+                    touches_header(&change, header)?;
+                    admitted.insert(change.hash());
+                    later.push(change);
+                }
+                None => {
+                    let created = prepared.unwrap_or_else(|| creation(signed, &change))?;
+                    doc = created.created.ok_or(ChangeError::NotCreation)?;
+                    admitted.insert(change.hash());
+                    header = Some(created.header);
+                }
+            }
+            Ok(())
+        });
+        verdicts.push(verdict);
+    }
+    if !later.is_empty() {
+        let applied =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| doc.apply_changes(later)));
+        if !matches!(applied, Ok(Ok(()))) {
+            return None;
+        }
+    }
+    Some(NewDocument {
+        header,
+        doc,
+        verdicts,
+    })
+}
+
 /// The document a first change creates, with its header checked.
 fn creation(signed: &SignedChange, change: &automerge::Change) -> Result<Admitted, ChangeError> {
     let mut trial = Automerge::new();

@@ -29,7 +29,10 @@ mod unit_changes;
 mod units;
 pub mod vocab;
 
-pub use admit::{Admitted, DocHeader, admit_change, admit_change_prepared, prepare_creation};
+pub use admit::{
+    Admitted, DocHeader, NewDocument, admit_change, admit_change_prepared, admit_new,
+    prepare_creation,
+};
 pub use dates::{
     DateError, FUTURE_DAYS_MAX, PAST_YEARS_MAX, Period, UnusualDate, format_date, normalize_date,
     parse_date, unusual_date, vi_date, vietnam_day,

@@ -26,31 +26,36 @@ pub enum Via<'a> {
     Bundle,
 }
 
-/// Verified documents handed from the verifying thread to the committing
+/// Verified documents handed from a verifying thread to the committing
 /// one in one message: each hand-over may wake a sleeping thread, which on
 /// a busy machine waits its turn for a core, so they go in groups.
 const VERIFIED_DOCS_PER_MESSAGE: usize = 32;
 
-/// Messages of verified documents waiting for the store at once: the bound
-/// of the channel (so at most 64 documents wait, plus the one being built).
+/// Messages of verified documents waiting for the store at once, per
+/// verifying thread: the bound of each one's channel.
 const VERIFIED_MESSAGES_IN_FLIGHT: usize = 2;
 
 /// Below this many changes the caller's thread verifies them itself: a
 /// thread of its own is not worth starting.
 const PIPELINE_CHANGES_MIN: usize = 64;
 
+/// Most verifying threads one batch starts (one per core up to this).
+const VERIFIERS_MAX: usize = 4;
+
 /// Verifies, admits and stores received changes; every refused change is
 /// logged in the audit log and listed in the report, the others are
 /// stored (with the checkpoint, if any, in the same transaction).
 ///
 /// Each body is parsed once, by the verification, and the parsed change is
-/// what the store applies. A batch of [`PIPELINE_CHANGES_MIN`] changes or
-/// more is verified on a second thread, one document at a time, while this
-/// one commits the documents already verified (handed over
-/// [`VERIFIED_DOCS_PER_MESSAGE`] at a time, at most
-/// [`VERIFIED_MESSAGES_IN_FLIGHT`] messages waiting): verification and the
-/// store's Automerge and SQLite work run on both cores at once. The store
-/// commits only after the verifier has handed over its last document.
+/// what the store applies; a document whose first change is in the batch
+/// is built whole where it is verified (`danvan_store::build_new`), so the
+/// store only writes it. A batch of [`PIPELINE_CHANGES_MIN`] changes or
+/// more is verified on one thread per core (at most [`VERIFIERS_MAX`]),
+/// each taking every n-th group of [`VERIFIED_DOCS_PER_MESSAGE`]
+/// documents, while this thread commits the groups in order as they come
+/// (at most [`VERIFIED_MESSAGES_IN_FLIGHT`] waiting per verifier): the
+/// verification, the building and the store's SQLite work run on every
+/// core at once. The store commits only after the last group.
 pub fn receive_changes(
     store: &mut Store,
     via: Via<'_>,
@@ -72,24 +77,51 @@ pub fn receive_changes(
     if !pipelined {
         return store.apply_incoming(source, docs.into_iter().flat_map(verify_doc), checkpoint);
     }
+    let mut groups: Vec<Vec<(DocId, Vec<SignedChange>)>> = Vec::new();
+    let mut docs = docs.into_iter().peekable();
+    while docs.peek().is_some() {
+        groups.push(docs.by_ref().take(VERIFIED_DOCS_PER_MESSAGE).collect());
+    }
+    let verifiers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, VERIFIERS_MAX)
+        .min(groups.len());
+    let count = groups.len();
+    // Verifier `v` takes groups v, v + n, v + 2n, …
+    let mut shares: Vec<Vec<_>> = (0..verifiers).map(|_| Vec::new()).collect();
+    for (i, group) in groups.into_iter().enumerate() {
+        shares[i % verifiers].push(group);
+    }
     std::thread::scope(|scope| {
-        let (sender, receiver) = std::sync::mpsc::sync_channel(VERIFIED_MESSAGES_IN_FLIGHT);
-        scope.spawn(move || {
-            let mut docs = docs.into_iter();
-            loop {
-                let items: Vec<Incoming> = docs
-                    .by_ref()
-                    .take(VERIFIED_DOCS_PER_MESSAGE)
-                    .flat_map(verify_doc)
-                    .collect();
-                // All sent; or the store stopped on an error, which it
-                // returns: no need to verify the rest.
-                if items.is_empty() || sender.send(items).is_err() {
-                    break;
-                }
-            }
+        let mut receivers = Vec::with_capacity(verifiers);
+        for share in shares {
+            let (sender, receiver) = std::sync::mpsc::sync_channel(VERIFIED_MESSAGES_IN_FLIGHT);
+            receivers.push(receiver);
+            let verifier = std::thread::Builder::new().name("danvan-verify".into());
+            verifier
+                .spawn_scoped(scope, move || {
+                    for group in share {
+                        let items: Vec<Incoming> = group.into_iter().flat_map(verify_doc).collect();
+                        // The store stopped on an error, which it returns:
+                        // no need to verify the rest.
+                        if sender.send(items).is_err() {
+                            break;
+                        }
+                    }
+                })
+                // As `scope.spawn` would: a process that cannot start a
+                // thread is out of resources.
+                .expect("starting a verifying thread");
+        }
+        let in_order = (0..count).flat_map(|i| {
+            // A verifier never ends early (a panic reading a body is
+            // caught and refuses that change); if one did, the batch must
+            // not be committed short: this panic drops the transaction.
+            receivers[i % verifiers]
+                .recv()
+                .expect("a verifying thread ended before its last group")
         });
-        store.apply_incoming(source, receiver.into_iter().flatten(), checkpoint)
+        store.apply_incoming(source, in_order, checkpoint)
     })
 }
 
@@ -132,8 +164,16 @@ fn verify_doc((doc, changes): (DocId, Vec<SignedChange>)) -> Vec<Incoming> {
             })),
         }
     }
-    if !verified.is_empty() {
-        items.push(Incoming::Doc(doc, verified));
+    // A document whose first change arrives here is most likely one the
+    // store does not hold yet: built whole here, its projection included,
+    // the store's thread only writes it (or, if the store holds it after
+    // all, takes its changes one at a time).
+    match verified.first() {
+        None => {}
+        Some(first) if first.parsed.as_ref().is_ok_and(|c| c.deps().is_empty()) => {
+            items.push(danvan_store::build_new(doc, verified));
+        }
+        Some(_) => items.push(Incoming::Doc(doc, verified)),
     }
     items
 }

@@ -7,7 +7,8 @@ mod common;
 
 use std::collections::HashSet;
 
-use danvan_model::{Kind, SignedChange};
+use danvan_model::{Kind, NodeKey, SignedChange};
+use danvan_node::Node;
 
 use common::*;
 
@@ -16,27 +17,34 @@ use common::*;
 const RECORDS: u8 = 120;
 
 fn retitle(
-    value: &'static str,
+    value: impl Into<String>,
 ) -> impl FnOnce(&mut automerge::transaction::Transaction<'_>) -> Result<(), String> {
     use automerge::transaction::Transactable;
+    let value = value.into();
     move |tx| {
         tx.put(automerge::ROOT, "title", value)
             .map_err(|e| e.to_string())
     }
 }
 
+/// A node of Phổ Minh with `key`, in `tmp`'s directory `name`, holding the
+/// town's first roster.
+fn pho_minh_node(keys: &Keys, tmp: &TempDir, name: &str, key: &NodeKey) -> Node {
+    let roster = signed_roster(keys, 1, &[]);
+    node(
+        &tmp.sub(name),
+        key,
+        UNIT,
+        &keys.authority.id(),
+        roster.bytes(),
+    )
+}
+
 #[test]
 fn a_large_batch_is_verified_beside_the_commit_and_only_its_forgeries_are_refused() {
     let keys = Keys::new();
     let tmp = TempDir::new("intake");
-    let roster = signed_roster(&keys, 1, &[]);
-    let mut victim = node(
-        &tmp.sub("victim"),
-        &keys.victim,
-        UNIT,
-        &keys.authority.id(),
-        roster.bytes(),
-    );
+    let mut victim = pho_minh_node(&keys, &tmp, "victim", &keys.victim);
     let officer = Writer::new(&keys.officer);
     let mut valid: Vec<SignedChange> = Vec::new();
     let mut forged: Vec<SignedChange> = Vec::new();
@@ -111,4 +119,142 @@ fn a_large_batch_is_verified_beside_the_commit_and_only_its_forgeries_are_refuse
     assert_eq!(again.new, 0);
     assert_eq!(again.duplicate, valid.len());
     assert_eq!(again.rejected.len(), forged.len());
+}
+
+/// A document built whole on a verifying thread (its creation in the
+/// batch) is stored exactly as the one-at-a-time way stores it, and is
+/// taken that way instead whenever the build cannot stand for it: the store
+/// already holds the document, the roster refuses one of its changes, or
+/// the rules refuse one. Two nodes receive the same batch, one through
+/// `receive_changes` (the build), one through `Store::apply_changes` (one
+/// change at a time); every count, refusal and record must match.
+#[test]
+fn a_document_built_on_the_verifying_thread_is_stored_as_one_change_at_a_time_would() {
+    let keys = Keys::new();
+    let tmp = TempDir::new("intake-built");
+    let mut built = pho_minh_node(&keys, &tmp, "built", &keys.victim);
+    let mut one_by_one = pho_minh_node(&keys, &tmp, "one-by-one", &keys.relay);
+    let officer = Writer::new(&keys.officer);
+    let other = Writer::new(&keys.other_officer);
+    let mut batch: Vec<SignedChange> = Vec::new();
+    // Plain new records, two changes each: built whole.
+    for n in 10..60 {
+        let (mut am, created) = officer.create_own(activity, Kind::Activity, doc_id(n), UNIT, None);
+        batch.push(created);
+        batch.push(officer.edit(doc_id(n), &mut am, retitle("Họp dân khu phố")));
+    }
+    // A record both nodes already hold: its creation again and a new edit.
+    let (mut held, held_creation) =
+        officer.create_own(activity, Kind::Activity, doc_id(60), UNIT, None);
+    for n in [&mut built, &mut one_by_one] {
+        n.import_changes(std::slice::from_ref(&held_creation))
+            .expect("the held record");
+    }
+    batch.push(held_creation);
+    batch.push(officer.edit(doc_id(60), &mut held, retitle("Đã có, sửa thêm")));
+    // An edit by an officer of another unit, which the roster refuses, and
+    // the officer's edit after it, whose dependency is then missing.
+    let (mut refused, created) =
+        officer.create_own(activity, Kind::Activity, doc_id(61), UNIT, None);
+    batch.push(created);
+    batch.push(other.edit(doc_id(61), &mut refused, retitle("Sửa trái phép")));
+    batch.push(officer.edit(doc_id(61), &mut refused, retitle("Sửa sau đó")));
+    // An edit touching the header, which the rules refuse; the edit
+    // before it stands.
+    let (mut touched, created) =
+        officer.create_own(activity, Kind::Activity, doc_id(62), UNIT, None);
+    batch.push(created);
+    batch.push(officer.edit(doc_id(62), &mut touched, retitle("Sửa hợp lệ")));
+    batch.push(officer.edit(doc_id(62), &mut touched, |tx| {
+        set_header_field(tx, "unit", OTHER_UNIT)
+    }));
+    // A long history: a snapshot is due as soon as it is stored.
+    let (mut long, created) = officer.create_own(activity, Kind::Activity, doc_id(63), UNIT, None);
+    batch.push(created);
+    for i in 0..20 {
+        batch.push(officer.edit(doc_id(63), &mut long, retitle(format!("Lần sửa {i}"))));
+    }
+    // A record whose creation is not in the batch: nothing of it is stored.
+    let (mut orphan, _) = officer.create_own(activity, Kind::Activity, doc_id(64), UNIT, None);
+    batch.push(officer.edit(doc_id(64), &mut orphan, retitle("Mồ côi")));
+    assert!(
+        batch.len() >= 64,
+        "large enough to be verified beside the commit"
+    );
+
+    let via_build = built.import_changes(&batch).expect("the built import");
+    let via_one = one_by_one
+        .store_mut()
+        .apply_changes(None, &batch, None)
+        .expect("the one-at-a-time import");
+    assert_eq!(via_build.new, via_one.new);
+    assert_eq!(via_build.duplicate, via_one.duplicate);
+    assert_eq!(via_build.documents, via_one.documents);
+    let reasons = |report: &danvan_model::ApplyReport| {
+        let mut r: Vec<(String, String)> = report
+            .rejected
+            .iter()
+            .map(|r| (hex(&r.hash), r.reason.to_string()))
+            .collect();
+        r.sort();
+        r
+    };
+    assert_eq!(reasons(&via_build), reasons(&via_one));
+    // What was refused: the other unit's edit, the edit after it, the
+    // header edit, the orphan.
+    assert_eq!(via_build.rejected.len(), 4, "{:?}", reasons(&via_build));
+    assert_eq!(via_build.duplicate, 1, "the held creation");
+    assert_eq!(
+        built.store().counts().expect("counting"),
+        one_by_one.store().counts().expect("counting")
+    );
+    let filter = danvan_store::ListFilter::default();
+    assert_eq!(
+        built.store().list_json(&filter).expect("listing"),
+        one_by_one.store().list_json(&filter).expect("listing")
+    );
+    let rows = |n: &Node| {
+        let mut rows = n.store().list(&filter).expect("listing");
+        rows.sort_by(|a, b| a.id.cmp(&b.id));
+        rows
+    };
+    assert_eq!(rows(&built), rows(&one_by_one));
+    for n in [10, 60, 61, 62, 63] {
+        let doc = doc_id(n);
+        let heads = |node: &Node| {
+            let mut h = node
+                .store()
+                .load_doc(&doc)
+                .expect("loading")
+                .expect("held")
+                .get_heads();
+            h.sort();
+            h
+        };
+        assert_eq!(heads(&built), heads(&one_by_one), "record {n}");
+    }
+    let title = |n: u8| {
+        built
+            .show(&doc_id(n).to_string())
+            .expect("showing")
+            .record
+            .summary()
+            .title
+    };
+    assert_eq!(title(11), "Họp dân khu phố");
+    assert_eq!(title(60), "Đã có, sửa thêm");
+    assert_eq!(title(61), "Tiếp công dân định kỳ");
+    assert_eq!(title(62), "Sửa hợp lệ");
+    assert_eq!(title(63), "Lần sửa 19");
+    assert!(
+        built
+            .store()
+            .load_doc(&doc_id(64))
+            .expect("loading")
+            .is_none()
+    );
+    // The store checks out: every change verifies, every projection row
+    // matches its document.
+    let problems = built.check().expect("checking").problems;
+    assert!(problems.is_empty(), "{problems:?}");
 }

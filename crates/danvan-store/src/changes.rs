@@ -5,13 +5,14 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use danvan_model::{
-    ApplyReport, ChangeError, Checkpoint, DocHeader, DocId, FeedEntry, NodeId, Rejection, Scope,
-    SignedChange, admit_change_prepared,
+    ApplyReport, ChangeError, Checkpoint, DocHeader, DocId, DocScope, FeedEntry, NodeId, Rejection,
+    Scope, SignedChange, admit_change_prepared,
 };
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::documents::{after_write, apply_received, load_doc};
 use crate::error::StoreError;
+use crate::fresh::{Taken, store_new};
 use crate::{Store, access, hash32, signed_from_row};
 
 /// What a caller hands [`Store::apply_incoming`], one item at a time, in
@@ -23,6 +24,10 @@ pub enum Incoming {
     /// already held is a no-op whatever its parse; the others are
     /// admitted, applied and stored, or refused and audited.
     Doc(DocId, Vec<Parsed>),
+    /// A document the caller built whole ([`crate::build_new`]): stored
+    /// from the build when the store holds nothing of it and the roster
+    /// admits its changes, otherwise taken as a `Doc`.
+    New(Box<crate::NewDoc>),
     /// A change the caller refused before the store (its signature, hash or
     /// actor): audited and reported, whether it is held or not.
     Refused(Rejection),
@@ -162,21 +167,7 @@ impl Store {
     ) -> Result<ApplyReport, StoreError> {
         let docs = by_doc(changes.iter().cloned())
             .into_iter()
-            .map(|(doc, list)| {
-                let parsed = list
-                    .into_iter()
-                    .map(|signed| {
-                        let parsed = automerge::Change::try_from(signed.body.as_slice())
-                            .map_err(|e| ChangeError::Malformed(e.to_string()));
-                        Parsed {
-                            signed,
-                            parsed,
-                            creation: None,
-                        }
-                    })
-                    .collect();
-                Incoming::Doc(doc, parsed)
-            });
+            .map(|(doc, list)| Incoming::Doc(doc, list.into_iter().map(parse).collect()));
         self.apply_incoming(source, docs, checkpoint)
     }
 
@@ -196,6 +187,21 @@ impl Store {
         let own = self.own_scope()?;
         // Both checks resolve units through the changes in force today.
         let today = crate::today();
+        // The roster's write check for the signer and this node's read
+        // scope: the policy every admitted change passes.
+        let allow = |signed: &SignedChange, scope: &DocScope<'_>| {
+            if let Some(roster) = &roster {
+                roster
+                    .check_write_on(&signed.author, &signed.hash, scope, today)
+                    .map_err(|d| ChangeError::Denied(d.to_string()))?;
+            }
+            match &own {
+                Some(own) if !own.may_read(scope) => Err(ChangeError::Denied(
+                    "hồ sơ ngoài phạm vi đọc của nút nhận".into(),
+                )),
+                _ => Ok(()),
+            }
+        };
         let tx = self.conn.transaction()?;
         let mut report = ApplyReport::default();
         let mut seen = HashSet::new();
@@ -214,6 +220,12 @@ impl Store {
                     continue;
                 }
                 Incoming::Doc(doc, changes) => (doc, changes),
+                Incoming::New(new) => {
+                    match store_new(&tx, *new, &mut seen, source, allow, &mut report)? {
+                        Taken::Stored => continue,
+                        Taken::Declined(doc, changes) => (doc, changes),
+                    }
+                }
             };
             let mut list = Vec::with_capacity(changes.len());
             {
@@ -247,19 +259,7 @@ impl Store {
                         signed,
                         &parsed,
                         creation,
-                        |scope| {
-                            if let Some(roster) = &roster {
-                                roster
-                                    .check_write_on(&signed.author, &signed.hash, scope, today)
-                                    .map_err(|d| ChangeError::Denied(d.to_string()))?;
-                            }
-                            match &own {
-                                Some(own) if !own.may_read(scope) => Err(ChangeError::Denied(
-                                    "hồ sơ ngoài phạm vi đọc của nút nhận".into(),
-                                )),
-                                _ => Ok(()),
-                            }
-                        },
+                        |scope| allow(signed, scope),
                     )?;
                     Ok((parsed, admitted))
                 });
@@ -526,6 +526,17 @@ impl Store {
             }
             _ => None,
         })
+    }
+}
+
+/// A received change parsed here (its caller did not parse it).
+pub(crate) fn parse(signed: SignedChange) -> Parsed {
+    let parsed = automerge::Change::try_from(signed.body.as_slice())
+        .map_err(|e| ChangeError::Malformed(e.to_string()));
+    Parsed {
+        signed,
+        parsed,
+        creation: None,
     }
 }
 

@@ -340,11 +340,51 @@ pub(crate) fn write_projection(
     record: &danvan_model::Record,
     conflicts: i64,
 ) -> Result<(), StoreError> {
-    let summary = record.summary();
+    let row = ProjectionRow::of(doc, record, conflicts);
     let key = doc.as_bytes().to_vec();
-    let header = record.header();
     tx.prepare_cached("UPDATE documents SET kind = ?2, unit = ?3, project = ?4 WHERE doc = ?1")?
-        .execute(params![key, header.kind, header.unit, header.project])?;
+        .execute(params![key, row.kind, row.unit, row.project])?;
+    write_rows(tx, &key, &row)
+}
+
+/// What the projection holds of one record: its `records` and
+/// `record_search` rows and the header its `documents` row names. Computed
+/// apart from the writing, so that a received new document's is computed
+/// off the committing thread (`fresh.rs`).
+#[derive(Debug)]
+pub(crate) struct ProjectionRow {
+    /// The header's kind, unit and project (the `documents` row's).
+    pub(crate) kind: String,
+    pub(crate) unit: String,
+    pub(crate) project: Option<String>,
+    id: String,
+    pub(crate) summary: danvan_model::Summary,
+    conflicts: i64,
+    json: String,
+}
+
+impl ProjectionRow {
+    pub(crate) fn of(doc: &DocId, record: &danvan_model::Record, conflicts: i64) -> ProjectionRow {
+        let header = record.header();
+        ProjectionRow {
+            kind: header.kind.clone(),
+            unit: header.unit.clone(),
+            project: header.project.clone(),
+            id: doc.to_string(),
+            summary: record.summary(),
+            conflicts,
+            json: record.to_json().to_string(),
+        }
+    }
+}
+
+/// Writes (or replaces) a record's `records` and `record_search` rows.
+pub(crate) fn write_rows(
+    tx: &Connection,
+    key: &[u8],
+    row: &ProjectionRow,
+) -> Result<(), StoreError> {
+    let summary = &row.summary;
     tx.prepare_cached(
         "INSERT INTO records (doc, id, kind, unit, project, title, date, date_from, date_to, status, conflicts, json)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
@@ -355,7 +395,7 @@ pub(crate) fn write_projection(
     )?
     .execute(params![
         key,
-        doc.to_string(),
+        row.id,
         summary.kind,
         summary.unit,
         summary.project,
@@ -364,8 +404,8 @@ pub(crate) fn write_projection(
         summary.date_from,
         summary.date_to,
         summary.status,
-        conflicts,
-        record.to_json().to_string(),
+        row.conflicts,
+        row.json,
     ])?;
     tx.prepare_cached(
         "INSERT INTO record_search (doc, search) VALUES (?1, ?2)

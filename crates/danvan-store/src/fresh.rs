@@ -1,0 +1,371 @@
+//! A received document the store holds nothing of, built whole off the
+//! committing thread (issue 13): its changes admitted by the model's rules
+//! and applied in one call, its projection row and (when due) snapshot
+//! computed by the caller's verifying thread, so that storing it is SQLite
+//! inserts alone. The store still decides, inside its transaction: it takes
+//! the build only when it holds nothing of the document and none of its
+//! changes, and the roster admits every change the rules let in; otherwise
+//! the changes take the one-at-a-time way (`Store::apply_incoming`), which
+//! decides each of them exactly as before.
+
+use std::collections::HashSet;
+
+use automerge::ReadDoc;
+use danvan_model::{ChangeError, DocHeader, DocId, DocScope, NodeId, Rejection, SignedChange};
+use rusqlite::{Connection, params};
+
+use crate::changes::{Incoming, Parsed, actor_epoch, insert_change, parse};
+use crate::error::StoreError;
+use crate::projection::{ProjectionRow, write_rows};
+use crate::{SNAPSHOT_AFTER_CHANGES, access};
+
+/// A document built whole from its received changes ([`build_new`]).
+#[derive(Debug)]
+pub struct NewDoc {
+    doc: DocId,
+    /// The changes as received, in order.
+    changes: Vec<SignedChange>,
+    /// What the model's rules decided for each, in the same order.
+    verdicts: Vec<Verdict>,
+    /// The header the creation wrote (none when no change was admitted).
+    header: Option<DocHeader>,
+    /// The projection row, when the built document reads as a record.
+    projection: Option<ProjectionRow>,
+    /// The document saved, when a document of this many changes gets a
+    /// snapshot (`after_write`'s rule).
+    snapshot: Option<Vec<u8>>,
+}
+
+#[derive(Debug)]
+enum Verdict {
+    /// The same change earlier in the list.
+    Duplicate,
+    /// Refused by the rules (or unreadable).
+    Refused(ChangeError),
+    /// Admitted by the rules; its actor's epoch.
+    Admitted([u8; 8]),
+}
+
+/// Builds a document from its received changes (verified, in the order
+/// received) as if the store held nothing of it: a [`Incoming::New`] for
+/// [`crate::Store::apply_incoming`], or, when the build cannot stand for the
+/// one-at-a-time way (applying the admitted changes together failed), the
+/// changes as an [`Incoming::Doc`]. Pure: reads no store, so a receiver
+/// runs it on its verifying thread.
+pub fn build_new(doc: DocId, changes: Vec<Parsed>) -> Incoming {
+    let mut seen = HashSet::new();
+    let mut signed = Vec::with_capacity(changes.len());
+    let mut input = Vec::with_capacity(changes.len());
+    // The index in `signed` of each change handed to the rules.
+    let mut judged = Vec::with_capacity(changes.len());
+    for Parsed {
+        signed: change,
+        parsed,
+        creation,
+    } in changes
+    {
+        if seen.insert(change.hash) {
+            judged.push(signed.len());
+            input.push((parsed, creation));
+        }
+        signed.push(change);
+    }
+    // A panic in Automerge while building (the one-at-a-time way catches
+    // those it can) must not end the caller's verifying thread, which
+    // would end its batch short: the changes then go the one-at-a-time way.
+    let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        build(&doc, &signed, &judged, input)
+    }));
+    match built {
+        Ok(Some((verdicts, header, projection, snapshot))) => Incoming::New(Box::new(NewDoc {
+            doc,
+            changes: signed,
+            verdicts,
+            header,
+            projection,
+            snapshot,
+        })),
+        _ => Incoming::Doc(doc, signed.into_iter().map(parse).collect()),
+    }
+}
+
+/// What [`build_new`] hands over: a verdict per change, the header, the
+/// projection row and the snapshot.
+type Built = (
+    Vec<Verdict>,
+    Option<DocHeader>,
+    Option<ProjectionRow>,
+    Option<Vec<u8>>,
+);
+
+/// [`build_new`]'s work: `None` when the build cannot stand for the
+/// one-at-a-time way.
+fn build(
+    doc: &DocId,
+    signed: &[SignedChange],
+    judged: &[usize],
+    input: Vec<ParsedBody>,
+) -> Option<Built> {
+    let epochs: Vec<Option<[u8; 8]>> = input
+        .iter()
+        .map(|(parsed, _)| parsed.as_ref().ok().and_then(|c| actor_epoch(c).ok()))
+        .collect();
+    let built = danvan_model::admit_new(
+        judged
+            .iter()
+            .zip(input)
+            .map(|(i, (parsed, creation))| (&signed[*i], parsed, creation)),
+    )?;
+    let mut verdicts: Vec<Verdict> = signed.iter().map(|_| Verdict::Duplicate).collect();
+    for ((i, epoch), verdict) in judged.iter().zip(epochs).zip(built.verdicts) {
+        verdicts[*i] = match verdict {
+            Err(reason) => Verdict::Refused(reason),
+            // An admitted change whose actor is not a node key and epoch:
+            // the one-at-a-time way reports the damage.
+            Ok(()) => Verdict::Admitted(epoch?),
+        };
+    }
+    let admitted = verdicts
+        .iter()
+        .filter(|v| matches!(v, Verdict::Admitted(_)))
+        .count() as i64;
+    let projection = danvan_model::read_record(&built.doc).ok().map(|record| {
+        let conflicts = danvan_model::conflicts(&built.doc, record.kind()).len() as i64;
+        ProjectionRow::of(doc, &record, conflicts)
+    });
+    let snapshot = (admitted >= SNAPSHOT_AFTER_CHANGES
+        && built.doc.get_missing_deps(&[]).is_empty())
+    .then(|| built.doc.save());
+    Some((verdicts, built.header, projection, snapshot))
+}
+
+/// A change's parse and, for a change without dependencies, what it
+/// creates (see [`Parsed`]).
+type ParsedBody = (
+    Result<automerge::Change, ChangeError>,
+    Option<Result<danvan_model::Admitted, ChangeError>>,
+);
+
+/// What storing a built document did.
+pub(crate) enum Taken {
+    /// Stored (or refused) from the build.
+    Stored,
+    /// Not taken: the changes, to go the one-at-a-time way.
+    Declined(DocId, Vec<Parsed>),
+}
+
+/// Stores a built document if the store holds nothing of it or of its
+/// changes (nor did an earlier item of this transaction: `seen`) and
+/// `allow` (the roster and this node's read scope) admits every change the
+/// rules let in; each change refused by the rules is audited and reported.
+/// Otherwise nothing is written and the changes are handed back.
+pub(crate) fn store_new(
+    tx: &Connection,
+    new: NewDoc,
+    seen: &mut HashSet<[u8; 32]>,
+    source: Option<(&NodeId, [u8; 8])>,
+    allow: impl Fn(&SignedChange, &DocScope<'_>) -> Result<(), ChangeError>,
+    report: &mut danvan_model::ApplyReport,
+) -> Result<Taken, StoreError> {
+    let key = new.doc.as_bytes().to_vec();
+    let held: bool = tx
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM documents WHERE doc = ?1)
+                 OR EXISTS (SELECT 1 FROM changes WHERE doc = ?1)",
+        )?
+        .query_row(params![key], |r| r.get(0))?;
+    let mut declined = held;
+    if !declined {
+        let mut exists = tx.prepare_cached("SELECT 1 FROM changes WHERE hash = ?1")?;
+        for (change, verdict) in new.changes.iter().zip(&new.verdicts) {
+            if matches!(verdict, Verdict::Duplicate) {
+                continue;
+            }
+            if seen.contains(&change.hash) || exists.exists(params![change.hash.to_vec()])? {
+                declined = true;
+                break;
+            }
+            if let (Verdict::Admitted(_), Some(header)) = (verdict, &new.header)
+                && allow(change, &header.scope()).is_err()
+            {
+                declined = true;
+                break;
+            }
+        }
+    }
+    if declined {
+        return Ok(Taken::Declined(
+            new.doc,
+            new.changes.into_iter().map(parse).collect(),
+        ));
+    }
+    let mut stored = 0;
+    let mut last_seq = 0;
+    for (change, verdict) in new.changes.iter().zip(new.verdicts) {
+        match verdict {
+            Verdict::Duplicate => report.duplicate += 1,
+            Verdict::Admitted(epoch) => {
+                seen.insert(change.hash);
+                insert_change(tx, change, Some(epoch), source)?;
+                last_seq = tx.last_insert_rowid();
+                stored += 1;
+            }
+            Verdict::Refused(reason) => {
+                seen.insert(change.hash);
+                access::audit_rejection(
+                    tx,
+                    source.map(|s| s.0),
+                    &change.hash,
+                    &change.author,
+                    Some(&new.doc),
+                    &reason,
+                )?;
+                report.rejected.push(Rejection {
+                    hash: change.hash,
+                    author: change.author,
+                    doc: new.doc,
+                    reason,
+                });
+            }
+        }
+    }
+    if stored == 0 {
+        return Ok(Taken::Stored);
+    }
+    report.new += stored;
+    report.documents += 1;
+    let projection = new.projection.as_ref();
+    tx.prepare_cached(
+        "INSERT INTO documents (doc, kind, unit, project, snapshot, snapshot_seq, pending)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        key,
+        projection.map(|p| &p.kind),
+        projection.map(|p| &p.unit),
+        projection.and_then(|p| p.project.as_ref()),
+        new.snapshot,
+        if new.snapshot.is_some() { last_seq } else { 0 },
+        if new.snapshot.is_some() {
+            0
+        } else {
+            stored as i64
+        },
+    ])?;
+    if let Some(row) = projection {
+        write_rows(tx, &key, row)?;
+    }
+    Ok(Taken::Stored)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use automerge::transaction::Transactable;
+    use danvan_model::{Activity, Header, Kind, NodeKey, Record, vocab};
+
+    /// A new activity made by `key`: its creation and one edit, signed.
+    fn record(key: &NodeKey, doc: DocId) -> Vec<SignedChange> {
+        let record = Record::Activity(Activity {
+            header: Header {
+                id: doc.to_string(),
+                kind: Kind::Activity.code().into(),
+                unit: "pho-minh".into(),
+                project: None,
+                schema: danvan_model::SCHEMA_VERSION,
+                creator: key.id().to_string(),
+                created_at: 1_690_000_000_000,
+            },
+            activity_type: vocab::ACTIVITY_RECEPTION.into(),
+            date: "2025-08-03".into(),
+            title: "Tiếp công dân định kỳ".into(),
+            place: None,
+            organizers: None,
+            attendance: None,
+            citizens: None,
+            matters: None,
+            summary: None,
+            results: None,
+            petitions: Vec::new(),
+            tasks: Vec::new(),
+        });
+        let mut am = automerge::Automerge::new().with_actor(key.actor(&[1; 8]));
+        am.transact::<_, _, automerge::AutomergeError>(|tx| {
+            danvan_model::write_new(tx, &record).expect("writing the record");
+            Ok(())
+        })
+        .expect("the creation");
+        am.transact::<_, _, automerge::AutomergeError>(|tx| {
+            tx.put(automerge::ROOT, "title", "Họp dân khu phố")?;
+            Ok(())
+        })
+        .expect("the edit");
+        am.get_changes(&[])
+            .into_iter()
+            .map(|mut c| key.sign_change(&doc, &mut c))
+            .collect()
+    }
+
+    fn parsed(changes: &[SignedChange]) -> Vec<Parsed> {
+        changes.iter().cloned().map(parse).collect()
+    }
+
+    #[test]
+    fn a_new_document_is_built_whole_with_its_projection() {
+        let key = NodeKey::from_secret([6; 32]);
+        let doc = DocId::from_bytes([9; 16]);
+        let changes = record(&key, doc);
+        let Incoming::New(new) = build_new(doc, parsed(&changes)) else {
+            panic!("a new document is built whole");
+        };
+        assert!(
+            new.verdicts
+                .iter()
+                .all(|v| matches!(v, Verdict::Admitted(e) if *e == [1; 8]))
+        );
+        assert_eq!(
+            new.header.as_ref().map(|h| h.unit.as_str()),
+            Some("pho-minh")
+        );
+        let row = new.projection.as_ref().expect("a projection row");
+        assert_eq!(row.summary.title, "Họp dân khu phố");
+        assert!(new.snapshot.is_none(), "two changes: no snapshot due");
+        // Delivered twice in one list: the second copy is a duplicate.
+        let mut twice = changes.clone();
+        twice.push(changes[1].clone());
+        let Incoming::New(new) = build_new(doc, parsed(&twice)) else {
+            panic!("built whole");
+        };
+        assert!(matches!(new.verdicts[2], Verdict::Duplicate));
+    }
+
+    #[test]
+    fn a_creation_claimed_for_another_document_is_refused_in_the_build() {
+        let key = NodeKey::from_secret([6; 32]);
+        let changes = record(&key, DocId::from_bytes([9; 16]));
+        // The same record signed as another document's: its header names
+        // the first one, so the rules refuse it, and its edit has its
+        // dependency missing.
+        let other = DocId::from_bytes([8; 16]);
+        let resigned: Vec<SignedChange> = changes
+            .iter()
+            .map(|c| {
+                let mut body =
+                    automerge::Change::try_from(c.body.as_slice()).expect("a change body");
+                key.sign_change(&other, &mut body)
+            })
+            .collect();
+        let Incoming::New(new) = build_new(other, parsed(&resigned)) else {
+            panic!("built whole");
+        };
+        assert!(matches!(
+            new.verdicts[0],
+            Verdict::Refused(ChangeError::Header(_))
+        ));
+        assert!(matches!(
+            new.verdicts[1],
+            Verdict::Refused(ChangeError::MissingDeps)
+        ));
+        assert!(new.header.is_none() && new.projection.is_none());
+    }
+}
