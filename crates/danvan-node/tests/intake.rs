@@ -253,6 +253,39 @@ fn a_document_built_on_the_verifying_thread_is_stored_as_one_change_at_a_time_wo
             .expect("loading")
             .is_none()
     );
+    // A scoped peer is offered the same changes by both (the index of
+    // readers follows a document stored whole as it follows one stored
+    // change by change).
+    for key in [format!("officer|{UNIT}|"), format!("officer|{OTHER_UNIT}|")] {
+        let scope = danvan_model::Scope::from_key(&key).expect("a scope");
+        let offered = |node: &Node| {
+            let (entries, _) = node
+                .store()
+                .feed(&keys.viewer.id(), [9; 8], 0, 4096, Some(&scope), None)
+                .expect("feeding");
+            let mut hashes: Vec<[u8; 32]> = entries.iter().map(|e| e.hash).collect();
+            hashes.sort();
+            hashes
+        };
+        assert_eq!(offered(&built), offered(&one_by_one), "{key}");
+    }
+    assert!(
+        built
+            .store()
+            .feed(
+                &keys.viewer.id(),
+                [9; 8],
+                0,
+                4096,
+                Some(&danvan_model::Scope::from_key(&format!("officer|{UNIT}|")).unwrap()),
+                None
+            )
+            .expect("feeding")
+            .0
+            .len()
+            > 60,
+        "the built records are offered to their unit's officer"
+    );
     // The store checks out: every change verifies, every projection row
     // matches its document.
     let problems = built.check().expect("checking").problems;
