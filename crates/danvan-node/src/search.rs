@@ -312,6 +312,7 @@ mod tests {
                  DROP TRIGGER record_search_fts_update;
                  DROP TABLE record_search_fts;
                  DROP TABLE set_aside;
+                 DROP INDEX records_list;
                  PRAGMA user_version = 4;",
             )
             .expect("back to schema 4");
