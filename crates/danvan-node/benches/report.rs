@@ -160,6 +160,24 @@ fn insert(conn: &rusqlite::Connection, r: &Record) {
         .unwrap();
 }
 
+/// This process's CPU time, every thread, in ms (Linux `/proc/self/stat`,
+/// user + system, in clock ticks of 10 ms).
+fn process_cpu_ms() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name, which is in parentheses.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
+    Some((ticks(11)? + ticks(12)?) * 10.0)
+}
+
+/// The calling thread's time on a CPU and waiting for one, in ms (Linux
+/// `/proc/thread-self/schedstat`).
+fn thread_sched_ms() -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let mut f = stat.split_whitespace().map(|v| v.parse::<f64>().ok());
+    Some((f.next()?? / 1e6, f.next()?? / 1e6))
+}
+
 fn main() {
     let dir = std::env::temp_dir().join(format!("danvan-bench-report-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -253,6 +271,7 @@ fn main() {
         );
     }
     let t = Instant::now();
+    let (cpu, thread) = (process_cpu_ms(), thread_sched_ms());
     for _ in 0..RUNS {
         node.report(Some("duc-pho"), period, today).unwrap();
     }
@@ -260,6 +279,19 @@ fn main() {
         "reading and aggregating alone: {:.0} ms per report",
         t.elapsed().as_secs_f64() * 1e3 / RUNS as f64
     );
+    // On a shared machine the wall time says as much about the other
+    // processes as about the report: the CPU it used (every thread), and
+    // how long the calling thread ran and waited for a CPU.
+    if let (Some(a), Some(b), Some((run0, wait0)), Some((run1, wait1))) =
+        (cpu, process_cpu_ms(), thread, thread_sched_ms())
+    {
+        println!(
+            "  per report: CPU {:.0} ms (every thread); calling thread on CPU {:.0} ms, waiting for a CPU {:.0} ms",
+            (b - a) / RUNS as f64,
+            (run1 - run0) / RUNS as f64,
+            (wait1 - wait0) / RUNS as f64
+        );
+    }
     for format in [
         Format::Markdown,
         Format::Csv,

@@ -25,6 +25,7 @@ mod personal;
 mod progress;
 mod replica;
 mod report;
+mod report_read;
 mod search;
 mod served;
 mod service;

@@ -117,12 +117,9 @@ impl Node {
             ..ListFilter::default()
         });
         // Every kind in one pass over the table, in stored order: the kinds'
-        // rows share its pages (see `Store::for_each_json_of`).
-        let mut out = Vec::new();
-        self.store().for_each_json_of(&filters, |kind, text| {
-            out.push(Record::from_json_str(Kind::parse(kind)?, text)?);
-            Ok::<(), danvan_model::RecordError>(())
-        })??;
+        // rows share its pages (see `Store::for_each_json_of`); parsed on
+        // a second thread while SQLite reads.
+        let out = crate::report_read::read_records(self.store(), &filters)?;
         progress(&tell(1));
         Ok(out)
     }

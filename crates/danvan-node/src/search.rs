@@ -312,6 +312,11 @@ mod tests {
                  DROP TRIGGER record_search_fts_update;
                  DROP TABLE record_search_fts;
                  DROP TABLE set_aside;
+                 DROP INDEX records_list;
+                 DROP TRIGGER feed_readers_change;
+                 DROP TRIGGER feed_readers_header;
+                 DROP TRIGGER feed_readers_document;
+                 DROP TABLE feed_readers;
                  PRAGMA user_version = 4;",
             )
             .expect("back to schema 4");

@@ -203,6 +203,7 @@ fn a_scoped_feed_lists_exactly_its_readers_changes_in_log_order() {
              DROP TRIGGER feed_readers_header;
              DROP TRIGGER feed_readers_document;
              DROP TABLE feed_readers;
+             DROP INDEX records_list;
              PRAGMA user_version = 6;",
         )
         .expect("back to schema 6");

@@ -273,10 +273,13 @@ fn filter_query_from(
     // With a text search, the small `record_search` table is scanned first
     // (CROSS JOIN fixes that order in SQLite) and only matching records are
     // looked up; otherwise `records`' own indexes serve the filters.
-    // With words, the full-text index finds the matching rows first.
+    // With words, the full-text index finds the matching rows first, and
+    // each is looked up in the narrow `records_list` index (schema 7): SQLite
+    // would take the table's own unique index on `doc` and read every
+    // match's row, JSON and all, from the table.
     let source = if fts.is_some() {
         "record_search_fts CROSS JOIN record_search ON record_search.rowid = record_search_fts.rowid
-         CROSS JOIN records ON records.doc = record_search.doc"
+         CROSS JOIN records INDEXED BY records_list ON records.doc = record_search.doc"
     } else if with_search {
         "record_search CROSS JOIN records ON records.doc = record_search.doc"
     } else {
@@ -557,6 +560,12 @@ mod tests {
                 searched.contains("VIRTUAL TABLE INDEX")
                     && !searched.contains("SCAN record_search ")
                     && !searched.contains("SCAN records"),
+                "{tier:?}: {searched}"
+            );
+            // Each match's list columns from the narrow index, never from
+            // the table's pages (which hold every record's JSON).
+            assert!(
+                searched.contains("SEARCH records USING COVERING INDEX records_list (doc=?)"),
                 "{tier:?}: {searched}"
             );
             assert!(!searched.contains("TEMP B-TREE"), "{tier:?}: {searched}");
