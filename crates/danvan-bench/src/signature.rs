@@ -6,7 +6,11 @@
 //!    actor), and the parse and the Ed25519 check alone beside it;
 //! 2. changes signed per CPU-second (`NodeKey::sign_change`);
 //! 3. signature bytes as a share of the bytes on the wire, from the cold and
-//!    one-change syncs of the `sync` group.
+//!    one-change syncs of the `sync` group;
+//! 4. what protocol 3 (ARCHITECTURE, "Protocol 3 for cold sync bytes")
+//!    would carry for the same records: the bodies as each record's whole
+//!    document (`Automerge::save`) against change by change, both through
+//!    zstd as the wire compresses, and one signature per record and author.
 
 use std::time::Duration;
 
@@ -120,7 +124,93 @@ pub(crate) fn run(options: &Options) -> Result<Vec<Figure>, BenchError> {
         100.0 * SIGNATURE_BYTES as f64 / mean,
         "%",
     );
+    whole_documents(changes, &mut figures)?;
     Ok(figures.into_vec())
+}
+
+/// Uncompressed bytes per compressed batch, as a cold sync's batches carry.
+const BATCH_BYTES: usize = 256 * 1024;
+
+/// The bytes of `items` compressed with zstd level 3 in batches of
+/// [`BATCH_BYTES`], as the wire compresses a batch of bodies.
+fn zstd_batches<'a>(items: impl Iterator<Item = &'a [u8]>) -> Result<usize, BenchError> {
+    let (mut total, mut raw) = (0, Vec::with_capacity(BATCH_BYTES * 2));
+    let mut flush = |raw: &mut Vec<u8>| -> Result<(), BenchError> {
+        if !raw.is_empty() {
+            total += zstd::bulk::compress(raw, 3)?.len();
+            raw.clear();
+        }
+        Ok(())
+    };
+    for item in items {
+        raw.extend_from_slice(item);
+        if raw.len() >= BATCH_BYTES {
+            flush(&mut raw)?;
+        }
+    }
+    flush(&mut raw)?;
+    Ok(total)
+}
+
+/// Protocol 3's bytes, measured on the same changes: each record's changes
+/// applied to one document and saved whole, against the bodies change by
+/// change; signatures per record and author against per change.
+fn whole_documents(changes: &[SignedChange], figures: &mut Figures) -> Result<(), BenchError> {
+    let mut by_doc: std::collections::BTreeMap<_, Vec<&SignedChange>> = Default::default();
+    for change in changes {
+        by_doc.entry(change.doc).or_default().push(change);
+    }
+    let mut saved = Vec::with_capacity(by_doc.len());
+    let mut heads_signed = 0;
+    for doc_changes in by_doc.values() {
+        let mut doc = automerge::Automerge::new();
+        let parsed = doc_changes
+            .iter()
+            .map(|c| automerge::Change::try_from(c.body.as_slice()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("parsing a change: {e}"))?;
+        doc.apply_changes(parsed)
+            .map_err(|e| format!("applying a record's changes: {e}"))?;
+        saved.push((doc.save(), doc.save_nocompress()));
+        let authors: std::collections::HashSet<_> = doc_changes.iter().map(|c| c.author).collect();
+        heads_signed += authors.len();
+    }
+    let per_change = zstd_batches(changes.iter().map(|c| c.body.as_slice()))?;
+    let whole = zstd_batches(saved.iter().map(|(s, _)| s.as_slice()))?;
+    let whole_raw = zstd_batches(saved.iter().map(|(_, s)| s.as_slice()))?;
+    let (n, docs) = (changes.len(), by_doc.len());
+    let mb = |bytes: usize| bytes as f64 / 1e6;
+    let signatures = |count: usize| count * SIGNATURE_BYTES as usize;
+    eprintln!(
+        "  protocol 3 estimate: {docs} records, bodies {:.2} MB change by change, {:.2} MB as whole documents ({:.2} MB saved without Automerge's deflate); signatures {:.2} MB per change, {:.2} MB per record and author",
+        mb(per_change),
+        mb(whole),
+        mb(whole_raw),
+        mb(signatures(n)),
+        mb(signatures(heads_signed))
+    );
+    let at = format!("{docs} records");
+    figures.info(
+        format!("{at}: change bodies, change by change (zstd, as sent today)"),
+        mb(per_change),
+        "MB",
+    );
+    figures.info(
+        format!("{at}: the same as whole documents (Automerge save, zstd)"),
+        mb(whole.min(whole_raw)),
+        "MB",
+    );
+    figures.info(
+        format!("{at}: signatures, one per change (today)"),
+        mb(signatures(n)),
+        "MB",
+    );
+    figures.info(
+        format!("{at}: signatures, one per record and author (protocol 3)"),
+        mb(signatures(heads_signed)),
+        "MB",
+    );
+    Ok(())
 }
 
 fn ed25519_ok(c: &SignedChange) -> bool {
