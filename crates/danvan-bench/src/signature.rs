@@ -131,13 +131,16 @@ pub(crate) fn run(options: &Options) -> Result<Vec<Figure>, BenchError> {
 /// Uncompressed bytes per compressed batch, as a cold sync's batches carry.
 const BATCH_BYTES: usize = 256 * 1024;
 
-/// The bytes of `items` compressed with zstd level 3 in batches of
-/// [`BATCH_BYTES`], as the wire compresses a batch of bodies.
-fn zstd_batches<'a>(items: impl Iterator<Item = &'a [u8]>) -> Result<usize, BenchError> {
+/// The bytes of `items` compressed with zstd at `level` in batches of
+/// [`BATCH_BYTES`], as the wire compresses a batch of bodies (level 3).
+fn zstd_batches<'a>(
+    items: impl Iterator<Item = &'a [u8]>,
+    level: i32,
+) -> Result<usize, BenchError> {
     let (mut total, mut raw) = (0, Vec::with_capacity(BATCH_BYTES * 2));
     let mut flush = |raw: &mut Vec<u8>| -> Result<(), BenchError> {
         if !raw.is_empty() {
-            total += zstd::bulk::compress(raw, 3)?.len();
+            total += zstd::bulk::compress(raw, level)?.len();
             raw.clear();
         }
         Ok(())
@@ -175,9 +178,12 @@ fn whole_documents(changes: &[SignedChange], figures: &mut Figures) -> Result<()
         let authors: std::collections::HashSet<_> = doc_changes.iter().map(|c| c.author).collect();
         heads_signed += authors.len();
     }
-    let per_change = zstd_batches(changes.iter().map(|c| c.body.as_slice()))?;
-    let whole = zstd_batches(saved.iter().map(|(s, _)| s.as_slice()))?;
-    let whole_raw = zstd_batches(saved.iter().map(|(_, s)| s.as_slice()))?;
+    let per_change = zstd_batches(changes.iter().map(|c| c.body.as_slice()), 3)?;
+    let whole = zstd_batches(saved.iter().map(|(s, _)| s.as_slice()), 3)?;
+    let whole_raw = zstd_batches(saved.iter().map(|(_, s)| s.as_slice()), 3)?;
+    // A cold pull could afford a higher level: its bytes and the CPU it costs.
+    let (whole_19, cpu_19) = on_cpu(|| zstd_batches(saved.iter().map(|(_, s)| s.as_slice()), 19));
+    let whole_19 = whole_19?;
     let (n, docs) = (changes.len(), by_doc.len());
     let mb = |bytes: usize| bytes as f64 / 1e6;
     let signatures = |count: usize| count * SIGNATURE_BYTES as usize;
@@ -199,6 +205,16 @@ fn whole_documents(changes: &[SignedChange], figures: &mut Figures) -> Result<()
         format!("{at}: the same as whole documents (Automerge save, zstd)"),
         mb(whole.min(whole_raw)),
         "MB",
+    );
+    figures.info(
+        format!("{at}: the same, zstd level 19 (a cold pull's option)"),
+        mb(whole_19),
+        "MB",
+    );
+    figures.info(
+        format!("{at}: CPU of zstd level 19 over those documents"),
+        cpu_19.as_secs_f64(),
+        "s",
     );
     figures.info(
         format!("{at}: signatures, one per change (today)"),
