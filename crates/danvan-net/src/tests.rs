@@ -498,13 +498,7 @@ async fn a_dial_only_endpoint_is_pinned_and_spends_few_bytes() {
     assert_eq!(dialed.peer(), b.id());
     assert_eq!(accepted.peer(), a.id());
 
-    let (mut to_server, mut from_server) = dialed.open_stream().await.unwrap();
-    to_server.send(&[7; 60]).await.unwrap();
-    let (mut to_client, mut from_client) = within(accepted.accept_stream()).await.unwrap();
-    assert_eq!(within(from_client.recv()).await.unwrap().unwrap(), [7; 60]);
-    to_client.send(&[8; 60]).await.unwrap();
-    assert_eq!(within(from_server.recv()).await.unwrap().unwrap(), [8; 60]);
-    let stats = dialed.stats();
+    let stats = one_frame_each_way(&dialed, &accepted).await;
     assert_eq!(stats.path.sent_plpmtud_probes, 0, "no MTU probing");
     assert_eq!(stats.frame_tx.new_connection_id, 0, "it issues no ids");
     assert_eq!(
@@ -540,6 +534,18 @@ async fn a_dial_only_endpoint_is_pinned_and_spends_few_bytes() {
     );
 }
 
+/// One small frame each way on a new stream, as an idle check-in's Hello
+/// and answer; returns the dialer's QUIC counters after it.
+async fn one_frame_each_way(dialed: &Connection, accepted: &Connection) -> quinn::ConnectionStats {
+    let (mut to_server, mut from_server) = dialed.open_stream().await.unwrap();
+    to_server.send(&[7; 60]).await.unwrap();
+    let (mut to_client, mut from_client) = within(accepted.accept_stream()).await.unwrap();
+    assert_eq!(within(from_client.recv()).await.unwrap().unwrap(), [7; 60]);
+    to_client.send(&[8; 60]).await.unwrap();
+    assert_eq!(within(from_server.recv()).await.unwrap().unwrap(), [8; 60]);
+    dialed.stats()
+}
+
 /// One exchange of an idle check-in's shape from a dial-only endpoint: the
 /// handshake, one small frame each way. Returns what the dialer sent and
 /// received: (datagrams sent, datagrams received, bytes both ways, spare
@@ -547,13 +553,7 @@ async fn a_dial_only_endpoint_is_pinned_and_spends_few_bytes() {
 async fn check_in_datagrams(client: &Endpoint, server: &Endpoint) -> (u64, u64, u64, u64) {
     let (dialed, accepted) = handshake(client, server, None).await;
     let (dialed, accepted) = (dialed.unwrap(), accepted.unwrap());
-    let (mut to_server, mut from_server) = dialed.open_stream().await.unwrap();
-    to_server.send(&[7; 60]).await.unwrap();
-    let (mut to_client, mut from_client) = within(accepted.accept_stream()).await.unwrap();
-    assert_eq!(within(from_client.recv()).await.unwrap().unwrap(), [7; 60]);
-    to_client.send(&[8; 60]).await.unwrap();
-    assert_eq!(within(from_server.recv()).await.unwrap().unwrap(), [8; 60]);
-    let stats = dialed.stats();
+    let stats = one_frame_each_way(&dialed, &accepted).await;
     dialed.close("xong");
     accepted.close("xong");
     (

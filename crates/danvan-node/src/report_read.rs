@@ -71,8 +71,7 @@ fn read_records_in(
             Err(Stop::Record(e)) => return Err(e.into()),
             Err(Stop::Parser(ParserStopped)) | Ok(()) => {}
         }
-        let records = parsed?;
-        Ok(records)
+        Ok(parsed?)
     })
 }
 

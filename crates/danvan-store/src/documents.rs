@@ -198,9 +198,7 @@ pub(crate) fn after_write(
     let pending: i64 = tx
         .prepare_cached("SELECT pending FROM documents WHERE doc = ?1")?
         .query_row(params![key], |r| r.get(0))?;
-    // A document waiting for missing dependencies is not snapshotted: the
-    // snapshot would silently leave the waiting changes out.
-    if pending >= SNAPSHOT_AFTER_CHANGES && automerge.get_missing_deps(&[]).is_empty() {
+    if snapshot_due(pending, automerge) {
         let max_seq: i64 = tx
             .prepare_cached("SELECT MAX(seq) FROM changes WHERE doc = ?1")?
             .query_row(params![key], |r| r.get(0))?;
@@ -216,4 +214,11 @@ pub(crate) fn after_write(
         }
     }
     Ok(())
+}
+
+/// Whether a document with `pending` changes since its last snapshot gets a
+/// new one. A document waiting for missing dependencies is not
+/// snapshotted: the snapshot would silently leave the waiting changes out.
+pub(crate) fn snapshot_due(pending: i64, doc: &automerge::Automerge) -> bool {
+    pending >= SNAPSHOT_AFTER_CHANGES && doc.get_missing_deps(&[]).is_empty()
 }

@@ -10,14 +10,14 @@
 
 use std::collections::HashSet;
 
-use automerge::ReadDoc;
 use danvan_model::{ChangeError, DocHeader, DocId, DocScope, NodeId, Rejection, SignedChange};
 use rusqlite::{Connection, params};
 
+use crate::access;
 use crate::changes::{Incoming, Parsed, actor_epoch, insert_change, parse};
+use crate::documents::snapshot_due;
 use crate::error::StoreError;
 use crate::projection::{ProjectionRow, write_rows};
-use crate::{SNAPSHOT_AFTER_CHANGES, access};
 
 /// A document built whole from its received changes ([`build_new`]).
 #[derive(Debug)]
@@ -133,9 +133,7 @@ fn build(
         let conflicts = danvan_model::conflicts(&built.doc, record.kind()).len() as i64;
         ProjectionRow::of(doc, &record, conflicts)
     });
-    let snapshot = (admitted >= SNAPSHOT_AFTER_CHANGES
-        && built.doc.get_missing_deps(&[]).is_empty())
-    .then(|| built.doc.save());
+    let snapshot = snapshot_due(admitted, &built.doc).then(|| built.doc.save());
     Some((verdicts, built.header, projection, snapshot))
 }
 

@@ -274,7 +274,7 @@ fn filter_query_from(
     // (CROSS JOIN fixes that order in SQLite) and only matching records are
     // looked up; otherwise `records`' own indexes serve the filters.
     // With words, the full-text index finds the matching rows first, and
-    // each is looked up in the narrow `records_list` index (schema 7): SQLite
+    // each is looked up in the narrow `records_list` index (schema 8): SQLite
     // would take the table's own unique index on `doc` and read every
     // match's row, JSON and all, from the table.
     let source = if fts.is_some() {
