@@ -273,9 +273,9 @@ pub enum ChangeError {
 }
 
 /// The first bytes of every Automerge chunk.
-const CHUNK_MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+pub const CHUNK_MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
 /// The chunk type of a plain (uncompressed) change.
-const CHUNK_CHANGE: u8 = 1;
+pub const CHUNK_CHANGE: u8 = 1;
 
 /// Parses a received change body in the one encoding a change is signed
 /// and stored in: a plain Automerge change chunk whose checksum bytes are

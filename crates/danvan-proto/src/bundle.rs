@@ -449,11 +449,12 @@ fn array<const N: usize>(bytes: &[u8]) -> [u8; N] {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use danvan_model::NodeKey;
 
-    fn sample_changes(n: usize) -> Vec<SignedChange> {
+    /// `n` signed changes of one record, each depending on the one before.
+    pub(crate) fn sample_changes(n: usize) -> Vec<SignedChange> {
         let key = NodeKey::from_secret([3; 32]);
         let doc = DocId::from_bytes([9; 16]);
         let mut am = automerge::AutoCommit::new().with_actor(key.actor(&[1; 8]));

@@ -30,6 +30,7 @@
 
 mod bundle;
 pub mod code;
+mod elide;
 mod limits;
 mod replica;
 mod sealed;

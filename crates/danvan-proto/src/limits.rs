@@ -8,7 +8,9 @@
 ///
 /// 2: the puller tells the sender which of its changes it refused
 /// (`Refused`, before the `Ack` of their batch).
-pub const PROTOCOL_VERSION: u16 = 2;
+/// 3: a body's dependency on a change the same message carries travels as
+/// a back-reference, not its 32-byte hash (`elide`).
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// The oldest protocol version this build still syncs with. Field nodes are
 /// updated late, so a newer hub keeps speaking old versions for a while.

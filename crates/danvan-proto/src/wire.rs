@@ -21,7 +21,9 @@
 //! changes: compression u8 (0 = none, 1 = zstd) [, raw length if zstd], then
 //!          (compressed) count, then columns: count × doc [16], count ×
 //!          author [32], count × signature [64], count × body length,
-//!          the bodies one after another
+//!          the bodies one after another (version 3: each body coded as
+//!          in [`crate::elide`], a dependency the message carries named by
+//!          reference; the lengths are the coded ones)
 //! ```
 //!
 //! The Hello and Abort layouts never change: later versions only append
@@ -37,6 +39,7 @@ use std::io::Read;
 
 use danvan_model::{DocId, EPOCH_LEN, NodeId, ROSTER_BYTES_MAX, SignedChange};
 
+use crate::elide::{Received, Sent};
 use crate::limits::{
     ABORT_REASON_BYTES_MAX, BATCH_CHANGES_MAX, CHANGE_BYTES_MAX, DECOMPRESSED_BYTES_MAX,
     MESSAGE_BYTES_MAX, OFFER_HASHES_MAX, PROTOCOL_VERSION, REFUSED_REASON_BYTES_MAX,
@@ -54,6 +57,9 @@ const KIND_ROSTER: u8 = 8;
 const KIND_REFUSED: u8 = 9;
 /// The first protocol version with `Refused`.
 pub(crate) const REFUSED_SINCE_VERSION: u8 = 2;
+/// The first protocol version whose bodies name a dependency the same
+/// message carries by reference ([`crate::elide`]).
+pub(crate) const DEPS_CODED_SINCE_VERSION: u8 = 3;
 
 const HELLO_FLAG_COLD: u8 = 1;
 const HELLO_FLAG_CHECKPOINT: u8 = 2;
@@ -305,7 +311,7 @@ pub(crate) fn encode_message_as(version: u8, message: &Message) -> Vec<u8> {
         Message::Bodies { upto_seq, changes } => {
             out.push(KIND_BODIES);
             put_varint(&mut out, *upto_seq);
-            put_changes(&mut out, changes);
+            put_changes(&mut out, version, changes);
         }
         Message::Inline {
             from_seq,
@@ -315,7 +321,7 @@ pub(crate) fn encode_message_as(version: u8, message: &Message) -> Vec<u8> {
             out.push(KIND_INLINE);
             put_varint(&mut out, *from_seq);
             put_varint(&mut out, *upto_seq);
-            put_changes(&mut out, changes);
+            put_changes(&mut out, version, changes);
         }
         Message::Ack { upto_seq } => {
             out.push(KIND_ACK);
@@ -354,7 +360,7 @@ fn put_text(out: &mut Vec<u8>, text: &str, bytes_max: usize) {
     out.extend_from_slice(&text.as_bytes()[..end]);
 }
 
-fn put_changes(out: &mut Vec<u8>, changes: &[WireChange]) {
+fn put_changes(out: &mut Vec<u8>, version: u8, changes: &[WireChange]) {
     let mut raw = Vec::with_capacity(
         changes
             .iter()
@@ -375,11 +381,27 @@ fn put_changes(out: &mut Vec<u8>, changes: &[WireChange]) {
     for change in changes {
         raw.extend_from_slice(&change.signature);
     }
-    for change in changes {
-        put_varint(&mut raw, change.body.len() as u64);
-    }
-    for change in changes {
-        raw.extend_from_slice(&change.body);
+    if version >= DEPS_CODED_SINCE_VERSION {
+        let sent = Sent::new(changes.iter().map(|c| c.body.as_slice()));
+        let mut bodies = Vec::with_capacity(changes.iter().map(|c| c.body.len() + 1).sum());
+        let mut ends = Vec::with_capacity(changes.len());
+        for (i, change) in changes.iter().enumerate() {
+            sent.put(&mut bodies, i, &change.body);
+            ends.push(bodies.len());
+        }
+        let mut start = 0;
+        for end in ends {
+            put_varint(&mut raw, (end - start) as u64);
+            start = end;
+        }
+        raw.extend_from_slice(&bodies);
+    } else {
+        for change in changes {
+            put_varint(&mut raw, change.body.len() as u64);
+        }
+        for change in changes {
+            raw.extend_from_slice(&change.body);
+        }
     }
     if raw.len() >= COMPRESS_BYTES_MIN
         && let Ok(compressed) = zstd::bulk::compress(&raw, ZSTD_LEVEL)
@@ -394,7 +416,7 @@ fn put_changes(out: &mut Vec<u8>, changes: &[WireChange]) {
     out.extend_from_slice(&raw);
 }
 
-fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut value: u64) {
     loop {
         let byte = (value & 0x7f) as u8;
         value >>= 7;
@@ -474,13 +496,13 @@ pub fn decode_message(bytes: &[u8]) -> Result<Message, WireError> {
         }
         KIND_BODIES => {
             let upto_seq = r.varint()?;
-            let changes = decode_changes(&mut r)?;
+            let changes = decode_changes(&mut r, version)?;
             Message::Bodies { upto_seq, changes }
         }
         KIND_INLINE => {
             let from_seq = r.varint()?;
             let upto_seq = r.varint()?;
-            let changes = decode_changes(&mut r)?;
+            let changes = decode_changes(&mut r, version)?;
             Message::Inline {
                 from_seq,
                 upto_seq,
@@ -545,7 +567,7 @@ fn decode_hello(r: &mut Reader<'_>) -> Result<Hello, WireError> {
     })
 }
 
-fn decode_changes(r: &mut Reader<'_>) -> Result<Vec<WireChange>, WireError> {
+fn decode_changes(r: &mut Reader<'_>, version: u8) -> Result<Vec<WireChange>, WireError> {
     let decompressed;
     let raw: &[u8] = match r.u8()? {
         COMPRESSION_NONE => std::mem::take(&mut r.rest),
@@ -567,9 +589,14 @@ fn decode_changes(r: &mut Reader<'_>) -> Result<Vec<WireChange>, WireError> {
     let signatures = r.take(count * 64)?;
     let mut lengths = Vec::with_capacity(count);
     for _ in 0..count {
-        lengths.push(r.count("độ dài thay đổi", CHANGE_BYTES_MAX)?);
+        // Protocol 3 adds one byte (how the body is coded) to each.
+        lengths.push(r.count("độ dài thay đổi", CHANGE_BYTES_MAX + 1)?);
     }
-    let mut changes = Vec::with_capacity(count);
+    let mut changes: Vec<WireChange> = Vec::with_capacity(count);
+    // Protocol 3 codes dependencies by reference (crate::elide); the
+    // rebuilt bodies are bounded as the decompressed payload is.
+    let mut received =
+        (version >= DEPS_CODED_SINCE_VERSION).then(|| Received::new(count, DECOMPRESSED_BYTES_MAX));
     for (i, len) in lengths.into_iter().enumerate() {
         let mut doc = [0u8; 16];
         doc.copy_from_slice(&docs[i * 16..(i + 1) * 16]);
@@ -577,11 +604,16 @@ fn decode_changes(r: &mut Reader<'_>) -> Result<Vec<WireChange>, WireError> {
         author.copy_from_slice(&authors[i * 32..(i + 1) * 32]);
         let mut signature = [0u8; 64];
         signature.copy_from_slice(&signatures[i * 64..(i + 1) * 64]);
+        let coded = r.take(len)?;
+        let body = match &mut received {
+            Some(received) => received.restore(coded, &changes, CHANGE_BYTES_MAX)?,
+            None => coded.to_vec(),
+        };
         changes.push(WireChange {
             doc: DocId::from_bytes(doc),
             author: NodeId::from_bytes(author),
             signature,
-            body: r.take(len)?.to_vec(),
+            body,
         });
     }
     r.finish()?;
@@ -605,12 +637,16 @@ fn decompress_exact(compressed: &[u8], raw_len: usize) -> Result<Vec<u8>, WireEr
 }
 
 /// A cursor that fails instead of panicking when bytes run out.
-struct Reader<'a> {
-    rest: &'a [u8],
+pub(crate) struct Reader<'a> {
+    pub(crate) rest: &'a [u8],
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
+    pub(crate) fn new(rest: &'a [u8]) -> Self {
+        Reader { rest }
+    }
+
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
         if self.rest.len() < n {
             return Err(WireError::Truncated);
         }
@@ -629,7 +665,7 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
-    fn varint(&mut self) -> Result<u64, WireError> {
+    pub(crate) fn varint(&mut self) -> Result<u64, WireError> {
         let mut value = 0u64;
         for i in 0..10 {
             let byte = self.u8()?;
@@ -751,6 +787,15 @@ mod tests {
                 from_seq: 0,
                 upto_seq: 2,
                 changes: vec![change],
+            },
+            // Real changes, each depending on the one before: in protocol
+            // 3 their bodies travel with dependencies by reference.
+            Message::Bodies {
+                upto_seq: 9,
+                changes: crate::bundle::tests::sample_changes(3)
+                    .into_iter()
+                    .map(WireChange::from)
+                    .collect(),
             },
             Message::Ack { upto_seq: 20 },
             Message::Refused {

@@ -716,40 +716,46 @@ fn a_newer_peer_still_syncs_and_an_unknown_version_is_refused_clearly() {
     assert!(told.unwrap().contains("phiên bản giao thức 7"));
 }
 
-/// A side capped at protocol 1 (`SessionConfig::protocol_max`, how a test
-/// plays the previous release) offers 1 in its Hello; both sides then speak
-/// only 1, whichever of them is capped, and still converge.
+/// A side capped at an older protocol (`SessionConfig::protocol_max`, how
+/// a test plays a previous release) offers it in its Hello; both sides then
+/// speak only that version, whichever of them is capped, and still
+/// converge. Uncapped, both speak this build's version.
 #[test]
-fn a_side_capped_at_protocol_1_makes_the_whole_session_speak_1() {
-    for capped in [Side::A, Side::B] {
-        let (_, mut a, mut b) = two_nodes(13, (4, 2), (3, 2));
-        let old = SessionConfig {
-            protocol_max: 1,
-            ..SessionConfig::default()
-        };
-        let (config_a, config_b) = match capped {
-            Side::A => (old, SessionConfig::default()),
-            Side::B => (SessionConfig::default(), old),
-        };
-        let mut pair = Pair::new(&mut a, &mut b, config_a, config_b, DELAY_MS);
-        pair.run();
-        assert!(pair.done(Side::A).is_some() && pair.done(Side::B).is_some());
-        for frames in [&pair.delivered_to_a, &pair.delivered_to_b] {
-            let hello = match decode_message(&frames[0]) {
-                Ok(Message::Hello(hello)) => hello,
-                other => panic!("{other:?}"),
+fn a_side_capped_at_an_older_protocol_makes_the_whole_session_speak_it() {
+    for cap in [1, 2, danvan_proto::PROTOCOL_VERSION] {
+        for capped in [Side::A, Side::B] {
+            let (_, mut a, mut b) = two_nodes(13, (4, 2), (3, 2));
+            let old = SessionConfig {
+                protocol_max: cap,
+                ..SessionConfig::default()
             };
-            assert!(hello.version >= 1 && hello.min_version == 1);
-            assert!(frames.len() > 2);
-            assert!(frames[1..].iter().all(|f| f[0] == 1), "{capped:?}");
+            let (config_a, config_b) = match capped {
+                Side::A => (old, SessionConfig::default()),
+                Side::B => (SessionConfig::default(), old),
+            };
+            let mut pair = Pair::new(&mut a, &mut b, config_a, config_b, DELAY_MS);
+            pair.run();
+            assert!(pair.done(Side::A).is_some() && pair.done(Side::B).is_some());
+            for frames in [&pair.delivered_to_a, &pair.delivered_to_b] {
+                let hello = match decode_message(&frames[0]) {
+                    Ok(Message::Hello(hello)) => hello,
+                    other => panic!("{other:?}"),
+                };
+                assert!(hello.version >= cap && hello.min_version == 1);
+                assert!(frames.len() > 2);
+                assert!(
+                    frames[1..].iter().all(|f| u16::from(f[0]) == cap),
+                    "{cap} {capped:?}"
+                );
+            }
+            let capped_hello = match capped {
+                Side::A => &pair.delivered_to_b[0],
+                Side::B => &pair.delivered_to_a[0],
+            };
+            assert_eq!(u16::from(capped_hello[0]), cap);
+            drop(pair);
+            assert_converged(&a, &b);
         }
-        let capped_hello = match capped {
-            Side::A => &pair.delivered_to_b[0],
-            Side::B => &pair.delivered_to_a[0],
-        };
-        assert_eq!(capped_hello[0], 1);
-        drop(pair);
-        assert_converged(&a, &b);
     }
 }
 
