@@ -345,7 +345,10 @@ mod tests {
             upto_seq: 4,
             changes: changes.clone(),
         };
-        assert_eq!(decode_message(&encode_message_as(3, &message)).unwrap(), message);
+        assert_eq!(
+            decode_message(&encode_message_as(3, &message)).unwrap(),
+            message
+        );
         // Its references alone, each one byte instead of 32.
         let sent = Sent::new(changes.iter().map(|c| c.body.as_slice()));
         let mut coded = Vec::new();

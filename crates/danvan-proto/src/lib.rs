@@ -53,4 +53,6 @@ pub use sealed::{
     open_sealed_bundle, seal_bundle, sealed_header,
 };
 pub use session::{Event, Progress, ProtoError, Served, Session, SessionConfig, SessionStats};
-pub use wire::{Hello, Message, WireChange, WireError, decode_message, encode_message};
+pub use wire::{
+    Hello, Message, WireChange, WireError, decode_message, encode_message, encode_message_as,
+};

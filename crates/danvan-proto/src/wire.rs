@@ -260,8 +260,9 @@ pub fn encode_message(message: &Message) -> Vec<u8> {
     encode_message_as(PROTOCOL_VERSION as u8, message)
 }
 
-/// Encodes a message in protocol `version` (its first byte).
-pub(crate) fn encode_message_as(version: u8, message: &Message) -> Vec<u8> {
+/// Encodes a message in protocol `version` (its first byte), with that
+/// version's layout: what a session sends once the versions are agreed.
+pub fn encode_message_as(version: u8, message: &Message) -> Vec<u8> {
     let mut out = vec![version];
     match message {
         Message::Hello(hello) => {
