@@ -880,3 +880,34 @@ fn a_protocol_1_node_syncs_both_ways_with_a_newer_hub_and_hears_no_refusal() {
     assert!(!minh.ok(&["show", &lost]).contains("chưa được chấp nhận"));
     assert_eq!(minh.json(&["roster", "show"])["version"], 3);
 }
+
+/// The previous wire version (protocol 2: bodies as they are) against this
+/// build's hub (protocol 3: a dependency the message carries by
+/// reference): a node capped at 2 pushes a record and its edit (a change
+/// naming another) and pulls the town's task, and a laptop that has written
+/// nothing (a cold puller: Inline batches) capped at 2 pulls all of it.
+#[test]
+fn a_protocol_2_node_syncs_both_ways_with_a_protocol_3_hub() {
+    let (town, hub, minh) = crate::loss::town_and_officer();
+    // Enrolled before anything is written (`join` speaks this build's
+    // version); it writes nothing, so its next sync is a cold pull.
+    let laptop = Dv::init_with("laptop", &["--unit", "pho-minh"]);
+    crate::access::enroll_officer(&town, &hub, &laptop, "pho-minh");
+    let mut task = vec!["--unit", "duc-pho", "--assign", "pho-minh"];
+    task.extend(["--due", "2024-12-31"]);
+    let task = town.task("2.4", "Tuyên truyền luật đất đai", &task);
+    let record = minh.activity("tuyen-truyen", "2024-03-01", "Tuyên truyền ở khu phố 1");
+    minh.ok(&["edit", &record, "--set", "place=Nhà văn hóa khu phố 2"]);
+    let old = ["--protocol", "2", "sync"];
+    let both = minh.json(&old);
+    assert_eq!(both["changes_sent"], 2, "{both}");
+    assert!(both["changes_received"].as_u64().unwrap() >= 1, "{both}");
+    assert_eq!(minh.json(&["show", &task])["number"], "2.4");
+    let at_town = town.json(&["show", &record]);
+    assert_eq!(at_town["place"], "Nhà văn hóa khu phố 2", "{at_town}");
+
+    let cold = laptop.json(&old);
+    assert!(cold["changes_received"].as_u64().unwrap() >= 3, "{cold}");
+    assert_eq!(laptop.json(&["show", &record]), at_town);
+    assert_eq!(laptop.json(&["show", &task])["number"], "2.4");
+}
