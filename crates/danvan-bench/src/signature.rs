@@ -7,15 +7,18 @@
 //! 2. changes signed per CPU-second (`NodeKey::sign_change`);
 //! 3. signature bytes as a share of the bytes on the wire, from the cold and
 //!    one-change syncs of the `sync` group;
-//! 4. what protocol 3 (ARCHITECTURE, "Protocol 3 for cold sync bytes")
-//!    would carry for the same records: the bodies as each record's whole
-//!    document (`Automerge::save`) against change by change, both through
-//!    zstd as the wire compresses, and one signature per record and author.
+//! 4. the cold pull's Inline frames for the same changes in protocol 2 and
+//!    in protocol 3 (a dependency the frame carries by reference), and what
+//!    a further step would carry (ARCHITECTURE, "Protocol 3 for cold sync
+//!    bytes"): the bodies as each record's whole document
+//!    (`Automerge::save`) against change by change, both through zstd as
+//!    the wire compresses, and one signature per record and author.
 
 use std::time::Duration;
 
 use danvan_model::SignedChange;
 use danvan_node::Node;
+use danvan_proto::{Message, SessionConfig, WireChange, encode_message_as};
 
 use crate::figure::{Figure, Figures, Target};
 use crate::measure::{ScratchDir, on_cpu};
@@ -155,9 +158,10 @@ fn zstd_batches<'a>(
     Ok(total)
 }
 
-/// Protocol 3's bytes, measured on the same changes: each record's changes
-/// applied to one document and saved whole, against the bodies change by
-/// change; signatures per record and author against per change.
+/// Protocol 3's Inline frames against protocol 2's, and what a further step
+/// would carry, measured on the same changes: each record's changes applied
+/// to one document and saved whole, against the bodies change by change;
+/// signatures per record and author against per change.
 fn whole_documents(changes: &[SignedChange], figures: &mut Figures) -> Result<(), BenchError> {
     let mut by_doc: std::collections::BTreeMap<_, Vec<&SignedChange>> = Default::default();
     for change in changes {
@@ -178,6 +182,7 @@ fn whole_documents(changes: &[SignedChange], figures: &mut Figures) -> Result<()
         let authors: std::collections::HashSet<_> = doc_changes.iter().map(|c| c.author).collect();
         heads_signed += authors.len();
     }
+    let (v2, v3) = (inline_frames(changes, 2), inline_frames(changes, 3));
     let per_change = zstd_batches(changes.iter().map(|c| c.body.as_slice()), 3)?;
     let whole = zstd_batches(saved.iter().map(|(s, _)| s.as_slice()), 3)?;
     let whole_raw = zstd_batches(saved.iter().map(|(_, s)| s.as_slice()), 3)?;
@@ -188,7 +193,7 @@ fn whole_documents(changes: &[SignedChange], figures: &mut Figures) -> Result<()
     let mb = |bytes: usize| bytes as f64 / 1e6;
     let signatures = |count: usize| count * SIGNATURE_BYTES as usize;
     eprintln!(
-        "  protocol 3 estimate: {docs} records, bodies {:.2} MB change by change, {:.2} MB as whole documents ({:.2} MB saved without Automerge's deflate); signatures {:.2} MB per change, {:.2} MB per record and author",
+        "  not built, whole documents and a signature per author: {docs} records, bodies {:.2} MB change by change, {:.2} MB as whole documents ({:.2} MB saved without Automerge's deflate); signatures {:.2} MB per change, {:.2} MB per record and author",
         mb(per_change),
         mb(whole),
         mb(whole_raw),
@@ -196,8 +201,25 @@ fn whole_documents(changes: &[SignedChange], figures: &mut Figures) -> Result<()
         mb(signatures(heads_signed))
     );
     let at = format!("{docs} records");
+    eprintln!(
+        "  Inline frames of a cold pull: protocol 2 {:.2} MB, protocol 3 {:.2} MB (of which signatures {:.2} MB)",
+        mb(v2),
+        mb(v3),
+        mb(signatures(n))
+    );
+    figures.info(format!("{at}: Inline frames, protocol 2"), mb(v2), "MB");
     figures.info(
-        format!("{at}: change bodies, change by change (zstd, as sent today)"),
+        format!("{at}: Inline frames, protocol 3 (dependencies by reference)"),
+        mb(v3),
+        "MB",
+    );
+    figures.info(
+        format!("{at}: signatures, share of protocol 3's Inline frames"),
+        100.0 * signatures(n) as f64 / v3 as f64,
+        "%",
+    );
+    figures.info(
+        format!("{at}: change bodies alone, change by change (zstd, protocol 2)"),
         mb(per_change),
         "MB",
     );
@@ -217,16 +239,46 @@ fn whole_documents(changes: &[SignedChange], figures: &mut Figures) -> Result<()
         "s",
     );
     figures.info(
-        format!("{at}: signatures, one per change (today)"),
+        format!("{at}: signatures, one per change (protocols 1 to 3)"),
         mb(signatures(n)),
         "MB",
     );
     figures.info(
-        format!("{at}: signatures, one per record and author (protocol 3)"),
+        format!("{at}: signatures, one per record and author (not built)"),
         mb(signatures(heads_signed)),
         "MB",
     );
     Ok(())
+}
+
+/// The bytes of the Inline frames that carry `changes` in protocol
+/// `version`, batched by body bytes as a sender batches them by default.
+fn inline_frames(changes: &[SignedChange], version: u8) -> usize {
+    let batch_bytes = SessionConfig::default().batch_bytes_max;
+    let (mut total, mut seq) = (0, 0u64);
+    let mut batch: Vec<WireChange> = Vec::new();
+    let mut bytes = 0;
+    let mut flush = |batch: &mut Vec<WireChange>, seq: u64| {
+        if !batch.is_empty() {
+            let message = Message::Inline {
+                from_seq: seq - batch.len() as u64,
+                upto_seq: seq,
+                changes: std::mem::take(batch),
+            };
+            total += encode_message_as(version, &message).len();
+        }
+    };
+    for change in changes {
+        if bytes + change.body.len() > batch_bytes {
+            flush(&mut batch, seq);
+            bytes = 0;
+        }
+        bytes += change.body.len();
+        seq += 1;
+        batch.push(WireChange::from(change.clone()));
+    }
+    flush(&mut batch, seq);
+    total
 }
 
 fn ed25519_ok(c: &SignedChange) -> bool {
