@@ -115,6 +115,24 @@ fn check(browser: &Browser, page: &Look, size: &str, shots: &Option<PathBuf>) {
         "{} at {size} is {overflow} px wider than the window",
         page.name
     );
+    // Every drop-down shows its chosen option whole (the text's width
+    // against the box, less its arrow): a phone once read "6 tháng cuối
+    // năm 2…" for the report's period.
+    let cut = browser.execute(
+        "const ctx = document.createElement('canvas').getContext('2d');
+         return [...document.querySelectorAll('select')].filter(s => {
+           const chosen = s.options[s.selectedIndex];
+           if (!chosen || s.offsetParent === null) return false;
+           ctx.font = getComputedStyle(s).font;
+           return ctx.measureText(chosen.text.trim()).width + 24 > s.clientWidth;
+         }).map(s => s.name + ': ' + s.options[s.selectedIndex].text.trim());",
+    );
+    assert_eq!(
+        cut,
+        serde_json::json!([]),
+        "{} at {size}: drop-downs cut their text",
+        page.name
+    );
     let text = browser.text("body");
     // A field name in code form (`bytes_received`) is never shown.
     let code_name = text.split_whitespace().find(|w| {

@@ -29,6 +29,25 @@ pub(crate) fn time_ms(ms: i64) -> String {
 pub(crate) use danvan_model::{money_vnd as money, thousands};
 
 /// The Vietnamese label of a code in a vocabulary, or the code itself.
+/// A choice's name as a drop-down under a label that already says `what`
+/// shows it: "Dự án đường Cao tốc…" under "Dự án" reads "Đường Cao tốc…",
+/// which a phone shows whole.
+pub(crate) fn option_text(what: &str, text: &str) -> String {
+    match text
+        .strip_prefix(what)
+        .and_then(|rest| rest.strip_prefix(' '))
+    {
+        Some(rest) => {
+            let mut chars = rest.chars();
+            chars
+                .next()
+                .map(|first| first.to_uppercase().chain(chars).collect())
+                .unwrap_or_else(|| text.to_string())
+        }
+        None => text.to_string(),
+    }
+}
+
 pub(crate) fn label(table: &[danvan_model::vocab::Choice], code: &str) -> String {
     let l = danvan_model::vocab::label(table, code);
     if l.is_empty() {
@@ -49,5 +68,17 @@ mod tests {
         assert_eq!(money(850_000_000), "850.000.000 đ");
         // 2023-07-17 00:30 in Vietnam is 2023-07-16 17:30 UTC.
         assert_eq!(time_ms(1_689_528_600_000), "17/07/2023 00:30");
+    }
+
+    #[test]
+    fn a_choice_drops_what_its_label_already_says() {
+        assert_eq!(
+            option_text("Dự án", "Dự án đường Cao tốc Bắc - Nam phía Đông"),
+            "Đường Cao tốc Bắc - Nam phía Đông"
+        );
+        // Only a whole word, and nothing else is touched.
+        assert_eq!(option_text("Dự án", "Dự ánh"), "Dự ánh");
+        assert_eq!(option_text("Loại", "Khiếu nại"), "Khiếu nại");
+        assert_eq!(option_text("Dự án", "Dự án"), "Dự án");
     }
 }

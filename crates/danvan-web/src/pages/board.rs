@@ -74,10 +74,11 @@ async fn show(
         "Bảng giải phóng mặt bằng",
         html! {
             form.filters method="get" action="/gpmb" {
-                label { "Dự án"
+                // A row of its own on a phone: a project's name read whole.
+                label.whole { "Dự án"
                     select name="project" onchange="this.form.submit()" {
                         @for (code, label) in vocab::PROJECTS {
-                            option value=(code) selected[*code == project] { (label) }
+                            option value=(code) selected[*code == project] { (crate::fmt::option_text("Dự án", label)) }
                         }
                     }
                 }

@@ -472,7 +472,7 @@ fn choice(
         select id=(name) name=(name) aria-invalid=[invalid] {
             @if with_empty { option value="" { "— chọn —" } }
             @for (code, text) in choices {
-                option value=(code) selected[*code == value] { (text) }
+                option value=(code) selected[*code == value] { (crate::fmt::option_text(label, text)) }
             }
         }
     };

@@ -88,7 +88,9 @@ async fn show(
         "Báo cáo",
         html! {
             form.filters method="get" action="/bao-cao" {
-                label { "Kỳ"
+                // A row of its own on a phone: "6 tháng cuối năm 2026"
+                // read whole, not cut.
+                label.whole { "Kỳ"
                     select name="period" {
                         @for (c, label) in &choices {
                             option value=(c) selected[*c == code] { (label) }

@@ -269,7 +269,7 @@ pub(crate) fn render_roster(
                     select name="project" {
                         option value="" { "— không —" }
                         @for (code, text) in vocab::PROJECTS {
-                            option value=(code) selected[*code == form.project] { (text) }
+                            option value=(code) selected[*code == form.project] { (crate::fmt::option_text("Dự án", text)) }
                         }
                     }
                 }
