@@ -46,19 +46,26 @@ impl DocHeader {
     /// Reads the header of a document; `None` when it has none, or more
     /// than one (two concurrent creations).
     pub fn of(doc: &Automerge) -> Option<DocHeader> {
+        DocHeader::read(doc).map(|(header, _)| header)
+    }
+
+    /// [`DocHeader::of`] with the whole header it was read from (the
+    /// record's id and creator too), read once.
+    fn read(doc: &Automerge) -> Option<(DocHeader, crate::records::Header)> {
         let all = doc.get_all(ROOT, "header").ok()?;
         let [(Value::Object(automerge::ObjType::Map), automerge::ObjId::Id(counter, actor, _))] =
             all.as_slice()
         else {
             return None;
         };
-        let header = crate::records::read_header(doc).ok()?;
-        Some(DocHeader {
-            kind: header.kind,
-            unit: header.unit,
-            project: header.project,
+        let full = crate::records::read_header(doc).ok()?;
+        let header = DocHeader {
+            kind: full.kind.clone(),
+            unit: full.unit.clone(),
+            project: full.project.clone(),
             object: (*counter, actor.to_bytes().to_vec()),
-        })
+        };
+        Some((header, full))
     }
 }
 
@@ -226,8 +233,7 @@ fn creation(signed: &SignedChange, change: &automerge::Change) -> Result<Admitte
     if !matches!(applied, Ok(Ok(()))) {
         return Err(ChangeError::NotCreation);
     }
-    let header = DocHeader::of(&trial).ok_or(ChangeError::NotCreation)?;
-    let full = crate::records::read_header(&trial).map_err(|_| ChangeError::NotCreation)?;
+    let (header, full) = DocHeader::read(&trial).ok_or(ChangeError::NotCreation)?;
     if full.id != signed.doc.to_string() {
         return Err(ChangeError::Header(format!(
             "phần đầu ghi mã hồ sơ {} nhưng thay đổi thuộc hồ sơ {}",

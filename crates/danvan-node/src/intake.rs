@@ -6,7 +6,9 @@
 //! directly, and so does the `store_apply` fuzz target; no other code
 //! stores a change from elsewhere.
 
-use danvan_model::{ApplyReport, ChangeError, Checkpoint, DocId, NodeId, Rejection, SignedChange};
+use danvan_model::{
+    ApplyReport, ChangeError, Checkpoint, DocId, NodeId, Rejection, SignedChange, VerifyingKeys,
+};
 use danvan_store::{Incoming, Parsed, Store, StoreError};
 
 /// Where received changes come from.
@@ -55,7 +57,9 @@ const VERIFIERS_MAX: usize = 4;
 /// documents, while this thread commits the groups in order as they come
 /// (at most [`VERIFIED_MESSAGES_IN_FLIGHT`] waiting per verifier): the
 /// verification, the building and the store's SQLite work run on every
-/// core at once. The store commits only after the last group.
+/// core at once. The store commits only after the last group; its commit
+/// leaves the copy of its WAL pages into the database file to the start of
+/// the next such batch, where it runs beside the verifiers.
 pub fn receive_changes(
     store: &mut Store,
     via: Via<'_>,
@@ -75,7 +79,9 @@ pub fn receive_changes(
     let pipelined = changes.len() >= PIPELINE_CHANGES_MIN;
     let docs = danvan_store::by_doc(changes);
     if !pipelined {
-        return store.apply_incoming(source, docs.into_iter().flat_map(verify_doc), checkpoint);
+        let mut keys = VerifyingKeys::default();
+        let verified = docs.into_iter().flat_map(|doc| verify_doc(doc, &mut keys));
+        return store.apply_incoming(source, verified, checkpoint);
     }
     let mut groups: Vec<Vec<(DocId, Vec<SignedChange>)>> = Vec::new();
     let mut docs = docs.into_iter().peekable();
@@ -100,8 +106,12 @@ pub fn receive_changes(
             let verifier = std::thread::Builder::new().name("danvan-verify".into());
             verifier
                 .spawn_scoped(scope, move || {
+                    let mut keys = VerifyingKeys::default();
                     for group in share {
-                        let items: Vec<Incoming> = group.into_iter().flat_map(verify_doc).collect();
+                        let items: Vec<Incoming> = group
+                            .into_iter()
+                            .flat_map(|doc| verify_doc(doc, &mut keys))
+                            .collect();
                         // The store stopped on an error, which it returns:
                         // no need to verify the rest.
                         if sender.send(items).is_err() {
@@ -113,6 +123,10 @@ pub fn receive_changes(
                 // thread is out of resources.
                 .expect("starting a verifying thread");
         }
+        // What the previous large batch's commit left in the WAL is
+        // copied into the database file now, while the verifiers work on
+        // the first groups (`danvan_store::Store::apply_incoming_deferred`).
+        store.checkpoint_wal()?;
         let in_order = (0..count).flat_map(|i| {
             // A verifier never ends early (a panic reading a body is
             // caught and refuses that change); if one did, the batch must
@@ -121,22 +135,28 @@ pub fn receive_changes(
                 .recv()
                 .expect("a verifying thread ended before its last group")
         });
-        store.apply_incoming(source, in_order, checkpoint)
+        store.apply_incoming_deferred(source, in_order, checkpoint)
     })
 }
 
 /// Verifies one document's received changes (encoding, hash, signature,
 /// actor): the verified ones as one item for the store, with their parsed
 /// bodies (and, for a change without dependencies, the document it would
-/// create), each refused one as an item of its own.
-fn verify_doc((doc, changes): (DocId, Vec<SignedChange>)) -> Vec<Incoming> {
+/// create), each refused one as an item of its own. Authors' keys come
+/// from `keys`, the verifying thread's for its batch.
+fn verify_doc(
+    (doc, changes): (DocId, Vec<SignedChange>),
+    keys: &mut VerifyingKeys,
+) -> Vec<Incoming> {
     let mut items = Vec::new();
     let mut verified = Vec::with_capacity(changes.len());
     for change in changes {
         // A panic while reading a body refuses that change: it must never
         // end the verifying thread early, which would end the batch short.
-        let verdict = std::panic::catch_unwind(|| {
-            let parsed = change.verify()?;
+        // The key cache stays sound across a panic: an entry is a pure
+        // function of its author.
+        let verdict = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let parsed = change.verify_with(keys)?;
             // A document's first change: what it creates is computed
             // here, off the committing thread (it reads only the change).
             let creation = parsed
@@ -144,7 +164,7 @@ fn verify_doc((doc, changes): (DocId, Vec<SignedChange>)) -> Vec<Incoming> {
                 .is_empty()
                 .then(|| danvan_model::prepare_creation(&change, &parsed));
             Ok((parsed, creation))
-        })
+        }))
         .unwrap_or_else(|_| {
             Err(ChangeError::Malformed(
                 "không đọc được thay đổi Automerge".into(),

@@ -13,6 +13,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use crate::documents::{after_write, apply_received, load_doc};
 use crate::error::StoreError;
 use crate::fresh::{Taken, store_new};
+use crate::wal::{self, Checkpointing};
 use crate::{Store, access, hash32, signed_from_row};
 
 /// What a caller hands [`Store::apply_incoming`], one item at a time, in
@@ -183,6 +184,17 @@ impl Store {
         incoming: impl IntoIterator<Item = Incoming>,
         checkpoint: Option<(&NodeId, Checkpoint, &str)>,
     ) -> Result<ApplyReport, StoreError> {
+        self.apply_incoming_with(source, incoming, checkpoint, Checkpointing::AtCommit)
+    }
+
+    /// [`Store::apply_incoming`], its commit checkpointing as `checkpointing` says.
+    pub(crate) fn apply_incoming_with(
+        &mut self,
+        source: Option<(&NodeId, [u8; 8])>,
+        incoming: impl IntoIterator<Item = Incoming>,
+        checkpoint: Option<(&NodeId, Checkpoint, &str)>,
+        checkpointing: Checkpointing,
+    ) -> Result<ApplyReport, StoreError> {
         let roster = self.roster()?;
         let own = self.own_scope()?;
         // Both checks resolve units through the changes in force today.
@@ -311,7 +323,10 @@ impl Store {
         if let Some((peer, cp, scope)) = checkpoint {
             set_checkpoint(&tx, peer, cp, scope)?;
         }
-        tx.commit()?;
+        let committed = wal::commit(tx, checkpointing);
+        let restored = wal::restore(&self.conn, checkpointing);
+        committed?;
+        restored?;
         Ok(report)
     }
 

@@ -257,13 +257,13 @@ pub(crate) fn store_new(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use automerge::transaction::Transactable;
     use danvan_model::{Activity, Header, Kind, NodeKey, Record, vocab};
 
     /// A new activity made by `key`: its creation and one edit, signed.
-    fn record(key: &NodeKey, doc: DocId) -> Vec<SignedChange> {
+    pub(crate) fn record(key: &NodeKey, doc: DocId) -> Vec<SignedChange> {
         let record = Record::Activity(Activity {
             header: Header {
                 id: doc.to_string(),

@@ -28,6 +28,7 @@ mod revocation;
 mod schema;
 pub mod sealed_key;
 mod search;
+mod wal;
 
 pub use access::AuditEntry;
 pub use backup::{
@@ -124,6 +125,9 @@ pub struct Store {
     /// This node, for checking that what it receives is in its own scope.
     me: Option<NodeId>,
     roster_cache: RefCell<Option<(u64, Arc<SignedRoster>)>>,
+    /// Changes stored by commits that left their WAL frames uncopied
+    /// since the last [`Store::checkpoint_wal`] (`wal.rs`).
+    wal_deferred: u64,
     // Held for the life of the store: one process per data directory.
     _lock: File,
 }
@@ -218,6 +222,7 @@ impl Store {
             epoch,
             me: None,
             roster_cache: RefCell::new(None),
+            wal_deferred: 0,
             _lock: lock,
         }
     }
