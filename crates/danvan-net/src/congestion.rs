@@ -29,7 +29,9 @@
 //! round trip, with NewReno's growth) measured only the rate its own
 //! too-small window allowed and fell to 46 % (`--quick`); the same floor
 //! with BBR's rate filter but no gain, 84 %; this controller 89 %, with
-//! the handshake and the session's end the rest.
+//! the handshake and the session's end the rest (ARCHITECTURE.md has the
+//! table, and the 10,000-record runs: 1.16–1.21× the link's time with
+//! Cubic, 1.04–1.05× with this).
 //!
 //! The measuring is pure: time comes in as arguments, so the tests drive it
 //! with made-up instants.
