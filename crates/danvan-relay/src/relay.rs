@@ -54,8 +54,10 @@ struct DirectionStats {
     dropped_outage: AtomicU64,
     /// Datagrams dropped because the queue was full.
     dropped_queue: AtomicU64,
-    /// Bytes of those datagrams: they entered the relay but never took
-    /// the link's airtime.
+    /// Bytes the link model dropped at its full queue: they entered the
+    /// relay but never took the link's airtime. (A datagram the delay line
+    /// had no room for is counted in `dropped_queue` but not here: it had
+    /// taken its airtime.)
     dropped_queue_bytes: AtomicU64,
     /// Datagrams lost at random.
     dropped_loss: AtomicU64,
@@ -76,8 +78,10 @@ pub struct DirectionFigures {
     pub dropped_outage: u64,
     /// Datagrams dropped because the queue was full.
     pub dropped_queue: u64,
-    /// Bytes of those datagrams: they entered the relay but never took
-    /// the link's airtime.
+    /// Bytes the link model dropped at its full queue: they entered the
+    /// relay but never took the link's airtime. (A datagram the delay line
+    /// had no room for is counted in `dropped_queue` but not here: it had
+    /// taken its airtime.)
     pub dropped_queue_bytes: u64,
     /// Datagrams lost at random.
     pub dropped_loss: u64,
