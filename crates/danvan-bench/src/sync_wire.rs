@@ -43,6 +43,10 @@ pub(crate) struct Wire {
     pub(crate) up_bytes: u64,
     down_packets: u64,
     pub(crate) down_bytes: u64,
+    /// Of those bytes, what the relay dropped at a full queue: they never
+    /// took the link's airtime.
+    pub(crate) up_queue_dropped_bytes: u64,
+    pub(crate) down_queue_dropped_bytes: u64,
     /// danvan's own round trips, as the node reported them.
     round_trips: u64,
     /// danvan's own frame bytes, both ways, as the node reported them.
@@ -66,6 +70,9 @@ impl Wire {
             up_bytes: after.up.sent_bytes - before.up.sent_bytes,
             down_packets: after.down.sent_packets - before.down.sent_packets,
             down_bytes: after.down.sent_bytes - before.down.sent_bytes,
+            up_queue_dropped_bytes: after.up.dropped_queue_bytes - before.up.dropped_queue_bytes,
+            down_queue_dropped_bytes: after.down.dropped_queue_bytes
+                - before.down.dropped_queue_bytes,
             round_trips: field("round_trips"),
             app_bytes: field("bytes_sent") + field("bytes_received"),
         }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::NetError;
+use crate::congestion::PathFloorConfig;
 
 /// Bidirectional streams a peer may have open at once on one connection. A
 /// sync session needs one or two; the bound keeps a misbehaving peer from
@@ -93,6 +94,9 @@ impl NetConfig {
             // than for everything else (ARCHITECTURE.md, Decisions). Packets
             // stay at QUIC's 1200-byte floor, which every path carries.
             .mtu_discovery_config(None);
+        // Cubic that a random loss on a radio link does not push below
+        // the path's bandwidth-delay product (congestion.rs).
+        transport.congestion_controller_factory(Arc::new(PathFloorConfig::default()));
         Ok(Arc::new(transport))
     }
 

@@ -18,6 +18,7 @@ mod addr;
 mod backoff;
 mod cert;
 mod config;
+mod congestion;
 mod endpoint;
 mod error;
 mod frame;

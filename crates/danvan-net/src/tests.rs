@@ -604,3 +604,32 @@ async fn an_idle_check_in_is_three_datagrams_each_way() {
     }
     panic!("(datagrams sent, received, bytes) of five tries, none within 7 in all: {tries:?}");
 }
+
+/// Both ends of every connection, the dialer's and the acceptor's, run the
+/// controller that keeps a lossy radio link full (`congestion.rs`), not
+/// quinn's default: a hub sends a cold sync's bulk, a node its pushes.
+#[tokio::test]
+async fn both_ends_use_the_path_floor_congestion_controller() {
+    let (a, b) = (key(1), key(2));
+    let trust = trusting(&[a.id(), b.id()]);
+    let server = endpoint(&b, trust.clone(), NetConfig::default());
+    for dial_only in [false, true] {
+        let config = NetConfig {
+            dial_only,
+            ..NetConfig::default()
+        };
+        let client = endpoint(&a, trust.clone(), config);
+        let (dialed, accepted) = handshake(&client, &server, Some(b.id())).await;
+        let (dialed, accepted) = (dialed.unwrap(), accepted.unwrap());
+        one_frame_each_way(&dialed, &accepted).await;
+        for (side, connection) in [("dialer", &dialed), ("acceptor", &accepted)] {
+            let controller = connection.quic().congestion_state().into_any();
+            assert!(
+                controller
+                    .downcast::<crate::congestion::PathFloor>()
+                    .is_ok(),
+                "the {side} (dial_only {dial_only}) runs another congestion controller"
+            );
+        }
+    }
+}

@@ -54,6 +54,11 @@ struct DirectionStats {
     dropped_outage: AtomicU64,
     /// Datagrams dropped because the queue was full.
     dropped_queue: AtomicU64,
+    /// Bytes the link model dropped at its full queue: they entered the
+    /// relay but never took the link's airtime. (A datagram the delay line
+    /// had no room for is counted in `dropped_queue` but not here: it had
+    /// taken its airtime.)
+    dropped_queue_bytes: AtomicU64,
     /// Datagrams lost at random.
     dropped_loss: AtomicU64,
 }
@@ -73,6 +78,11 @@ pub struct DirectionFigures {
     pub dropped_outage: u64,
     /// Datagrams dropped because the queue was full.
     pub dropped_queue: u64,
+    /// Bytes the link model dropped at its full queue: they entered the
+    /// relay but never took the link's airtime. (A datagram the delay line
+    /// had no room for is counted in `dropped_queue` but not here: it had
+    /// taken its airtime.)
+    pub dropped_queue_bytes: u64,
     /// Datagrams lost at random.
     pub dropped_loss: u64,
 }
@@ -87,6 +97,7 @@ impl DirectionStats {
             delivered_bytes: get(&self.delivered_bytes),
             dropped_outage: get(&self.dropped_outage),
             dropped_queue: get(&self.dropped_queue),
+            dropped_queue_bytes: get(&self.dropped_queue_bytes),
             dropped_loss: get(&self.dropped_loss),
         }
     }
@@ -97,7 +108,11 @@ impl DirectionStats {
         let counter = match fate {
             Fate::Deliver { .. } => return,
             Fate::Dropped(Drop::Outage) => &self.dropped_outage,
-            Fate::Dropped(Drop::QueueFull) => &self.dropped_queue,
+            Fate::Dropped(Drop::QueueFull) => {
+                self.dropped_queue_bytes
+                    .fetch_add(bytes as u64, Ordering::Relaxed);
+                &self.dropped_queue
+            }
             Fate::Dropped(Drop::Loss) => &self.dropped_loss,
         };
         counter.fetch_add(1, Ordering::Relaxed);

@@ -1,6 +1,6 @@
 //! The link model against its profile, on a simulated clock.
 
-use crate::{Direction, DirectionProfile, Drop, Fate, GilbertElliott, LinkProfile, Outages};
+use crate::{Direction, DirectionProfile, Drop, Fate, GilbertElliott, LinkProfile, Outages, Relay};
 
 /// Sends `count` datagrams of `bytes`, one every `gap_us`, and returns the fates.
 fn run(direction: &mut Direction, count: u64, bytes: usize, gap_us: u64) -> Vec<Fate> {
@@ -176,4 +176,46 @@ fn a_seed_replays_the_same_link() {
     };
     assert_eq!(fates(42), fates(42));
     assert_ne!(fates(42), fates(43));
+}
+
+/// The relay counts the bytes a full queue dropped, apart from what it
+/// let in: they never took the link's airtime, and `danvan-bench link`
+/// leaves them out of its floor, so that a sender that overflows the
+/// queue cannot lower its own ratio by it.
+#[tokio::test]
+async fn what_a_full_queue_drops_is_counted_in_bytes() {
+    let loopback: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let upstream = tokio::net::UdpSocket::bind(loopback).await.unwrap();
+    // 1,000 B/s behind a queue of two datagrams: ten sent at once leave
+    // most of them at the tail.
+    let slow = DirectionProfile {
+        rate_bits_per_s: 8_000,
+        burst_bytes: 0,
+        queue_bytes_max: 2_000,
+        ..DirectionProfile::CLEAN
+    };
+    let profile = LinkProfile {
+        up: slow,
+        down: DirectionProfile::CLEAN,
+        outages: None,
+    };
+    let relay = Relay::start(loopback, upstream.local_addr().unwrap(), profile, 1)
+        .await
+        .unwrap();
+    let client = tokio::net::UdpSocket::bind(loopback).await.unwrap();
+    for _ in 0..10 {
+        client
+            .send_to(&[0; 1_000], relay.local_addr())
+            .await
+            .unwrap();
+    }
+    let mut waited = 0;
+    while relay.figures().up.sent_packets < 10 && waited < 500 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        waited += 1;
+    }
+    let up = relay.figures().up;
+    assert_eq!((up.sent_packets, up.sent_bytes), (10, 10_000));
+    assert!(up.dropped_queue >= 5, "{up:?}");
+    assert_eq!(up.dropped_queue_bytes, up.dropped_queue * 1_000);
 }
