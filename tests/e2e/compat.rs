@@ -26,7 +26,7 @@ use std::time::Duration;
 use danvan_model::{Checkpoint, NodeId, NodeKey, SignedChange};
 use danvan_proto::{
     Hello, Message, PROTOCOL_VERSION, Session, SessionConfig, WireChange, decode_bundle,
-    decode_message,
+    decode_message, encode_message_as,
 };
 use danvan_testkit::MemReplica;
 use serde_json::{Value, json};
@@ -146,13 +146,6 @@ fn message_json(message: &Message) -> Value {
     }
 }
 
-/// `message` as a frame of protocol `version`, in that version's layout
-/// (protocol 3 codes bodies differently; Hello's own version fields are set
-/// by the caller).
-fn encode_in(version: u8, message: &Message) -> Vec<u8> {
-    danvan_proto::encode_message_as(version, message)
-}
-
 /// Every field of `kept` is in `now` with the same value (objects may have
 /// gained fields since; arrays keep their length and order).
 fn assert_kept(kept: &Value, now: &Value, path: &str) {
@@ -246,7 +239,7 @@ fn bodies_of(message: &Message) -> (u64, Vec<WireChange>) {
 fn tampered_bodies(version: u8, bodies: &Message) -> Vec<u8> {
     let (upto_seq, mut changes) = bodies_of(bodies);
     changes.last_mut().unwrap().signature[0] ^= 1;
-    encode_in(version, &Message::Bodies { upto_seq, changes })
+    encode_message_as(version, &Message::Bodies { upto_seq, changes })
 }
 
 // ---------------------------------------------------------------- generator
@@ -513,7 +506,7 @@ fn write_wire(dir: &Path, node: &Dv, town: &Dv, bundle: &Path) {
                 i + 1,
                 value["kind"].as_str().unwrap()
             );
-            let frame = encode_in(version, message);
+            let frame = encode_message_as(version, message);
             assert_eq!(&decode_message(&frame).unwrap(), message);
             std::fs::write(dir.join("wire").join(&file), &frame).unwrap();
             manifest.push(json!({"file": file, "version": version, "message": value}));
@@ -542,7 +535,7 @@ fn every_kept_wire_vector_reads_the_same() {
             "{dir:?}: no protocol-1 frames"
         );
         for (version, kind, bytes, message) in &wire.frames {
-            let again = encode_in(*version, message);
+            let again = encode_message_as(*version, message);
             assert_eq!(&decode_message(&again).unwrap(), message, "{dir:?} {kind}");
             if u16::from(*version) <= PROTOCOL_VERSION
                 && !matches!(kind.as_str(), "bodies" | "inline")
@@ -830,7 +823,7 @@ async fn replay_over_quic(
         .await
         .unwrap_or_else(|_| panic!("the hub never acknowledged: {answers:?}"));
     let _ = tx
-        .send(&encode_in(
+        .send(&encode_message_as(
             1,
             &Message::Abort {
                 reason: "xong".into(),

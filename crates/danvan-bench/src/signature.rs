@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use danvan_model::SignedChange;
 use danvan_node::Node;
-use danvan_proto::{Message, SessionConfig, WireChange, encode_message_as};
+use danvan_proto::{Message, SessionConfig, chunk_by_bytes, encode_message_as};
 
 use crate::figure::{Figure, Figures, Target};
 use crate::measure::{ScratchDir, on_cpu};
@@ -254,31 +254,21 @@ fn whole_documents(changes: &[SignedChange], figures: &mut Figures) -> Result<()
 /// The bytes of the Inline frames that carry `changes` in protocol
 /// `version`, batched by body bytes as a sender batches them by default.
 fn inline_frames(changes: &[SignedChange], version: u8) -> usize {
-    let batch_bytes = SessionConfig::default().batch_bytes_max;
-    let (mut total, mut seq) = (0, 0u64);
-    let mut batch: Vec<WireChange> = Vec::new();
-    let mut bytes = 0;
-    let mut flush = |batch: &mut Vec<WireChange>, seq: u64| {
-        if !batch.is_empty() {
+    let batches = chunk_by_bytes(changes.to_vec(), SessionConfig::default().batch_bytes_max);
+    let mut seq = 0;
+    batches
+        .into_iter()
+        .map(|batch| {
+            let from_seq = seq;
+            seq += batch.len() as u64;
             let message = Message::Inline {
-                from_seq: seq - batch.len() as u64,
+                from_seq,
                 upto_seq: seq,
-                changes: std::mem::take(batch),
+                changes: batch,
             };
-            total += encode_message_as(version, &message).len();
-        }
-    };
-    for change in changes {
-        if bytes + change.body.len() > batch_bytes {
-            flush(&mut batch, seq);
-            bytes = 0;
-        }
-        bytes += change.body.len();
-        seq += 1;
-        batch.push(WireChange::from(change.clone()));
-    }
-    flush(&mut batch, seq);
-    total
+            encode_message_as(version, &message).len()
+        })
+        .sum()
 }
 
 fn ed25519_ok(c: &SignedChange) -> bool {

@@ -171,6 +171,13 @@ mod tests {
     use crate::bundle::tests::sample_changes;
     use crate::wire::{Message, decode_message, encode_message_as};
 
+    /// Body number `index` of the message `sent` names, coded.
+    fn coded(sent: &Sent, index: usize, body: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        sent.put(&mut out, index, body);
+        out
+    }
+
     fn inline(changes: &[danvan_model::SignedChange]) -> Message {
         Message::Inline {
             from_seq: 0,
@@ -214,17 +221,9 @@ mod tests {
         let frame = encode_message_as(3, &message);
         assert_eq!(decode_message(&frame).unwrap(), message);
         // The first body's dependency (changes[0]) is written out in full.
-        let coded = {
-            let mut out = Vec::new();
-            Sent::new(std::iter::once(changes[1].body.as_slice())).put(
-                &mut out,
-                0,
-                &changes[1].body,
-            );
-            out
-        };
+        let alone = Sent::new(std::iter::once(changes[1].body.as_slice()));
         assert_eq!(
-            coded.len(),
+            coded(&alone, 0, &changes[1].body).len(),
             changes[1].body.len() + 2,
             "tag and a zero reference"
         );
@@ -234,8 +233,7 @@ mod tests {
     fn a_reference_outside_the_message_or_too_large_a_body_is_refused() {
         let changes = sample_changes(2);
         let sent = Sent::new(changes.iter().map(|c| c.body.as_slice()));
-        let mut second = Vec::new();
-        sent.put(&mut second, 1, &changes[1].body);
+        let second = coded(&sent, 1, &changes[1].body);
         // Alone, its reference points before the start of the message.
         assert_eq!(
             Received::new(1, usize::MAX).restore(&second, &[], CHANGE_MAX),
@@ -243,8 +241,7 @@ mod tests {
         );
         let first = WireChange::from(changes[0].clone());
         let mut received = Received::new(2, usize::MAX);
-        let mut first_coded = Vec::new();
-        sent.put(&mut first_coded, 0, &first.body);
+        let first_coded = coded(&sent, 0, &first.body);
         assert_eq!(
             received.restore(&first_coded, &[], CHANGE_MAX).unwrap(),
             first.body
@@ -278,8 +275,7 @@ mod tests {
     fn a_forged_reference_rebuilds_a_body_its_signature_does_not_cover() {
         let changes = sample_changes(3);
         let sent = Sent::new(changes.iter().map(|c| c.body.as_slice()));
-        let mut third = Vec::new();
-        sent.put(&mut third, 2, &changes[2].body);
+        let mut third = coded(&sent, 2, &changes[2].body);
         // The third names the second (one back); a forger makes it two back.
         let (deps_at, count) = deps_of(&changes[2].body).unwrap();
         assert_eq!(count, 1);
@@ -289,9 +285,9 @@ mod tests {
         let earlier: Vec<WireChange> = changes[..2].iter().cloned().map(WireChange::from).collect();
         let mut received = Received::new(3, usize::MAX);
         for (i, change) in earlier.iter().enumerate() {
-            let mut coded = Vec::new();
-            sent.put(&mut coded, i, &change.body);
-            let body = received.restore(&coded, &earlier[..i], CHANGE_MAX).unwrap();
+            let body = received
+                .restore(&coded(&sent, i, &change.body), &earlier[..i], CHANGE_MAX)
+                .unwrap();
             assert_eq!(body, change.body);
         }
         let body = received.restore(&third, &earlier, CHANGE_MAX).unwrap();
@@ -351,9 +347,10 @@ mod tests {
         );
         // Its references alone, each one byte instead of 32.
         let sent = Sent::new(changes.iter().map(|c| c.body.as_slice()));
-        let mut coded = Vec::new();
-        sent.put(&mut coded, last, &changes[last].body);
-        assert_eq!(coded.len(), changes[last].body.len() + 1 - deps * 31);
+        assert_eq!(
+            coded(&sent, last, &changes[last].body).len(),
+            changes[last].body.len() + 1 - deps * 31
+        );
     }
 
     const CHANGE_MAX: usize = crate::limits::CHANGE_BYTES_MAX;

@@ -52,7 +52,9 @@ pub use sealed::{
     OpenError, SEALED_RECIPIENTS_MAX, SEALED_VERSION, SealedHeader, is_sealed_bundle,
     open_sealed_bundle, seal_bundle, sealed_header,
 };
-pub use session::{Event, Progress, ProtoError, Served, Session, SessionConfig, SessionStats};
+pub use session::{
+    Event, Progress, ProtoError, Served, Session, SessionConfig, SessionStats, chunk_by_bytes,
+};
 pub use wire::{
     Hello, Message, WireChange, WireError, decode_message, encode_message, encode_message_as,
 };

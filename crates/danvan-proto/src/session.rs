@@ -1189,8 +1189,8 @@ fn take_by_bytes(entries: &[FeedEntry], bytes_max: usize) -> Result<usize, Proto
 }
 
 /// Splits bodies into messages of at most `bytes_max` body bytes each (a
-/// larger single change travels alone).
-fn chunk_by_bytes(bodies: Vec<SignedChange>, bytes_max: usize) -> Vec<Vec<WireChange>> {
+/// larger single change travels alone): the batches a sender makes.
+pub fn chunk_by_bytes(bodies: Vec<SignedChange>, bytes_max: usize) -> Vec<Vec<WireChange>> {
     let mut chunks = Vec::new();
     let mut chunk = Vec::new();
     let mut bytes = 0;

@@ -385,15 +385,14 @@ fn put_changes(out: &mut Vec<u8>, version: u8, changes: &[WireChange]) {
     if version >= DEPS_CODED_SINCE_VERSION {
         let sent = Sent::new(changes.iter().map(|c| c.body.as_slice()));
         let mut bodies = Vec::with_capacity(changes.iter().map(|c| c.body.len() + 1).sum());
-        let mut ends = Vec::with_capacity(changes.len());
+        let mut lengths = Vec::with_capacity(changes.len());
         for (i, change) in changes.iter().enumerate() {
+            let start = bodies.len();
             sent.put(&mut bodies, i, &change.body);
-            ends.push(bodies.len());
+            lengths.push(bodies.len() - start);
         }
-        let mut start = 0;
-        for end in ends {
-            put_varint(&mut raw, (end - start) as u64);
-            start = end;
+        for len in lengths {
+            put_varint(&mut raw, len as u64);
         }
         raw.extend_from_slice(&bodies);
     } else {

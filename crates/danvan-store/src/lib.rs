@@ -408,3 +408,19 @@ impl Store {
         Ok(problems)
     }
 }
+
+/// A new directory under the system temp dir for a test's store, named by
+/// `label`, the process and the clock.
+#[cfg(test)]
+pub(crate) fn scratch_dir(label: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "danvan-{label}-{}-{:x}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0)
+    ));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}

@@ -494,15 +494,7 @@ mod tests {
     /// stops at its limit, without sorting every match.
     #[test]
     fn the_overview_and_search_queries_use_indexes_and_stop_early() {
-        let dir = std::env::temp_dir().join(format!(
-            "danvan-projection-plan-{}-{:x}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.subsec_nanos())
-                .unwrap_or(0)
-        ));
-        std::fs::create_dir_all(&dir).expect("dir");
+        let dir = crate::scratch_dir("projection-plan");
         let store = Store::create(&dir, [7; 8]).expect("store");
         let period = ListFilter {
             kind: Some("household".into()),

@@ -103,26 +103,13 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
 
     use danvan_model::{DocId, NodeKey};
 
     use super::*;
     use crate::changes::{by_doc, parse};
     use crate::fresh::tests::record;
-
-    fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "danvan-wal-{name}-{}-{:x}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.subsec_nanos())
-                .unwrap_or(0)
-        ));
-        std::fs::create_dir_all(&dir).expect("scratch dir");
-        dir
-    }
 
     /// New records `from..to` (two changes each) as received items.
     fn received(from: u16, to: u16) -> Vec<Incoming> {
@@ -152,7 +139,7 @@ mod tests {
     /// into the file once enough are deferred, by `checkpoint_wal` alone.
     #[test]
     fn a_deferred_commit_is_durable_and_copied_later() {
-        let dir = scratch("deferred");
+        let dir = crate::scratch_dir("wal-deferred");
         let mut store = Store::create(&dir, [7; 8]).expect("store");
         let db = dir.join(crate::DB_FILE);
         // The schema in the file itself, so that the file can be read alone.
@@ -171,7 +158,7 @@ mod tests {
             .expect("reading the setting");
         assert_eq!(autocheckpoint, AUTOCHECKPOINT_PAGES);
         // What a power cut right now would leave: the file and its WAL.
-        let cut = scratch("cut");
+        let cut = crate::scratch_dir("wal-cut");
         std::fs::copy(&db, cut.join(crate::DB_FILE)).expect("copying the file");
         std::fs::copy(
             dir.join(format!("{}-wal", crate::DB_FILE)),
