@@ -52,10 +52,9 @@ const VERIFIERS_MAX: usize = 4;
 /// what the store applies; a document whose first change is in the batch
 /// is built whole where it is verified (`danvan_store::build_new`), so the
 /// store only writes it. A batch of [`PIPELINE_CHANGES_MIN`] changes or
-/// more is verified on one thread per core (at most [`VERIFIERS_MAX`]),
-/// each taking every n-th group of [`VERIFIED_DOCS_PER_MESSAGE`]
-/// documents, while this thread commits the groups in order as they come
-/// (at most [`VERIFIED_MESSAGES_IN_FLIGHT`] waiting per verifier): the
+/// more is verified on threads of its own ([`Verification`]) while this
+/// thread commits the groups in order as they come (at most
+/// [`VERIFIED_MESSAGES_IN_FLIGHT`] waiting per verifier): the
 /// verification, the building and the store's SQLite work run on every
 /// core at once. The store commits only after the last group; its commit
 /// leaves the copy of its WAL pages into the database file to the start of
@@ -65,78 +64,257 @@ pub fn receive_changes(
     via: Via<'_>,
     changes: Vec<SignedChange>,
 ) -> Result<ApplyReport, StoreError> {
-    let (source, checkpoint) = match via {
-        Via::Sync {
-            peer,
-            epoch,
-            checkpoint,
-        } => (
-            Some((peer, epoch)),
-            checkpoint.map(|(cp, scope)| (peer, cp, scope)),
-        ),
-        Via::Bundle => (None, None),
-    };
-    let pipelined = changes.len() >= PIPELINE_CHANGES_MIN;
-    let docs = danvan_store::by_doc(changes);
-    if !pipelined {
+    receive_with(store, via, changes, None)
+}
+
+/// [`receive_changes`], taking the verification of these changes from
+/// `ahead` when it was started on exactly them ([`Ahead::start`]): the same
+/// checks, started earlier.
+pub fn receive_with(
+    store: &mut Store,
+    via: Via<'_>,
+    changes: Vec<SignedChange>,
+    ahead: Option<Ahead>,
+) -> Result<ApplyReport, StoreError> {
+    if changes.len() < PIPELINE_CHANGES_MIN {
+        let (source, checkpoint) = via.parts();
         let mut keys = VerifyingKeys::default();
-        let verified = docs.into_iter().flat_map(|doc| verify_doc(doc, &mut keys));
+        let verified = danvan_store::by_doc(changes)
+            .into_iter()
+            .flat_map(|doc| verify_doc(doc, &mut keys));
         return store.apply_incoming(source, verified, checkpoint);
     }
-    let mut groups: Vec<Vec<(DocId, Vec<SignedChange>)>> = Vec::new();
-    let mut docs = docs.into_iter().peekable();
-    while docs.peek().is_some() {
-        groups.push(docs.by_ref().take(VERIFIED_DOCS_PER_MESSAGE).collect());
+    let verification = match ahead {
+        Some(ahead) if ahead.fingerprint == fingerprint(&changes) => ahead.verification,
+        // Started on other changes (the session refused that frame, or
+        // names its changes otherwise): verify these now.
+        _ => Verification::start(changes, VERIFIED_MESSAGES_IN_FLIGHT, None),
+    };
+    verification.commit(store, via)
+}
+
+impl Via<'_> {
+    /// The store's view of where changes come from: the source store and
+    /// the checkpoint to set.
+    #[allow(clippy::type_complexity)]
+    fn parts(
+        &self,
+    ) -> (
+        Option<(&NodeId, [u8; 8])>,
+        Option<(&NodeId, Checkpoint, &str)>,
+    ) {
+        match *self {
+            Via::Sync {
+                peer,
+                epoch,
+                checkpoint,
+            } => (
+                Some((peer, epoch)),
+                checkpoint.map(|(cp, scope)| (peer, cp, scope)),
+            ),
+            Via::Bundle => (None, None),
+        }
     }
-    let verifiers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, VERIFIERS_MAX)
-        .min(groups.len());
-    let count = groups.len();
-    // Verifier `v` takes groups v, v + n, v + 2n, …
-    let mut shares: Vec<Vec<_>> = (0..verifiers).map(|_| Vec::new()).collect();
-    for (i, group) in groups.into_iter().enumerate() {
-        shares[i % verifiers].push(group);
-    }
-    std::thread::scope(|scope| {
+}
+
+/// A batch of changes being verified on threads of its own: one per core
+/// (at most [`VERIFIERS_MAX`]), each taking every n-th group of
+/// [`VERIFIED_DOCS_PER_MESSAGE`] documents; [`Verification::commit`] stores
+/// the groups in order as they come.
+struct Verification {
+    /// Groups in the batch.
+    count: usize,
+    /// Verifier `v` sends groups v, v + n, v + 2n, … on `receivers[v]`.
+    receivers: Vec<std::sync::mpsc::Receiver<Vec<Incoming>>>,
+    /// For a batch verified ahead: its place, held until it is committed.
+    _slot: Option<AheadSlot>,
+}
+
+impl Verification {
+    /// Starts verifying `changes`, at most `in_flight` verified groups
+    /// waiting per verifier for the store.
+    fn start(
+        changes: Vec<SignedChange>,
+        in_flight: usize,
+        slot: Option<AheadSlot>,
+    ) -> Verification {
+        let mut groups: Vec<Vec<(DocId, Vec<SignedChange>)>> = Vec::new();
+        let mut docs = danvan_store::by_doc(changes).into_iter().peekable();
+        while docs.peek().is_some() {
+            groups.push(docs.by_ref().take(VERIFIED_DOCS_PER_MESSAGE).collect());
+        }
+        let verifiers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, VERIFIERS_MAX)
+            .min(groups.len())
+            .max(1);
+        let count = groups.len();
+        let mut shares: Vec<Vec<_>> = (0..verifiers).map(|_| Vec::new()).collect();
+        for (i, group) in groups.into_iter().enumerate() {
+            shares[i % verifiers].push(group);
+        }
         let mut receivers = Vec::with_capacity(verifiers);
         for share in shares {
-            let (sender, receiver) = std::sync::mpsc::sync_channel(VERIFIED_MESSAGES_IN_FLIGHT);
+            let (sender, receiver) = std::sync::mpsc::sync_channel(in_flight.max(1));
             receivers.push(receiver);
-            let verifier = std::thread::Builder::new().name("danvan-verify".into());
-            verifier
-                .spawn_scoped(scope, move || {
+            std::thread::Builder::new()
+                .name("danvan-verify".into())
+                .spawn(move || {
                     let mut keys = VerifyingKeys::default();
                     for group in share {
                         let items: Vec<Incoming> = group
                             .into_iter()
                             .flat_map(|doc| verify_doc(doc, &mut keys))
                             .collect();
-                        // The store stopped on an error, which it returns:
-                        // no need to verify the rest.
+                        // The store stopped on an error, or the batch was
+                        // dropped uncommitted: no need to verify the rest.
                         if sender.send(items).is_err() {
                             break;
                         }
                     }
                 })
-                // As `scope.spawn` would: a process that cannot start a
-                // thread is out of resources.
+                // As `std::thread::spawn` would: a process that cannot
+                // start a thread is out of resources.
                 .expect("starting a verifying thread");
         }
-        // What the previous large batch's commit left in the WAL is
-        // copied into the database file now, while the verifiers work on
-        // the first groups (`danvan_store::Store::apply_incoming_deferred`).
+        Verification {
+            count,
+            receivers,
+            _slot: slot,
+        }
+    }
+
+    /// Admits and stores the verified groups in order, in one transaction
+    /// (with the checkpoint, if any).
+    fn commit(self, store: &mut Store, via: Via<'_>) -> Result<ApplyReport, StoreError> {
+        let (source, checkpoint) = via.parts();
+        let Verification {
+            count,
+            receivers,
+            _slot,
+        } = self;
+        let verifiers = receivers.len();
+        // What the previous large batch's commit left in the WAL is copied
+        // into the database file now, while the verifiers work on the
+        // first groups (`danvan_store::Store::apply_incoming_deferred`).
         store.checkpoint_wal()?;
         let in_order = (0..count).flat_map(|i| {
-            // A verifier never ends early (a panic reading a body is
-            // caught and refuses that change); if one did, the batch must
-            // not be committed short: this panic drops the transaction.
+            // A verifier never ends early (a panic reading a body is caught
+            // and refuses that change); if one did, the batch must not be
+            // committed short: this panic drops the transaction.
             receivers[i % verifiers]
                 .recv()
                 .expect("a verifying thread ended before its last group")
         });
         store.apply_incoming_deferred(source, in_order, checkpoint)
-    })
+    }
+}
+
+/// A received batch whose verification started as soon as its frame
+/// arrived, before the session asked for its commit: while the batch
+/// before it is committed (its inserts, its WAL sync), this one's
+/// signatures are checked and its documents built on the other core.
+pub struct Ahead {
+    /// [`fingerprint`] of the changes verified.
+    fingerprint: [u8; 32],
+    verification: Verification,
+}
+
+/// Batches verified ahead at once in this process, across all sessions: a
+/// hub receiving from many peers at a time does not start threads for
+/// each of their frames (beyond this, a batch is verified when committed,
+/// as without a head start).
+const AHEAD_BATCHES_MAX: usize = 2;
+
+static AHEAD_BATCHES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// One of the [`AHEAD_BATCHES_MAX`] places, given back when dropped.
+struct AheadSlot;
+
+impl AheadSlot {
+    fn take() -> Option<AheadSlot> {
+        use std::sync::atomic::Ordering;
+        AHEAD_BATCHES
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < AHEAD_BATCHES_MAX).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| AheadSlot)
+    }
+}
+
+impl Drop for AheadSlot {
+    fn drop(&mut self) {
+        AHEAD_BATCHES.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+/// The verification of a frame's changes, being started.
+pub struct AheadHandle(std::thread::JoinHandle<Option<Ahead>>);
+
+impl AheadHandle {
+    /// The verification, once started; `None` when the frame carried too
+    /// few changes to verify ahead, or did not decode.
+    pub fn wait(self) -> Option<Ahead> {
+        // A thread that panicked only loses the head start.
+        self.0.join().ok().flatten()
+    }
+}
+
+impl Ahead {
+    /// Starts verifying the changes a received frame carries, named as the
+    /// session names them ([`danvan_proto::carried_changes`]), when there
+    /// are enough to verify on threads of their own; `None` otherwise. The
+    /// frame is read on a thread of its own, so the caller (the frame
+    /// reader) is not held up.
+    pub fn start(frame: &[u8]) -> Option<AheadHandle> {
+        if !danvan_proto::carries_changes(frame) {
+            return None;
+        }
+        let slot = AheadSlot::take()?;
+        let frame = frame.to_vec();
+        std::thread::Builder::new()
+            .name("danvan-ahead".into())
+            .spawn(move || {
+                let changes = danvan_proto::carried_changes(&frame)?;
+                if changes.len() < PIPELINE_CHANGES_MIN {
+                    return None;
+                }
+                // Every verified group of the batch may wait for the store:
+                // the batch is bounded by the message, and verifying all of
+                // it is the point.
+                let groups = changes.len().div_ceil(VERIFIED_DOCS_PER_MESSAGE);
+                Some(Ahead {
+                    fingerprint: fingerprint(&changes),
+                    verification: Verification::start(changes, groups, Some(slot)),
+                })
+            })
+            // A thread that cannot start only loses the head start.
+            .ok()
+            .map(AheadHandle)
+    }
+}
+
+/// A digest of everything the verification reads of a batch (each change's
+/// hash, document, author, signature and body, in order): a verification
+/// started ahead is used only for a commit of the very same changes. A body
+/// enters by its length, its first 8 bytes and the hash the session named
+/// it by, which is the SHA-256 of all the rest (`danvan_model::body_hash`;
+/// a body that is not a plain change is hashed whole): hashing the bodies
+/// again would only repeat that.
+fn fingerprint(changes: &[SignedChange]) -> [u8; 32] {
+    use sha2::Digest;
+    let mut digest = sha2::Sha256::new();
+    digest.update((changes.len() as u64).to_le_bytes());
+    for change in changes {
+        digest.update(change.hash);
+        digest.update(change.doc.as_bytes());
+        digest.update(change.author.as_bytes());
+        digest.update(change.signature);
+        digest.update((change.body.len() as u64).to_le_bytes());
+        digest.update(&change.body[..change.body.len().min(8)]);
+    }
+    digest.finalize().into()
 }
 
 /// Verifies one document's received changes (encoding, hash, signature,
@@ -302,4 +480,40 @@ impl crate::Node {
 /// The first 12 hex digits of a hash, as messages show it.
 fn hex12(hash: &[u8; 32]) -> String {
     hash[..6].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every field the verification reads moves the fingerprint: a
+    /// verification started ahead is never taken for changes that differ
+    /// in any of them.
+    #[test]
+    fn a_fingerprint_covers_every_field_the_verification_reads() {
+        let change = SignedChange {
+            hash: [1; 32],
+            doc: DocId::from_bytes([2; 16]),
+            author: NodeId::from_bytes([3; 32]),
+            signature: [4; 64],
+            body: (0..40).collect(),
+        };
+        let batch = vec![change.clone(), change.clone()];
+        let base = fingerprint(&batch);
+        assert_eq!(base, fingerprint(&batch.clone()));
+        let altered: [fn(&mut SignedChange); 6] = [
+            |c| c.hash[31] ^= 1,
+            |c| c.doc = DocId::from_bytes([9; 16]),
+            |c| c.author = NodeId::from_bytes([9; 32]),
+            |c| c.signature[63] ^= 1,
+            |c| c.body[5] ^= 1,
+            |c| c.body.push(0),
+        ];
+        for alter in altered {
+            let mut other = batch.clone();
+            alter(&mut other[1]);
+            assert_ne!(fingerprint(&other), base);
+        }
+        assert_ne!(fingerprint(&batch[..1]), base, "one change fewer");
+    }
 }

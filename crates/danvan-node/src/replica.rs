@@ -5,7 +5,7 @@ use danvan_model::{NodeId, SignedChange};
 use danvan_proto::{PeerStore, Replica, ReplicaError};
 use danvan_store::Store;
 
-use crate::intake::{Via, receive_changes};
+use crate::intake::{Ahead, AheadHandle, Via, receive_with};
 
 /// Borrows a store for one step of a sync session.
 pub(crate) struct StoreReplica<'a> {
@@ -14,11 +14,31 @@ pub(crate) struct StoreReplica<'a> {
     /// checkpoints are stored under it, so that when a roster received
     /// during the session widens the scope, the next session pulls from 0.
     scope_key: &'a str,
+    /// The verification of the frame being handled, if its reader started
+    /// one (`intake::Ahead`): used by the commit of that frame's changes.
+    ahead: Option<AheadHandle>,
 }
 
 impl<'a> StoreReplica<'a> {
     pub(crate) fn new(store: &'a mut Store, scope_key: &'a str) -> StoreReplica<'a> {
-        StoreReplica { store, scope_key }
+        StoreReplica {
+            store,
+            scope_key,
+            ahead: None,
+        }
+    }
+
+    /// This replica while the session handles a frame whose changes are
+    /// being verified already by `ahead`.
+    pub(crate) fn with_ahead(mut self, ahead: Option<AheadHandle>) -> StoreReplica<'a> {
+        self.ahead = ahead;
+        self
+    }
+
+    /// The verification started ahead for the frame being handled, once
+    /// (a frame's changes are committed at most once).
+    fn take_ahead(&mut self) -> Option<Ahead> {
+        self.ahead.take()?.wait()
     }
 }
 
@@ -134,7 +154,12 @@ impl Replica for StoreReplica<'_> {
                 )
             }),
         };
-        receive_changes(self.store, via, changes).map_err(err)
+        let ahead = if changes.is_empty() {
+            None
+        } else {
+            self.take_ahead()
+        };
+        receive_with(self.store, via, changes, ahead).map_err(err)
     }
 
     fn roster_version(&self) -> u64 {

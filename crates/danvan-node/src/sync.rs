@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::error::NodeError;
-use crate::intake::refuse_body;
+use crate::intake::{Ahead, AheadHandle, refuse_body};
 use crate::node::{Node, now_ms};
 use crate::replica::{StoreReplica, scope_key};
 
@@ -477,7 +477,8 @@ impl SharedNode {
                 frame = frames.recv() => match frame.unwrap_or(Ok(None)) {
                     Ok(Some(frame)) => {
                         let stored_before = session.stats().changes_stored;
-                        self.with(|node| session.handle_frame(mono_ms(), &frame, &mut StoreReplica::new(node.store_mut(), scope)))?;
+                        let Frame { bytes, ahead } = frame;
+                        self.with(|node| session.handle_frame(mono_ms(), &bytes, &mut StoreReplica::new(node.store_mut(), scope).with_ahead(ahead)))?;
                         if session.stats().changes_stored > stored_before {
                             self.notify();
                         }
@@ -858,8 +859,24 @@ struct SessionRun {
     refused: Vec<RefusedChange>,
 }
 
+/// A whole frame from the reader task, with the verification of the
+/// changes it carries already started (`intake::Ahead`).
+struct Frame {
+    bytes: Vec<u8>,
+    ahead: Option<AheadHandle>,
+}
+
+impl Frame {
+    fn read(bytes: Vec<u8>) -> Frame {
+        Frame {
+            ahead: Ahead::start(&bytes),
+            bytes,
+        }
+    }
+}
+
 /// Whole frames from the reader task.
-type Frames = tokio::sync::mpsc::Receiver<Result<Option<Vec<u8>>, danvan_net::NetError>>;
+type Frames = tokio::sync::mpsc::Receiver<Result<Option<Frame>, danvan_net::NetError>>;
 
 /// `FrameReceiver::recv` is not cancel-safe (a frame half read when another
 /// branch of the driver's select wins would be lost), so one task owns the
@@ -869,12 +886,12 @@ fn read_frames(mut rx: FrameReceiver, first: Option<Vec<u8>>) -> (Frames, AbortO
     let (frames_tx, frames) = tokio::sync::mpsc::channel(2);
     let reader = AbortOnDrop(tokio::spawn(async move {
         if let Some(frame) = first
-            && frames_tx.send(Ok(Some(frame))).await.is_err()
+            && frames_tx.send(Ok(Some(Frame::read(frame)))).await.is_err()
         {
             return;
         }
         loop {
-            let frame = rx.recv().await;
+            let frame = rx.recv().await.map(|f| f.map(Frame::read));
             let end = !matches!(frame, Ok(Some(_)));
             if frames_tx.send(frame).await.is_err() || end {
                 break;

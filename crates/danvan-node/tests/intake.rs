@@ -280,3 +280,104 @@ fn a_document_built_on_the_verifying_thread_is_stored_as_one_change_at_a_time_wo
     let problems = built.check().expect("checking").problems;
     assert!(problems.is_empty(), "{problems:?}");
 }
+
+/// A batch verified ahead, as the sync driver starts it the moment a frame
+/// arrives (`danvan_node::Ahead`), is stored exactly as the same batch
+/// verified when committed; and a verification started on other changes
+/// is never used: a forgery in the committed batch is refused even when
+/// the batch verified ahead was clean. (The only test in this binary that
+/// verifies ahead: the process has two places for such batches.)
+#[test]
+fn a_batch_verified_ahead_is_used_only_for_the_very_same_changes() {
+    use danvan_node::{Ahead, Via, receive_changes, receive_with};
+    use danvan_proto::{Message, WireChange, carried_changes, encode_message};
+
+    let keys = Keys::new();
+    let tmp = TempDir::new("intake-ahead");
+    let officer = Writer::new(&keys.officer);
+    let mut clean: Vec<SignedChange> = Vec::new();
+    for n in 10..10 + RECORDS {
+        let (mut am, created) = officer.create_own(activity, Kind::Activity, doc_id(n), UNIT, None);
+        clean.push(created);
+        clean.push(officer.edit(doc_id(n), &mut am, retitle("Tiếp xúc cử tri quý 3")));
+    }
+    // The same batch with the edit of record 70 forged.
+    let mut forged = clean.clone();
+    let bad = 2 * (70 - 10) + 1;
+    assert_eq!(forged[bad].doc, doc_id(70));
+    forged[bad].signature[7] ^= 0x40;
+    let frame = |changes: &[SignedChange]| {
+        encode_message(&Message::Inline {
+            from_seq: 0,
+            upto_seq: changes.len() as u64,
+            changes: changes.iter().cloned().map(WireChange::from).collect(),
+        })
+    };
+    let ahead_of = |changes: &[SignedChange]| {
+        Ahead::start(&frame(changes))
+            .expect("a frame of changes is verified ahead")
+            .wait()
+            .expect("enough changes to verify ahead")
+    };
+
+    // The very same changes: the verification started ahead is used, and
+    // stores what the intake without it stores.
+    let mut ahead_node = pho_minh_node(&keys, &tmp, "ahead", &keys.victim);
+    let mut plain_node = pho_minh_node(&keys, &tmp, "plain", &keys.relay);
+    let carried = carried_changes(&frame(&forged)).expect("the frame's changes");
+    assert_eq!(carried, forged, "the frame carries the batch, named alike");
+    let with_ahead = receive_with(
+        ahead_node.store_mut(),
+        Via::Bundle,
+        carried,
+        Some(ahead_of(&forged)),
+    )
+    .expect("the intake verified ahead");
+    let plain = receive_changes(plain_node.store_mut(), Via::Bundle, forged.clone())
+        .expect("the plain intake");
+    assert_eq!(with_ahead.new, clean.len() - 1);
+    assert_eq!(
+        (with_ahead.new, with_ahead.duplicate, with_ahead.documents),
+        (plain.new, plain.duplicate, plain.documents)
+    );
+    let refused = |report: &danvan_model::ApplyReport| {
+        report
+            .rejected
+            .iter()
+            .map(|r| (hex(&r.hash), r.reason.to_string()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(refused(&with_ahead), refused(&plain));
+    assert_eq!(refused(&with_ahead).len(), 1, "the forged edit refused");
+    for n in [11, 70, 100] {
+        assert_eq!(title_of(&ahead_node, n), title_of(&plain_node, n));
+    }
+    assert_eq!(title_of(&ahead_node, 70), "Tiếp công dân định kỳ");
+
+    // Verified ahead: the clean batch; committed: the one with a forgery.
+    // The forgery must be refused, not stored as its clean twin.
+    let mut other_node = pho_minh_node(&keys, &tmp, "other", &keys.victim);
+    let report = receive_with(
+        other_node.store_mut(),
+        Via::Bundle,
+        forged.clone(),
+        Some(ahead_of(&clean)),
+    )
+    .expect("the intake");
+    assert_eq!(refused(&report), refused(&plain));
+    assert_eq!(report.new, clean.len() - 1);
+    assert!(
+        !other_node
+            .store()
+            .has_changes(&[forged[bad].hash])
+            .expect("looking up")[0],
+        "the forged edit is not stored"
+    );
+    assert_eq!(title_of(&other_node, 70), "Tiếp công dân định kỳ");
+
+    // Started and dropped uncommitted, again and again: each gives its
+    // place back, so the next frame is still verified ahead.
+    for _ in 0..5 {
+        drop(ahead_of(&clean));
+    }
+}

@@ -53,8 +53,10 @@ pub use sealed::{
     open_sealed_bundle, seal_bundle, sealed_header,
 };
 pub use session::{
-    Event, Progress, ProtoError, Served, Session, SessionConfig, SessionStats, chunk_by_bytes,
+    Event, Progress, ProtoError, Served, Session, SessionConfig, SessionStats, carried_changes,
+    chunk_by_bytes,
 };
 pub use wire::{
-    Hello, Message, WireChange, WireError, decode_message, encode_message, encode_message_as,
+    Hello, Message, WireChange, WireError, carries_changes, decode_message, encode_message,
+    encode_message_as,
 };

@@ -879,16 +879,7 @@ impl Session {
             return Err(ProtoError::Violation("khoảng seq của Inline không hợp lệ"));
         }
         let received = changes.len();
-        let changes = changes
-            .into_iter()
-            .map(|change| {
-                // Named without parsing (the intake's `verify` parses each
-                // body once); a compressed body is never inflated.
-                let hash = body_hash(&change.body);
-                change.with_hash(hash)
-            })
-            .collect();
-        let report = replica.commit(peer_store, changes, Some(upto_seq))?;
+        let report = replica.commit(peer_store, named_by_body(changes), Some(upto_seq))?;
         let refused = self.note_received(received, report.new, report.rejected);
         self.pull.next_seq = upto_seq;
         self.pull.committed_seq = upto_seq;
@@ -1186,6 +1177,35 @@ fn take_by_bytes(entries: &[FeedEntry], bytes_max: usize) -> Result<usize, Proto
         }
     }
     Ok(entries.len())
+}
+
+/// Received changes named by the hash of each body, without parsing it
+/// (the intake's `verify` parses each body once; a compressed body is
+/// never inflated).
+fn named_by_body(changes: Vec<WireChange>) -> Vec<SignedChange> {
+    changes
+        .into_iter()
+        .map(|change| {
+            let hash = body_hash(&change.body);
+            change.with_hash(hash)
+        })
+        .collect()
+}
+
+/// The changes a received Bodies or Inline frame carries, named as the
+/// session names them when it hands them to [`Replica::commit`]: by each
+/// body's hash (a Bodies body that is not the change asked for ends the
+/// session before any commit, and one that is hashes to it). `None` for a
+/// frame of another kind or one that does not decode. For a driver that
+/// starts verifying a batch as soon as it arrives, before the session asks
+/// for its commit.
+pub fn carried_changes(frame: &[u8]) -> Option<Vec<SignedChange>> {
+    match decode_message(frame).ok()? {
+        Message::Bodies { changes, .. } | Message::Inline { changes, .. } => {
+            Some(named_by_body(changes))
+        }
+        _ => None,
+    }
 }
 
 /// Splits bodies into messages of at most `bytes_max` body bytes each (a

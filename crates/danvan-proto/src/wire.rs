@@ -255,6 +255,12 @@ pub enum WireError {
     Invalid(&'static str),
 }
 
+/// Whether a frame is of a kind that carries changes (Bodies or Inline), by
+/// its kind byte alone: a cheap test before decoding it.
+pub fn carries_changes(frame: &[u8]) -> bool {
+    matches!(frame.get(1), Some(&(KIND_BODIES | KIND_INLINE)))
+}
+
 /// Encodes a message in this build's protocol version.
 pub fn encode_message(message: &Message) -> Vec<u8> {
     encode_message_as(PROTOCOL_VERSION as u8, message)
