@@ -30,7 +30,7 @@ pub struct DocHeader {
     /// Project (households).
     pub project: Option<String>,
     /// The header map object: (counter, actor bytes).
-    object: (u64, Vec<u8>),
+    pub(crate) object: (u64, Vec<u8>),
 }
 
 impl DocHeader {

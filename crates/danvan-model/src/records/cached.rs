@@ -9,6 +9,9 @@
 //! the same visibility and counter rules, and says whether the key holds
 //! concurrent values; every other read goes to the document unchanged.
 
+#[cfg(test)]
+mod tests;
+
 use std::cell::RefCell;
 use std::ops::RangeBounds;
 

@@ -125,7 +125,7 @@ pub fn append_objection(tx: &mut Tx<'_>, event: ObjectionEvent) -> Result<(), Re
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::records::*;
 
@@ -141,11 +141,9 @@ mod tests {
         }
     }
 
-    /// The store projects a new record from the value written instead of
-    /// reading the document back: the two must be equal for every kind.
-    #[test]
-    fn a_written_record_reads_back_equal() {
-        let records = vec![
+    /// One record of each kind, its optional fields a mix of set and unset.
+    pub(in crate::records) fn sample_records() -> Vec<Record> {
+        vec![
             Record::Activity(Activity {
                 header: header(Kind::Activity, None),
                 activity_type: vocab::ACTIVITY_DIALOGUE.into(),
@@ -219,8 +217,14 @@ mod tests {
                 year: 2023,
                 results: None,
             }),
-        ];
-        for record in records {
+        ]
+    }
+
+    /// The store projects a new record from the value written instead of
+    /// reading the document back: the two must be equal for every kind.
+    #[test]
+    fn a_written_record_reads_back_equal() {
+        for record in sample_records() {
             let mut doc = automerge::Automerge::new();
             doc.transact(|tx| write_new(tx, &record))
                 .map_err(|f| f.error)
