@@ -30,7 +30,7 @@ pub struct DocHeader {
     /// Project (households).
     pub project: Option<String>,
     /// The header map object: (counter, actor bytes).
-    object: (u64, Vec<u8>),
+    pub(crate) object: (u64, Vec<u8>),
 }
 
 impl DocHeader {
@@ -52,18 +52,27 @@ impl DocHeader {
     /// [`DocHeader::of`] with the whole header it was read from (the
     /// record's id and creator too), read once.
     fn read(doc: &Automerge) -> Option<(DocHeader, crate::records::Header)> {
-        let all = doc.get_all(ROOT, "header").ok()?;
-        let [(Value::Object(automerge::ObjType::Map), automerge::ObjId::Id(counter, actor, _))] =
-            all.as_slice()
+        let reader = crate::records::CachedDoc::new(doc);
+        // Exactly one value: the cached root says so without a `get_all`,
+        // which is asked only when the root was not read as a map.
+        let one = match reader.conflicted(&ROOT, "header") {
+            Some(conflicted) => !conflicted,
+            None => doc.get_all(ROOT, "header").ok()?.len() == 1,
+        };
+        if !one {
+            return None;
+        }
+        let (Value::Object(automerge::ObjType::Map), automerge::ObjId::Id(counter, actor, _)) =
+            autosurgeon::ReadDoc::get(&reader, &ROOT, "header").ok()??
         else {
             return None;
         };
-        let full = crate::records::read_header(doc).ok()?;
+        let full = crate::records::read_header_from(&reader).ok()?;
         let header = DocHeader {
             kind: full.kind.clone(),
             unit: full.unit.clone(),
             project: full.project.clone(),
-            object: (*counter, actor.to_bytes().to_vec()),
+            object: (counter, actor.to_bytes().to_vec()),
         };
         Some((header, full))
     }

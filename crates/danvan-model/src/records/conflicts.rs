@@ -37,7 +37,13 @@ pub fn scalar_json(value: &Value<'_>) -> serde_json::Value {
 /// value. The household stage is not among them: it resolves to the furthest.
 pub fn conflicts(doc: &automerge::Automerge, kind: Kind) -> Vec<Conflict> {
     let mut out = Vec::new();
+    // One read of the root says which fields hold more than one value; only
+    // those are asked for their values.
+    let reader = super::CachedDoc::new(doc);
     for spec in editable_fields(kind) {
+        if reader.conflicted(&automerge::ROOT, spec.name) == Some(false) {
+            continue;
+        }
         let Ok(values) = doc.get_all(automerge::ROOT, spec.name) else {
             continue;
         };

@@ -6,6 +6,7 @@ use automerge::transaction::{Transactable, Transaction as Tx};
 use automerge::{ObjType, ReadDoc, ScalarValue, Value};
 use autosurgeon::Reconcile;
 
+use super::cached::CachedDoc;
 use super::{
     FieldSpec, Header, Household, Kind, ObjectionEvent, Record, RecordError, StageEvent, Visit,
 };
@@ -14,39 +15,51 @@ use crate::vocab;
 /// Reads the record held by a document. The household stage is the furthest
 /// of concurrent values.
 pub fn read_record(doc: &automerge::Automerge) -> Result<Record, RecordError> {
-    // Only the kind is needed to choose the type; the full read below reads
-    // the header again as part of the record.
-    let kind: String = match doc.get(automerge::ROOT, "header")? {
-        Some((Value::Object(ObjType::Map), header)) => match doc.get(&header, "kind")? {
-            Some((Value::Scalar(s), _)) => s.as_str().unwrap_or_default().to_string(),
-            _ => return Err(RecordError::Unreadable("header thiếu kind".into())),
-        },
+    // One reader for the whole read: the root and the header are each read
+    // once, for the kind below and again for the hydration.
+    let reader = CachedDoc::new(doc);
+    let kind: String = match autosurgeon::ReadDoc::get(&reader, &automerge::ROOT, "header")? {
+        Some((Value::Object(ObjType::Map), header)) => {
+            match autosurgeon::ReadDoc::get(&reader, &header, "kind")? {
+                Some((Value::Scalar(s), _)) => s.as_str().unwrap_or_default().to_string(),
+                _ => return Err(RecordError::Unreadable("header thiếu kind".into())),
+            }
+        }
         _ => return Err(RecordError::Unreadable("tài liệu thiếu header".into())),
     };
     let unreadable = |e: autosurgeon::HydrateError| RecordError::Unreadable(e.to_string());
     Ok(match Kind::parse(&kind)? {
-        Kind::Activity => Record::Activity(autosurgeon::hydrate(doc).map_err(unreadable)?),
-        Kind::Petition => Record::Petition(autosurgeon::hydrate(doc).map_err(unreadable)?),
+        Kind::Activity => Record::Activity(autosurgeon::hydrate(&reader).map_err(unreadable)?),
+        Kind::Petition => Record::Petition(autosurgeon::hydrate(&reader).map_err(unreadable)?),
         Kind::Household => {
-            let mut h: Household = autosurgeon::hydrate(doc).map_err(unreadable)?;
-            h.stage = furthest_stage(doc).unwrap_or(h.stage);
+            let mut h: Household = autosurgeon::hydrate(&reader).map_err(unreadable)?;
+            h.stage = furthest_stage(&reader).unwrap_or(h.stage);
             Record::Household(h)
         }
-        Kind::Task => Record::Task(autosurgeon::hydrate(doc).map_err(unreadable)?),
-        Kind::Progress => Record::Progress(autosurgeon::hydrate(doc).map_err(unreadable)?),
-        Kind::Model => Record::Model(autosurgeon::hydrate(doc).map_err(unreadable)?),
+        Kind::Task => Record::Task(autosurgeon::hydrate(&reader).map_err(unreadable)?),
+        Kind::Progress => Record::Progress(autosurgeon::hydrate(&reader).map_err(unreadable)?),
+        Kind::Model => Record::Model(autosurgeon::hydrate(&reader).map_err(unreadable)?),
     })
 }
 
 /// Reads only the header of a document.
 pub fn read_header(doc: &automerge::Automerge) -> Result<Header, RecordError> {
-    autosurgeon::hydrate_prop(doc, automerge::ROOT, "header")
+    read_header_from(&CachedDoc::new(doc))
+}
+
+/// [`read_header`] through a reader the caller may read more with.
+pub(crate) fn read_header_from(reader: &CachedDoc<'_>) -> Result<Header, RecordError> {
+    autosurgeon::hydrate_prop(reader, automerge::ROOT, "header")
         .map_err(|e| RecordError::Unreadable(e.to_string()))
 }
 
-/// The furthest of the concurrent values of a household's stage.
-fn furthest_stage(doc: &automerge::Automerge) -> Option<String> {
-    let values = doc.get_all(automerge::ROOT, "stage").ok()?;
+/// The furthest of the concurrent values of a household's stage. `None`
+/// when the stage holds one value: the hydrated stage is then that value.
+fn furthest_stage(reader: &CachedDoc<'_>) -> Option<String> {
+    if reader.conflicted(&automerge::ROOT, "stage") == Some(false) {
+        return None;
+    }
+    let values = reader.doc().get_all(automerge::ROOT, "stage").ok()?;
     values
         .iter()
         .filter_map(|(v, _)| match v {
@@ -112,7 +125,7 @@ pub fn append_objection(tx: &mut Tx<'_>, event: ObjectionEvent) -> Result<(), Re
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::records::*;
 
@@ -128,11 +141,9 @@ mod tests {
         }
     }
 
-    /// The store projects a new record from the value written instead of
-    /// reading the document back: the two must be equal for every kind.
-    #[test]
-    fn a_written_record_reads_back_equal() {
-        let records = vec![
+    /// One record of each kind, its optional fields a mix of set and unset.
+    pub(in crate::records) fn sample_records() -> Vec<Record> {
+        vec![
             Record::Activity(Activity {
                 header: header(Kind::Activity, None),
                 activity_type: vocab::ACTIVITY_DIALOGUE.into(),
@@ -206,8 +217,14 @@ mod tests {
                 year: 2023,
                 results: None,
             }),
-        ];
-        for record in records {
+        ]
+    }
+
+    /// The store projects a new record from the value written instead of
+    /// reading the document back: the two must be equal for every kind.
+    #[test]
+    fn a_written_record_reads_back_equal() {
+        for record in sample_records() {
             let mut doc = automerge::Automerge::new();
             doc.transact(|tx| write_new(tx, &record))
                 .map_err(|f| f.error)

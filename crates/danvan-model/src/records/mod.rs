@@ -13,6 +13,8 @@
 //!   lists are only ever appended to, the stage is read as the furthest value.
 //! - `fields`: which fields `edit --set` may change and how typed text is
 //!   read; never writes.
+//! - `cached`: a reader that reads each map of a document once, for
+//!   `doc` and `conflicts`; answers exactly what the document would.
 //! - `conflicts`: concurrent values of editable fields, shown, never resolved.
 //! - `deadline`: statutory petition deadlines and when a case is closed.
 
@@ -46,14 +48,17 @@ macro_rules! record_of_kind {
     };
 }
 
+mod cached;
 mod conflicts;
 mod deadline;
 mod doc;
 mod fields;
 mod kinds;
 
+pub(crate) use cached::CachedDoc;
 pub use conflicts::{Conflict, conflicts, scalar_json};
 pub use deadline::petition_deadline_days;
+pub(crate) use doc::read_header_from;
 pub use doc::{
     append_objection, append_visit, move_stage, read_header, read_record, set_field, write_new,
 };
