@@ -37,6 +37,14 @@ const VERIFIED_DOCS_PER_MESSAGE: usize = 32;
 /// verifying thread: the bound of each one's channel.
 const VERIFIED_MESSAGES_IN_FLIGHT: usize = 2;
 
+/// Messages of verified documents waiting per verifying thread of a batch
+/// verified ahead: enough for a whole batch of a cold pull (~130 records,
+/// 5 messages, on two verifiers) to be verified before its commit, while
+/// the verified documents of a message of thousands of changes stay
+/// bounded (at most this many messages of [`VERIFIED_DOCS_PER_MESSAGE`]
+/// documents per verifier until the commit takes them).
+const AHEAD_MESSAGES_IN_FLIGHT: usize = 4;
+
 /// Below this many changes the caller's thread verifies them itself: a
 /// thread of its own is not worth starting.
 const PIPELINE_CHANGES_MIN: usize = 64;
@@ -280,13 +288,13 @@ impl Ahead {
                 if changes.len() < PIPELINE_CHANGES_MIN {
                     return None;
                 }
-                // Every verified group of the batch may wait for the store:
-                // the batch is bounded by the message, and verifying all of
-                // it is the point.
-                let groups = changes.len().div_ceil(VERIFIED_DOCS_PER_MESSAGE);
                 Some(Ahead {
                     fingerprint: fingerprint(&changes),
-                    verification: Verification::start(changes, groups, Some(slot)),
+                    verification: Verification::start(
+                        changes,
+                        AHEAD_MESSAGES_IN_FLIGHT,
+                        Some(slot),
+                    ),
                 })
             })
             // A thread that cannot start only loses the head start.
