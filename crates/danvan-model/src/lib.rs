@@ -16,6 +16,11 @@ macro_rules! debug_as_short {
     };
 }
 
+/// The crate by its own name in its tests, for code shared with its
+/// benches (`benches/read_record/uncached.rs`).
+#[cfg(test)]
+extern crate self as danvan_model;
+
 mod admit;
 mod dates;
 mod feed;
