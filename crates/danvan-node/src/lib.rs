@@ -51,7 +51,7 @@ pub use error::{EXIT_INTERRUPTED, EXIT_REFUSED, NodeError, file_error};
 pub use handover::{Adopted, TownDesk, read_roster_file};
 pub use household::StageOutcome;
 pub use import::ImportSummary;
-pub use intake::{Ahead, AheadHandle, Via, receive_changes, receive_with};
+pub use intake::{Ahead, AheadHandle, Via, ahead_batches_used, receive_changes, receive_with};
 pub use lan::{LAN_BROWSE_MAX, LAN_SERVICE, LanAdvert, LanPeer, advertise, browse as lan_browse};
 pub use node::{
     HistoryEntry, KEY_FILE, Node, Shown, UNITS_FILE, WEB_USERS_FILE, default_data_dir, now_ms,

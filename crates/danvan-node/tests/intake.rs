@@ -326,6 +326,7 @@ fn a_batch_verified_ahead_is_used_only_for_the_very_same_changes() {
     let mut plain_node = pho_minh_node(&keys, &tmp, "plain", &keys.relay);
     let carried = carried_changes(&frame(&forged)).expect("the frame's changes");
     assert_eq!(carried, forged, "the frame carries the batch, named alike");
+    let used = danvan_node::ahead_batches_used();
     let with_ahead = receive_with(
         ahead_node.store_mut(),
         Via::Bundle,
@@ -333,6 +334,11 @@ fn a_batch_verified_ahead_is_used_only_for_the_very_same_changes() {
         Some(ahead_of(&forged)),
     )
     .expect("the intake verified ahead");
+    assert_eq!(
+        danvan_node::ahead_batches_used(),
+        used + 1,
+        "the verification started ahead was taken"
+    );
     let plain = receive_changes(plain_node.store_mut(), Via::Bundle, forged.clone())
         .expect("the plain intake");
     assert_eq!(with_ahead.new, clean.len() - 1);
@@ -364,6 +370,11 @@ fn a_batch_verified_ahead_is_used_only_for_the_very_same_changes() {
         Some(ahead_of(&clean)),
     )
     .expect("the intake");
+    assert_eq!(
+        danvan_node::ahead_batches_used(),
+        used + 1,
+        "a verification of other changes is not taken"
+    );
     assert_eq!(refused(&report), refused(&plain));
     assert_eq!(report.new, clean.len() - 1);
     assert!(

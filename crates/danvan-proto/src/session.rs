@@ -1195,7 +1195,8 @@ fn named_by_body(changes: Vec<WireChange>) -> Vec<SignedChange> {
 /// The changes a received Bodies or Inline frame carries, named as the
 /// session names them when it hands them to [`Replica::commit`]: by each
 /// body's hash (a Bodies body that is not the change asked for ends the
-/// session before any commit, and one that is hashes to it). `None` for a
+/// session before any commit; one that is, is a plain change chunk, whose
+/// Automerge hash is [`body_hash`] of it). `None` for a
 /// frame of another kind or one that does not decode. For a driver that
 /// starts verifying a batch as soon as it arrives, before the session asks
 /// for its commit.
