@@ -1267,3 +1267,72 @@ fn forgeries_are_refused_before_storage_and_audited() {
         failures.join("\n")
     );
 }
+
+/// A forged signature in the middle of large batches from a rogue peer,
+/// through the real sync driver: the driver verifies each Bodies frame
+/// ahead, as it arrives (`danvan_node::Ahead`), and the forgery is still
+/// refused and audited while every valid change around it is stored.
+#[test]
+fn a_forgery_inside_batches_verified_ahead_is_refused() {
+    let fx = Fixtures::new();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let officer = Writer::new(&fx.keys.officer);
+    let (mut valid, mut forged) = (Vec::new(), Vec::new());
+    let mut delivered: Vec<SignedChange> = Vec::new();
+    for n in 10..250 {
+        let (mut am, created) = officer.create_own(activity, Kind::Activity, doc_id(n), UNIT, None);
+        let mut edit = officer.edit(doc_id(n), &mut am, title("Họp tổ dân phố"));
+        delivered.push(created.clone());
+        valid.push(created);
+        if n == 130 {
+            edit.signature[9] ^= 0x10;
+            forged.push(edit.clone());
+        } else {
+            valid.push(edit.clone());
+        }
+        delivered.push(edit);
+    }
+    let tmp = TempDir::new("forgery-ahead");
+    let town = Town {
+        fx: &fx,
+        runtime: &runtime,
+    };
+    let victim = town.victim(&tmp);
+    let before = changes_count(&victim);
+    let replica = RogueReplica {
+        epoch: [0x66; 8],
+        log: delivered,
+        roster_version: fx.v2.version(),
+        roster: Some(fx.v2.bytes().to_vec()),
+    };
+    let used = danvan_node::ahead_batches_used();
+    let victim = SharedNode::new(victim, false).expect("a shared node");
+    runtime
+        .block_on(sync_from_rogue(
+            &victim,
+            &fx.keys.rogue,
+            replica,
+            SessionConfig::default(),
+        ))
+        .expect("the sync");
+    assert!(
+        danvan_node::ahead_batches_used() > used,
+        "the batches were verified ahead"
+    );
+    victim
+        .with(|node| {
+            assert_eq!(changes_count(node), before + valid.len() as u64);
+            assert!(valid.iter().all(|c| held(node, &c.hash)));
+            assert!(!held(node, &forged[0].hash), "the forgery is not stored");
+            let reason = audit_reason(node, "rejected-change", |e| {
+                e.detail["hash"].as_str() == Some(hex(&forged[0].hash).as_str())
+            })
+            .expect("the refusal is audited");
+            assert!(reason.contains(BAD_SIGNATURE), "{reason}");
+        })
+        .expect("the victim's store");
+}
