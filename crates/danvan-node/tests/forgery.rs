@@ -541,6 +541,15 @@ impl Replica for RogueReplica {
     }
 }
 
+/// The runtime the suite's syncs run on: two workers, like the machine.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
 /// Accepts one connection and runs a sync session for the rogue replica.
 async fn run_rogue(endpoint: Endpoint, mut replica: RogueReplica, config: SessionConfig) {
     let Some(Ok(conn)) = endpoint.accept().await else {
@@ -1098,11 +1107,7 @@ fn flipped(bytes: &[u8], at: isize, bit: u8) -> Vec<u8> {
 fn forgeries_are_refused_before_storage_and_audited() {
     let started = Instant::now();
     let fx = Fixtures::new();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime");
+    let runtime = runtime();
     let town = Town {
         fx: &fx,
         runtime: &runtime,
@@ -1275,11 +1280,7 @@ fn forgeries_are_refused_before_storage_and_audited() {
 #[test]
 fn a_forgery_inside_batches_verified_ahead_is_refused() {
     let fx = Fixtures::new();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime");
+    let runtime = runtime();
     let officer = Writer::new(&fx.keys.officer);
     let (mut valid, mut forged) = (Vec::new(), Vec::new());
     let mut delivered: Vec<SignedChange> = Vec::new();
