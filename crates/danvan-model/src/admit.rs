@@ -15,7 +15,7 @@
 //!   (`SignedRoster::check_write_on`), so a record made under a commune
 //!   that merged since is judged as a record of the merged unit.
 
-use automerge::{Automerge, ROOT, ReadDoc, Value};
+use automerge::{Automerge, ROOT, Value};
 
 use crate::identity::{ChangeError, SignedChange};
 use crate::roster::DocScope;
@@ -53,13 +53,9 @@ impl DocHeader {
     /// record's id and creator too), read once.
     fn read(doc: &Automerge) -> Option<(DocHeader, crate::records::Header)> {
         let reader = crate::records::CachedDoc::new(doc);
-        // Exactly one value: the cached root says so without a `get_all`,
-        // which is asked only when the root was not read as a map.
-        let one = match reader.conflicted(&ROOT, "header") {
-            Some(conflicted) => !conflicted,
-            None => doc.get_all(ROOT, "header").ok()?.len() == 1,
-        };
-        if !one {
+        // Exactly one value (the root is always a map: the cached read of
+        // it says so without a `get_all`); no value at all is caught below.
+        if reader.conflicted(&ROOT, "header") != Some(false) {
             return None;
         }
         let (Value::Object(automerge::ObjType::Map), automerge::ObjId::Id(counter, actor, _)) =

@@ -54,8 +54,8 @@ pub use records::{
     Activity, Conflict, FieldSpec, FieldType, Header, Household, Kind, Model, ObjectionEvent,
     Parcel, Petition, Progress, Record, RecordError, SCHEMA_VERSION, StageEvent, Summary, Task,
     Visit, append_objection, append_visit, conflicts, editable_fields, field_spec, move_stage,
-    parse_field, petition_deadline_days, read_header, read_record, scalar_json, set_field,
-    write_new,
+    parse_field, petition_deadline_days, read_header, read_record, read_record_and_conflicts,
+    scalar_json, set_field, write_new,
 };
 pub use records::{CHANGE_BYTES_MAX, FIELD_BYTES_MAX, RECORD_BYTES_MAX, check_record_size};
 pub use roster::{

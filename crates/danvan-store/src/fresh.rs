@@ -129,10 +129,9 @@ fn build(
         .iter()
         .filter(|v| matches!(v, Verdict::Admitted(_)))
         .count() as i64;
-    let projection = danvan_model::read_record(&built.doc).ok().map(|record| {
-        let conflicts = danvan_model::conflicts(&built.doc, record.kind()).len() as i64;
-        ProjectionRow::of(doc, &record, conflicts)
-    });
+    let projection = danvan_model::read_record_and_conflicts(&built.doc)
+        .ok()
+        .map(|(record, conflicts)| ProjectionRow::of(doc, &record, conflicts as i64));
     let snapshot = snapshot_due(admitted, &built.doc).then(|| built.doc.save());
     Some((verdicts, built.header, projection, snapshot))
 }

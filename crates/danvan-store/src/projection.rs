@@ -329,11 +329,10 @@ pub(crate) fn project(
     doc: &DocId,
     automerge: &Automerge,
 ) -> Result<bool, StoreError> {
-    let Ok(record) = danvan_model::read_record(automerge) else {
+    let Ok((record, conflicts)) = danvan_model::read_record_and_conflicts(automerge) else {
         return Ok(false);
     };
-    let conflicts = danvan_model::conflicts(automerge, record.kind()).len() as i64;
-    write_projection(tx, doc, &record, conflicts)?;
+    write_projection(tx, doc, &record, conflicts as i64)?;
     Ok(true)
 }
 

@@ -36,10 +36,15 @@ pub fn scalar_json(value: &Value<'_>) -> serde_json::Value {
 /// The editable fields of a document that hold more than one concurrent
 /// value. The household stage is not among them: it resolves to the furthest.
 pub fn conflicts(doc: &automerge::Automerge, kind: Kind) -> Vec<Conflict> {
+    conflicts_in(&super::CachedDoc::new(doc), kind)
+}
+
+/// [`conflicts`] through a reader the caller may have read more with: one
+/// read of the root says which fields hold more than one value; only those
+/// are asked for their values.
+pub(super) fn conflicts_in(reader: &super::CachedDoc<'_>, kind: Kind) -> Vec<Conflict> {
+    let doc = reader.doc();
     let mut out = Vec::new();
-    // One read of the root says which fields hold more than one value; only
-    // those are asked for their values.
-    let reader = super::CachedDoc::new(doc);
     for spec in editable_fields(kind) {
         if reader.conflicted(&automerge::ROOT, spec.name) == Some(false) {
             continue;

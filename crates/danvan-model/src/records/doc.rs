@@ -15,12 +15,27 @@ use crate::vocab;
 /// Reads the record held by a document. The household stage is the furthest
 /// of concurrent values.
 pub fn read_record(doc: &automerge::Automerge) -> Result<Record, RecordError> {
-    // One reader for the whole read: the root and the header are each read
-    // once, for the kind below and again for the hydration.
+    read_record_from(&CachedDoc::new(doc))
+}
+
+/// The record held by a document and how many of its editable fields hold
+/// concurrent values ([`super::conflicts`]), as its projection row needs
+/// them: the root read once for both.
+pub fn read_record_and_conflicts(
+    doc: &automerge::Automerge,
+) -> Result<(Record, usize), RecordError> {
     let reader = CachedDoc::new(doc);
-    let kind: String = match autosurgeon::ReadDoc::get(&reader, &automerge::ROOT, "header")? {
+    let record = read_record_from(&reader)?;
+    let conflicts = super::conflicts::conflicts_in(&reader, record.kind()).len();
+    Ok((record, conflicts))
+}
+
+/// [`read_record`] through `reader`: the root and the header are each read
+/// once, for the kind below and again for the hydration.
+fn read_record_from(reader: &CachedDoc<'_>) -> Result<Record, RecordError> {
+    let kind: String = match autosurgeon::ReadDoc::get(reader, &automerge::ROOT, "header")? {
         Some((Value::Object(ObjType::Map), header)) => {
-            match autosurgeon::ReadDoc::get(&reader, &header, "kind")? {
+            match autosurgeon::ReadDoc::get(reader, &header, "kind")? {
                 Some((Value::Scalar(s), _)) => s.as_str().unwrap_or_default().to_string(),
                 _ => return Err(RecordError::Unreadable("header thiếu kind".into())),
             }
@@ -29,16 +44,16 @@ pub fn read_record(doc: &automerge::Automerge) -> Result<Record, RecordError> {
     };
     let unreadable = |e: autosurgeon::HydrateError| RecordError::Unreadable(e.to_string());
     Ok(match Kind::parse(&kind)? {
-        Kind::Activity => Record::Activity(autosurgeon::hydrate(&reader).map_err(unreadable)?),
-        Kind::Petition => Record::Petition(autosurgeon::hydrate(&reader).map_err(unreadable)?),
+        Kind::Activity => Record::Activity(autosurgeon::hydrate(reader).map_err(unreadable)?),
+        Kind::Petition => Record::Petition(autosurgeon::hydrate(reader).map_err(unreadable)?),
         Kind::Household => {
-            let mut h: Household = autosurgeon::hydrate(&reader).map_err(unreadable)?;
-            h.stage = furthest_stage(&reader).unwrap_or(h.stage);
+            let mut h: Household = autosurgeon::hydrate(reader).map_err(unreadable)?;
+            h.stage = furthest_stage(reader).unwrap_or(h.stage);
             Record::Household(h)
         }
-        Kind::Task => Record::Task(autosurgeon::hydrate(&reader).map_err(unreadable)?),
-        Kind::Progress => Record::Progress(autosurgeon::hydrate(&reader).map_err(unreadable)?),
-        Kind::Model => Record::Model(autosurgeon::hydrate(&reader).map_err(unreadable)?),
+        Kind::Task => Record::Task(autosurgeon::hydrate(reader).map_err(unreadable)?),
+        Kind::Progress => Record::Progress(autosurgeon::hydrate(reader).map_err(unreadable)?),
+        Kind::Model => Record::Model(autosurgeon::hydrate(reader).map_err(unreadable)?),
     })
 }
 

@@ -60,7 +60,8 @@ pub use conflicts::{Conflict, conflicts, scalar_json};
 pub use deadline::petition_deadline_days;
 pub(crate) use doc::read_header_from;
 pub use doc::{
-    append_objection, append_visit, move_stage, read_header, read_record, set_field, write_new,
+    append_objection, append_visit, move_stage, read_header, read_record,
+    read_record_and_conflicts, set_field, write_new,
 };
 pub use fields::{FieldSpec, FieldType, editable_fields, field_spec, parse_field};
 pub use kinds::{
