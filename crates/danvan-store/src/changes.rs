@@ -13,6 +13,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use crate::documents::{after_write, apply_received, load_doc};
 use crate::error::StoreError;
 use crate::fresh::{Taken, store_new};
+use crate::projection::SearchRows;
 use crate::wal::{self, Checkpointing};
 use crate::{Store, access, hash32, signed_from_row};
 
@@ -217,6 +218,7 @@ impl Store {
         let tx = self.conn.transaction()?;
         let mut report = ApplyReport::default();
         let mut seen = HashSet::new();
+        let mut search = SearchRows::default();
         for item in incoming {
             let (doc, changes) = match item {
                 Incoming::Refused(rejection) => {
@@ -233,7 +235,15 @@ impl Store {
                 }
                 Incoming::Doc(doc, changes) => (doc, changes),
                 Incoming::New(new) => {
-                    match store_new(&tx, *new, &mut seen, source, allow, &mut report)? {
+                    match store_new(
+                        &tx,
+                        *new,
+                        &mut seen,
+                        source,
+                        allow,
+                        &mut report,
+                        &mut search,
+                    )? {
                         Taken::Stored => continue,
                         Taken::Declined(doc, changes) => (doc, changes),
                     }
@@ -317,9 +327,17 @@ impl Store {
             if stored > 0 {
                 report.new += stored;
                 report.documents += 1;
-                after_write(&tx, &doc, &automerge, stored as i64, None)?;
+                after_write(
+                    &tx,
+                    &doc,
+                    &automerge,
+                    stored as i64,
+                    None,
+                    Some(&mut search),
+                )?;
             }
         }
+        search.write(&tx)?;
         if let Some((peer, cp, scope)) = checkpoint {
             set_checkpoint(&tx, peer, cp, scope)?;
         }

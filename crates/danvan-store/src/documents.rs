@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::changes::insert_change;
 use crate::error::StoreError;
-use crate::projection::{project, write_projection};
+use crate::projection::{SearchRows, project, write_projection};
 use crate::{SNAPSHOT_AFTER_CHANGES, Store};
 
 /// A document written locally: its new changes and its state after them.
@@ -44,12 +44,23 @@ impl Store {
     /// it is visible or durable until [`WriteBatch::commit`].
     pub fn batch(&mut self) -> Result<WriteBatch<'_>, StoreError> {
         let (epoch, me) = (self.epoch, self.me);
-        Ok(WriteBatch(self.conn.transaction()?, epoch, me))
+        Ok(WriteBatch(
+            self.conn.transaction()?,
+            epoch,
+            me,
+            SearchRows::default(),
+        ))
     }
 }
 
 /// Local writes inside one transaction; dropped without commit, it rolls back.
-pub struct WriteBatch<'a>(Transaction<'a>, [u8; 8], Option<danvan_model::NodeId>);
+/// The records' search rows are written at the commit ([`SearchRows`]).
+pub struct WriteBatch<'a>(
+    Transaction<'a>,
+    [u8; 8],
+    Option<danvan_model::NodeId>,
+    SearchRows,
+);
 
 impl std::fmt::Debug for WriteBatch<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -82,12 +93,21 @@ impl WriteBatch<'_> {
                     me.as_bytes().to_vec()
                 ])?;
         }
-        after_write(&self.0, &write.doc, write.automerge, new, write.created)
+        after_write(
+            &self.0,
+            &write.doc,
+            write.automerge,
+            new,
+            write.created,
+            Some(&mut self.3),
+        )
     }
 
     /// Commits durably.
     pub fn commit(self) -> Result<(), StoreError> {
-        self.0.commit()?;
+        let WriteBatch(tx, _, _, search) = self;
+        search.write(&tx)?;
+        tx.commit()?;
         Ok(())
     }
 }
@@ -188,6 +208,7 @@ pub(crate) fn after_write(
     automerge: &Automerge,
     new: i64,
     created: Option<&danvan_model::Record>,
+    search: Option<&mut SearchRows>,
 ) -> Result<(), StoreError> {
     let key = doc.as_bytes().to_vec();
     tx.prepare_cached(
@@ -208,9 +229,9 @@ pub(crate) fn after_write(
         .execute(params![key, automerge.save(), max_seq])?;
     }
     match created {
-        Some(record) => write_projection(tx, doc, record, 0)?,
+        Some(record) => write_projection(tx, doc, record, 0, search)?,
         None => {
-            project(tx, doc, automerge)?;
+            project(tx, doc, automerge, search)?;
         }
     }
     Ok(())

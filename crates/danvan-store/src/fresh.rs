@@ -17,7 +17,7 @@ use crate::access;
 use crate::changes::{Incoming, Parsed, actor_epoch, insert_change, parse};
 use crate::documents::snapshot_due;
 use crate::error::StoreError;
-use crate::projection::{ProjectionRow, write_rows};
+use crate::projection::{ProjectionRow, SearchRows, write_rows};
 
 /// A document built whole from its received changes ([`build_new`]).
 #[derive(Debug)]
@@ -163,6 +163,7 @@ pub(crate) fn store_new(
     source: Option<(&NodeId, [u8; 8])>,
     allow: impl Fn(&SignedChange, &DocScope<'_>) -> Result<(), ChangeError>,
     report: &mut danvan_model::ApplyReport,
+    search: &mut SearchRows,
 ) -> Result<Taken, StoreError> {
     let key = new.doc.as_bytes().to_vec();
     let held: bool = tx
@@ -250,7 +251,7 @@ pub(crate) fn store_new(
         },
     ])?;
     if let Some(row) = projection {
-        write_rows(tx, &key, row)?;
+        write_rows(tx, &key, row, Some(search))?;
     }
     Ok(Taken::Stored)
 }

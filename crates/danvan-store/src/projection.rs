@@ -176,12 +176,14 @@ impl Store {
                 .collect::<Result<_, _>>()?
         };
         let mut n = 0;
+        let mut search = SearchRows::default();
         for doc in docs {
             let doc = doc_id(doc)?;
             if let Some(automerge) = load_doc(&tx, &doc)? {
-                n += project(&tx, &doc, &automerge)? as usize;
+                n += project(&tx, &doc, &automerge, Some(&mut search))? as usize;
             }
         }
+        search.write(&tx)?;
         tx.commit()?;
         Ok(n)
     }
@@ -328,11 +330,12 @@ pub(crate) fn project(
     tx: &Connection,
     doc: &DocId,
     automerge: &Automerge,
+    search: Option<&mut SearchRows>,
 ) -> Result<bool, StoreError> {
     let Ok((record, conflicts)) = danvan_model::read_record_and_conflicts(automerge) else {
         return Ok(false);
     };
-    write_projection(tx, doc, &record, conflicts as i64)?;
+    write_projection(tx, doc, &record, conflicts as i64, search)?;
     Ok(true)
 }
 
@@ -341,12 +344,13 @@ pub(crate) fn write_projection(
     doc: &DocId,
     record: &danvan_model::Record,
     conflicts: i64,
+    search: Option<&mut SearchRows>,
 ) -> Result<(), StoreError> {
     let row = ProjectionRow::of(doc, record, conflicts);
     let key = doc.as_bytes().to_vec();
     tx.prepare_cached("UPDATE documents SET kind = ?2, unit = ?3, project = ?4 WHERE doc = ?1")?
         .execute(params![key, row.kind, row.unit, row.project])?;
-    write_rows(tx, &key, &row)
+    write_rows(tx, &key, &row, search)
 }
 
 /// What the projection holds of one record: its `records` and
@@ -380,11 +384,13 @@ impl ProjectionRow {
     }
 }
 
-/// Writes (or replaces) a record's `records` and `record_search` rows.
+/// Writes (or replaces) a record's `records` and `record_search` rows; the
+/// latter now, or held in `search` for the end of the transaction.
 pub(crate) fn write_rows(
     tx: &Connection,
     key: &[u8],
     row: &ProjectionRow,
+    search: Option<&mut SearchRows>,
 ) -> Result<(), StoreError> {
     let summary = &row.summary;
     tx.prepare_cached(
@@ -409,12 +415,79 @@ pub(crate) fn write_rows(
         row.conflicts,
         row.json,
     ])?;
-    tx.prepare_cached(
-        "INSERT INTO record_search (doc, search) VALUES (?1, ?2)
-         ON CONFLICT (doc) DO UPDATE SET search = excluded.search",
-    )?
-    .execute(params![key, summary.search])?;
+    match search {
+        Some(search) => search.hold(key, &summary.search),
+        None => SearchRows::write_chunk(tx, &[(key, summary.search.as_str())])?,
+    }
     Ok(())
+}
+
+/// `record_search` rows held back while a transaction writes many records
+/// (a sync batch, an import, a rebuild), then written a few hundred to a
+/// statement by [`SearchRows::write`] before its commit.
+///
+/// Why: SQLite opens a statement savepoint for every statement that may
+/// have to be undone half-way (one that fires a trigger, an upsert), and
+/// FTS5 writes the terms it holds in memory to a new index segment at each
+/// savepoint. Written row by row, every record of a batch left a segment
+/// of its own, which FTS5 then merged — ~5 % of a node's CPU on a cold
+/// pull (`fts5SavepointMethod` in a profile of `danvan sync`). One
+/// statement per few hundred rows leaves one segment per statement.
+#[derive(Debug, Default)]
+pub(crate) struct SearchRows {
+    rows: Vec<(Vec<u8>, String)>,
+    /// Where each document's row is in `rows`: a document written twice in
+    /// one transaction keeps its last text, as the row-by-row upserts did.
+    at: std::collections::HashMap<Vec<u8>, usize>,
+}
+
+/// Rows of one `record_search` statement (two parameters each, far below
+/// SQLite's limit on parameters).
+const SEARCH_ROWS_PER_STATEMENT: usize = 256;
+
+impl SearchRows {
+    fn hold(&mut self, key: &[u8], search: &str) {
+        match self.at.get(key) {
+            Some(&i) => self.rows[i].1 = search.to_owned(),
+            None => {
+                self.at.insert(key.to_vec(), self.rows.len());
+                self.rows.push((key.to_vec(), search.to_owned()));
+            }
+        }
+    }
+
+    /// Writes the rows held; call it before the transaction commits.
+    pub(crate) fn write(self, tx: &Connection) -> Result<(), StoreError> {
+        let rows: Vec<(&[u8], &str)> = self
+            .rows
+            .iter()
+            .map(|(key, search)| (key.as_slice(), search.as_str()))
+            .collect();
+        for chunk in rows.chunks(SEARCH_ROWS_PER_STATEMENT) {
+            Self::write_chunk(tx, chunk)?;
+        }
+        Ok(())
+    }
+
+    /// One statement writing (or replacing) `rows`' search texts.
+    fn write_chunk(tx: &Connection, rows: &[(&[u8], &str)]) -> Result<(), StoreError> {
+        let values = vec!["(?, ?)"; rows.len()].join(", ");
+        let sql = format!(
+            "INSERT INTO record_search (doc, search) VALUES {values}
+             ON CONFLICT (doc) DO UPDATE SET search = excluded.search"
+        );
+        let params = rusqlite::params_from_iter(rows.iter().flat_map(|(key, search)| {
+            [key as &dyn rusqlite::ToSql, search as &dyn rusqlite::ToSql]
+        }));
+        // The single row and the full chunk recur; other lengths occur once
+        // per transaction and are not worth a place in the statement cache.
+        if rows.len() == 1 || rows.len() == SEARCH_ROWS_PER_STATEMENT {
+            tx.prepare_cached(&sql)?.execute(params)?;
+        } else {
+            tx.prepare(&sql)?.execute(params)?;
+        }
+        Ok(())
+    }
 }
 
 /// The full-text query of a search's words: every word as the start of a
@@ -454,6 +527,96 @@ pub(crate) fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::changes::parse;
+    use crate::fresh::{build_new, tests::record};
+    use danvan_model::NodeKey;
+
+    /// The full-text index's segments (FTS5 keeps one `_idx` entry or more
+    /// per segment).
+    fn segments(store: &Store) -> i64 {
+        store
+            .conn
+            .query_row(
+                "SELECT COUNT(DISTINCT segid) FROM record_search_fts_idx",
+                [],
+                |r| r.get(0),
+            )
+            .expect("segments")
+    }
+
+    /// A sync batch writes its records' search rows together: the index
+    /// gains one segment for the batch (written row by row, each record
+    /// left a segment of its own for FTS5 to merge), and finds every
+    /// record.
+    #[test]
+    fn a_batch_of_new_records_adds_one_index_segment_and_finds_them_all() {
+        let dir = crate::scratch_dir("projection-search-rows");
+        let mut store = Store::create(&dir, [7; 8]).expect("store");
+        let key = NodeKey::from_secret([6; 32]);
+        let batch = |from: u8| -> Vec<crate::Incoming> {
+            (from..from + 40)
+                .map(|i| {
+                    let doc = DocId::from_bytes([i; 16]);
+                    build_new(doc, record(&key, doc).into_iter().map(parse).collect())
+                })
+                .collect()
+        };
+        let report = store.apply_incoming(None, batch(1), None).expect("first");
+        assert_eq!(report.documents, 40);
+        assert_eq!(segments(&store), 1);
+        let report = store.apply_incoming(None, batch(41), None).expect("second");
+        assert_eq!(report.documents, 40);
+        assert_eq!(segments(&store), 2);
+        let matched: i64 = store
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM record_search_fts WHERE record_search_fts MATCH 'khu'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("match");
+        assert_eq!(matched, 80);
+        store
+            .conn
+            .execute(
+                "INSERT INTO record_search_fts (record_search_fts) VALUES ('integrity-check')",
+                [],
+            )
+            .expect("the index agrees with the search rows");
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A document written twice in one transaction keeps its last text, in
+    /// the place (rowid) of its first.
+    #[test]
+    fn held_search_rows_keep_each_documents_last_text() {
+        let dir = crate::scratch_dir("projection-search-held");
+        let mut store = Store::create(&dir, [7; 8]).expect("store");
+        let tx = store.conn.transaction().expect("tx");
+        let mut held = SearchRows::default();
+        held.hold(b"a", "mot");
+        held.hold(b"b", "hai");
+        held.hold(b"a", "ba");
+        held.write(&tx).expect("written");
+        let rows: Vec<(Vec<u8>, String)> = tx
+            .prepare("SELECT doc, search FROM record_search ORDER BY rowid")
+            .expect("select")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("read");
+        assert_eq!(
+            rows,
+            vec![
+                (b"a".to_vec(), "ba".to_owned()),
+                (b"b".to_vec(), "hai".to_owned())
+            ]
+        );
+        drop(tx);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     /// SQLite's plan for a filter's query, one line per step.
     fn plan(store: &Store, sql: &str, values: &[rusqlite::types::Value]) -> String {

@@ -217,7 +217,7 @@ fn rebuild(tx: &Connection, doc: &DocId) -> Result<bool, StoreError> {
     let automerge = load_doc(tx, doc)?.unwrap_or_default();
     // `after_write` with nothing new: a fresh snapshot when due, and the
     // projection read from the rebuilt document.
-    after_write(tx, doc, &automerge, 0, None)?;
+    after_write(tx, doc, &automerge, 0, None, None)?;
     Ok(true)
 }
 
