@@ -42,7 +42,7 @@ if [ -z "$binary" ]; then
     if [ ! -x "$binary" ]; then
         echo "Không thấy tệp chạy danvan ($binary)." >&2
         echo "Dùng gói phát hành danvan-…-x86_64-linux.tar.gz, hoặc biên dịch bằng tài khoản thường" >&2
-        echo "(cargo build --release -p danvan-cli) rồi chạy: sudo $0 --binary target/release/danvan $role $unit" >&2
+        echo "(cargo build --profile dist -p danvan-cli) rồi chạy: sudo $0 --binary target/dist/danvan $role $unit" >&2
         echo "Không biên dịch bằng tài khoản root." >&2
         exit 1
     fi

@@ -6,8 +6,9 @@
 #                                             /etc/danvan/*.env as conffiles; postinst creates
 #                                             the danvan user and /var/lib/danvan, starts nothing)
 # Usage: deploy/package.sh [--binary PATH] [--out DIR]
-#   --binary PATH  package this binary instead of building it (`cargo build --release
-#                  -p danvan-cli` as the current user, never as root); the tests pass
+#   --binary PATH  package this binary instead of building it (`cargo build --profile
+#                  dist -p danvan-cli` as the current user, never as root: the release
+#                  build with link-time optimisation, see Cargo.toml); the tests pass
 #                  their debug binary so CI builds nothing twice
 #   --out DIR      where the two files go (default: dist/)
 #   --fast         light compression (gzip -1 for both): what the tests use
@@ -36,8 +37,8 @@ if [ -z "$binary" ]; then
         echo "Không biên dịch bằng tài khoản root: chạy lại bằng tài khoản thường, hoặc chỉ định --binary." >&2
         exit 1
     fi
-    (cd "$root" && cargo build --release -p danvan-cli)
-    binary="$root/target/release/danvan"
+    (cd "$root" && cargo build --profile dist -p danvan-cli)
+    binary="$root/target/dist/danvan"
 fi
 [ -x "$binary" ] || { echo "không có tệp chạy được: $binary" >&2; exit 1; }
 said=$("$binary" --version)
