@@ -53,8 +53,8 @@ pub use sealed::{
     open_sealed_bundle, seal_bundle, sealed_header,
 };
 pub use session::{
-    Event, Progress, ProtoError, Served, Session, SessionConfig, SessionStats, carried_changes,
-    chunk_by_bytes,
+    Event, INLINE_BATCH_TARGET_MS, Progress, ProtoError, Served, Session, SessionConfig,
+    SessionStats, carried_changes, chunk_by_bytes,
 };
 pub use wire::{
     Hello, Message, WireChange, WireError, carries_changes, decode_message, encode_message,

@@ -30,6 +30,11 @@ pub struct Pair<'n> {
     /// The simulated clock.
     pub now_ms: u64,
     delay_ms: u64,
+    /// Bytes per second each way (`None`: unlimited), and when each
+    /// direction's link is next free.
+    bytes_per_s: Option<u64>,
+    free_to_a_ms: u64,
+    free_to_b_ms: u64,
     to_a: VecDeque<(u64, Vec<u8>)>,
     to_b: VecDeque<(u64, Vec<u8>)>,
     /// Events A's session reported.
@@ -71,6 +76,9 @@ impl<'n> Pair<'n> {
             session_b,
             now_ms: 0,
             delay_ms: one_way_delay_ms,
+            bytes_per_s: None,
+            free_to_a_ms: 0,
+            free_to_b_ms: 0,
             to_a: VecDeque::new(),
             to_b: VecDeque::new(),
             events_a: Vec::new(),
@@ -82,12 +90,40 @@ impl<'n> Pair<'n> {
         pair
     }
 
+    /// Limits each direction of the link to `bytes_per_s`: a frame leaves
+    /// once the frames before it have, and takes its length over the rate.
+    pub fn with_bandwidth(mut self, bytes_per_s: u64) -> Self {
+        self.bytes_per_s = Some(bytes_per_s.max(1));
+        self
+    }
+
+    /// When a frame of `len` bytes sent now arrives, on the direction that
+    /// is next free at `free_ms`.
+    fn arrival(
+        now_ms: u64,
+        delay_ms: u64,
+        bytes_per_s: Option<u64>,
+        free_ms: &mut u64,
+        len: usize,
+    ) -> u64 {
+        match bytes_per_s {
+            None => now_ms + delay_ms,
+            Some(rate) => {
+                let done = now_ms.max(*free_ms) + (len as u64 * 1000).div_ceil(rate);
+                *free_ms = done;
+                done + delay_ms
+            }
+        }
+    }
+
     fn flush(&mut self) {
-        let arrival = self.now_ms + self.delay_ms;
+        let (now, delay, rate) = (self.now_ms, self.delay_ms, self.bytes_per_s);
         while let Some(frame) = self.session_a.poll_transmit() {
+            let arrival = Self::arrival(now, delay, rate, &mut self.free_to_b_ms, frame.len());
             self.to_b.push_back((arrival, frame));
         }
         while let Some(frame) = self.session_b.poll_transmit() {
+            let arrival = Self::arrival(now, delay, rate, &mut self.free_to_a_ms, frame.len());
             self.to_a.push_back((arrival, frame));
         }
         while let Some(event) = self.session_a.poll_event() {

@@ -492,6 +492,9 @@ impl Sim {
             live,
             stall_timeout_ms: self.config.stall_timeout_ms,
             batch_bytes_max: self.config.batch_bytes_max,
+            // Inline batches grow on a fast link: up to four times the
+            // small batches the simulator starts with.
+            inline_bytes_max: self.config.batch_bytes_max * 4,
             offer_hashes_max: self.config.offer_hashes_max,
             ..SessionConfig::default()
         }
@@ -702,6 +705,7 @@ impl Sim {
                     let (left, right) = self.nodes.split_at_mut(b);
                     let config = SessionConfig {
                         batch_bytes_max: self.config.batch_bytes_max,
+                        inline_bytes_max: self.config.batch_bytes_max * 4,
                         offer_hashes_max: self.config.offer_hashes_max,
                         ..SessionConfig::default()
                     };

@@ -70,6 +70,7 @@ fn small_batches() -> SessionConfig {
     SessionConfig {
         offer_hashes_max: 16,
         batch_bytes_max: 4_000,
+        inline_bytes_max: 4_000,
         ..SessionConfig::default()
     }
 }
@@ -240,6 +241,66 @@ fn a_cold_node_gets_bodies_inline_within_its_byte_budget() {
         hub.store.len() as u64,
         "no hash offers, no resends"
     );
+}
+
+/// The body bytes of each Inline message among `frames`.
+fn inline_body_bytes(frames: &[Vec<u8>]) -> Vec<usize> {
+    frames
+        .iter()
+        .filter_map(|f| match decode_message(f) {
+            Ok(Message::Inline { changes, .. }) if !changes.is_empty() => {
+                Some(changes.iter().map(|c| c.body.len()).sum())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// A cold puller's Inline batches are sized to the link: on a fast one they
+/// grow from `batch_bytes_max` to `inline_bytes_max` (fewer batches, fewer
+/// commits), on a slow one they stay at `batch_bytes_max` (a cut loses
+/// little). Both pulls land everything.
+#[test]
+fn inline_batches_grow_on_a_fast_link_and_stay_small_on_a_slow_one() {
+    let mut rng = rng(14);
+    let hub = node_with_records(&mut rng, 300, 4);
+    // A batch ends after the change that crosses its size.
+    let change_max = hub.store.changes().map(|c| c.body.len()).max().unwrap_or(0);
+    let config = SessionConfig {
+        batch_bytes_max: 8_000,
+        inline_bytes_max: 64_000,
+        ..SessionConfig::default()
+    };
+    // (bytes per second each way, one-way delay): a LAN, and a link slower
+    // than 2G's worst.
+    for (rate, delay_ms, grows) in [(50_000_000, 1, true), (800, 300, false)] {
+        let mut hub = hub.clone();
+        let mut laptop = TestNode::new(&mut rng);
+        let mut pair = Pair::new(
+            &mut laptop,
+            &mut hub,
+            config.clone(),
+            config.clone(),
+            delay_ms,
+        )
+        .with_bandwidth(rate);
+        pair.run();
+        assert!(pair.done(Side::A).is_some(), "{:?}", pair.failure(Side::A));
+        let sizes = inline_body_bytes(&pair.delivered_to_a);
+        let largest = sizes.iter().copied().max().unwrap_or(0);
+        if grows {
+            assert!(largest > 32_000, "{sizes:?}");
+            assert!(largest <= 64_000 + change_max, "{sizes:?}");
+        } else {
+            assert!(largest <= 8_000 + change_max, "{sizes:?}");
+        }
+        drop(pair);
+        assert_converged(&laptop, &hub);
+        eprintln!(
+            "{rate} B/s, {delay_ms} ms: {} Inline batches, largest {largest} B of bodies",
+            sizes.len()
+        );
+    }
 }
 
 #[test]
