@@ -416,15 +416,16 @@ pub(crate) fn write_rows(
         row.json,
     ])?;
     match search {
-        Some(search) => search.hold(key, &summary.search),
+        Some(search) => search.hold(tx, key, &summary.search)?,
         None => SearchRows::write_chunk(tx, &[(key, summary.search.as_str())])?,
     }
     Ok(())
 }
 
 /// `record_search` rows held back while a transaction writes many records
-/// (a sync batch, an import, a rebuild), then written a few hundred to a
-/// statement by [`SearchRows::write`] before its commit.
+/// (a sync batch, an import, a rebuild) and written
+/// [`SEARCH_ROWS_PER_STATEMENT`] to a statement: when that many are held,
+/// and the rest by [`SearchRows::write`] before the commit.
 ///
 /// Why: SQLite opens a statement savepoint for every statement that may
 /// have to be undone half-way (one that fires a trigger, an upsert), and
@@ -432,13 +433,12 @@ pub(crate) fn write_rows(
 /// savepoint. Written row by row, every record of a batch left a segment
 /// of its own, which FTS5 then merged — ~5 % of a node's CPU on a cold
 /// pull (`fts5SavepointMethod` in a profile of `danvan sync`). One
-/// statement per few hundred rows leaves one segment per statement.
+/// statement per few hundred rows leaves one segment per statement, and
+/// what is held stays bounded. Nothing in these transactions reads
+/// `record_search` between a write and the commit.
 #[derive(Debug, Default)]
 pub(crate) struct SearchRows {
     rows: Vec<(Vec<u8>, String)>,
-    /// Where each document's row is in `rows`: a document written twice in
-    /// one transaction keeps its last text, as the row-by-row upserts did.
-    at: std::collections::HashMap<Vec<u8>, usize>,
 }
 
 /// Rows of one `record_search` statement (two parameters each, far below
@@ -446,18 +446,23 @@ pub(crate) struct SearchRows {
 const SEARCH_ROWS_PER_STATEMENT: usize = 256;
 
 impl SearchRows {
-    fn hold(&mut self, key: &[u8], search: &str) {
-        match self.at.get(key) {
-            Some(&i) => self.rows[i].1 = search.to_owned(),
-            None => {
-                self.at.insert(key.to_vec(), self.rows.len());
-                self.rows.push((key.to_vec(), search.to_owned()));
-            }
+    /// Holds a row; writes the rows held once there are a statement's worth.
+    /// A document held twice is written twice, in order: the upsert keeps
+    /// its first row's place and its last text.
+    fn hold(&mut self, tx: &Connection, key: &[u8], search: &str) -> Result<(), StoreError> {
+        self.rows.push((key.to_vec(), search.to_owned()));
+        if self.rows.len() >= SEARCH_ROWS_PER_STATEMENT {
+            self.write_held(tx)?;
         }
+        Ok(())
     }
 
     /// Writes the rows held; call it before the transaction commits.
-    pub(crate) fn write(self, tx: &Connection) -> Result<(), StoreError> {
+    pub(crate) fn write(mut self, tx: &Connection) -> Result<(), StoreError> {
+        self.write_held(tx)
+    }
+
+    fn write_held(&mut self, tx: &Connection) -> Result<(), StoreError> {
         let rows: Vec<(&[u8], &str)> = self
             .rows
             .iter()
@@ -466,6 +471,7 @@ impl SearchRows {
         for chunk in rows.chunks(SEARCH_ROWS_PER_STATEMENT) {
             Self::write_chunk(tx, chunk)?;
         }
+        self.rows.clear();
         Ok(())
     }
 
@@ -529,7 +535,7 @@ mod tests {
     use super::*;
     use crate::changes::parse;
     use crate::fresh::{build_new, tests::record};
-    use danvan_model::NodeKey;
+    use danvan_model::{NodeKey, SignedChange};
 
     /// The full-text index's segments (FTS5 keeps one `_idx` entry or more
     /// per segment).
@@ -544,42 +550,114 @@ mod tests {
             .expect("segments")
     }
 
-    /// A sync batch writes its records' search rows together: the index
-    /// gains one segment for the batch (written row by row, each record
-    /// left a segment of its own for FTS5 to merge), and finds every
-    /// record.
+    /// Every transaction that writes many records writes their search rows
+    /// together: a sync batch or an import adds one index segment (written
+    /// row by row, each record left a segment of its own for FTS5 to merge
+    /// — 10 after 40 records), and the index agrees with the search rows.
     #[test]
-    fn a_batch_of_new_records_adds_one_index_segment_and_finds_them_all() {
+    fn each_bulk_write_adds_one_index_segment_and_the_index_agrees() {
         let dir = crate::scratch_dir("projection-search-rows");
         let mut store = Store::create(&dir, [7; 8]).expect("store");
         let key = NodeKey::from_secret([6; 32]);
-        let batch = |from: u8| -> Vec<crate::Incoming> {
+        let made = |from: u8| -> Vec<(DocId, Vec<SignedChange>)> {
             (from..from + 40)
                 .map(|i| {
                     let doc = DocId::from_bytes([i; 16]);
-                    build_new(doc, record(&key, doc).into_iter().map(parse).collect())
+                    (doc, record(&key, doc))
                 })
                 .collect()
         };
-        let report = store.apply_incoming(None, batch(1), None).expect("first");
-        assert_eq!(report.documents, 40);
+        let matching = |store: &Store, word: &str| -> i64 {
+            store
+                .conn
+                .query_row(
+                    "SELECT COUNT(*) FROM record_search_fts WHERE record_search_fts MATCH ?1",
+                    [word],
+                    |r| r.get(0),
+                )
+                .expect("match")
+        };
+        // A sync batch of new records (`store_new`).
+        let new: Vec<crate::Incoming> = made(1)
+            .into_iter()
+            .map(|(doc, changes)| build_new(doc, changes.into_iter().map(parse).collect()))
+            .collect();
+        assert_eq!(
+            store
+                .apply_incoming(None, new, None)
+                .expect("new")
+                .documents,
+            40
+        );
         assert_eq!(segments(&store), 1);
-        let report = store.apply_incoming(None, batch(41), None).expect("second");
-        assert_eq!(report.documents, 40);
+        // A sync batch of creations, then one of edits to those records
+        // (`after_write` for records already held).
+        let records = made(41);
+        let creations: Vec<crate::Incoming> = records
+            .iter()
+            .map(|(doc, changes)| build_new(*doc, vec![parse(changes[0].clone())]))
+            .collect();
+        store
+            .apply_incoming(None, creations, None)
+            .expect("creations");
         assert_eq!(segments(&store), 2);
-        let matched: i64 = store
-            .conn
-            .query_row(
-                "SELECT COUNT(*) FROM record_search_fts WHERE record_search_fts MATCH 'khu'",
-                [],
-                |r| r.get(0),
-            )
-            .expect("match");
-        assert_eq!(matched, 80);
+        assert_eq!(
+            matching(&store, "khu"),
+            40,
+            "only the first 40 are edited yet"
+        );
+        let edits: Vec<crate::Incoming> = records
+            .iter()
+            .map(|(doc, changes)| crate::Incoming::Doc(*doc, vec![parse(changes[1].clone())]))
+            .collect();
+        assert_eq!(
+            store
+                .apply_incoming(None, edits, None)
+                .expect("edits")
+                .documents,
+            40
+        );
+        assert!(segments(&store) <= 3, "{}", segments(&store));
+        assert_eq!(matching(&store, "khu"), 80);
+        // A local write batch (an import).
+        let before = segments(&store);
+        let local = made(81);
+        let docs: Vec<automerge::Automerge> =
+            local
+                .iter()
+                .map(|(_, changes)| {
+                    let mut am = automerge::Automerge::new();
+                    am.apply_changes(changes.iter().map(|c| {
+                        automerge::Change::try_from(c.body.as_slice()).expect("a change")
+                    }))
+                    .expect("applied");
+                    am
+                })
+                .collect();
+        let mut batch = store.batch().expect("batch");
+        for ((doc, changes), automerge) in local.iter().zip(&docs) {
+            batch
+                .write(&crate::LocalWrite {
+                    doc: *doc,
+                    changes: changes.clone(),
+                    automerge,
+                    created: None,
+                })
+                .expect("written");
+        }
+        batch.commit().expect("committed");
+        assert!(segments(&store) <= before + 1, "{}", segments(&store));
+        assert_eq!(matching(&store, "khu"), 120);
+        // A rebuild (every row deleted, then written again): its segments
+        // say nothing here, since FTS5's merges of many small ones drop the
+        // deleted entries too; what it must keep is the index's agreement.
+        assert_eq!(store.rebuild_projections().expect("rebuilt"), 120);
+        assert_eq!(matching(&store, "khu"), 120);
+        // `rank = 1`: the index compared with the content table itself.
         store
             .conn
             .execute(
-                "INSERT INTO record_search_fts (record_search_fts) VALUES ('integrity-check')",
+                "INSERT INTO record_search_fts (record_search_fts, rank) VALUES ('integrity-check', 1)",
                 [],
             )
             .expect("the index agrees with the search rows");
@@ -595,9 +673,9 @@ mod tests {
         let mut store = Store::create(&dir, [7; 8]).expect("store");
         let tx = store.conn.transaction().expect("tx");
         let mut held = SearchRows::default();
-        held.hold(b"a", "mot");
-        held.hold(b"b", "hai");
-        held.hold(b"a", "ba");
+        held.hold(&tx, b"a", "mot").expect("held");
+        held.hold(&tx, b"b", "hai").expect("held");
+        held.hold(&tx, b"a", "ba").expect("held");
         held.write(&tx).expect("written");
         let rows: Vec<(Vec<u8>, String)> = tx
             .prepare("SELECT doc, search FROM record_search ORDER BY rowid")
