@@ -38,8 +38,8 @@ use crate::wire::{
 };
 
 /// The link time an Inline batch is sized to once the peer's pace is
-/// measured: a cut loses about this much of the link, and each batch is
-/// still large next to a round trip.
+/// measured: a cut loses about twice this much of the link (two batches in
+/// flight), and each batch is still large next to a round trip.
 pub const INLINE_BATCH_TARGET_MS: u64 = 1_000;
 
 /// How a session behaves; the defaults suit a 3G link.
@@ -61,8 +61,8 @@ pub struct SessionConfig {
     /// Largest Inline batch (a cold puller's) on a link that carries
     /// batches fast: each next batch is sized to what the peer took in
     /// [`INLINE_BATCH_TARGET_MS`] (body bytes of the last acknowledged
-    /// batch over the time it took), between `batch_bytes_max` and this
-    /// (clamped to [`BATCH_BYTES_MAX`]). On 2G a batch stays at
+    /// batch over the time it took), at most twice the batch before it,
+    /// between `batch_bytes_max` and this (clamped to [`BATCH_BYTES_MAX`]). On 2G a batch stays at
     /// `batch_bytes_max`; on a LAN a 100,000-record pull commits a quarter
     /// as many batches.
     pub inline_bytes_max: usize,
@@ -345,8 +345,10 @@ struct Serve {
 }
 
 struct ServeBatch {
-    /// When it was sent, and its body bytes (Inline batches: what the next
-    /// batch's size is measured from).
+    /// When it was sent (the time the driver gave with the call that sent
+    /// it, before anything that call committed: a batch's time errs long),
+    /// and its body bytes (Inline batches only; 0 for an offer): what the
+    /// next Inline batch's size is measured from.
     sent_ms: u64,
     body_bytes: usize,
     upto_seq: u64,
@@ -1042,6 +1044,10 @@ impl Session {
     fn on_ack(&mut self, upto_seq: u64, version: u8) -> Result<(), ProtoError> {
         let floor = self.batch_bytes_max();
         let ceiling = self.config.inline_bytes_max.clamp(floor, BATCH_BYTES_MAX);
+        // At most doubling: two Acks handled in one instant (the driver
+        // held up by another session's commit) read as a link of unbounded
+        // pace, and would otherwise jump to the ceiling on any link.
+        let doubled = self.inline_bytes().saturating_mul(2);
         match self.serve.batches.front_mut() {
             Some(batch) if batch.state == ServeState::AwaitingAck && batch.upto_seq == upto_seq => {
                 batch.state = ServeState::Resolved;
@@ -1056,7 +1062,9 @@ impl Session {
                     let took_ms = self.now_ms.saturating_sub(began).max(1);
                     let fits =
                         batch.body_bytes as u128 * INLINE_BATCH_TARGET_MS as u128 / took_ms as u128;
-                    self.serve.inline_bytes = fits.clamp(floor as u128, ceiling as u128) as usize;
+                    self.serve.inline_bytes =
+                        fits.min(doubled as u128)
+                            .clamp(floor as u128, ceiling as u128) as usize;
                 }
                 self.serve.last_ack_ms = Some(self.now_ms);
                 // Before version 2 a refusal is never told: nothing is
@@ -1133,11 +1141,11 @@ impl Session {
                 entries[included - 1].seq
             };
             let hashes: Vec<[u8; 32]> = entries[..included].iter().map(|e| e.hash).collect();
-            let body_bytes = entries[..included]
-                .iter()
-                .map(|e| e.body_len as usize)
-                .sum();
             if self.serve.inline {
+                let body_bytes = entries[..included]
+                    .iter()
+                    .map(|e| e.body_len as usize)
+                    .sum();
                 let bodies = replica.bodies(&hashes)?;
                 if bodies.len() != hashes.len() {
                     return Err(ReplicaError::new("kho thiếu nội dung của thay đổi").into());
@@ -1177,7 +1185,7 @@ impl Session {
                 };
                 self.serve.batches.push_back(ServeBatch {
                     sent_ms: self.now_ms,
-                    body_bytes,
+                    body_bytes: 0,
                     upto_seq,
                     offered: hashes,
                     sent: Vec::new(),

@@ -92,6 +92,7 @@ impl<'n> Pair<'n> {
 
     /// Limits each direction of the link to `bytes_per_s`: a frame leaves
     /// once the frames before it have, and takes its length over the rate.
+    /// The Hellos [`Pair::new`] queued already travel unlimited.
     pub fn with_bandwidth(mut self, bytes_per_s: u64) -> Self {
         self.bytes_per_s = Some(bytes_per_s.max(1));
         self
