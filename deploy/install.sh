@@ -2,7 +2,7 @@
 # Installs danvan as a service from the release tarball (deploy/package.sh):
 #   sudo deploy/install.sh [--binary PATH] [--prefix DIR] [--destdir DIR] hub|node UNIT
 # Takes a prebuilt binary (the tarball's bin/danvan, or --binary PATH) and
-# never compiles: build as a normal user (`cargo build --release -p
+# never compiles: build as a normal user (`cargo build --profile dist -p
 # danvan-cli`, or deploy/package.sh), never as root. Installs the binary
 # and backup.sh under PREFIX (default /usr/local), the units in
 # /etc/systemd/system, /etc/danvan/ROLE.env (kept if there), creates the

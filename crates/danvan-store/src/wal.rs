@@ -60,8 +60,10 @@ pub(crate) fn restore(conn: &Connection, checkpointing: Checkpointing) -> Result
 
 /// Changes stored by deferred commits after which the next
 /// [`Store::checkpoint_wal`] copies them: about four batches of a cold pull
-/// (at 100,000 records ~3.7 WAL pages per change, so the WAL stays near
-/// 30 MiB). Between copies, a page that several batches write (index
+/// at the session's starting batch size, about one once a fast link has
+/// grown them to 1 MiB (at 100,000 records ~3.7 WAL pages per change, so the
+/// WAL stays near 30 MiB; copying every 8,192 changes instead measured no
+/// faster, see ARCHITECTURE). Between copies, a page that several batches write (index
 /// interior pages, the tails of the change log, of `feed_readers` and of
 /// the full-text index) is copied once instead of once per batch.
 const DEFERRED_CHANGES_MAX: u64 = 2048;
