@@ -13,7 +13,8 @@
 //! ```
 //!
 //! and the same from B to A at the same time. A cold puller (empty store)
-//! asks in its Hello for `Inline` batches: bodies without offers.
+//! asks in its Hello for `Inline` batches: bodies without offers, sized to
+//! the link as the Acks come back (`SessionConfig::inline_bytes_max`).
 //!
 //! The puller's checkpoint moves only inside the commit that stores the last
 //! wanted body of an offer, so a cut link loses at most the batches in
