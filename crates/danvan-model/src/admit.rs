@@ -177,13 +177,6 @@ pub struct NewDocument {
 /// at a time, which refuses the offending one alone. Each item is a change
 /// with its parse and, for a change without dependencies, its
 /// [`prepare_creation`] if already computed.
-///
-/// When nothing was prepared, every change parses, each one's dependencies
-/// come before it and the first creates the document, the whole list —
-/// creation included — is applied in one call and checked afterwards
-/// ([`admit_at_once`]): a quarter less of Automerge's work than the
-/// creation alone and then the rest. Anything else, and any check that
-/// fails there, takes the way below, which decides each change in order.
 pub fn admit_new<'a>(
     changes: impl IntoIterator<
         Item = (
@@ -193,74 +186,6 @@ pub fn admit_new<'a>(
         ),
     >,
 ) -> Option<NewDocument> {
-    let changes: Vec<_> = changes.into_iter().collect();
-    if let Some(new) = admit_at_once(&changes) {
-        return Some(new);
-    }
-    admit_in_order(changes)
-}
-
-/// One item of [`admit_new`]'s list.
-type NewItem<'a> = (
-    &'a SignedChange,
-    Result<automerge::Change, ChangeError>,
-    Option<Result<Admitted, ChangeError>>,
-);
-
-/// [`admit_new`]'s shortcut: every change admitted, or `None` to decide
-/// them one by one. Sound because it lets in exactly what the in-order way
-/// lets in when every change passes there: the in-order way reads the
-/// header from the creation alone and then requires that no later change
-/// puts the root's `header` or touches that header's map; here the header
-/// is read from the document with every change applied, and the same is
-/// required of every later change against it — which holds only if the
-/// root's `header` is still the creation's object and nothing changed its
-/// map, so both ways read the same header and check the same creation.
-fn admit_at_once(changes: &[NewItem<'_>]) -> Option<NewDocument> {
-    let (first, _, _) = changes.first()?;
-    let mut admitted = std::collections::HashSet::new();
-    let mut parsed = Vec::with_capacity(changes.len());
-    for (_, change, prepared) in changes {
-        let Ok(change) = change else {
-            return None;
-        };
-        // A prepared creation has its document built already; a repeated
-        // change, a dependency not before it: the in-order way decides.
-        if prepared.is_some()
-            || change.deps().iter().any(|dep| !admitted.contains(dep))
-            || !admitted.insert(change.hash())
-        {
-            return None;
-        }
-        parsed.push(change.clone());
-    }
-    if !parsed[0].deps().is_empty() {
-        return None;
-    }
-    let mut doc = Automerge::new();
-    let applied =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| doc.apply_changes(parsed)));
-    if !matches!(applied, Ok(Ok(()))) {
-        return None;
-    }
-    let header = created_header(first, &doc).ok()?;
-    let touched = changes[1..].iter().any(|(_, change, _)| {
-        change
-            .as_ref()
-            .is_ok_and(|change| touches_header(change, &header).is_err())
-    });
-    if touched {
-        return None;
-    }
-    Some(NewDocument {
-        header: Some(header),
-        doc,
-        verdicts: changes.iter().map(|_| Ok(())).collect(),
-    })
-}
-
-/// [`admit_new`] deciding each change in order (see there).
-fn admit_in_order(changes: Vec<NewItem<'_>>) -> Option<NewDocument> {
     let mut header: Option<DocHeader> = None;
     let mut doc = Automerge::new();
     // Hashes admitted so far: on an empty document, exactly the changes
@@ -313,17 +238,7 @@ fn creation(signed: &SignedChange, change: &automerge::Change) -> Result<Admitte
     if !matches!(applied, Ok(Ok(()))) {
         return Err(ChangeError::NotCreation);
     }
-    Ok(Admitted {
-        header: created_header(signed, &trial)?,
-        created: Some(trial),
-    })
-}
-
-/// The header a document's creation by `signed` wrote, read from `doc`,
-/// checked: it names this document, the signer as creator and a known
-/// kind.
-fn created_header(signed: &SignedChange, doc: &Automerge) -> Result<DocHeader, ChangeError> {
-    let (header, full) = DocHeader::read(doc).ok_or(ChangeError::NotCreation)?;
+    let (header, full) = DocHeader::read(&trial).ok_or(ChangeError::NotCreation)?;
     if full.id != signed.doc.to_string() {
         return Err(ChangeError::Header(format!(
             "phần đầu ghi mã hồ sơ {} nhưng thay đổi thuộc hồ sơ {}",
@@ -343,7 +258,10 @@ fn created_header(signed: &SignedChange, doc: &Automerge) -> Result<DocHeader, C
             header.kind
         )));
     }
-    Ok(header)
+    Ok(Admitted {
+        header,
+        created: Some(trial),
+    })
 }
 
 /// Refuses a change with an operation on the header map, or one that puts
@@ -365,198 +283,4 @@ fn touches_header(change: &automerge::Change, header: &DocHeader) -> Result<(), 
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::records::{Activity, Header, Kind, Record};
-    use crate::{DocId, NodeKey, vocab};
-    use automerge::ReadDoc;
-    use automerge::transaction::Transactable;
-
-    /// A creation of `doc` by `signer`'s actor, its header naming `creator`
-    /// and `named` as the document, of kind `kind`.
-    fn created(signer: &NodeKey, creator: &NodeKey, named: DocId, kind: &str) -> Automerge {
-        let record = Record::Activity(Activity {
-            header: Header {
-                id: named.to_string(),
-                kind: Kind::Activity.code().into(),
-                unit: "pho-minh".into(),
-                project: None,
-                schema: crate::SCHEMA_VERSION,
-                creator: creator.id().to_string(),
-                created_at: 1_690_000_000_000,
-            },
-            activity_type: vocab::ACTIVITY_RECEPTION.into(),
-            date: "2025-08-03".into(),
-            title: "Tiếp công dân định kỳ".into(),
-            place: None,
-            organizers: None,
-            attendance: None,
-            citizens: None,
-            matters: None,
-            summary: None,
-            results: None,
-            petitions: Vec::new(),
-            tasks: Vec::new(),
-        });
-        let mut am = Automerge::new().with_actor(signer.actor(&[1; 8]));
-        am.transact::<_, _, automerge::AutomergeError>(|tx| {
-            crate::write_new(tx, &record).expect("writing the record");
-            if kind != Kind::Activity.code() {
-                let (_, header) = tx.get(ROOT, "header")?.expect("a header");
-                tx.put(&header, "kind", kind)?;
-            }
-            Ok(())
-        })
-        .expect("the creation");
-        am
-    }
-
-    /// One edit of `am`: the title, or (by `what`) the header's unit, or a
-    /// new header at the root.
-    fn edit(am: &mut Automerge, what: &str, n: usize) {
-        am.transact::<_, _, automerge::AutomergeError>(|tx| {
-            match what {
-                "unit" => {
-                    let (_, header) = tx.get(ROOT, "header")?.expect("a header");
-                    tx.put(&header, "unit", "phu-my")?;
-                }
-                "root header" => {
-                    tx.put_object(ROOT, "header", automerge::ObjType::Map)?;
-                }
-                _ => tx.put(ROOT, "title", format!("Họp dân lần {n}"))?,
-            }
-            Ok(())
-        })
-        .expect("the edit");
-    }
-
-    /// Every change of `am` after `after`, signed by `key` for `doc`.
-    fn signed(
-        am: &mut Automerge,
-        after: &[automerge::ChangeHash],
-        key: &NodeKey,
-        doc: DocId,
-    ) -> Vec<SignedChange> {
-        am.get_changes(after)
-            .into_iter()
-            .map(|mut c| key.sign_change(&doc, &mut c))
-            .collect()
-    }
-
-    fn items(changes: &[SignedChange]) -> Vec<NewItem<'_>> {
-        changes
-            .iter()
-            .map(|c| {
-                (
-                    c,
-                    automerge::Change::try_from(c.body.as_slice())
-                        .map_err(|_| ChangeError::Malformed("x".into())),
-                    None,
-                )
-            })
-            .collect()
-    }
-
-    /// What a decision comes to, comparable: verdicts, header, the
-    /// document's heads and record.
-    type Outcome = (
-        Vec<String>,
-        Option<DocHeader>,
-        Vec<automerge::ChangeHash>,
-        String,
-    );
-
-    fn outcome(new: Option<NewDocument>) -> Option<Outcome> {
-        new.map(|new| {
-            let mut heads = new.doc.get_heads();
-            heads.sort();
-            (
-                new.verdicts.iter().map(|v| format!("{v:?}")).collect(),
-                new.header,
-                heads,
-                format!("{:?}", crate::read_record(&new.doc)),
-            )
-        })
-    }
-
-    /// The shortcut decides exactly as the in-order way whenever it
-    /// decides at all, and declines every list where some change is not
-    /// admitted: a later change touching the header or putting a new one,
-    /// a creation naming another document or creator or an unknown kind,
-    /// a missing dependency, a repeated or unreadable change.
-    #[test]
-    fn all_at_once_decides_as_in_order_or_declines() {
-        let (a, b) = (NodeKey::from_secret([1; 32]), NodeKey::from_secret([2; 32]));
-        let doc = DocId::from_bytes([7; 16]);
-        let other = DocId::from_bytes([8; 16]);
-        let activity = Kind::Activity.code();
-        // (case, whether every change is admitted)
-        let mut cases: Vec<(&str, Vec<SignedChange>, bool)> = Vec::new();
-        for edits in 0..4 {
-            let mut am = created(&a, &a, doc, activity);
-            for n in 0..edits {
-                edit(&mut am, "title", n);
-            }
-            cases.push(("plain", signed(&mut am, &[], &a, doc), true));
-        }
-        // Two authors, concurrent edits.
-        let mut am = created(&a, &a, doc, activity);
-        let mut fork = am.fork().with_actor(b.actor(&[2; 8]));
-        edit(&mut am, "title", 1);
-        edit(&mut fork, "title", 2);
-        let base = signed(&mut am.clone(), &[], &a, doc);
-        let heads = vec![automerge::ChangeHash(base[0].hash)];
-        let mut two = base.clone();
-        two.extend(signed(&mut fork, &heads, &b, doc));
-        cases.push(("two authors", two, true));
-        for what in ["unit", "root header"] {
-            let mut am = created(&a, &a, doc, activity);
-            edit(&mut am, "title", 1);
-            edit(&mut am, what, 2);
-            edit(&mut am, "title", 3);
-            cases.push((what, signed(&mut am, &[], &a, doc), false));
-        }
-        for (name, creator, named, kind) in [
-            ("other document", &a, other, activity),
-            ("other creator", &b, doc, activity),
-            ("unknown kind", &a, doc, "khong-ro"),
-        ] {
-            let mut am = created(&a, creator, named, kind);
-            edit(&mut am, "title", 1);
-            cases.push((name, signed(&mut am, &[], &a, doc), false));
-        }
-        let mut am = created(&a, &a, doc, activity);
-        for n in 0..3 {
-            edit(&mut am, "title", n);
-        }
-        let all = signed(&mut am, &[], &a, doc);
-        let mut missing = all.clone();
-        missing.remove(1);
-        cases.push(("missing dependency", missing, false));
-        let mut repeated = all.clone();
-        repeated.push(all[1].clone());
-        cases.push(("repeated", repeated, false));
-        let mut unreadable = all.clone();
-        unreadable[2].body = vec![0x85, 0x6f, 0x4a, 0x83, 1, 2, 3];
-        cases.push(("unreadable", unreadable, false));
-        for (name, changes, admitted) in cases {
-            let shortcut = admit_at_once(&items(&changes));
-            assert_eq!(shortcut.is_some(), admitted, "{name}");
-            let in_order = outcome(admit_in_order(items(&changes)));
-            if let Some(new) = shortcut {
-                assert!(new.verdicts.iter().all(Result::is_ok), "{name}");
-                assert_eq!(outcome(Some(new)), in_order, "{name}");
-            } else if name != "repeated" {
-                let verdicts = &in_order.as_ref().expect("decided in order").0;
-                assert!(
-                    verdicts.iter().any(|v| v.starts_with("Err")),
-                    "{name}: {verdicts:?}"
-                );
-            }
-            assert_eq!(outcome(admit_new(items(&changes))), in_order, "{name}");
-        }
-    }
 }
