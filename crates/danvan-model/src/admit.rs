@@ -31,6 +31,10 @@ pub struct DocHeader {
     pub project: Option<String>,
     /// The header map object: (counter, actor bytes).
     pub(crate) object: (u64, Vec<u8>),
+    /// Every value of the header map, concurrent ones included: the ids of
+    /// the operations that wrote them. A later change may not name one as
+    /// an operation it overwrites ([`touches_header`]).
+    pub(crate) values: Vec<(u64, Vec<u8>)>,
 }
 
 impl DocHeader {
@@ -58,17 +62,31 @@ impl DocHeader {
         if reader.conflicted(&ROOT, "header") != Some(false) {
             return None;
         }
-        let (Value::Object(automerge::ObjType::Map), automerge::ObjId::Id(counter, actor, _)) =
+        let (Value::Object(automerge::ObjType::Map), object) =
             autosurgeon::ReadDoc::get(&reader, &ROOT, "header").ok()??
         else {
             return None;
         };
+        let automerge::ObjId::Id(counter, actor, _) = &object else {
+            return None;
+        };
         let full = crate::records::read_header_from(&reader).ok()?;
+        let values = reader
+            .value_ids(&object)?
+            .into_iter()
+            .filter_map(|id| match id {
+                automerge::ObjId::Id(counter, actor, _) => {
+                    Some((counter, actor.to_bytes().to_vec()))
+                }
+                automerge::ObjId::Root => None,
+            })
+            .collect();
         let header = DocHeader {
             kind: full.kind.clone(),
             unit: full.unit.clone(),
             project: full.project.clone(),
-            object: (counter, actor.to_bytes().to_vec()),
+            object: (*counter, actor.to_bytes().to_vec()),
+            values,
         };
         Some((header, full))
     }
@@ -264,18 +282,29 @@ fn creation(signed: &SignedChange, change: &automerge::Change) -> Result<Admitte
     })
 }
 
-/// Refuses a change with an operation on the header map, or one that puts
-/// a new `header` at the root.
+/// Refuses a change with an operation on the header map, one that puts a
+/// new `header` at the root, or one that names the header map or one of its
+/// values as an operation it overwrites (its `pred`), whatever object the
+/// operation itself is on. Automerge applies such a cross-object `pred`
+/// only when it applies the header's operations in the same call (a store
+/// loading the document from its changes), not when the header is already
+/// in the document (admission): the header the roster judged would not be
+/// the one read later. An honest change never names another object's
+/// operation.
 fn touches_header(change: &automerge::Change, header: &DocHeader) -> Result<(), ChangeError> {
-    use automerge::legacy::{Key, ObjectId};
+    use automerge::legacy::{Key, ObjectId, OpId};
+    let is = |id: &OpId, (counter, actor): &(u64, Vec<u8>)| {
+        id.0 == *counter && id.1.to_bytes() == actor.as_slice()
+    };
     for op in change.decode().operations {
         let on_header = match &op.obj {
             ObjectId::Root => matches!(&op.key, Key::Map(k) if k == "header"),
-            ObjectId::Id(id) => {
-                id.0 == header.object.0 && id.1.to_bytes() == header.object.1.as_slice()
-            }
+            ObjectId::Id(id) => is(id, &header.object),
         };
-        if on_header {
+        let names_header = op.pred.iter().any(|pred| {
+            is(pred, &header.object) || header.values.iter().any(|value| is(pred, value))
+        });
+        if on_header || names_header {
             return Err(ChangeError::Header(
                 "thay đổi sửa phần đầu hồ sơ (loại, đơn vị, dự án không được đổi sau khi tạo)"
                     .into(),
@@ -283,4 +312,208 @@ fn touches_header(change: &automerge::Change, header: &DocHeader) -> Result<(), 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::{Activity, Header, Kind, Record};
+    use crate::{DocId, NodeKey, vocab};
+    use automerge::legacy::{Key, ObjectId, OpId, SortedVec};
+    use automerge::transaction::Transactable;
+
+    /// A new activity `doc` by `key`, and `edits` title edits after it.
+    fn record(key: &NodeKey, doc: DocId, edits: usize) -> Automerge {
+        let record = Record::Activity(Activity {
+            header: Header {
+                id: doc.to_string(),
+                kind: Kind::Activity.code().into(),
+                unit: "pho-minh".into(),
+                project: None,
+                schema: crate::SCHEMA_VERSION,
+                creator: key.id().to_string(),
+                created_at: 1_690_000_000_000,
+            },
+            activity_type: vocab::ACTIVITY_RECEPTION.into(),
+            date: "2025-08-03".into(),
+            title: "Tiếp công dân định kỳ".into(),
+            place: None,
+            organizers: None,
+            attendance: None,
+            citizens: None,
+            matters: None,
+            summary: None,
+            results: None,
+            petitions: Vec::new(),
+            tasks: Vec::new(),
+        });
+        let mut am = Automerge::new().with_actor(key.actor(&[1; 8]));
+        am.transact::<_, _, automerge::AutomergeError>(|tx| {
+            crate::write_new(tx, &record).expect("writing the record");
+            Ok(())
+        })
+        .expect("the creation");
+        for n in 0..edits {
+            am.transact::<_, _, automerge::AutomergeError>(|tx| {
+                tx.put(ROOT, "title", format!("Họp dân lần {n}"))?;
+                Ok(())
+            })
+            .expect("an edit");
+        }
+        am
+    }
+
+    /// One item of [`admit_new`]'s list.
+    type Item<'a> = (
+        &'a SignedChange,
+        Result<automerge::Change, ChangeError>,
+        Option<Result<Admitted, ChangeError>>,
+    );
+
+    fn items(changes: &[SignedChange]) -> Vec<Item<'_>> {
+        changes
+            .iter()
+            .map(|c| {
+                let parsed = automerge::Change::try_from(c.body.as_slice())
+                    .map_err(|_| ChangeError::Malformed("?".into()));
+                (c, parsed, None)
+            })
+            .collect()
+    }
+
+    /// A creation whose header holds a second value of `unit`, concurrent
+    /// with the first (no `pred`; the later op wins: "phu-my"), then a
+    /// title edit by the same author whose put also names, as an operation
+    /// it overwrites, the header's winning unit (`names_value`) or the
+    /// header map itself: an operation on the root's `title` with a `pred`
+    /// across objects.
+    fn crafted(key: &NodeKey, doc: DocId, names_value: bool) -> Vec<SignedChange> {
+        let am = record(key, doc, 1);
+        let changes = am.get_changes(&[]);
+        let mut creation = changes[0].decode();
+        let actor = creation.actor_id.clone();
+        let start = creation.start_op.get();
+        let at = creation
+            .operations
+            .iter()
+            .position(|op| {
+                op.obj == ObjectId::Root && matches!(&op.key, Key::Map(k) if k == "header")
+            })
+            .expect("the creation makes a header");
+        let header = OpId(start + at as u64, actor.clone());
+        let mut added = creation
+            .operations
+            .iter()
+            .find(|op| {
+                op.obj == ObjectId::Id(header.clone())
+                    && matches!(&op.key, Key::Map(k) if k == "unit")
+            })
+            .expect("the header has a unit")
+            .clone();
+        added.action = automerge::legacy::OpType::Put(automerge::ScalarValue::Str("phu-my".into()));
+        added.pred = SortedVec::new();
+        let added_id = OpId(start + creation.operations.len() as u64, actor);
+        creation.operations.push(added);
+        let mut creation: automerge::Change = creation.into();
+        let mut edit = changes[1].decode();
+        edit.deps = vec![creation.hash()];
+        edit.start_op = std::num::NonZeroU64::new(creation.max_op() + 1).expect("nonzero");
+        let title = edit
+            .operations
+            .iter_mut()
+            .find(|op| matches!(&op.key, Key::Map(k) if k == "title"))
+            .expect("the edit puts the title");
+        let mut pred: Vec<OpId> = title.pred.iter().cloned().collect();
+        pred.push(if names_value { added_id } else { header });
+        title.pred = pred.into();
+        let mut edit: automerge::Change = edit.into();
+        vec![
+            key.sign_change(&doc, &mut creation),
+            key.sign_change(&doc, &mut edit),
+        ]
+    }
+
+    /// A later change naming the header map or one of its values as an
+    /// operation it overwrites is refused, by both ways of admission: else
+    /// the roster would judge the header the creation shows ("phu-my") and
+    /// a store loading the record from its changes (one `apply_changes`,
+    /// which honours such a `pred`) would read another ("pho-minh").
+    #[test]
+    fn a_change_naming_a_header_operation_as_overwritten_is_refused() {
+        let key = NodeKey::from_secret([1; 32]);
+        let doc = DocId::from_bytes([7; 16]);
+        for names_value in [true, false] {
+            let changes = crafted(&key, doc, names_value);
+            let new = admit_new(items(&changes)).expect("decided");
+            assert!(new.verdicts[0].is_ok(), "{:?}", new.verdicts);
+            assert!(
+                matches!(&new.verdicts[1], Err(ChangeError::Header(_))),
+                "names the value: {names_value}: {:?}",
+                new.verdicts
+            );
+            let header = new.header.expect("the creation's header");
+            assert_eq!(header.unit, "phu-my");
+            // One change at a time, as a store holding the creation does.
+            let edit = automerge::Change::try_from(changes[1].body.as_slice()).expect("a change");
+            let refused = admit_change(&new.doc, Some(&header), &changes[1], &edit, |_| Ok(()));
+            assert!(
+                matches!(refused, Err(ChangeError::Header(_))),
+                "{refused:?}"
+            );
+            // What is admitted reads the same when loaded in one call.
+            let mut loaded = Automerge::new();
+            loaded
+                .apply_changes(
+                    changes
+                        .iter()
+                        .zip(&new.verdicts)
+                        .filter(|(_, v)| v.is_ok())
+                        .map(|(c, _)| {
+                            automerge::Change::try_from(c.body.as_slice()).expect("a change")
+                        }),
+                )
+                .expect("loaded");
+            assert_eq!(DocHeader::of(&loaded), Some(header));
+        }
+    }
+
+    /// Honest edits, one author's and another's concurrent with it, are all
+    /// admitted: none names an operation of the header.
+    #[test]
+    fn honest_edits_are_admitted() {
+        let (a, b) = (NodeKey::from_secret([1; 32]), NodeKey::from_secret([2; 32]));
+        let doc = DocId::from_bytes([7; 16]);
+        let am = record(&a, doc, 3);
+        let creation = am.get_changes(&[])[0].hash();
+        let mut fork = am
+            .fork_at(&[creation])
+            .expect("forked")
+            .with_actor(b.actor(&[2; 8]));
+        fork.transact::<_, _, automerge::AutomergeError>(|tx| {
+            tx.put(ROOT, "title", "Họp dân (sửa)")?;
+            tx.put(ROOT, "place", "Nhà văn hóa")?;
+            Ok(())
+        })
+        .expect("b's edit");
+        let mut changes: Vec<SignedChange> = am
+            .get_changes(&[])
+            .into_iter()
+            .map(|mut c| a.sign_change(&doc, &mut c))
+            .collect();
+        changes.extend(
+            fork.get_changes(&[creation])
+                .into_iter()
+                .map(|mut c| b.sign_change(&doc, &mut c)),
+        );
+        let new = admit_new(items(&changes)).expect("decided");
+        assert_eq!(new.verdicts.len(), 5);
+        assert!(new.verdicts.iter().all(Result::is_ok), "{:?}", new.verdicts);
+        // One value per key of the header map, none concurrent.
+        let (_, object) = automerge::ReadDoc::get(&new.doc, ROOT, "header")
+            .expect("read")
+            .expect("a header");
+        let keys = automerge::ReadDoc::keys(&new.doc, &object).count();
+        assert!(keys >= 6, "{keys}");
+        assert_eq!(new.header.map(|h| h.values.len()), Some(keys));
+    }
 }

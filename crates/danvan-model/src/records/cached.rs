@@ -72,6 +72,27 @@ impl<'d> CachedDoc<'d> {
         })
     }
 
+    /// The ids of every value of the map `obj`, concurrent ones included;
+    /// `None` when `obj` is not a map of the document. A key without
+    /// concurrent values is answered from the cache.
+    pub(crate) fn value_ids(&self, obj: &ObjId) -> Option<Vec<ObjId>> {
+        let cached: Vec<(String, ObjId, bool)> = self.with_map(obj, |keys| {
+            keys.iter()
+                .map(|entry| (entry.key.clone(), entry.id.clone(), entry.conflict))
+                .collect()
+        })?;
+        let mut ids = Vec::with_capacity(cached.len());
+        for (key, id, conflict) in cached {
+            if conflict {
+                let all = self.doc.get_all(obj, key.as_str()).ok()?;
+                ids.extend(all.into_iter().map(|(_, id)| id));
+            } else {
+                ids.push(id);
+            }
+        }
+        Some(ids)
+    }
+
     /// Runs `f` on the cached keys of `obj`, reading the object first if it
     /// has not been; `None` when `obj` is not a map of the document.
     fn with_map<T>(&self, obj: &ObjId, f: impl FnOnce(&[Entry]) -> T) -> Option<T> {
