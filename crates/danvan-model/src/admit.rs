@@ -317,36 +317,22 @@ fn touches_header(change: &automerge::Change, header: &DocHeader) -> Result<(), 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::{Activity, Header, Kind, Record};
-    use crate::{DocId, NodeKey, vocab};
+    use crate::records::Record;
+    use crate::{DocId, NodeKey};
     use automerge::legacy::{Key, ObjectId, OpId, SortedVec};
     use automerge::transaction::Transactable;
 
-    /// A new activity `doc` by `key`, and `edits` title edits after it.
+    /// A new activity `doc` by `key` (the sample activity, made theirs),
+    /// and `edits` title edits after it.
     fn record(key: &NodeKey, doc: DocId, edits: usize) -> Automerge {
-        let record = Record::Activity(Activity {
-            header: Header {
-                id: doc.to_string(),
-                kind: Kind::Activity.code().into(),
-                unit: "pho-minh".into(),
-                project: None,
-                schema: crate::SCHEMA_VERSION,
-                creator: key.id().to_string(),
-                created_at: 1_690_000_000_000,
-            },
-            activity_type: vocab::ACTIVITY_RECEPTION.into(),
-            date: "2025-08-03".into(),
-            title: "Tiếp công dân định kỳ".into(),
-            place: None,
-            organizers: None,
-            attendance: None,
-            citizens: None,
-            matters: None,
-            summary: None,
-            results: None,
-            petitions: Vec::new(),
-            tasks: Vec::new(),
-        });
+        let mut record = crate::records::doc::tests::sample_records()
+            .into_iter()
+            .find(|r| matches!(r, Record::Activity(_)))
+            .expect("a sample activity");
+        if let Record::Activity(activity) = &mut record {
+            activity.header.id = doc.to_string();
+            activity.header.creator = key.id().to_string();
+        }
         let mut am = Automerge::new().with_actor(key.actor(&[1; 8]));
         am.transact::<_, _, automerge::AutomergeError>(|tx| {
             crate::write_new(tx, &record).expect("writing the record");

@@ -140,7 +140,7 @@ pub fn append_objection(tx: &mut Tx<'_>, event: ObjectionEvent) -> Result<(), Re
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::records::*;
 
@@ -157,7 +157,7 @@ pub(super) mod tests {
     }
 
     /// One record of each kind, its optional fields a mix of set and unset.
-    pub(in crate::records) fn sample_records() -> Vec<Record> {
+    pub(crate) fn sample_records() -> Vec<Record> {
         vec![
             Record::Activity(Activity {
                 header: header(Kind::Activity, None),

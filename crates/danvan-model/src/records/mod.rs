@@ -51,7 +51,7 @@ macro_rules! record_of_kind {
 mod cached;
 mod conflicts;
 mod deadline;
-mod doc;
+pub(crate) mod doc;
 mod fields;
 mod kinds;
 
