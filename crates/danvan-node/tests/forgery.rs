@@ -340,6 +340,47 @@ fn change_forgeries(fx: &Fixtures) -> Vec<Forgery> {
         s(HEADER_TOUCHED),
     ));
 
+    // A title edit that also names the header's unit as an operation it
+    // overwrites (a `pred` across objects): applied to the stored record it
+    // changes nothing, but a store loading the record from its changes in
+    // one call would lose the unit (the header the roster judged would not
+    // be the one read).
+    let unit_op = {
+        use automerge::ReadDoc;
+        let (_, header) = fx
+            .base_doc
+            .get(ROOT, "header")
+            .expect("read")
+            .expect("a header");
+        let (_, unit) = fx
+            .base_doc
+            .get(&header, "unit")
+            .expect("read")
+            .expect("a unit");
+        match unit {
+            automerge::ObjId::Id(counter, actor, _) => automerge::legacy::OpId(counter, actor),
+            automerge::ObjId::Root => panic!("a value is not the root"),
+        }
+    };
+    let honest = fx.edit_base(&officer, title("sửa tiêu đề"));
+    let mut edit = automerge::Change::try_from(honest.body.as_slice())
+        .expect("a change")
+        .decode();
+    let put = edit
+        .operations
+        .iter_mut()
+        .find(|op| matches!(&op.key, automerge::legacy::Key::Map(k) if k == "title"))
+        .expect("the title put");
+    let mut pred: Vec<_> = put.pred.iter().cloned().collect();
+    pred.push(unit_op);
+    put.pred = pred.into();
+    let mut crafted: automerge::Change = edit.into();
+    out.push(one(
+        "header-value-named-as-overwritten",
+        k.officer.sign_change(&doc_id(BASE_DOC), &mut crafted),
+        s(HEADER_TOUCHED),
+    ));
+
     // A creation must name its own document and its signer.
     let creation_elsewhere = {
         let h = header(Kind::Activity, doc_id(99), UNIT, None, &officer_id);
