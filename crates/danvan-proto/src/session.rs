@@ -63,9 +63,9 @@ pub struct SessionConfig {
     /// batches fast: each next batch is sized to what the peer took in
     /// [`INLINE_BATCH_TARGET_MS`] (body bytes of the last acknowledged
     /// batch over the time it took), at most twice the batch before it,
-    /// between `batch_bytes_max` and this (clamped to [`BATCH_BYTES_MAX`]). On 2G a batch stays at
-    /// `batch_bytes_max`; on a LAN a 100,000-record pull commits a quarter
-    /// as many batches.
+    /// between `batch_bytes_max` and this (clamped to [`BATCH_BYTES_MAX`]).
+    /// On 2G a batch stays at `batch_bytes_max`; on a LAN a 100,000-record
+    /// pull commits a quarter as many batches.
     pub inline_bytes_max: usize,
     /// Hashes per offer this side sends; clamped to [`OFFER_HASHES_MAX`].
     pub offer_hashes_max: usize,
@@ -338,8 +338,8 @@ struct Serve {
     target_seq: u64,
     inline: bool,
     batches: VecDeque<ServeBatch>,
-    /// Body bytes of the next Inline batch (0: not measured yet, the
-    /// configured `batch_bytes_max`).
+    /// Body bytes of the next Inline batch: the configured
+    /// `batch_bytes_max` until an Ack measures the link.
     inline_bytes: usize,
     /// When the last batch was acknowledged.
     last_ack_ms: Option<u64>,
@@ -707,7 +707,8 @@ impl Session {
             target_seq: self.my_hello.latest_seq,
             inline: hello.cold,
             batches: VecDeque::new(),
-            ..Serve::default()
+            inline_bytes: self.batch_bytes_max(),
+            last_ack_ms: None,
         };
         self.phase = Phase::Running {
             version: version as u8,
@@ -1048,7 +1049,7 @@ impl Session {
         // At most doubling: two Acks handled in one instant (the driver
         // held up by another session's commit) read as a link of unbounded
         // pace, and would otherwise jump to the ceiling on any link.
-        let doubled = self.inline_bytes().saturating_mul(2);
+        let doubled = self.serve.inline_bytes.saturating_mul(2);
         match self.serve.batches.front_mut() {
             Some(batch) if batch.state == ServeState::AwaitingAck && batch.upto_seq == upto_seq => {
                 batch.state = ServeState::Resolved;
@@ -1100,15 +1101,6 @@ impl Session {
         self.config.batch_bytes_max.clamp(1, BATCH_BYTES_MAX)
     }
 
-    /// Body bytes of the next Inline batch (see
-    /// [`SessionConfig::inline_bytes_max`]).
-    fn inline_bytes(&self) -> usize {
-        match self.serve.inline_bytes {
-            0 => self.batch_bytes_max(),
-            measured => measured,
-        }
-    }
-
     /// Sends offers (or inline batches) while there is feed left to serve
     /// and room in flight.
     fn pump_serve(&mut self, replica: &impl Replica) -> Result<(), ProtoError> {
@@ -1126,7 +1118,7 @@ impl Session {
         {
             let from_seq = self.serve.next_seq;
             let (count_max, bytes_max) = if self.serve.inline {
-                (crate::limits::BATCH_CHANGES_MAX, self.inline_bytes())
+                (crate::limits::BATCH_CHANGES_MAX, self.serve.inline_bytes)
             } else {
                 (
                     self.config.offer_hashes_max.clamp(1, OFFER_HASHES_MAX),
@@ -1135,7 +1127,7 @@ impl Session {
             };
             let (entries, scanned_seq) = replica.feed(&peer_store, from_seq, count_max)?;
             check_feed(from_seq, count_max, &entries, scanned_seq)?;
-            let included = take_by_bytes(&entries, bytes_max)?;
+            let (included, body_bytes) = take_by_bytes(&entries, bytes_max)?;
             let upto_seq = if included == entries.len() {
                 scanned_seq
             } else {
@@ -1143,10 +1135,6 @@ impl Session {
             };
             let hashes: Vec<[u8; 32]> = entries[..included].iter().map(|e| e.hash).collect();
             if self.serve.inline {
-                let body_bytes = entries[..included]
-                    .iter()
-                    .map(|e| e.body_len as usize)
-                    .sum();
                 let bodies = replica.bodies(&hashes)?;
                 if bodies.len() != hashes.len() {
                     return Err(ReplicaError::new("kho thiếu nội dung của thay đổi").into());
@@ -1232,8 +1220,9 @@ fn check_feed(
     Ok(())
 }
 
-/// How many leading entries fit in `bytes_max` body bytes (at least one).
-fn take_by_bytes(entries: &[FeedEntry], bytes_max: usize) -> Result<usize, ProtoError> {
+/// How many leading entries fit in `bytes_max` body bytes (at least one),
+/// and their body bytes.
+fn take_by_bytes(entries: &[FeedEntry], bytes_max: usize) -> Result<(usize, usize), ProtoError> {
     let mut total = 0usize;
     for (i, entry) in entries.iter().enumerate() {
         if entry.body_len as usize > CHANGE_BYTES_MAX {
@@ -1243,12 +1232,12 @@ fn take_by_bytes(entries: &[FeedEntry], bytes_max: usize) -> Result<usize, Proto
                 max: CHANGE_BYTES_MAX,
             });
         }
-        total += entry.body_len as usize;
-        if total > bytes_max && i > 0 {
-            return Ok(i);
+        if total + entry.body_len as usize > bytes_max && i > 0 {
+            return Ok((i, total));
         }
+        total += entry.body_len as usize;
     }
-    Ok(entries.len())
+    Ok((entries.len(), total))
 }
 
 /// Received changes named by the hash of each body, without parsing it

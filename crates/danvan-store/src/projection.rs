@@ -462,15 +462,18 @@ impl SearchRows {
         self.write_held(tx)
     }
 
+    /// Writes the rows held (at most a statement's worth: `hold` writes
+    /// them as soon as there are that many) in one statement.
     fn write_held(&mut self, tx: &Connection) -> Result<(), StoreError> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
         let rows: Vec<(&[u8], &str)> = self
             .rows
             .iter()
             .map(|(key, search)| (key.as_slice(), search.as_str()))
             .collect();
-        for chunk in rows.chunks(SEARCH_ROWS_PER_STATEMENT) {
-            Self::write_chunk(tx, chunk)?;
-        }
+        Self::write_chunk(tx, &rows)?;
         self.rows.clear();
         Ok(())
     }
