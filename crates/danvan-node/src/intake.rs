@@ -359,26 +359,18 @@ fn verify_doc(
         // end the verifying thread early, which would end the batch short.
         // The key cache stays sound across a panic: an entry is a pure
         // function of its author.
-        let verdict = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let parsed = change.verify_with(keys)?;
-            // A document's first change: what it creates is computed
-            // here, off the committing thread (it reads only the change).
-            let creation = parsed
-                .deps()
-                .is_empty()
-                .then(|| danvan_model::prepare_creation(&change, &parsed));
-            Ok((parsed, creation))
-        }))
-        .unwrap_or_else(|_| {
-            Err(ChangeError::Malformed(
-                "không đọc được thay đổi Automerge".into(),
-            ))
-        });
+        let verdict =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| change.verify_with(keys)))
+                .unwrap_or_else(|_| {
+                    Err(ChangeError::Malformed(
+                        "không đọc được thay đổi Automerge".into(),
+                    ))
+                });
         match verdict {
-            Ok((parsed, creation)) => verified.push(Parsed {
+            Ok(parsed) => verified.push(Parsed {
                 signed: change,
                 parsed: Ok(parsed),
-                creation,
+                creation: None,
             }),
             Err(reason) => items.push(Incoming::Refused(Rejection {
                 hash: change.hash,
@@ -397,7 +389,23 @@ fn verify_doc(
         Some(first) if first.parsed.as_ref().is_ok_and(|c| c.deps().is_empty()) => {
             items.push(danvan_store::build_new(doc, verified));
         }
-        Some(_) => items.push(Incoming::Doc(doc, verified)),
+        Some(_) => {
+            // Taken one at a time: what a change without dependencies
+            // would create is computed here, off the committing thread (it
+            // reads only the change). A panic refuses nothing here: the
+            // store computes it again, and refuses the change there.
+            for item in &mut verified {
+                if let Ok(parsed) = &item.parsed
+                    && parsed.deps().is_empty()
+                {
+                    item.creation = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        danvan_model::prepare_creation(&item.signed, parsed)
+                    }))
+                    .ok();
+                }
+            }
+            items.push(Incoming::Doc(doc, verified));
+        }
     }
     items
 }
