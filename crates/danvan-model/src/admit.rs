@@ -235,22 +235,25 @@ type NewItem<'a> = (
 ///   ([`touches_header`]); here the header is read from the document with
 ///   every change applied, and the same is required of every later change
 ///   against it.
-/// - Automerge applies the operations of one call together, and honours a
-///   `pred` naming any operation of that call, whatever its object; an
-///   operation already in the document it meets only where it walks the
-///   object and key being written. The in-order way has the creation in
-///   the document when the later changes come, this way applies it in the
-///   same call: so every `pred` of a later operation that names one of the
-///   creation's operations must name one on the same object and key (a
-///   plain overwrite — what every honest edit of a created field is), and
-///   no later change of the creation's actor may reuse its operation ids.
-///   Anything else — a `pred` across objects or keys, one naming a list
-///   element's insertion — declines, and the in-order way decides.
+/// - Automerge applies the operations of one call together: a `pred`
+///   naming any operation of that call is honoured, whatever its object,
+///   while an operation already in the document is met only in the object
+///   being written. The in-order way has the creation in the document
+///   when the later changes come; this way applies it in the same call,
+///   and then the creation's own references could also reach the later
+///   changes' operations. So ([`overwrites_in_place`]) the creation must
+///   refer to no operation but its own; every `pred` of a later operation
+///   that names one of the creation's operations must name one on the same
+///   object and key, neither an insertion (a plain overwrite — what every
+///   honest edit of a created field is); and no later change of the
+///   creation's actor may start at or below the creation's last operation
+///   id. Anything else — a `pred` across objects or keys, one naming a
+///   list element's insertion — declines, and the in-order way decides.
 ///
 /// With both, the root's `header` is the creation's map with the
-/// creation's values in both documents, so both ways read the same header
-/// and check the same creation, and apply the same operations with the
-/// same `pred`s. A panic in Automerge declines too.
+/// creation's values in both documents, both ways read the same header and
+/// check the same creation, and every operation meets the same operations
+/// it overwrites. A panic in Automerge declines too.
 fn admit_at_once(changes: &[NewItem<'_>]) -> Option<NewDocument> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| at_once(changes)))
         .ok()
@@ -300,25 +303,41 @@ fn at_once(changes: &[NewItem<'_>]) -> Option<NewDocument> {
     })
 }
 
-/// Whether every operation of `later` that names an operation of
-/// `creation` as overwritten names one on its own object and key, and no
-/// change of `later` by the creation's actor reuses the creation's
-/// operation ids ([`admit_at_once`]).
+/// Whether one call reads `creation` and `later` as the in-order way does
+/// ([`admit_at_once`]): the creation refers to no operation but its own
+/// (the object, list element and `pred` of each of its operations: applied
+/// alone it can name nothing else, applied with the later changes it could
+/// name theirs); every operation of `later` that names one of the
+/// creation's operations as overwritten names one on its own object and
+/// key, neither an insertion; and no change of `later` by the creation's
+/// actor starts at or below the creation's last operation id.
 fn overwrites_in_place(creation: &automerge::Change, later: &[automerge::ExpandedChange]) -> bool {
+    use automerge::legacy::{ElementId, Key, ObjectId, OpId};
     let actor = creation.actor_id();
     let start = creation.start_op().get();
     let end = creation.max_op();
-    let mut created = None;
+    let own = |id: &OpId| id.1 == *actor && (start..=end).contains(&id.0);
+    let created = creation.decode().operations;
+    let self_contained = created.iter().all(|op| {
+        let obj = match &op.obj {
+            ObjectId::Root => true,
+            ObjectId::Id(id) => own(id),
+        };
+        let elem = match &op.key {
+            Key::Map(_) | Key::Seq(ElementId::Head) => true,
+            Key::Seq(ElementId::Id(id)) => own(id),
+        };
+        obj && elem && op.pred.iter().all(own)
+    });
+    if !self_contained {
+        return false;
+    }
     for change in later {
         if change.actor_id == *actor && change.start_op.get() <= end {
             return false;
         }
         for op in &change.operations {
-            for pred in op.pred.iter() {
-                if pred.1 != *actor || pred.0 < start || pred.0 > end {
-                    continue;
-                }
-                let created = created.get_or_insert_with(|| creation.decode().operations);
+            for pred in op.pred.iter().filter(|pred| own(pred)) {
                 let Some(overwritten) = usize::try_from(pred.0 - start)
                     .ok()
                     .and_then(|i| created.get(i))
@@ -595,7 +614,8 @@ mod tests {
         if let Some((field, value)) = add {
             let at = id_of(&creation, &ObjectId::Id(header.clone()), field);
             let mut added = creation.operations[(at.0 - start) as usize].clone();
-            added.action = automerge::legacy::OpType::Put(automerge::ScalarValue::Str(value.into()));
+            added.action =
+                automerge::legacy::OpType::Put(automerge::ScalarValue::Str(value.into()));
             added.pred = SortedVec::new();
             let added_id = OpId(start + creation.operations.len() as u64, actor.clone());
             creation.operations.push(added);
@@ -625,6 +645,52 @@ mod tests {
         vec![
             key.sign_change(&doc, &mut creation),
             key.sign_change(&doc, &mut edit),
+        ]
+    }
+
+    /// A creation by `key` referring to an operation of the later change
+    /// after it (by `later_actor`, a title edit or a new map at the root):
+    /// its `date` names that edit as an operation it overwrites, or is
+    /// written into that map (`into_later_object`).
+    fn creation_reaching_later(
+        key: &NodeKey,
+        doc: DocId,
+        later_actor: automerge::ActorId,
+        into_later_object: bool,
+    ) -> Vec<SignedChange> {
+        let am = record(key, doc, 0);
+        let first = am.get_changes(&[])[0].clone();
+        let mut fork = am.fork().with_actor(later_actor);
+        if into_later_object {
+            fork.transact::<_, _, automerge::AutomergeError>(|tx| {
+                tx.put_object(ROOT, "extra", automerge::ObjType::Map)?;
+                Ok(())
+            })
+            .expect("the later change");
+        } else {
+            edit(&mut fork, "title", 9);
+        }
+        let mut later = fork.get_changes(&[first.hash()])[0].decode();
+        let later_op = OpId(later.start_op.get(), later.actor_id.clone());
+        let mut creation = first.decode();
+        let date = creation
+            .operations
+            .iter_mut()
+            .find(|op| op.obj == ObjectId::Root && matches!(&op.key, Key::Map(k) if k == "date"))
+            .expect("the creation writes the date");
+        if into_later_object {
+            date.obj = ObjectId::Id(later_op);
+        } else {
+            let mut pred: Vec<OpId> = date.pred.iter().cloned().collect();
+            pred.push(later_op);
+            date.pred = pred.into();
+        }
+        let mut creation: automerge::Change = creation.into();
+        later.deps = vec![creation.hash()];
+        let mut later: automerge::Change = later.into();
+        vec![
+            key.sign_change(&doc, &mut creation),
+            key.sign_change(&doc, &mut later),
         ]
     }
 
@@ -833,7 +899,8 @@ mod tests {
     /// naming another creator cannot be made to read as the signer's) or
     /// another key, or a list element's insertion (an honest deletion,
     /// admitted in order); a later change reusing the creation's
-    /// operation ids.
+    /// operation ids; a creation referring to a later change's operation
+    /// (naming it as overwritten, writing into its object).
     #[test]
     fn all_at_once_declines_what_one_call_could_read_otherwise() {
         let (a, b) = (NodeKey::from_secret([1; 32]), NodeKey::from_secret([2; 32]));
@@ -870,6 +937,25 @@ mod tests {
                 "list element deleted",
                 signed(&mut deleted, &[], &a, doc),
                 true,
+            ),
+            // Alone, the creation's pred naming a later operation names
+            // nothing; in one call it would delete the later title.
+            (
+                "creation naming its author's later operation",
+                creation_reaching_later(&a, doc, a.actor(&[1; 8]), false),
+                true,
+            ),
+            // Alone, the creation names an actor it does not bring, or an
+            // object that does not exist: it creates nothing.
+            (
+                "creation naming another author's later operation",
+                creation_reaching_later(&a, doc, b.actor(&[2; 8]), false),
+                false,
+            ),
+            (
+                "creation writing into a later object",
+                creation_reaching_later(&a, doc, a.actor(&[1; 8]), true),
+                false,
             ),
         ];
         for (name, changes, all_admitted) in cases {
