@@ -226,8 +226,9 @@ type NewItem<'a> = (
 );
 
 /// [`admit_new`]'s shortcut: every change admitted, or `None` to decide
-/// them one by one. It lets in exactly what the in-order way lets in when
-/// every change passes there, and declines everything else:
+/// them one by one. It must let in only what the in-order way lets in,
+/// reading the same document; it declines everything it cannot show reads
+/// alike:
 ///
 /// - The in-order way reads the header from the creation alone and then
 ///   requires that no later change puts the root's `header`, touches that
@@ -247,13 +248,20 @@ type NewItem<'a> = (
 ///   object and key, neither an insertion (a plain overwrite — what every
 ///   honest edit of a created field is); and no later change of the
 ///   creation's actor may start at or below the creation's last operation
-///   id. Anything else — a `pred` across objects or keys, one naming a
-///   list element's insertion — declines, and the in-order way decides.
+///   id.
+/// - An operation Automerge finds no place for (a key that does not fit
+///   its object) is dropped or slipped in with whatever operations follow
+///   it in the same call, which differ between the two ways: every
+///   operation must have its place ([`placed`]).
 ///
-/// With both, the root's `header` is the creation's map with the
-/// creation's values in both documents, both ways read the same header and
-/// check the same creation, and every operation meets the same operations
-/// it overwrites. A panic in Automerge declines too.
+/// Anything else — a `pred` across objects or keys, one naming a list
+/// element's insertion, a misplaced operation — declines, and the in-order
+/// way decides. With these, the root's `header` is the creation's map with
+/// the creation's values in both documents, both ways read the same header
+/// and check the same creation, and every operation lands where it does
+/// the in-order way and meets the same operations it overwrites (two
+/// reviews' crafted records and fuzzing of both ways found no other
+/// difference). A panic in Automerge declines too.
 fn admit_at_once(changes: &[NewItem<'_>]) -> Option<NewDocument> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| at_once(changes)))
         .ok()
@@ -284,7 +292,8 @@ fn at_once(changes: &[NewItem<'_>]) -> Option<NewDocument> {
         return None;
     }
     let later: Vec<automerge::ExpandedChange> = later.iter().map(|c| c.decode()).collect();
-    if !overwrites_in_place(creation, &later) {
+    let expanded = creation.decode();
+    if !overwrites_in_place(&expanded, &later) || !placed(&expanded, &later) {
         return None;
     }
     let mut doc = Automerge::new();
@@ -311,13 +320,18 @@ fn at_once(changes: &[NewItem<'_>]) -> Option<NewDocument> {
 /// creation's operations as overwritten names one on its own object and
 /// key, neither an insertion; and no change of `later` by the creation's
 /// actor starts at or below the creation's last operation id.
-fn overwrites_in_place(creation: &automerge::Change, later: &[automerge::ExpandedChange]) -> bool {
+fn overwrites_in_place(
+    creation: &automerge::ExpandedChange,
+    later: &[automerge::ExpandedChange],
+) -> bool {
     use automerge::legacy::{ElementId, Key, ObjectId, OpId};
-    let actor = creation.actor_id();
-    let start = creation.start_op().get();
-    let end = creation.max_op();
+    let actor = &creation.actor_id;
+    let start = creation.start_op.get();
+    let created = &creation.operations;
+    let Some(end) = (start + created.len() as u64).checked_sub(1) else {
+        return false;
+    };
     let own = |id: &OpId| id.1 == *actor && (start..=end).contains(&id.0);
-    let created = creation.decode().operations;
     let self_contained = created.iter().all(|op| {
         let obj = match &op.obj {
             ObjectId::Root => true,
@@ -355,6 +369,57 @@ fn overwrites_in_place(creation: &automerge::Change, later: &[automerge::Expande
         }
     }
     true
+}
+
+/// Whether every operation of the creation and of `later` has a place
+/// Automerge can find for it on its own ([`admit_at_once`]): its object is
+/// the root or one these changes make, a map's operation has a key, and a
+/// list's or text's a position — the head only for an insertion, else an
+/// element these changes insert into that same object. Automerge's batch
+/// apply gives an operation that fits none of these no place: it drops it,
+/// or slips it in with the operations placed after it in the same call —
+/// which are not the same ones when the creation is applied alone and when
+/// it is applied with the rest. Every honest change fits; what does not is
+/// decided the in-order way.
+fn placed(creation: &automerge::ExpandedChange, later: &[automerge::ExpandedChange]) -> bool {
+    use automerge::legacy::{ElementId, Key, ObjectId, OpId, OpType};
+    let changes = std::iter::once(creation).chain(later);
+    let ids = |change: &'_ automerge::ExpandedChange| {
+        let actor = change.actor_id.clone();
+        let start = change.start_op.get();
+        (0u64..).map(move |i| OpId(start + i, actor.clone()))
+    };
+    let mut objects = std::collections::HashMap::new();
+    let mut elements = std::collections::HashSet::new();
+    for change in changes.clone() {
+        for (id, op) in ids(change).zip(&change.operations) {
+            if let OpType::Make(kind) = op.action {
+                objects.insert(id.clone(), kind);
+            }
+            if op.insert {
+                elements.insert((id, op.obj.clone()));
+            }
+        }
+    }
+    changes.flat_map(|change| &change.operations).all(|op| {
+        let kind = match &op.obj {
+            ObjectId::Root => automerge::ObjType::Map,
+            ObjectId::Id(id) => match objects.get(id) {
+                Some(kind) => *kind,
+                None => return false,
+            },
+        };
+        match (&op.key, kind) {
+            (Key::Map(_), automerge::ObjType::Map | automerge::ObjType::Table) => !op.insert,
+            (Key::Seq(ElementId::Head), automerge::ObjType::List | automerge::ObjType::Text) => {
+                op.insert
+            }
+            (Key::Seq(ElementId::Id(e)), automerge::ObjType::List | automerge::ObjType::Text) => {
+                elements.contains(&(e.clone(), op.obj.clone()))
+            }
+            _ => false,
+        }
+    })
 }
 
 /// [`admit_new`] deciding each change in order (see there).
@@ -694,6 +759,42 @@ mod tests {
         ]
     }
 
+    /// A creation by `key`, then another author's title edit moved onto
+    /// the creation's empty `petitions` list with `at` as its key (no
+    /// `pred`): an operation with no place in its object.
+    fn misplaced(key: &NodeKey, doc: DocId, at: impl Fn(&OpId) -> Key) -> Vec<SignedChange> {
+        let am = record(key, doc, 0);
+        let first = am.get_changes(&[])[0].clone();
+        let creation = first.decode();
+        let id_of = |field: &str| {
+            let i = creation
+                .operations
+                .iter()
+                .position(|op| {
+                    op.obj == ObjectId::Root && matches!(&op.key, Key::Map(k) if k == field)
+                })
+                .expect("the creation writes the field");
+            OpId(
+                creation.start_op.get() + i as u64,
+                creation.actor_id.clone(),
+            )
+        };
+        let mut fork = am
+            .fork()
+            .with_actor(NodeKey::from_secret([2; 32]).actor(&[2; 8]));
+        edit(&mut fork, "title", 9);
+        let mut later = fork.get_changes(&[first.hash()])[0].decode();
+        later.operations[0].obj = ObjectId::Id(id_of("petitions"));
+        later.operations[0].key = at(&id_of("title"));
+        later.operations[0].pred = SortedVec::new();
+        let mut later: automerge::Change = later.into();
+        let mut first = first;
+        vec![
+            key.sign_change(&doc, &mut first),
+            key.sign_change(&doc, &mut later),
+        ]
+    }
+
     /// A creation whose header holds a second value of `unit`, concurrent
     /// with the first ("phu-my" wins), then a title edit naming, as an
     /// operation it overwrites, that winning unit (`names_value`) or the
@@ -900,7 +1001,9 @@ mod tests {
     /// another key, or a list element's insertion (an honest deletion,
     /// admitted in order); a later change reusing the creation's
     /// operation ids; a creation referring to a later change's operation
-    /// (naming it as overwritten, writing into its object).
+    /// (naming it as overwritten, writing into its object); an operation
+    /// whose key does not fit its object (a map key or a non-inserting head
+    /// on a list, a map value as a list element).
     #[test]
     fn all_at_once_declines_what_one_call_could_read_otherwise() {
         let (a, b) = (NodeKey::from_secret([1; 32]), NodeKey::from_secret([2; 32]));
@@ -955,6 +1058,25 @@ mod tests {
             (
                 "creation writing into a later object",
                 creation_reaching_later(&a, doc, a.actor(&[1; 8]), true),
+                false,
+            ),
+            // Automerge gives these no place: alone they are dropped, in
+            // one call they slip in with the creation's next list.
+            (
+                "a map key on a list",
+                misplaced(&a, doc, |_| Key::Map("title".into())),
+                false,
+            ),
+            (
+                "the list's head, not inserting",
+                misplaced(&a, doc, |_| Key::Seq(automerge::legacy::ElementId::Head)),
+                false,
+            ),
+            (
+                "a map value as the list's element",
+                misplaced(&a, doc, |title| {
+                    Key::Seq(automerge::legacy::ElementId::Id(title.clone()))
+                }),
                 false,
             ),
         ];
