@@ -375,7 +375,8 @@ fn overwrites_in_place(
 /// Automerge can find for it on its own ([`admit_at_once`]): its object is
 /// the root or one these changes make, a map's operation has a key, and a
 /// list's or text's a position — the head only for an insertion, else an
-/// element these changes insert into that same object. Automerge's batch
+/// element these changes insert into that same object; a mark only as an
+/// insertion. Automerge's batch
 /// apply gives an operation that fits none of these no place: it drops it,
 /// or slips it in with the operations placed after it in the same call —
 /// which are not the same ones when the creation is applied alone and when
@@ -409,6 +410,12 @@ fn placed(creation: &automerge::ExpandedChange, later: &[automerge::ExpandedChan
                 None => return false,
             },
         };
+        // A mark is written only as an insertion into a sequence; any
+        // other Automerge places as one call or the other happens to.
+        let mark = matches!(op.action, OpType::MarkBegin(..) | OpType::MarkEnd(..));
+        if mark && !op.insert {
+            return false;
+        }
         match (&op.key, kind) {
             (Key::Map(_), automerge::ObjType::Map | automerge::ObjType::Table) => !op.insert,
             (Key::Seq(ElementId::Head), automerge::ObjType::List | automerge::ObjType::Text) => {
@@ -795,6 +802,51 @@ mod tests {
         ]
     }
 
+    /// A creation by `key`, then another author's change putting a mark
+    /// end on the creation's task (not as an insertion), and a new task
+    /// inserted after that task.
+    fn non_inserting_mark(key: &NodeKey, doc: DocId) -> Vec<SignedChange> {
+        use automerge::legacy::{ElementId, Op, OpType};
+        let am = record(key, doc, 0);
+        let first = am.get_changes(&[])[0].clone();
+        let creation = first.decode();
+        let id = |i: usize| {
+            OpId(
+                creation.start_op.get() + i as u64,
+                creation.actor_id.clone(),
+            )
+        };
+        let at =
+            |f: &dyn Fn(&Op) -> bool| id(creation.operations.iter().position(f).expect("an op"));
+        let tasks =
+            at(&|op| op.obj == ObjectId::Root && matches!(&op.key, Key::Map(k) if k == "tasks"));
+        let task = at(&|op| op.obj == ObjectId::Id(tasks.clone()) && op.insert);
+        let mut fork = am
+            .fork()
+            .with_actor(NodeKey::from_secret([2; 32]).actor(&[2; 8]));
+        edit(&mut fork, "title", 9);
+        let mut later = fork.get_changes(&[first.hash()])[0].decode();
+        let mark = Op {
+            action: OpType::MarkEnd(false),
+            obj: ObjectId::Id(tasks),
+            key: Key::Seq(ElementId::Id(task)),
+            pred: SortedVec::new(),
+            insert: false,
+        };
+        let inserted = Op {
+            action: OpType::Put(automerge::ScalarValue::Str("Việc mới".into())),
+            insert: true,
+            ..mark.clone()
+        };
+        later.operations = vec![mark, inserted];
+        let mut later: automerge::Change = later.into();
+        let mut first = first;
+        vec![
+            key.sign_change(&doc, &mut first),
+            key.sign_change(&doc, &mut later),
+        ]
+    }
+
     /// A creation whose header holds a second value of `unit`, concurrent
     /// with the first ("phu-my" wins), then a title edit naming, as an
     /// operation it overwrites, that winning unit (`names_value`) or the
@@ -1003,7 +1055,8 @@ mod tests {
     /// operation ids; a creation referring to a later change's operation
     /// (naming it as overwritten, writing into its object); an operation
     /// whose key does not fit its object (a map key or a non-inserting head
-    /// on a list, a map value as a list element).
+    /// on a list, a map value as a list element); a mark that is not an
+    /// insertion.
     #[test]
     fn all_at_once_declines_what_one_call_could_read_otherwise() {
         let (a, b) = (NodeKey::from_secret([1; 32]), NodeKey::from_secret([2; 32]));
@@ -1070,6 +1123,11 @@ mod tests {
             (
                 "the list's head, not inserting",
                 misplaced(&a, doc, |_| Key::Seq(automerge::legacy::ElementId::Head)),
+                false,
+            ),
+            (
+                "a mark on a list's element, not inserting",
+                non_inserting_mark(&a, doc),
                 false,
             ),
             (
