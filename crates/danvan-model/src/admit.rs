@@ -142,11 +142,9 @@ pub fn admit_change_prepared(
     prepared: Option<Result<Admitted, ChangeError>>,
     allow: impl FnOnce(&DocScope<'_>) -> Result<(), ChangeError>,
 ) -> Result<Admitted, ChangeError> {
-    for dep in change.deps() {
-        if doc.get_change_meta_by_hash(dep).is_none() {
-            return Err(ChangeError::MissingDeps);
-        }
-    }
+    after_deps(change, |dep| {
+        doc.get_change_meta_by_hash(dep).map(|meta| meta.max_op)
+    })?;
     let admitted = match header {
         Some(header) => {
             touches_header(change, header)?;
@@ -271,7 +269,8 @@ fn admit_at_once(changes: &[NewItem<'_>]) -> Option<NewDocument> {
 /// [`admit_at_once`] without its guard against panics.
 fn at_once(changes: &[NewItem<'_>]) -> Option<NewDocument> {
     let (first, _, _) = changes.first()?;
-    let mut admitted = std::collections::HashSet::new();
+    // Each change taken so far, with its last operation id.
+    let mut admitted = std::collections::HashMap::new();
     let mut parsed = Vec::with_capacity(changes.len());
     for (_, change, prepared) in changes {
         let Ok(change) = change else {
@@ -280,8 +279,8 @@ fn at_once(changes: &[NewItem<'_>]) -> Option<NewDocument> {
         // A prepared creation has its document built already; a repeated
         // change, a dependency not before it: the in-order way decides.
         if prepared.is_some()
-            || change.deps().iter().any(|dep| !admitted.contains(dep))
-            || !admitted.insert(change.hash())
+            || after_deps(change, |dep| admitted.get(dep).copied()).is_err()
+            || admitted.insert(change.hash(), change.max_op()).is_some()
         {
             return None;
         }
@@ -433,26 +432,25 @@ fn placed(creation: &automerge::ExpandedChange, later: &[automerge::ExpandedChan
 fn admit_in_order(changes: Vec<NewItem<'_>>) -> Option<NewDocument> {
     let mut header: Option<DocHeader> = None;
     let mut doc = Automerge::new();
-    // Hashes admitted so far: on an empty document, exactly the changes
-    // `doc.get_change_meta_by_hash` would find once applied.
-    let mut admitted = std::collections::HashSet::new();
+    // Hashes admitted so far, with each one's last operation id: on an
+    // empty document, exactly the changes `doc.get_change_meta_by_hash`
+    // would find once applied.
+    let mut admitted = std::collections::HashMap::new();
     let mut later = Vec::new();
     let mut verdicts = Vec::new();
     for (signed, parsed, prepared) in changes {
         let verdict = parsed.and_then(|change| {
-            if change.deps().iter().any(|dep| !admitted.contains(dep)) {
-                return Err(ChangeError::MissingDeps);
-            }
+            after_deps(&change, |dep| admitted.get(dep).copied())?;
             match &header {
                 Some(header) => {
                     touches_header(&change, header)?;
-                    admitted.insert(change.hash());
+                    admitted.insert(change.hash(), change.max_op());
                     later.push(change);
                 }
                 None => {
                     let created = prepared.unwrap_or_else(|| creation(signed, &change))?;
                     doc = created.created.ok_or(ChangeError::NotCreation)?;
-                    admitted.insert(change.hash());
+                    admitted.insert(change.hash(), change.max_op());
                     header = Some(created.header);
                 }
             }
@@ -472,6 +470,28 @@ fn admit_in_order(changes: Vec<NewItem<'_>>) -> Option<NewDocument> {
         doc,
         verdicts,
     })
+}
+
+/// Refuses a change whose dependencies are not all held
+/// (`max_op_of` gives a held change's last operation id), or whose first
+/// operation id is not above every one of theirs. Automerge numbers a
+/// change's operations after everything it has seen, so an honest change
+/// always is; a crafted one below is applied, and Automerge then panics
+/// listing the document's changes.
+fn after_deps(
+    change: &automerge::Change,
+    max_op_of: impl Fn(&automerge::ChangeHash) -> Option<u64>,
+) -> Result<(), ChangeError> {
+    let start = change.start_op().get();
+    for dep in change.deps() {
+        let max_op = max_op_of(dep).ok_or(ChangeError::MissingDeps)?;
+        if start <= max_op {
+            return Err(ChangeError::Malformed(format!(
+                "thao tác đầu tiên của thay đổi mang số {start}, không lớn hơn số {max_op} của thay đổi trước nó"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The document a first change creates, with its header checked.
@@ -1154,6 +1174,42 @@ mod tests {
             matches!(&new.verdicts[0], Err(ChangeError::Header(_))),
             "{:?}",
             new.verdicts
+        );
+    }
+
+    /// A change whose first operation id is not above its dependencies'
+    /// (another author's title edit renumbered from 1) is refused by both
+    /// ways of admission; what is admitted lists its changes (Automerge
+    /// panics listing a document holding such a change).
+    #[test]
+    fn a_change_numbered_below_its_dependencies_is_refused() {
+        let (a, b) = (NodeKey::from_secret([1; 32]), NodeKey::from_secret([2; 32]));
+        let doc = DocId::from_bytes([7; 16]);
+        let am = record(&a, doc, 0);
+        let first = am.get_changes(&[])[0].clone();
+        let mut fork = am.fork().with_actor(b.actor(&[2; 8]));
+        edit(&mut fork, "title", 9);
+        let mut later = fork.get_changes(&[first.hash()])[0].decode();
+        later.start_op = std::num::NonZeroU64::MIN;
+        let mut later: automerge::Change = later.into();
+        let mut first = first;
+        let changes = vec![
+            a.sign_change(&doc, &mut first),
+            b.sign_change(&doc, &mut later),
+        ];
+        let new = admit_new(items(&changes)).expect("decided");
+        assert!(new.verdicts[0].is_ok(), "{:?}", new.verdicts);
+        assert!(
+            matches!(&new.verdicts[1], Err(ChangeError::Malformed(m)) if m.contains("không lớn hơn")),
+            "{:?}",
+            new.verdicts
+        );
+        assert_eq!(new.doc.get_changes(&[]).len(), 1);
+        let header = new.header.expect("a header");
+        let refused = admit_change(&new.doc, Some(&header), &changes[1], &later, |_| Ok(()));
+        assert!(
+            matches!(refused, Err(ChangeError::Malformed(_))),
+            "{refused:?}"
         );
     }
 }

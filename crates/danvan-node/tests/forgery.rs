@@ -381,6 +381,21 @@ fn change_forgeries(fx: &Fixtures) -> Vec<Forgery> {
         s(HEADER_TOUCHED),
     ));
 
+    // A title edit numbering its operations from 1, below the operations
+    // of the changes it depends on: Automerge would apply it, and then
+    // panic listing the record's changes.
+    let honest = fx.edit_base(&officer, title("sửa tiêu đề, đánh số lại"));
+    let mut edit = automerge::Change::try_from(honest.body.as_slice())
+        .expect("a change")
+        .decode();
+    edit.start_op = std::num::NonZeroU64::MIN;
+    let mut crafted: automerge::Change = edit.into();
+    out.push(one(
+        "change-numbered-below-its-dependencies",
+        k.officer.sign_change(&doc_id(BASE_DOC), &mut crafted),
+        s(MALFORMED),
+    ));
+
     // A creation must name its own document and its signer.
     let creation_elsewhere = {
         let h = header(Kind::Activity, doc_id(99), UNIT, None, &officer_id);
