@@ -499,6 +499,7 @@ fn creation(signed: &SignedChange, change: &automerge::Change) -> Result<Admitte
     // Automerge may panic on a crafted change (applying it or reading the
     // document): that change creates nothing.
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        marks_inserted(&change.decode().operations)?;
         let mut trial = Automerge::new();
         trial
             .apply_changes([change.clone()])
@@ -548,7 +549,28 @@ fn created_header(signed: &SignedChange, doc: &Automerge) -> Result<DocHeader, C
 /// the one read later. An honest change never names another object's
 /// operation.
 fn touches_header(change: &automerge::Change, header: &DocHeader) -> Result<(), ChangeError> {
-    header_ops(&change.decode().operations, header)
+    let ops = change.decode().operations;
+    marks_inserted(&ops)?;
+    header_ops(&ops, header)
+}
+
+/// Refuses a change with a mark (`MarkBegin`, `MarkEnd`) that is not an
+/// insertion at a position of a list or text: honest Automerge writes
+/// marks only so, danvan's records hold none, and Automerge places any
+/// other as the rest of its call happens to fall (and, given one at a map
+/// key, panics while unwinding in a debug build — an abort).
+fn marks_inserted(ops: &[automerge::legacy::Op]) -> Result<(), ChangeError> {
+    use automerge::legacy::{Key, OpType};
+    let misplaced = ops.iter().any(|op| {
+        matches!(op.action, OpType::MarkBegin(..) | OpType::MarkEnd(..))
+            && !(op.insert && matches!(op.key, Key::Seq(_)))
+    });
+    if misplaced {
+        return Err(ChangeError::Malformed(
+            "dấu định dạng (mark) không nằm ở một vị trí chèn của danh sách".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// [`touches_header`] on a change's decoded operations.
@@ -1205,6 +1227,54 @@ mod tests {
             new.verdicts
         );
         assert_eq!(new.doc.get_changes(&[]).len(), 1);
+        let header = new.header.expect("a header");
+        let refused = admit_change(&new.doc, Some(&header), &changes[1], &later, |_| Ok(()));
+        assert!(
+            matches!(refused, Err(ChangeError::Malformed(_))),
+            "{refused:?}"
+        );
+    }
+
+    /// A mark that is not an insertion at a list position is refused by
+    /// both ways of admission: in a creation (at a map key, where a debug
+    /// build of Automerge aborts applying it) and in a later change (on a
+    /// list's element, not inserting).
+    #[test]
+    fn a_mark_not_inserted_is_refused() {
+        use automerge::legacy::OpType;
+        let a = NodeKey::from_secret([1; 32]);
+        let doc = DocId::from_bytes([7; 16]);
+        let am = record(&a, doc, 0);
+        let mut creation = am.get_changes(&[])[0].decode();
+        let op = creation
+            .operations
+            .iter_mut()
+            .find(|op| op.obj == ObjectId::Root && matches!(&op.key, Key::Map(k) if k == "date"))
+            .expect("the creation writes the date");
+        op.action = OpType::MarkEnd(true);
+        let mut creation: automerge::Change = creation.into();
+        let changes = vec![a.sign_change(&doc, &mut creation)];
+        let new = admit_new(items(&changes)).expect("decided");
+        assert!(
+            matches!(&new.verdicts[0], Err(ChangeError::Malformed(m)) if m.contains("mark")),
+            "{:?}",
+            new.verdicts
+        );
+        let refused = admit_change(&Automerge::new(), None, &changes[0], &creation, |_| Ok(()));
+        assert!(
+            matches!(refused, Err(ChangeError::Malformed(_))),
+            "{refused:?}"
+        );
+
+        let changes = non_inserting_mark(&a, doc);
+        let new = admit_new(items(&changes)).expect("decided");
+        assert!(new.verdicts[0].is_ok(), "{:?}", new.verdicts);
+        assert!(
+            matches!(&new.verdicts[1], Err(ChangeError::Malformed(m)) if m.contains("mark")),
+            "{:?}",
+            new.verdicts
+        );
+        let later = automerge::Change::try_from(changes[1].body.as_slice()).expect("a change");
         let header = new.header.expect("a header");
         let refused = admit_change(&new.doc, Some(&header), &changes[1], &later, |_| Ok(()));
         assert!(

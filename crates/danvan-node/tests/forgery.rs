@@ -396,6 +396,25 @@ fn change_forgeries(fx: &Fixtures) -> Vec<Forgery> {
         s(MALFORMED),
     ));
 
+    // A title edit whose put is made a mark, not inserted into a list:
+    // Automerge would place it as the rest of its call happens to fall.
+    let honest = fx.edit_base(&officer, title("sửa tiêu đề thành dấu"));
+    let mut edit = automerge::Change::try_from(honest.body.as_slice())
+        .expect("a change")
+        .decode();
+    let put = edit
+        .operations
+        .iter_mut()
+        .find(|op| matches!(&op.key, automerge::legacy::Key::Map(k) if k == "title"))
+        .expect("the title put");
+    put.action = automerge::legacy::OpType::MarkEnd(false);
+    let mut crafted: automerge::Change = edit.into();
+    out.push(one(
+        "mark-not-inserted",
+        k.officer.sign_change(&doc_id(BASE_DOC), &mut crafted),
+        s(MALFORMED),
+    ));
+
     // A creation must name its own document and its signer.
     let creation_elsewhere = {
         let h = header(Kind::Activity, doc_id(99), UNIT, None, &officer_id);
