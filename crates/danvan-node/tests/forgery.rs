@@ -95,6 +95,24 @@ impl Fixtures {
         }
     }
 
+    /// The officer's title edit of the base record (`value`), decoded,
+    /// changed by `craft` and signed again by the officer.
+    fn crafted_title_edit(
+        &self,
+        value: &'static str,
+        craft: impl FnOnce(&mut automerge::ExpandedChange),
+    ) -> SignedChange {
+        let honest = self.edit_base(&Writer::new(&self.keys.officer), title(value));
+        let mut edit = automerge::Change::try_from(honest.body.as_slice())
+            .expect("a change")
+            .decode();
+        craft(&mut edit);
+        let mut crafted: automerge::Change = edit.into();
+        self.keys
+            .officer
+            .sign_change(&doc_id(BASE_DOC), &mut crafted)
+    }
+
     /// A change of the base record by `writer`.
     fn edit_base(
         &self,
@@ -127,6 +145,14 @@ fn title(
     value: &'static str,
 ) -> impl FnOnce(&mut automerge::transaction::Transaction<'_>) -> Result<(), String> {
     move |tx| tx.put(ROOT, "title", value).map_err(|e| e.to_string())
+}
+
+/// The put of the root's `title` in a decoded edit.
+fn title_put(edit: &mut automerge::ExpandedChange) -> &mut automerge::legacy::Op {
+    edit.operations
+        .iter_mut()
+        .find(|op| matches!(&op.key, automerge::legacy::Key::Map(k) if k == "title"))
+        .expect("the title put")
 }
 
 /// Signs `change` again with `key` under `doc` (the body stays as made).
@@ -362,58 +388,36 @@ fn change_forgeries(fx: &Fixtures) -> Vec<Forgery> {
             automerge::ObjId::Root => panic!("a value is not the root"),
         }
     };
-    let honest = fx.edit_base(&officer, title("sửa tiêu đề"));
-    let mut edit = automerge::Change::try_from(honest.body.as_slice())
-        .expect("a change")
-        .decode();
-    let put = edit
-        .operations
-        .iter_mut()
-        .find(|op| matches!(&op.key, automerge::legacy::Key::Map(k) if k == "title"))
-        .expect("the title put");
-    let mut pred: Vec<_> = put.pred.iter().cloned().collect();
-    pred.push(unit_op);
-    put.pred = pred.into();
-    let mut crafted: automerge::Change = edit.into();
+    let crafted = fx.crafted_title_edit("sửa tiêu đề", |edit| {
+        let put = title_put(edit);
+        let mut pred: Vec<_> = put.pred.iter().cloned().collect();
+        pred.push(unit_op);
+        put.pred = pred.into();
+    });
     out.push(one(
         "header-value-named-as-overwritten",
-        k.officer.sign_change(&doc_id(BASE_DOC), &mut crafted),
+        crafted,
         s(HEADER_TOUCHED),
     ));
 
     // A title edit numbering its operations from 1, below the operations
     // of the changes it depends on: Automerge would apply it, and then
     // panic listing the record's changes.
-    let honest = fx.edit_base(&officer, title("sửa tiêu đề, đánh số lại"));
-    let mut edit = automerge::Change::try_from(honest.body.as_slice())
-        .expect("a change")
-        .decode();
-    edit.start_op = std::num::NonZeroU64::MIN;
-    let mut crafted: automerge::Change = edit.into();
+    let crafted = fx.crafted_title_edit("sửa tiêu đề, đánh số lại", |edit| {
+        edit.start_op = std::num::NonZeroU64::MIN;
+    });
     out.push(one(
         "change-numbered-below-its-dependencies",
-        k.officer.sign_change(&doc_id(BASE_DOC), &mut crafted),
+        crafted,
         s(MALFORMED),
     ));
 
     // A title edit whose put is made a mark, not inserted into a list:
     // Automerge would place it as the rest of its call happens to fall.
-    let honest = fx.edit_base(&officer, title("sửa tiêu đề thành dấu"));
-    let mut edit = automerge::Change::try_from(honest.body.as_slice())
-        .expect("a change")
-        .decode();
-    let put = edit
-        .operations
-        .iter_mut()
-        .find(|op| matches!(&op.key, automerge::legacy::Key::Map(k) if k == "title"))
-        .expect("the title put");
-    put.action = automerge::legacy::OpType::MarkEnd(false);
-    let mut crafted: automerge::Change = edit.into();
-    out.push(one(
-        "mark-not-inserted",
-        k.officer.sign_change(&doc_id(BASE_DOC), &mut crafted),
-        s(MALFORMED),
-    ));
+    let crafted = fx.crafted_title_edit("sửa tiêu đề thành dấu", |edit| {
+        title_put(edit).action = automerge::legacy::OpType::MarkEnd(false);
+    });
+    out.push(one("mark-not-inserted", crafted, s(MALFORMED)));
 
     // A creation must name its own document and its signer.
     let creation_elsewhere = {
