@@ -195,11 +195,12 @@ pub struct NewDocument {
 /// [`prepare_creation`] if already computed.
 ///
 /// When nothing was prepared, every change parses, each one's dependencies
-/// come before it and the first creates the document, the whole list —
-/// creation included — is applied in one call and checked afterwards
-/// ([`admit_at_once`]): a quarter less of Automerge's work than the
-/// creation alone and then the rest. Anything else, and any check that
-/// fails there, takes the way below, which decides each change in order.
+/// come before it, the first creates the document and one call reads the
+/// list as the in-order way would, the whole list — creation included —
+/// is applied in one call and checked afterwards ([`admit_at_once`]): a
+/// quarter less of Automerge's work than the creation alone and then the
+/// rest. Anything else, and any check that fails there, is decided change
+/// by change in order.
 pub fn admit_new<'a>(
     changes: impl IntoIterator<
         Item = (
@@ -257,7 +258,7 @@ type NewItem<'a> = (
 /// way decides. With these, the root's `header` is the creation's map with
 /// the creation's values in both documents, both ways read the same header
 /// and check the same creation, and every operation lands where it does
-/// the in-order way and meets the same operations it overwrites (two
+/// the in-order way and meets the same operations it overwrites (three
 /// reviews' crafted records and fuzzing of both ways found no other
 /// difference). A panic in Automerge declines too.
 fn admit_at_once(changes: &[NewItem<'_>]) -> Option<NewDocument> {
@@ -327,9 +328,9 @@ fn overwrites_in_place(
     let actor = &creation.actor_id;
     let start = creation.start_op.get();
     let created = &creation.operations;
-    let Some(end) = (start + created.len() as u64).checked_sub(1) else {
-        return false;
-    };
+    // The last operation id (below `start` for a change of no operations;
+    // `start` is at least 1).
+    let end = start + created.len() as u64 - 1;
     let own = |id: &OpId| id.1 == *actor && (start..=end).contains(&id.0);
     let self_contained = created.iter().all(|op| {
         let obj = match &op.obj {
@@ -375,44 +376,39 @@ fn overwrites_in_place(
 /// the root or one these changes make, a map's operation has a key, and a
 /// list's or text's a position — the head only for an insertion, else an
 /// element these changes insert into that same object; a mark only as an
-/// insertion. Automerge's batch
-/// apply gives an operation that fits none of these no place: it drops it,
+/// insertion ([`loose_mark`]). Automerge's batch apply gives an operation
+/// that fits none of these no place: it drops it,
 /// or slips it in with the operations placed after it in the same call —
 /// which are not the same ones when the creation is applied alone and when
 /// it is applied with the rest. Every honest change fits; what does not is
 /// decided the in-order way.
 fn placed(creation: &automerge::ExpandedChange, later: &[automerge::ExpandedChange]) -> bool {
-    use automerge::legacy::{ElementId, Key, ObjectId, OpId, OpType};
+    use automerge::legacy::{ElementId, Key, ObjectId, OpType};
     let changes = std::iter::once(creation).chain(later);
-    let ids = |change: &'_ automerge::ExpandedChange| {
-        let actor = change.actor_id.clone();
-        let start = change.start_op.get();
-        (0u64..).map(move |i| OpId(start + i, actor.clone()))
-    };
+    // Operation ids as (counter, actor), borrowing the changes' actors.
     let mut objects = std::collections::HashMap::new();
     let mut elements = std::collections::HashSet::new();
     for change in changes.clone() {
-        for (id, op) in ids(change).zip(&change.operations) {
+        let start = change.start_op.get();
+        for (counter, op) in (start..).zip(&change.operations) {
+            let id = (counter, &change.actor_id);
             if let OpType::Make(kind) = op.action {
-                objects.insert(id.clone(), kind);
+                objects.insert(id, kind);
             }
             if op.insert {
-                elements.insert((id, op.obj.clone()));
+                elements.insert((id, &op.obj));
             }
         }
     }
     changes.flat_map(|change| &change.operations).all(|op| {
         let kind = match &op.obj {
             ObjectId::Root => automerge::ObjType::Map,
-            ObjectId::Id(id) => match objects.get(id) {
+            ObjectId::Id(id) => match objects.get(&(id.0, &id.1)) {
                 Some(kind) => *kind,
                 None => return false,
             },
         };
-        // A mark is written only as an insertion into a sequence; any
-        // other Automerge places as one call or the other happens to.
-        let mark = matches!(op.action, OpType::MarkBegin(..) | OpType::MarkEnd(..));
-        if mark && !op.insert {
+        if loose_mark(op) {
             return false;
         }
         match (&op.key, kind) {
@@ -421,7 +417,7 @@ fn placed(creation: &automerge::ExpandedChange, later: &[automerge::ExpandedChan
                 op.insert
             }
             (Key::Seq(ElementId::Id(e)), automerge::ObjType::List | automerge::ObjType::Text) => {
-                elements.contains(&(e.clone(), op.obj.clone()))
+                elements.contains(&((e.0, &e.1), &op.obj))
             }
             _ => false,
         }
@@ -560,17 +556,20 @@ fn touches_header(change: &automerge::Change, header: &DocHeader) -> Result<(), 
 /// other as the rest of its call happens to fall (and, given one at a map
 /// key, panics while unwinding in a debug build — an abort).
 fn marks_inserted(ops: &[automerge::legacy::Op]) -> Result<(), ChangeError> {
-    use automerge::legacy::{Key, OpType};
-    let misplaced = ops.iter().any(|op| {
-        matches!(op.action, OpType::MarkBegin(..) | OpType::MarkEnd(..))
-            && !(op.insert && matches!(op.key, Key::Seq(_)))
-    });
-    if misplaced {
+    if ops.iter().any(loose_mark) {
         return Err(ChangeError::Malformed(
             "dấu định dạng (mark) không nằm ở một vị trí chèn của danh sách".into(),
         ));
     }
     Ok(())
+}
+
+/// Whether `op` is a mark that is not an insertion at a list position
+/// ([`marks_inserted`]).
+fn loose_mark(op: &automerge::legacy::Op) -> bool {
+    use automerge::legacy::{Key, OpType};
+    matches!(op.action, OpType::MarkBegin(..) | OpType::MarkEnd(..))
+        && !(op.insert && matches!(op.key, Key::Seq(_)))
 }
 
 /// [`touches_header`] on a change's decoded operations.
