@@ -91,7 +91,7 @@ fn message_json(message: &Message) -> Value {
                 json!({
                     "doc": hex(c.doc.as_bytes()),
                     "author": hex(c.author.as_bytes()),
-                    "signature": hex(&c.signature),
+                    "signature": c.signature.map(|s| hex(&s)),
                     "body": hex(&c.body),
                 })
             })
@@ -108,6 +108,7 @@ fn message_json(message: &Message) -> Value {
             "roster_version": h.roster_version,
             "checkpoint": h.checkpoint.map(|c| json!({"epoch": hex(&c.epoch), "seq": c.seq})),
             "cold": h.cold,
+            "keep_signatures": h.keep_signatures,
         }),
         Message::Offer {
             from_seq,
@@ -238,7 +239,12 @@ fn bodies_of(message: &Message) -> (u64, Vec<WireChange>) {
 /// receiver refuses, re-encoded in protocol `version`.
 fn tampered_bodies(version: u8, bodies: &Message) -> Vec<u8> {
     let (upto_seq, mut changes) = bodies_of(bodies);
-    changes.last_mut().unwrap().signature[0] ^= 1;
+    changes
+        .last_mut()
+        .unwrap()
+        .signature
+        .as_mut()
+        .expect("signed")[0] ^= 1;
     encode_message_as(version, &Message::Bodies { upto_seq, changes })
 }
 
@@ -459,6 +465,7 @@ fn write_wire(dir: &Path, node: &Dv, town: &Dv, bundle: &Path) {
                 roster_version,
                 checkpoint,
                 cold: false,
+                keep_signatures: false,
             }),
             Message::Roster {
                 bytes: roster.clone(),

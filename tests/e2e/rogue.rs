@@ -106,6 +106,7 @@ fn bad_messages_end_the_session_and_store_nothing() {
             roster_version: 0,
             checkpoint: None,
             cold: false,
+            keep_signatures: false,
         }))
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -564,7 +564,7 @@ impl Breakdown {
                 out.changes += 1;
                 out.raw_bodies += c.body.len() as u64;
                 bodies.write_all(&c.body)?;
-                signed.write_all(&c.signature)?;
+                signed.write_all(&c.signature.unwrap_or([0; 64]))?;
                 signed.write_all(&c.body)?;
             }
             let ((), t) = on_cpu(|| {
@@ -579,7 +579,7 @@ impl Breakdown {
                         &c.author,
                         CHANGE_SIGNATURE_CONTEXT,
                         &signed_message(c),
-                        &c.signature,
+                        &c.signature.unwrap_or([0; 64]),
                     )
                 })
             });

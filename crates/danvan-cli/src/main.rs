@@ -1042,7 +1042,8 @@ fn run(cli: Cli) -> Result<()> {
             runtime.block_on(async move {
                 let shared = danvan_node::SharedNode::new(node, true)?
                     .with_net_config(net)
-                    .with_protocol_max(protocol);
+                    .with_protocol_max(protocol)
+                    .keeping_signatures();
                 let endpoint = shared.bind(listen)?;
                 // The port bound, when 0 was asked for.
                 shared.with(|n| n.note_listen_addr(endpoint.local_addr()))??;

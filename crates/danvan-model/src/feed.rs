@@ -26,6 +26,12 @@ pub struct FeedEntry {
     /// Bytes of the change body, so the sender can bound batches without
     /// loading bodies.
     pub body_len: u32,
+    /// For a change held without a signature of its own: the seq of the
+    /// signed change that covers it (`u64::MAX` when that one is no longer
+    /// held). Such a change travels only in a message that also carries
+    /// everything from it to that one (protocol 4), and never to an older
+    /// peer.
+    pub proof_seq: Option<u64>,
 }
 
 /// What storing a batch of received changes did.

@@ -177,7 +177,7 @@ impl NodeKey {
             hash,
             doc: *doc,
             author: self.id(),
-            signature,
+            signature: Some(signature),
             body,
         }
     }
@@ -228,8 +228,11 @@ pub struct SignedChange {
     pub doc: crate::DocId,
     /// The node that made and signed the change.
     pub author: NodeId,
-    /// Ed25519 signature over the document id and change hash.
-    pub signature: [u8; 64],
+    /// Ed25519 signature over the document id and change hash; `None` for
+    /// a change received without one (protocol 4): the signature of a
+    /// later change of the same author and record, whose history reaches
+    /// it by hash, covers it ([`verify_group`]).
+    pub signature: Option<[u8; 64]>,
     /// The raw Automerge change bytes.
     pub body: Vec<u8>,
 }
@@ -241,6 +244,7 @@ impl fmt::Debug for SignedChange {
             .field("doc", &self.doc)
             .field("author", &self.author)
             .field("len", &self.body.len())
+            .field("signed", &self.signature.is_some())
             .finish()
     }
 }
@@ -257,6 +261,12 @@ pub enum ChangeError {
     /// The signature does not verify against the stated author.
     #[error("chữ ký của thay đổi không hợp lệ (tác giả {0})")]
     BadSignature(String),
+    /// The change came without a signature, and no signed change of its
+    /// author that came with it reaches it through its history.
+    #[error(
+        "thay đổi không kèm chữ ký và không thay đổi đã ký nào của tác giả {0} đi kèm bao phủ nó"
+    )]
+    Uncovered(String),
     /// The Automerge actor of the change is not derived from the signer's key.
     #[error("tác nhân Automerge của thay đổi không thuộc về người ký {0}: giả mạo")]
     ActorMismatch(String),
@@ -374,23 +384,151 @@ impl SignedChange {
         if change.hash().0 != self.hash {
             return Err(ChangeError::HashMismatch);
         }
-        let signed = keys.of(&self.author).is_some_and(|key| {
-            verify_with_key(
-                key,
-                CHANGE_SIGNATURE_CONTEXT,
-                &change_message(&self.doc, &self.hash),
-                &self.signature,
-            )
+        let signed = self.signature.is_some_and(|signature| {
+            keys.of(&self.author).is_some_and(|key| {
+                verify_with_key(
+                    key,
+                    CHANGE_SIGNATURE_CONTEXT,
+                    &change_message(&self.doc, &self.hash),
+                    &signature,
+                )
+            })
         });
         if !signed {
             return Err(ChangeError::BadSignature(self.author.short()));
         }
+        self.check_actor(&change)?;
+        Ok(change)
+    }
+
+    /// The change's Automerge actor must be the signer's key and an epoch.
+    fn check_actor(&self, change: &automerge::Change) -> Result<(), ChangeError> {
         let actor = change.actor_id().to_bytes();
         if actor.len() != 32 + EPOCH_LEN || actor[..32] != self.author.as_bytes()[..] {
             return Err(ChangeError::ActorMismatch(self.author.short()));
         }
-        Ok(change)
+        Ok(())
     }
+}
+
+/// A change [`verify_group`] found sound: parsed, and, when it came
+/// without a signature of its own, the hash of the signed change whose
+/// history covers it.
+#[derive(Debug)]
+pub struct Verified {
+    /// The parsed change.
+    pub change: automerge::Change,
+    /// For a change without a signature: the signed change that covers it.
+    pub covered_by: Option<[u8; 32]>,
+}
+
+/// Verifies the changes of one record that arrived together (one message,
+/// one bundle, or a record's stored history): each signed change as
+/// [`SignedChange::verify`] does; a change without a signature must be
+/// well formed, carry its author's actor, and be reached through the
+/// dependency hashes of changes in `changes`, from a signed change of the
+/// same author and record that verified. A signature is over the record
+/// and the change hash, and the hash covers the bodies of everything the
+/// change depends on, so that author vouched for it. A change of another
+/// author on the way only carries the walk: it is itself accepted only
+/// by its own signature or its own author's. Results are in the order of
+/// `changes`; `changes` must all belong to one record (a change of another
+/// is refused). A panic while reading a body refuses that change.
+pub fn verify_group(
+    changes: &[SignedChange],
+    keys: &mut VerifyingKeys,
+) -> Vec<Result<Verified, ChangeError>> {
+    use std::collections::HashMap;
+    let malformed = || ChangeError::Malformed("không đọc được thay đổi Automerge".into());
+    let doc = changes.first().map(|c| c.doc);
+    let mut results: Vec<Result<Verified, ChangeError>> = changes
+        .iter()
+        .map(|signed| {
+            if Some(signed.doc) != doc {
+                return Err(ChangeError::Malformed(
+                    "thay đổi của hồ sơ khác trong cùng nhóm".into(),
+                ));
+            }
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                if signed.signature.is_some() {
+                    signed.verify_with(keys)
+                } else {
+                    let change = parse_change_body(&signed.body)?;
+                    if change.hash().0 != signed.hash {
+                        return Err(ChangeError::HashMismatch);
+                    }
+                    signed.check_actor(&change)?;
+                    Ok(change)
+                }
+            }))
+            .unwrap_or_else(|_| Err(malformed()))
+            .map(|change| Verified {
+                change,
+                covered_by: None,
+            })
+        })
+        .collect();
+    if changes.iter().all(|c| c.signature.is_some()) {
+        return results;
+    }
+    // The walk: from each verified signed change, through the dependency
+    // hashes of changes whose body was read (its hash is that of the
+    // body, so what it names is what the signer's hash covers).
+    let mut at: HashMap<[u8; 32], usize> = HashMap::with_capacity(changes.len());
+    for (i, (signed, result)) in changes.iter().zip(&results).enumerate() {
+        if result.is_ok() {
+            at.entry(signed.hash).or_insert(i);
+        }
+    }
+    let mut covered: Vec<Option<[u8; 32]>> = vec![None; changes.len()];
+    // One walk per author with changes to cover, from its signed changes
+    // newest first; a change reached once is not walked again for that
+    // author (what it reaches was reached then): O(authors × changes).
+    let mut walked: HashMap<NodeId, Vec<bool>> = HashMap::new();
+    for c in changes.iter().filter(|c| c.signature.is_none()) {
+        walked
+            .entry(c.author)
+            .or_insert_with(|| vec![false; changes.len()]);
+    }
+    for head in (0..changes.len()).rev() {
+        if changes[head].signature.is_none() || results[head].is_err() {
+            continue;
+        }
+        let author = changes[head].author;
+        let Some(seen) = walked.get_mut(&author) else {
+            continue;
+        };
+        if seen[head] {
+            continue;
+        }
+        seen[head] = true;
+        let mut stack = vec![head];
+        while let Some(i) = stack.pop() {
+            let Ok(verified) = &results[i] else { continue };
+            for dep in verified.change.deps() {
+                if let Some(&j) = at.get(&dep.0)
+                    && !seen[j]
+                {
+                    seen[j] = true;
+                    if changes[j].signature.is_none() && changes[j].author == author {
+                        covered[j] = Some(changes[head].hash);
+                    }
+                    stack.push(j);
+                }
+            }
+        }
+    }
+    for ((signed, result), covered) in changes.iter().zip(&mut results).zip(covered) {
+        if signed.signature.is_some() {
+            continue;
+        }
+        match (result.as_mut(), covered) {
+            (Ok(verified), Some(head)) => verified.covered_by = Some(head),
+            (Ok(_), None) => *result = Err(ChangeError::Uncovered(signed.author.short())),
+            (Err(_), _) => {}
+        }
+    }
+    results
 }
 
 #[cfg(test)]

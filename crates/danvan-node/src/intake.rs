@@ -336,7 +336,8 @@ fn fingerprint(changes: &[SignedChange]) -> [u8; 32] {
         digest.update(change.hash);
         digest.update(change.doc.as_bytes());
         digest.update(change.author.as_bytes());
-        digest.update(change.signature);
+        digest.update(change.signature.unwrap_or([0; 64]));
+        digest.update([u8::from(change.signature.is_some())]);
         digest.update((change.body.len() as u64).to_le_bytes());
         digest.update(&change.body[..change.body.len().min(8)]);
     }
@@ -354,23 +355,19 @@ fn verify_doc(
 ) -> Vec<Incoming> {
     let mut items = Vec::new();
     let mut verified = Vec::with_capacity(changes.len());
-    for change in changes {
-        // A panic while reading a body refuses that change: it must never
-        // end the verifying thread early, which would end the batch short.
-        // The key cache stays sound across a panic: an entry is a pure
-        // function of its author.
-        let verdict =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| change.verify_with(keys)))
-                .unwrap_or_else(|_| {
-                    Err(ChangeError::Malformed(
-                        "không đọc được thay đổi Automerge".into(),
-                    ))
-                });
+    // A change without its own signature is checked with the others of
+    // its record in this batch: a signed change of its author must reach
+    // it (`verify_group`, protocol 4). A panic while reading a body
+    // refuses that change there; the key cache stays sound across one
+    // (an entry is a pure function of its author).
+    let verdicts = danvan_model::verify_group(&changes, keys);
+    for (change, verdict) in changes.into_iter().zip(verdicts) {
         match verdict {
-            Ok(parsed) => verified.push(Parsed {
+            Ok(verified_change) => verified.push(Parsed {
                 signed: change,
-                parsed: Ok(parsed),
+                parsed: Ok(verified_change.change),
                 creation: None,
+                covered_by: verified_change.covered_by,
             }),
             Err(reason) => items.push(Incoming::Refused(Rejection {
                 hash: change.hash,
@@ -529,17 +526,19 @@ mod tests {
             hash: [1; 32],
             doc: DocId::from_bytes([2; 16]),
             author: NodeId::from_bytes([3; 32]),
-            signature: [4; 64],
+            signature: Some([4; 64]),
             body: (0..40).collect(),
         };
         let batch = vec![change.clone(), change.clone()];
         let base = fingerprint(&batch);
         assert_eq!(base, fingerprint(&batch.clone()));
-        let altered: [fn(&mut SignedChange); 6] = [
+        let altered: [fn(&mut SignedChange); 8] = [
             |c| c.hash[31] ^= 1,
             |c| c.doc = DocId::from_bytes([9; 16]),
             |c| c.author = NodeId::from_bytes([9; 32]),
-            |c| c.signature[63] ^= 1,
+            |c| c.signature.as_mut().expect("signed")[63] ^= 1,
+            |c| c.signature = None,
+            |c| c.signature = Some([0; 64]),
             |c| c.body[5] ^= 1,
             |c| c.body.push(0),
         ];

@@ -91,6 +91,9 @@ pub struct SharedNode {
     pub(crate) code_desk: Arc<Mutex<danvan_proto::code::CodeDesk>>,
     /// The newest protocol version its sessions offer.
     protocol_max: u16,
+    /// Its sessions ask peers for every change's own signature (a node
+    /// that serves: `danvan serve`), see [`SharedNode::keeping_signatures`].
+    keep_signatures: bool,
 }
 
 impl std::fmt::Debug for SharedNode {
@@ -202,7 +205,20 @@ impl SharedNode {
             net: NetConfig::default(),
             code_desk: Arc::default(),
             protocol_max: danvan_proto::PROTOCOL_VERSION,
+            keep_signatures: false,
         })
+    }
+
+    /// Asks every peer for each change's own signature instead of one per
+    /// author's newest change of a record in a message (protocol 4). A
+    /// node that serves others (`danvan serve`: the town's hub, a laptop
+    /// serving its field team) asks, so that it can serve a peer of an
+    /// older release everything it holds: such a peer needs every
+    /// change's own signature. A node that only dials takes the smaller
+    /// form.
+    pub fn keeping_signatures(mut self) -> SharedNode {
+        self.keep_signatures = true;
+        self
     }
 
     /// Offers at most protocol `version` in its sessions (`None`: this
@@ -408,6 +424,7 @@ impl SharedNode {
         let config = SessionConfig {
             live,
             protocol_max: self.protocol_max,
+            keep_signatures: self.keep_signatures,
             ..SessionConfig::default()
         };
         let (scope, roster_before, peer_scope) = self.with(|node| -> Result<_, NodeError> {

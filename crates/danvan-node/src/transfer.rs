@@ -1,11 +1,12 @@
 //! Moving records in and out: record builders for imports, CSV/JSON
 //! export, change bundles (CSV and Excel import: `crate::import`).
 
+use std::collections::HashSet;
 use std::io::{Read, Seek};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use danvan_model::{Activity, Household, Kind, NodeId, Parcel, Record, SignedChange, vocab};
+use danvan_model::{Activity, DocId, Household, Kind, NodeId, Parcel, Record, SignedChange, vocab};
 use danvan_store::ListFilter;
 
 use crate::error::{NodeError, io};
@@ -368,10 +369,25 @@ impl Node {
         loop {
             let mut batch = Vec::new();
             let mut bytes = 0;
-            while batch.len() < BUNDLE_BATCH_CHANGES && bytes < BUNDLE_BATCH_BYTES {
+            // A change without its own signature is checked with the
+            // changes covering it (a later signed change of its author and
+            // record): a batch is not cut while such a change waits for
+            // one, up to twice the batch's bounds.
+            let mut waiting: HashSet<(DocId, NodeId)> = HashSet::new();
+            let full = |len: usize, bytes: usize, scale: usize| {
+                len >= BUNDLE_BATCH_CHANGES * scale || bytes >= BUNDLE_BATCH_BYTES * scale
+            };
+            while !full(batch.len(), bytes, 1)
+                || (!waiting.is_empty() && !full(batch.len(), bytes, 2))
+            {
                 match bundle.next_change() {
                     Ok(Some(change)) => {
                         bytes += change.body.len();
+                        if change.signature.is_none() {
+                            waiting.insert((change.doc, change.author));
+                        } else {
+                            waiting.remove(&(change.doc, change.author));
+                        }
                         batch.push(change);
                     }
                     Ok(None) => break,

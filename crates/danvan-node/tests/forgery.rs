@@ -291,7 +291,7 @@ fn change_forgeries(fx: &Fixtures) -> Vec<Forgery> {
     let reasons = vec![MALFORMED.into(), HASH_MISMATCH.into()];
     out.push(ending("flipped-bit-body", c, reasons));
     let mut c = fresh(21);
-    c.signature[17] ^= 0x01;
+    c.signature.as_mut().expect("signed")[17] ^= 0x01;
     out.push(one("flipped-bit-signature", c, s(BAD_SIGNATURE)));
     let mut c = fresh(22);
     c.hash[5] ^= 0x80;
@@ -564,6 +564,9 @@ impl Replica for RogueReplica {
                 seq: i as u64 + 1,
                 hash: c.hash,
                 body_len: c.body.len() as u32,
+                // A change without a signature is sent as it is: the
+                // victim must find what covers it, or refuse it.
+                proof_seq: c.signature.is_none().then_some(i as u64 + 1),
             })
             .collect();
         let scanned = entries.last().map_or(since, |e| e.seq);
@@ -732,7 +735,7 @@ fn plant(dir: &std::path::Path, changes: &[SignedChange]) {
                 c.hash.to_vec(),
                 c.doc.as_bytes().to_vec(),
                 c.author.as_bytes().to_vec(),
-                c.signature.to_vec(),
+                c.signature.map_or(Vec::new(), |s| s.to_vec()),
                 c.body,
                 epoch
             ],
@@ -1369,7 +1372,7 @@ fn a_forgery_inside_batches_verified_ahead_is_refused() {
         delivered.push(created.clone());
         valid.push(created);
         if n == 130 {
-            edit.signature[9] ^= 0x10;
+            edit.signature.as_mut().expect("signed")[9] ^= 0x10;
             forged.push(edit.clone());
         } else {
             valid.push(edit.clone());

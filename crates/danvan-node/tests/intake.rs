@@ -66,7 +66,7 @@ fn a_large_batch_is_verified_beside_the_commit_and_only_its_forgeries_are_refuse
         if n == 70 {
             // Its signature tampered with, in the middle of the batch.
             let mut bad = edit;
-            bad.signature[7] ^= 0x40;
+            bad.signature.as_mut().expect("signed")[7] ^= 0x40;
             delivered.push(bad.clone());
             forged.push(bad);
         } else {
@@ -305,7 +305,7 @@ fn a_batch_verified_ahead_is_used_only_for_the_very_same_changes() {
     let mut forged = clean.clone();
     let bad = 2 * (70 - 10) + 1;
     assert_eq!(forged[bad].doc, doc_id(70));
-    forged[bad].signature[7] ^= 0x40;
+    forged[bad].signature.as_mut().expect("signed")[7] ^= 0x40;
     let frame = |changes: &[SignedChange]| {
         encode_message(&Message::Inline {
             from_seq: 0,

@@ -114,7 +114,7 @@ fn to_bytes(c: &SignedChange) -> Vec<u8> {
     [
         &c.doc.as_bytes()[..],
         c.author.as_bytes(),
-        &c.signature,
+        &c.signature.unwrap_or([0; 64]),
         &c.hash,
         &c.body,
     ]
@@ -128,7 +128,7 @@ fn from_bytes(bytes: &[u8]) -> Option<SignedChange> {
     Some(SignedChange {
         doc: DocId::from_bytes(bytes[..16].try_into().ok()?),
         author: NodeId::from_bytes(bytes[16..48].try_into().ok()?),
-        signature: bytes[48..112].try_into().ok()?,
+        signature: Some(bytes[48..112].try_into().ok()?),
         hash: bytes[112..144].try_into().ok()?,
         body: bytes[FIXED..].to_vec(),
     })
@@ -254,6 +254,7 @@ fn reason_class(e: &ChangeError) -> &'static str {
         ChangeError::Malformed(_) => "malformed",
         ChangeError::HashMismatch => "hash",
         ChangeError::BadSignature(_) => "signature",
+        ChangeError::Uncovered(_) => "uncovered",
         ChangeError::ActorMismatch(_) => "actor",
         ChangeError::MissingDeps => "deps",
         ChangeError::DuplicateSeq(_) => "duplicate-seq",

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! magic        8 bytes  "DANVANB\0"
-//! version      1 byte   1
+//! version      1 byte   1, or 2 when a change has no signature of its own
 //! compression  1 byte   0 = none, 1 = zstd
 //! count        u32      number of changes
 //! payload_len  u32      bytes of the (possibly compressed) payload
@@ -14,7 +14,11 @@
 //! ```
 //!
 //! A change record is `doc (16) | author (32) | signature (64) | hash (32) |
-//! body_len (u32) | body`. The whole payload is compressed at once because
+//! body_len (u32) | body`. In version 2 a signature of 64 zero bytes
+//! stands for none: the change is covered by a later change of its author
+//! and record in the bundle (protocol 4's rule, `danvan_model::verify_group`);
+//! a bundle of changes that all carry their own is written as version 1,
+//! which every release reads. The whole payload is compressed at once because
 //! single Automerge changes are small and compress poorly one by one.
 //!
 //! Decoding checks the form only. The changes of a bundle are untrusted like
@@ -28,8 +32,10 @@ use sha2::{Digest, Sha256};
 
 /// The first bytes of every bundle.
 const BUNDLE_MAGIC: &[u8; 8] = b"DANVANB\0";
-/// The bundle format this code writes and reads.
+/// The bundle format of changes that all carry their own signature.
 const BUNDLE_VERSION: u8 = 1;
+/// The bundle format that may hold a change without its own signature.
+const BUNDLE_VERSION_COVERED: u8 = 2;
 /// Compression codes of the payload.
 const COMPRESSION_NONE: u8 = 0;
 const COMPRESSION_ZSTD: u8 = 1;
@@ -108,7 +114,7 @@ fn encode_bundle_with(changes: &[SignedChange], compression: u8) -> Vec<u8> {
     for change in changes {
         payload.extend_from_slice(change.doc.as_bytes());
         payload.extend_from_slice(change.author.as_bytes());
-        payload.extend_from_slice(&change.signature);
+        payload.extend_from_slice(&change.signature.unwrap_or([0; 64]));
         payload.extend_from_slice(&change.hash);
         payload.extend_from_slice(&len_u32(change.body.len()).to_le_bytes());
         payload.extend_from_slice(&change.body);
@@ -120,7 +126,11 @@ fn encode_bundle_with(changes: &[SignedChange], compression: u8) -> Vec<u8> {
     };
     let mut out = Vec::with_capacity(HEADER_LEN + payload.len() + CHECKSUM_LEN);
     out.extend_from_slice(BUNDLE_MAGIC);
-    out.push(BUNDLE_VERSION);
+    out.push(if changes.iter().all(|c| c.signature.is_some()) {
+        BUNDLE_VERSION
+    } else {
+        BUNDLE_VERSION_COVERED
+    });
     out.push(compression);
     out.extend_from_slice(&len_u32(changes.len()).to_le_bytes());
     out.extend_from_slice(&len_u32(payload.len()).to_le_bytes());
@@ -218,6 +228,8 @@ enum Payload<R: Read> {
 /// ([`BundleReader::finish`]): a caller that must store nothing of a bad
 /// file runs [`verify_bundle`] over it first.
 pub struct BundleReader<R: Read> {
+    /// Version 2: a zero signature stands for none.
+    covered: bool,
     payload: Option<Payload<R>>,
     count: u32,
     read: u32,
@@ -241,7 +253,10 @@ impl<R: Read> BundleReader<R> {
         if header[..magic_seen] != BUNDLE_MAGIC[..magic_seen] {
             return Err(BundleError::NotABundle);
         }
-        if got > BUNDLE_MAGIC.len() && header[8] != BUNDLE_VERSION {
+        if got > BUNDLE_MAGIC.len()
+            && header[8] != BUNDLE_VERSION
+            && header[8] != BUNDLE_VERSION_COVERED
+        {
             return Err(BundleError::UnsupportedVersion(header[8]));
         }
         if got < HEADER_LEN {
@@ -286,6 +301,7 @@ impl<R: Read> BundleReader<R> {
             _ => return Err(BundleError::Malformed("kiểu nén không xác định")),
         };
         Ok(BundleReader {
+            covered: header[8] == BUNDLE_VERSION_COVERED,
             payload: Some(payload),
             count,
             read: 0,
@@ -363,7 +379,8 @@ impl<R: Read> BundleReader<R> {
         Ok(Some(SignedChange {
             doc: DocId::from_bytes(array(&fixed[0..16])),
             author: NodeId::from_bytes(array(&fixed[16..48])),
-            signature: array(&fixed[48..112]),
+            signature: Some(array(&fixed[48..112]))
+                .filter(|s: &[u8; 64]| !self.covered || s.iter().any(|b| *b != 0)),
             hash: array(&fixed[112..144]),
             body,
         }))

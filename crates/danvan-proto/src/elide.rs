@@ -74,6 +74,17 @@ impl Sent {
     }
 }
 
+/// The dependency hashes a plain change chunk names (none for anything
+/// else), read without parsing the rest of it.
+pub(crate) fn dep_hashes(body: &[u8]) -> impl Iterator<Item = &[u8; 32]> {
+    let (at, count) = deps_of(body).unwrap_or((0, 0));
+    (0..count).map(move |i| {
+        body[at + 32 * i..at + 32 * (i + 1)]
+            .try_into()
+            .expect("32 bytes")
+    })
+}
+
 /// Where a plain change chunk's dependency hashes start and how many there
 /// are; `None` for anything else (sent as it is).
 fn deps_of(body: &[u8]) -> Option<(usize, usize)> {

@@ -30,6 +30,7 @@
 
 mod bundle;
 pub mod code;
+mod cover;
 mod elide;
 mod limits;
 mod replica;

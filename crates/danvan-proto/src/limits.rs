@@ -10,7 +10,10 @@
 /// (`Refused`, before the `Ack` of their batch).
 /// 3: a body's dependency on a change the same message carries travels as
 /// a back-reference, not its 32-byte hash (`elide`).
-pub const PROTOCOL_VERSION: u16 = 3;
+/// 4: a change may travel without its own signature when a later change
+/// of its author and record in the same message covers it (`cover`); a
+/// Hello may ask for every signature held (a hub's).
+pub const PROTOCOL_VERSION: u16 = 4;
 
 /// The oldest protocol version this build still syncs with. Field nodes are
 /// updated late, so a newer hub keeps speaking old versions for a while.

@@ -28,14 +28,15 @@ use danvan_model::{
 };
 
 use crate::limits::{
-    BATCH_BYTES_MAX, BATCHES_IN_FLIGHT_MAX, CHANGE_BYTES_MAX, MIN_PROTOCOL_VERSION,
-    OFFER_BODY_BYTES_MAX, OFFER_HASHES_MAX, PROTOCOL_VERSION,
+    BATCH_BYTES_MAX, BATCH_CHANGES_MAX, BATCHES_IN_FLIGHT_MAX, CHANGE_BYTES_MAX,
+    MIN_PROTOCOL_VERSION, OFFER_BODY_BYTES_MAX, OFFER_HASHES_MAX, PROTOCOL_VERSION,
 };
 use danvan_model::{Checkpoint, FeedEntry, Rejection};
 
 use crate::replica::{PeerStore, Replica, ReplicaError};
 use crate::wire::{
-    Hello, Message, REFUSED_SINCE_VERSION, WireChange, WireError, decode_message, encode_message_as,
+    COVERED_SINCE_VERSION, Hello, Message, REFUSED_SINCE_VERSION, WireChange, WireError,
+    decode_message, encode_message_as,
 };
 
 /// The link time an Inline batch is sized to once the peer's pace is
@@ -73,6 +74,11 @@ pub struct SessionConfig {
     /// [`MIN_PROTOCOL_VERSION`]..=[`PROTOCOL_VERSION`]. Lowered only to play
     /// an older release against a newer peer (the CLI's hidden `--protocol`).
     pub protocol_max: u16,
+    /// Ask the peer for every change's own signature when it holds one
+    /// (protocol 4), instead of one per author's newest change of a
+    /// record in each message. A hub asks: it serves peers of older
+    /// versions, which can only be sent changes with their own signature.
+    pub keep_signatures: bool,
 }
 
 impl Default for SessionConfig {
@@ -89,6 +95,7 @@ impl Default for SessionConfig {
             // 1024 hashes: 32 KiB offered again after each reconnect.
             offer_hashes_max: 1024,
             protocol_max: PROTOCOL_VERSION,
+            keep_signatures: false,
         }
     }
 }
@@ -354,6 +361,10 @@ struct ServeBatch {
     body_bytes: usize,
     upto_seq: u64,
     offered: Vec<[u8; 32]>,
+    /// For each offered change, its seq and, when held without its own
+    /// signature, the seq of the change covering it: a Bodies message
+    /// keeps such a run whole.
+    offered_seqs: Vec<(u64, Option<u64>)>,
     /// The bodies sent, once sent.
     sent: Vec<[u8; 32]>,
     /// The hashes the peer said it refused.
@@ -396,6 +407,8 @@ pub struct Session {
     peer_roster_version: u64,
     /// Where serving started and whether the two Hellos named one roster.
     served_from: Option<(PeerStore, u64, bool)>,
+    /// The peer asked for every signature held (its Hello).
+    peer_keeps_signatures: bool,
 }
 
 impl fmt::Debug for Session {
@@ -429,6 +442,7 @@ impl Session {
             roster_version: replica.roster_version(),
             checkpoint: replica.checkpoint(&peer)?,
             cold: latest_seq == 0,
+            keep_signatures: config.keep_signatures,
         };
         let mut session = Session {
             config,
@@ -448,6 +462,7 @@ impl Session {
             awaiting_roster: false,
             peer_roster_version: 0,
             served_from: None,
+            peer_keeps_signatures: false,
         };
         session.send(&Message::Hello(my_hello));
         Ok(session)
@@ -722,6 +737,7 @@ impl Session {
         // The roster syncs first: the side holding the newer one sends it
         // before any offer, and the other serves nothing until it arrives.
         self.peer_roster_version = hello.roster_version;
+        self.peer_keeps_signatures = hello.keep_signatures;
         self.awaiting_roster = hello.roster_version > self.my_hello.roster_version;
         self.push_roster(replica)
     }
@@ -960,6 +976,14 @@ impl Session {
         self.send(&Message::Refused { upto_seq, refused });
     }
 
+    /// Leaves out the signatures a later change of the same author covers
+    /// (protocol 4), unless the peer asked for every one.
+    fn cover(&self, changes: &mut [SignedChange]) {
+        if self.version() >= COVERED_SINCE_VERSION && !self.peer_keeps_signatures {
+            crate::cover::cover(changes);
+        }
+    }
+
     fn version(&self) -> u8 {
         match self.phase {
             Phase::Running { version, .. } => version,
@@ -1022,6 +1046,13 @@ impl Session {
             .filter(|(_, w)| **w)
             .map(|(h, _)| *h)
             .collect();
+        let seqs: Vec<(u64, Option<u64>)> = batch
+            .offered_seqs
+            .iter()
+            .zip(&wanted)
+            .filter(|(_, w)| **w)
+            .map(|(s, _)| *s)
+            .collect();
         if hashes.is_empty() {
             self.serve.batches[index].state = ServeState::Resolved;
             self.pop_finished_serve_batches();
@@ -1034,10 +1065,12 @@ impl Session {
         self.serve.batches[index].state = ServeState::AwaitingAck;
         self.serve.batches[index].sent = hashes;
         self.stats.changes_sent += bodies.len() as u64;
-        for chunk in chunk_by_bytes(bodies, self.batch_bytes_max()) {
+        let bytes_max = self.batch_bytes_max();
+        for mut chunk in chunk_runs(bodies, &seqs, bytes_max) {
+            self.cover(&mut chunk);
             self.send(&Message::Bodies {
                 upto_seq,
-                changes: chunk,
+                changes: chunk.into_iter().map(WireChange::from).collect(),
             });
         }
         Ok(())
@@ -1118,24 +1151,42 @@ impl Session {
         {
             let from_seq = self.serve.next_seq;
             let (count_max, bytes_max) = if self.serve.inline {
-                (crate::limits::BATCH_CHANGES_MAX, self.serve.inline_bytes)
+                (BATCH_CHANGES_MAX, self.serve.inline_bytes)
             } else {
                 (
                     self.config.offer_hashes_max.clamp(1, OFFER_HASHES_MAX),
                     OFFER_BODY_BYTES_MAX,
                 )
             };
-            let (entries, scanned_seq) = replica.feed(&peer_store, from_seq, count_max)?;
+            let (mut entries, mut scanned_seq) = replica.feed(&peer_store, from_seq, count_max)?;
             check_feed(from_seq, count_max, &entries, scanned_seq)?;
-            let (included, body_bytes) = take_by_bytes(&entries, bytes_max)?;
+            let mut servable = servable_of(entries.clone(), scanned_seq, self.version(), false);
+            if servable.upto_seq <= from_seq {
+                // Nothing fits before a run of changes without their own
+                // signature whose covering change lies past what was read:
+                // read as many entries as a message carries, and if even
+                // that does not close the run, pass it over.
+                if count_max < BATCH_CHANGES_MAX {
+                    (entries, scanned_seq) =
+                        replica.feed(&peer_store, from_seq, BATCH_CHANGES_MAX)?;
+                    check_feed(from_seq, BATCH_CHANGES_MAX, &entries, scanned_seq)?;
+                    servable = servable_of(entries.clone(), scanned_seq, self.version(), false);
+                }
+                if servable.upto_seq <= from_seq {
+                    servable = servable_of(entries, scanned_seq, self.version(), true);
+                }
+            }
+            let (included, body_bytes) = take_by_bytes(&servable.entries, bytes_max)?;
+            let entries = servable.entries;
             let upto_seq = if included == entries.len() {
-                scanned_seq
+                servable.upto_seq
             } else {
                 entries[included - 1].seq
             };
             let hashes: Vec<[u8; 32]> = entries[..included].iter().map(|e| e.hash).collect();
             if self.serve.inline {
-                let bodies = replica.bodies(&hashes)?;
+                let mut bodies = replica.bodies(&hashes)?;
+                self.cover(&mut bodies);
                 if bodies.len() != hashes.len() {
                     return Err(ReplicaError::new("kho thiếu nội dung của thay đổi").into());
                 }
@@ -1156,6 +1207,7 @@ impl Session {
                     body_bytes,
                     upto_seq,
                     offered: Vec::new(),
+                    offered_seqs: Vec::new(),
                     sent,
                     refused: HashSet::new(),
                     state,
@@ -1177,6 +1229,10 @@ impl Session {
                     body_bytes: 0,
                     upto_seq,
                     offered: hashes,
+                    offered_seqs: entries[..included]
+                        .iter()
+                        .map(|e| (e.seq, e.proof_seq))
+                        .collect(),
                     sent: Vec::new(),
                     refused: HashSet::new(),
                     state,
@@ -1221,9 +1277,13 @@ fn check_feed(
 }
 
 /// How many leading entries fit in `bytes_max` body bytes (at least one),
-/// and their body bytes.
+/// and their body bytes. A run of changes held without their own
+/// signature is kept whole up to the change covering it ([`servable`]
+/// left only runs that end among `entries`), past `bytes_max` if need be.
 fn take_by_bytes(entries: &[FeedEntry], bytes_max: usize) -> Result<(usize, usize), ProtoError> {
     let mut total = 0usize;
+    // The seq up to which the entries taken so far must reach.
+    let mut proofs_to = 0;
     for (i, entry) in entries.iter().enumerate() {
         if entry.body_len as usize > CHANGE_BYTES_MAX {
             return Err(ProtoError::ChangeTooLarge {
@@ -1232,12 +1292,73 @@ fn take_by_bytes(entries: &[FeedEntry], bytes_max: usize) -> Result<(usize, usiz
                 max: CHANGE_BYTES_MAX,
             });
         }
-        if total + entry.body_len as usize > bytes_max && i > 0 {
+        if total + entry.body_len as usize > bytes_max && i > 0 && proofs_to < entry.seq {
             return Ok((i, total));
         }
         total += entry.body_len as usize;
+        proofs_to = proofs_to.max(entry.proof_seq.unwrap_or(0));
     }
     Ok((entries.len(), total))
+}
+
+/// The feed entries a batch may carry to a peer of protocol `version`,
+/// and the seq the batch may move the peer's checkpoint to.
+struct Servable {
+    entries: Vec<FeedEntry>,
+    upto_seq: u64,
+}
+
+/// What of the feed's `entries` (read up to `scanned_seq`) can be sent.
+/// A change held without its own signature can be sent only with the
+/// change covering it, and only in protocol 4: to an older peer it is
+/// passed over (the peer gets it from a store holding its signature — a
+/// node that serves keeps every signature), as it is when the covering
+/// change is not in this peer's feed (set aside, or the peer's own). A run
+/// whose covering change lies past `scanned_seq` ends the batch before
+/// the run; read again from there with as many entries as a message
+/// carries, it fits — or, when `last_try`, it is passed over too.
+fn servable_of(entries: Vec<FeedEntry>, scanned_seq: u64, version: u8, last_try: bool) -> Servable {
+    if entries.iter().all(|e| e.proof_seq.is_none()) {
+        return Servable {
+            entries,
+            upto_seq: scanned_seq,
+        };
+    }
+    let held: HashSet<u64> = entries.iter().map(|e| e.seq).collect();
+    let pending = |proof: u64| proof > scanned_seq && proof != u64::MAX && !last_try;
+    let mut out: Vec<FeedEntry> = Vec::with_capacity(entries.len());
+    // The seq every entry kept so far needs the batch to reach, and the
+    // length of the longest prefix of `out` that reaches it.
+    let mut proofs_to = 0;
+    let mut closed = 0;
+    for entry in entries {
+        match entry.proof_seq {
+            None => out.push(entry),
+            Some(_) if version < COVERED_SINCE_VERSION => continue,
+            Some(proof) if pending(proof) => {
+                // The batch ends before the first run not closed here.
+                out.truncate(closed);
+                // 0 when nothing closes before it: no progress (the
+                // caller reads more, or passes the run over).
+                return Servable {
+                    upto_seq: out.last().map_or(0, |e| e.seq),
+                    entries: out,
+                };
+            }
+            Some(proof) if held.contains(&proof) => {
+                out.push(entry);
+                proofs_to = proofs_to.max(proof);
+            }
+            Some(_) => continue,
+        }
+        if proofs_to <= entry.seq {
+            closed = out.len();
+        }
+    }
+    Servable {
+        entries: out,
+        upto_seq: scanned_seq,
+    }
 }
 
 /// Received changes named by the hash of each body, without parsing it
@@ -1268,6 +1389,34 @@ pub fn carried_changes(frame: &[u8]) -> Option<Vec<SignedChange>> {
         }
         _ => None,
     }
+}
+
+/// [`chunk_by_bytes`] for bodies answering a Want, with each body's seq
+/// and covering seq (`seqs`, in the same order): a run of changes held
+/// without their own signature stays in one message with the change
+/// covering it, past `bytes_max` if need be.
+fn chunk_runs(
+    bodies: Vec<SignedChange>,
+    seqs: &[(u64, Option<u64>)],
+    bytes_max: usize,
+) -> Vec<Vec<SignedChange>> {
+    let mut chunks = Vec::new();
+    let mut chunk = Vec::new();
+    let mut bytes = 0;
+    let mut proofs_to = 0;
+    for (body, &(seq, proof)) in bodies.into_iter().zip(seqs) {
+        if !chunk.is_empty() && bytes + body.body.len() > bytes_max && proofs_to < seq {
+            chunks.push(std::mem::take(&mut chunk));
+            bytes = 0;
+        }
+        bytes += body.body.len();
+        proofs_to = proofs_to.max(proof.unwrap_or(0));
+        chunk.push(body);
+    }
+    if !chunk.is_empty() {
+        chunks.push(chunk);
+    }
+    chunks
 }
 
 /// Splits bodies into messages of at most `bytes_max` body bytes each (a

@@ -6,7 +6,8 @@
 //!
 //! ```text
 //! Hello   1  version u16, min_version u16, node [32], epoch [8],
-//!            latest_seq, roster_version, flags u8 (1 = cold, 2 = checkpoint),
+//!            latest_seq, roster_version, flags u8 (1 = cold, 2 = checkpoint,
+//!            4 = send every signature held: version 4's hub),
 //!            [checkpoint epoch [8], checkpoint seq]
 //! Offer   2  from_seq, upto_seq, count, count × hash [32]  (count 0: no Want follows)
 //! Want    3  upto_seq, count, bitmap of ceil(count / 8) bytes (bit i = want hash i)
@@ -23,7 +24,12 @@
 //!          author [32], count × signature [64], count × body length,
 //!          the bodies one after another (version 3: each body coded as
 //!          in [`crate::elide`], a dependency the message carries named by
-//!          reference; the lengths are the coded ones)
+//!          reference; the lengths are the coded ones; version 4: before the
+//!          signatures a bitmap of ceil(count / 8) bytes, bit i set = change
+//!          i carries its signature, and only those signatures follow — a
+//!          change without one is covered by a signed change of its author
+//!          and record in the same message whose history reaches it, see
+//!          [`crate::cover`])
 //! ```
 //!
 //! The Hello and Abort layouts never change: later versions only append
@@ -60,9 +66,13 @@ pub(crate) const REFUSED_SINCE_VERSION: u8 = 2;
 /// The first protocol version whose bodies name a dependency the same
 /// message carries by reference ([`crate::elide`]).
 pub(crate) const DEPS_CODED_SINCE_VERSION: u8 = 3;
+/// The first protocol version in which a change may travel without its
+/// own signature, covered by a later one of its author ([`crate::cover`]).
+pub(crate) const COVERED_SINCE_VERSION: u8 = 4;
 
 const HELLO_FLAG_COLD: u8 = 1;
 const HELLO_FLAG_CHECKPOINT: u8 = 2;
+const HELLO_FLAG_KEEP_SIGNATURES: u8 = 4;
 
 const COMPRESSION_NONE: u8 = 0;
 const COMPRESSION_ZSTD: u8 = 1;
@@ -73,6 +83,9 @@ const COMPRESS_BYTES_MIN: usize = 128;
 const ZSTD_LEVEL: i32 = 3;
 /// doc + author + signature + a one-byte body length.
 const WIRE_CHANGE_BYTES_MIN: usize = 16 + 32 + 64 + 1;
+/// Version 4: doc + author + a one-byte body length (the signature may
+/// be left out, its bit counted apart).
+const WIRE_CHANGE_BYTES_MIN_COVERED: usize = 16 + 32 + 1;
 
 /// The opening message of each side of a session.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -93,6 +106,10 @@ pub struct Hello {
     pub checkpoint: Option<Checkpoint>,
     /// The sender's store is empty: send bodies inline, skip hash offers.
     pub cold: bool,
+    /// Send every change with its own signature when it is held with one
+    /// (a hub: it serves peers of older versions, which need them). Read
+    /// from version 4 on; an older peer never leaves one out anyway.
+    pub keep_signatures: bool,
 }
 
 /// A change as it travels in Bodies and Inline: a [`danvan_model::SignedChange`]
@@ -103,8 +120,10 @@ pub struct WireChange {
     pub doc: DocId,
     /// The node that made and signed the change.
     pub author: NodeId,
-    /// The author's signature over document id and change hash.
-    pub signature: [u8; 64],
+    /// The author's signature over document id and change hash; `None`
+    /// when a later change of its author in the same message covers it
+    /// (version 4).
+    pub signature: Option<[u8; 64]>,
     /// The raw Automerge change.
     pub body: Vec<u8>,
 }
@@ -286,6 +305,9 @@ pub fn encode_message_as(version: u8, message: &Message) -> Vec<u8> {
             if hello.checkpoint.is_some() {
                 flags |= HELLO_FLAG_CHECKPOINT;
             }
+            if hello.keep_signatures {
+                flags |= HELLO_FLAG_KEEP_SIGNATURES;
+            }
             out.push(flags);
             if let Some(checkpoint) = &hello.checkpoint {
                 out.extend_from_slice(&checkpoint.epoch);
@@ -385,8 +407,30 @@ fn put_changes(out: &mut Vec<u8>, version: u8, changes: &[WireChange]) {
     for change in changes {
         raw.extend_from_slice(change.author.as_bytes());
     }
-    for change in changes {
-        raw.extend_from_slice(&change.signature);
+    if version >= COVERED_SINCE_VERSION {
+        let mut bitmap = vec![0u8; changes.len().div_ceil(8)];
+        for (i, _) in changes
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.signature.is_some())
+        {
+            bitmap[i / 8] |= 1 << (i % 8);
+        }
+        raw.extend_from_slice(&bitmap);
+        for signature in changes.iter().filter_map(|c| c.signature.as_ref()) {
+            raw.extend_from_slice(signature);
+        }
+    } else {
+        // An older peer reads a signature for every change; a session
+        // never hands one a change without (it is not offered them), and
+        // zeros would be refused as a bad signature.
+        for change in changes {
+            debug_assert!(
+                change.signature.is_some(),
+                "a covered change for an older peer"
+            );
+            raw.extend_from_slice(&change.signature.unwrap_or([0; 64]));
+        }
     }
     if version >= DEPS_CODED_SINCE_VERSION {
         let sent = Sent::new(changes.iter().map(|c| c.body.as_slice()));
@@ -570,6 +614,7 @@ fn decode_hello(r: &mut Reader<'_>) -> Result<Hello, WireError> {
         roster_version,
         checkpoint,
         cold: flags & HELLO_FLAG_COLD != 0,
+        keep_signatures: flags & HELLO_FLAG_KEEP_SIGNATURES != 0,
     })
 }
 
@@ -586,13 +631,31 @@ fn decode_changes(r: &mut Reader<'_>, version: u8) -> Result<Vec<WireChange>, Wi
     };
     let mut r = Reader { rest: raw };
     let count = r.count("số thay đổi trong lô", BATCH_CHANGES_MAX)?;
+    let covered = version >= COVERED_SINCE_VERSION;
     // Checked before reserving anything: the columns must fit.
-    if r.rest.len() < count * WIRE_CHANGE_BYTES_MIN {
+    let bytes_min = if covered {
+        WIRE_CHANGE_BYTES_MIN_COVERED
+    } else {
+        WIRE_CHANGE_BYTES_MIN
+    };
+    if r.rest.len() < count * bytes_min {
         return Err(WireError::Truncated);
     }
     let docs = r.take(count * 16)?;
     let authors = r.take(count * 32)?;
-    let signatures = r.take(count * 64)?;
+    let signed: Vec<bool> = if covered {
+        let bitmap = r.take(count.div_ceil(8))?;
+        if count % 8 != 0 && bitmap[count / 8] >> (count % 8) != 0 {
+            return Err(WireError::Invalid("bit thừa trong bảng chữ ký"));
+        }
+        (0..count)
+            .map(|i| bitmap[i / 8] & (1 << (i % 8)) != 0)
+            .collect()
+    } else {
+        vec![true; count]
+    };
+    let signatures = r.take(signed.iter().filter(|s| **s).count() * 64)?;
+    let mut next_signature = 0;
     let mut lengths = Vec::with_capacity(count);
     for _ in 0..count {
         // Protocol 3 adds one byte (how the body is coded) to each.
@@ -608,8 +671,12 @@ fn decode_changes(r: &mut Reader<'_>, version: u8) -> Result<Vec<WireChange>, Wi
         doc.copy_from_slice(&docs[i * 16..(i + 1) * 16]);
         let mut author = [0u8; 32];
         author.copy_from_slice(&authors[i * 32..(i + 1) * 32]);
-        let mut signature = [0u8; 64];
-        signature.copy_from_slice(&signatures[i * 64..(i + 1) * 64]);
+        let signature = signed[i].then(|| {
+            let mut signature = [0u8; 64];
+            signature.copy_from_slice(&signatures[next_signature * 64..(next_signature + 1) * 64]);
+            next_signature += 1;
+            signature
+        });
         let coded = r.take(len)?;
         let body = match &mut received {
             Some(received) => received.restore(coded, &changes, CHANGE_BYTES_MAX)?,
@@ -749,7 +816,7 @@ mod tests {
         let change = WireChange {
             doc: DocId::from_bytes([1; 16]),
             author: NodeId::from_bytes([2; 32]),
-            signature: [3; 64],
+            signature: Some([3; 64]),
             body: vec![4; 300],
         };
         let hello = Hello {
@@ -764,9 +831,16 @@ mod tests {
                 seq: u64::MAX,
             }),
             cold: true,
+            keep_signatures: false,
         };
         vec![
             Message::Hello(hello.clone()),
+            // A hub's Hello: every signature held, please.
+            Message::Hello(Hello {
+                version: 4,
+                keep_signatures: true,
+                ..hello.clone()
+            }),
             // A newer peer's Hello, holding nothing.
             Message::Hello(Hello {
                 version: 3,
@@ -801,6 +875,20 @@ mod tests {
                 changes: crate::bundle::tests::sample_changes(3)
                     .into_iter()
                     .map(WireChange::from)
+                    .collect(),
+            },
+            // Protocol 4: the first two covered by the third; nine changes,
+            // so the bitmap takes a second byte.
+            Message::Inline {
+                from_seq: 0,
+                upto_seq: 9,
+                changes: crate::bundle::tests::sample_changes(9)
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, c)| WireChange {
+                        signature: c.signature.filter(|_| i % 3 == 2),
+                        ..WireChange::from(c)
+                    })
                     .collect(),
             },
             Message::Ack { upto_seq: 20 },

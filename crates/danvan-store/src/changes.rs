@@ -47,6 +47,9 @@ pub struct Parsed {
     /// first (`danvan_model::prepare_creation`), if the caller computed it:
     /// used when the change must create its document.
     pub creation: Option<Result<danvan_model::Admitted, ChangeError>>,
+    /// For a change received without a signature: the signed change of the
+    /// same message whose history covers it (`danvan_model::verify_group`).
+    pub covered_by: Option<[u8; 32]>,
 }
 
 /// Changes grouped by document, in document order; each group in the order
@@ -65,7 +68,9 @@ pub fn by_doc(
 const FEED_SELECT: &str =
     "SELECT c.seq, c.hash, length(c.body), c.author, c.actor_epoch, c.source, c.source_epoch,
         d.kind, d.unit, d.project,
-        EXISTS (SELECT 1 FROM quarantine q WHERE q.hash = c.hash)
+        EXISTS (SELECT 1 FROM quarantine q WHERE q.hash = c.hash),
+        CASE WHEN length(c.signature) = 0
+             THEN coalesce((SELECT h.seq FROM changes h WHERE h.hash = c.covered_by), -1) END
  FROM changes c LEFT JOIN documents d ON d.doc = c.doc";
 
 /// The `feed_readers` reader of tasks, which every role reads (schema V7).
@@ -122,10 +127,14 @@ impl FeedFilter<'_> {
                 return Ok(None);
             }
         }
+        // A change held without its own signature: the seq of the one
+        // covering it (gone: u64::MAX, which no batch reaches).
+        let proof_seq: Option<i64> = r.get(11)?;
         Ok(Some(FeedEntry {
             seq: seq as u64,
             hash: hash32(r.get(1)?)?,
             body_len: body_len as u32,
+            proof_seq: proof_seq.map(|p| u64::try_from(p).unwrap_or(u64::MAX)),
         }))
     }
 }
@@ -169,7 +178,9 @@ impl Store {
     ) -> Result<ApplyReport, StoreError> {
         let docs = by_doc(changes.iter().cloned())
             .into_iter()
-            .map(|(doc, list)| Incoming::Doc(doc, list.into_iter().map(parse).collect()));
+            .map(|(doc, list)| {
+                Incoming::Doc(doc, list.into_iter().map(|c| parse(c, None)).collect())
+            });
         self.apply_incoming(source, docs, checkpoint)
     }
 
@@ -271,6 +282,7 @@ impl Store {
                 signed,
                 parsed,
                 creation,
+                covered_by,
             } in list
             {
                 let signed = &signed;
@@ -302,7 +314,7 @@ impl Store {
                 };
                 match verdict {
                     Ok((epoch, admitted_header)) => {
-                        insert_change(&tx, signed, Some(epoch), source)?;
+                        insert_change(&tx, signed, covered_by, Some(epoch), source)?;
                         header = Some(admitted_header);
                         stored += 1;
                     }
@@ -563,13 +575,14 @@ impl Store {
 }
 
 /// A received change parsed here (its caller did not parse it).
-pub(crate) fn parse(signed: SignedChange) -> Parsed {
+pub(crate) fn parse(signed: SignedChange, covered_by: Option<[u8; 32]>) -> Parsed {
     let parsed = automerge::Change::try_from(signed.body.as_slice())
         .map_err(|e| ChangeError::Malformed(e.to_string()));
     Parsed {
         signed,
         parsed,
         creation: None,
+        covered_by,
     }
 }
 
@@ -589,6 +602,7 @@ fn collect_stored(mut rows: rusqlite::Rows<'_>) -> Result<Vec<StoredChange>, Sto
 pub(crate) fn insert_change(
     tx: &Connection,
     change: &SignedChange,
+    covered_by: Option<[u8; 32]>,
     actor_epoch: Option<[u8; 8]>,
     source: Option<(&NodeId, [u8; 8])>,
 ) -> Result<bool, StoreError> {
@@ -597,18 +611,23 @@ pub(crate) fn insert_change(
         None => actor_epoch_of(&change.body)?,
     };
     let mut stmt = tx.prepare_cached(
-        "INSERT OR IGNORE INTO changes (hash, doc, author, signature, body, actor_epoch, source, source_epoch)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT OR IGNORE INTO changes (hash, doc, author, signature, body, actor_epoch, source, source_epoch, covered_by)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
     let n = stmt.execute(params![
         change.hash.to_vec(),
         change.doc.as_bytes().to_vec(),
         change.author.as_bytes().to_vec(),
-        change.signature.to_vec(),
+        // A change held without a signature of its own: an empty one,
+        // and the change whose signature covers it.
+        change.signature.map_or(Vec::new(), |s| s.to_vec()),
         change.body,
         actor_epoch.to_vec(),
         source.map(|s| s.0.as_bytes().to_vec()),
         source.map(|s| s.1.to_vec()),
+        covered_by
+            .filter(|_| change.signature.is_none())
+            .map(|h| h.to_vec()),
     ])?;
     Ok(n == 1)
 }

@@ -81,7 +81,7 @@ impl WriteBatch<'_> {
                     max: danvan_model::CHANGE_BYTES_MAX,
                 });
             }
-            new += insert_change(&self.0, change, Some(self.1), None)? as i64;
+            new += insert_change(&self.0, change, None, Some(self.1), None)? as i64;
         }
         // A record marked for changes a revocation set aside here is
         // settled by the next local write to it (see `revocation.rs`).

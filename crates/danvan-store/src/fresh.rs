@@ -25,6 +25,8 @@ pub struct NewDoc {
     doc: DocId,
     /// The changes as received, in order.
     changes: Vec<SignedChange>,
+    /// For each, the change covering it when it came without a signature.
+    covered: Vec<Option<[u8; 32]>>,
     /// What the model's rules decided for each, in the same order.
     verdicts: Vec<Verdict>,
     /// The header the creation wrote (none when no change was admitted).
@@ -58,10 +60,12 @@ pub fn build_new(doc: DocId, changes: Vec<Parsed>) -> Incoming {
     let mut input = Vec::with_capacity(changes.len());
     // The index in `signed` of each change handed to the rules.
     let mut judged = Vec::with_capacity(changes.len());
+    let mut covered = Vec::with_capacity(changes.len());
     for Parsed {
         signed: change,
         parsed,
         creation,
+        covered_by,
     } in changes
     {
         if seen.insert(change.hash) {
@@ -69,6 +73,7 @@ pub fn build_new(doc: DocId, changes: Vec<Parsed>) -> Incoming {
             input.push((parsed, creation));
         }
         signed.push(change);
+        covered.push(covered_by);
     }
     // A panic in Automerge while building (the one-at-a-time way catches
     // those it can) must not end the caller's verifying thread, which
@@ -80,12 +85,20 @@ pub fn build_new(doc: DocId, changes: Vec<Parsed>) -> Incoming {
         Ok(Some((verdicts, header, projection, snapshot))) => Incoming::New(Box::new(NewDoc {
             doc,
             changes: signed,
+            covered,
             verdicts,
             header,
             projection,
             snapshot,
         })),
-        _ => Incoming::Doc(doc, signed.into_iter().map(parse).collect()),
+        _ => Incoming::Doc(
+            doc,
+            signed
+                .into_iter()
+                .zip(covered)
+                .map(|(c, by)| parse(c, by))
+                .collect(),
+        ),
     }
 }
 
@@ -194,17 +207,21 @@ pub(crate) fn store_new(
     if declined {
         return Ok(Taken::Declined(
             new.doc,
-            new.changes.into_iter().map(parse).collect(),
+            new.changes
+                .into_iter()
+                .zip(new.covered)
+                .map(|(c, by)| parse(c, by))
+                .collect(),
         ));
     }
     let mut stored = 0;
     let mut last_seq = 0;
-    for (change, verdict) in new.changes.iter().zip(new.verdicts) {
+    for ((change, verdict), covered_by) in new.changes.iter().zip(new.verdicts).zip(&new.covered) {
         match verdict {
             Verdict::Duplicate => report.duplicate += 1,
             Verdict::Admitted(epoch) => {
                 seen.insert(change.hash);
-                insert_change(tx, change, Some(epoch), source)?;
+                insert_change(tx, change, *covered_by, Some(epoch), source)?;
                 last_seq = tx.last_insert_rowid();
                 stored += 1;
             }
@@ -305,7 +322,7 @@ pub(crate) mod tests {
     }
 
     fn parsed(changes: &[SignedChange]) -> Vec<Parsed> {
-        changes.iter().cloned().map(parse).collect()
+        changes.iter().cloned().map(|c| parse(c, None)).collect()
     }
 
     #[test]

@@ -583,7 +583,9 @@ mod tests {
         // A sync batch of new records (`store_new`).
         let new: Vec<crate::Incoming> = made(1)
             .into_iter()
-            .map(|(doc, changes)| build_new(doc, changes.into_iter().map(parse).collect()))
+            .map(|(doc, changes)| {
+                build_new(doc, changes.into_iter().map(|c| parse(c, None)).collect())
+            })
             .collect();
         assert_eq!(
             store
@@ -598,7 +600,7 @@ mod tests {
         let records = made(41);
         let creations: Vec<crate::Incoming> = records
             .iter()
-            .map(|(doc, changes)| build_new(*doc, vec![parse(changes[0].clone())]))
+            .map(|(doc, changes)| build_new(*doc, vec![parse(changes[0].clone(), None)]))
             .collect();
         store
             .apply_incoming(None, creations, None)
@@ -611,7 +613,7 @@ mod tests {
         );
         let edits: Vec<crate::Incoming> = records
             .iter()
-            .map(|(doc, changes)| crate::Incoming::Doc(*doc, vec![parse(changes[1].clone())]))
+            .map(|(doc, changes)| crate::Incoming::Doc(*doc, vec![parse(changes[1].clone(), None)]))
             .collect();
         assert_eq!(
             store

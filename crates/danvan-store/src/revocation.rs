@@ -185,8 +185,9 @@ fn move_aside(
     let key = hash.to_vec();
     tx.prepare_cached(
         "INSERT OR IGNORE INTO set_aside (hash, seq, doc, author, signature, body, actor_epoch,
-                                         source, source_epoch, reason, roster, at)
-         SELECT hash, seq, doc, author, signature, body, actor_epoch, source, source_epoch, ?2, ?3, ?4
+                                         source, source_epoch, reason, roster, at, covered_by)
+         SELECT hash, seq, doc, author, signature, body, actor_epoch, source, source_epoch, ?2, ?3, ?4,
+                covered_by
            FROM changes WHERE hash = ?1",
     )?
     .execute(params![key, reason, roster_version as i64, now_ms])?;

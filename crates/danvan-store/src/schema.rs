@@ -5,7 +5,7 @@ use rusqlite::Connection;
 use crate::OpenError;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -234,8 +234,19 @@ const V8: &str = r#"
 CREATE INDEX records_list ON records (doc, id, kind, unit, project, title, date, date_from, date_to, status, conflicts);
 "#;
 
+/// Changes held without a signature of their own (protocol 4: a message
+/// carries one signature per author's newest change of a record, whose
+/// hash chain covers that author's earlier ones): `signature` is empty and
+/// `covered_by` names the held change whose signature covers it (see
+/// ARCHITECTURE.md, "Protocol 4"). Such a change is only ever sent
+/// together with everything from it up to that one.
+const V9: &str = r#"
+ALTER TABLE changes ADD COLUMN covered_by BLOB;
+ALTER TABLE set_aside ADD COLUMN covered_by BLOB;
+"#;
+
 /// The migrations in order: the `n`th brings the schema to version `n`.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1, V2, V3, V4, V5, V6, V7, V8];
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1, V2, V3, V4, V5, V6, V7, V8, V9];
 
 /// Brings the schema to [`SCHEMA_VERSION`], refusing a newer one.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), OpenError> {

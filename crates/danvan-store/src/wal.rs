@@ -123,7 +123,9 @@ mod tests {
         });
         by_doc(changes)
             .into_iter()
-            .map(|(doc, list)| Incoming::Doc(doc, list.into_iter().map(parse).collect()))
+            .map(|(doc, list)| {
+                Incoming::Doc(doc, list.into_iter().map(|c| parse(c, None)).collect())
+            })
             .collect()
     }
 

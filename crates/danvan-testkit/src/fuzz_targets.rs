@@ -169,7 +169,7 @@ pub fn change_verify(data: &[u8]) {
             SignedChange {
                 doc: DocId::from_bytes(fixed[..16].try_into().expect("16 bytes")),
                 author: NodeId::from_bytes(fixed[16..48].try_into().expect("32 bytes")),
-                signature: fixed[48..112].try_into().expect("64 bytes"),
+                signature: Some(fixed[48..112].try_into().expect("64 bytes")),
                 hash: fixed[112..144].try_into().expect("32 bytes"),
                 body: body.to_vec(),
             }
@@ -892,7 +892,12 @@ fn tamper(
                 change = resigned;
             }
         }
-        10 => change.signature[0] ^= 1,
+        // A flipped bit, or no signature at all (protocol 4's covered form).
+        10 => match change.signature.as_mut() {
+            Some(signature) => signature[0] ^= 1,
+            None => {}
+        },
+        12 => change.signature = None,
         11 => change.hash[0] ^= 1,
         _ => {}
     }
@@ -929,6 +934,7 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
                 seq: 200,
             }),
             cold: false,
+            keep_signatures: false,
         }),
         Message::Offer {
             from_seq: 0,
@@ -978,7 +984,7 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
             &[0][..],
             change.doc.as_bytes(),
             change.author.as_bytes(),
-            &change.signature,
+            &change.signature.unwrap_or([0; 64]),
             &change.hash,
             &change.body,
         ]

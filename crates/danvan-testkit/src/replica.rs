@@ -18,6 +18,8 @@ struct LogEntry {
     actor_epoch: [u8; EPOCH_LEN],
     /// The peer store this change was pulled from (`None` = made here).
     origin: Option<PeerStore>,
+    /// For a change held without its own signature: the change covering it.
+    covered_by: Option<[u8; 32]>,
 }
 
 /// A store held in memory.
@@ -57,7 +59,15 @@ impl MemReplica {
 
     /// Stores a change made on this node. Returns false if already held.
     pub fn add_local(&mut self, change: SignedChange) -> bool {
-        self.append(change, None)
+        self.append(change, None, None)
+    }
+
+    /// How many changes are held without their own signature.
+    pub fn covered_count(&self) -> usize {
+        self.log
+            .iter()
+            .filter(|e| e.change.signature.is_none())
+            .count()
     }
 
     /// Whether the store holds the change.
@@ -123,7 +133,12 @@ impl MemReplica {
         copy
     }
 
-    fn append(&mut self, change: SignedChange, origin: Option<PeerStore>) -> bool {
+    fn append(
+        &mut self,
+        change: SignedChange,
+        origin: Option<PeerStore>,
+        covered_by: Option<[u8; 32]>,
+    ) -> bool {
         if self.by_hash.contains_key(&change.hash) {
             return false;
         }
@@ -144,6 +159,7 @@ impl MemReplica {
             change,
             actor_epoch,
             origin,
+            covered_by,
         });
         true
     }
@@ -181,6 +197,12 @@ impl Replica for MemReplica {
                 seq,
                 hash: entry.change.hash,
                 body_len: entry.change.body.len() as u32,
+                proof_seq: entry.change.signature.is_none().then(|| {
+                    entry
+                        .covered_by
+                        .and_then(|h| self.by_hash.get(&h))
+                        .map_or(u64::MAX, |&i| i as u64 + 1)
+                }),
             });
         }
         Ok((entries, scanned))
@@ -214,20 +236,38 @@ impl Replica for MemReplica {
     ) -> Result<ApplyReport, ReplicaError> {
         self.commits += 1;
         let mut report = ApplyReport::default();
-        for change in changes {
-            // The in-memory store holds no roster: verifying the change is
-            // all its intake checks.
-            if let Err(reason) = change.verify() {
-                report.rejected.push(Rejection {
+        // The in-memory store holds no roster: verifying the changes is
+        // all its intake checks — each record's together, as a change
+        // without its own signature is checked with those covering it.
+        let mut by_doc: BTreeMap<DocId, Vec<usize>> = BTreeMap::new();
+        for (i, change) in changes.iter().enumerate() {
+            by_doc.entry(change.doc).or_default().push(i);
+        }
+        let mut verdicts: Vec<Option<Result<Option<[u8; 32]>, danvan_model::ChangeError>>> =
+            (0..changes.len()).map(|_| None).collect();
+        let mut keys = danvan_model::VerifyingKeys::default();
+        for indices in by_doc.values() {
+            let group: Vec<SignedChange> = indices.iter().map(|&i| changes[i].clone()).collect();
+            let results = danvan_model::verify_group(&group, &mut keys);
+            for (&i, result) in indices.iter().zip(results) {
+                verdicts[i] = Some(result.map(|v| v.covered_by));
+            }
+        }
+        for (change, verdict) in changes.into_iter().zip(verdicts) {
+            match verdict.expect("every change verified") {
+                Err(reason) => report.rejected.push(Rejection {
                     hash: change.hash,
                     author: change.author,
                     doc: change.doc,
                     reason,
-                });
-            } else if self.append(change, Some(*from)) {
-                report.new += 1;
-            } else {
-                report.duplicate += 1;
+                }),
+                Ok(covered_by) => {
+                    if self.append(change, Some(*from), covered_by) {
+                        report.new += 1;
+                    } else {
+                        report.duplicate += 1;
+                    }
+                }
             }
         }
         if let Some(seq) = pulled_to {

@@ -112,6 +112,9 @@ pub struct SimReport {
     pub restores: usize,
     /// Rounds of all-pairs sessions needed to become quiet.
     pub quiet_rounds: usize,
+    /// Changes held at the end without their own signature, covered by a
+    /// later change of their author (protocol 4), summed over the nodes.
+    pub covered_held: usize,
     /// Bytes on the wire in the fault phase.
     pub bytes: u64,
 }
@@ -798,6 +801,11 @@ impl Sim {
         }
         self.report.changes_final = reference.len();
         self.report.documents = docs.len();
+        self.report.covered_held = self
+            .nodes
+            .iter()
+            .map(|n| n.node.store.covered_count())
+            .sum();
         Ok(())
     }
 }

@@ -503,6 +503,7 @@ fn malformed_oversized_unknown_version_and_out_of_order_messages_end_the_session
         roster_version: 0,
         checkpoint: None,
         cold: false,
+        keep_signatures: false,
     }));
     check_hostile(hello, false, |e| matches!(e, ProtoError::OutOfOrder(_)));
     let ack = encode_message(&Message::Ack { upto_seq: 9 });
