@@ -441,6 +441,28 @@ impl crate::Node {
         // mean a data directory was copied and both copies wrote.
         let mut by_actor_seq = std::collections::HashMap::new();
         let mut problems = Vec::new();
+        // Changes held without their own signature, by record: checked
+        // after the pass with their record's history, where a signed change
+        // of their author must reach them (`verify_group`).
+        let mut covered: std::collections::BTreeMap<DocId, std::collections::HashSet<[u8; 32]>> =
+            Default::default();
+        let mut note_seq = |doc: DocId,
+                            parsed: &automerge::Change,
+                            hash: [u8; 32],
+                            problems: &mut Vec<String>| {
+            let key = (doc, parsed.actor_id().to_bytes().to_vec(), parsed.seq());
+            if let Some(other) = by_actor_seq.insert(key, hash)
+                && problems.len() < STORED_PROBLEMS_LISTED_MAX
+            {
+                problems.push(format!(
+                    "hồ sơ {}: hai thay đổi khác nhau ({} và {}) cùng tác nhân và số thứ tự {}: thư mục dữ liệu của người ký đã bị sao chép và cả hai bản cùng ghi — sửa: mở mỗi bản sao bằng bản danvan này (nó tự đổi epoch), rồi ghi lại trên một bản nội dung của thay đổi bị từ chối",
+                    &doc.to_string()[..8],
+                    hex12(&other),
+                    hex12(&hash),
+                    parsed.seq()
+                ));
+            }
+        };
         self.store().for_each_change(|stored| {
             let change = &stored.change;
             done += 1;
@@ -459,28 +481,37 @@ impl crate::Node {
                     change.body.len(),
                     danvan_model::CHANGE_BYTES_MAX
                 ))
+            } else if change.signature.is_none() {
+                covered.entry(change.doc).or_default().insert(change.hash);
+                return Ok(());
             } else {
                 change.verify().map_err(|e| e.to_string())
             };
             match verdict {
                 Err(reason) => bad.push((change.hash, change.doc, reason)),
-                Ok(parsed) => {
-                    let key = (change.doc, parsed.actor_id().to_bytes().to_vec(), parsed.seq());
-                    if let Some(other) = by_actor_seq.insert(key, change.hash)
-                        && problems.len() < STORED_PROBLEMS_LISTED_MAX
-                    {
-                        problems.push(format!(
-                            "hồ sơ {}: hai thay đổi khác nhau ({} và {}) cùng tác nhân và số thứ tự {}: thư mục dữ liệu của người ký đã bị sao chép và cả hai bản cùng ghi — sửa: mở mỗi bản sao bằng bản danvan này (nó tự đổi epoch), rồi ghi lại trên một bản nội dung của thay đổi bị từ chối",
-                            &change.doc.to_string()[..8],
-                            hex12(&other),
-                            hex12(&change.hash),
-                            parsed.seq()
-                        ));
-                    }
-                }
+                Ok(parsed) => note_seq(change.doc, &parsed, change.hash, &mut problems),
             }
             Ok(())
         })?;
+        let mut keys = danvan_model::VerifyingKeys::default();
+        for (doc, hashes) in covered {
+            let history: Vec<SignedChange> = self
+                .store()
+                .doc_changes(&doc)?
+                .into_iter()
+                .map(|s| s.change)
+                .collect();
+            let verdicts = danvan_model::verify_group(&history, &mut keys);
+            for (change, verdict) in history.iter().zip(verdicts) {
+                if !hashes.contains(&change.hash) {
+                    continue;
+                }
+                match verdict {
+                    Err(reason) => bad.push((change.hash, doc, reason.to_string())),
+                    Ok(v) => note_seq(doc, &v.change, change.hash, &mut problems),
+                }
+            }
+        }
         for (hash, doc, reason) in &bad {
             let newly = self
                 .store_mut()

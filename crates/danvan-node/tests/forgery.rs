@@ -39,6 +39,7 @@ const HEADER_OTHER_CREATOR: &str = "phần đầu ghi người tạo";
 const UNKNOWN_KIND: &str = "loại hồ sơ không rõ";
 const NOT_CREATION: &str = "không tạo phần đầu hồ sơ hợp lệ";
 const MISSING_DEPS: &str = "thiếu thay đổi trước";
+const UNCOVERED: &str = "không kèm chữ ký và không thay đổi đã ký nào";
 const READ_SCOPE: &str = "ngoài phạm vi đọc của nút nhận";
 const ROSTER_WRONG_AUTHORITY: &str = "không phải khóa thẩm quyền của thị xã";
 const ROSTER_NOT_NEWER: &str = "không mới hơn phiên bản đang giữ";
@@ -475,6 +476,65 @@ fn change_forgeries(fx: &Fixtures) -> Vec<Forgery> {
     let second = officer.edit(doc_id(BASE_DOC), &mut am, title("lần hai"));
     out.push(one("missing-dependency", second, s(MISSING_DEPS)));
 
+    // Protocol 4: a change without its own signature must be reached from
+    // a signed change of its author and record delivered with it.
+    let unsigned = |c: SignedChange| SignedChange {
+        signature: None,
+        ..c
+    };
+    out.push(one(
+        "no-signature-nothing-covers-it",
+        unsigned(fx.edit_base(&officer, title("không chữ ký"))),
+        s(UNCOVERED),
+    ));
+    {
+        // Covered by a signed change of another author that builds on it:
+        // that author vouches for its own change, not for the officer's.
+        let mut am = fx.base_doc.clone();
+        let first = officer.edit(doc_id(BASE_DOC), &mut am, title("của cán bộ"));
+        let second = Writer::new(&k.relay).edit(doc_id(BASE_DOC), &mut am, title("người khác"));
+        out.push(Forgery {
+            forged: vec![unsigned(first), second],
+            reasons: vec![UNCOVERED.to_string(), MISSING_DEPS.to_string()],
+            ..one(
+                "no-signature-covered-by-another-author",
+                fx.valid.clone(),
+                vec![],
+            )
+        });
+    }
+    {
+        // A signed change of the same author that does not build on it:
+        // its hash covers nothing of the unsigned one. It is itself valid.
+        let loose = unsigned(fx.edit_base(&officer, title("nhánh không ký")));
+        let beside = fx.edit_base(&officer, title("nhánh có ký"));
+        out.push(Forgery {
+            valid: vec![fx.valid.clone(), beside],
+            forged: vec![loose],
+            ..one(
+                "no-signature-not-under-the-signed-change",
+                fx.valid.clone(),
+                s(UNCOVERED),
+            )
+        });
+    }
+    {
+        // The change covering it carries a bad signature: neither stands.
+        let mut am = fx.base_doc.clone();
+        let first = officer.edit(doc_id(BASE_DOC), &mut am, title("lần một, không ký"));
+        let mut head = officer.edit(doc_id(BASE_DOC), &mut am, title("lần hai, chữ ký hỏng"));
+        head.signature.as_mut().expect("signed")[17] ^= 0x01;
+        out.push(Forgery {
+            forged: vec![unsigned(first), head],
+            reasons: vec![UNCOVERED.to_string(), BAD_SIGNATURE.to_string()],
+            ..one(
+                "no-signature-under-a-forged-signature",
+                fx.valid.clone(),
+                vec![],
+            )
+        });
+    }
+
     // Validly written, but not for this node to read. (An honest relay
     // never offers it: its feed skips what the peer may not read.)
     out.push(Forgery {
@@ -722,22 +782,36 @@ async fn sync_from_node(
 
 /// Writes changes into a node's change log directly, as a tampered store
 /// would hold them, under a document index entry the victim may read.
-fn plant(dir: &std::path::Path, changes: &[SignedChange]) {
+fn plant(dir: &std::path::Path, changes: &[SignedChange], valid: &[SignedChange]) {
     let conn = rusqlite::Connection::open(dir.join("danvan.db")).expect("opening the relay's db");
-    for c in changes {
+    for (i, c) in changes.iter().enumerate() {
+        // A change without its own signature is held with the change it
+        // claims covers it (the next signed one of its record, else a
+        // valid change the relay holds), or the relay would never send it.
+        let covered_by = c.signature.is_none().then(|| {
+            changes[i + 1..]
+                .iter()
+                .find(|h| h.doc == c.doc && h.signature.is_some())
+                .or(valid.first())
+                .expect("a change to claim as cover")
+                .hash
+                .to_vec()
+        });
         let epoch = automerge::Change::try_from(c.body.as_slice())
             .ok()
             .and_then(|p| p.actor_id().to_bytes().get(32..40).map(<[u8]>::to_vec))
             .unwrap_or_else(|| vec![0; 8]);
         conn.execute(
-            "INSERT INTO changes (hash, doc, author, signature, body, actor_epoch) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO changes (hash, doc, author, signature, body, actor_epoch, covered_by)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             rusqlite::params![
                 c.hash.to_vec(),
                 c.doc.as_bytes().to_vec(),
                 c.author.as_bytes().to_vec(),
                 c.signature.map_or(Vec::new(), |s| s.to_vec()),
                 c.body,
-                epoch
+                epoch,
+                covered_by
             ],
         )
         .expect("planting a change");
@@ -957,7 +1031,7 @@ impl Town<'_> {
                     .filter(|c| !held(&relay, &c.hash))
                     .cloned()
                     .collect();
-                plant(&dir, &planted);
+                plant(&dir, &planted, &case.valid);
                 let mut how = if planted.iter().any(|c| case.forged.contains(c)) {
                     "planted in its store".to_string()
                 } else {
@@ -1393,7 +1467,12 @@ fn a_forgery_inside_batches_verified_ahead_is_refused() {
         roster: Some(fx.v2.bytes().to_vec()),
     };
     let used = danvan_node::ahead_batches_used();
-    let victim = SharedNode::new(victim, false).expect("a shared node");
+    // The victim asks for every signature (as a node that serves does): in
+    // protocol 4 a sender leaves out the signature of a record's creation
+    // under its edit, and a forged edit would take the creation with it.
+    let victim = SharedNode::new(victim, false)
+        .expect("a shared node")
+        .keeping_signatures();
     runtime
         .block_on(sync_from_rogue(
             &victim,

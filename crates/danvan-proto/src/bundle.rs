@@ -5,7 +5,8 @@
 //!
 //! ```text
 //! magic        8 bytes  "DANVANB\0"
-//! version      1 byte   1, or 2 when a change has no signature of its own
+//! version      1 byte   1, or 3 when a change has no signature of its own
+//!                       (2 is a sealed bundle: `crate::sealed`)
 //! compression  1 byte   0 = none, 1 = zstd
 //! count        u32      number of changes
 //! payload_len  u32      bytes of the (possibly compressed) payload
@@ -34,8 +35,9 @@ use sha2::{Digest, Sha256};
 const BUNDLE_MAGIC: &[u8; 8] = b"DANVANB\0";
 /// The bundle format of changes that all carry their own signature.
 const BUNDLE_VERSION: u8 = 1;
-/// The bundle format that may hold a change without its own signature.
-const BUNDLE_VERSION_COVERED: u8 = 2;
+/// The bundle format that may hold a change without its own signature
+/// (2 is the sealed bundle's, `crate::sealed`).
+const BUNDLE_VERSION_COVERED: u8 = 3;
 /// Compression codes of the payload.
 const COMPRESSION_NONE: u8 = 0;
 const COMPRESSION_ZSTD: u8 = 1;
@@ -228,7 +230,7 @@ enum Payload<R: Read> {
 /// ([`BundleReader::finish`]): a caller that must store nothing of a bad
 /// file runs [`verify_bundle`] over it first.
 pub struct BundleReader<R: Read> {
-    /// Version 2: a zero signature stands for none.
+    /// Version 3: a zero signature stands for none.
     covered: bool,
     payload: Option<Payload<R>>,
     count: u32,
