@@ -502,6 +502,29 @@ fn write_wire(dir: &Path, node: &Dv, town: &Dv, bundle: &Path) {
                 reason: "phiên bản giao thức 9 của nút bên kia chưa được hỗ trợ".into(),
             },
         ];
+        let mut messages = messages;
+        if version >= 4 {
+            // Protocol 4: a change whose record has a later change of its
+            // author in the message travels without its own signature.
+            let covered: Vec<WireChange> = wire
+                .iter()
+                .enumerate()
+                .map(|(i, c)| WireChange {
+                    signature: c.signature.filter(|_| {
+                        !wire[i + 1..]
+                            .iter()
+                            .any(|later| later.doc == c.doc && later.author == c.author)
+                    }),
+                    ..c.clone()
+                })
+                .collect();
+            assert!(covered.iter().any(|c| c.signature.is_none()));
+            messages.push(Message::Inline {
+                from_seq,
+                upto_seq: latest_seq,
+                changes: covered,
+            });
+        }
         for (i, message) in messages.iter().enumerate() {
             // Refused exists from protocol 2.
             if matches!(message, Message::Refused { .. }) && version < 2 {
@@ -910,4 +933,73 @@ fn a_protocol_2_node_syncs_both_ways_with_a_protocol_3_hub() {
     assert!(cold["changes_received"].as_u64().unwrap() >= 3, "{cold}");
     assert_eq!(laptop.json(&["show", &record]), at_town);
     assert_eq!(laptop.json(&["show", &task])["number"], "2.4");
+}
+
+/// A node of the previous release (protocol 3) syncs both ways with this
+/// build's hub (protocol 4: one signature per author's newest change of a
+/// record in a message). A node capped at 3 pushes a record and its edit
+/// and pulls the town's task. A node of this build pushes a record and its
+/// edit too, and pulls the rest: the hub serves, so it asks for every
+/// change's own signature (it holds them all), while it leaves out the
+/// signature of what an edit covers for the new node, which holds those
+/// changes so and still passes `check`. A cold laptop capped at 3 then
+/// pulls everything without a refusal: had the hub taken the new node's
+/// creation without its signature, it could not send it to the laptop,
+/// and the laptop would refuse the edit built on it.
+#[test]
+fn a_protocol_3_node_syncs_both_ways_with_a_protocol_4_hub() {
+    let (town, hub, minh) = crate::loss::town_and_officer();
+    let laptop = Dv::init_with("laptop", &["--unit", "pho-minh"]);
+    crate::access::enroll_officer(&town, &hub, &laptop, "pho-minh");
+    let fresh = Dv::init_with("fresh", &["--unit", "pho-minh"]);
+    crate::access::enroll_officer(&town, &hub, &fresh, "pho-minh");
+    let mut task = vec!["--unit", "duc-pho", "--assign", "pho-minh"];
+    task.extend(["--due", "2024-12-31"]);
+    let task = town.task("2.5", "Vận động hiến đất làm đường", &task);
+    let record = minh.activity("tuyen-truyen", "2024-03-02", "Tuyên truyền ở khu phố 3");
+    minh.ok(&["edit", &record, "--set", "place=Nhà văn hóa khu phố 3"]);
+    let old = ["--protocol", "3", "sync"];
+    let both = minh.json(&old);
+    assert_eq!(both["changes_sent"], 2, "{both}");
+    let at_town = town.json(&["show", &record]);
+    assert_eq!(at_town["place"], "Nhà văn hóa khu phố 3", "{at_town}");
+
+    let second = fresh.activity("tiep-dan", "2024-03-04", "Tiếp công dân ở khu phố 4");
+    fresh.ok(&["edit", &second, "--set", "place=Nhà văn hóa khu phố 4"]);
+    let new = fresh.json(&["sync"]);
+    assert_eq!(new["changes_sent"], 2, "{new}");
+    assert_eq!(new["changes_rejected"], 0, "{new}");
+    assert_eq!(fresh.json(&["show", &record]), at_town);
+    assert_eq!(
+        covered_held(&town),
+        0,
+        "the hub holds every change's own signature"
+    );
+    assert!(
+        covered_held(&fresh) >= 1,
+        "nothing arrived without its signature"
+    );
+    let check = fresh.json(&["check"]);
+    assert_eq!(check["ok"], true, "{check}");
+
+    let cold = laptop.json(&old);
+    assert!(cold["changes_received"].as_u64().unwrap() >= 5, "{cold}");
+    assert_eq!(cold["changes_rejected"], 0, "{cold}");
+    assert_eq!(laptop.json(&["show", &record]), at_town);
+    assert_eq!(
+        laptop.json(&["show", &second]),
+        town.json(&["show", &second])
+    );
+    assert_eq!(laptop.json(&["show", &task])["number"], "2.5");
+}
+
+/// Changes a node holds without their own signature.
+fn covered_held(node: &Dv) -> i64 {
+    crate::harness::open_db(&node.dir)
+        .query_row(
+            "SELECT COUNT(*) FROM changes WHERE length(signature) = 0",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
 }
