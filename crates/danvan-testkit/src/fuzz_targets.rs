@@ -893,10 +893,11 @@ fn tamper(
             }
         }
         // A flipped bit, or no signature at all (protocol 4's covered form).
-        10 => match change.signature.as_mut() {
-            Some(signature) => signature[0] ^= 1,
-            None => {}
-        },
+        10 => {
+            if let Some(signature) = change.signature.as_mut() {
+                signature[0] ^= 1;
+            }
+        }
         12 => change.signature = None,
         11 => change.hash[0] ^= 1,
         _ => {}
