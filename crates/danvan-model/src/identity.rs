@@ -618,6 +618,131 @@ mod tests {
         assert!(good.verify_with(&mut keys).is_ok());
     }
 
+    /// Changes of one record made in turn by `writers` (each builds on
+    /// all before it), signed.
+    fn history(writers: &[&NodeKey]) -> Vec<SignedChange> {
+        let doc = crate::DocId::from_bytes([5; 16]);
+        let mut am = automerge::Automerge::new();
+        writers
+            .iter()
+            .enumerate()
+            .map(|(i, key)| {
+                am.set_actor(key.actor(&[1; 8]));
+                am.transact::<_, _, automerge::AutomergeError>(|tx| {
+                    tx.put(automerge::ROOT, "visits", i as i64)?;
+                    Ok(())
+                })
+                .expect("an edit");
+                let mut change = am.get_last_local_change().expect("a change").clone();
+                key.sign_change(&doc, &mut change)
+            })
+            .collect()
+    }
+
+    fn unsigned(mut changes: Vec<SignedChange>, which: &[usize]) -> Vec<SignedChange> {
+        for &i in which {
+            changes[i].signature = None;
+        }
+        changes
+    }
+
+    /// What `verify_group` says of each: covered by (index), signed, or
+    /// refused for want of cover.
+    fn verdicts(changes: &[SignedChange]) -> Vec<String> {
+        verify_group(changes, &mut VerifyingKeys::default())
+            .into_iter()
+            .map(|r| match r {
+                Ok(Verified {
+                    covered_by: Some(h),
+                    ..
+                }) => format!(
+                    "covered by {}",
+                    changes
+                        .iter()
+                        .position(|c| c.hash == h)
+                        .expect("a change of the group")
+                ),
+                Ok(_) => "signed".into(),
+                Err(ChangeError::Uncovered(_)) => "uncovered".into(),
+                Err(ChangeError::BadSignature(_)) => "bad signature".into(),
+                Err(e) => e.to_string(),
+            })
+            .collect()
+    }
+
+    /// A change without its own signature stands only under a signed
+    /// change of its own author whose history reaches it through changes
+    /// delivered with it — through another author's change on the way, but
+    /// never on that author's word, nor past a bad signature.
+    #[test]
+    fn a_change_without_its_signature_stands_only_under_its_authors_signed_change() {
+        let (a, b) = (NodeKey::from_secret([7; 32]), NodeKey::from_secret([8; 32]));
+        let own = history(&[&a, &a, &a]);
+        assert_eq!(verdicts(&own), ["signed", "signed", "signed"]);
+        assert_eq!(
+            verdicts(&unsigned(own.clone(), &[0, 1])),
+            ["covered by 2", "covered by 2", "signed"]
+        );
+        // In any order: the walk follows hashes, not positions.
+        let mut shuffled = unsigned(own.clone(), &[0, 1]);
+        shuffled.rotate_left(2);
+        assert_eq!(
+            verdicts(&shuffled),
+            ["signed", "covered by 0", "covered by 0"]
+        );
+        // The newest one unsigned: nothing covers it.
+        assert_eq!(
+            verdicts(&unsigned(own.clone(), &[1, 2])),
+            ["signed", "uncovered", "uncovered"]
+        );
+        // The change that would cover it was not delivered with it.
+        assert_eq!(
+            verdicts(&unsigned(own[..2].to_vec(), &[0])),
+            ["covered by 1", "signed"]
+        );
+        assert_eq!(verdicts(&unsigned(own[..1].to_vec(), &[0])), ["uncovered"]);
+        // A bad signature covers nothing.
+        let mut forged = unsigned(own.clone(), &[0, 1]);
+        forged[2].signature.as_mut().expect("signed")[5] ^= 1;
+        assert_eq!(
+            verdicts(&forged),
+            ["uncovered", "uncovered", "bad signature"]
+        );
+        // Another author's change on the way carries the walk…
+        let mixed = history(&[&a, &b, &a]);
+        assert_eq!(
+            verdicts(&unsigned(mixed.clone(), &[0])),
+            ["covered by 2", "signed", "signed"]
+        );
+        // …but its signature vouches for its own author's changes only.
+        assert_eq!(
+            verdicts(&unsigned(mixed[..2].to_vec(), &[0])),
+            ["uncovered", "signed"]
+        );
+        assert_eq!(
+            verdicts(&unsigned(mixed.clone(), &[0, 1])),
+            ["covered by 2", "uncovered", "signed"]
+        );
+        // A signed change of its author that does not build on it.
+        let mut other = automerge::Automerge::new().with_actor(a.actor(&[1; 8]));
+        other
+            .transact::<_, _, automerge::AutomergeError>(|tx| {
+                tx.put(automerge::ROOT, "title", "một nhánh khác")?;
+                Ok(())
+            })
+            .expect("an edit");
+        let mut beside = other.get_last_local_change().expect("a change").clone();
+        let loose = vec![
+            unsigned(own[..1].to_vec(), &[0]).remove(0),
+            a.sign_change(&own[0].doc, &mut beside),
+        ];
+        assert_eq!(verdicts(&loose), ["uncovered", "signed"]);
+        // A change of another record in the group is refused.
+        let mut elsewhere = own.clone();
+        elsewhere[1].doc = crate::DocId::from_bytes([6; 16]);
+        assert!(verdicts(&elsewhere)[1].contains("hồ sơ khác"));
+    }
+
     #[test]
     fn node_id_round_trips_and_catches_typos() {
         let key = NodeKey::from_secret([7; 32]);

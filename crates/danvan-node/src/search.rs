@@ -317,6 +317,7 @@ mod tests {
                  DROP TRIGGER feed_readers_header;
                  DROP TRIGGER feed_readers_document;
                  DROP TABLE feed_readers;
+                 ALTER TABLE changes DROP COLUMN covered_by;
                  PRAGMA user_version = 4;",
             )
             .expect("back to schema 4");

@@ -204,6 +204,8 @@ fn a_scoped_feed_lists_exactly_its_readers_changes_in_log_order() {
              DROP TRIGGER feed_readers_document;
              DROP TABLE feed_readers;
              DROP INDEX records_list;
+             ALTER TABLE changes DROP COLUMN covered_by;
+             ALTER TABLE set_aside DROP COLUMN covered_by;
              PRAGMA user_version = 6;",
         )
         .expect("back to schema 6");

@@ -1447,3 +1447,90 @@ fn body_matches(signed: &SignedChange) -> Result<(), ChangeError> {
 fn hex_prefix(hash: &[u8; 32]) -> String {
     hash[..6].iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feed entries of `len` body bytes each: `(seq, covering seq)`.
+    fn entries(list: &[(u64, Option<u64>)]) -> Vec<FeedEntry> {
+        list.iter()
+            .map(|&(seq, proof_seq)| FeedEntry {
+                seq,
+                hash: [seq as u8; 32],
+                body_len: 100,
+                proof_seq,
+            })
+            .collect()
+    }
+
+    fn seqs(servable: &Servable) -> (Vec<u64>, u64) {
+        (
+            servable.entries.iter().map(|e| e.seq).collect(),
+            servable.upto_seq,
+        )
+    }
+
+    /// A change held without its own signature travels only with the
+    /// change covering it, only in protocol 4; a batch never ends inside
+    /// such a run.
+    #[test]
+    fn a_run_without_signatures_travels_whole_with_its_cover_or_not_at_all() {
+        let feed = entries(&[(1, None), (2, Some(4)), (3, None), (4, None), (5, None)]);
+        // Protocol 4: all of it. An older peer: passed over.
+        assert_eq!(
+            seqs(&servable_of(feed.clone(), 5, 4, false)),
+            (vec![1, 2, 3, 4, 5], 5)
+        );
+        assert_eq!(
+            seqs(&servable_of(feed.clone(), 5, 3, false)),
+            (vec![1, 3, 4, 5], 5)
+        );
+        // Its cover not in this peer's feed (read past it, or gone).
+        let gone = entries(&[(1, None), (2, Some(9)), (3, None)]);
+        assert_eq!(seqs(&servable_of(gone, 12, 4, false)), (vec![1, 3], 12));
+        let set_aside = entries(&[(1, None), (2, Some(u64::MAX)), (3, None)]);
+        assert_eq!(seqs(&servable_of(set_aside, 3, 4, false)), (vec![1, 3], 3));
+        // Its cover lies past what was read: the batch ends before the run
+        // (and before an earlier run not closed yet)…
+        let open = entries(&[
+            (1, None),
+            (2, Some(3)),
+            (3, None),
+            (4, Some(6)),
+            (5, Some(9)),
+        ]);
+        assert_eq!(
+            seqs(&servable_of(open.clone(), 5, 4, false)),
+            (vec![1, 2, 3], 3)
+        );
+        let nested = entries(&[(1, None), (2, Some(5)), (3, Some(9)), (4, None), (5, None)]);
+        assert_eq!(seqs(&servable_of(nested, 5, 4, false)), (vec![1], 1));
+        // …no progress when it starts the batch (the caller reads more),
+        // and on the last try it is passed over.
+        let first = entries(&[(4, Some(9)), (5, None)]);
+        assert_eq!(seqs(&servable_of(first.clone(), 5, 4, false)), (vec![], 0));
+        assert_eq!(seqs(&servable_of(first, 5, 4, true)), (vec![5], 5));
+        // Bytes: no cut inside a run, past the bound if need be.
+        let run = entries(&[(1, None), (2, Some(4)), (3, None), (4, None), (5, None)]);
+        assert_eq!(take_by_bytes(&run, 150).unwrap(), (1, 100));
+        assert_eq!(take_by_bytes(&run[1..], 150).unwrap(), (3, 300));
+        let bodies: Vec<SignedChange> = run
+            .iter()
+            .map(|e| SignedChange {
+                hash: e.hash,
+                doc: danvan_model::DocId::from_bytes([1; 16]),
+                author: NodeId::from_bytes([2; 32]),
+                signature: e.proof_seq.is_none().then_some([3; 64]),
+                body: vec![0; 100],
+            })
+            .collect();
+        let chunks = chunk_runs(
+            bodies,
+            &run.iter().map(|e| (e.seq, e.proof_seq)).collect::<Vec<_>>(),
+            150,
+        );
+        let sizes: Vec<usize> = chunks.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [1, 3, 1]);
+    }
+}
