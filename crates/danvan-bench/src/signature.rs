@@ -7,18 +7,19 @@
 //! 2. changes signed per CPU-second (`NodeKey::sign_change`);
 //! 3. signature bytes as a share of the bytes on the wire, from the cold and
 //!    one-change syncs of the `sync` group;
-//! 4. the cold pull's Inline frames for the same changes in protocol 2 and
-//!    in protocol 3 (a dependency the frame carries by reference), and what
-//!    a further step would carry (ARCHITECTURE, "Protocol 3 for cold sync
+//! 4. the cold pull's Inline frames for the same changes in protocols 2, 3
+//!    (a dependency the frame carries by reference) and 4 (one signature
+//!    per author's newest change of a record in a frame), and what a
+//!    further step would carry (ARCHITECTURE, "Protocol 3 for cold sync
 //!    bytes"): the bodies as each record's whole document
 //!    (`Automerge::save`) against change by change, both through zstd as
-//!    the wire compresses, and one signature per record and author.
+//!    the wire compresses.
 
 use std::time::Duration;
 
 use danvan_model::SignedChange;
 use danvan_node::Node;
-use danvan_proto::{Message, SessionConfig, chunk_by_bytes, encode_message_as};
+use danvan_proto::{Message, SessionConfig, chunk_by_bytes, cover_signatures, encode_message_as};
 
 use crate::figure::{Figure, Figures, Target};
 use crate::measure::{ScratchDir, on_cpu};
@@ -106,7 +107,11 @@ pub(crate) fn run(options: &Options) -> Result<Vec<Figure>, BenchError> {
     rate(&mut figures, "NodeKey::sign_change", "changes/s", cpu);
 
     let wire = wire_bytes(options)?;
-    let cold_share = 100.0 * (wire.cold_changes * SIGNATURE_BYTES) as f64 / wire.cold_bytes as f64;
+    // Protocol 4 sends a signature per author's newest change of a record
+    // in each message: as many as the same changes' Inline frames carry.
+    let (_, carried) = inline_frames(changes, 4);
+    let sent = wire.cold_changes as f64 * carried as f64 / n as f64;
+    let cold_share = 100.0 * sent * SIGNATURE_BYTES as f64 / wire.cold_bytes as f64;
     figures.target(
         format!(
             "signatures, share of the bytes of a cold sync of {} records",
@@ -182,7 +187,8 @@ fn whole_documents(changes: &[SignedChange], figures: &mut Figures) -> Result<()
         let authors: std::collections::HashSet<_> = doc_changes.iter().map(|c| c.author).collect();
         heads_signed += authors.len();
     }
-    let (v2, v3) = (inline_frames(changes, 2), inline_frames(changes, 3));
+    let ((v2, _), (v3, _)) = (inline_frames(changes, 2), inline_frames(changes, 3));
+    let (v4, v4_signatures) = inline_frames(changes, 4);
     let per_change = zstd_batches(changes.iter().map(|c| c.body.as_slice()), 3)?;
     let whole = zstd_batches(saved.iter().map(|(s, _)| s.as_slice()), 3)?;
     let whole_raw = zstd_batches(saved.iter().map(|(_, s)| s.as_slice()), 3)?;
@@ -193,7 +199,7 @@ fn whole_documents(changes: &[SignedChange], figures: &mut Figures) -> Result<()
     let mb = |bytes: usize| bytes as f64 / 1e6;
     let signatures = |count: usize| count * SIGNATURE_BYTES as usize;
     eprintln!(
-        "  not built, whole documents and a signature per author: {docs} records, bodies {:.2} MB change by change, {:.2} MB as whole documents ({:.2} MB saved without Automerge's deflate); signatures {:.2} MB per change, {:.2} MB per record and author",
+        "  whole documents (not built) and a signature per author (protocol 4): {docs} records, bodies {:.2} MB change by change, {:.2} MB as whole documents ({:.2} MB saved without Automerge's deflate); signatures {:.2} MB per change, {:.2} MB per record and author",
         mb(per_change),
         mb(whole),
         mb(whole_raw),
@@ -217,6 +223,19 @@ fn whole_documents(changes: &[SignedChange], figures: &mut Figures) -> Result<()
         format!("{at}: signatures, share of protocol 3's Inline frames"),
         100.0 * signatures(n) as f64 / v3 as f64,
         "%",
+    );
+    figures.info(
+        format!(
+            "{at}: Inline frames, protocol 4 (one signature per author's newest change of a record)"
+        ),
+        mb(v4),
+        "MB",
+    );
+    figures.target(
+        format!("{at}: signatures, share of protocol 4's Inline frames"),
+        100.0 * signatures(v4_signatures) as f64 / v4 as f64,
+        "%",
+        Target::Below(15.0),
     );
     figures.info(
         format!("{at}: change bodies alone, change by change (zstd, protocol 2)"),
@@ -244,7 +263,7 @@ fn whole_documents(changes: &[SignedChange], figures: &mut Figures) -> Result<()
         "MB",
     );
     figures.info(
-        format!("{at}: signatures, one per record and author (not built)"),
+        format!("{at}: signatures, one per record and author (protocol 4, a record in one frame)"),
         mb(signatures(heads_signed)),
         "MB",
     );
@@ -253,22 +272,35 @@ fn whole_documents(changes: &[SignedChange], figures: &mut Figures) -> Result<()
 
 /// The bytes of the Inline frames that carry `changes` in protocol
 /// `version`, batched by body bytes as a sender batches them by default.
-fn inline_frames(changes: &[SignedChange], version: u8) -> usize {
+/// The bytes of a cold pull's Inline frames of `changes` in protocol
+/// `version`, and the signatures they carry (from protocol 4, one per
+/// author's newest change of a record in each frame).
+fn inline_frames(changes: &[SignedChange], version: u8) -> (usize, usize) {
     let batches = chunk_by_bytes(changes.to_vec(), SessionConfig::default().batch_bytes_max);
     let mut seq = 0;
-    batches
-        .into_iter()
-        .map(|batch| {
-            let from_seq = seq;
-            seq += batch.len() as u64;
-            let message = Message::Inline {
-                from_seq,
-                upto_seq: seq,
-                changes: batch,
-            };
-            encode_message_as(version, &message).len()
-        })
-        .sum()
+    let (mut bytes, mut signatures) = (0, 0);
+    for batch in batches {
+        let mut batch: Vec<SignedChange> = batch
+            .into_iter()
+            .map(|c| {
+                let hash = danvan_model::body_hash(&c.body);
+                c.with_hash(hash)
+            })
+            .collect();
+        if version >= 4 {
+            cover_signatures(&mut batch);
+        }
+        signatures += batch.iter().filter(|c| c.signature.is_some()).count();
+        let from_seq = seq;
+        seq += batch.len() as u64;
+        let message = Message::Inline {
+            from_seq,
+            upto_seq: seq,
+            changes: batch.into_iter().map(Into::into).collect(),
+        };
+        bytes += encode_message_as(version, &message).len();
+    }
+    (bytes, signatures)
 }
 
 fn ed25519_ok(c: &SignedChange) -> bool {

@@ -24,9 +24,10 @@ use crate::elide::dep_hashes;
 
 /// Leaves out the signature of every change of `changes` that a later
 /// change of the same author and record, sent with its signature, reaches
-/// through the dependencies `changes` carry. Changes are named by their
-/// `hash`, which the caller took from its store.
-pub(crate) fn cover(changes: &mut [SignedChange]) {
+/// through the dependencies `changes` carry: what a protocol-4 sender does
+/// to each message. Changes are named by their `hash`, which the caller
+/// took from its store.
+pub fn cover(changes: &mut [SignedChange]) {
     let at: HashMap<[u8; 32], usize> = changes
         .iter()
         .enumerate()

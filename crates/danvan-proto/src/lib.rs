@@ -31,6 +31,7 @@
 mod bundle;
 pub mod code;
 mod cover;
+pub use cover::cover as cover_signatures;
 mod elide;
 mod limits;
 mod replica;
