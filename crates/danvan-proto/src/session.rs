@@ -360,11 +360,9 @@ struct ServeBatch {
     sent_ms: u64,
     body_bytes: usize,
     upto_seq: u64,
-    offered: Vec<[u8; 32]>,
-    /// For each offered change, its seq and, when held without its own
-    /// signature, the seq of the change covering it: a Bodies message
-    /// keeps such a run whole.
-    offered_seqs: Vec<(u64, Option<u64>)>,
+    /// The feed entries offered, in order (their seqs and covering seqs
+    /// say which bodies a Bodies message must keep together).
+    offered: Vec<FeedEntry>,
     /// The bodies sent, once sent.
     sent: Vec<[u8; 32]>,
     /// The hashes the peer said it refused.
@@ -1039,20 +1037,13 @@ impl Session {
         if batch.upto_seq != upto_seq || batch.offered.len() != wanted.len() {
             return Err(ProtoError::OutOfOrder("Want không khớp Offer đang chờ"));
         }
-        let hashes: Vec<[u8; 32]> = batch
+        let (hashes, seqs): (Vec<[u8; 32]>, Vec<(u64, Option<u64>)>) = batch
             .offered
             .iter()
             .zip(&wanted)
             .filter(|(_, w)| **w)
-            .map(|(h, _)| *h)
-            .collect();
-        let seqs: Vec<(u64, Option<u64>)> = batch
-            .offered_seqs
-            .iter()
-            .zip(&wanted)
-            .filter(|(_, w)| **w)
-            .map(|(s, _)| *s)
-            .collect();
+            .map(|(e, _)| (e.hash, (e.seq, e.proof_seq)))
+            .unzip();
         if hashes.is_empty() {
             self.serve.batches[index].state = ServeState::Resolved;
             self.pop_finished_serve_batches();
@@ -1207,32 +1198,27 @@ impl Session {
                     body_bytes,
                     upto_seq,
                     offered: Vec::new(),
-                    offered_seqs: Vec::new(),
                     sent,
                     refused: HashSet::new(),
                     state,
                 });
             } else {
                 self.stats.hashes_offered += hashes.len() as u64;
-                self.send(&Message::Offer {
-                    from_seq,
-                    upto_seq,
-                    hashes: hashes.clone(),
-                });
                 let state = if hashes.is_empty() {
                     ServeState::Resolved
                 } else {
                     ServeState::Offered
                 };
+                self.send(&Message::Offer {
+                    from_seq,
+                    upto_seq,
+                    hashes,
+                });
                 self.serve.batches.push_back(ServeBatch {
                     sent_ms: self.now_ms,
                     body_bytes: 0,
                     upto_seq,
-                    offered: hashes,
-                    offered_seqs: entries[..included]
-                        .iter()
-                        .map(|e| (e.seq, e.proof_seq))
-                        .collect(),
+                    offered: entries[..included].to_vec(),
                     sent: Vec::new(),
                     refused: HashSet::new(),
                     state,
