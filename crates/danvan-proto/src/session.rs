@@ -1037,13 +1037,14 @@ impl Session {
         if batch.upto_seq != upto_seq || batch.offered.len() != wanted.len() {
             return Err(ProtoError::OutOfOrder("Want không khớp Offer đang chờ"));
         }
-        let (hashes, seqs): (Vec<[u8; 32]>, Vec<(u64, Option<u64>)>) = batch
+        let entries: Vec<FeedEntry> = batch
             .offered
             .iter()
             .zip(&wanted)
             .filter(|(_, w)| **w)
-            .map(|(e, _)| (e.hash, (e.seq, e.proof_seq)))
-            .unzip();
+            .map(|(e, _)| *e)
+            .collect();
+        let hashes: Vec<[u8; 32]> = entries.iter().map(|e| e.hash).collect();
         if hashes.is_empty() {
             self.serve.batches[index].state = ServeState::Resolved;
             self.pop_finished_serve_batches();
@@ -1057,7 +1058,7 @@ impl Session {
         self.serve.batches[index].sent = hashes;
         self.stats.changes_sent += bodies.len() as u64;
         let bytes_max = self.batch_bytes_max();
-        for mut chunk in chunk_runs(bodies, &seqs, bytes_max) {
+        for mut chunk in chunk_runs(bodies, &entries, bytes_max) {
             self.cover(&mut chunk);
             self.send(&Message::Bodies {
                 upto_seq,
@@ -1377,26 +1378,26 @@ pub fn carried_changes(frame: &[u8]) -> Option<Vec<SignedChange>> {
     }
 }
 
-/// [`chunk_by_bytes`] for bodies answering a Want, with each body's seq
-/// and covering seq (`seqs`, in the same order): a run of changes held
-/// without their own signature stays in one message with the change
-/// covering it, past `bytes_max` if need be.
+/// [`chunk_by_bytes`] for bodies answering a Want, with each body's feed
+/// entry (`entries`, in the same order): a run of changes held without
+/// their own signature stays in one message with the change covering it,
+/// past `bytes_max` if need be.
 fn chunk_runs(
     bodies: Vec<SignedChange>,
-    seqs: &[(u64, Option<u64>)],
+    entries: &[FeedEntry],
     bytes_max: usize,
 ) -> Vec<Vec<SignedChange>> {
     let mut chunks = Vec::new();
     let mut chunk = Vec::new();
     let mut bytes = 0;
     let mut proofs_to = 0;
-    for (body, &(seq, proof)) in bodies.into_iter().zip(seqs) {
-        if !chunk.is_empty() && bytes + body.body.len() > bytes_max && proofs_to < seq {
+    for (body, entry) in bodies.into_iter().zip(entries) {
+        if !chunk.is_empty() && bytes + body.body.len() > bytes_max && proofs_to < entry.seq {
             chunks.push(std::mem::take(&mut chunk));
             bytes = 0;
         }
         bytes += body.body.len();
-        proofs_to = proofs_to.max(proof.unwrap_or(0));
+        proofs_to = proofs_to.max(entry.proof_seq.unwrap_or(0));
         chunk.push(body);
     }
     if !chunk.is_empty() {
@@ -1511,11 +1512,7 @@ mod tests {
                 body: vec![0; 100],
             })
             .collect();
-        let chunks = chunk_runs(
-            bodies,
-            &run.iter().map(|e| (e.seq, e.proof_seq)).collect::<Vec<_>>(),
-            150,
-        );
+        let chunks = chunk_runs(bodies, &run, 150);
         let sizes: Vec<usize> = chunks.iter().map(Vec::len).collect();
         assert_eq!(sizes, [1, 3, 1]);
     }
