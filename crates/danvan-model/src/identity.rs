@@ -422,12 +422,23 @@ pub struct Verified {
     pub covered_by: Option<[u8; 32]>,
 }
 
+/// Authors of one record's group whose changes without a signature are
+/// looked for under their signed ones: each is a walk through the group,
+/// and the authors are whatever keys a sender made up (the roster is
+/// asked only later), so their number bounds the work. An honest record
+/// has a handful in one message; the changes of any further author are
+/// refused as uncovered.
+pub const COVERED_AUTHORS_MAX: usize = 16;
+
 /// Verifies the changes of one record that arrived together (one message,
-/// one bundle, or a record's stored history): each signed change as
-/// [`SignedChange::verify`] does; a change without a signature must be
-/// well formed, carry its author's actor, and be reached through the
-/// dependency hashes of changes in `changes`, from a signed change of the
-/// same author and record that verified. A signature is over the record
+/// one bundle, or a record's stored history), in the order they are
+/// applied: each signed change as [`SignedChange::verify`] does; a change
+/// without a signature must be well formed, carry its author's actor, and
+/// be reached through the dependency hashes of changes in `changes`, from
+/// a signed change of the same author and record that verified and comes
+/// after it (the store applies the group in order: a covering change
+/// before it would be refused for want of it, and leave it stored with no
+/// cover held). A signature is over the record
 /// and the change hash, and the hash covers the bodies of everything the
 /// change depends on, so that author vouched for it. A change of another
 /// author on the way only carries the walk: it is itself accepted only
@@ -486,9 +497,11 @@ pub fn verify_group(
     // author (what it reaches was reached then): O(authors × changes).
     let mut walked: HashMap<NodeId, Vec<bool>> = HashMap::new();
     for c in changes.iter().filter(|c| c.signature.is_none()) {
-        walked
-            .entry(c.author)
-            .or_insert_with(|| vec![false; changes.len()]);
+        if walked.len() < COVERED_AUTHORS_MAX || walked.contains_key(&c.author) {
+            walked
+                .entry(c.author)
+                .or_insert_with(|| vec![false; changes.len()]);
+        }
     }
     for head in (0..changes.len()).rev() {
         if changes[head].signature.is_none() || results[head].is_err() {
@@ -510,8 +523,8 @@ pub fn verify_group(
                     && !seen[j]
                 {
                     seen[j] = true;
-                    if changes[j].signature.is_none() && changes[j].author == author {
-                        covered[j] = Some(changes[head].hash);
+                    if changes[j].signature.is_none() && changes[j].author == author && j < head {
+                        covered[j].get_or_insert(changes[head].hash);
                     }
                     stack.push(j);
                 }
@@ -683,13 +696,12 @@ mod tests {
             verdicts(&unsigned(own.clone(), &[0, 1])),
             ["covered by 2", "covered by 2", "signed"]
         );
-        // In any order: the walk follows hashes, not positions.
+        // Covered only by a change after it: the store applies a group in
+        // order, and would refuse a covering change it meets first (its
+        // dependencies not held yet), leaving no cover held.
         let mut shuffled = unsigned(own.clone(), &[0, 1]);
         shuffled.rotate_left(2);
-        assert_eq!(
-            verdicts(&shuffled),
-            ["signed", "covered by 0", "covered by 0"]
-        );
+        assert_eq!(verdicts(&shuffled), ["signed", "uncovered", "uncovered"]);
         // The newest one unsigned: nothing covers it.
         assert_eq!(
             verdicts(&unsigned(own.clone(), &[1, 2])),
@@ -737,6 +749,25 @@ mod tests {
             a.sign_change(&own[0].doc, &mut beside),
         ];
         assert_eq!(verdicts(&loose), ["uncovered", "signed"]);
+        // At most COVERED_AUTHORS_MAX authors are looked for: each is a
+        // walk, and a sender may make up any number of keys.
+        let keys: Vec<NodeKey> = (0..=COVERED_AUTHORS_MAX as u8)
+            .map(|i| NodeKey::from_secret([100 + i; 32]))
+            .collect();
+        let writers: Vec<&NodeKey> = keys.iter().flat_map(|k| [k, k]).collect();
+        let many = unsigned(
+            history(&writers),
+            &(0..keys.len()).map(|i| 2 * i).collect::<Vec<_>>(),
+        );
+        let seen = verdicts(&many);
+        for (i, verdict) in seen.iter().enumerate().step_by(2) {
+            let expected = if i / 2 < COVERED_AUTHORS_MAX {
+                format!("covered by {}", i + 1)
+            } else {
+                "uncovered".to_string()
+            };
+            assert_eq!(verdict, &expected, "author {}", i / 2);
+        }
         // A change of another record in the group is refused.
         let mut elsewhere = own.clone();
         elsewhere[1].doc = crate::DocId::from_bytes([6; 16]);

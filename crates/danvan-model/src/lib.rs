@@ -45,9 +45,9 @@ pub use dates::{
 pub use feed::{ApplyReport, Checkpoint, FeedEntry, Rejection};
 pub use fold::fold;
 pub use identity::{
-    CHUNK_CHANGE, CHUNK_MAGIC, ChangeError, EPOCH_LEN, NodeId, NodeIdError, NodeKey, SignedChange,
-    Verified, VerifyingKeys, body_hash, check_body, parse_change_body, verify_group,
-    verify_signature,
+    CHUNK_CHANGE, CHUNK_MAGIC, COVERED_AUTHORS_MAX, ChangeError, EPOCH_LEN, NodeId, NodeIdError,
+    NodeKey, SignedChange, Verified, VerifyingKeys, body_hash, check_body, parse_change_body,
+    verify_group, verify_signature,
 };
 pub use ids::{DocId, DocIdError, SHORT_ID_LEN};
 pub use numbers::{mask_id_number, money_vnd, parse_grouped, thousands};

@@ -109,6 +109,10 @@ impl Replica for StoreReplica<'_> {
         self.store.has_changes(hashes).map_err(err)
     }
 
+    fn held_unsigned(&self, hashes: &[[u8; 32]]) -> Result<Vec<bool>, ReplicaError> {
+        self.store.held_unsigned(hashes).map_err(err)
+    }
+
     fn bodies(&self, hashes: &[[u8; 32]]) -> Result<Vec<SignedChange>, ReplicaError> {
         let bodies = self.store.bodies(hashes).map_err(err)?;
         if bodies.len() != hashes.len() {

@@ -372,13 +372,23 @@ impl Node {
             // A change without its own signature is checked with the
             // changes covering it (a later signed change of its author and
             // record): a batch is not cut while such a change waits for
-            // one, up to twice the batch's bounds.
+            // one — a run as a node holds it came in one message, so it
+            // is at most a message's changes and bytes longer.
             let mut waiting: HashSet<(DocId, NodeId)> = HashSet::new();
-            let full = |len: usize, bytes: usize, scale: usize| {
-                len >= BUNDLE_BATCH_CHANGES * scale || bytes >= BUNDLE_BATCH_BYTES * scale
+            let full = |len: usize, bytes: usize, extra: bool| {
+                let (more_changes, more_bytes) = if extra {
+                    (
+                        danvan_proto::BATCH_CHANGES_MAX,
+                        danvan_proto::DECOMPRESSED_BYTES_MAX,
+                    )
+                } else {
+                    (0, 0)
+                };
+                len >= BUNDLE_BATCH_CHANGES + more_changes
+                    || bytes >= BUNDLE_BATCH_BYTES + more_bytes
             };
-            while !full(batch.len(), bytes, 1)
-                || (!waiting.is_empty() && !full(batch.len(), bytes, 2))
+            while !full(batch.len(), bytes, false)
+                || (!waiting.is_empty() && !full(batch.len(), bytes, true))
             {
                 match bundle.next_change() {
                     Ok(Some(change)) => {

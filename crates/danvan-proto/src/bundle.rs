@@ -15,7 +15,7 @@
 //! ```
 //!
 //! A change record is `doc (16) | author (32) | signature (64) | hash (32) |
-//! body_len (u32) | body`. In version 2 a signature of 64 zero bytes
+//! body_len (u32) | body`. In version 3 a signature of 64 zero bytes
 //! stands for none: the change is covered by a later change of its author
 //! and record in the bundle (protocol 4's rule, `danvan_model::verify_group`);
 //! a bundle of changes that all carry their own is written as version 1,

@@ -21,6 +21,14 @@ use std::collections::HashMap;
 use danvan_model::{DocId, NodeId, SignedChange};
 
 use crate::elide::dep_hashes;
+use crate::limits::BATCH_BYTES_MAX;
+
+/// Most body bytes from a change left without its signature to the change
+/// covering it, both included. The receiver holds such a change with
+/// everything between the two, and sends that run whole in one message of
+/// its own (past its batch bound if need be): without a bound on the span,
+/// a run could grow at each hop until no message carries it.
+pub const COVER_SPAN_BYTES_MAX: usize = BATCH_BYTES_MAX;
 
 /// Leaves out the signature of every change of `changes` that a later
 /// change of the same author and record, sent with its signature, reaches
@@ -41,6 +49,16 @@ pub fn cover(changes: &mut [SignedChange]) {
             *groups.entry((c.doc, c.author)).or_insert(next)
         })
         .collect();
+    let mut members = vec![0usize; groups.len()];
+    for &g in &group {
+        members[g] += 1;
+    }
+    // Body bytes before each change, for the span of a run.
+    let mut before = Vec::with_capacity(changes.len() + 1);
+    before.push(0usize);
+    for change in changes.iter() {
+        before.push(before.last().expect("one") + change.body.len());
+    }
     let mut covered = vec![false; changes.len()];
     // The group whose walk last reached each change: a change reached once
     // is not walked again for that group (what it reaches was reached).
@@ -48,7 +66,13 @@ pub fn cover(changes: &mut [SignedChange]) {
     // Newest first: a change that keeps its signature is one no later kept
     // one covers (a message carries a record's changes in causal order).
     for head in (0..changes.len()).rev() {
-        if changes[head].signature.is_none() || covered[head] || reached[head] == group[head] {
+        // A change alone of its author and record in the message covers
+        // nothing: no walk.
+        if changes[head].signature.is_none()
+            || covered[head]
+            || reached[head] == group[head]
+            || members[group[head]] < 2
+        {
             continue;
         }
         let g = group[head];
@@ -60,7 +84,10 @@ pub fn cover(changes: &mut [SignedChange]) {
                     && reached[j] != g
                 {
                     reached[j] = g;
-                    if group[j] == g {
+                    if group[j] == g
+                        && j < head
+                        && before[head + 1] - before[j] <= COVER_SPAN_BYTES_MAX
+                    {
                         covered[j] = true;
                     }
                     stack.push(j);
@@ -155,6 +182,28 @@ mod tests {
                 verdict.expect("every change stands");
             }
         }
+        // Not across more than COVER_SPAN_BYTES_MAX bytes: a receiver
+        // sends what lies between whole, and that must not grow per hop.
+        let mut am = automerge::Automerge::new().with_actor(a.actor(&[1; 8]));
+        let big: Vec<SignedChange> = (0..2)
+            .map(|i| {
+                am.transact::<_, _, automerge::AutomergeError>(|tx| {
+                    use automerge::transaction::Transactable;
+                    let text = format!("{i}").repeat(COVER_SPAN_BYTES_MAX / 2 + 1);
+                    tx.put(automerge::ROOT, "text", text)?;
+                    Ok(())
+                })
+                .expect("an edit");
+                let mut change = am.get_last_local_change().expect("a change").clone();
+                a.sign_change(&DocId::from_bytes([4; 16]), &mut change)
+            })
+            .collect();
+        let mut apart = big.clone();
+        cover(&mut apart);
+        assert!(
+            apart.iter().all(|c| c.signature.is_some()),
+            "spans more than the bound"
+        );
         // A message cut between a record's changes: each part keeps the
         // newest signature it carries.
         let mut first_two = changes[..2].to_vec();

@@ -31,7 +31,7 @@
 mod bundle;
 pub mod code;
 mod cover;
-pub use cover::cover as cover_signatures;
+pub use cover::{COVER_SPAN_BYTES_MAX, cover as cover_signatures};
 mod elide;
 mod limits;
 mod replica;

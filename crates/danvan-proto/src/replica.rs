@@ -83,6 +83,14 @@ pub trait Replica {
     /// For each hash, whether the store holds that change.
     fn has_changes(&self, hashes: &[[u8; 32]]) -> Result<Vec<bool>, ReplicaError>;
 
+    /// For each hash, whether the store holds that change without its own
+    /// signature (covered by a later change of its author, protocol 4). A
+    /// session that asks for every signature wants such a change again:
+    /// the peer may hold its signature.
+    fn held_unsigned(&self, hashes: &[[u8; 32]]) -> Result<Vec<bool>, ReplicaError> {
+        Ok(vec![false; hashes.len()])
+    }
+
     /// The changes with these hashes, in the same order. Every hash was taken
     /// from this store's feed, so a missing one is an error.
     fn bodies(&self, hashes: &[[u8; 32]]) -> Result<Vec<SignedChange>, ReplicaError>;

@@ -789,9 +789,17 @@ impl Session {
         if self.pull.batches.len() >= BATCHES_IN_FLIGHT_MAX {
             return Err(ProtoError::Violation("quá nhiều Offer chưa xong"));
         }
-        let have = replica.has_changes(&hashes)?;
+        let mut have = replica.has_changes(&hashes)?;
         if have.len() != hashes.len() {
             return Err(ReplicaError::new("has_changes trả sai số phần tử").into());
+        }
+        if self.config.keep_signatures {
+            // Held without its own signature: asked for again, in case the
+            // peer holds it (a copy without one is a no-op).
+            let unsigned = replica.held_unsigned(&hashes)?;
+            for (have, unsigned) in have.iter_mut().zip(unsigned) {
+                *have &= !unsigned;
+            }
         }
         // A hash already awaited by an earlier batch is not wanted twice;
         // batches commit in order, so the earlier one covers it.

@@ -232,6 +232,18 @@ impl Store {
         let mut search = SearchRows::default();
         for item in incoming {
             let (doc, changes) = match item {
+                // A copy without its signature of a change held already
+                // (asked for again in case the peer held the signature):
+                // it brings nothing and forges nothing.
+                Incoming::Refused(rejection)
+                    if matches!(rejection.reason, ChangeError::Uncovered(_))
+                        && tx
+                            .prepare_cached("SELECT 1 FROM changes WHERE hash = ?1")?
+                            .exists(params![rejection.hash.to_vec()])? =>
+                {
+                    report.duplicate += 1;
+                    continue;
+                }
                 Incoming::Refused(rejection) => {
                     access::audit_rejection(
                         &tx,
@@ -263,10 +275,22 @@ impl Store {
             let mut list = Vec::with_capacity(changes.len());
             {
                 let mut exists = tx.prepare_cached("SELECT 1 FROM changes WHERE hash = ?1")?;
+                // A change held without its own signature takes it from a
+                // verified copy that carries one: a hub that first got it
+                // from a node holding it so can serve it to older peers
+                // once its author (or anyone holding the signature) syncs.
+                let mut signs = tx.prepare_cached(
+                    "UPDATE changes SET signature = ?2, covered_by = NULL
+                      WHERE hash = ?1 AND length(signature) = 0",
+                )?;
                 for change in changes {
                     let hash = change.signed.hash;
                     if !seen.insert(hash) || exists.exists(params![hash.to_vec()])? {
                         report.duplicate += 1;
+                        if let (Some(signature), Ok(_)) = (change.signed.signature, &change.parsed)
+                        {
+                            signs.execute(params![hash.to_vec(), signature.to_vec()])?;
+                        }
                     } else {
                         list.push(change);
                     }
@@ -523,6 +547,17 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT 1 FROM changes WHERE hash = ?1")?;
+        hashes
+            .iter()
+            .map(|h| Ok(stmt.exists(params![h.to_vec()])?))
+            .collect()
+    }
+
+    /// For each hash, whether the change is held without its own signature.
+    pub fn held_unsigned(&self, hashes: &[[u8; 32]]) -> Result<Vec<bool>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT 1 FROM changes WHERE hash = ?1 AND length(signature) = 0")?;
         hashes
             .iter()
             .map(|h| Ok(stmt.exists(params![h.to_vec()])?))

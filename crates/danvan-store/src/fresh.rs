@@ -383,4 +383,68 @@ pub(crate) mod tests {
         ));
         assert!(new.header.is_none() && new.projection.is_none());
     }
+
+    /// A change held without its own signature: the feed names the change
+    /// covering it; a verified copy with the signature gives it back, after
+    /// which it travels to anyone; a copy without one of a change held is
+    /// a duplicate, not a refusal.
+    #[test]
+    fn a_change_held_without_its_signature_takes_it_from_a_signed_copy() {
+        use danvan_model::{NodeId, Rejection};
+        let dir = crate::scratch_dir("covered-signed");
+        let mut store = crate::Store::create(&dir, [7; 8]).expect("store");
+        let key = NodeKey::from_secret([5; 32]);
+        let doc = DocId::from_bytes([4; 16]);
+        let changes = record(&key, doc);
+        let hashes = [changes[0].hash, changes[1].hash];
+        let covered = SignedChange {
+            signature: None,
+            ..changes[0].clone()
+        };
+        let items = vec![Incoming::Doc(
+            doc,
+            vec![
+                parse(covered, Some(changes[1].hash)),
+                parse(changes[1].clone(), None),
+            ],
+        )];
+        assert_eq!(
+            store.apply_incoming(None, items, None).expect("stored").new,
+            2
+        );
+        let feed = |store: &crate::Store| -> Vec<Option<u64>> {
+            let (entries, _) = store
+                .feed(&NodeId::from_bytes([9; 32]), [0; 8], 0, 10, None, None)
+                .expect("feed");
+            entries.iter().map(|e| e.proof_seq).collect()
+        };
+        let seqs = store.changes_after(0, 10).expect("changes");
+        assert_eq!(feed(&store), [Some(seqs[1].seq), None]);
+        assert_eq!(store.held_unsigned(&hashes).expect("held"), [true, false]);
+        assert_eq!(store.bodies(&hashes[..1]).expect("body")[0].signature, None);
+
+        let again = vec![Incoming::Doc(doc, vec![parse(changes[0].clone(), None)])];
+        assert_eq!(
+            store
+                .apply_incoming(None, again, None)
+                .expect("stored")
+                .duplicate,
+            1
+        );
+        assert_eq!(
+            store.bodies(&hashes[..1]).expect("body")[0].signature,
+            changes[0].signature
+        );
+        assert_eq!(store.held_unsigned(&hashes).expect("held"), [false, false]);
+        assert_eq!(feed(&store), [None, None]);
+
+        let uncovered = vec![Incoming::Refused(Rejection {
+            hash: changes[1].hash,
+            author: key.id(),
+            doc,
+            reason: ChangeError::Uncovered(key.id().short()),
+        })];
+        let report = store.apply_incoming(None, uncovered, None).expect("taken");
+        assert_eq!((report.duplicate, report.rejected.len()), (1, 0));
+    }
 }

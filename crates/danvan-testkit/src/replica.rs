@@ -212,6 +212,17 @@ impl Replica for MemReplica {
         Ok(hashes.iter().map(|h| self.contains(h)).collect())
     }
 
+    fn held_unsigned(&self, hashes: &[[u8; 32]]) -> Result<Vec<bool>, ReplicaError> {
+        Ok(hashes
+            .iter()
+            .map(|h| {
+                self.by_hash
+                    .get(h)
+                    .is_some_and(|&i| self.log[i].change.signature.is_none())
+            })
+            .collect())
+    }
+
     fn bodies(&self, hashes: &[[u8; 32]]) -> Result<Vec<SignedChange>, ReplicaError> {
         hashes
             .iter()
@@ -255,6 +266,10 @@ impl Replica for MemReplica {
         }
         for (change, verdict) in changes.into_iter().zip(verdicts) {
             match verdict.expect("every change verified") {
+                // A copy without its signature of a change held already.
+                Err(danvan_model::ChangeError::Uncovered(_)) if self.contains(&change.hash) => {
+                    report.duplicate += 1;
+                }
                 Err(reason) => report.rejected.push(Rejection {
                     hash: change.hash,
                     author: change.author,
@@ -262,6 +277,15 @@ impl Replica for MemReplica {
                     reason,
                 }),
                 Ok(covered_by) => {
+                    let held = self.by_hash.get(&change.hash).copied();
+                    if let (Some(i), Some(_)) = (held, change.signature) {
+                        // A signed copy of a change held without one.
+                        let entry = &mut self.log[i];
+                        if entry.change.signature.is_none() {
+                            entry.change.signature = change.signature;
+                            entry.covered_by = None;
+                        }
+                    }
                     if self.append(change, Some(*from), covered_by) {
                         report.new += 1;
                     } else {

@@ -115,6 +115,8 @@ pub struct SimReport {
     /// Changes held at the end without their own signature, covered by a
     /// later change of their author (protocol 4), summed over the nodes.
     pub covered_held: usize,
+    /// Of those, held by the hub, which asks for every signature.
+    pub covered_at_hub: usize,
     /// Bytes on the wire in the fault phase.
     pub bytes: u64,
 }
@@ -512,7 +514,12 @@ impl Sim {
         let mut ends = [None, None];
         for (i, node) in [a, b].into_iter().enumerate() {
             let store = &self.nodes[node].node.store;
-            let session = Session::new(self.now_ms, config.clone(), ids[i], ids[1 - i], store)
+            // The hub serves: it asks for every signature (protocol 4).
+            let config = SessionConfig {
+                keep_signatures: node == HUB,
+                ..config.clone()
+            };
+            let session = Session::new(self.now_ms, config, ids[i], ids[1 - i], store)
                 .map_err(|e| format!("opening a session failed: {e}"))?;
             ends[i] = Some(session);
         }
@@ -715,7 +722,10 @@ impl Sim {
                     let mut pair = Pair::new(
                         &mut left[a].node,
                         &mut right[0].node,
-                        config.clone(),
+                        SessionConfig {
+                            keep_signatures: a == HUB,
+                            ..config.clone()
+                        },
                         config,
                         50,
                     );
@@ -801,6 +811,7 @@ impl Sim {
         }
         self.report.changes_final = reference.len();
         self.report.documents = docs.len();
+        self.report.covered_at_hub = self.nodes[HUB].node.store.covered_count();
         self.report.covered_held = self
             .nodes
             .iter()
