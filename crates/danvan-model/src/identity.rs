@@ -494,7 +494,8 @@ pub fn verify_group(
     let mut covered: Vec<Option<[u8; 32]>> = vec![None; changes.len()];
     // One walk per author with changes to cover, from its signed changes
     // newest first; a change reached once is not walked again for that
-    // author (what it reaches was reached then): O(authors × changes).
+    // author (what it reaches was reached then): O(authors × (changes +
+    // dependencies)), the authors at most COVERED_AUTHORS_MAX.
     let mut walked: HashMap<NodeId, Vec<bool>> = HashMap::new();
     for c in changes.iter().filter(|c| c.signature.is_none()) {
         if walked.len() < COVERED_AUTHORS_MAX || walked.contains_key(&c.author) {
