@@ -544,9 +544,12 @@ impl Store {
 
     /// Which of these hashes are stored.
     pub fn has_changes(&self, hashes: &[[u8; 32]]) -> Result<Vec<bool>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT 1 FROM changes WHERE hash = ?1")?;
+        self.each_exists("SELECT 1 FROM changes WHERE hash = ?1", hashes)
+    }
+
+    /// For each hash, whether `sql` (naming it `?1`) finds a row.
+    fn each_exists(&self, sql: &str, hashes: &[[u8; 32]]) -> Result<Vec<bool>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
         hashes
             .iter()
             .map(|h| Ok(stmt.exists(params![h.to_vec()])?))
@@ -555,13 +558,10 @@ impl Store {
 
     /// For each hash, whether the change is held without its own signature.
     pub fn held_unsigned(&self, hashes: &[[u8; 32]]) -> Result<Vec<bool>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT 1 FROM changes WHERE hash = ?1 AND length(signature) = 0")?;
-        hashes
-            .iter()
-            .map(|h| Ok(stmt.exists(params![h.to_vec()])?))
-            .collect()
+        self.each_exists(
+            "SELECT 1 FROM changes WHERE hash = ?1 AND length(signature) = 0",
+            hashes,
+        )
     }
 
     /// The stored changes with these hashes (unknown hashes are skipped).
