@@ -380,10 +380,7 @@ impl SignedChange {
     /// [`SignedChange::verify`], taking the author's key from `keys`
     /// (decompressed there the first time): the same checks.
     pub fn verify_with(&self, keys: &mut VerifyingKeys) -> Result<automerge::Change, ChangeError> {
-        let change = parse_change_body(&self.body)?;
-        if change.hash().0 != self.hash {
-            return Err(ChangeError::HashMismatch);
-        }
+        let change = self.parsed()?;
         let signed = self.signature.is_some_and(|signature| {
             keys.of(&self.author).is_some_and(|key| {
                 verify_with_key(
@@ -398,6 +395,15 @@ impl SignedChange {
             return Err(ChangeError::BadSignature(self.author.short()));
         }
         self.check_actor(&change)?;
+        Ok(change)
+    }
+
+    /// The body parsed in its signed encoding, and the change it names.
+    fn parsed(&self) -> Result<automerge::Change, ChangeError> {
+        let change = parse_change_body(&self.body)?;
+        if change.hash().0 != self.hash {
+            return Err(ChangeError::HashMismatch);
+        }
         Ok(change)
     }
 
@@ -450,7 +456,6 @@ pub fn verify_group(
     keys: &mut VerifyingKeys,
 ) -> Vec<Result<Verified, ChangeError>> {
     use std::collections::HashMap;
-    let malformed = || ChangeError::Malformed("không đọc được thay đổi Automerge".into());
     let doc = changes.first().map(|c| c.doc);
     let mut results: Vec<Result<Verified, ChangeError>> = changes
         .iter()
@@ -464,15 +469,16 @@ pub fn verify_group(
                 if signed.signature.is_some() {
                     signed.verify_with(keys)
                 } else {
-                    let change = parse_change_body(&signed.body)?;
-                    if change.hash().0 != signed.hash {
-                        return Err(ChangeError::HashMismatch);
-                    }
+                    let change = signed.parsed()?;
                     signed.check_actor(&change)?;
                     Ok(change)
                 }
             }))
-            .unwrap_or_else(|_| Err(malformed()))
+            .unwrap_or_else(|_| {
+                Err(ChangeError::Malformed(
+                    "không đọc được thay đổi Automerge".into(),
+                ))
+            })
             .map(|change| Verified {
                 change,
                 covered_by: None,

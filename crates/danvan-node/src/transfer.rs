@@ -375,21 +375,18 @@ impl Node {
             // one — a run as a node holds it came in one message, so it
             // is at most a message's changes and bytes longer.
             let mut waiting: HashSet<(DocId, NodeId)> = HashSet::new();
-            let full = |len: usize, bytes: usize, extra: bool| {
-                let (more_changes, more_bytes) = if extra {
-                    (
-                        danvan_proto::BATCH_CHANGES_MAX,
-                        danvan_proto::DECOMPRESSED_BYTES_MAX,
-                    )
+            loop {
+                let (changes_max, bytes_max) = if waiting.is_empty() {
+                    (BUNDLE_BATCH_CHANGES, BUNDLE_BATCH_BYTES)
                 } else {
-                    (0, 0)
+                    (
+                        BUNDLE_BATCH_CHANGES + danvan_proto::BATCH_CHANGES_MAX,
+                        BUNDLE_BATCH_BYTES + danvan_proto::DECOMPRESSED_BYTES_MAX,
+                    )
                 };
-                len >= BUNDLE_BATCH_CHANGES + more_changes
-                    || bytes >= BUNDLE_BATCH_BYTES + more_bytes
-            };
-            while !full(batch.len(), bytes, false)
-                || (!waiting.is_empty() && !full(batch.len(), bytes, true))
-            {
+                if batch.len() >= changes_max || bytes >= bytes_max {
+                    break;
+                }
                 match bundle.next_change() {
                     Ok(Some(change)) => {
                         bytes += change.body.len();

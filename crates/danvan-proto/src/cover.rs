@@ -68,11 +68,7 @@ pub fn cover(changes: &mut [SignedChange]) {
     for head in (0..changes.len()).rev() {
         // A change alone of its author and record in the message covers
         // nothing: no walk.
-        if changes[head].signature.is_none()
-            || covered[head]
-            || reached[head] == group[head]
-            || members[group[head]] < 2
-        {
+        if changes[head].signature.is_none() || covered[head] || members[group[head]] < 2 {
             continue;
         }
         let g = group[head];

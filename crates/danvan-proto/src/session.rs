@@ -1160,7 +1160,7 @@ impl Session {
             };
             let (mut entries, mut scanned_seq) = replica.feed(&peer_store, from_seq, count_max)?;
             check_feed(from_seq, count_max, &entries, scanned_seq)?;
-            let mut servable = servable_of(entries.clone(), scanned_seq, self.version(), false);
+            let mut servable = servable_of(&entries, scanned_seq, self.version(), false);
             if servable.upto_seq <= from_seq {
                 // Nothing fits before a run of changes without their own
                 // signature whose covering change lies past what was read:
@@ -1170,10 +1170,10 @@ impl Session {
                     (entries, scanned_seq) =
                         replica.feed(&peer_store, from_seq, BATCH_CHANGES_MAX)?;
                     check_feed(from_seq, BATCH_CHANGES_MAX, &entries, scanned_seq)?;
-                    servable = servable_of(entries.clone(), scanned_seq, self.version(), false);
+                    servable = servable_of(&entries, scanned_seq, self.version(), false);
                 }
                 if servable.upto_seq <= from_seq {
-                    servable = servable_of(entries, scanned_seq, self.version(), true);
+                    servable = servable_of(&entries, scanned_seq, self.version(), true);
                 }
             }
             let (included, body_bytes) = take_by_bytes(&servable.entries, bytes_max)?;
@@ -1186,10 +1186,10 @@ impl Session {
             let hashes: Vec<[u8; 32]> = entries[..included].iter().map(|e| e.hash).collect();
             if self.serve.inline {
                 let mut bodies = replica.bodies(&hashes)?;
-                self.cover(&mut bodies);
                 if bodies.len() != hashes.len() {
                     return Err(ReplicaError::new("kho thiếu nội dung của thay đổi").into());
                 }
+                self.cover(&mut bodies);
                 self.stats.changes_sent += bodies.len() as u64;
                 let state = if bodies.is_empty() {
                     ServeState::Resolved
@@ -1312,10 +1312,10 @@ struct Servable {
 /// whose covering change lies past `scanned_seq` ends the batch before
 /// the run; read again from there with as many entries as a message
 /// carries, it fits — or, when `last_try`, it is passed over too.
-fn servable_of(entries: Vec<FeedEntry>, scanned_seq: u64, version: u8, last_try: bool) -> Servable {
+fn servable_of(entries: &[FeedEntry], scanned_seq: u64, version: u8, last_try: bool) -> Servable {
     if entries.iter().all(|e| e.proof_seq.is_none()) {
         return Servable {
-            entries,
+            entries: entries.to_vec(),
             upto_seq: scanned_seq,
         };
     }
@@ -1326,7 +1326,7 @@ fn servable_of(entries: Vec<FeedEntry>, scanned_seq: u64, version: u8, last_try:
     // length of the longest prefix of `out` that reaches it.
     let mut proofs_to = 0;
     let mut closed = 0;
-    for entry in entries {
+    for &entry in entries {
         match entry.proof_seq {
             None => out.push(entry),
             Some(_) if version < COVERED_SINCE_VERSION => continue,
@@ -1395,38 +1395,45 @@ fn chunk_runs(
     entries: &[FeedEntry],
     bytes_max: usize,
 ) -> Vec<Vec<SignedChange>> {
-    let mut chunks = Vec::new();
-    let mut chunk = Vec::new();
-    let mut bytes = 0;
     let mut proofs_to = 0;
-    for (body, entry) in bodies.into_iter().zip(entries) {
-        if !chunk.is_empty() && bytes + body.body.len() > bytes_max && proofs_to < entry.seq {
-            chunks.push(std::mem::take(&mut chunk));
-            bytes = 0;
-        }
-        bytes += body.body.len();
-        proofs_to = proofs_to.max(entry.proof_seq.unwrap_or(0));
-        chunk.push(body);
-    }
-    if !chunk.is_empty() {
-        chunks.push(chunk);
-    }
-    chunks
+    let may_cut: Vec<bool> = entries
+        .iter()
+        .map(|entry| {
+            let may = proofs_to < entry.seq;
+            proofs_to = proofs_to.max(entry.proof_seq.unwrap_or(0));
+            may
+        })
+        .collect();
+    chunk_where(bodies, bytes_max, |i| may_cut[i])
 }
 
 /// Splits bodies into messages of at most `bytes_max` body bytes each (a
 /// larger single change travels alone): the batches a sender makes.
 pub fn chunk_by_bytes(bodies: Vec<SignedChange>, bytes_max: usize) -> Vec<Vec<WireChange>> {
+    chunk_where(bodies, bytes_max, |_| true)
+        .into_iter()
+        .map(|chunk| chunk.into_iter().map(WireChange::from).collect())
+        .collect()
+}
+
+/// Splits bodies into messages of at most `bytes_max` body bytes each,
+/// cutting only before a body `may_cut_before` allows (a larger run, or a
+/// larger single change, travels alone).
+fn chunk_where(
+    bodies: Vec<SignedChange>,
+    bytes_max: usize,
+    may_cut_before: impl Fn(usize) -> bool,
+) -> Vec<Vec<SignedChange>> {
     let mut chunks = Vec::new();
     let mut chunk = Vec::new();
     let mut bytes = 0;
-    for body in bodies {
-        if !chunk.is_empty() && bytes + body.body.len() > bytes_max {
+    for (i, body) in bodies.into_iter().enumerate() {
+        if !chunk.is_empty() && bytes + body.body.len() > bytes_max && may_cut_before(i) {
             chunks.push(std::mem::take(&mut chunk));
             bytes = 0;
         }
         bytes += body.body.len();
-        chunk.push(WireChange::from(body));
+        chunk.push(body);
     }
     if !chunk.is_empty() {
         chunks.push(chunk);
@@ -1474,18 +1481,18 @@ mod tests {
         let feed = entries(&[(1, None), (2, Some(4)), (3, None), (4, None), (5, None)]);
         // Protocol 4: all of it. An older peer: passed over.
         assert_eq!(
-            seqs(&servable_of(feed.clone(), 5, 4, false)),
+            seqs(&servable_of(&feed, 5, 4, false)),
             (vec![1, 2, 3, 4, 5], 5)
         );
         assert_eq!(
-            seqs(&servable_of(feed.clone(), 5, 3, false)),
+            seqs(&servable_of(&feed, 5, 3, false)),
             (vec![1, 3, 4, 5], 5)
         );
         // Its cover not in this peer's feed (read past it, or gone).
         let gone = entries(&[(1, None), (2, Some(9)), (3, None)]);
-        assert_eq!(seqs(&servable_of(gone, 12, 4, false)), (vec![1, 3], 12));
+        assert_eq!(seqs(&servable_of(&gone, 12, 4, false)), (vec![1, 3], 12));
         let set_aside = entries(&[(1, None), (2, Some(u64::MAX)), (3, None)]);
-        assert_eq!(seqs(&servable_of(set_aside, 3, 4, false)), (vec![1, 3], 3));
+        assert_eq!(seqs(&servable_of(&set_aside, 3, 4, false)), (vec![1, 3], 3));
         // Its cover lies past what was read: the batch ends before the run
         // (and before an earlier run not closed yet)…
         let open = entries(&[
@@ -1495,17 +1502,14 @@ mod tests {
             (4, Some(6)),
             (5, Some(9)),
         ]);
-        assert_eq!(
-            seqs(&servable_of(open.clone(), 5, 4, false)),
-            (vec![1, 2, 3], 3)
-        );
+        assert_eq!(seqs(&servable_of(&open, 5, 4, false)), (vec![1, 2, 3], 3));
         let nested = entries(&[(1, None), (2, Some(5)), (3, Some(9)), (4, None), (5, None)]);
-        assert_eq!(seqs(&servable_of(nested, 5, 4, false)), (vec![1], 1));
+        assert_eq!(seqs(&servable_of(&nested, 5, 4, false)), (vec![1], 1));
         // …no progress when it starts the batch (the caller reads more),
         // and on the last try it is passed over.
         let first = entries(&[(4, Some(9)), (5, None)]);
-        assert_eq!(seqs(&servable_of(first.clone(), 5, 4, false)), (vec![], 0));
-        assert_eq!(seqs(&servable_of(first, 5, 4, true)), (vec![5], 5));
+        assert_eq!(seqs(&servable_of(&first, 5, 4, false)), (vec![], 0));
+        assert_eq!(seqs(&servable_of(&first, 5, 4, true)), (vec![5], 5));
         // Bytes: no cut inside a run, past the bound if need be.
         let run = entries(&[(1, None), (2, Some(4)), (3, None), (4, None), (5, None)]);
         assert_eq!(take_by_bytes(&run, 150).unwrap(), (1, 100));

@@ -331,11 +331,7 @@ pub fn encode_message_as(version: u8, message: &Message) -> Vec<u8> {
             out.push(KIND_WANT);
             put_varint(&mut out, *upto_seq);
             put_varint(&mut out, wanted.len() as u64);
-            let mut bitmap = vec![0u8; wanted.len().div_ceil(8)];
-            for (i, _) in wanted.iter().enumerate().filter(|(_, w)| **w) {
-                bitmap[i / 8] |= 1 << (i % 8);
-            }
-            out.extend_from_slice(&bitmap);
+            put_bitmap(&mut out, wanted.iter().copied());
         }
         Message::Bodies { upto_seq, changes } => {
             out.push(KIND_BODIES);
@@ -408,15 +404,7 @@ fn put_changes(out: &mut Vec<u8>, version: u8, changes: &[WireChange]) {
         raw.extend_from_slice(change.author.as_bytes());
     }
     if version >= COVERED_SINCE_VERSION {
-        let mut bitmap = vec![0u8; changes.len().div_ceil(8)];
-        for (i, _) in changes
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.signature.is_some())
-        {
-            bitmap[i / 8] |= 1 << (i % 8);
-        }
-        raw.extend_from_slice(&bitmap);
+        put_bitmap(&mut raw, changes.iter().map(|c| c.signature.is_some()));
         for signature in changes.iter().filter_map(|c| c.signature.as_ref()) {
             raw.extend_from_slice(signature);
         }
@@ -464,6 +452,16 @@ fn put_changes(out: &mut Vec<u8>, version: u8, changes: &[WireChange]) {
     }
     out.push(COMPRESSION_NONE);
     out.extend_from_slice(&raw);
+}
+
+/// One bit per flag, the first in the lowest bit of the first byte;
+/// the last byte's spare bits zero.
+fn put_bitmap(out: &mut Vec<u8>, bits: impl ExactSizeIterator<Item = bool>) {
+    let mut bitmap = vec![0u8; bits.len().div_ceil(8)];
+    for (i, _) in bits.enumerate().filter(|(_, bit)| *bit) {
+        bitmap[i / 8] |= 1 << (i % 8);
+    }
+    out.extend_from_slice(&bitmap);
 }
 
 pub(crate) fn put_varint(out: &mut Vec<u8>, mut value: u64) {
@@ -535,13 +533,7 @@ pub fn decode_message(bytes: &[u8]) -> Result<Message, WireError> {
         KIND_WANT => {
             let upto_seq = r.varint()?;
             let count = r.count("số mã băm yêu cầu", OFFER_HASHES_MAX)?;
-            let bitmap = r.take(count.div_ceil(8))?;
-            let wanted: Vec<bool> = (0..count)
-                .map(|i| bitmap[i / 8] & (1 << (i % 8)) != 0)
-                .collect();
-            if count % 8 != 0 && bitmap[count / 8] >> (count % 8) != 0 {
-                return Err(WireError::Invalid("bit thừa trong bảng yêu cầu"));
-            }
+            let wanted = r.bitmap(count, "bit thừa trong bảng yêu cầu")?;
             Message::Want { upto_seq, wanted }
         }
         KIND_BODIES => {
@@ -644,18 +636,13 @@ fn decode_changes(r: &mut Reader<'_>, version: u8) -> Result<Vec<WireChange>, Wi
     let docs = r.take(count * 16)?;
     let authors = r.take(count * 32)?;
     let signed: Vec<bool> = if covered {
-        let bitmap = r.take(count.div_ceil(8))?;
-        if count % 8 != 0 && bitmap[count / 8] >> (count % 8) != 0 {
-            return Err(WireError::Invalid("bit thừa trong bảng chữ ký"));
-        }
-        (0..count)
-            .map(|i| bitmap[i / 8] & (1 << (i % 8)) != 0)
-            .collect()
+        r.bitmap(count, "bit thừa trong bảng chữ ký")?
     } else {
         vec![true; count]
     };
-    let signatures = r.take(signed.iter().filter(|s| **s).count() * 64)?;
-    let mut next_signature = 0;
+    let mut signatures = r
+        .take(signed.iter().filter(|s| **s).count() * 64)?
+        .chunks_exact(64);
     let mut lengths = Vec::with_capacity(count);
     for _ in 0..count {
         // Protocol 3 adds one byte (how the body is coded) to each.
@@ -672,10 +659,10 @@ fn decode_changes(r: &mut Reader<'_>, version: u8) -> Result<Vec<WireChange>, Wi
         let mut author = [0u8; 32];
         author.copy_from_slice(&authors[i * 32..(i + 1) * 32]);
         let signature = signed[i].then(|| {
-            let mut signature = [0u8; 64];
-            signature.copy_from_slice(&signatures[next_signature * 64..(next_signature + 1) * 64]);
-            next_signature += 1;
-            signature
+            signatures
+                .next()
+                .and_then(|s| s.try_into().ok())
+                .expect("one signature taken per bit set")
         });
         let coded = r.take(len)?;
         let body = match &mut received {
@@ -781,6 +768,19 @@ impl<'a> Reader<'a> {
     /// entry takes at least `entry_bytes_min` bytes, which is checked before
     /// anything is reserved, so a lying count allocates nothing beyond the
     /// input.
+    /// `count` flags as [`put_bitmap`] writes them; `spare` names the
+    /// error when a spare bit of the last byte is set (each value has one
+    /// encoding).
+    fn bitmap(&mut self, count: usize, spare: &'static str) -> Result<Vec<bool>, WireError> {
+        let bitmap = self.take(count.div_ceil(8))?;
+        if !count.is_multiple_of(8) && bitmap[count / 8] >> (count % 8) != 0 {
+            return Err(WireError::Invalid(spare));
+        }
+        Ok((0..count)
+            .map(|i| bitmap[i / 8] & (1 << (i % 8)) != 0)
+            .collect())
+    }
+
     fn list<T>(
         &mut self,
         what: &'static str,

@@ -91,15 +91,17 @@ pub fn build_new(doc: DocId, changes: Vec<Parsed>) -> Incoming {
             projection,
             snapshot,
         })),
-        _ => Incoming::Doc(
-            doc,
-            signed
-                .into_iter()
-                .zip(covered)
-                .map(|(c, by)| parse(c, by))
-                .collect(),
-        ),
+        _ => Incoming::Doc(doc, parse_each(signed, covered)),
     }
+}
+
+/// Changes handed back to the one-at-a-time way, each with what covers it.
+fn parse_each(changes: Vec<SignedChange>, covered: Vec<Option<[u8; 32]>>) -> Vec<Parsed> {
+    changes
+        .into_iter()
+        .zip(covered)
+        .map(|(c, by)| parse(c, by))
+        .collect()
 }
 
 /// What [`build_new`] hands over: a verdict per change, the header, the
@@ -207,11 +209,7 @@ pub(crate) fn store_new(
     if declined {
         return Ok(Taken::Declined(
             new.doc,
-            new.changes
-                .into_iter()
-                .zip(new.covered)
-                .map(|(c, by)| parse(c, by))
-                .collect(),
+            parse_each(new.changes, new.covered),
         ));
     }
     let mut stored = 0;

@@ -207,14 +207,10 @@ fn signed_from_row(
         author: node_id(author)?,
         // Empty: held without a signature of its own (covered by a later
         // change of its author; `covered_by`).
-        signature: match signature.len() {
-            0 => None,
-            _ => Some(
-                signature
-                    .try_into()
-                    .map_err(|_| StoreError::Corrupt("chữ ký sai độ dài".into()))?,
-            ),
-        },
+        signature: (!signature.is_empty())
+            .then(|| signature.try_into())
+            .transpose()
+            .map_err(|_| StoreError::Corrupt("chữ ký sai độ dài".into()))?,
         body,
     })
 }
