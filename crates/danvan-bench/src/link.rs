@@ -40,9 +40,13 @@ pub(crate) fn run(options: &Options) -> Result<Vec<Figure>, BenchError> {
         &scratch.path().join(format!("edge-{records}")),
         records,
         link,
+        options.seed,
     )?;
     let cold = node_sync(&rig.node_dir, &rig.relay, &rig.process)?;
-    let what = format!("cold sync over edge, {records} records");
+    let what = format!(
+        "cold sync over edge, {records} records, relay seed {}",
+        options.seed
+    );
     cold.print(&what);
     let down_air = cold.down_bytes - cold.down_queue_dropped_bytes;
     let up_air = cold.up_bytes - cold.up_queue_dropped_bytes;

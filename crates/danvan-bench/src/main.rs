@@ -135,6 +135,10 @@ pub(crate) struct Options {
     /// province: commune nodes on the roster (default 100; 10 with --quick)
     #[arg(long, global = true, value_name = "M")]
     pub(crate) nodes: Option<usize>,
+    /// link: the seed of the relay's loss and jitter (default 1). One seed
+    /// is one loss pattern; run several to see the spread
+    #[arg(long, global = true, value_name = "S", default_value_t = 1)]
+    pub(crate) seed: u64,
 }
 
 #[derive(clap::Parser)]

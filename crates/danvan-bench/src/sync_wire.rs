@@ -137,6 +137,7 @@ pub(crate) fn measure(
         &scratch.join("wire"),
         WIRE_RECORDS,
         LinkProfile::clean(),
+        1,
     )?;
     let (node_dir, relay, process) = (&rig.node_dir, &rig.relay, &rig.process);
 
@@ -196,6 +197,7 @@ fn cold_sync(
         &scratch.join(format!("wire-cold-{records}")),
         records,
         LinkProfile::clean(),
+        1,
     )?;
     let cold = node_sync(&rig.node_dir, &rig.relay, &rig.process)?;
     let what = format!("cold sync, {records} records");
@@ -241,6 +243,7 @@ impl Rig {
         base: &Path,
         records: usize,
         link: LinkProfile,
+        seed: u64,
     ) -> Result<Rig, BenchError> {
         let corpus_dir = corpus::cached_store(options, records)?;
         let hub_dir = base.join("hub");
@@ -272,7 +275,7 @@ impl Rig {
             SocketAddr::from(([127, 0, 0, 1], 0)),
             process.addr,
             link,
-            1,
+            seed,
         ))?;
         trust_hub(&node_dir, hub_id, relay.local_addr())?;
         eprintln!(

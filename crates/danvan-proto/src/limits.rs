@@ -50,6 +50,20 @@ pub const DECOMPRESSED_BYTES_MAX: usize = 4 << 20;
 /// the link busy while the puller commits, without unbounded buffering.
 pub const BATCHES_IN_FLIGHT_MAX: usize = 2;
 
+/// Inline batches (a cold puller's) a sender may have unanswered at once
+/// while their bodies stay within [`INLINE_IN_FLIGHT_BYTES_MAX`]. On 2G a
+/// batch stays small (~1.5 s of the downlink) and two in flight are less
+/// than one loss recovery (a probe timeout of ~3 s, then a round trip): the
+/// link fell idle. Four keep ~6 s of it busy. A puller commits each inline
+/// batch as it comes, so it bounds none of them; its flow-control window
+/// holds what it has not read.
+pub const INLINE_BATCHES_IN_FLIGHT_MAX: usize = 4;
+
+/// Most uncompressed body bytes in unanswered inline batches: the bound two
+/// batches of the largest size already had, so a fast link (where batches
+/// grow to [`BATCH_BYTES_MAX`]) keeps two in flight as before.
+pub const INLINE_IN_FLIGHT_BYTES_MAX: usize = 2 * BATCH_BYTES_MAX;
+
 /// Longest reason text in an abort message.
 pub const ABORT_REASON_BYTES_MAX: usize = 1024;
 

@@ -29,7 +29,8 @@ use danvan_model::{
 
 use crate::limits::{
     BATCH_BYTES_MAX, BATCH_CHANGES_MAX, BATCHES_IN_FLIGHT_MAX, CHANGE_BYTES_MAX,
-    MIN_PROTOCOL_VERSION, OFFER_BODY_BYTES_MAX, OFFER_HASHES_MAX, PROTOCOL_VERSION,
+    INLINE_BATCHES_IN_FLIGHT_MAX, INLINE_IN_FLIGHT_BYTES_MAX, MIN_PROTOCOL_VERSION,
+    OFFER_BODY_BYTES_MAX, OFFER_HASHES_MAX, PROTOCOL_VERSION,
 };
 use danvan_model::{Checkpoint, FeedEntry, Rejection};
 
@@ -1134,6 +1135,21 @@ impl Session {
         self.config.batch_bytes_max.clamp(1, BATCH_BYTES_MAX)
     }
 
+    /// Whether another offer or inline batch may go out: two unanswered at
+    /// most, or for inline batches up to [`INLINE_BATCHES_IN_FLIGHT_MAX`]
+    /// while their bodies and the next batch's stay within
+    /// [`INLINE_IN_FLIGHT_BYTES_MAX`].
+    fn serve_room(&self) -> bool {
+        let batches = &self.serve.batches;
+        if batches.len() < BATCHES_IN_FLIGHT_MAX {
+            return true;
+        }
+        let in_flight: usize = batches.iter().map(|b| b.body_bytes).sum();
+        self.serve.inline
+            && batches.len() < INLINE_BATCHES_IN_FLIGHT_MAX
+            && in_flight.saturating_add(self.serve.inline_bytes) <= INLINE_IN_FLIGHT_BYTES_MAX
+    }
+
     /// Sends offers (or inline batches) while there is feed left to serve
     /// and room in flight.
     fn pump_serve(&mut self, replica: &impl Replica) -> Result<(), ProtoError> {
@@ -1146,9 +1162,7 @@ impl Session {
         if self.config.live {
             self.serve.target_seq = self.serve.target_seq.max(replica.latest_seq());
         }
-        while self.serve.batches.len() < BATCHES_IN_FLIGHT_MAX
-            && self.serve.next_seq < self.serve.target_seq
-        {
+        while self.serve_room() && self.serve.next_seq < self.serve.target_seq {
             let from_seq = self.serve.next_seq;
             let (count_max, bytes_max) = if self.serve.inline {
                 (BATCH_CHANGES_MAX, self.serve.inline_bytes)

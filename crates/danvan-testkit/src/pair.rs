@@ -140,6 +140,16 @@ impl<'n> Pair<'n> {
         self.to_a.len() + self.to_b.len()
     }
 
+    /// The frames on the link towards one side, sent and not yet delivered.
+    pub fn on_the_way(&self, to: Side) -> impl Iterator<Item = &[u8]> {
+        match to {
+            Side::A => &self.to_a,
+            Side::B => &self.to_b,
+        }
+        .iter()
+        .map(|(_, frame)| frame.as_slice())
+    }
+
     /// Loses every frame on the link (a cut; the sessions will stall).
     pub fn drop_in_flight(&mut self) {
         self.to_a.clear();

@@ -7,8 +7,9 @@ use std::collections::BTreeSet;
 use automerge::transaction::Transactable;
 use danvan_model::{ChangeError, DocId, NodeKey};
 use danvan_proto::{
-    Event, MESSAGE_BYTES_MAX, Message, ProtoError, Replica, Session, SessionConfig, SessionStats,
-    WireChange, WireError, decode_message, encode_message,
+    BATCHES_IN_FLIGHT_MAX, Event, INLINE_BATCHES_IN_FLIGHT_MAX, MESSAGE_BYTES_MAX, Message,
+    ProtoError, Replica, Session, SessionConfig, SessionStats, WireChange, WireError,
+    decode_message, encode_message,
 };
 use danvan_testkit::{Pair, Side, TestNode};
 use rand::{Rng, SeedableRng};
@@ -310,6 +311,38 @@ fn inline_batches_grow_on_a_fast_link_and_stay_small_on_a_slow_one() {
             sizes.len()
         );
     }
+}
+
+/// On a slow link a cold puller's Inline batches stay small, and the hub
+/// keeps up to [`INLINE_BATCHES_IN_FLIGHT_MAX`] of them unanswered (not the
+/// two of offers): on 2G two small batches are less than one loss recovery,
+/// and the link fell idle behind it. Never more than that many.
+#[test]
+fn a_slow_link_carries_four_small_inline_batches_unanswered() {
+    let mut rng = rng(15);
+    let mut hub = node_with_records(&mut rng, 200, 4);
+    let mut laptop = TestNode::new(&mut rng);
+    let config = SessionConfig {
+        batch_bytes_max: 8_000,
+        inline_bytes_max: 64_000,
+        ..SessionConfig::default()
+    };
+    let mut pair =
+        Pair::new(&mut laptop, &mut hub, config.clone(), config, 300).with_bandwidth(800);
+    let is_inline = |f: &[u8]| matches!(decode_message(f), Ok(Message::Inline { changes, .. }) if !changes.is_empty());
+    let is_ack = |f: &[u8]| matches!(decode_message(f), Ok(Message::Ack { .. }));
+    let mut most = 0;
+    while pair.step() {
+        let sent = pair.delivered_to_a.iter().filter(|f| is_inline(f)).count()
+            + pair.on_the_way(Side::A).filter(|f| is_inline(f)).count();
+        let acked = pair.delivered_to_b.iter().filter(|f| is_ack(f)).count();
+        most = most.max(sent - acked);
+    }
+    assert!(pair.done(Side::A).is_some(), "{:?}", pair.failure(Side::A));
+    assert_eq!(most, INLINE_BATCHES_IN_FLIGHT_MAX);
+    assert!(INLINE_BATCHES_IN_FLIGHT_MAX > BATCHES_IN_FLIGHT_MAX);
+    drop(pair);
+    assert_converged(&laptop, &hub);
 }
 
 #[test]
