@@ -711,6 +711,7 @@ mod tests {
             encrypted: false,
             records: None,
             nodes: None,
+            seed: 1,
         })
         .expect("scratch");
         let options = Options {
@@ -722,6 +723,7 @@ mod tests {
             encrypted: false,
             records: None,
             nodes: None,
+            seed: 1,
         };
         let sizes = Sizes {
             records: 400,
