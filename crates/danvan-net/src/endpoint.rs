@@ -11,7 +11,7 @@ use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use rustls::crypto::CryptoProvider;
 use rustls::sign::{CertifiedKey, SingleCertAndKey};
 
-use crate::error::connection_error;
+use crate::error::{connection_error, peer_refusal};
 use crate::frame::{ByteCounters, FrameReceiver, FrameSender, StreamContext};
 use crate::verify::{PinnedPeer, Refusal, RefusalSlot, TrustFn};
 use crate::{Backoff, NetConfig, NetError, cert};
@@ -134,6 +134,31 @@ impl Endpoint {
         addr: SocketAddr,
         expected: Option<NodeId>,
     ) -> Result<Connection, NetError> {
+        self.dial(addr, expected, true).await
+    }
+
+    /// Dials like [`Endpoint::connect`], but returns as soon as our side of
+    /// the handshake is done, without waiting for the peer's confirmation
+    /// (its HANDSHAKE_DONE, a round trip later): the first frame written
+    /// leaves a round trip sooner, ~0.8 s on 2G. The peer has our key by
+    /// then and reads nothing of ours before it has checked it. A peer
+    /// that refuses our key closes the connection instead, and the first
+    /// stream fails with the same [`NetError::RefusedByPeer`] (or
+    /// [`NetError::PeerBusy`]) that `connect` would have returned.
+    pub async fn connect_early(
+        &self,
+        addr: SocketAddr,
+        expected: Option<NodeId>,
+    ) -> Result<Connection, NetError> {
+        self.dial(addr, expected, false).await
+    }
+
+    async fn dial(
+        &self,
+        addr: SocketAddr,
+        expected: Option<NodeId>,
+        confirmed: bool,
+    ) -> Result<Connection, NetError> {
         let shared = &self.shared;
         self.check_capacity(addr)?;
         let refusal = RefusalSlot::default();
@@ -150,7 +175,9 @@ impl Endpoint {
             })?;
         let handshake = async {
             let quic = connecting.await?;
-            wait_confirmed(&quic).await?;
+            if confirmed {
+                wait_confirmed(&quic).await?;
+            }
             Ok(quic)
         };
         let quic = match tokio::time::timeout(shared.config.connect_timeout(), handshake).await {
@@ -361,6 +388,7 @@ impl Shared {
             peer,
             context: StreamContext {
                 addr,
+                us: self.id,
                 frame_bytes_max: self.config.frame_bytes_max,
                 counters: Arc::new(ByteCounters::default()),
             },
@@ -390,20 +418,10 @@ impl Shared {
             }
             None => {}
         }
-        let access_denied =
-            quinn::TransportErrorCode::crypto(u8::from(rustls::AlertDescription::AccessDenied));
+        if let Some(refused) = peer_refusal(addr, self.id, &error) {
+            return refused;
+        }
         match &error {
-            quinn::ConnectionError::ConnectionClosed(close)
-                if close.error_code == access_denied =>
-            {
-                tracing::warn!(%addr, "bên kia từ chối khóa của nút này");
-                NetError::RefusedByPeer { addr, us: self.id }
-            }
-            quinn::ConnectionError::ConnectionClosed(close)
-                if close.error_code == quinn::TransportErrorCode::CONNECTION_REFUSED =>
-            {
-                NetError::PeerBusy { addr }
-            }
             quinn::ConnectionError::LocallyClosed => NetError::EndpointClosed,
             quinn::ConnectionError::TimedOut => NetError::Connect {
                 addr,
@@ -491,7 +509,8 @@ impl Connection {
         &self,
         stream: Result<(quinn::SendStream, quinn::RecvStream), quinn::ConnectionError>,
     ) -> Result<(FrameSender, FrameReceiver), NetError> {
-        let (send, recv) = stream.map_err(|e| connection_error(self.context.addr, e))?;
+        let context = &self.context;
+        let (send, recv) = stream.map_err(|e| connection_error(context.addr, context.us, e))?;
         Ok((
             FrameSender::new(send, self.context.clone()),
             FrameReceiver::new(recv, self.context.clone()),
@@ -507,7 +526,7 @@ impl Connection {
 
     /// Waits until the connection ends, and says why.
     pub async fn closed(&self) -> NetError {
-        connection_error(self.context.addr, self.quic.closed().await)
+        connection_error(self.context.addr, self.context.us, self.quic.closed().await)
     }
 
     /// Frame body bytes (without length prefixes) sent and received on this

@@ -163,10 +163,43 @@ impl NetError {
     }
 }
 
+/// The peer's refusal, if that is how the connection ended: our key not
+/// on its trust list (the TLS alert its verifier sends), or its connection
+/// limit reached.
+pub(crate) fn peer_refusal(
+    addr: SocketAddr,
+    us: NodeId,
+    error: &quinn::ConnectionError,
+) -> Option<NetError> {
+    let access_denied =
+        quinn::TransportErrorCode::crypto(u8::from(rustls::AlertDescription::AccessDenied));
+    match error {
+        quinn::ConnectionError::ConnectionClosed(close) if close.error_code == access_denied => {
+            tracing::warn!(%addr, "bên kia từ chối khóa của nút này");
+            Some(NetError::RefusedByPeer { addr, us })
+        }
+        quinn::ConnectionError::ConnectionClosed(close)
+            if close.error_code == quinn::TransportErrorCode::CONNECTION_REFUSED =>
+        {
+            Some(NetError::PeerBusy { addr })
+        }
+        _ => None,
+    }
+}
+
 /// The error for a connection that ended while in use. It lives here, not
 /// with the endpoint, because the frame streams need it too and the endpoint
-/// already depends on them.
-pub(crate) fn connection_error(addr: SocketAddr, error: quinn::ConnectionError) -> NetError {
+/// already depends on them. A connection dialled without waiting for the
+/// peer's confirmation (`Endpoint::connect_early`) learns of a refusal of
+/// our key only here, and reports it as `connect` would have.
+pub(crate) fn connection_error(
+    addr: SocketAddr,
+    us: NodeId,
+    error: quinn::ConnectionError,
+) -> NetError {
+    if let Some(refused) = peer_refusal(addr, us, &error) {
+        return refused;
+    }
     let reason = match error {
         quinn::ConnectionError::ApplicationClosed(close) => format!(
             "bên kia đã đóng kết nối ({})",

@@ -8,6 +8,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use danvan_model::NodeId;
+
 use crate::NetError;
 use crate::error::connection_error;
 
@@ -35,6 +37,8 @@ pub(crate) struct ByteCounters {
 #[derive(Clone)]
 pub(crate) struct StreamContext {
     pub(crate) addr: SocketAddr,
+    /// This node's id, for the error if the peer turns out to refuse it.
+    pub(crate) us: NodeId,
     pub(crate) frame_bytes_max: usize,
     pub(crate) counters: Arc<ByteCounters>,
 }
@@ -125,7 +129,7 @@ impl FrameSender {
                 addr,
                 code: code.into_inner(),
             },
-            quinn::WriteError::ConnectionLost(e) => connection_error(addr, e),
+            quinn::WriteError::ConnectionLost(e) => connection_error(addr, self.context.us, e),
             other => NetError::ConnectionLost {
                 addr,
                 reason: other.to_string(),
@@ -186,7 +190,7 @@ impl FrameReceiver {
                 }
             }
             quinn::ReadExactError::ReadError(quinn::ReadError::ConnectionLost(e)) => {
-                connection_error(addr, e)
+                connection_error(addr, self.context.us, e)
             }
             quinn::ReadExactError::ReadError(other) => NetError::ConnectionLost {
                 addr,

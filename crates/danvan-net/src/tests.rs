@@ -369,6 +369,59 @@ async fn a_stream_finished_mid_frame_is_truncated_not_a_clean_end() {
     }
 }
 
+/// An early dial writes its first frame before the peer has confirmed the
+/// handshake: to a peer that trusts it the frame arrives; a peer that does
+/// not trust it reads nothing of it, and the dialer's stream fails with the
+/// same refusal `connect` reports.
+#[tokio::test]
+async fn an_early_dial_sends_at_once_and_learns_a_refusal_on_its_stream() {
+    let (a, b) = (key(1), key(2));
+    let client = endpoint(&a, trusting(&[b.id()]), NetConfig::default());
+    let server = endpoint(&b, trusting(&[a.id()]), NetConfig::default());
+    let (dialed, accepted) = within(async {
+        tokio::join!(
+            client.connect_early(server.local_addr(), Some(b.id())),
+            async { server.accept().await.expect("endpoint open") }
+        )
+    })
+    .await;
+    let (dialed, accepted) = (dialed.unwrap(), accepted.unwrap());
+    let (mut tx, _rx) = dialed.open_stream().await.unwrap();
+    tx.send(b"xin chao").await.unwrap();
+    let (_, mut from_client) = within(accepted.accept_stream()).await.unwrap();
+    assert_eq!(
+        within(from_client.recv()).await.unwrap().unwrap(),
+        b"xin chao"
+    );
+
+    let refusing = endpoint(&b, trusting(&[]), NetConfig::default());
+    let (dialed, accepted) = within(async {
+        tokio::join!(
+            client.connect_early(refusing.local_addr(), Some(b.id())),
+            async { refusing.accept().await.expect("endpoint open") }
+        )
+    })
+    .await;
+    assert!(
+        matches!(accepted, Err(NetError::Untrusted { .. })),
+        "{accepted:?}"
+    );
+    let dialed = dialed.expect("our side of the handshake completes");
+    let (mut tx, mut rx) = dialed.open_stream().await.unwrap();
+    // The write may or may not see the close first; the read must.
+    let _ = tx.send(b"xin chao").await;
+    match within(rx.recv()).await {
+        Err(NetError::RefusedByPeer { us, .. }) => assert_eq!(us, a.id()),
+        other => panic!("{other:?}"),
+    }
+    // `connect` to the same peer reports the refusal itself.
+    let (dialed, _) = handshake(&client, &refusing, None).await;
+    assert!(
+        matches!(dialed, Err(NetError::RefusedByPeer { .. })),
+        "{dialed:?}"
+    );
+}
+
 #[tokio::test]
 async fn connections_beyond_the_limit_are_refused() {
     let (a, b, c) = (key(1), key(2), key(3));

@@ -712,7 +712,10 @@ impl SharedNode {
         live: bool,
         progress: &mut (dyn FnMut(&Progress) + Send),
     ) -> Result<SyncSummary, NodeError> {
-        let conn = match endpoint.connect(resolved, expected).await {
+        // The Hello leaves with our side of the handshake done, a round
+        // trip before the peer confirms it; a refusal of our key comes
+        // back as the session's error, the same as from `connect`.
+        let conn = match endpoint.connect_early(resolved, expected).await {
             Ok(conn) => conn,
             Err(e) => {
                 // A refused peer key goes to the audit log now: a one-shot
@@ -830,7 +833,7 @@ impl SharedNode {
             // The name is looked up at every attempt: a hub that moved
             // behind its name is found again.
             let connected = match hub.resolve(ipv6).await {
-                Ok(addr) => endpoint.connect(addr, expected).await,
+                Ok(addr) => endpoint.connect_early(addr, expected).await,
                 Err(e) => Err(e),
             };
             match connected {
