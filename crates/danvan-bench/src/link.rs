@@ -23,6 +23,8 @@ use crate::{BenchError, Options};
 const GROUP: &str = "link";
 /// The target: wall time ÷ (bytes ÷ bandwidth).
 const WALL_OVER_FLOOR_AT_MOST: f64 = 1.10;
+/// Idle check-ins timed after the cold sync.
+const IDLE_CHECK_INS: usize = 7;
 
 /// The time `bytes` take at `bits_per_s`.
 fn at_rate(bytes: u64, bits_per_s: u64) -> Duration {
@@ -76,5 +78,25 @@ pub(crate) fn run(options: &Options) -> Result<Vec<Figure>, BenchError> {
         "×",
         Target::AtMost(WALL_OVER_FLOOR_AT_MOST),
     );
+    idle_check_ins(&rig, &mut figures)?;
     Ok(figures.into_vec())
+}
+
+/// Idle check-ins over the same link after the cold sync: what a commune
+/// office's node pays every few minutes on 2G (a handshake and danvan's one
+/// round trip). The first after a cold sync still moves checkpoints and is
+/// not counted; each of the rest meets the link's loss where it is then.
+fn idle_check_ins(rig: &Rig, figures: &mut Figures) -> Result<(), BenchError> {
+    node_sync(&rig.node_dir, &rig.relay, &rig.process)?;
+    let mut walls = Vec::with_capacity(IDLE_CHECK_INS);
+    for _ in 0..IDLE_CHECK_INS {
+        let idle = node_sync(&rig.node_dir, &rig.relay, &rig.process)?;
+        walls.push(idle.wall.as_secs_f64());
+    }
+    walls.sort_by(f64::total_cmp);
+    eprintln!("  idle check-ins over edge, wall (s): {walls:.2?}");
+    let what = format!("{IDLE_CHECK_INS} idle check-ins over edge, wall");
+    figures.info(format!("{what}: median"), walls[walls.len() / 2], "s");
+    figures.info(format!("{what}: slowest"), walls[walls.len() - 1], "s");
+    Ok(())
 }
