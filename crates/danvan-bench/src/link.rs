@@ -35,20 +35,59 @@ pub(crate) fn run(options: &Options) -> Result<Vec<Figure>, BenchError> {
     let records = options
         .records
         .unwrap_or(if options.quick { 1_000 } else { 10_000 });
-    let link = LinkProfile::edge();
     let scratch = ScratchDir::new(options)?;
-    let rig = Rig::new(
-        options,
-        &scratch.path().join(format!("edge-{records}")),
-        records,
-        link,
-        options.seed,
-    )?;
-    let cold = node_sync(&rig.node_dir, &rig.relay, &rig.process)?;
-    let what = format!(
-        "cold sync over edge, {records} records, relay seed {}",
-        options.seed
+    let mut figures = Figures::new(GROUP);
+    let seeds = options.seed..options.seed.saturating_add(options.seeds.max(1));
+    let mut ratios = Vec::new();
+    for seed in seeds.clone() {
+        let rig = Rig::new(
+            options,
+            &scratch.path().join(format!("edge-{records}-{seed}")),
+            records,
+            LinkProfile::edge(),
+            seed,
+        )?;
+        ratios.push(cold_sync(&rig, records, seed, &mut figures)?);
+        // One set of check-ins is enough: each meets the loss where it is.
+        if seed == options.seed {
+            idle_check_ins(&rig, &mut figures)?;
+        }
+    }
+    // One seed is one loss pattern: over several, the target is on the
+    // median (the upper one for an even count; each seed's ratio is in the
+    // table above it).
+    ratios.sort_by(f64::total_cmp);
+    let what = match ratios.len() {
+        1 => format!(
+            "cold sync over edge, {records} records, relay seed {}",
+            options.seed
+        ),
+        n => format!(
+            "cold sync over edge, {records} records, median of {n} relay seeds {}–{}",
+            seeds.start,
+            seeds.end - 1
+        ),
+    };
+    figures.target(
+        format!("{what}: wall ÷ (bytes ÷ bandwidth)"),
+        ratios[ratios.len() / 2],
+        "×",
+        Target::AtMost(WALL_OVER_FLOOR_AT_MOST),
     );
+    Ok(figures.into_vec())
+}
+
+/// One cold sync over the rig's link; prints and records its figures and
+/// returns its wall time over bytes ÷ bandwidth.
+fn cold_sync(
+    rig: &Rig,
+    records: usize,
+    seed: u64,
+    figures: &mut Figures,
+) -> Result<f64, BenchError> {
+    let link = LinkProfile::edge();
+    let cold = node_sync(&rig.node_dir, &rig.relay, &rig.process)?;
+    let what = format!("cold sync over edge, {records} records, relay seed {seed}");
     cold.print(&what);
     let down_air = cold.down_bytes - cold.down_queue_dropped_bytes;
     let up_air = cold.up_bytes - cold.up_queue_dropped_bytes;
@@ -62,7 +101,6 @@ pub(crate) fn run(options: &Options) -> Result<Vec<Figure>, BenchError> {
         cold.up_queue_dropped_bytes,
         cold.wall.as_secs_f64()
     );
-    let mut figures = Figures::new(GROUP);
     let name = |x: &str| format!("{what}: {x}");
     figures.info(name("bytes on the wire"), cold.total() as f64, "B");
     figures.info(
@@ -72,14 +110,8 @@ pub(crate) fn run(options: &Options) -> Result<Vec<Figure>, BenchError> {
     );
     figures.info(name("bytes ÷ bandwidth"), floor.as_secs_f64(), "s");
     figures.info(name("wall time"), cold.wall.as_secs_f64(), "s");
-    figures.target(
-        name("wall ÷ (bytes ÷ bandwidth)"),
-        ratio,
-        "×",
-        Target::AtMost(WALL_OVER_FLOOR_AT_MOST),
-    );
-    idle_check_ins(&rig, &mut figures)?;
-    Ok(figures.into_vec())
+    figures.info(name("wall ÷ (bytes ÷ bandwidth)"), ratio, "×");
+    Ok(ratio)
 }
 
 /// Idle check-ins over the same link after the cold sync: what a commune

@@ -139,6 +139,10 @@ pub(crate) struct Options {
     /// is one loss pattern; run several to see the spread
     #[arg(long, global = true, value_name = "S", default_value_t = 1)]
     pub(crate) seed: u64,
+    /// link: cold syncs over this many relay seeds, from `--seed` on; the
+    /// target is on the median of their ratios (default 1)
+    #[arg(long, global = true, value_name = "N", default_value_t = 1)]
+    pub(crate) seeds: u64,
 }
 
 #[derive(clap::Parser)]

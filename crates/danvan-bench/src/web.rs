@@ -712,6 +712,7 @@ mod tests {
             records: None,
             nodes: None,
             seed: 1,
+            seeds: 1,
         })
         .expect("scratch");
         let options = Options {
@@ -724,6 +725,7 @@ mod tests {
             records: None,
             nodes: None,
             seed: 1,
+            seeds: 1,
         };
         let sizes = Sizes {
             records: 400,
