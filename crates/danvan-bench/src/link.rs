@@ -35,6 +35,7 @@ pub(crate) fn run(options: &Options) -> Result<Vec<Figure>, BenchError> {
     let records = options
         .records
         .unwrap_or(if options.quick { 1_000 } else { 10_000 });
+    let link = LinkProfile::edge();
     let scratch = ScratchDir::new(options)?;
     let mut figures = Figures::new(GROUP);
     let seeds = options.seed..options.seed.saturating_add(options.seeds.max(1));
@@ -44,10 +45,10 @@ pub(crate) fn run(options: &Options) -> Result<Vec<Figure>, BenchError> {
             options,
             &scratch.path().join(format!("edge-{records}-{seed}")),
             records,
-            LinkProfile::edge(),
+            link,
             seed,
         )?;
-        ratios.push(cold_sync(&rig, records, seed, &mut figures)?);
+        ratios.push(cold_sync(&rig, link, records, seed, &mut figures)?);
         // One set of check-ins is enough: each meets the loss where it is.
         if seed == options.seed {
             idle_check_ins(&rig, &mut figures)?;
@@ -81,11 +82,11 @@ pub(crate) fn run(options: &Options) -> Result<Vec<Figure>, BenchError> {
 /// returns its wall time over bytes ÷ bandwidth.
 fn cold_sync(
     rig: &Rig,
+    link: LinkProfile,
     records: usize,
     seed: u64,
     figures: &mut Figures,
 ) -> Result<f64, BenchError> {
-    let link = LinkProfile::edge();
     let cold = node_sync(&rig.node_dir, &rig.relay, &rig.process)?;
     let what = format!("cold sync over edge, {records} records, relay seed {seed}");
     cold.print(&what);

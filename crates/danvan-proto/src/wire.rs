@@ -764,10 +764,6 @@ impl<'a> Reader<'a> {
         Ok(String::from_utf8_lossy(self.take(len)?).into_owned())
     }
 
-    /// A count (at most `max`) and that many entries read by `entry`. Each
-    /// entry takes at least `entry_bytes_min` bytes, which is checked before
-    /// anything is reserved, so a lying count allocates nothing beyond the
-    /// input.
     /// `count` flags as [`put_bitmap`] writes them; `spare` names the
     /// error when a spare bit of the last byte is set (each value has one
     /// encoding).
@@ -781,6 +777,10 @@ impl<'a> Reader<'a> {
             .collect())
     }
 
+    /// A count (at most `max`) and that many entries read by `entry`. Each
+    /// entry takes at least `entry_bytes_min` bytes, which is checked before
+    /// anything is reserved, so a lying count allocates nothing beyond the
+    /// input.
     fn list<T>(
         &mut self,
         what: &'static str,

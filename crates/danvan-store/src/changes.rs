@@ -274,25 +274,33 @@ impl Store {
             };
             let mut list = Vec::with_capacity(changes.len());
             {
-                let mut exists = tx.prepare_cached("SELECT 1 FROM changes WHERE hash = ?1")?;
+                // Whether a change is held, and if so whether without its
+                // own signature: one lookup per change.
+                let mut held =
+                    tx.prepare_cached("SELECT length(signature) = 0 FROM changes WHERE hash = ?1")?;
                 // A change held without its own signature takes it from a
                 // verified copy that carries one: a hub that first got it
                 // from a node holding it so can serve it to older peers
                 // once its author (or anyone holding the signature) syncs.
                 let mut signs = tx.prepare_cached(
-                    "UPDATE changes SET signature = ?2, covered_by = NULL
-                      WHERE hash = ?1 AND length(signature) = 0",
+                    "UPDATE changes SET signature = ?2, covered_by = NULL WHERE hash = ?1",
                 )?;
                 for change in changes {
                     let hash = change.signed.hash;
-                    if !seen.insert(hash) || exists.exists(params![hash.to_vec()])? {
-                        report.duplicate += 1;
-                        if let (Some(signature), Ok(_)) = (change.signed.signature, &change.parsed)
-                        {
-                            signs.execute(params![hash.to_vec(), signature.to_vec()])?;
-                        }
-                    } else {
+                    let unsigned: Option<bool> = held
+                        .query_row(params![hash.to_vec()], |row| row.get(0))
+                        .optional()?;
+                    // New, unless held or already met in this batch (whose
+                    // first copy is not written yet).
+                    if seen.insert(hash) && unsigned.is_none() {
                         list.push(change);
+                        continue;
+                    }
+                    report.duplicate += 1;
+                    if let (Some(true), Some(signature), Ok(_)) =
+                        (unsigned, change.signed.signature, &change.parsed)
+                    {
+                        signs.execute(params![hash.to_vec(), signature.to_vec()])?;
                     }
                 }
             }
