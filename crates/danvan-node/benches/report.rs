@@ -154,10 +154,14 @@ fn insert(conn: &rusqlite::Connection, r: &Record) {
         r.to_json().to_string(),
     ])
     .unwrap();
-    conn.prepare_cached("INSERT INTO record_search (doc, search) VALUES (?1, ?2)")
-        .unwrap()
-        .execute(rusqlite::params![doc.as_bytes().to_vec(), s.search])
-        .unwrap();
+    conn.prepare_cached(
+        "INSERT INTO record_search (doc, search, id, kind, unit, project, title, date, date_from, date_to, status)
+         SELECT doc, ?2, id, kind, unit, project, title, date, date_from, date_to, status
+         FROM records WHERE doc = ?1",
+    )
+    .unwrap()
+    .execute(rusqlite::params![doc.as_bytes().to_vec(), s.search])
+    .unwrap();
 }
 
 /// This process's CPU time, every thread, in ms (Linux `/proc/self/stat`,

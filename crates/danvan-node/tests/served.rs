@@ -203,7 +203,22 @@ fn a_scoped_feed_lists_exactly_its_readers_changes_in_log_order() {
              DROP TRIGGER feed_readers_header;
              DROP TRIGGER feed_readers_document;
              DROP TABLE feed_readers;
-             DROP INDEX records_list;
+             DROP TRIGGER record_search_fts_update;
+             CREATE TRIGGER record_search_fts_update AFTER UPDATE ON record_search BEGIN
+                 INSERT INTO record_search_fts (record_search_fts, rowid, search)
+                     VALUES ('delete', old.rowid, old.search);
+                 INSERT INTO record_search_fts (rowid, search) VALUES (new.rowid, new.search);
+             END;
+             ALTER TABLE record_search DROP COLUMN id;
+             ALTER TABLE record_search DROP COLUMN kind;
+             ALTER TABLE record_search DROP COLUMN unit;
+             ALTER TABLE record_search DROP COLUMN project;
+             ALTER TABLE record_search DROP COLUMN title;
+             ALTER TABLE record_search DROP COLUMN date;
+             ALTER TABLE record_search DROP COLUMN date_from;
+             ALTER TABLE record_search DROP COLUMN date_to;
+             ALTER TABLE record_search DROP COLUMN status;
+             ALTER TABLE record_search DROP COLUMN conflicts;
              ALTER TABLE changes DROP COLUMN covered_by;
              ALTER TABLE set_aside DROP COLUMN covered_by;
              PRAGMA user_version = 6;",

@@ -19,7 +19,7 @@
 
 use crate::Store;
 use crate::error::StoreError;
-use crate::projection::{ListFilter, ROW_COLUMNS, Row, filter_query_matching, read_row};
+use crate::projection::{ListFilter, Row, filter_query_matching, read_row};
 
 /// How well a record matched a search's words, best first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -50,17 +50,13 @@ impl Store {
     /// by tier, newest stored first within a tier, at most `limit` in all.
     pub fn search_tiers(&self, filter: &ListFilter, limit: usize) -> Result<Vec<Hit>, StoreError> {
         let mut hits: Vec<Hit> = Vec::new();
+        let columns = format!("{}, date_from", self.row_columns()?);
         for (tier, expression) in tier_queries(&filter.words) {
             let left = limit.saturating_sub(hits.len());
             if left == 0 {
                 break;
             }
-            let (mut sql, mut values) = filter_query_matching(
-                &format!("{ROW_COLUMNS}, date_from"),
-                filter,
-                false,
-                Some(expression),
-            );
+            let (mut sql, mut values) = filter_query_matching(&columns, filter, Some(expression));
             // The index's own order: SQLite stops at the limit without
             // sorting the matches.
             values.push(rusqlite::types::Value::Integer(left as i64));
