@@ -325,7 +325,8 @@ mod tests {
             petition(&n, "Nguyễn Văn Hưng", "Đường ngập", "2023-02-01"),
         ];
         n.add_many(&records).expect("add");
-        let seen = |n: &Node| -> (Vec<(String, Option<String>)>, Vec<(String, Option<String>)>) {
+        type Refused = Vec<(String, Option<String>)>;
+        let seen = |n: &Node| -> (Refused, Refused) {
             let pairs = |rows: Vec<Row>| {
                 let mut pairs: Vec<_> = rows.into_iter().map(|r| (r.id, r.refused)).collect();
                 pairs.sort();
