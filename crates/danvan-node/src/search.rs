@@ -434,22 +434,15 @@ mod tests {
         drop(n);
         {
             let db = rusqlite::Connection::open(d.path().join(danvan_store::DB_FILE)).expect("db");
+            db.execute_batch(danvan_testkit::UNDO_SCHEMA_10)
+                .expect("back to schema 9");
             db.execute_batch(
                 "DROP TRIGGER record_search_fts_insert;
                  DROP TRIGGER record_search_fts_delete;
                  DROP TRIGGER record_search_fts_update;
                  DROP TABLE record_search_fts;
                  DROP TABLE set_aside;
-                 ALTER TABLE record_search DROP COLUMN id;
-                 ALTER TABLE record_search DROP COLUMN kind;
-                 ALTER TABLE record_search DROP COLUMN unit;
-                 ALTER TABLE record_search DROP COLUMN project;
-                 ALTER TABLE record_search DROP COLUMN title;
-                 ALTER TABLE record_search DROP COLUMN date;
-                 ALTER TABLE record_search DROP COLUMN date_from;
-                 ALTER TABLE record_search DROP COLUMN date_to;
-                 ALTER TABLE record_search DROP COLUMN status;
-                 ALTER TABLE record_search DROP COLUMN conflicts;
+                 DROP INDEX records_list;
                  DROP TRIGGER feed_readers_change;
                  DROP TRIGGER feed_readers_header;
                  DROP TRIGGER feed_readers_document;

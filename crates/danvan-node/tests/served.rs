@@ -198,27 +198,14 @@ fn a_scoped_feed_lists_exactly_its_readers_changes_in_log_order() {
     drop(hub);
     {
         let db = rusqlite::Connection::open(dir.join(danvan_store::DB_FILE)).expect("db");
+        db.execute_batch(danvan_testkit::UNDO_SCHEMA_10)
+            .expect("back to schema 9");
         db.execute_batch(
             "DROP TRIGGER feed_readers_change;
              DROP TRIGGER feed_readers_header;
              DROP TRIGGER feed_readers_document;
              DROP TABLE feed_readers;
-             DROP TRIGGER record_search_fts_update;
-             CREATE TRIGGER record_search_fts_update AFTER UPDATE ON record_search BEGIN
-                 INSERT INTO record_search_fts (record_search_fts, rowid, search)
-                     VALUES ('delete', old.rowid, old.search);
-                 INSERT INTO record_search_fts (rowid, search) VALUES (new.rowid, new.search);
-             END;
-             ALTER TABLE record_search DROP COLUMN id;
-             ALTER TABLE record_search DROP COLUMN kind;
-             ALTER TABLE record_search DROP COLUMN unit;
-             ALTER TABLE record_search DROP COLUMN project;
-             ALTER TABLE record_search DROP COLUMN title;
-             ALTER TABLE record_search DROP COLUMN date;
-             ALTER TABLE record_search DROP COLUMN date_from;
-             ALTER TABLE record_search DROP COLUMN date_to;
-             ALTER TABLE record_search DROP COLUMN status;
-             ALTER TABLE record_search DROP COLUMN conflicts;
+             DROP INDEX records_list;
              ALTER TABLE changes DROP COLUMN covered_by;
              ALTER TABLE set_aside DROP COLUMN covered_by;
              PRAGMA user_version = 6;",
