@@ -207,6 +207,18 @@ impl Store {
         ))
     }
 
+    /// Stored changes that carry a signature of their own (protocol 4
+    /// leaves an author's earlier changes of a record covered by the
+    /// newest one's): the signatures a cold pull of this store received.
+    pub fn signatures_held(&self) -> Result<u64, StoreError> {
+        let n: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM changes WHERE length(signature) > 0",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
+    }
+
     /// Record counts grouped by (unit, kind), from the projection.
     pub fn counts_by_unit(&self) -> Result<Vec<(String, String, u64)>, StoreError> {
         let mut stmt = self.conn.prepare(
