@@ -411,6 +411,14 @@ mod tests {
         let rows = found(&n, &status("dang-xu-ly"), "tran thi mai");
         assert_eq!(rows.len(), 1);
         assert!(rows[0].title.starts_with("Trần Thị Mai:"), "{rows:?}");
+        // The whole JSON of a search's matches comes from `records`.
+        let words = ListFilter {
+            words: vec!["tran".into(), "mai".into()],
+            ..ListFilter::default()
+        };
+        let json = n.store().list_json(&words).expect("json");
+        assert_eq!(json.len(), 1);
+        assert_eq!(json[0]["citizen"], "Trần Thị Mai", "{json:?}");
     }
 
     /// A store from before the full-text index (schema 4) opens: the
