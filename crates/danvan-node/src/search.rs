@@ -13,7 +13,7 @@
 use std::cmp::Reverse;
 
 use danvan_model::fold;
-use danvan_store::{Hit, ListFilter, Row, Tier};
+use danvan_store::{ListFilter, Row, Tier};
 use unicode_normalization::UnicodeNormalization;
 
 use crate::error::NodeError;
@@ -133,20 +133,17 @@ impl Node {
         }
         let mut filter = filter.clone();
         filter.words = words.clone();
-        let t0 = std::time::Instant::now();
-        let hits = self.store().search_tiers(&filter, max.saturating_add(1))?;
-        let t1 = std::time::Instant::now();
+        let mut hits = self.store().search_tiers(&filter, max.saturating_add(1))?;
         let truncated = hits.len() > max;
+        hits.truncate(max);
         let typed = typed_form(query, &words);
-        let mut hits: Vec<Option<Hit>> = hits.into_iter().take(max).map(Some).collect();
         // The order is found over small keys borrowing from the hits, then
         // the rows are moved out in it once (sorting the hits themselves
         // moves rows of ten fields at every step). Ids are unique, so the
         // order is total and an unstable sort gives the same one.
-        let mut order: Vec<_> = hits
+        let mut keys: Vec<_> = hits
             .iter()
             .enumerate()
-            .filter_map(|(at, hit)| hit.as_ref().map(|hit| (at, hit)))
             .map(|(at, hit)| {
                 let rank = rank(&hit.row.title, &words, hit.tier, typed.as_deref());
                 (
@@ -157,18 +154,11 @@ impl Node {
                 )
             })
             .collect();
-        let t2 = std::time::Instant::now();
-        order.sort_unstable();
-        let t3 = std::time::Instant::now();
-        let order: Vec<usize> = order.into_iter().map(|(.., at)| at).collect();
-        if std::env::var("TIMING").is_ok() {
-            eprintln!("store {:?} rank {:?} sort {:?}", t1 - t0, t2 - t1, t3 - t2);
-        }
+        keys.sort_unstable();
+        let order: Vec<usize> = keys.into_iter().map(|(.., at)| at).collect();
+        let mut rows: Vec<Option<Row>> = hits.into_iter().map(|hit| Some(hit.row)).collect();
         Ok(Found {
-            rows: order
-                .into_iter()
-                .filter_map(|at| hits[at].take().map(|hit| hit.row))
-                .collect(),
+            rows: order.into_iter().filter_map(|at| rows[at].take()).collect(),
             truncated,
         })
     }
