@@ -141,6 +141,7 @@ impl std::fmt::Debug for Store {
 fn configure(conn: &Connection) -> Result<(), StoreError> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "journal_size_limit", wal::WAL_BYTES_KEPT)?;
     // 32 MiB of page cache (the default is 2 MiB): the change-hash index is
     // written at random during a sync, and misses dominate past ~10k records.
     conn.pragma_update(None, "cache_size", -32_768)?;
