@@ -247,16 +247,16 @@ pub(crate) fn store_new(
     }
     report.new += stored;
     report.documents += 1;
-    let projection = new.projection.as_ref();
+    let projection = new.projection;
     tx.prepare_cached(
         "INSERT INTO documents (doc, kind, unit, project, snapshot, snapshot_seq, pending)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![
         key,
-        projection.map(|p| &p.kind),
-        projection.map(|p| &p.unit),
-        projection.and_then(|p| p.project.as_ref()),
+        projection.as_ref().map(|p| &p.kind),
+        projection.as_ref().map(|p| &p.unit),
+        projection.as_ref().and_then(|p| p.project.as_ref()),
         new.snapshot,
         if new.snapshot.is_some() { last_seq } else { 0 },
         if new.snapshot.is_some() {

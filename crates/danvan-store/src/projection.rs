@@ -359,7 +359,7 @@ pub(crate) fn write_projection(
     let key = doc.as_bytes().to_vec();
     tx.prepare_cached("UPDATE documents SET kind = ?2, unit = ?3, project = ?4 WHERE doc = ?1")?
         .execute(params![key, row.kind, row.unit, row.project])?;
-    write_rows(tx, &key, &row, search)
+    write_rows(tx, &key, row, search)
 }
 
 /// What the projection holds of one record: its `records` and
@@ -394,11 +394,12 @@ impl ProjectionRow {
 }
 
 /// Writes (or replaces) a record's `records` and `record_search` rows; the
-/// latter now, or held in `search` for the end of the transaction.
+/// latter now, or held in `search` for the end of the transaction (with
+/// the row's own strings, moved: only the JSON is dropped).
 pub(crate) fn write_rows(
     tx: &Connection,
     key: &[u8],
-    row: &ProjectionRow,
+    row: ProjectionRow,
     search: Option<&mut SearchRows>,
 ) -> Result<(), StoreError> {
     let summary = &row.summary;
@@ -426,9 +427,9 @@ pub(crate) fn write_rows(
     ])?;
     let search_row = SearchRow {
         key: key.to_vec(),
-        id: row.id.clone(),
+        id: row.id,
         conflicts: row.conflicts,
-        summary: summary.clone(),
+        summary: row.summary,
     };
     match search {
         Some(search) => search.hold(tx, search_row)?,

@@ -73,14 +73,14 @@ pub(crate) fn restore(conn: &Connection, checkpointing: Checkpointing) -> Result
 /// and at 100,000 records the random index leaves too) is copied once
 /// instead of once per batch: a 100,000-record cold pull took 31.3–31.6 s
 /// instead of 36.1–37.0 s copying every 2,048 (see ARCHITECTURE).
-pub(crate) const DEFERRED_CHANGES_MAX: u64 = 8192;
+const DEFERRED_CHANGES_MAX: u64 = 8192;
 
 /// Bytes of WAL file kept after the log restarts from its beginning
 /// (SQLite's `journal_size_limit`): a cold pull's WAL, grown large between
 /// copies, is cut back to this at the first ordinary commit after a
 /// complete copy instead of holding its largest size on disk for the life
-/// of the process. Twice the ~4 MiB the automatic checkpoint lets the WAL reach,
-/// so that everyday commits never cut and grow the file again.
+/// of the process. Twice the ~4 MiB the automatic checkpoint lets the WAL
+/// reach, so that everyday commits never cut and grow the file again.
 pub(crate) const WAL_BYTES_KEPT: i64 = 8 << 20;
 
 impl Store {
